@@ -1,0 +1,426 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/prompts"
+)
+
+// Trigger names what started a request, in logs and metrics.
+type Trigger string
+
+const (
+	TriggerMention Trigger = "mention"
+	TriggerDM      Trigger = "dm"
+	TriggerSlash   Trigger = "slash"
+)
+
+// Reactions that show progress on the message being answered.
+const (
+	reactionWorking = "eyes"
+	reactionDone    = "white_check_mark"
+	reactionFailed  = "warning"
+)
+
+// Mention answers an app_mention. m.Text has the bot's mention removed.
+func (h *Handler) Mention(ctx context.Context, m Message) {
+	h.message(ctx, TriggerMention, m)
+}
+
+// DirectMessage answers a message sent to the bot in a DM.
+func (h *Handler) DirectMessage(ctx context.Context, m Message) {
+	h.message(ctx, TriggerDM, m)
+}
+
+func (h *Handler) message(ctx context.Context, trigger Trigger, m Message) {
+	thread := m.ThreadTS
+	if thread == "" {
+		thread = m.TS
+	}
+	// A bare mention in a thread means "look at the thread's photo"; outside
+	// a thread, with nothing attached, the user needs to know what exists.
+	bare := strings.TrimSpace(m.Text) == "" && m.ThreadTS == ""
+	if len(m.Files) == 0 && (isHelp(m.Text) || bare) {
+		r := h.newRequest(trigger, m.Channel, m.User, thread, "", h.catalog.Default(), "")
+		err := h.timedSlack(r, func() error { return h.slack.PostReply(ctx, m.Channel, thread, h.helpText()) })
+		r.finish(err, "help")
+		return
+	}
+	uc, question := h.catalog.Choose(m.Text)
+	r := h.newRequest(trigger, m.Channel, m.User, thread, m.TS, uc, question)
+	r.startWorking(ctx)
+	files, err := h.imagesFor(ctx, r, m)
+	if err != nil {
+		h.fail(ctx, r, err)
+		return
+	}
+	h.answer(ctx, r, files)
+}
+
+// Slash answers /analyze. Slack sends no files with slash commands, so the
+// photo is the user's newest one in the channel, and the answer goes to
+// that photo's thread.
+func (h *Handler) Slash(ctx context.Context, cmd SlashCommand) {
+	text := strings.TrimSpace(cmd.Text)
+	if text == "" || isHelp(text) {
+		r := h.newRequest(TriggerSlash, cmd.Channel, cmd.User, "", "", h.catalog.Default(), "")
+		err := h.timedSlack(r, func() error { return h.slack.Respond(ctx, cmd.ResponseURL, h.helpText()) })
+		r.finish(err, "help")
+		return
+	}
+	uc, question := h.catalog.Choose(text)
+	r := h.newRequest(TriggerSlash, cmd.Channel, cmd.User, "", "", uc, question)
+
+	photo, err := h.newestPhotoOf(ctx, r, cmd.Channel, cmd.User)
+	if err != nil {
+		h.respond(ctx, r, cmd.ResponseURL, h.userMessage(err))
+		r.finish(err, "")
+		return
+	}
+	r.thread = photo.ThreadTS
+	if r.thread == "" {
+		r.thread = photo.TS
+	}
+	r.reactTS = photo.TS
+	r.startWorking(ctx)
+
+	// The confirmation is not on the way to the answer: send it alongside.
+	var confirmed sync.WaitGroup
+	confirmed.Go(func() {
+		h.respond(ctx, r, cmd.ResponseURL, fmt.Sprintf(
+			"Looking at your photo from %s with *%s*: the answer will be in its thread.",
+			slackDate(photo.TS), uc.Name))
+	})
+	defer confirmed.Wait()
+
+	files, err := h.resolveFiles(ctx, r, photo.Files)
+	if err != nil {
+		h.fail(ctx, r, err)
+		return
+	}
+	h.answer(ctx, r, files)
+}
+
+// newestPhotoOf finds the user's newest top-level message with an image in
+// the channel, within the history window.
+func (h *Handler) newestPhotoOf(ctx context.Context, r *request, channel, user string) (Message, error) {
+	var msgs []Message
+	err := h.timedSlack(r, func() error {
+		var err error
+		msgs, err = h.slack.History(ctx, channel, h.now().Add(-h.cfg.HistoryWindow), h.cfg.HistoryLimit)
+		return err
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("find the user's photo: %w", err)
+	}
+	for _, m := range msgs { // newest first
+		if m.User == user && m.BotID == "" && hasImageCandidate(m.Files) {
+			return m, nil
+		}
+	}
+	return Message{}, vision.Errorf("find the user's photo", vision.KindNoImage, "slash", nil)
+}
+
+// imagesFor returns the image files to analyze for a message: its own, or
+// when it has none and sits in a thread, those of the thread's newest
+// earlier message that has images.
+func (h *Handler) imagesFor(ctx context.Context, r *request, m Message) ([]File, error) {
+	if len(m.Files) > 0 {
+		return h.resolveFiles(ctx, r, m.Files)
+	}
+	if m.ThreadTS == "" {
+		return nil, vision.Errorf("find an image", vision.KindNoImage, "", nil)
+	}
+	var thread []Message
+	err := h.timedSlack(r, func() error {
+		var err error
+		thread, err = h.slack.Replies(ctx, m.Channel, m.ThreadTS)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read thread %s: %w", m.ThreadTS, err)
+	}
+	for i := len(thread) - 1; i >= 0; i-- {
+		earlier := thread[i]
+		if earlier.TS == m.TS || !tsBefore(earlier.TS, m.TS) || !hasImageCandidate(earlier.Files) {
+			continue
+		}
+		return h.resolveFiles(ctx, r, earlier.Files)
+	}
+	return nil, vision.Errorf("find an image", vision.KindNoImage, "", nil)
+}
+
+// resolveFiles completes Slack Connect stubs with files.info, keeps the
+// images, and bounds their count. A message whose files are none of them
+// images gets an error that names what it was given.
+func (h *Handler) resolveFiles(ctx context.Context, r *request, files []File) ([]File, error) {
+	var images []File
+	var firstRefused error
+	for _, f := range files {
+		if f.Access == "check_file_info" {
+			err := h.timedSlack(r, func() error {
+				var err error
+				f, err = h.slack.FileInfo(ctx, f.ID)
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("files.info %s: %w", f.ID, err)
+			}
+		}
+		if err := checkDeclaredType(f); err != nil {
+			if firstRefused == nil {
+				firstRefused = err
+			}
+			continue
+		}
+		images = append(images, f)
+		if len(images) == h.cfg.MaxImages {
+			break
+		}
+	}
+	if len(images) == 0 {
+		if firstRefused != nil {
+			return nil, firstRefused
+		}
+		return nil, vision.Errorf("find an image", vision.KindNoImage, "", nil)
+	}
+	return images, nil
+}
+
+// answer downloads the images, asks the model, and posts the answer.
+func (h *Handler) answer(ctx context.Context, r *request, files []File) {
+	images, err := h.download(ctx, r, files)
+	if err != nil {
+		h.fail(ctx, r, err)
+		return
+	}
+	req := vision.Request{
+		System: r.useCase.System,
+		Turns: []vision.Turn{{
+			Role:   vision.RoleUser,
+			Text:   r.useCase.UserPrompt(r.question),
+			Images: images,
+		}},
+	}
+	var text strings.Builder
+	modelStart := h.now()
+	usage, err := h.model.Stream(ctx, req, func(delta string) { text.WriteString(delta) })
+	r.modelTime = h.now().Sub(modelStart)
+	r.usage = usage
+	if err != nil {
+		// A partial answer cut by a safety stop is not shown: the notice is.
+		h.fail(ctx, r, fmt.Errorf("ask the model: %w", err))
+		return
+	}
+	answer := strings.TrimSpace(text.String())
+	if answer == "" {
+		h.fail(ctx, r, vision.Errorf("ask the model", vision.KindEmptyAnswer, "", nil))
+		return
+	}
+	err = h.timedSlack(r, func() error {
+		return h.slack.PostReply(ctx, r.channel, r.thread, defuseMentions(answer))
+	})
+	if err != nil {
+		h.endWorking(ctx, r, false)
+		r.finish(fmt.Errorf("post the answer: %w", err), "")
+		return
+	}
+	h.endWorking(ctx, r, true)
+	r.finish(nil, "")
+}
+
+// download fetches every image at once: one slow file should not wait for
+// another.
+func (h *Handler) download(ctx context.Context, r *request, files []File) ([]vision.Image, error) {
+	start := h.now()
+	defer func() { r.downloadTime = h.now().Sub(start) }()
+	images := make([]vision.Image, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Go(func() {
+			url := imageURL(f, r.useCase.Detail, h.cfg.MaxFileBytes)
+			data, err := h.slack.Download(ctx, url, h.cfg.MaxFileBytes)
+			if err != nil {
+				errs[i] = fmt.Errorf("download file %s: %w", f.ID, err)
+				return
+			}
+			img, err := sniffImage(data)
+			if err != nil {
+				errs[i] = fmt.Errorf("read file %s (%s): %w", f.ID, f.Name, err)
+				return
+			}
+			images[i] = img
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, img := range images {
+		r.imageBytes += len(img.Data)
+	}
+	return images, nil
+}
+
+// fail tells the user what went wrong, in the thread when there is one.
+func (h *Handler) fail(ctx context.Context, r *request, err error) {
+	if r.thread != "" {
+		postErr := h.timedSlack(r, func() error {
+			return h.slack.PostReply(ctx, r.channel, r.thread, h.userMessage(err))
+		})
+		if postErr != nil {
+			err = errors.Join(err, fmt.Errorf("post the error message: %w", postErr))
+		}
+	}
+	h.endWorking(ctx, r, false)
+	r.finish(err, "")
+}
+
+func (h *Handler) respond(ctx context.Context, r *request, responseURL, text string) {
+	err := h.timedSlack(r, func() error { return h.slack.Respond(ctx, responseURL, text) })
+	if err != nil {
+		h.log.Warn("respond to slash command", zap.String("channel", r.channel), zap.Error(err))
+	}
+}
+
+// request is the state of one request, for its reactions and its log line.
+type request struct {
+	h        *Handler
+	trigger  Trigger
+	channel  string
+	user     string
+	thread   string // where the answer goes
+	reactTS  string // the message that shows progress reactions
+	useCase  prompts.UseCase
+	question string
+
+	start     time.Time
+	working   sync.WaitGroup
+	slackMu   sync.Mutex
+	slackTime time.Duration
+
+	downloadTime time.Duration
+	modelTime    time.Duration
+	imageBytes   int
+	usage        vision.Usage
+}
+
+func (h *Handler) newRequest(trigger Trigger, channel, user, thread, reactTS string, uc prompts.UseCase, question string) *request {
+	return &request{
+		h: h, trigger: trigger, channel: channel, user: user, thread: thread,
+		reactTS: reactTS, useCase: uc, question: question, start: h.now(),
+	}
+}
+
+// timedSlack runs one Slack call and adds its time to the request's total.
+func (h *Handler) timedSlack(r *request, call func() error) error {
+	start := h.now()
+	err := call()
+	r.slackMu.Lock()
+	r.slackTime += h.now().Sub(start)
+	r.slackMu.Unlock()
+	return err
+}
+
+// startWorking shows :eyes: without making the answer wait for it.
+func (r *request) startWorking(ctx context.Context) {
+	if r.reactTS == "" {
+		return
+	}
+	r.working.Go(func() {
+		err := r.h.timedSlack(r, func() error {
+			return r.h.slack.AddReaction(ctx, r.channel, r.reactTS, reactionWorking)
+		})
+		if err != nil {
+			r.h.log.Warn("add reaction", zap.String("channel", r.channel), zap.Error(err))
+		}
+	})
+}
+
+// endWorking swaps :eyes: for the outcome. Reactions are a courtesy: a
+// failure is logged, never shown.
+func (h *Handler) endWorking(ctx context.Context, r *request, ok bool) {
+	if r.reactTS == "" {
+		return
+	}
+	r.working.Wait()
+	outcome := reactionDone
+	if !ok {
+		outcome = reactionFailed
+	}
+	err := h.timedSlack(r, func() error {
+		return errors.Join(
+			h.slack.RemoveReaction(ctx, r.channel, r.reactTS, reactionWorking),
+			h.slack.AddReaction(ctx, r.channel, r.reactTS, outcome),
+		)
+	})
+	if err != nil {
+		h.log.Warn("update reactions", zap.String("channel", r.channel), zap.Error(err))
+	}
+}
+
+// finish writes the request's one log line.
+func (r *request) finish(err error, outcome string) {
+	r.working.Wait()
+	if outcome == "" {
+		outcome = "ok"
+		if err != nil {
+			outcome = vision.KindOf(err).String()
+		}
+	}
+	fields := []zap.Field{
+		zap.String("trigger", string(r.trigger)),
+		zap.String("channel", r.channel),
+		zap.String("user", r.user),
+		zap.String("use_case", r.useCase.Name),
+		zap.String("outcome", outcome),
+		zap.Int("image_bytes", r.imageBytes),
+		zap.Duration("download", r.downloadTime),
+		zap.Duration("model", r.modelTime),
+		zap.Duration("slack", r.slackTime),
+		zap.Duration("total", r.h.now().Sub(r.start)),
+	}
+	if r.usage.Model != "" {
+		fields = append(fields, zap.String("model_version", r.usage.Model),
+			zap.Int("tokens_in", r.usage.InputTokens), zap.Int("tokens_out", r.usage.OutputTokens))
+	}
+	if err != nil {
+		r.h.log.Warn("request failed", append(fields, zap.Error(err))...)
+		return
+	}
+	r.h.log.Info("request", fields...)
+}
+
+func isHelp(text string) bool {
+	t := strings.ToLower(strings.Trim(strings.TrimSpace(text), "?!. "))
+	return t == "help"
+}
+
+// Busy tells the sender of a message that the bot has no room for it now.
+func (h *Handler) Busy(ctx context.Context, m Message) {
+	thread := m.ThreadTS
+	if thread == "" {
+		thread = m.TS
+	}
+	r := h.newRequest(TriggerMention, m.Channel, m.User, thread, "", h.catalog.Default(), "")
+	err := vision.Errorf("queue", vision.KindBusy, "", nil)
+	h.fail(ctx, r, err)
+}
+
+// BusySlash tells the user of a slash command that the bot has no room
+// for it now.
+func (h *Handler) BusySlash(ctx context.Context, cmd SlashCommand) {
+	r := h.newRequest(TriggerSlash, cmd.Channel, cmd.User, "", "", h.catalog.Default(), "")
+	err := vision.Errorf("queue", vision.KindBusy, "", nil)
+	h.respond(ctx, r, cmd.ResponseURL, h.userMessage(err))
+	r.finish(err, "")
+}

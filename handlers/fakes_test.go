@@ -1,0 +1,182 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/prompts"
+)
+
+// fakeSlack records every call the flows make and answers from its maps.
+type fakeSlack struct {
+	mu         sync.Mutex
+	replies    []reply
+	responses  []string
+	reactions  []string // "+eyes 1.000100" / "-eyes 1.000100"
+	downloaded []string
+	fileInfos  []string
+
+	history     []Message
+	historyErr  error
+	thread      []Message
+	repliesErr  error
+	files       map[string]File // files.info
+	data        map[string][]byte
+	downloadErr map[string]error
+	postErr     error
+}
+
+type reply struct{ channel, thread, text string }
+
+func (f *fakeSlack) AddReaction(_ context.Context, _, ts, emoji string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reactions = append(f.reactions, "+"+emoji+" "+ts)
+	return nil
+}
+
+func (f *fakeSlack) RemoveReaction(_ context.Context, _, ts, emoji string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reactions = append(f.reactions, "-"+emoji+" "+ts)
+	return nil
+}
+
+func (f *fakeSlack) PostReply(_ context.Context, channel, thread, text string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.postErr != nil {
+		return f.postErr
+	}
+	f.replies = append(f.replies, reply{channel, thread, text})
+	return nil
+}
+
+func (f *fakeSlack) Respond(_ context.Context, _, text string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.responses = append(f.responses, text)
+	return nil
+}
+
+func (f *fakeSlack) History(_ context.Context, _ string, _ time.Time, _ int) ([]Message, error) {
+	return f.history, f.historyErr
+}
+
+func (f *fakeSlack) Replies(_ context.Context, _, _ string) ([]Message, error) {
+	return f.thread, f.repliesErr
+}
+
+func (f *fakeSlack) FileInfo(_ context.Context, id string) (File, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fileInfos = append(f.fileInfos, id)
+	file, ok := f.files[id]
+	if !ok {
+		return File{}, vision.Errorf("files.info", vision.KindFileUnavailable, "", nil)
+	}
+	return file, nil
+}
+
+func (f *fakeSlack) Download(_ context.Context, url string, _ int64) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.downloaded = append(f.downloaded, url)
+	if err := f.downloadErr[url]; err != nil {
+		return nil, err
+	}
+	data, ok := f.data[url]
+	if !ok {
+		return nil, vision.Errorf("download", vision.KindFileUnavailable, "404", nil)
+	}
+	return data, nil
+}
+
+// fakeModel streams its chunks, then returns err.
+type fakeModel struct {
+	mu     sync.Mutex
+	chunks []string
+	err    error
+	got    []vision.Request
+}
+
+func (m *fakeModel) Stream(_ context.Context, req vision.Request, onText func(string)) (vision.Usage, error) {
+	m.mu.Lock()
+	m.got = append(m.got, req)
+	m.mu.Unlock()
+	for _, c := range m.chunks {
+		onText(c)
+	}
+	return vision.Usage{Model: "fake-model", InputTokens: 10, OutputTokens: 5}, m.err
+}
+
+func newTestHandler(t *testing.T, s *fakeSlack, m *fakeModel) *Handler {
+	t.Helper()
+	catalog, err := prompts.Builtin()
+	if err != nil {
+		t.Fatalf("load catalog: %v", err)
+	}
+	now := func() time.Time { return time.Unix(1700000000, 0) }
+	return New(s, m, catalog, zap.NewNop(), DefaultConfig(), now)
+}
+
+func testPNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	img.Set(0, 0, color.RGBA{R: 200, A: 255})
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func testJPEG(t *testing.T) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, image.NewRGBA(image.Rect(0, 0, 16, 16)), nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func testGIF(t *testing.T) []byte {
+	t.Helper()
+	pal := image.NewPaletted(image.Rect(0, 0, 8, 8), []color.Color{color.Black, color.White})
+	var b bytes.Buffer
+	if err := gif.EncodeAll(&b, &gif.GIF{Image: []*image.Paletted{pal, pal}, Delay: []int{10, 10}}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// photo is a Slack image file with the thumbnails Slack makes for a phone
+// photo; its URLs are keyed by id.
+func photo(id string) File {
+	base := "https://files.slack.com/files-pri/T1-" + id
+	return File{
+		ID: id, Name: id + ".jpg", Mimetype: "image/jpeg", Filetype: "jpg", Size: 3 << 20,
+		URLPrivate: base + "/photo.jpg", URLDownload: base + "/download/photo.jpg",
+		Thumbs: []Thumb{
+			{URL: thumbURL(id, 1024), Width: 1024, Height: 768},
+			{URL: thumbURL(id, 720), Width: 720, Height: 540},
+			{URL: thumbURL(id, 480), Width: 480, Height: 360},
+		},
+	}
+}
+
+func thumbURL(id string, size int) string {
+	return fmt.Sprintf("https://files.slack.com/files-tmb/T1-%s-abc/photo_%d.jpg", id, size)
+}

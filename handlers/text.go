@@ -1,0 +1,199 @@
+package handlers
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+// userMessage is the one place where a failure becomes words for the user:
+// what happened and what to do next.
+func (h *Handler) userMessage(err error) string {
+	detail := vision.DetailOf(err)
+	switch vision.KindOf(err) {
+	case vision.KindNoImage:
+		if detail == "slash" {
+			return fmt.Sprintf("I couldn't find a photo you posted in this channel in the last %s. "+
+				"Post a photo (%s), then run `%s <use case>` again, or mention %s in the photo's message. "+
+				"`%s help` lists the use cases.",
+				humanDuration(h.cfg.HistoryWindow), supportedFormats, h.cfg.Command, h.cfg.BotName, h.cfg.Command)
+		}
+		return fmt.Sprintf("I couldn't find an image here. Attach a photo (%s) to your message and mention me, "+
+			"or mention me in the photo's thread. Say `%s help` to see what I can do.", supportedFormats, h.cfg.BotName)
+	case vision.KindUnsupportedFile:
+		what := detail
+		if what == "" {
+			what = "not an image"
+		}
+		return fmt.Sprintf("I can only look at images (%s), and this is %s. Post a photo or a screenshot instead.",
+			supportedFormats, what)
+	case vision.KindSVG:
+		return "I can't read SVG images. Export it as PNG and post that instead."
+	case vision.KindTooLarge:
+		if detail != "" {
+			return fmt.Sprintf("That image is too large (%s). Post a smaller version and try again.", detail)
+		}
+		return fmt.Sprintf("That image is over the %s limit. Post a smaller version and try again.", humanBytes(h.cfg.MaxFileBytes))
+	case vision.KindCorruptImage:
+		return "I couldn't read that image: the file looks damaged or incomplete. Upload it again and retry."
+	case vision.KindFilesScope:
+		return "I can't download files from Slack yet: the app needs the `files:read` scope. " +
+			"An admin can add it under OAuth & Permissions in the app's settings and reinstall the app."
+	case vision.KindFileUnavailable:
+		return "That file isn't available to me any more (it was deleted or isn't shared with me). Post it again and retry."
+	case vision.KindForeignHost:
+		return "That file is stored outside Slack, so I won't fetch it with my Slack credentials. Upload the image to Slack itself and retry."
+	case vision.KindNotInChannel:
+		return fmt.Sprintf("I'm not a member of this channel. Invite me with `/invite %s`, then try again.", h.cfg.BotName)
+	case vision.KindMissingScope:
+		scope := detail
+		if scope == "" {
+			scope = "a required"
+		} else {
+			scope = "`" + scope + "`"
+		}
+		return fmt.Sprintf("I'm missing the %s permission. An admin can add it under OAuth & Permissions "+
+			"in the app's settings and reinstall the app.", scope)
+	case vision.KindBlocked:
+		reason := ""
+		if detail != "" {
+			reason = " (" + strings.ToLower(strings.ReplaceAll(detail, "_", " ")) + ")"
+		}
+		return "Gemini declined to answer this one" + reason + ". Try another photo or ask differently."
+	case vision.KindEmptyAnswer:
+		return "Gemini finished without an answer. Try again, or ask a more specific question."
+	case vision.KindImageRejected:
+		return "Gemini couldn't process this image. Try a JPEG or PNG photo or screenshot."
+	case vision.KindModelAuth:
+		return "I can't use Gemini right now: its API key was refused. The app's admin should check GEMINI_API_KEY (the bot's log says more)."
+	case vision.KindUnknownModel:
+		return "The Gemini model I'm configured with isn't available. The app's admin should check GEMINI_MODEL."
+	case vision.KindQuota:
+		return "Gemini's quota is used up for the moment. Try again in a minute."
+	case vision.KindUnavailable:
+		return "Gemini is overloaded right now. Try again in a moment."
+	case vision.KindTimeout:
+		return "Gemini took too long to answer. Try again in a moment."
+	case vision.KindBusy:
+		return "I'm answering a lot of requests right now. Try again shortly."
+	}
+	return "Something went wrong on my side. Try again; if it keeps happening, tell the app's admin."
+}
+
+// helpText lists the use cases from the catalog and the ways to call the
+// bot. It is plain enough to read the same as Markdown and as mrkdwn.
+func (h *Handler) helpText() string {
+	var b strings.Builder
+	b.WriteString("I look at photos and screenshots and answer in the thread. Use cases:\n")
+	for _, uc := range h.catalog.All() {
+		fmt.Fprintf(&b, "• `%s`", uc.Name)
+		if len(uc.Aliases) > 0 {
+			fmt.Fprintf(&b, " (or %s)", strings.Join(uc.Aliases, ", "))
+		}
+		fmt.Fprintf(&b, ": %s", uc.Description)
+		if uc.Default {
+			b.WriteString(" (the default)")
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "\nHow to ask:\n"+
+		"• Mention me in a message with a photo: `%[1]s recipe` (add a question if you like)\n"+
+		"• Mention me in the thread of a photo: `%[1]s is this healthy?`\n"+
+		"• `%[2]s recipe [question]` analyzes your newest photo in the channel\n"+
+		"• Send me a photo in a direct message\n"+
+		"Without a use case word, your text is the question. I read %[3]s, up to %[4]s, and up to %[5]d images per message.",
+		h.cfg.BotName, h.cfg.Command, supportedFormats, humanBytes(h.cfg.MaxFileBytes), h.cfg.MaxImages)
+	return b.String()
+}
+
+// defuseMentions keeps the model from pinging people: Slack's mention
+// syntax (<@U…>, <!here>, <!channel>, <!subteam^…>) and the plain words
+// @here, @channel and @everyone get a word joiner after the "@", which
+// shows the same but notifies nobody.
+func defuseMentions(text string) string {
+	const joiner = "\u2060"
+	var b strings.Builder
+	for i := 0; i < len(text); {
+		if text[i] == '<' && i+1 < len(text) && (text[i+1] == '@' || text[i+1] == '!') {
+			if end := strings.IndexByte(text[i:], '>'); end > 0 {
+				inner := text[i+2 : i+end]
+				if label, ok := strings.CutPrefix(inner, "subteam^"); ok {
+					inner = label
+				}
+				if _, label, ok := strings.Cut(inner, "|"); ok && label != "" {
+					inner = strings.TrimPrefix(label, "@")
+				}
+				b.WriteString("@" + joiner + inner)
+				i += end + 1
+				continue
+			}
+		}
+		if text[i] == '@' && startsWithBroadcast(text[i+1:]) {
+			b.WriteString("@" + joiner)
+			i++
+			continue
+		}
+		b.WriteByte(text[i])
+		i++
+	}
+	return b.String()
+}
+
+func startsWithBroadcast(s string) bool {
+	for _, word := range []string{"here", "channel", "everyone"} {
+		if len(s) >= len(word) && strings.EqualFold(s[:len(word)], word) {
+			return true
+		}
+	}
+	return false
+}
+
+// tsBefore compares two Slack timestamps ("1700000000.000100") exactly.
+func tsBefore(a, b string) bool {
+	as, af, _ := strings.Cut(a, ".")
+	bs, bf, _ := strings.Cut(b, ".")
+	ai, _ := strconv.ParseInt(as, 10, 64)
+	bi, _ := strconv.ParseInt(bs, 10, 64)
+	if ai != bi {
+		return ai < bi
+	}
+	const width = 6
+	return padRight(af, width) < padRight(bf, width)
+}
+
+func padRight(s string, n int) string {
+	for len(s) < n {
+		s += "0"
+	}
+	return s
+}
+
+// slackDate renders a message timestamp in the reader's own time zone.
+func slackDate(ts string) string {
+	sec, _, _ := strings.Cut(ts, ".")
+	if _, err := strconv.ParseInt(sec, 10, 64); err != nil {
+		return "earlier"
+	}
+	return fmt.Sprintf("<!date^%s^{date_short_pretty} at {time}|earlier>", sec)
+}
+
+func humanBytes(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
+func humanDuration(d time.Duration) string {
+	h := d.Hours()
+	if h == float64(int(h)) {
+		if h == 1 {
+			return "hour"
+		}
+		return fmt.Sprintf("%d hours", int(h))
+	}
+	return fmt.Sprintf("%.1f hours", h)
+}
