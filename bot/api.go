@@ -1,0 +1,202 @@
+// Package bot is visionbot's Slack side: the Socket Mode loop (ack first,
+// filter, dedupe, bounded pool) and the Web API adapter (secure downloads,
+// thread replies) that the handlers call through their own interfaces.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+// API implements handlers.Slack on slack-go.
+type API struct {
+	client     *slack.Client
+	files      *Downloader
+	hooks      *http.Client // response_url posts: no token is sent there
+	replyLimit int
+}
+
+// NewAPI wraps client. files downloads with the bot token; hooks posts to
+// response URLs.
+func NewAPI(client *slack.Client, files *Downloader, hooks *http.Client) *API {
+	return &API{client: client, files: files, hooks: hooks, replyLimit: markdownBlockLimit}
+}
+
+var _ handlers.Slack = (*API)(nil)
+
+func (a *API) AddReaction(ctx context.Context, channel, ts, emoji string) error {
+	err := a.client.AddReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
+	if slackErrorCode(err) == "already_reacted" {
+		return nil
+	}
+	return wrapSlackError("reactions.add", err)
+}
+
+func (a *API) RemoveReaction(ctx context.Context, channel, ts, emoji string) error {
+	err := a.client.RemoveReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
+	if slackErrorCode(err) == "no_reaction" {
+		return nil
+	}
+	return wrapSlackError("reactions.remove", err)
+}
+
+// PostReply posts markdown in the thread as markdown blocks, which Slack
+// renders itself, in as many messages as its block limit needs.
+func (a *API) PostReply(ctx context.Context, channel, threadTS, markdown string) error {
+	for _, part := range splitMarkdown(markdown, a.replyLimit) {
+		_, _, err := a.client.PostMessageContext(ctx, channel,
+			slack.MsgOptionTS(threadTS),
+			slack.MsgOptionText(notificationText(part), false),
+			slack.MsgOptionBlocks(slack.NewMarkdownBlock("", part)),
+		)
+		if err != nil {
+			return wrapSlackError("chat.postMessage", err)
+		}
+	}
+	return nil
+}
+
+// Respond posts an ephemeral answer to a slash command's response_url,
+// which works even where the bot is not a channel member.
+func (a *API) Respond(ctx context.Context, responseURL, text string) error {
+	err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, a.hooks, &slack.WebhookMessage{
+		ResponseType: slack.ResponseTypeEphemeral,
+		Text:         text,
+	})
+	if err != nil {
+		return fmt.Errorf("post to response_url: %w", err)
+	}
+	return nil
+}
+
+func (a *API) History(ctx context.Context, channel string, oldest time.Time, limit int) ([]handlers.Message, error) {
+	resp, err := a.client.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+		ChannelID: channel,
+		Oldest:    strconv.FormatInt(oldest.Unix(), 10) + ".000000",
+		Limit:     limit,
+	})
+	if err != nil {
+		return nil, wrapSlackError("conversations.history", err)
+	}
+	out := make([]handlers.Message, 0, len(resp.Messages))
+	for _, m := range resp.Messages {
+		out = append(out, messageFromSlack(channel, m.Msg))
+	}
+	return out, nil
+}
+
+// maxThreadPages bounds how much of a very long thread is read.
+const maxThreadPages = 5
+
+func (a *API) Replies(ctx context.Context, channel, threadTS string) ([]handlers.Message, error) {
+	var out []handlers.Message
+	cursor := ""
+	for range maxThreadPages {
+		msgs, hasMore, next, err := a.client.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: channel,
+			Timestamp: threadTS,
+			Cursor:    cursor,
+			Limit:     200,
+		})
+		if err != nil {
+			return nil, wrapSlackError("conversations.replies", err)
+		}
+		for _, m := range msgs {
+			out = append(out, messageFromSlack(channel, m.Msg))
+		}
+		if !hasMore || next == "" {
+			break
+		}
+		cursor = next
+	}
+	return out, nil
+}
+
+func (a *API) FileInfo(ctx context.Context, fileID string) (handlers.File, error) {
+	f, _, _, err := a.client.GetFileInfoContext(ctx, fileID, 0, 0)
+	if err != nil {
+		return handlers.File{}, wrapSlackError("files.info", err)
+	}
+	return fileFromSlack(*f), nil
+}
+
+func (a *API) Download(ctx context.Context, url string, maxBytes int64) ([]byte, error) {
+	return a.files.Get(ctx, url, maxBytes)
+}
+
+// MessageFromSlack converts a slack-go message.
+func messageFromSlack(channel string, m slack.Msg) handlers.Message {
+	files := make([]handlers.File, 0, len(m.Files))
+	for _, f := range m.Files {
+		files = append(files, fileFromSlack(f))
+	}
+	if m.Channel != "" {
+		channel = m.Channel
+	}
+	return handlers.Message{
+		Channel: channel, TS: m.Timestamp, ThreadTS: m.ThreadTimestamp,
+		User: m.User, BotID: m.BotID, Text: m.Text, Files: files,
+	}
+}
+
+func fileFromSlack(f slack.File) handlers.File {
+	out := handlers.File{
+		ID: f.ID, Name: f.Name, Mimetype: f.Mimetype, Filetype: f.Filetype, Size: int64(f.Size),
+		URLPrivate: f.URLPrivate, URLDownload: f.URLPrivateDownload, Access: f.FileAccess,
+	}
+	for _, t := range []handlers.Thumb{
+		{URL: f.Thumb1024, Width: f.Thumb1024W, Height: f.Thumb1024H},
+		{URL: f.Thumb960, Width: f.Thumb960W, Height: f.Thumb960H},
+		{URL: f.Thumb800, Width: f.Thumb800W, Height: f.Thumb800H},
+		{URL: f.Thumb720, Width: f.Thumb720W, Height: f.Thumb720H},
+		{URL: f.Thumb480, Width: f.Thumb480W, Height: f.Thumb480H},
+		{URL: f.Thumb360, Width: f.Thumb360W, Height: f.Thumb360H},
+	} {
+		if t.URL != "" {
+			out.Thumbs = append(out.Thumbs, t)
+		}
+	}
+	return out
+}
+
+// slackErrorCode is Slack's error string ("not_in_channel"), or "".
+func slackErrorCode(err error) string {
+	var resp slack.SlackErrorResponse
+	if errors.As(err, &resp) {
+		return resp.Err
+	}
+	return ""
+}
+
+// wrapSlackError names the method and sorts Slack's error codes into the
+// kinds the user is told about.
+func wrapSlackError(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var resp slack.SlackErrorResponse
+	if errors.As(err, &resp) {
+		switch resp.Err {
+		case "not_in_channel", "channel_not_found":
+			return vision.Errorf(method, vision.KindNotInChannel, "", err)
+		case "missing_scope":
+			return vision.Errorf(method, vision.KindMissingScope, resp.Needed, err)
+		case "file_not_found", "file_deleted":
+			return vision.Errorf(method, vision.KindFileUnavailable, "", err)
+		}
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return vision.Errorf(method, vision.KindBusy, "", err)
+	}
+	return fmt.Errorf("%s: %w", method, err)
+}

@@ -1,0 +1,101 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// maxOverflow bounds the "busy, try again" replies in flight: under a flood
+// even the apologies must not grow without limit.
+const maxOverflow = 32
+
+// pool runs jobs on a fixed number of workers behind a bounded queue, so
+// that the Socket Mode loop never waits for a job and acks at once.
+type pool struct {
+	workers  int
+	jobs     chan func(context.Context)
+	overflow chan struct{}
+	log      *zap.Logger
+
+	ctx     context.Context
+	timeout time.Duration
+	wg      sync.WaitGroup
+	stopped sync.Once
+}
+
+func newPool(workers, queue int, log *zap.Logger) *pool {
+	return &pool{
+		workers:  workers,
+		jobs:     make(chan func(context.Context), queue),
+		overflow: make(chan struct{}, maxOverflow),
+		log:      log,
+	}
+}
+
+func (p *pool) start(ctx context.Context, timeout time.Duration) {
+	p.ctx, p.timeout = ctx, timeout
+	for range p.workers {
+		p.wg.Go(func() {
+			for job := range p.jobs {
+				p.run(job)
+			}
+		})
+	}
+}
+
+// trySubmit queues job, or reports false at once when workers and queue
+// are all taken.
+func (p *pool) trySubmit(job func(context.Context)) bool {
+	select {
+	case p.jobs <- job:
+		return true
+	default:
+	}
+	return false
+}
+
+// overflow runs a short job (a "busy" reply) beside the workers, within its
+// own bound; beyond it the job is dropped and logged.
+func (p *pool) overflowRun(job func(context.Context)) {
+	select {
+	case p.overflow <- struct{}{}:
+	default:
+		p.log.Error("overflow replies saturated: a busy notice was not sent")
+		return
+	}
+	p.wg.Go(func() {
+		defer func() { <-p.overflow }()
+		p.run(job)
+	})
+}
+
+// run runs one job under its deadline; a panic ends the job, not the bot.
+func (p *pool) run(job func(context.Context)) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			p.log.Error("job panicked", zap.String("panic", fmt.Sprint(v)), zap.ByteString("stack", debug.Stack()))
+		}
+	}()
+	job(ctx)
+}
+
+// stop takes no more jobs, lets the queued and running ones finish, and
+// reports whether they did within grace.
+func (p *pool) stop(grace time.Duration) bool {
+	p.stopped.Do(func() { close(p.jobs) })
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(grace):
+		return false
+	}
+}

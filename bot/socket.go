@@ -1,0 +1,299 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+	"go.uber.org/zap"
+
+	"github.com/visionbot/visionbot/handlers"
+)
+
+// Flows are the handlers the loop dispatches to.
+type Flows interface {
+	Mention(ctx context.Context, m handlers.Message)
+	DirectMessage(ctx context.Context, m handlers.Message)
+	Slash(ctx context.Context, cmd handlers.SlashCommand)
+	// Busy tells the sender of a message, or of a command, that the bot
+	// has no room for it now.
+	Busy(ctx context.Context, m handlers.Message)
+	BusySlash(ctx context.Context, cmd handlers.SlashCommand)
+}
+
+// Socket is the part of the Socket Mode client the loop uses.
+type Socket interface {
+	RunContext(ctx context.Context) error
+	Ack(req socketmode.Request, payload ...any) error
+}
+
+// Identity is who the bot is, from auth.test: its own messages are ignored
+// by these ids, not by a subtype that Slack does not always send.
+type Identity struct {
+	UserID string
+	BotID  string
+	TeamID string
+}
+
+// Config sizes the loop.
+type Config struct {
+	Workers       int           // jobs run at once
+	Queue         int           // jobs waiting beyond those
+	JobTimeout    time.Duration // deadline of one job
+	ShutdownGrace time.Duration // how long running jobs may finish after a stop
+	DedupeTTL     time.Duration // how long an event id is remembered
+}
+
+// Bot is the Socket Mode loop.
+type Bot struct {
+	socket Socket
+	events <-chan socketmode.Event
+	flows  Flows
+	self   Identity
+	log    *zap.Logger
+	cfg    Config
+	seen   *seenEvents
+	pool   *pool
+}
+
+// New returns a Bot reading events from events (the Socket Mode client's
+// Events channel).
+func New(socket Socket, events <-chan socketmode.Event, flows Flows, self Identity, log *zap.Logger, cfg Config) *Bot {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 16
+	}
+	if cfg.Queue < 0 {
+		cfg.Queue = 0
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 3 * time.Minute
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	if cfg.DedupeTTL <= 0 {
+		cfg.DedupeTTL = 15 * time.Minute
+	}
+	return &Bot{
+		socket: socket, events: events, flows: flows, self: self, log: log, cfg: cfg,
+		seen: newSeenEvents(cfg.DedupeTTL, time.Now),
+		pool: newPool(cfg.Workers, cfg.Queue, log),
+	}
+}
+
+// Run connects and serves until ctx ends, then lets running jobs finish
+// within the shutdown grace. It returns the Socket Mode client's error if
+// that gives up first.
+func (b *Bot) Run(ctx context.Context) error {
+	socketCtx, stopSocket := context.WithCancel(ctx)
+	defer stopSocket()
+	socketDone := make(chan error, 1)
+	go func() { socketDone <- b.socket.RunContext(socketCtx) }()
+
+	// Jobs outlive ctx by the grace period, so that a stop does not cut an
+	// answer in half.
+	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopJobs()
+	b.pool.start(jobCtx, b.cfg.JobTimeout)
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-socketDone:
+			socketDone = nil
+			if err != nil && !errors.Is(err, context.Canceled) {
+				runErr = fmt.Errorf("socket mode: %w", err)
+			}
+			break loop
+		case evt, ok := <-b.events:
+			if !ok {
+				break loop
+			}
+			b.handle(evt)
+		}
+	}
+	stopSocket()
+	if !b.pool.stop(b.cfg.ShutdownGrace) {
+		b.log.Warn("shutdown grace ended with jobs still running", zap.Duration("grace", b.cfg.ShutdownGrace))
+		stopJobs()
+	}
+	if socketDone != nil {
+		select {
+		case <-socketDone:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	return runErr
+}
+
+// handle acks first, whatever the envelope holds, then routes it.
+func (b *Bot) handle(evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeEventsAPI, socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive:
+		b.ack(evt.Request)
+	case socketmode.EventTypeErrorBadMessage:
+		b.ackBadMessage(evt)
+		return
+	case socketmode.EventTypeConnected:
+		b.log.Info("connected to Slack (Socket Mode)")
+		return
+	case socketmode.EventTypeConnectionError:
+		b.log.Warn("Socket Mode connection error", zap.Any("detail", evt.Data))
+		return
+	default:
+		return
+	}
+
+	switch evt.Type {
+	case socketmode.EventTypeEventsAPI:
+		ev, ok := evt.Data.(slackevents.EventsAPIEvent)
+		if !ok {
+			return
+		}
+		b.routeEvent(ev, evt.Request)
+	case socketmode.EventTypeSlashCommand:
+		cmd, ok := evt.Data.(slack.SlashCommand)
+		if !ok {
+			return
+		}
+		b.routeSlash(cmd, evt.Request)
+	}
+}
+
+func (b *Bot) ack(req *socketmode.Request) {
+	if req == nil || req.EnvelopeID == "" {
+		return
+	}
+	if err := b.socket.Ack(*req); err != nil {
+		b.log.Warn("ack envelope", zap.String("envelope_id", req.EnvelopeID), zap.Error(err))
+	}
+}
+
+// ackBadMessage acks an envelope slack-go could not parse, so that Slack
+// does not deliver it again and again.
+func (b *Bot) ackBadMessage(evt socketmode.Event) {
+	bad, ok := evt.Data.(*socketmode.ErrorBadMessage)
+	if !ok {
+		return
+	}
+	var env struct {
+		EnvelopeID string `json:"envelope_id"`
+		Type       string `json:"type"`
+	}
+	_ = json.Unmarshal(bad.Message, &env) // best effort: no id, nothing to ack
+	b.log.Warn("skipped an envelope that could not be parsed",
+		zap.String("envelope_id", env.EnvelopeID), zap.String("type", env.Type), zap.Error(bad.Cause))
+	if env.EnvelopeID != "" {
+		b.ack(&socketmode.Request{EnvelopeID: env.EnvelopeID})
+	}
+}
+
+func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request) {
+	eventID := ""
+	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
+		eventID = cb.EventID
+	}
+	switch inner := ev.InnerEvent.Data.(type) {
+	case *slackevents.AppMentionEvent:
+		if inner.BotID != "" || inner.User == "" || inner.User == b.self.UserID || inner.Edited != nil {
+			return
+		}
+		m := handlers.Message{
+			Channel: inner.Channel, TS: inner.TimeStamp, ThreadTS: inner.ThreadTimeStamp,
+			User: inner.User, Text: b.withoutOwnMention(inner.Text), Files: filesFromSlack(inner.Files),
+		}
+		b.submit(m, eventID, b.flows.Mention)
+	case *slackevents.MessageEvent:
+		if !inner.IsIM() || !isNewUserMessage(inner.SubType) {
+			return
+		}
+		msg := inner.Message
+		if msg == nil {
+			return
+		}
+		if inner.BotID != "" || msg.BotID != "" || inner.User == "" || inner.User == b.self.UserID {
+			return
+		}
+		m := handlers.Message{
+			Channel: inner.Channel, TS: inner.TimeStamp, ThreadTS: inner.ThreadTimeStamp,
+			User: inner.User, Text: b.withoutOwnMention(inner.Text), Files: filesFromSlack(msg.Files),
+		}
+		b.submit(m, eventID, b.flows.DirectMessage)
+	}
+}
+
+// submit runs a message's flow once: the event id catches Slack's retries,
+// the message's own ts catches an app_mention and a message.im for the
+// same message.
+func (b *Bot) submit(m handlers.Message, eventID string, flow func(context.Context, handlers.Message)) {
+	if !b.seen.first("event:"+eventID, "message:"+m.Channel+":"+m.TS) {
+		b.log.Debug("skipped a duplicate delivery", zap.String("event_id", eventID))
+		return
+	}
+	if !b.pool.trySubmit(func(ctx context.Context) { flow(ctx, m) }) {
+		b.log.Warn("queue full: told the user to retry", zap.String("channel", m.Channel))
+		b.pool.overflowRun(func(ctx context.Context) { b.flows.Busy(ctx, m) })
+	}
+}
+
+func (b *Bot) routeSlash(sc slack.SlashCommand, req *socketmode.Request) {
+	if !b.seen.first("envelope:" + req.EnvelopeID) {
+		return
+	}
+	cmd := handlers.SlashCommand{
+		Command: sc.Command, Text: sc.Text, Channel: sc.ChannelID, User: sc.UserID, ResponseURL: sc.ResponseURL,
+	}
+	if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Slash(ctx, cmd) }) {
+		b.log.Warn("queue full: told the user to retry", zap.String("channel", cmd.Channel))
+		b.pool.overflowRun(func(ctx context.Context) { b.flows.BusySlash(ctx, cmd) })
+	}
+}
+
+// isNewUserMessage keeps the subtypes that are a person's new message:
+// edits, deletions, joins and bot posts are not requests.
+func isNewUserMessage(subtype string) bool {
+	return subtype == "" || subtype == "file_share" || subtype == "thread_broadcast"
+}
+
+// withoutOwnMention removes the bot's mention (<@U123> or <@U123|name>).
+func (b *Bot) withoutOwnMention(text string) string {
+	if b.self.UserID == "" {
+		return strings.TrimSpace(text)
+	}
+	prefix := "<@" + b.self.UserID
+	var out strings.Builder
+	for {
+		i := strings.Index(text, prefix)
+		if i < 0 {
+			break
+		}
+		rest := text[i+len(prefix):]
+		end := strings.IndexByte(rest, '>')
+		if end < 0 || (end > 0 && rest[0] != '|') {
+			out.WriteString(text[:i+len(prefix)])
+			text = rest
+			continue
+		}
+		out.WriteString(text[:i])
+		text = rest[end+1:]
+	}
+	out.WriteString(text)
+	return strings.TrimSpace(out.String())
+}
+
+func filesFromSlack(files []slack.File) []handlers.File {
+	out := make([]handlers.File, 0, len(files))
+	for _, f := range files {
+		out = append(out, fileFromSlack(f))
+	}
+	return out
+}

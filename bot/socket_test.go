@@ -1,0 +1,184 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+	"go.uber.org/zap"
+
+	"github.com/visionbot/visionbot/handlers"
+)
+
+// fakeSocket records acks.
+type fakeSocket struct {
+	mu   sync.Mutex
+	acks []string
+}
+
+func (f *fakeSocket) RunContext(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+
+func (f *fakeSocket) Ack(req socketmode.Request, _ ...any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.acks = append(f.acks, req.EnvelopeID)
+	return nil
+}
+
+// fakeFlows records which flow ran for which message.
+type fakeFlows struct {
+	mu    sync.Mutex
+	calls []string
+	texts []string
+}
+
+func (f *fakeFlows) record(kind string, m handlers.Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, kind+" "+m.Channel+" "+m.TS)
+	f.texts = append(f.texts, m.Text)
+}
+
+func (f *fakeFlows) Mention(_ context.Context, m handlers.Message)       { f.record("mention", m) }
+func (f *fakeFlows) DirectMessage(_ context.Context, m handlers.Message) { f.record("dm", m) }
+func (f *fakeFlows) Busy(_ context.Context, m handlers.Message)          { f.record("busy", m) }
+func (f *fakeFlows) Slash(_ context.Context, c handlers.SlashCommand) {
+	f.record("slash", handlers.Message{Channel: c.Channel, Text: c.Text})
+}
+func (f *fakeFlows) BusySlash(_ context.Context, c handlers.SlashCommand) {
+	f.record("busy-slash", handlers.Message{Channel: c.Channel})
+}
+
+// fixtureCallback reads an Events API fixture (wrapped or bare), applies
+// edit to its inner event, and parses it as slack-go does for Socket Mode.
+func fixtureCallback(t *testing.T, rel string, edit func(map[string]any)) slackevents.EventsAPIEvent {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "internal", "fixtures", "data", "slack", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(data, &body); err != nil {
+		t.Fatal(err)
+	}
+	if payload, ok := body["payload"].(map[string]any); ok { // a whole Socket Mode frame
+		body = payload
+	}
+	if _, ok := body["event"]; !ok { // a bare inner event
+		body = map[string]any{"type": "event_callback", "event_id": "EvBARE", "event": body}
+	}
+	if edit != nil {
+		edit(body["event"].(map[string]any))
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := slackevents.ParseEvent(raw, slackevents.OptionNoVerifyToken())
+	if err != nil {
+		t.Fatalf("parse %s: %v", rel, err)
+	}
+	return ev
+}
+
+func TestRouting(t *testing.T) {
+	self := Identity{UserID: "UBOT", BotID: "BBOT"}
+	set := func(kv ...string) func(map[string]any) {
+		return func(ev map[string]any) {
+			for i := 0; i < len(kv); i += 2 {
+				ev[kv[i]] = kv[i+1]
+			}
+		}
+	}
+	tests := []struct {
+		name     string
+		fixture  string
+		edit     func(map[string]any)
+		want     []string // flow calls
+		wantText string
+	}{
+		{"a mention runs the mention flow without the bot's own mention", "socketmode/events_api_app_mention.slack-go.json",
+			set("text", "<@UBOT> recipe please", "channel", "C1"), []string{"mention C1 1610927831.000200"}, "recipe please"},
+		{"a mention from a bot is ignored", "socketmode/events_api_app_mention.slack-go.json",
+			set("bot_id", "B999"), nil, ""},
+		{"a mention by the bot itself is ignored", "socketmode/events_api_app_mention.slack-go.json",
+			set("user", "UBOT"), nil, ""},
+		{"an app_mention with files sent by a bot (as in slack-go's test) is ignored", "events/app_mention_with_files.slack-go.json",
+			nil, nil, ""},
+		{"the same app_mention with files sent by a person runs the mention flow", "events/app_mention_with_files.slack-go.json",
+			func(ev map[string]any) { delete(ev, "bot_id") }, []string{"mention C0LAN2Q65 1628259917.003000"}, ""},
+		{"a DM runs the DM flow", "events/message_im.slack-web.json",
+			nil, []string{"dm D0442US94JD 1664408649.009629"}, "test"},
+		{"a DM file share runs the DM flow", "events/message_file_share.slack-web.json",
+			nil, []string{"dm"}, ""},
+		{"a channel message is not a request", "events/message_file_share_png.bolt-python.json",
+			nil, nil, ""},
+		{"an edit is not a request", "events/message_changed.slack-web.json",
+			set("channel_type", "im"), nil, ""},
+		{"another bot's message is ignored", "events/bot_message.slack-web.json",
+			set("channel_type", "im"), nil, ""},
+		{"the bot's own post without a subtype is ignored", "events/message_from_own_bot_no_subtype.slack-web.json",
+			set("channel_type", "im", "bot_id", "BBOT"), nil, ""},
+		{"a message by the bot's user id is ignored", "events/message_im.slack-web.json",
+			set("user", "UBOT"), nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			socket, flows := &fakeSocket{}, &fakeFlows{}
+			b := New(socket, nil, flows, self, zap.NewNop(), Config{Workers: 1, Queue: 4})
+			b.pool.start(context.Background(), time.Minute)
+			ev := fixtureCallback(t, tt.fixture, tt.edit)
+			b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: "env-1"}})
+			b.pool.stop(5 * time.Second)
+
+			if !slices.Equal(socket.acks, []string{"env-1"}) {
+				t.Errorf("acks = %v, want the envelope acked once", socket.acks)
+			}
+			if len(flows.calls) != len(tt.want) {
+				t.Fatalf("flows = %v, want %v", flows.calls, tt.want)
+			}
+			for i, w := range tt.want {
+				if len(flows.calls[i]) < len(w) || flows.calls[i][:len(w)] != w {
+					t.Errorf("flow %d = %q, want %q", i, flows.calls[i], w)
+				}
+			}
+			if tt.wantText != "" && flows.texts[0] != tt.wantText {
+				t.Errorf("text = %q, want %q", flows.texts[0], tt.wantText)
+			}
+		})
+	}
+}
+
+func TestDuplicatesAndOverflow(t *testing.T) {
+	socket, flows := &fakeSocket{}, &fakeFlows{}
+	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), Config{Workers: 1, Queue: 1})
+	// Workers not started: the first job fills the queue, the next overflow.
+	mention := func(envID, ts string) {
+		ev := fixtureCallback(t, "socketmode/events_api_app_mention.slack-go.json", func(e map[string]any) { e["ts"] = ts })
+		b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: envID}})
+	}
+	mention("env-1", "1.000001")
+	mention("env-2", "1.000001") // Slack's retry: same event id, same message
+	mention("env-3", "2.000002") // new message but same event id in the fixture
+	b.pool.ctx, b.pool.timeout = context.Background(), time.Minute
+	ev := fixtureCallback(t, "events/message_im.slack-web.json", nil)
+	b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: "env-4"}})
+	b.pool.start(context.Background(), time.Minute)
+	b.pool.stop(5 * time.Second)
+
+	if !slices.Equal(socket.acks, []string{"env-1", "env-2", "env-3", "env-4"}) {
+		t.Errorf("acks = %v: every envelope is acked", socket.acks)
+	}
+	slices.Sort(flows.calls)
+	want := []string{"busy D0442US94JD 1664408649.009629", "mention redacted 1.000001"}
+	if !slices.Equal(flows.calls, want) {
+		t.Errorf("flows = %v, want %v", flows.calls, want)
+	}
+}
