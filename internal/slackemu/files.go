@@ -1,0 +1,383 @@
+package slackemu
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"image"
+	_ "image/gif" // DecodeConfig of GIF uploads
+	_ "image/jpeg"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FileSpec describes a file to register with AddFile.
+type FileSpec struct {
+	ID       string // default: generated, "F..."
+	Name     string // default: "<ID>.<filetype>"
+	Mimetype string // default: from the name's extension
+	Filetype string // default: from the name's extension
+	Data     []byte
+	// Thumbs maps a thumbnail size (64, 80, 160, 360, 480, 720, 800, 960,
+	// 1024) to its bytes. Each becomes thumb_<size> (with _w/_h from 360 up)
+	// unless the original is smaller than the size, as Slack only makes
+	// thumbnails it can downscale to (64–360 always exist).
+	Thumbs map[int][]byte
+	// OriginalW/H default to the decoded dimensions of Data, for images.
+	OriginalW, OriginalH int
+	// Access "check_file_info" makes AddFile return the Slack Connect stub
+	// {id, mode, file_access, ...} without URLs; files.info has the full object.
+	Access string
+	User   string // uploader; default "U1"
+}
+
+// Download is one recorded request for file bytes.
+type Download struct {
+	Path string
+	Auth string // the Authorization header as received
+	At   time.Time
+}
+
+type storedFile struct {
+	spec   FileSpec
+	object map[string]any // full object; never modified after AddFile
+}
+
+type servedFile struct {
+	data     []byte
+	mimetype string
+	download bool
+}
+
+var fileTypes = map[string][2]string{ // extension → filetype, mimetype
+	"png":  {"png", "image/png"},
+	"jpg":  {"jpg", "image/jpeg"},
+	"jpeg": {"jpg", "image/jpeg"},
+	"gif":  {"gif", "image/gif"},
+	"webp": {"webp", "image/webp"},
+	"heic": {"heic", "image/heic"},
+	"bmp":  {"bmp", "image/bmp"},
+	"pdf":  {"pdf", "application/pdf"},
+	"txt":  {"text", "text/plain"},
+	"mp4":  {"mp4", "video/mp4"},
+}
+
+// AddFile registers a file and returns its Slack file object, as it appears
+// in a message's "files" (shaped like message_file_share_png.bolt-python.json),
+// with URLs served by this emulator:
+//
+//	url_private           /files-pri/T1-<ID>/<name>
+//	url_private_download  /files-pri/T1-<ID>/download/<name>
+//	thumb_<size>          /files-tmb/T1-<ID>-<hash>/<base>_<size>.<ext>
+func (s *Server) AddFile(spec FileSpec) map[string]any {
+	spec.Data = bytes.Clone(spec.Data)
+	ext := strings.ToLower(strings.TrimPrefix(path.Ext(spec.Name), "."))
+	if t, ok := fileTypes[ext]; ok {
+		if spec.Filetype == "" {
+			spec.Filetype = t[0]
+		}
+		if spec.Mimetype == "" {
+			spec.Mimetype = t[1]
+		}
+	}
+	if spec.Filetype == "" {
+		spec.Filetype = "binary"
+	}
+	if spec.Mimetype == "" {
+		spec.Mimetype = "application/octet-stream"
+	}
+	if spec.User == "" {
+		spec.User = "U1"
+	}
+	if spec.OriginalW == 0 && spec.OriginalH == 0 && strings.HasPrefix(spec.Mimetype, "image/") {
+		if cfg, _, err := image.DecodeConfig(bytes.NewReader(spec.Data)); err == nil {
+			spec.OriginalW, spec.OriginalH = cfg.Width, cfg.Height
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if spec.ID == "" {
+		spec.ID = fmt.Sprintf("F%010d", s.nextID())
+	}
+	if spec.Name == "" {
+		spec.Name = spec.ID + "." + spec.Filetype
+		ext = spec.Filetype
+	}
+	if ext == "" {
+		ext = spec.Filetype
+	}
+	base := strings.TrimSuffix(spec.Name, path.Ext(spec.Name))
+	sum := sha1.Sum([]byte(spec.ID))
+	now := time.Now().Unix()
+
+	pri := "/files-pri/" + TeamID + "-" + spec.ID + "/"
+	obj := map[string]any{
+		"id":                   spec.ID,
+		"created":              now,
+		"timestamp":            now,
+		"name":                 spec.Name,
+		"title":                spec.Name,
+		"mimetype":             spec.Mimetype,
+		"filetype":             spec.Filetype,
+		"pretty_type":          strings.ToUpper(spec.Filetype),
+		"user":                 spec.User,
+		"user_team":            TeamID,
+		"editable":             false,
+		"size":                 len(spec.Data),
+		"mode":                 "hosted",
+		"is_external":          false,
+		"external_type":        "",
+		"is_public":            true,
+		"public_url_shared":    false,
+		"display_as_bot":       false,
+		"username":             "",
+		"url_private":          s.hs.URL + pri + spec.Name,
+		"url_private_download": s.hs.URL + pri + "download/" + spec.Name,
+		"media_display_type":   "unknown",
+		"permalink":            s.hs.URL + "/files/" + spec.User + "/" + spec.ID + "/" + spec.Name,
+		"has_rich_preview":     false,
+	}
+	s.served[pri+spec.Name] = &servedFile{data: spec.Data, mimetype: spec.Mimetype}
+	s.served[pri+"download/"+spec.Name] = &servedFile{data: spec.Data, mimetype: spec.Mimetype, download: true}
+
+	if spec.OriginalW > 0 || spec.OriginalH > 0 {
+		obj["original_w"], obj["original_h"] = spec.OriginalW, spec.OriginalH
+	}
+	longest := max(spec.OriginalW, spec.OriginalH)
+	sizes := make([]int, 0, len(spec.Thumbs))
+	for size := range spec.Thumbs {
+		sizes = append(sizes, size)
+	}
+	sort.Ints(sizes)
+	for _, size := range sizes {
+		if size > 360 && longest > 0 && longest < size {
+			continue // Slack does not upscale
+		}
+		data := bytes.Clone(spec.Thumbs[size])
+		p := fmt.Sprintf("/files-tmb/%s-%s-%s/%s_%d.%s", TeamID, spec.ID, hex.EncodeToString(sum[:])[:10], base, size, ext)
+		s.served[p] = &servedFile{data: data, mimetype: spec.Mimetype}
+		key := "thumb_" + strconv.Itoa(size)
+		obj[key] = s.hs.URL + p
+		if size >= 360 {
+			w, h := thumbDims(data, size, spec.OriginalW, spec.OriginalH)
+			obj[key+"_w"], obj[key+"_h"] = w, h
+		}
+	}
+	s.files[spec.ID] = &storedFile{spec: spec, object: obj}
+	return s.fileObject(spec.ID, false)
+}
+
+// thumbDims are the thumbnail's own dimensions when it decodes, else the
+// original scaled to fit size×size.
+func thumbDims(data []byte, size, ow, oh int) (int, int) {
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
+		return cfg.Width, cfg.Height
+	}
+	longest := max(ow, oh)
+	if longest == 0 {
+		return size, size
+	}
+	if longest <= size {
+		return ow, oh
+	}
+	return ow * size / longest, oh * size / longest
+}
+
+// fileObject returns a fresh copy of the file object (the stub for
+// check_file_info files unless full); the caller holds s.mu.
+func (s *Server) fileObject(id string, full bool) map[string]any {
+	f := s.files[id]
+	if f.spec.Access == "check_file_info" && !full {
+		return map[string]any{
+			"id": id, "mode": "file_access", "file_access": "check_file_info",
+			"created": 0, "timestamp": 0, "user": "",
+		}
+	}
+	obj := cloneFields(f.object)
+	if f.spec.Access == "check_file_info" {
+		obj["file_access"] = "visible"
+	}
+	return obj
+}
+
+func (s *Server) fileInfo(r *apiReq) any {
+	id := r.param("file")
+	if s.files[id] == nil {
+		return apiErr("file_not_found")
+	}
+	return okResp("file", s.fileObject(id, true), "comments", []any{},
+		"response_metadata", map[string]any{"next_cursor": ""})
+}
+
+// signInPage is the start of what files.slack.com serves to a request
+// without a usable token.
+const signInPage = `<!DOCTYPE html>
+<html lang="en-US" class="supports_custom_scrollbar">
+<head><meta charset="utf-8"><title>Slack</title></head>
+<body class="index"><h1>Sign in to ` + TeamName + `</h1>
+<form id="signin_form" action="/" method="post"><input type="email" name="email"><input type="password" name="password"><button type="submit">Sign In</button></form>
+</body>
+</html>
+`
+
+func writeSignIn(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, signInPage)
+}
+
+// handleDownload serves file bytes only to the bot token with files:read;
+// anything else gets the sign-in page, which is what makes a bot that does
+// not check Content-Type feed HTML to its image model.
+func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
+	auth := r.Header.Get("Authorization")
+	s.mu.Lock()
+	s.downloads = append(s.downloads, Download{Path: r.URL.Path, Auth: auth, At: time.Now()})
+	s.notify()
+	s.mu.Unlock()
+
+	s.sleepLatency(r.Context())
+
+	s.mu.Lock()
+	tok, bearer := strings.CutPrefix(auth, "Bearer ")
+	allowed := bearer && s.botTokenError(tok) == "" && !s.denyFiles && s.hasScope("files:read")
+	file := s.served[r.URL.Path]
+	redirect := s.signInRedirect
+	s.mu.Unlock()
+
+	switch {
+	case !allowed && redirect:
+		http.Redirect(w, r, "/?redir="+r.URL.EscapedPath(), http.StatusFound)
+	case !allowed:
+		writeSignIn(w)
+	case file == nil:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, "<!DOCTYPE html>\n<html><body>File not found</body></html>\n")
+	default:
+		w.Header().Set("Content-Type", file.mimetype)
+		w.Header().Set("Content-Length", strconv.Itoa(len(file.data)))
+		if file.download {
+			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", path.Base(r.URL.Path)))
+		}
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(file.data)
+	}
+}
+
+// Downloads returns every request for file bytes, in order.
+func (s *Server) Downloads() []Download {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Download(nil), s.downloads...)
+}
+
+// Response is a recorded POST to a response_url.
+type Response struct {
+	Path string
+	Body map[string]any // the JSON body; {"_raw": text} when it is not JSON
+	At   time.Time
+}
+
+// ResponseURL issues a new response_url, URL()+"response/<n>".
+func (s *Server) ResponseURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.responseN++
+	return s.URL() + "response/" + strconv.Itoa(s.responseN)
+}
+
+func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+	var m map[string]any
+	if jsonUnmarshalObject(body, &m) != nil {
+		m = map[string]any{"_raw": string(body)}
+	}
+	s.mu.Lock()
+	s.responses = append(s.responses, Response{Path: r.URL.Path, Body: m, At: time.Now()})
+	s.notify()
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, okResp())
+}
+
+// Responses returns every POST to a response_url, in order.
+func (s *Server) Responses() []Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Response(nil), s.responses...)
+}
+
+// WaitResponses waits until at least n response_url POSTs were recorded.
+func (s *Server) WaitResponses(n int, timeout time.Duration) ([]Response, error) {
+	var got []Response
+	if !s.waitFor(timeout, func() bool { got = append([]Response(nil), s.responses...); return len(got) >= n }) {
+		return got, errTimeout(fmt.Sprintf("%d response_url posts (got %d)", n, len(got)), timeout)
+	}
+	return got, nil
+}
+
+// Foreign is a plain HTTP host that is not Slack: it serves a small PNG on
+// every path and records each request's Authorization header, to prove the
+// bot never sends its token outside Slack.
+type Foreign struct {
+	hs       *httptest.Server
+	mu       sync.Mutex
+	requests []Download
+}
+
+// NewForeign starts a foreign host on 127.0.0.1.
+func NewForeign() *Foreign {
+	f := &Foreign{}
+	img := MakePNG(8, 8)
+	f.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.requests = append(f.requests, Download{Path: r.URL.Path, Auth: r.Header.Get("Authorization"), At: time.Now()})
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(img)
+	}))
+	return f
+}
+
+// URL is the foreign host's base URL, "http://127.0.0.1:PORT/".
+func (f *Foreign) URL() string { return f.hs.URL + "/" }
+
+// Requests returns every request received, in order.
+func (f *Foreign) Requests() []Download {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Download(nil), f.requests...)
+}
+
+// Close stops the foreign host.
+func (f *Foreign) Close() { f.hs.Close() }
+
+// MakePNG returns a w×h PNG, for file data and thumbnails of known size.
+func MakePNG(w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	// A gradient, written straight into Pix: img.Set is slow under -race.
+	for y := range h {
+		row := img.Pix[y*img.Stride:]
+		for x := range w {
+			px := row[4*x : 4*x+4]
+			px[0], px[1], px[2], px[3] = uint8(x*255/max(w, 1)), uint8(y*255/max(h, 1)), 128, 255
+		}
+	}
+	var buf bytes.Buffer
+	_ = png.Encode(&buf, img)
+	return buf.Bytes()
+}

@@ -1,0 +1,290 @@
+package slackemu
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Call is one recorded Web API request.
+type Call struct {
+	Method string
+	// Params holds the form values (first value of each), or the top-level
+	// fields of a JSON body: strings as-is, anything else as raw JSON.
+	Params map[string]string
+	// Token is the bearer token, or else the form's token field.
+	Token string
+	At    time.Time
+}
+
+type failScript struct {
+	status int
+	header http.Header
+	body   string
+	left   int // < 0: forever
+}
+
+// apiReq is a request being served: the recorded call plus the raw JSON
+// fields, for methods (views.*) whose arguments are nested objects.
+type apiReq struct {
+	call Call
+	json map[string]json.RawMessage
+}
+
+func (r *apiReq) param(k string) string { return r.call.Params[k] }
+
+// apiError is a {"ok":false,...} answer.
+type apiError map[string]any
+
+func apiErr(code string) apiError { return apiError{"ok": false, "error": code} }
+
+// okResp builds {"ok":true, k1:v1, ...}.
+func okResp(kv ...any) map[string]any {
+	m := map[string]any{"ok": true}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return m
+}
+
+// method implements one Web API method; it runs with s.mu held and returns a
+// value to encode as JSON with status 200 (apiError for Slack errors).
+type method func(s *Server, r *apiReq) any
+
+var methods map[string]method
+
+func init() {
+	methods = map[string]method{
+		"apps.connections.open": (*Server).openConnection,
+		"auth.test":             (*Server).authTest,
+		"chat.postMessage":      (*Server).postMessage,
+		"chat.postEphemeral":    (*Server).postEphemeral,
+		"chat.update":           (*Server).updateMessage,
+		"chat.delete":           (*Server).deleteMessage,
+		"chat.startStream":      (*Server).startStream,
+		"chat.appendStream":     (*Server).appendStream,
+		"chat.stopStream":       (*Server).stopStream,
+		"reactions.add":         (*Server).addReaction,
+		"reactions.remove":      (*Server).removeReaction,
+		"conversations.history": (*Server).history,
+		"conversations.replies": (*Server).replies,
+		"files.info":            (*Server).fileInfo,
+		"views.open":            (*Server).viewsOpen,
+		"views.push":            (*Server).viewsOpen,
+		"views.update":          (*Server).viewsUpdate,
+		"views.publish":         (*Server).viewsPublish,
+	}
+}
+
+// scopeFor is the scope Slack requires for method; history and replies
+// depend on the kind of conversation.
+func scopeFor(method, channel string) string {
+	switch method {
+	case "chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete",
+		"chat.startStream", "chat.appendStream", "chat.stopStream":
+		return "chat:write"
+	case "reactions.add", "reactions.remove":
+		return "reactions:write"
+	case "files.info":
+		return "files:read"
+	case "conversations.history", "conversations.replies":
+		switch {
+		case strings.HasPrefix(channel, "D"):
+			return "im:history"
+		case strings.HasPrefix(channel, "G"):
+			return "groups:history"
+		}
+		return "channels:history"
+	}
+	return ""
+}
+
+func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
+	call, raw := parseCall(r)
+	s.sleepLatency(r.Context())
+
+	s.mu.Lock()
+	s.calls = append(s.calls, call)
+	s.notify()
+	scopes := s.scopes
+	var resp any
+	var script *failScript
+	if q := s.fails[call.Method]; len(q) > 0 {
+		script = q[0]
+		if script.left > 0 {
+			script.left--
+			if script.left == 0 {
+				s.fails[call.Method] = q[1:]
+			}
+		}
+	} else if h := s.handlers[call.Method]; h != nil {
+		s.mu.Unlock()
+		resp = h(call) // outside the lock: a custom handler may call back into s
+		s.mu.Lock()
+	} else if m := methods[call.Method]; m == nil {
+		resp = apiErr("unknown_method")
+	} else {
+		resp = s.serveMethod(m, &apiReq{call: call, json: raw})
+	}
+	s.mu.Unlock()
+
+	// Slack reports the token's scopes on every Web API response.
+	w.Header().Set("X-OAuth-Scopes", scopes)
+	if script != nil {
+		for k, vs := range script.header {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		if w.Header().Get("Content-Type") == "" {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		}
+		w.WriteHeader(script.status)
+		_, _ = io.WriteString(w, script.body)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// serveMethod runs the checks Slack makes before any method (token, scope)
+// and then the method itself; the caller holds s.mu.
+func (s *Server) serveMethod(m method, r *apiReq) any {
+	if r.call.Method != "apps.connections.open" {
+		if code := s.botTokenError(r.call.Token); code != "" {
+			return apiErr(code)
+		}
+		if need := scopeFor(r.call.Method, r.param("channel")); need != "" && !s.hasScope(need) {
+			return apiError{"ok": false, "error": "missing_scope", "needed": need, "provided": s.scopes}
+		}
+	}
+	return m(s, r)
+}
+
+// parseCall reads the method, parameters and token of a Web API request the
+// way Slack accepts them: form-encoded, multipart, query string or JSON.
+func parseCall(r *http.Request) (Call, map[string]json.RawMessage) {
+	call := Call{
+		Method: strings.TrimPrefix(r.URL.Path, "/api/"),
+		Params: map[string]string{},
+		At:     time.Now(),
+	}
+	var raw map[string]json.RawMessage
+	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ctype {
+	case "application/json":
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+		_ = json.Unmarshal(body, &raw)
+		for k, v := range raw {
+			var str string
+			if json.Unmarshal(v, &str) == nil {
+				call.Params[k] = str
+			} else {
+				call.Params[k] = string(v)
+			}
+		}
+		for k, vs := range r.URL.Query() {
+			if _, ok := call.Params[k]; !ok && len(vs) > 0 {
+				call.Params[k] = vs[0]
+			}
+		}
+	case "multipart/form-data":
+		_ = r.ParseMultipartForm(32 << 20)
+		copyFirst(call.Params, r.Form)
+	default:
+		_ = r.ParseForm()
+		copyFirst(call.Params, r.Form)
+	}
+	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
+		call.Token = strings.TrimPrefix(auth, "Bearer ")
+	} else {
+		call.Token = call.Params["token"]
+	}
+	return call, raw
+}
+
+func copyFirst(dst map[string]string, src url.Values) {
+	for k, vs := range src {
+		if len(vs) > 0 {
+			dst[k] = vs[0]
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(fmt.Sprintf(`{"ok":false,"error":"emulator_encoding_error","detail":%q}`, err.Error()))
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Calls returns the recorded calls of method ("" = all), oldest first.
+func (s *Server) Calls(method string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.callsLocked(method)
+}
+
+func (s *Server) callsLocked(method string) []Call {
+	var out []Call
+	for _, c := range s.calls {
+		if method == "" || c.Method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// WaitCalls waits until at least n calls of method ("" = any) were recorded
+// and returns them all.
+func (s *Server) WaitCalls(method string, n int, timeout time.Duration) ([]Call, error) {
+	var got []Call
+	if !s.waitFor(timeout, func() bool { got = s.callsLocked(method); return len(got) >= n }) {
+		return got, errTimeout(fmt.Sprintf("%d %q calls (got %d)", n, method, len(got)), timeout)
+	}
+	return got, nil
+}
+
+// Fail scripts the answer of the next n calls of method (n <= 0: every
+// following call): this status, these headers and this body instead of the
+// normal behaviour. Scripts queue up in the order they were added. E.g. a rate
+// limit: Fail("chat.postMessage", 1, 429, http.Header{"Retry-After": {"1"}},
+// `{"ok":false,"error":"ratelimited"}`).
+func (s *Server) Fail(method string, n int, status int, header http.Header, body string) {
+	if n <= 0 {
+		n = -1
+	}
+	s.locked(func() {
+		s.fails[method] = append(s.fails[method], &failScript{status: status, header: header.Clone(), body: body, left: n})
+	})
+}
+
+// ClearFail drops every scripted answer of method.
+func (s *Server) ClearFail(method string) { s.locked(func() { delete(s.fails, method) }) }
+
+// Handle serves method with h, for methods the emulator does not implement.
+// h's result is encoded as the JSON answer; it runs without the emulator's
+// lock held. Fail scripts still take precedence.
+func (s *Server) Handle(method string, h func(Call) any) {
+	s.locked(func() { s.handlers[method] = h })
+}
+
+func (s *Server) authTest(*apiReq) any {
+	return okResp(
+		"url", "https://"+TeamDomain+".slack.com/",
+		"team", TeamName,
+		"user", User,
+		"team_id", TeamID,
+		"user_id", BotUserID,
+		"bot_id", BotID,
+		"is_enterprise_install", false,
+	)
+}
