@@ -156,28 +156,43 @@ func TestRouting(t *testing.T) {
 	}
 }
 
+// blockingFlows holds every mention until release is closed.
+type blockingFlows struct {
+	fakeFlows
+	started chan struct{}
+	release chan struct{}
+}
+
+func (f *blockingFlows) Mention(ctx context.Context, m handlers.Message) {
+	f.started <- struct{}{}
+	<-f.release
+	f.fakeFlows.Mention(ctx, m)
+}
+
 func TestDuplicatesAndOverflow(t *testing.T) {
-	socket, flows := &fakeSocket{}, &fakeFlows{}
+	socket := &fakeSocket{}
+	flows := &blockingFlows{started: make(chan struct{}, 4), release: make(chan struct{})}
 	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), Config{Workers: 1, Queue: 1})
-	// Workers not started: the first job fills the queue, the next overflow.
-	mention := func(envID, ts string) {
+	b.pool.start(context.Background(), time.Minute)
+	mention := func(envID, eventID, ts string) {
 		ev := fixtureCallback(t, "socketmode/events_api_app_mention.slack-go.json", func(e map[string]any) { e["ts"] = ts })
+		ev.Data.(*slackevents.EventsAPICallbackEvent).EventID = eventID
 		b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: envID}})
 	}
-	mention("env-1", "1.000001")
-	mention("env-2", "1.000001") // Slack's retry: same event id, same message
-	mention("env-3", "2.000002") // new message but same event id in the fixture
-	b.pool.ctx, b.pool.timeout = context.Background(), time.Minute
-	ev := fixtureCallback(t, "events/message_im.slack-web.json", nil)
-	b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: "env-4"}})
-	b.pool.start(context.Background(), time.Minute)
+	mention("env-1", "Ev1", "1.000001") // runs, and holds the only worker
+	<-flows.started
+	mention("env-2", "Ev1", "1.000001") // Slack's retry: same event
+	mention("env-3", "Ev3", "1.000001") // same message under a new event id
+	mention("env-4", "Ev4", "2.000002") // waits in the queue
+	mention("env-5", "Ev5", "3.000003") // no room: told to retry
+	close(flows.release)
 	b.pool.stop(5 * time.Second)
 
-	if !slices.Equal(socket.acks, []string{"env-1", "env-2", "env-3", "env-4"}) {
+	if !slices.Equal(socket.acks, []string{"env-1", "env-2", "env-3", "env-4", "env-5"}) {
 		t.Errorf("acks = %v: every envelope is acked", socket.acks)
 	}
 	slices.Sort(flows.calls)
-	want := []string{"busy D0442US94JD 1664408649.009629", "mention redacted 1.000001"}
+	want := []string{"busy redacted 3.000003", "mention redacted 1.000001", "mention redacted 2.000002"}
 	if !slices.Equal(flows.calls, want) {
 		t.Errorf("flows = %v, want %v", flows.calls, want)
 	}

@@ -1,0 +1,115 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/visionbot/visionbot/internal/slackemu"
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+const apiTestToken = "xoxb-api-test"
+
+func newTestAPI(t *testing.T) (*API, *slackemu.Server) {
+	t.Helper()
+	emu := slackemu.New()
+	t.Cleanup(emu.Close)
+	emu.SetBotToken(apiTestToken)
+	client := slack.New(apiTestToken, slack.OptionAPIURL(emu.APIURL()))
+	u, _ := url.Parse(emu.URL())
+	files := NewDownloader(&http.Client{Timeout: 10 * time.Second}, apiTestToken, []string{u.Host})
+	return NewAPI(client, files, &http.Client{Timeout: 10 * time.Second}), emu
+}
+
+func TestPostReplySplitsLongAnswers(t *testing.T) {
+	api, emu := newTestAPI(t)
+	answer := strings.Repeat("A paragraph of the answer that goes on.\n\n", 700) // ~29 KB
+	if err := api.PostReply(context.Background(), "C1", "1700000000.000100", answer); err != nil {
+		t.Fatal(err)
+	}
+	posted := emu.Posted("C1")
+	if len(posted) < 3 {
+		t.Fatalf("posted %d messages, want the answer split in at least 3", len(posted))
+	}
+	for _, p := range posted {
+		if p.ThreadTS != "1700000000.000100" {
+			t.Errorf("part posted in thread %q", p.ThreadTS)
+		}
+		if !strings.Contains(string(p.Blocks), `"type":"markdown"`) {
+			t.Errorf("part is not a markdown block: %s", p.Blocks)
+		}
+	}
+}
+
+func TestSlackErrorsBecomeKinds(t *testing.T) {
+	api, emu := newTestAPI(t)
+	ctx := context.Background()
+
+	_, err := api.History(ctx, "nope", time.Now().Add(-time.Hour), 10)
+	if vision.KindOf(err) != vision.KindNotInChannel {
+		t.Errorf("unknown channel: %v (kind %v)", err, vision.KindOf(err))
+	}
+
+	emu.SetScopes("chat:write,reactions:write")
+	_, err = api.History(ctx, "C1", time.Now().Add(-time.Hour), 10)
+	if vision.KindOf(err) != vision.KindMissingScope || vision.DetailOf(err) != "channels:history" {
+		t.Errorf("missing scope: %v (kind %v, detail %q)", err, vision.KindOf(err), vision.DetailOf(err))
+	}
+}
+
+func TestHistoryAndFiles(t *testing.T) {
+	api, emu := newTestAPI(t)
+	ctx := context.Background()
+	file := emu.AddFile(slackemu.FileSpec{Name: "a.png", Data: slackemu.MakePNG(800, 600),
+		Thumbs: map[int][]byte{720: slackemu.MakePNG(720, 540)}})
+	now := time.Now()
+	ts := emu.AddMessage("C1", map[string]any{"user": "U1", "text": "look", "files": []any{file},
+		"ts": strconvTS(now.Add(-time.Minute))})
+
+	msgs, err := api.History(ctx, "C1", now.Add(-time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0].TS != ts || len(msgs[0].Files) != 1 {
+		t.Fatalf("history = %+v", msgs)
+	}
+	f := msgs[0].Files[0]
+	if len(f.Thumbs) != 1 || f.Thumbs[0].Width != 720 || f.URLDownload == "" {
+		t.Errorf("file = %+v", f)
+	}
+	data, err := api.Download(ctx, f.Thumbs[0].URL, 1<<20)
+	if err != nil || len(data) == 0 {
+		t.Errorf("download thumb: %d bytes, %v", len(data), err)
+	}
+
+	stub := emu.AddFile(slackemu.FileSpec{Name: "b.png", Data: slackemu.MakePNG(10, 10), Access: "check_file_info"})
+	info, err := api.FileInfo(ctx, stub["id"].(string))
+	if err != nil || info.URLPrivate == "" {
+		t.Errorf("files.info = %+v, %v", info, err)
+	}
+	if err := api.Respond(ctx, emu.ResponseURL(), "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if resps := emu.Responses(); len(resps) != 1 || resps[0].Body["text"] != "hello" || resps[0].Body["response_type"] != "ephemeral" {
+		t.Errorf("responses = %+v", resps)
+	}
+	for _, reaction := range []func() error{
+		func() error { return api.AddReaction(ctx, "C1", ts, "eyes") },
+		func() error { return api.AddReaction(ctx, "C1", ts, "eyes") }, // already_reacted is fine
+		func() error { return api.RemoveReaction(ctx, "C1", ts, "eyes") },
+		func() error { return api.RemoveReaction(ctx, "C1", ts, "eyes") }, // no_reaction is fine
+	} {
+		if err := reaction(); err != nil {
+			t.Errorf("reaction: %v", err)
+		}
+	}
+}
+
+func strconvTS(t time.Time) string { return fmt.Sprintf("%d.000100", t.Unix()) }
