@@ -1,0 +1,155 @@
+package gemini
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"google.golang.org/genai"
+
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+// apiError is what survives of a genai.APIError: code, status, the
+// ErrorInfo reason and the message, with the API key scrubbed. The details
+// themselves are dropped because Google's DebugInfo can echo the key
+// ("Invalid API key: …") and the Help links are not for Slack users.
+type apiError struct {
+	Code    int
+	Status  string
+	Reason  string
+	Message string
+}
+
+func (e *apiError) Error() string {
+	s := fmt.Sprintf("HTTP %d", e.Code)
+	for _, part := range []string{e.Status, e.Reason} {
+		if part != "" {
+			s += " " + part
+		}
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// scrubbedError hides the API key from an error's text while keeping the
+// chain for errors.Is (context.DeadlineExceeded, net errors).
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+func scrub(s, key string) string {
+	if key == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, key, "[redacted]")
+}
+
+// classify turns any failure of a call into a *vision.Error. ctx is the
+// call's own context, so its deadline is the configured Timeout.
+func (c *Client) classify(ctx context.Context, op string, err error, hasImages bool) *vision.Error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			return vision.Errorf(op, vision.KindTimeout, fmt.Sprintf("no answer within %s", c.timeout), ctxErr)
+		}
+		// The caller gave up (shutdown): not the model's fault, and
+		// errors.Is(err, context.Canceled) still holds.
+		return vision.Errorf(op, vision.KindInternal, "", ctxErr)
+	}
+
+	var ae genai.APIError
+	var aePtr *genai.APIError
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &aePtr) && aePtr != nil:
+		ae = *aePtr
+	default:
+		safe := &scrubbedError{msg: scrub(err.Error(), c.apiKey), err: err}
+		var netErr net.Error
+		if errors.As(err, &netErr) || strings.Contains(err.Error(), "unexpected EOF") {
+			return vision.Errorf(op, vision.KindUnavailable, "connection failed", safe)
+		}
+		return vision.Errorf(op, vision.KindInternal, "", safe)
+	}
+
+	e := &apiError{Code: ae.Code, Status: ae.Status, Reason: detailString(ae.Details, "ErrorInfo", "reason"), Message: scrub(ae.Message, c.apiKey)}
+	kind, detail := c.apiErrorKind(e, ae.Details, hasImages)
+	return vision.Errorf(op, kind, scrub(detail, c.apiKey), e)
+}
+
+// apiErrorKind maps an API error to the message the user gets.
+func (c *Client) apiErrorKind(e *apiError, details []map[string]any, hasImages bool) (vision.Kind, string) {
+	status := strings.TrimSpace(fmt.Sprintf("%d %s", e.Code, e.Status))
+	switch {
+	case e.Reason == "API_KEY_INVALID" || e.Reason == "API_KEY_SERVICE_BLOCKED" || strings.Contains(e.Message, "API key"):
+		return vision.KindModelAuth, "API key not valid"
+	case e.Code == 401 || e.Code == 403:
+		if e.Reason != "" {
+			return vision.KindModelAuth, e.Reason
+		}
+		return vision.KindModelAuth, status
+	case e.Code == 404:
+		return vision.KindUnknownModel, c.model
+	case e.Code == 429:
+		// RetryInfo tells how long the quota stays exhausted; the user
+		// message can pass it on.
+		if d := detailString(details, "RetryInfo", "retryDelay"); d != "" {
+			return vision.KindQuota, "retry in " + d
+		}
+		return vision.KindQuota, status
+	case e.Code == 408 || e.Code == 499 || e.Code == 500 || e.Code == 502 || e.Code == 503 || e.Code == 504:
+		// 499 CANCELLED arrives mid-stream when the backend drops the
+		// generation: as transient as an overload.
+		return vision.KindUnavailable, status
+	case e.Code == 400 && e.Status == "FAILED_PRECONDITION":
+		// "User location is not supported", billing not set up: the
+		// account, not the request, must change.
+		return vision.KindModelAuth, status
+	case e.Code == 400 && (hasImages || mentionsImage(e.Message, details)):
+		// Gemini answers an image it cannot decode with a bare
+		// "Request contains an invalid argument." (see the image-rejected
+		// fixtures); the bot's requests are otherwise fixed text, so the
+		// image is by far the likeliest culprit.
+		return vision.KindImageRejected, status
+	}
+	return vision.KindInternal, status
+}
+
+// mentionsImage looks for an image complaint in the message or the
+// debug details (e.g. "photos.thumbnailer … Source image 0 too short").
+func mentionsImage(message string, details []map[string]any) bool {
+	texts := []string{message}
+	for _, d := range details {
+		if s, ok := d["detail"].(string); ok {
+			texts = append(texts, s)
+		}
+	}
+	for _, t := range texts {
+		t = strings.ToLower(t)
+		if strings.Contains(t, "image") || strings.Contains(t, "mime") || strings.Contains(t, "thumbnailer") {
+			return true
+		}
+	}
+	return false
+}
+
+// detailString returns field of the first google.rpc detail whose @type
+// ends with typeSuffix.
+func detailString(details []map[string]any, typeSuffix, field string) string {
+	for _, d := range details {
+		if t, _ := d["@type"].(string); strings.HasSuffix(t, "."+typeSuffix) {
+			if s, ok := d[field].(string); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,508 @@
+package gemini_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/visionbot/visionbot/gemini"
+	"github.com/visionbot/visionbot/internal/geminiemu"
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+// opencensus, pulled in by genai's auth dependency, starts a worker
+// goroutine in its package init; it is not ours to stop.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+}
+
+// testKey looks like a real key and is the one the vertexai api-key fixture
+// echoes in its DebugInfo, so leaks into error texts show up.
+const testKey = "AIzv00G7VmUCUeC-5OglO3hcXM"
+
+var jpeg = []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00 not really a photo")
+
+func photoRequest() vision.Request {
+	return vision.Request{
+		System: "You are a chef. Answer with a recipe.",
+		Turns: []vision.Turn{{
+			Role:   vision.RoleUser,
+			Text:   "What can I cook with this?",
+			Images: []vision.Image{{MIMEType: "image/jpeg", Data: jpeg}},
+		}},
+	}
+}
+
+func newClient(t *testing.T, emu *geminiemu.Server, edit func(*gemini.Config)) *gemini.Client {
+	t.Helper()
+	cfg := gemini.Config{APIKey: testKey, BaseURL: emu.URL(), RetryDelay: time.Millisecond}
+	if edit != nil {
+		edit(&cfg)
+	}
+	c, err := gemini.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// fixtureText is the answer a fixture's SSE stream spells, thoughts
+// excluded, read independently of the adapter.
+func fixtureText(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(geminiemu.FixturePath(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "data:")
+		if !ok {
+			continue
+		}
+		var chunk struct {
+			Candidates []struct {
+				Content struct {
+					Parts []struct {
+						Text    string `json:"text"`
+						Thought bool   `json:"thought"`
+					} `json:"parts"`
+				} `json:"content"`
+			} `json:"candidates"`
+		}
+		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		for _, c := range chunk.Candidates {
+			for _, p := range c.Content.Parts {
+				if !p.Thought {
+					sb.WriteString(p.Text)
+				}
+			}
+		}
+	}
+	return sb.String()
+}
+
+func TestStream(t *testing.T) {
+	fixture := func(rel string) func(*testing.T) []geminiemu.Reply {
+		return func(t *testing.T) []geminiemu.Reply { return []geminiemu.Reply{geminiemu.FixtureReply(t, rel)} }
+	}
+	repeat := func(n int, rel string) func(*testing.T) []geminiemu.Reply {
+		return func(t *testing.T) []geminiemu.Reply {
+			var rs []geminiemu.Reply
+			for range n {
+				rs = append(rs, geminiemu.FixtureReply(t, rel))
+			}
+			return rs
+		}
+	}
+	const ok = vision.Kind(-1) // success
+	tests := []struct {
+		name       string
+		replies    func(*testing.T) []geminiemu.Reply
+		edit       func(*gemini.Config)
+		setup      func(*geminiemu.Server)
+		wantText   string // "" with wantFixture set: the fixture's text
+		textOf     string // fixture whose text the deltas must spell
+		wantKind   vision.Kind
+		wantDetail string
+		wantCalls  int
+		wantUsage  *vision.Usage
+	}{
+		{name: "success short", replies: fixture("googleai/streaming-success-basic-reply-short.txt"),
+			wantText: "The capital of Wyoming is **Cheyenne**.\n", wantKind: ok, wantCalls: 1,
+			wantUsage: &vision.Usage{Model: "gemini-2.0-flash", InputTokens: 7, OutputTokens: 10}},
+		{name: "success long", replies: fixture("googleai/streaming-success-basic-reply-long.txt"),
+			textOf: "googleai/streaming-success-basic-reply-long.txt", wantKind: ok, wantCalls: 1},
+		{name: "success utf8", replies: fixture("vertexai/streaming-success-utf8.txt"),
+			textOf: "vertexai/streaming-success-utf8.txt", wantKind: ok, wantCalls: 1},
+		{name: "thought summaries skipped", replies: fixture("googleai/streaming-success-thinking-reply-thought-summary.txt"),
+			textOf: "googleai/streaming-success-thinking-reply-thought-summary.txt", wantKind: ok, wantCalls: 1,
+			wantUsage: &vision.Usage{Model: "gemini-2.5-flash", InputTokens: 10, OutputTokens: 48 + 540}},
+		{name: "unknown finish enum keeps the text", replies: fixture("vertexai/streaming-failure-unknown-finish-enum.txt"),
+			textOf: "vertexai/streaming-failure-unknown-finish-enum.txt", wantKind: ok, wantCalls: 1},
+		{name: "max tokens with text", wantKind: ok, wantCalls: 1, wantText: "cut sh",
+			replies: func(*testing.T) []geminiemu.Reply {
+				return []geminiemu.Reply{{Body: []byte("data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"cut sh\"}],\"role\": \"model\"},\"finishReason\": \"MAX_TOKENS\"}]}\r\n\r\n")}}
+			}},
+		{name: "emulator text reply", replies: func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{{Text: "a tasty omelette"}} },
+			wantText: "a tasty omelette", wantKind: ok, wantCalls: 1},
+
+		{name: "prompt blocked", replies: fixture("googleai/streaming-failure-prompt-blocked-safety.txt"),
+			wantKind: vision.KindBlocked, wantDetail: "SAFETY", wantCalls: 1},
+		{name: "prompt blocked with message", replies: fixture("vertexai/streaming-failure-prompt-blocked-safety-with-message.txt"),
+			wantKind: vision.KindBlocked, wantDetail: "SAFETY", wantCalls: 1},
+		{name: "finish SAFETY after text", replies: fixture("vertexai/streaming-failure-finish-reason-safety.txt"),
+			wantText: "<redacted>", wantKind: vision.KindBlocked, wantDetail: "SAFETY", wantCalls: 1},
+		{name: "recitation", replies: fixture("googleai/streaming-failure-recitation-no-content.txt"),
+			textOf: "googleai/streaming-failure-recitation-no-content.txt", wantKind: vision.KindBlocked, wantDetail: "RECITATION", wantCalls: 1},
+		{name: "empty content", replies: fixture("vertexai/streaming-failure-empty-content.txt"),
+			wantKind: vision.KindEmptyAnswer, wantCalls: 1},
+
+		{name: "image rejected (googleai)", replies: fixture("googleai/streaming-failure-image-rejected.txt"),
+			wantKind: vision.KindImageRejected, wantCalls: 1},
+		{name: "image rejected (vertexai)", replies: fixture("vertexai/unary-failure-image-rejected.json"),
+			wantKind: vision.KindImageRejected, wantCalls: 1},
+		{name: "bad key (emulator check)", setup: func(s *geminiemu.Server) { s.SetAPIKey("the-right-key") },
+			wantKind: vision.KindModelAuth, wantCalls: 1},
+		{name: "bad key (fixture echoing the key)", replies: fixture("vertexai/streaming-failure-api-key.txt"),
+			wantKind: vision.KindModelAuth, wantCalls: 1},
+		{name: "API not enabled", replies: fixture("googleai/unary-failure-generativelanguage-api-not-enabled.json"),
+			wantKind: vision.KindModelAuth, wantDetail: "SERVICE_DISABLED", wantCalls: 1},
+		{name: "location not supported", replies: fixture("vertexai/streaming-failure-http-error.txt"),
+			wantKind: vision.KindModelAuth, wantCalls: 1},
+		{name: "unknown model", edit: func(c *gemini.Config) { c.Model = "gemini-5.0-flash" },
+			wantKind: vision.KindUnknownModel, wantDetail: "gemini-5.0-flash", wantCalls: 1},
+		{name: "429 quota is not retried", replies: repeat(3, "vertexai/unary-failure-quota-exceeded.json"),
+			wantKind: vision.KindQuota, wantCalls: 1},
+		{name: "429 free tier carries the retry delay", replies: fixture("errors/429_RESOURCE_EXHAUSTED.free_tier_quota_retryinfo.json"),
+			wantKind: vision.KindQuota, wantDetail: "retry in 48s", wantCalls: 1},
+		{name: "429 short", replies: fixture("errors/429_RESOURCE_EXHAUSTED.resource_exhausted_short.json"),
+			wantKind: vision.KindQuota, wantCalls: 1},
+		{name: "503 retried then unavailable", replies: repeat(4, "errors/503_UNAVAILABLE.model_overloaded.json"),
+			wantKind: vision.KindUnavailable, wantCalls: 3},
+		{name: "503 then success", wantKind: ok, wantCalls: 2, wantText: "The capital of Wyoming is **Cheyenne**.\n",
+			replies: func(t *testing.T) []geminiemu.Reply {
+				return []geminiemu.Reply{
+					geminiemu.FixtureReply(t, "errors/503_UNAVAILABLE.model_overloaded.json"),
+					geminiemu.FixtureReply(t, "googleai/streaming-success-basic-reply-short.txt"),
+				}
+			}},
+		{name: "500 retried", wantKind: ok, wantCalls: 2, wantText: "fine now",
+			replies: func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{{Status: 500}, {Text: "fine now"}} }},
+		{name: "error mid stream", replies: fixture("vertexai/streaming-failure-error-mid-stream.txt"),
+			wantText: "First Second ", wantKind: vision.KindUnavailable, wantCalls: 1},
+
+		{name: "hang times out", edit: func(c *gemini.Config) { c.Timeout = time.Second },
+			replies:  func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{{Hang: true}} },
+			wantKind: vision.KindTimeout, wantCalls: 1},
+		{name: "stall mid stream times out", edit: func(c *gemini.Config) { c.Timeout = time.Second },
+			replies: func(t *testing.T) []geminiemu.Reply {
+				r := geminiemu.FixtureReply(t, "googleai/streaming-success-basic-reply-short.txt")
+				r.ChunkDelay = time.Minute
+				return []geminiemu.Reply{r}
+			},
+			wantText: "The", wantKind: vision.KindTimeout, wantCalls: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			emu := geminiemu.New()
+			defer emu.Close()
+			if tt.setup != nil {
+				tt.setup(emu)
+			}
+			if tt.replies != nil {
+				emu.Script(tt.replies(t)...)
+			}
+			c := newClient(t, emu, tt.edit)
+
+			var deltas []string
+			usage, err := c.Stream(context.Background(), photoRequest(), func(s string) { deltas = append(deltas, s) })
+
+			want := tt.wantText
+			if tt.textOf != "" {
+				want = fixtureText(t, tt.textOf)
+			}
+			if got := strings.Join(deltas, ""); got != want {
+				t.Errorf("text = %q, want %q", got, want)
+			}
+			for _, d := range deltas {
+				if d == "" {
+					t.Error("empty delta")
+				}
+			}
+			if tt.wantKind == ok {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+			} else {
+				var ve *vision.Error
+				if !errors.As(err, &ve) {
+					t.Fatalf("err = %v (%T), want *vision.Error", err, err)
+				}
+				if ve.Kind != tt.wantKind || ve.Op != "gemini stream" {
+					t.Errorf("err = %v: kind %v, want %v", err, ve.Kind, tt.wantKind)
+				}
+				if tt.wantDetail != "" && ve.Detail != tt.wantDetail {
+					t.Errorf("detail = %q, want %q", ve.Detail, tt.wantDetail)
+				}
+				if strings.Contains(err.Error(), testKey) || strings.Contains(ve.Detail, testKey) {
+					t.Errorf("error leaks the API key: %v", err)
+				}
+			}
+			if tt.wantUsage != nil && usage != *tt.wantUsage {
+				t.Errorf("usage = %+v, want %+v", usage, *tt.wantUsage)
+			}
+			if n := len(emu.Requests()); n != tt.wantCalls {
+				t.Errorf("%d requests, want %d", n, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// wireRequest is the part of a generateContent body the adapter controls.
+type wireRequest struct {
+	SystemInstruction *struct {
+		Parts []struct {
+			Text string `json:"text"`
+		} `json:"parts"`
+	} `json:"systemInstruction"`
+	Contents []struct {
+		Role  string `json:"role"`
+		Parts []struct {
+			Text       string `json:"text"`
+			InlineData *struct {
+				MIMEType string `json:"mimeType"`
+				Data     string `json:"data"`
+			} `json:"inlineData"`
+		} `json:"parts"`
+	} `json:"contents"`
+	GenerationConfig struct {
+		ThinkingConfig *struct {
+			ThinkingBudget *int   `json:"thinkingBudget"`
+			ThinkingLevel  string `json:"thinkingLevel"`
+		} `json:"thinkingConfig"`
+	} `json:"generationConfig"`
+}
+
+func TestRequestBody(t *testing.T) {
+	emu := geminiemu.New()
+	defer emu.Close()
+	c := newClient(t, emu, nil)
+
+	req := photoRequest()
+	png := []byte("\x89PNG\r\n\x1a\n second photo")
+	req.Turns[0].Images = append(req.Turns[0].Images, vision.Image{MIMEType: "image/png", Data: png})
+	req.Turns = append(req.Turns,
+		vision.Turn{Role: vision.RoleModel, Text: "An omelette."},
+		vision.Turn{Role: vision.RoleUser, Text: "and without eggs?"},
+	)
+	if _, err := c.Stream(context.Background(), req, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := emu.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	r := reqs[0]
+	if r.Method != "streamGenerateContent" || r.Query != "alt=sse" || r.Model != gemini.DefaultModel || r.APIKey != testKey {
+		t.Errorf("recorded %s?%s model %s key %q", r.Path, r.Query, r.Model, r.APIKey)
+	}
+	var body wireRequest
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if si := body.SystemInstruction; si == nil || len(si.Parts) != 1 || si.Parts[0].Text != req.System {
+		t.Errorf("systemInstruction = %+v", si)
+	}
+	if len(body.Contents) != 3 {
+		t.Fatalf("contents = %+v", body.Contents)
+	}
+	first := body.Contents[0]
+	if first.Role != "user" || len(first.Parts) != 3 {
+		t.Fatalf("first turn = %+v", first)
+	}
+	for i, want := range []vision.Image{{MIMEType: "image/jpeg", Data: jpeg}, {MIMEType: "image/png", Data: png}} {
+		got := first.Parts[i].InlineData
+		if got == nil || got.MIMEType != want.MIMEType || got.Data != base64.StdEncoding.EncodeToString(want.Data) {
+			t.Errorf("part %d = %+v, want inline %s", i, got, want.MIMEType)
+		}
+	}
+	if first.Parts[2].Text != "What can I cook with this?" {
+		t.Errorf("text part = %+v", first.Parts[2])
+	}
+	if body.Contents[1].Role != "model" || body.Contents[1].Parts[0].Text != "An omelette." ||
+		body.Contents[2].Role != "user" || body.Contents[2].Parts[0].Text != "and without eggs?" {
+		t.Errorf("history = %+v", body.Contents[1:])
+	}
+	tc := body.GenerationConfig.ThinkingConfig
+	if tc == nil || tc.ThinkingBudget == nil || *tc.ThinkingBudget != 1024 || tc.ThinkingLevel != "" {
+		t.Errorf("thinkingConfig = %+v, want budget 1024 for the alias", tc)
+	}
+}
+
+func TestThinkingConfig(t *testing.T) {
+	tests := []struct {
+		model, thinking string
+		wantBudget      int // -1: no budget sent
+		wantLevel       string
+	}{
+		{"gemini-flash-latest", "", 1024, ""},
+		{"gemini-2.5-flash", "low", 1024, ""},
+		{"gemini-2.5-flash", "off", 0, ""},
+		{"gemini-2.5-flash", "high", 24576, ""},
+		{"gemini-2.5-pro", "off", 128, ""},
+		{"gemini-3-flash-preview", "low", -1, "LOW"},
+		{"gemini-3-flash-preview", "off", -1, "MINIMAL"},
+		{"gemini-3-flash-preview", "medium", -1, "MEDIUM"},
+		{"gemini-3-pro-preview", "minimal", -1, "LOW"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.model+"/"+tt.thinking, func(t *testing.T) {
+			t.Parallel()
+			emu := geminiemu.New()
+			defer emu.Close()
+			emu.AddModel(tt.model)
+			c := newClient(t, emu, func(c *gemini.Config) { c.Model, c.Thinking = tt.model, tt.thinking })
+			if _, err := c.Stream(context.Background(), photoRequest(), func(string) {}); err != nil {
+				t.Fatal(err)
+			}
+			var body wireRequest
+			if err := json.Unmarshal(emu.Requests()[0].Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			tc := body.GenerationConfig.ThinkingConfig
+			if tc == nil {
+				t.Fatal("no thinkingConfig sent")
+			}
+			gotBudget := -1
+			if tc.ThinkingBudget != nil {
+				gotBudget = *tc.ThinkingBudget
+			}
+			if gotBudget != tt.wantBudget || tc.ThinkingLevel != tt.wantLevel {
+				t.Errorf("budget %d level %q, want %d %q", gotBudget, tc.ThinkingLevel, tt.wantBudget, tt.wantLevel)
+			}
+		})
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	for _, cfg := range []gemini.Config{
+		{},                                 // no key, no Vertex
+		{APIKey: "k", Thinking: "maximal"}, // unknown level
+		{VertexAI: true, Project: "p"},     // no location
+	} {
+		if _, err := gemini.New(context.Background(), cfg); err == nil {
+			t.Errorf("New(%+v) succeeded", cfg)
+		}
+	}
+}
+
+func TestCheckModel(t *testing.T) {
+	tests := []struct {
+		name     string
+		edit     func(*gemini.Config)
+		setup    func(*geminiemu.Server)
+		wantKind vision.Kind // -1: nil error
+	}{
+		{name: "known", wantKind: -1},
+		{name: "unknown model", edit: func(c *gemini.Config) { c.Model = "gemini-5.0-flash" }, wantKind: vision.KindUnknownModel},
+		{name: "bad key", setup: func(s *geminiemu.Server) { s.SetAPIKey("other") }, wantKind: vision.KindModelAuth},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			emu := geminiemu.New()
+			defer emu.Close()
+			if tt.setup != nil {
+				tt.setup(emu)
+			}
+			c := newClient(t, emu, tt.edit)
+			err := c.CheckModel(context.Background())
+			if tt.wantKind == -1 {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if vision.KindOf(err) != tt.wantKind {
+				t.Errorf("err = %v, want kind %v", err, tt.wantKind)
+			}
+			if err != nil && strings.Contains(err.Error(), testKey) {
+				t.Errorf("error leaks the key: %v", err)
+			}
+			reqs := emu.Requests()
+			if len(reqs) != 1 || reqs[0].Method != "get" {
+				t.Errorf("requests = %+v", reqs)
+			}
+		})
+	}
+}
+
+func TestVertexAI(t *testing.T) {
+	emu := geminiemu.New()
+	defer emu.Close()
+	c := newClient(t, emu, func(c *gemini.Config) {
+		c.APIKey = ""
+		c.VertexAI, c.Project, c.Location = true, "my-proj", "us-central1"
+		c.Model = "gemini-2.5-flash"
+		// A caller-supplied client keeps genai from looking up Application
+		// Default Credentials; production leaves it nil.
+		c.HTTPClient = &http.Client{}
+	})
+	emu.Script(geminiemu.FixtureReply(t, "vertexai/streaming-success-utf8.txt"))
+	var sb strings.Builder
+	usage, err := c.Stream(context.Background(), photoRequest(), func(s string) { sb.WriteString(s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fixtureText(t, "vertexai/streaming-success-utf8.txt"); sb.String() != want {
+		t.Errorf("text = %q, want %q", sb.String(), want)
+	}
+	if usage.Model != "gemini-2.5-flash" {
+		t.Errorf("usage model = %q, want the configured model when the stream names none", usage.Model)
+	}
+	if err := c.CheckModel(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reqs := emu.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("requests = %+v", reqs)
+	}
+	if want := "/v1beta1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.5-flash:streamGenerateContent"; reqs[0].Path != want || reqs[0].APIKey != "" {
+		t.Errorf("stream path %s key %q, want %s without key", reqs[0].Path, reqs[0].APIKey, want)
+	}
+	if want := "/v1beta1/publishers/google/models/gemini-2.5-flash"; reqs[1].Path != want {
+		t.Errorf("get path %s, want %s", reqs[1].Path, want)
+	}
+}
+
+func TestCallerCancelIsNotATimeout(t *testing.T) {
+	emu := geminiemu.New()
+	defer emu.Close()
+	emu.Script(geminiemu.Reply{Hang: true})
+	c := newClient(t, emu, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		if _, err := emu.WaitRequests(1, 5*time.Second); err == nil {
+			cancel()
+		}
+	}()
+	_, err := c.Stream(ctx, photoRequest(), func(string) {})
+	cancel()
+	if !errors.Is(err, context.Canceled) || vision.KindOf(err) == vision.KindTimeout {
+		t.Errorf("err = %v (kind %v), want context.Canceled, not a timeout", err, vision.KindOf(err))
+	}
+}
+
+func TestConcurrentStreams(t *testing.T) {
+	emu := geminiemu.New()
+	defer emu.Close()
+	emu.SetDefault(geminiemu.Reply{Text: "same answer for everyone", ChunkDelay: time.Millisecond})
+	c := newClient(t, emu, nil)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			var sb strings.Builder
+			if _, err := c.Stream(context.Background(), photoRequest(), func(s string) { sb.WriteString(s) }); err != nil {
+				t.Error(err)
+			}
+			if sb.String() != "same answer for everyone" {
+				t.Errorf("text = %q", sb.String())
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,497 @@
+// Package geminiemu is a Gemini REST emulator on 127.0.0.1 for tests and
+// benchmarks. It speaks the wire format the google.golang.org/genai client
+// uses (generateContent, streamGenerateContent?alt=sse, models.get) for both
+// the Gemini API path shape (v1beta/models/M) and the Vertex AI one
+// (v1beta1/projects/P/locations/L/publishers/google/models/M), and answers
+// with scripted replies, typically recorded real responses from
+// internal/fixtures/data/gemini, so the adapter is checked against what the
+// real service sends.
+package geminiemu
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Reply is one scripted answer to a generate call.
+type Reply struct {
+	// Status is the HTTP status; 0 means 200.
+	Status int
+	// Body is the raw body as sent: a fixture SSE file, a unary JSON, an
+	// error JSON. When empty, the body is built from Text (or, for an error
+	// Status, a Google-style error JSON).
+	Body []byte
+	// Text builds a normal answer: a few SSE chunks when streaming, one JSON
+	// when unary, with finishReason STOP and usageMetadata. An empty Text
+	// (a zero Reply) is an answer that finishes without any text.
+	Text   string
+	Header http.Header
+	// Delay is waited before the first byte (time to first token).
+	Delay time.Duration
+	// ChunkDelay is waited between SSE events (Body is split on the blank
+	// lines that end events, CRLF or LF).
+	ChunkDelay time.Duration
+	// Hang never answers until the request's context ends (a stall).
+	Hang bool
+}
+
+// Recorded is one request the emulator received.
+type Recorded struct {
+	Path   string
+	Query  string
+	Model  string
+	Method string // "generateContent", "streamGenerateContent" or "get"
+	APIKey string
+	Header http.Header
+	Body   []byte // raw JSON as sent
+	At     time.Time
+}
+
+// Server is a running emulator. All methods are safe for concurrent use.
+type Server struct {
+	srv *httptest.Server
+	// done ends every waiting handler at Close, so that Close never blocks
+	// on a Hang or a long Delay.
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	models   map[string]bool
+	apiKey   string
+	script   []Reply
+	fallback Reply
+	requests []Recorded
+	// arrived is closed and replaced whenever a request is recorded, which
+	// wakes every WaitRequests without polling.
+	arrived chan struct{}
+}
+
+// New starts an emulator that knows the models the project uses.
+func New() *Server {
+	s := &Server{
+		done:     make(chan struct{}),
+		models:   map[string]bool{"gemini-flash-latest": true, "gemini-2.5-flash": true, "gemini-3-flash-preview": true},
+		fallback: Reply{Text: "ok"},
+		arrived:  make(chan struct{}),
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// URL is the base URL to give genai as HTTPOptions.BaseURL or
+// GOOGLE_GEMINI_BASE_URL.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Close stops the server; hung and delayed replies are aborted first.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.srv.Close()
+	})
+}
+
+// AddModel makes name known (bare, without "models/").
+func (s *Server) AddModel(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.models[name] = true
+}
+
+// SetAPIKey makes every request whose x-goog-api-key differs fail like the
+// real API does; empty accepts any key.
+func (s *Server) SetAPIKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.apiKey = key
+}
+
+// SetDefault sets the reply used when no scripted reply is queued.
+func (s *Server) SetDefault(r Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fallback = r
+}
+
+// Script queues replies; each generate call takes the next one (FIFO).
+func (s *Server) Script(r ...Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.script = append(s.script, r...)
+}
+
+// Requests returns a copy of everything received so far, oldest first.
+func (s *Server) Requests() []Recorded {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Recorded(nil), s.requests...)
+}
+
+// WaitRequests waits until at least n requests were received and returns
+// them; after timeout it returns what arrived and an error.
+func (s *Server) WaitRequests(n int, timeout time.Duration) ([]Recorded, error) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		got := append([]Recorded(nil), s.requests...)
+		arrived := s.arrived
+		s.mu.Unlock()
+		if len(got) >= n {
+			return got, nil
+		}
+		select {
+		case <-arrived:
+		case <-timer.C:
+			return got, fmt.Errorf("geminiemu: %d of %d requests after %s", len(got), n, timeout)
+		case <-s.done:
+			return got, fmt.Errorf("geminiemu: closed with %d of %d requests", len(got), n)
+		}
+	}
+}
+
+func (s *Server) record(r Recorded) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, r)
+	close(s.arrived)
+	s.arrived = make(chan struct{})
+}
+
+func (s *Server) nextReply() Reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.script) == 0 {
+		return s.fallback
+	}
+	r := s.script[0]
+	s.script = s.script[1:]
+	return r
+}
+
+// route is what a request path names.
+type route struct {
+	vertex bool
+	model  string
+	method string
+}
+
+// parsePath accepts {version}/models/M[:method] (Gemini API) and
+// {version}[/projects/P/locations/L]/publishers/google/models/M[:method]
+// (Vertex AI; genai drops the project prefix for models.get).
+func parsePath(path string) (route, bool) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(segs) < 3 || !strings.HasPrefix(segs[0], "v1") {
+		return route{}, false
+	}
+	segs = segs[1:]
+	var rt route
+	if len(segs) >= 4 && segs[0] == "projects" && segs[2] == "locations" {
+		rt.vertex = true
+		segs = segs[4:]
+	}
+	if len(segs) >= 2 && segs[0] == "publishers" {
+		rt.vertex = true
+		segs = segs[2:]
+	}
+	if len(segs) != 2 || segs[0] != "models" || segs[1] == "" {
+		return route{}, false
+	}
+	rt.model, rt.method, _ = strings.Cut(segs[1], ":")
+	if rt.method == "" {
+		rt.method = "get"
+	}
+	return rt, true
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	rt, ok := parsePath(r.URL.Path)
+	wantHTTP := map[string]string{"get": http.MethodGet, "generateContent": http.MethodPost, "streamGenerateContent": http.MethodPost}[rt.method]
+	if !ok || wantHTTP == "" || r.Method != wantHTTP {
+		writeJSON(w, http.StatusNotFound, nil, errorBody(http.StatusNotFound, "Method not found."))
+		return
+	}
+	key := r.Header.Get("x-goog-api-key")
+	s.record(Recorded{
+		Path: r.URL.Path, Query: r.URL.RawQuery, Model: rt.model, Method: rt.method,
+		APIKey: key, Header: r.Header.Clone(), Body: body, At: time.Now(),
+	})
+
+	s.mu.Lock()
+	wantKey, known := s.apiKey, s.models[rt.model]
+	s.mu.Unlock()
+	switch {
+	case wantKey != "" && key != wantKey:
+		writeJSON(w, http.StatusBadRequest, nil, []byte(apiKeyInvalidBody))
+		return
+	case !known:
+		writeJSON(w, http.StatusNotFound, nil, []byte(unknownModelBody))
+		return
+	case rt.method == "get":
+		writeJSON(w, http.StatusOK, nil, modelBody(rt))
+		return
+	}
+	s.answer(w, r, rt, s.nextReply())
+}
+
+// wait reports whether d elapsed before the request or the server ended.
+func (s *Server) wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Reply) {
+	if rep.Hang {
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+		// Abort the connection rather than send an empty 200 that a client
+		// would read as an empty answer.
+		panic(http.ErrAbortHandler)
+	}
+	if !s.wait(r, rep.Delay) {
+		panic(http.ErrAbortHandler)
+	}
+	status := rep.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	streaming := rt.method == "streamGenerateContent"
+	body := rep.Body
+	switch {
+	case len(body) > 0:
+	case status >= 400:
+		body = errorBody(status, http.StatusText(status))
+	case streaming:
+		body = sseAnswer(rep.Text, rt.model)
+	default:
+		body = unaryAnswer(rep.Text, rt.model)
+	}
+	if status != http.StatusOK || !streaming {
+		writeJSON(w, status, rep.Header, body)
+		return
+	}
+
+	h := w.Header()
+	for k, v := range rep.Header {
+		h[k] = v
+	}
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "text/event-stream")
+	}
+	w.WriteHeader(status)
+	flusher, _ := w.(http.Flusher)
+	for i, event := range splitEvents(body) {
+		if i > 0 && !s.wait(r, rep.ChunkDelay) {
+			panic(http.ErrAbortHandler)
+		}
+		if _, err := w.Write(event); err != nil {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, header http.Header, body []byte) {
+	h := w.Header()
+	for k, v := range header {
+		h[k] = v
+	}
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "application/json; charset=UTF-8")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// splitEvents cuts an SSE body after each blank line that ends an event,
+// keeping the separators so the bytes sent are exactly the bytes given.
+func splitEvents(body []byte) [][]byte {
+	var events [][]byte
+	for len(body) > 0 {
+		end := len(body)
+		if i := bytes.Index(body, []byte("\n\n")); i >= 0 {
+			end = i + 2
+		}
+		if i := bytes.Index(body, []byte("\r\n\r\n")); i >= 0 && i+4 < end {
+			end = i + 4
+		}
+		events = append(events, body[:end])
+		body = body[end:]
+	}
+	return events
+}
+
+// grpcStatus names an HTTP status the way Google's error bodies do.
+func grpcStatus(code int) string {
+	switch code {
+	case 400:
+		return "INVALID_ARGUMENT"
+	case 401:
+		return "UNAUTHENTICATED"
+	case 403:
+		return "PERMISSION_DENIED"
+	case 404:
+		return "NOT_FOUND"
+	case 408, 504:
+		return "DEADLINE_EXCEEDED"
+	case 409:
+		return "ABORTED"
+	case 429:
+		return "RESOURCE_EXHAUSTED"
+	case 499:
+		return "CANCELLED"
+	case 501:
+		return "UNIMPLEMENTED"
+	case 503:
+		return "UNAVAILABLE"
+	default:
+		return "INTERNAL"
+	}
+}
+
+func errorBody(code int, message string) []byte {
+	b, _ := json.MarshalIndent(map[string]any{"error": map[string]any{
+		"code": code, "message": message, "status": grpcStatus(code),
+	}}, "", "  ")
+	return b
+}
+
+type wirePart struct {
+	Text string `json:"text"`
+}
+
+type wireContent struct {
+	Parts []wirePart `json:"parts"`
+	Role  string     `json:"role"`
+}
+
+type wireCandidate struct {
+	Content      *wireContent `json:"content,omitempty"`
+	FinishReason string       `json:"finishReason,omitempty"`
+	Index        int          `json:"index"`
+}
+
+type wireUsage struct {
+	PromptTokenCount     int `json:"promptTokenCount"`
+	CandidatesTokenCount int `json:"candidatesTokenCount,omitempty"`
+	TotalTokenCount      int `json:"totalTokenCount"`
+}
+
+type wireResponse struct {
+	Candidates    []wireCandidate `json:"candidates"`
+	UsageMetadata wireUsage       `json:"usageMetadata"`
+	ModelVersion  string          `json:"modelVersion"`
+	ResponseID    string          `json:"responseId"`
+}
+
+// promptTokens is a fixed stand-in: the emulator does not tokenize.
+const promptTokens = 8
+
+// outputTokens roughly follows the ~4 characters per token of real models,
+// so that token counts grow with the answer.
+func outputTokens(text string) int { return utf8.RuneCountInString(text)/4 + 1 }
+
+func unaryAnswer(text, model string) []byte {
+	out := outputTokens(text)
+	b, _ := json.Marshal(wireResponse{
+		Candidates: []wireCandidate{{
+			Content:      &wireContent{Parts: []wirePart{{Text: text}}, Role: "model"},
+			FinishReason: "STOP",
+		}},
+		UsageMetadata: wireUsage{PromptTokenCount: promptTokens, CandidatesTokenCount: out, TotalTokenCount: promptTokens + out},
+		ModelVersion:  model,
+		ResponseID:    "geminiemu",
+	})
+	return b
+}
+
+// sseAnswer splits text into up to three chunks, the way the real API
+// streams a short answer; usage grows chunk by chunk as a running total.
+func sseAnswer(text, model string) []byte {
+	pieces := splitText(text, 3)
+	var buf bytes.Buffer
+	var sent strings.Builder
+	for i, p := range pieces {
+		sent.WriteString(p)
+		cand := wireCandidate{Content: &wireContent{Parts: []wirePart{{Text: p}}, Role: "model"}}
+		usage := wireUsage{PromptTokenCount: promptTokens, TotalTokenCount: promptTokens}
+		if i == len(pieces)-1 {
+			cand.FinishReason = "STOP"
+			usage.CandidatesTokenCount = outputTokens(sent.String())
+			usage.TotalTokenCount += usage.CandidatesTokenCount
+		}
+		b, _ := json.Marshal(wireResponse{Candidates: []wireCandidate{cand}, UsageMetadata: usage, ModelVersion: model, ResponseID: "geminiemu"})
+		buf.WriteString("data: ")
+		buf.Write(b)
+		buf.WriteString("\r\n\r\n")
+	}
+	return buf.Bytes()
+}
+
+// splitText cuts text into at most n pieces of about equal rune counts; an
+// empty text is one empty piece so that the stream still finishes.
+func splitText(text string, n int) []string {
+	runes := []rune(text)
+	if len(runes) < n {
+		n = max(len(runes), 1)
+	}
+	pieces := make([]string, 0, n)
+	for i := range n {
+		pieces = append(pieces, string(runes[i*len(runes)/n:(i+1)*len(runes)/n]))
+	}
+	return pieces
+}
+
+func modelBody(rt route) []byte {
+	var m map[string]any
+	if rt.vertex {
+		m = map[string]any{
+			"name":               "publishers/google/models/" + rt.model,
+			"versionId":          "default",
+			"openSourceCategory": "PROPRIETARY",
+			"launchStage":        "GA",
+		}
+	} else {
+		m = map[string]any{
+			"name":                       "models/" + rt.model,
+			"version":                    "001",
+			"displayName":                rt.model,
+			"inputTokenLimit":            1048576,
+			"outputTokenLimit":           65536,
+			"supportedGenerationMethods": []string{"generateContent", "countTokens", "createCachedContent", "batchGenerateContent"},
+			"temperature":                1,
+			"topP":                       0.95,
+			"topK":                       64,
+			"maxTemperature":             2,
+			"thinking":                   true,
+		}
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
