@@ -1,0 +1,213 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/joho/godotenv"
+)
+
+// secret holds a token or key. It prints as a placeholder, so that a
+// config dumped in a log or an error never shows it.
+type secret string
+
+func (s secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from printing it either.
+func (s secret) GoString() string { return s.String() }
+
+// reveal is the one way to the value, for the clients that need it.
+func (s secret) reveal() string { return string(s) }
+
+// config is every setting, from the environment and a .env file.
+type config struct {
+	SlackBotToken secret `env:"SLACK_BOT_TOKEN"`
+	SlackAppToken secret `env:"SLACK_APP_TOKEN"`
+	SlackAPIURL   string `env:"SLACK_API_URL" envDefault:"https://slack.com/api/"`
+
+	GeminiAPIKey  secret        `env:"GEMINI_API_KEY"`
+	GoogleAPIKey  secret        `env:"GOOGLE_API_KEY"`
+	UseVertexAI   bool          `env:"GOOGLE_GENAI_USE_VERTEXAI"`
+	CloudProject  string        `env:"GOOGLE_CLOUD_PROJECT"`
+	CloudLocation string        `env:"GOOGLE_CLOUD_LOCATION"`
+	GeminiBaseURL string        `env:"GOOGLE_GEMINI_BASE_URL"`
+	GeminiModel   string        `env:"GEMINI_MODEL" envDefault:"gemini-flash-latest"`
+	Thinking      string        `env:"GEMINI_THINKING" envDefault:"low"`
+	GeminiTimeout time.Duration `env:"GEMINI_TIMEOUT" envDefault:"90s"`
+
+	Workers       int           `env:"WORKERS" envDefault:"16"`
+	QueueSize     int           `env:"QUEUE_SIZE" envDefault:"256"`
+	JobTimeout    time.Duration `env:"JOB_TIMEOUT" envDefault:"3m"`
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" envDefault:"30s"`
+	MaxImages     int           `env:"MAX_IMAGES" envDefault:"4"`
+	MaxFileMB     int           `env:"MAX_FILE_MB" envDefault:"20"`
+	HistoryWindow time.Duration `env:"HISTORY_WINDOW" envDefault:"24h"`
+
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+}
+
+// geminiKey is the API key, GEMINI_API_KEY first as Google's SDKs do.
+func (c config) geminiKey() secret {
+	if c.GeminiAPIKey != "" {
+		return c.GeminiAPIKey
+	}
+	return c.GoogleAPIKey
+}
+
+// configError lists every configuration problem at once, each with how to
+// fix it.
+type configError struct{ problems []string }
+
+func (e *configError) Error() string {
+	return "configuration problems:\n  - " + strings.Join(e.problems, "\n  - ") +
+		"\nSet them in the environment or in a .env file in the working directory (see README.md, Configuration)."
+}
+
+// loadConfig reads the variables through getenv, then a .env file in the
+// working directory for those still unset: the environment wins, as with
+// godotenv.Load, but without changing this process's environment.
+func loadConfig(getenv func(string) string, dotenvPath string) (config, error) {
+	var cfg config
+	params, err := env.GetFieldParams(&cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("read config fields: %w", err)
+	}
+	dotenv, err := godotenv.Read(dotenvPath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return cfg, &configError{problems: []string{fmt.Sprintf("%s could not be read: %v", dotenvPath, err)}}
+	}
+	values := make(map[string]string, len(params))
+	for _, p := range params {
+		if v := getenv(p.Key); v != "" {
+			values[p.Key] = v
+		} else if v, ok := dotenv[p.Key]; ok && v != "" {
+			values[p.Key] = v
+		}
+	}
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: values}); err != nil {
+		return cfg, &configError{problems: parseProblems(err, values)}
+	}
+	if problems := cfg.validate(); len(problems) > 0 {
+		return cfg, &configError{problems: problems}
+	}
+	return cfg, nil
+}
+
+// parseProblems turns the env library's errors, which name Go fields,
+// into sentences that name the variable and what it should hold.
+func parseProblems(err error, values map[string]string) []string {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return []string{err.Error()}
+	}
+	out := make([]string, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			out = append(out, e.Error())
+			continue
+		}
+		field, _ := reflect.TypeFor[config]().FieldByName(pe.Name)
+		key := field.Tag.Get("env")
+		want := "a valid " + pe.Type.String()
+		switch pe.Type {
+		case reflect.TypeFor[time.Duration]():
+			want = "a duration such as 30s, 5m or 24h"
+		case reflect.TypeFor[int]():
+			want = "a whole number"
+		case reflect.TypeFor[bool]():
+			want = "true or false"
+		}
+		out = append(out, fmt.Sprintf("%s=%q is not %s", key, values[key], want))
+	}
+	return out
+}
+
+const (
+	botTokenHelp = "the Bot User OAuth Token (xoxb-…) is under OAuth & Permissions in your app's settings at api.slack.com/apps"
+	appTokenHelp = "create an App-Level Token with the connections:write scope under Basic Information → App-Level Tokens (xapp-…)"
+)
+
+func (c config) validate() []string {
+	var p []string
+	bot, app := c.SlackBotToken.reveal(), c.SlackAppToken.reveal()
+	switch {
+	case strings.HasPrefix(bot, "xapp-") && strings.HasPrefix(app, "xoxb-"):
+		p = append(p, "SLACK_BOT_TOKEN and SLACK_APP_TOKEN are swapped: the xoxb- token goes in SLACK_BOT_TOKEN, the xapp- token in SLACK_APP_TOKEN")
+	default:
+		switch {
+		case bot == "":
+			p = append(p, "SLACK_BOT_TOKEN is not set: "+botTokenHelp)
+		case strings.HasPrefix(bot, "xapp-"):
+			p = append(p, "SLACK_BOT_TOKEN holds an app-level token (xapp-…): it needs the bot token; "+botTokenHelp)
+		case strings.HasPrefix(bot, "xoxp-"):
+			p = append(p, "SLACK_BOT_TOKEN holds a user token (xoxp-…): it needs the bot token; "+botTokenHelp)
+		case !strings.HasPrefix(bot, "xoxb-"):
+			p = append(p, "SLACK_BOT_TOKEN must start with xoxb-: "+botTokenHelp)
+		}
+		switch {
+		case app == "":
+			p = append(p, "SLACK_APP_TOKEN is not set (Socket Mode needs it): "+appTokenHelp)
+		case strings.HasPrefix(app, "xoxb-"):
+			p = append(p, "SLACK_APP_TOKEN holds the bot token (xoxb-…): it needs the app-level token; "+appTokenHelp)
+		case !strings.HasPrefix(app, "xapp-"):
+			p = append(p, "SLACK_APP_TOKEN must start with xapp-: "+appTokenHelp)
+		}
+	}
+	if u, err := url.Parse(c.SlackAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		p = append(p, fmt.Sprintf("SLACK_API_URL %q is not an http(s) URL: leave it unset for Slack itself", c.SlackAPIURL))
+	}
+	if c.UseVertexAI {
+		if c.CloudProject == "" || c.CloudLocation == "" {
+			p = append(p, "GOOGLE_GENAI_USE_VERTEXAI is set, so GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION are needed (e.g. my-project and us-central1); credentials come from Application Default Credentials (gcloud auth application-default login)")
+		}
+	} else if c.geminiKey() == "" {
+		p = append(p, "GEMINI_API_KEY is not set: create a key at https://aistudio.google.com/apikey, or set GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION for Vertex AI")
+	}
+	if c.GeminiBaseURL != "" {
+		if u, err := url.Parse(c.GeminiBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p = append(p, fmt.Sprintf("GOOGLE_GEMINI_BASE_URL %q is not an http(s) URL: leave it unset for Google's endpoint", c.GeminiBaseURL))
+		}
+	}
+	switch c.Thinking {
+	case "off", "minimal", "low", "medium", "high":
+	default:
+		p = append(p, fmt.Sprintf("GEMINI_THINKING %q is not one of off, minimal, low, medium, high", c.Thinking))
+	}
+	positive := []struct {
+		name string
+		ok   bool
+	}{
+		{"WORKERS", c.Workers > 0}, {"QUEUE_SIZE", c.QueueSize >= 0}, {"MAX_IMAGES", c.MaxImages > 0},
+		{"MAX_FILE_MB", c.MaxFileMB > 0}, {"HISTORY_WINDOW", c.HistoryWindow > 0}, {"GEMINI_TIMEOUT", c.GeminiTimeout > 0},
+		{"JOB_TIMEOUT", c.JobTimeout > 0}, {"SHUTDOWN_GRACE", c.ShutdownGrace >= 0},
+	}
+	for _, v := range positive {
+		if !v.ok {
+			p = append(p, v.name+" must be positive")
+		}
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		p = append(p, fmt.Sprintf("LOG_FORMAT %q is not json or console", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Sprintf("LOG_LEVEL %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return p
+}

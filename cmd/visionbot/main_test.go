@@ -1,0 +1,548 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/visionbot/visionbot/internal/geminiemu"
+	"github.com/visionbot/visionbot/internal/slackemu"
+)
+
+const (
+	testBotToken = "xoxb-test-bot-token-123"
+	testAppToken = "xapp-1-test-app-token-456"
+	testAPIKey   = "AIza-test-gemini-key-789"
+	wait         = 15 * time.Second
+)
+
+// syncBuffer collects the bot's log lines from its goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// harness is the bot, configured only through its environment, running
+// against both emulators with the real slack-go and genai clients.
+type harness struct {
+	slack  *slackemu.Server
+	gemini *geminiemu.Server
+	logs   *syncBuffer
+}
+
+func startBot(t *testing.T, extraEnv map[string]string) *harness {
+	t.Helper()
+	h := &harness{slack: slackemu.New(), gemini: geminiemu.New(), logs: &syncBuffer{}}
+	h.slack.SetBotToken(testBotToken)
+	h.slack.SetAppToken(testAppToken)
+	h.gemini.SetAPIKey(testAPIKey)
+	env := map[string]string{
+		"SLACK_BOT_TOKEN":        testBotToken,
+		"SLACK_APP_TOKEN":        testAppToken,
+		"GEMINI_API_KEY":         testAPIKey,
+		"SLACK_API_URL":          h.slack.APIURL(),
+		"GOOGLE_GEMINI_BASE_URL": h.gemini.URL(),
+		"LOG_LEVEL":              "debug",
+	}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"visionbot"}, func(k string) string { return env[k] }, &syncBuffer{}, h.logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run returned %v", err)
+			}
+		case <-time.After(wait):
+			t.Errorf("the bot did not stop")
+		}
+		h.slack.Close()
+		h.gemini.Close()
+		for _, secret := range []string{testBotToken, testAppToken, testAPIKey, "Bearer"} {
+			if strings.Contains(h.logs.String(), secret) {
+				t.Errorf("the logs contain %q", secret)
+			}
+		}
+	})
+	if err := h.slack.WaitConnected(wait); err != nil {
+		select {
+		case err := <-done:
+			t.Fatalf("the bot stopped: %v\nlogs:\n%s", err, h.logs)
+		default:
+		}
+		t.Fatalf("no Socket Mode connection: %v\nlogs:\n%s", err, h.logs)
+	}
+	return h
+}
+
+// fixtureEvent reads a real Events API payload from the shared fixtures
+// and returns its inner event, edited by edit.
+func fixtureEvent(t *testing.T, rel string, edit func(ev map[string]any)) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "internal", "fixtures", "data", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(data, &body); err != nil {
+		t.Fatal(err)
+	}
+	ev, ok := body["event"].(map[string]any)
+	if !ok {
+		ev = body // a bare inner event
+	}
+	edit(ev)
+	out, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitPosted waits until the bot has posted n messages in channel.
+func (h *harness) waitPosted(t *testing.T, channel string, n int) []slackemu.Posted {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		posted := h.slack.Posted(channel)
+		if len(posted) >= n {
+			return posted
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("posted in %s: %d messages, want %d\nlogs:\n%s", channel, len(posted), n, h.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// blockText is the text of a posted message's markdown blocks.
+func blockText(t *testing.T, p slackemu.Posted) string {
+	t.Helper()
+	var blocks []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(p.Blocks, &blocks); err != nil {
+		t.Fatalf("blocks %s: %v", p.Blocks, err)
+	}
+	var b strings.Builder
+	for _, bl := range blocks {
+		if bl.Type != "markdown" {
+			t.Errorf("block type %q, want markdown", bl.Type)
+		}
+		b.WriteString(bl.Text)
+	}
+	return b.String()
+}
+
+// photoFile registers a 12-megapixel phone photo with Slack's thumbnails.
+// The bytes are small images (encoding big ones is slow under -race); the
+// declared sizes are a phone's.
+func photoFile(h *harness, thumb []byte) map[string]any {
+	return h.slack.AddFile(slackemu.FileSpec{
+		Name: "dinner.jpg", Data: slackemu.MakePNG(40, 30), OriginalW: 4032, OriginalH: 3024,
+		Mimetype: "image/jpeg", Filetype: "jpg",
+		Thumbs: map[int][]byte{1024: thumb, 720: slackemu.MakePNG(24, 18)},
+	})
+}
+
+// geminiRequest is the part of a generateContent body the tests read.
+type geminiRequest struct {
+	SystemInstruction struct {
+		Parts []struct {
+			Text string `json:"text"`
+		} `json:"parts"`
+	} `json:"systemInstruction"`
+	Contents []struct {
+		Role  string `json:"role"`
+		Parts []struct {
+			Text       string `json:"text"`
+			InlineData *struct {
+				MimeType string `json:"mimeType"`
+				Data     string `json:"data"`
+			} `json:"inlineData"`
+		} `json:"parts"`
+	} `json:"contents"`
+}
+
+func TestMentionWithPhoto(t *testing.T) {
+	h := startBot(t, nil)
+	// A real 1024-px thumbnail: Slack reports a thumbnail's own size.
+	thumb := slackemu.MakePNG(1024, 768)
+	file := photoFile(h, thumb)
+	h.gemini.Script(geminiemu.Reply{Text: "## Spaghetti\n1. Boil water.\n2. Cook pasta."})
+
+	const ts = "1700000000.000100"
+	inner := fixtureEvent(t, "slack/events/message_file_share_png.bolt-python.json", func(ev map[string]any) {
+		ev["type"] = "app_mention"
+		ev["text"] = "<@" + slackemu.BotUserID + "> recipe for two"
+		ev["channel"] = "C1"
+		ev["user"] = "U1"
+		ev["ts"] = ts
+		ev["files"] = []any{file}
+		delete(ev, "subtype")
+	})
+	env, err := h.slack.SendEvent(inner, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.slack.WaitAck(env, wait); err != nil {
+		t.Fatalf("no ack: %v", err)
+	}
+	posted := h.waitPosted(t, "C1", 1)
+	if posted[0].ThreadTS != ts {
+		t.Errorf("answer in thread %q, want %q", posted[0].ThreadTS, ts)
+	}
+	if got := blockText(t, posted[0]); got != "## Spaghetti\n1. Boil water.\n2. Cook pasta." {
+		t.Errorf("answer = %q", got)
+	}
+
+	var req geminiRequest
+	for _, r := range h.gemini.Requests() { // the first is the startup check of the model
+		if r.Method == "streamGenerateContent" {
+			if err := json.Unmarshal(r.Body, &req); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(req.SystemInstruction.Parts) == 0 || !strings.Contains(strings.ToLower(req.SystemInstruction.Parts[0].Text), "recipe") {
+		t.Errorf("system instruction lacks the recipe use case: %+v", req.SystemInstruction)
+	}
+	var sawImage, sawQuestion bool
+	for _, c := range req.Contents {
+		for _, p := range c.Parts {
+			if p.InlineData != nil {
+				data, _ := base64.StdEncoding.DecodeString(p.InlineData.Data)
+				sawImage = bytes.Equal(data, thumb) && p.InlineData.MimeType == "image/png"
+			}
+			sawQuestion = sawQuestion || strings.Contains(p.Text, "for two")
+		}
+	}
+	if !sawImage || !sawQuestion {
+		t.Errorf("Gemini request: image from the 1024 thumbnail %v, question %v; downloads %+v", sawImage, sawQuestion, h.slack.Downloads())
+	}
+	for _, d := range h.slack.Downloads() {
+		if d.Auth != "Bearer "+testBotToken {
+			t.Errorf("download %s with Authorization %q", d.Path, d.Auth)
+		}
+	}
+	waitFor(t, func() bool {
+		r := strings.Join(h.slack.Reactions("C1", ts), ",")
+		return strings.Contains(r, "white_check_mark") && !strings.Contains(r, "eyes")
+	}, "reactions end as :white_check_mark:")
+}
+
+func TestSlashAnalyzeRecipe(t *testing.T) {
+	h := startBot(t, nil)
+	file := photoFile(h, slackemu.MakePNG(32, 24))
+	// Posted a minute ago: /analyze looks back 24 hours.
+	recent := fmt.Sprintf("%d.000100", time.Now().Add(-time.Minute).Unix())
+	photoTS := h.slack.AddMessage("C1", map[string]any{"user": "U1", "text": "dinner", "files": []any{file}, "ts": recent})
+	h.gemini.Script(geminiemu.Reply{Text: "A recipe."})
+
+	env, err := h.slack.SendSlashCommand(map[string]string{
+		"command": "/analyze", "text": "recipe", "channel_id": "C1", "user_id": "U1", "user_name": "alice",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.slack.WaitAck(env, wait); err != nil {
+		t.Fatalf("no ack: %v", err)
+	}
+	var answer *slackemu.Posted
+	for _, p := range h.waitPosted(t, "C1", 1) {
+		if p.ThreadTS == photoTS {
+			answer = &p
+		}
+	}
+	if answer == nil || blockText(t, *answer) != "A recipe." {
+		t.Fatalf("no answer in the photo's thread %s: %+v", photoTS, h.slack.Posted("C1"))
+	}
+	resps, err := h.slack.WaitResponses(1, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, _ := resps[0].Body["text"].(string); !strings.Contains(text, "recipe") || resps[0].Body["response_type"] != "ephemeral" {
+		t.Errorf("confirmation = %+v", resps[0].Body)
+	}
+}
+
+func TestSlashHelp(t *testing.T) {
+	h := startBot(t, nil)
+	if _, err := h.slack.SendSlashCommand(map[string]string{"text": "", "channel_id": "C1", "user_id": "U1"}); err != nil {
+		t.Fatal(err)
+	}
+	resps, err := h.slack.WaitResponses(1, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := resps[0].Body["text"].(string)
+	for _, uc := range []string{"describe", "healthy", "nutrition", "recipe", "code", "guide", "doodle"} {
+		if !strings.Contains(text, "`"+uc+"`") {
+			t.Errorf("help lacks %s: %q", uc, text)
+		}
+	}
+}
+
+func TestDirectMessage(t *testing.T) {
+	h := startBot(t, nil)
+	file := photoFile(h, slackemu.MakePNG(32, 24))
+	h.gemini.Script(geminiemu.Reply{Text: "Looks like a cat."})
+	const ts = "1700000100.000200"
+	inner := fixtureEvent(t, "slack/events/message_im.slack-web.json", func(ev map[string]any) {
+		ev["channel"] = "D1"
+		ev["user"] = "U1"
+		ev["ts"] = ts
+		ev["subtype"] = "file_share"
+		ev["files"] = []any{file}
+		ev["text"] = ""
+	})
+	if _, err := h.slack.SendEvent(inner, ""); err != nil {
+		t.Fatal(err)
+	}
+	posted := h.waitPosted(t, "D1", 1)
+	if posted[0].ThreadTS != ts || blockText(t, posted[0]) != "Looks like a cat." {
+		t.Errorf("posted = %+v", posted[0])
+	}
+}
+
+func TestBadInputAndFaults(t *testing.T) {
+	h := startBot(t, nil)
+	pdf := h.slack.AddFile(slackemu.FileSpec{Name: "menu.pdf", Data: []byte("%PDF-1.7\n%\xe2\xe3\n1 0 obj<<>>endobj\n")})
+
+	mention := func(channel, ts string, files []any) {
+		t.Helper()
+		ev := map[string]any{
+			"type": "app_mention", "user": "U1", "text": "<@" + slackemu.BotUserID + ">  describe",
+			"ts": ts, "event_ts": ts, "channel": channel,
+		}
+		if files != nil {
+			ev["files"] = files
+		}
+		inner, _ := json.Marshal(ev)
+		if _, err := h.slack.SendEvent(inner, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("no image", func(t *testing.T) {
+		mention("C2", "1700000200.000100", nil)
+		if got := blockText(t, h.waitPosted(t, "C2", 1)[0]); !strings.Contains(got, "couldn't find an image") {
+			t.Errorf("answer = %q", got)
+		}
+	})
+	t.Run("a PDF", func(t *testing.T) {
+		mention("C3", "1700000300.000100", []any{pdf})
+		if got := blockText(t, h.waitPosted(t, "C3", 1)[0]); !strings.Contains(got, "PDF") {
+			t.Errorf("answer = %q", got)
+		}
+	})
+	t.Run("Gemini 503, then the next request is served", func(t *testing.T) {
+		overloaded := geminiemu.FixtureReply(t, "errors/503_UNAVAILABLE.model_overloaded.json")
+		h.gemini.SetDefault(overloaded)
+		mention("C4", "1700000400.000100", []any{photoFile(h, slackemu.MakePNG(32, 24))})
+		if got := blockText(t, h.waitPosted(t, "C4", 1)[0]); !strings.Contains(got, "overloaded") {
+			t.Errorf("answer = %q", got)
+		}
+		h.gemini.SetDefault(geminiemu.Reply{Text: "Back to normal."})
+		mention("C4", "1700000401.000100", []any{photoFile(h, slackemu.MakePNG(32, 24))})
+		if got := blockText(t, h.waitPosted(t, "C4", 2)[1]); got != "Back to normal." {
+			t.Errorf("answer after recovery = %q", got)
+		}
+	})
+	t.Run("a duplicate delivery and the bot's own message get no second answer", func(t *testing.T) {
+		h.gemini.SetDefault(geminiemu.Reply{Text: "Once."})
+		inner, _ := json.Marshal(map[string]any{
+			"type": "app_mention", "user": "U1", "text": "<@" + slackemu.BotUserID + ">", "ts": "1700000500.000100",
+			"channel": "C5", "files": []any{photoFile(h, slackemu.MakePNG(32, 24))},
+		})
+		for range 2 { // Slack's retry: the same event id again
+			if _, err := h.slack.SendEvent(inner, "EvDUPLICATE"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		own := fixtureEvent(t, "slack/events/message_from_own_bot_no_subtype.slack-web.json", func(ev map[string]any) {
+			ev["channel"] = "C5"
+			ev["channel_type"] = "im"
+			ev["user"] = slackemu.BotUserID
+		})
+		envOwn, err := h.slack.SendEvent(own, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.slack.WaitAck(envOwn, wait); err != nil {
+			t.Fatalf("the bot's own message was not acked: %v", err)
+		}
+		h.waitPosted(t, "C5", 1)
+		time.Sleep(300 * time.Millisecond) // room for a wrong second answer
+		if n := len(h.slack.Posted("C5")); n != 1 {
+			t.Errorf("answers = %d, want 1", n)
+		}
+	})
+	t.Run("an envelope that cannot be parsed is still acked", func(t *testing.T) {
+		frame := `{"envelope_id":"bad-envelope-1","type":"events_api","accepts_response_payload":false,"payload":{"type":"event_callback","event":"not an object"}}`
+		if err := h.slack.SendRaw([]byte(frame)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.slack.WaitAck("bad-envelope-1", wait); err != nil {
+			t.Errorf("not acked: %v", err)
+		}
+	})
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestStartupErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantCode int
+		want     []string
+	}{
+		{
+			name:     "nothing set: every problem at once",
+			env:      map[string]string{},
+			wantCode: 2,
+			want:     []string{"SLACK_BOT_TOKEN is not set", "SLACK_APP_TOKEN is not set", "GEMINI_API_KEY is not set"},
+		},
+		{
+			name:     "swapped tokens",
+			env:      map[string]string{"SLACK_BOT_TOKEN": "xapp-1", "SLACK_APP_TOKEN": "xoxb-1", "GEMINI_API_KEY": "k"},
+			wantCode: 2,
+			want:     []string{"swapped"},
+		},
+		{
+			name:     "a user token where the bot token goes",
+			env:      map[string]string{"SLACK_BOT_TOKEN": "xoxp-1", "SLACK_APP_TOKEN": "xapp-1", "GEMINI_API_KEY": "k"},
+			wantCode: 2,
+			want:     []string{"user token"},
+		},
+		{
+			name:     "Vertex AI without project",
+			env:      map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "GOOGLE_GENAI_USE_VERTEXAI": "true"},
+			wantCode: 2,
+			want:     []string{"GOOGLE_CLOUD_PROJECT"},
+		},
+		{
+			name:     "bad numbers and durations",
+			env:      map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "GEMINI_API_KEY": "k", "WORKERS": "many", "JOB_TIMEOUT": "soon"},
+			wantCode: 2,
+			want:     []string{"WORKERS", "JOB_TIMEOUT"},
+		},
+		{
+			name:     "an unknown subcommand",
+			env:      map[string]string{"ARGS": "frobnicate"},
+			wantCode: 2,
+			want:     []string{`unknown command "frobnicate"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"visionbot"}
+			if a := tt.env["ARGS"]; a != "" {
+				args = append(args, a)
+			}
+			var stderr syncBuffer
+			err := run(context.Background(), args, func(k string) string { return tt.env[k] }, &syncBuffer{}, &stderr)
+			if err == nil {
+				t.Fatal("run succeeded")
+			}
+			if code := exitCode(err); code != tt.wantCode {
+				t.Errorf("exit code %d, want %d", code, tt.wantCode)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			for _, v := range tt.env {
+				if len(v) > 3 && strings.Contains(err.Error(), v) && strings.HasPrefix(v, "xox") {
+					t.Errorf("the error shows a token: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestStartupRefusedByServices(t *testing.T) {
+	tests := []struct {
+		name string
+		env  func(s *slackemu.Server, g *geminiemu.Server) map[string]string
+		want string
+	}{
+		{
+			name: "Slack refuses the bot token",
+			env: func(s *slackemu.Server, g *geminiemu.Server) map[string]string {
+				return map[string]string{"SLACK_BOT_TOKEN": "xoxb-wrong"}
+			},
+			want: "Slack refused SLACK_BOT_TOKEN",
+		},
+		{
+			name: "an unknown model",
+			env: func(s *slackemu.Server, g *geminiemu.Server) map[string]string {
+				return map[string]string{"GEMINI_MODEL": "gemini-0-nonexistent"}
+			},
+			want: `GEMINI_MODEL "gemini-0-nonexistent"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, g := slackemu.New(), geminiemu.New()
+			defer s.Close()
+			defer g.Close()
+			s.SetBotToken(testBotToken)
+			env := map[string]string{
+				"SLACK_BOT_TOKEN": testBotToken, "SLACK_APP_TOKEN": testAppToken, "GEMINI_API_KEY": testAPIKey,
+				"SLACK_API_URL": s.APIURL(), "GOOGLE_GEMINI_BASE_URL": g.URL(),
+			}
+			for k, v := range tt.env(s, g) {
+				env[k] = v
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			err := run(ctx, []string{"visionbot"}, func(k string) string { return env[k] }, &syncBuffer{}, &syncBuffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("run = %v, want an error with %q", err, tt.want)
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("run hung: %v", err)
+			}
+		})
+	}
+}
