@@ -157,6 +157,9 @@ func retryOptions(delay time.Duration) *genai.HTTPRetryOptions {
 func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(string)) (vision.Usage, error) {
 	const op = "gemini stream"
 	usage := vision.Usage{Model: c.model}
+	if onText == nil {
+		onText = func(string) {}
+	}
 	contents, hasImages := toContents(req.Turns)
 	if len(contents) == 0 {
 		return usage, vision.Errorf(op, vision.KindInternal, "", errors.New("request has no content"))

@@ -116,11 +116,11 @@ func TestStream(t *testing.T) {
 		replies    func(*testing.T) []geminiemu.Reply
 		edit       func(*gemini.Config)
 		setup      func(*geminiemu.Server)
-		wantText   string // "" with wantFixture set: the fixture's text
+		wantText   string
 		textOf     string // fixture whose text the deltas must spell
 		wantKind   vision.Kind
 		wantDetail string
-		wantCalls  int
+		wantCalls  int // -1: at most one (a loaded machine may time out before the request lands)
 		wantUsage  *vision.Usage
 	}{
 		{name: "success short", replies: fixture("googleai/streaming-success-basic-reply-short.txt"),
@@ -189,8 +189,8 @@ func TestStream(t *testing.T) {
 
 		{name: "hang times out", edit: func(c *gemini.Config) { c.Timeout = time.Second },
 			replies:  func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{{Hang: true}} },
-			wantKind: vision.KindTimeout, wantCalls: 1},
-		{name: "stall mid stream times out", edit: func(c *gemini.Config) { c.Timeout = time.Second },
+			wantKind: vision.KindTimeout, wantCalls: -1},
+		{name: "stall mid stream times out", edit: func(c *gemini.Config) { c.Timeout = 2 * time.Second },
 			replies: func(t *testing.T) []geminiemu.Reply {
 				r := geminiemu.FixtureReply(t, "googleai/streaming-success-basic-reply-short.txt")
 				r.ChunkDelay = time.Minute
@@ -248,7 +248,7 @@ func TestStream(t *testing.T) {
 			if tt.wantUsage != nil && usage != *tt.wantUsage {
 				t.Errorf("usage = %+v, want %+v", usage, *tt.wantUsage)
 			}
-			if n := len(emu.Requests()); n != tt.wantCalls {
+			if n := len(emu.Requests()); n != tt.wantCalls && (tt.wantCalls != -1 || n > 1) {
 				t.Errorf("%d requests, want %d", n, tt.wantCalls)
 			}
 		})
