@@ -81,7 +81,11 @@ func (h *Handler) Slash(ctx context.Context, cmd SlashCommand) {
 
 	photo, err := h.newestPhotoOf(ctx, r, cmd.Channel, cmd.User)
 	if err != nil {
-		h.respond(ctx, r, cmd.ResponseURL, h.userMessage(err))
+		text := h.userMessage(err)
+		if vision.KindOf(err) == vision.KindNoImage {
+			text = h.noRecentPhotoText()
+		}
+		h.respond(ctx, r, cmd.ResponseURL, text)
 		r.finish(err, "")
 		return
 	}
@@ -126,7 +130,7 @@ func (h *Handler) newestPhotoOf(ctx context.Context, r *request, channel, user s
 			return m, nil
 		}
 	}
-	return Message{}, vision.Errorf("find the user's photo", vision.KindNoImage, "slash", nil)
+	return Message{}, vision.Errorf("find the user's photo", vision.KindNoImage, "", nil)
 }
 
 // imagesFor returns the image files to analyze for a message: its own, or

@@ -15,12 +15,6 @@ func (h *Handler) userMessage(err error) string {
 	detail := vision.DetailOf(err)
 	switch vision.KindOf(err) {
 	case vision.KindNoImage:
-		if detail == "slash" {
-			return fmt.Sprintf("I couldn't find a photo you posted in this channel in the last %s. "+
-				"Post a photo (%s), then run `%s <use case>` again, or mention %s in the photo's message. "+
-				"`%s help` lists the use cases.",
-				humanDuration(h.cfg.HistoryWindow), supportedFormats, h.cfg.Command, h.cfg.BotName, h.cfg.Command)
-		}
 		return fmt.Sprintf("I couldn't find an image here. Attach a photo (%s) to your message and mention me, "+
 			"or mention me in the photo's thread. Say `%s help` to see what I can do.", supportedFormats, h.cfg.BotName)
 	case vision.KindUnsupportedFile:
@@ -72,6 +66,9 @@ func (h *Handler) userMessage(err error) string {
 	case vision.KindUnknownModel:
 		return "The Gemini model I'm configured with isn't available. The app's admin should check GEMINI_MODEL."
 	case vision.KindQuota:
+		if detail != "" {
+			return "Gemini's quota is used up for the moment (" + detail + "). Try again then."
+		}
 		return "Gemini's quota is used up for the moment. Try again in a minute."
 	case vision.KindUnavailable:
 		return "Gemini is overloaded right now. Try again in a moment."
@@ -81,6 +78,14 @@ func (h *Handler) userMessage(err error) string {
 		return "I'm answering a lot of requests right now. Try again shortly."
 	}
 	return "Something went wrong on my side. Try again; if it keeps happening, tell the app's admin."
+}
+
+// noRecentPhotoText answers /analyze when the user posted no photo lately.
+func (h *Handler) noRecentPhotoText() string {
+	return fmt.Sprintf("I couldn't find a photo you posted in this channel in the last %s. "+
+		"Post a photo (%s), then run `%s <use case>` again, or mention %s in the photo's message. "+
+		"`%s help` lists the use cases.",
+		humanDuration(h.cfg.HistoryWindow), supportedFormats, h.cfg.Command, h.cfg.BotName, h.cfg.Command)
 }
 
 // helpText lists the use cases from the catalog and the ways to call the
