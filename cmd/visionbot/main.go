@@ -156,7 +156,22 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		zap.String("model", model.Model()), zap.Int("workers", cfg.Workers), zap.Int("use_cases", len(catalog.All())))
 	err = b.Run(ctx)
 	log.Info("visionbot stopped")
+	if err != nil && isSlackAuthError(err) {
+		return usageError{fmt.Errorf("Slack refused SLACK_APP_TOKEN when opening the Socket Mode connection (%w): create an App-Level Token with the connections:write scope under Basic Information → App-Level Tokens, and check that Socket Mode is on", errors.Unwrap(err))}
+	}
 	return err
+}
+
+// isSlackAuthError recognises the token errors slack-go's Socket Mode
+// client gives up on.
+func isSlackAuthError(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		switch e.Error() {
+		case "invalid_auth", "not_authed", "token_revoked", "account_inactive":
+			return true
+		}
+	}
+	return false
 }
 
 // whoAmI asks Slack who the bot token belongs to: the loop ignores its own

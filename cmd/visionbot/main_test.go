@@ -514,6 +514,13 @@ func TestStartupRefusedByServices(t *testing.T) {
 			want: "Slack refused SLACK_BOT_TOKEN",
 		},
 		{
+			name: "Slack refuses the app token",
+			env: func(s *slackemu.Server, g *geminiemu.Server) map[string]string {
+				return map[string]string{"SLACK_APP_TOKEN": "xapp-wrong"}
+			},
+			want: "Slack refused SLACK_APP_TOKEN",
+		},
+		{
 			name: "an unknown model",
 			env: func(s *slackemu.Server, g *geminiemu.Server) map[string]string {
 				return map[string]string{"GEMINI_MODEL": "gemini-0-nonexistent"}
@@ -527,6 +534,7 @@ func TestStartupRefusedByServices(t *testing.T) {
 			defer s.Close()
 			defer g.Close()
 			s.SetBotToken(testBotToken)
+			s.SetAppToken(testAppToken)
 			env := map[string]string{
 				"SLACK_BOT_TOKEN": testBotToken, "SLACK_APP_TOKEN": testAppToken, "GEMINI_API_KEY": testAPIKey,
 				"SLACK_API_URL": s.APIURL(), "GOOGLE_GEMINI_BASE_URL": g.URL(),
