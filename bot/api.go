@@ -133,18 +133,14 @@ func (a *API) Download(ctx context.Context, url string, maxBytes int64) ([]byte,
 	return a.files.Get(ctx, url, maxBytes)
 }
 
-// MessageFromSlack converts a slack-go message.
+// messageFromSlack converts a slack-go message.
 func messageFromSlack(channel string, m slack.Msg) handlers.Message {
-	files := make([]handlers.File, 0, len(m.Files))
-	for _, f := range m.Files {
-		files = append(files, fileFromSlack(f))
-	}
 	if m.Channel != "" {
 		channel = m.Channel
 	}
 	return handlers.Message{
 		Channel: channel, TS: m.Timestamp, ThreadTS: m.ThreadTimestamp,
-		User: m.User, BotID: m.BotID, Text: m.Text, Files: files,
+		User: m.User, BotID: m.BotID, Text: m.Text, Files: filesFromSlack(m.Files),
 	}
 }
 

@@ -96,14 +96,13 @@ func (h *Handler) Slash(ctx context.Context, cmd SlashCommand) {
 	r.reactTS = photo.TS
 	r.startWorking(ctx)
 
-	// The confirmation is not on the way to the answer: send it alongside.
-	var confirmed sync.WaitGroup
-	confirmed.Go(func() {
+	// The confirmation is not on the way to the answer: send it alongside,
+	// as one of the request's side calls that finish waits for.
+	r.working.Go(func() {
 		h.respond(ctx, r, cmd.ResponseURL, fmt.Sprintf(
 			"Looking at your photo from %s with *%s*: the answer will be in its thread.",
 			slackDate(photo.TS), uc.Name))
 	})
-	defer confirmed.Wait()
 
 	files, err := h.resolveFiles(ctx, r, photo.Files)
 	if err != nil {
@@ -308,7 +307,7 @@ type request struct {
 	question string
 
 	start     time.Time
-	working   sync.WaitGroup
+	working   sync.WaitGroup // side calls (reactions, confirmation) off the answer's path
 	slackMu   sync.Mutex
 	slackTime time.Duration
 
