@@ -35,10 +35,14 @@ type message struct {
 	us        int64 // ts in microseconds, the sort key
 	fields    map[string]any
 	byBot     bool
-	streaming bool // started and not stopped yet
+	streaming bool // started and not stopped yet; see live for expiry
 	streamed  bool
 	user      string // ephemeral target
 	at        time.Time
+
+	// dropOnStop marks a stream started in a channel without its recipient:
+	// Slack shows it while it streams and drops it when it stops.
+	dropOnStop bool
 }
 
 func (m *message) str(k string) string {
@@ -62,6 +66,31 @@ func (m *message) posted() Posted {
 	p.Blocks, _ = m.fields["blocks"].(json.RawMessage)
 	p.Attachments, _ = m.fields["attachments"].(json.RawMessage)
 	return p
+}
+
+// Markdown is what the message shows as Markdown: the text of its markdown
+// blocks, or its text when it has none (a streamed message keeps its
+// Markdown in text).
+func (p Posted) Markdown() string {
+	var blocks []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(p.Blocks, &blocks) != nil {
+		return p.Text
+	}
+	var md strings.Builder
+	found := false
+	for _, b := range blocks {
+		if b.Type == "markdown" {
+			md.WriteString(b.Text)
+			found = true
+		}
+	}
+	if !found {
+		return p.Text
+	}
+	return md.String()
 }
 
 // conversationID is the shape of channel, private channel and DM ids. Other
@@ -186,14 +215,14 @@ func (s *Server) AddMessage(channel string, msg map[string]any) string {
 }
 
 // Posted returns what the bot posted in channel and that still exists
-// (chat.postMessage, and streamed messages once stopped), oldest first, as
-// updated by chat.update.
+// (chat.postMessage, and streamed messages once stopped or expired), oldest
+// first, as updated by chat.update.
 func (s *Server) Posted(channel string) []Posted {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Posted
 	for _, m := range s.msgs[channel] {
-		if m.byBot && !m.streaming {
+		if m.byBot && !s.live(m) {
 			out = append(out, m.posted())
 		}
 	}
@@ -424,13 +453,23 @@ func (s *Server) startStream(r *apiReq) any {
 	ts := s.newTS()
 	f := s.botFields(ch, ts, r)
 	f["text"] = streamText(r)
-	s.store(&message{channel: ch, ts: ts, fields: f, byBot: true, streaming: true, streamed: true, at: time.Now()})
+	// Slack accepts a channel stream without its recipient but only its
+	// recipient would see it, so the message is gone once it stops.
+	drop := !strings.HasPrefix(ch, "D") && (r.param("recipient_user_id") == "" || r.param("recipient_team_id") == "")
+	s.store(&message{channel: ch, ts: ts, fields: f, byBot: true, streaming: true, streamed: true,
+		dropOnStop: drop, at: time.Now()})
 	return okResp("channel", ch, "ts", ts)
+}
+
+// live reports whether m is a stream that still takes appends: started,
+// not stopped, and younger than the stream TTL; the caller holds s.mu.
+func (s *Server) live(m *message) bool {
+	return m.streaming && time.Since(m.at) < s.streamTTL
 }
 
 func (s *Server) streaming(r *apiReq) (*message, apiError) {
 	m, e := s.ownMessage(r, "message_not_in_streaming_state")
-	if e == nil && !m.streaming {
+	if e == nil && !s.live(m) {
 		e = apiErr("message_not_in_streaming_state")
 	}
 	return m, e
@@ -464,6 +503,10 @@ func (s *Server) stopStream(r *apiReq) any {
 	}
 	m.fields = f
 	m.streaming = false
+	if m.dropOnStop {
+		s.remove(m.channel, m.ts)
+		return okResp("channel", m.channel, "ts", m.ts)
+	}
 	s.notify()
 	return okResp("channel", m.channel, "ts", m.ts, "message", s.render(m))
 }

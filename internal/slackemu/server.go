@@ -47,6 +47,11 @@ const (
 	DefaultScopes = "app_mentions:read,channels:history,channels:read,chat:write,commands,files:read,groups:history,groups:read,im:history,im:read,mpim:history,mpim:read,reactions:read,reactions:write,users:read"
 )
 
+// DefaultStreamTTL is how long a stream started with chat.startStream takes
+// appends until SetStreamTTL changes it: Slack ends a stream after about
+// five minutes.
+const DefaultStreamTTL = 5 * time.Minute
+
 // TriggerTTL is how long a trigger_id issued by the emulator can open a view,
 // as on Slack (3 seconds).
 const TriggerTTL = 3 * time.Second
@@ -75,6 +80,7 @@ type Server struct {
 	pingInterval   time.Duration
 	denyFiles      bool
 	signInRedirect bool
+	streamTTL      time.Duration
 
 	// socket mode
 	tickets  map[string]bool
@@ -85,6 +91,7 @@ type Server struct {
 	seq      int // counter for generated ids
 
 	// web api
+	methods  map[string]method
 	calls    []Call
 	fails    map[string][]*failScript
 	handlers map[string]func(Call) any
@@ -113,6 +120,8 @@ func New() *Server {
 		changed:      make(chan struct{}),
 		scopes:       DefaultScopes,
 		pingInterval: 5 * time.Second,
+		streamTTL:    DefaultStreamTTL,
+		methods:      methodTable(),
 		tickets:      map[string]bool{},
 		sentAt:       map[string]time.Time{},
 		fails:        map[string][]*failScript{},
@@ -183,6 +192,12 @@ func (s *Server) SetLatency(d time.Duration) { s.locked(func() { s.latency = d }
 // SetPingInterval sets how often the websocket pings clients (default 5s;
 // slack-go gives up after 30s without a ping). It applies to new connections.
 func (s *Server) SetPingInterval(d time.Duration) { s.locked(func() { s.pingInterval = d }) }
+
+// SetStreamTTL sets how long a stream stays open (default DefaultStreamTTL).
+// It applies to streams already open too: an older stream then answers
+// appendStream and stopStream with message_not_in_streaming_state and keeps
+// the text it had, as an ordinary message that chat.update can edit.
+func (s *Server) SetStreamTTL(d time.Duration) { s.locked(func() { s.streamTTL = d }) }
 
 // DenyFiles makes every file download answer the HTML sign-in page, as Slack
 // does when the app lacks files:read.

@@ -374,7 +374,8 @@ func TestStreaming(t *testing.T) {
 	s, api := newEmu(t)
 	ctx := context.Background()
 	root := s.AddMessage("C3", map[string]any{"user": "U1", "text": "photo"})
-	_, ts, err := api.StartStreamContext(ctx, "C3", slack.MsgOptionTS(root), slack.MsgOptionMarkdownText("Hel"))
+	_, ts, err := api.StartStreamContext(ctx, "C3", slack.MsgOptionTS(root), slack.MsgOptionMarkdownText("Hel"),
+		slack.MsgOptionRecipientUserID("U1"), slack.MsgOptionRecipientTeamID(TeamID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,6 +400,96 @@ func TestStreaming(t *testing.T) {
 			t.Errorf("%s not recorded", m)
 		}
 	}
+}
+
+func TestStreamWithoutRecipient(t *testing.T) {
+	s, api := newEmu(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, channel string
+		opts          []slack.MsgOption
+		kept          bool
+	}{
+		{"channel without recipient", "C4", nil, false},
+		{"channel with user only", "C4", []slack.MsgOption{slack.MsgOptionRecipientUserID("U1")}, false},
+		{"channel with recipient", "C4", []slack.MsgOption{slack.MsgOptionRecipientUserID("U1"), slack.MsgOptionRecipientTeamID(TeamID)}, true},
+		{"DM", "D4", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := s.AddMessage(tc.channel, map[string]any{"user": "U1", "text": "photo"})
+			opts := append([]slack.MsgOption{slack.MsgOptionTS(root), slack.MsgOptionMarkdownText("Hi")}, tc.opts...)
+			_, ts, err := api.StartStreamContext(ctx, tc.channel, opts...)
+			if err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			if _, _, err := api.AppendStreamContext(ctx, tc.channel, ts, slack.MsgOptionMarkdownText(" there")); err != nil {
+				t.Fatalf("append: %v", err)
+			}
+			if _, _, err := api.StopStreamContext(ctx, tc.channel, ts); err != nil {
+				t.Fatalf("stop: %v", err)
+			}
+			got := s.Message(tc.channel, ts)
+			if kept := got != nil; kept != tc.kept {
+				t.Fatalf("message kept after stop = %v, want %v (%v)", kept, tc.kept, got)
+			}
+			if tc.kept && got["text"] != "Hi there" {
+				t.Errorf("text = %q", got["text"])
+			}
+		})
+	}
+}
+
+func TestStreamTTL(t *testing.T) {
+	s, api := newEmu(t)
+	ctx := context.Background()
+	root := s.AddMessage("D5", map[string]any{"user": "U1", "text": "photo"})
+	_, ts, err := api.StartStreamContext(ctx, "D5", slack.MsgOptionTS(root), slack.MsgOptionMarkdownText("Hel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := api.AppendStreamContext(ctx, "D5", ts, slack.MsgOptionMarkdownText("lo")); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Posted("D5")) != 0 {
+		t.Fatal("a live stream is not posted yet")
+	}
+
+	// Every stream open now is older than the new TTL.
+	s.SetStreamTTL(time.Nanosecond)
+	for name, call := range map[string]func() error{
+		"append": func() error {
+			_, _, err := api.AppendStreamContext(ctx, "D5", ts, slack.MsgOptionMarkdownText("!"))
+			return err
+		},
+		"stop": func() error {
+			_, _, err := api.StopStreamContext(ctx, "D5", ts, slack.MsgOptionMarkdownText("!"))
+			return err
+		},
+	} {
+		if err := call(); slackCode(err) != "message_not_in_streaming_state" {
+			t.Errorf("%s after the TTL: %v", name, err)
+		}
+	}
+	p := s.Posted("D5")
+	if len(p) != 1 || p[0].Text != "Hello" || p[0].Markdown() != "Hello" {
+		t.Fatalf("expired stream = %+v, want it posted with the text it had", p)
+	}
+	_, _, _, err = api.UpdateMessageContext(ctx, "D5", ts, slack.MsgOptionText("Hello", false),
+		slack.MsgOptionBlocks(slack.NewMarkdownBlock("", "Hello, world")))
+	if err != nil {
+		t.Fatalf("update of an expired stream: %v", err)
+	}
+	if p := s.Posted("D5"); len(p) != 1 || p[0].Markdown() != "Hello, world" {
+		t.Errorf("after update = %+v", p)
+	}
+}
+
+func slackCode(err error) string {
+	var resp slack.SlackErrorResponse
+	if errors.As(err, &resp) {
+		return resp.Err
+	}
+	return ""
 }
 
 func TestFiles(t *testing.T) {

@@ -56,10 +56,9 @@ func okResp(kv ...any) map[string]any {
 // value to encode as JSON with status 200 (apiError for Slack errors).
 type method func(s *Server, r *apiReq) any
 
-var methods map[string]method
-
-func init() {
-	methods = map[string]method{
+// methodTable maps Web API method names to their implementations.
+func methodTable() map[string]method {
+	return map[string]method{
 		"apps.connections.open": (*Server).openConnection,
 		"auth.test":             (*Server).authTest,
 		"chat.postMessage":      (*Server).postMessage,
@@ -126,7 +125,7 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		resp = h(call) // outside the lock: a custom handler may call back into s
 		s.mu.Lock()
-	} else if m := methods[call.Method]; m == nil {
+	} else if m := s.methods[call.Method]; m == nil {
 		resp = apiErr("unknown_method")
 	} else {
 		resp = s.serveMethod(m, &apiReq{call: call, json: raw})
