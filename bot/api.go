@@ -22,13 +22,18 @@ type API struct {
 	client     *slack.Client
 	files      *Downloader
 	hooks      *http.Client // response_url posts: no token is sent there
+	stream     StreamConfig
 	replyLimit int
+	now        func() time.Time
 }
 
 // NewAPI wraps client. files downloads with the bot token; hooks posts to
-// response URLs.
-func NewAPI(client *slack.Client, files *Downloader, hooks *http.Client) *API {
-	return &API{client: client, files: files, hooks: hooks, replyLimit: markdownBlockLimit}
+// response URLs; stream says how answers reach Slack as they are written.
+func NewAPI(client *slack.Client, files *Downloader, hooks *http.Client, stream StreamConfig) *API {
+	return &API{
+		client: client, files: files, hooks: hooks, stream: stream.withDefaults(),
+		replyLimit: markdownBlockLimit, now: time.Now,
+	}
 }
 
 var _ handlers.Slack = (*API)(nil)
@@ -63,6 +68,43 @@ func (a *API) PostReply(ctx context.Context, channel, threadTS, markdown string)
 		}
 	}
 	return nil
+}
+
+// PostMessage posts markdown at the top of a channel.
+func (a *API) PostMessage(ctx context.Context, channel, markdown string) (string, error) {
+	_, ts, err := a.client.PostMessageContext(ctx, channel,
+		slack.MsgOptionText(notificationText(markdown), false),
+		slack.MsgOptionBlocks(slack.NewMarkdownBlock("", markdown)),
+	)
+	if err != nil {
+		return "", wrapSlackError("chat.postMessage", err)
+	}
+	return ts, nil
+}
+
+// Message reads one message. conversations.replies answers for a
+// top-level message (itself first) and for a reply (its thread, which is
+// searched), so one method covers both.
+func (a *API) Message(ctx context.Context, channel, ts string) (handlers.Message, error) {
+	first, _, _, err := a.client.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+		ChannelID: channel, Timestamp: ts, Limit: 1, Inclusive: true,
+	})
+	if err != nil {
+		return handlers.Message{}, wrapSlackError("conversations.replies", err)
+	}
+	if len(first) > 0 && first[0].Timestamp == ts {
+		return messageFromSlack(channel, first[0].Msg), nil
+	}
+	thread, err := a.Replies(ctx, channel, ts)
+	if err != nil {
+		return handlers.Message{}, err
+	}
+	for _, m := range thread {
+		if m.TS == ts {
+			return m, nil
+		}
+	}
+	return handlers.Message{}, vision.Errorf("find message "+ts, vision.KindFileUnavailable, "", nil)
 }
 
 // Respond posts an ephemeral answer to a slash command's response_url,
@@ -140,8 +182,21 @@ func messageFromSlack(channel string, m slack.Msg) handlers.Message {
 	}
 	return handlers.Message{
 		Channel: channel, TS: m.Timestamp, ThreadTS: m.ThreadTimestamp,
-		User: m.User, BotID: m.BotID, Text: m.Text, Files: filesFromSlack(m.Files),
+		User: m.User, Team: m.Team, BotID: m.BotID, Text: m.Text,
+		Files: messageFiles(m.Files, m.Attachments), Answer: refFromBlocks(m.Blocks),
 	}
+}
+
+// messageFiles are a message's files and those of the messages it
+// forwards: Slack puts a forwarded message's files in its attachment.
+func messageFiles(files []slack.File, attachments []slack.Attachment) []handlers.File {
+	out := filesFromSlack(files)
+	for _, att := range attachments {
+		if att.IsShare {
+			out = append(out, filesFromSlack(att.Files)...)
+		}
+	}
+	return out
 }
 
 func fileFromSlack(f slack.File) handlers.File {

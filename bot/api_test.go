@@ -25,7 +25,7 @@ func newTestAPI(t *testing.T) (*API, *slackemu.Server) {
 	client := slack.New(apiTestToken, slack.OptionAPIURL(emu.APIURL()))
 	u, _ := url.Parse(emu.URL())
 	files := NewDownloader(&http.Client{Timeout: 10 * time.Second}, apiTestToken, []string{u.Host})
-	return NewAPI(client, files, &http.Client{Timeout: 10 * time.Second}), emu
+	return NewAPI(client, files, &http.Client{Timeout: 10 * time.Second}, StreamConfig{}), emu
 }
 
 func TestPostReplySplitsLongAnswers(t *testing.T) {

@@ -10,8 +10,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// maxOverflow bounds the "busy, try again" replies in flight: under a flood
-// even the apologies must not grow without limit.
+// maxOverflow bounds the short jobs run beside the workers ("busy, try
+// again" replies, modals that must open within Slack's three seconds):
+// under a flood even these must not grow without limit.
 const maxOverflow = 32
 
 // pool runs jobs on a fixed number of workers behind a bounded queue, so
@@ -59,13 +60,13 @@ func (p *pool) trySubmit(job func(context.Context)) bool {
 	return false
 }
 
-// overflow runs a short job (a "busy" reply) beside the workers, within its
-// own bound; beyond it the job is dropped and logged.
-func (p *pool) overflowRun(job func(context.Context)) {
+// runBeside runs a short job (a "busy" reply, a modal to open) beside the
+// workers, within its own bound; beyond it the job is dropped and logged.
+func (p *pool) runBeside(what string, job func(context.Context)) {
 	select {
 	case p.overflow <- struct{}{}:
 	default:
-		p.log.Error("overflow replies saturated: a busy notice was not sent")
+		p.log.Error("too many short jobs at once: one was dropped", zap.String("job", what))
 		return
 	}
 	p.wg.Go(func() {

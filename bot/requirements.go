@@ -4,7 +4,13 @@ package bot
 // must declare exactly these; a test compares them.
 
 // RequiredBotEvents are the events the loop handles.
-func RequiredBotEvents() []string { return []string{"app_mention", "message.im"} }
+func RequiredBotEvents() []string {
+	return []string{"app_mention", "message.im", "reaction_added", "app_home_opened"}
+}
+
+// RequiredShortcuts are the message shortcuts the loop routes, by
+// callback_id.
+func RequiredShortcuts() []string { return []string{CallbackShortcut} }
 
 // RequiredCommands are the slash commands the loop routes.
 func RequiredCommands() []string { return []string{"/analyze"} }
@@ -13,7 +19,7 @@ func RequiredCommands() []string { return []string{"/analyze"} }
 func RequiredScopes() map[string]string {
 	return map[string]string{
 		"app_mentions:read": "receive app_mention events",
-		"chat:write":        "post answers in threads (chat.postMessage)",
+		"chat:write":        "post and stream answers in threads (chat.postMessage, chat.update, chat.*Stream)",
 		"commands":          "the /analyze slash command",
 		"reactions:write":   "show progress with reactions (reactions.add, reactions.remove)",
 		"files:read":        "download images and read Slack Connect file stubs (files.info)",
@@ -21,5 +27,6 @@ func RequiredScopes() map[string]string {
 		"groups:history":    "the same in private channels",
 		"im:history":        "receive DMs (message.im) and read DM threads",
 		"mpim:history":      "find photos in group DMs",
+		"reactions:read":    "receive reaction_added: reaction triggers",
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -25,6 +24,17 @@ type Flows interface {
 	// has no room for it now.
 	Busy(ctx context.Context, m handlers.Message)
 	BusySlash(ctx context.Context, cmd handlers.SlashCommand)
+
+	Shortcut(ctx context.Context, s handlers.Shortcut)
+	Submit(ctx context.Context, sub handlers.Submission)
+	BusySubmit(ctx context.Context, sub handlers.Submission)
+	Rerun(ctx context.Context, a handlers.Action)
+	Feedback(ctx context.Context, v handlers.Vote)
+	Reaction(ctx context.Context, rx handlers.Reaction)
+	// Triggers says whether an emoji starts a request, so that other
+	// reactions are not queued at all.
+	Triggers(emoji string) bool
+	HomeOpened(ctx context.Context, user string)
 }
 
 // Socket is the part of the Socket Mode client the loop uses.
@@ -166,6 +176,12 @@ func (b *Bot) handle(evt socketmode.Event) {
 			return
 		}
 		b.routeSlash(cmd, evt.Request)
+	case socketmode.EventTypeInteractive:
+		cb, ok := evt.Data.(slack.InteractionCallback)
+		if !ok {
+			return
+		}
+		b.routeInteraction(cb, evt.Request)
 	}
 }
 
@@ -209,7 +225,8 @@ func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request)
 		}
 		m := handlers.Message{
 			Channel: inner.Channel, TS: inner.TimeStamp, ThreadTS: inner.ThreadTimeStamp,
-			User: inner.User, Text: b.withoutOwnMention(inner.Text), Files: filesFromSlack(inner.Files),
+			User: inner.User, Team: firstOf(inner.UserTeam, ev.TeamID), Text: b.withoutOwnMention(inner.Text),
+			Files: filesFromSlack(inner.Files),
 		}
 		b.submit(m, eventID, b.flows.Mention)
 	case *slackevents.MessageEvent:
@@ -225,9 +242,115 @@ func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request)
 		}
 		m := handlers.Message{
 			Channel: inner.Channel, TS: inner.TimeStamp, ThreadTS: inner.ThreadTimeStamp,
-			User: inner.User, Text: b.withoutOwnMention(inner.Text), Files: filesFromSlack(msg.Files),
+			User: inner.User, Team: firstOf(msg.Team, ev.TeamID), Text: b.withoutOwnMention(inner.Text),
+			Files: messageFiles(msg.Files, msg.Attachments),
 		}
 		b.submit(m, eventID, b.flows.DirectMessage)
+	case *slackevents.ReactionAddedEvent:
+		if inner.Item.Type != "message" || inner.User == "" || inner.User == b.self.UserID || !b.flows.Triggers(inner.Reaction) {
+			return
+		}
+		// Two people adding the same emoji ask the same question once.
+		if !b.seen.first("event:"+eventID, "reaction:"+inner.Item.Channel+":"+inner.Item.Timestamp+":"+inner.Reaction) {
+			return
+		}
+		rx := handlers.Reaction{Channel: inner.Item.Channel, TS: inner.Item.Timestamp, User: inner.User,
+			Team: ev.TeamID, Emoji: inner.Reaction}
+		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Reaction(ctx, rx) }) {
+			b.log.Warn("queue full: told the user to retry", zap.String("channel", rx.Channel))
+			b.pool.runBeside("busy", func(ctx context.Context) {
+				b.flows.Busy(ctx, handlers.Message{Channel: rx.Channel, TS: rx.TS, User: rx.User})
+			})
+		}
+	case *slackevents.AppHomeOpenedEvent:
+		if inner.Tab != "home" || inner.User == "" {
+			return
+		}
+		user := inner.User
+		b.pool.runBeside("home", func(ctx context.Context) { b.flows.HomeOpened(ctx, user) })
+	}
+}
+
+// firstOf returns the first non-empty string.
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// routeInteraction dispatches shortcuts, modal submissions and clicks. The
+// envelope is already acked: for a view_submission an empty ack closes
+// the modal.
+func (b *Bot) routeInteraction(cb slack.InteractionCallback, req *socketmode.Request) {
+	if !b.seen.first("envelope:" + req.EnvelopeID) {
+		return
+	}
+	team := cb.User.TeamID
+	if team == "" {
+		team = cb.Team.ID
+	}
+	switch cb.Type {
+	case slack.InteractionTypeMessageAction:
+		if cb.CallbackID != CallbackShortcut {
+			return
+		}
+		msg := messageFromSlack(cb.Channel.ID, cb.Message.Msg)
+		if msg.TS == "" {
+			msg.TS = cb.MessageTs
+		}
+		s := handlers.Shortcut{TriggerID: cb.TriggerID, Channel: cb.Channel.ID, User: cb.User.ID, Team: team,
+			ResponseURL: cb.ResponseURL, Message: msg}
+		// A trigger_id lives three seconds: the modal can't wait in the queue.
+		b.pool.runBeside("shortcut", func(ctx context.Context) { b.flows.Shortcut(ctx, s) })
+	case slack.InteractionTypeViewSubmission:
+		if cb.View.CallbackID != CallbackAnalyze {
+			return
+		}
+		sub := readSubmission(cb)
+		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Submit(ctx, sub) }) {
+			b.log.Warn("queue full: told the user to retry", zap.String("user", sub.User))
+			b.pool.runBeside("busy", func(ctx context.Context) { b.flows.BusySubmit(ctx, sub) })
+		}
+	case slack.InteractionTypeBlockActions:
+		for _, act := range cb.ActionCallback.BlockActions {
+			b.routeAction(cb, team, act)
+		}
+	}
+}
+
+func (b *Bot) routeAction(cb slack.InteractionCallback, team string, act *slack.BlockAction) {
+	ref, ok := decodeRef(act.BlockID)
+	if !ok {
+		return
+	}
+	channel := cb.Container.ChannelID
+	if channel == "" {
+		channel = cb.Channel.ID
+	}
+	switch act.ActionID {
+	case ActionRerun:
+		thread := cb.Container.ThreadTs
+		if thread == "" {
+			thread = cb.Message.ThreadTimestamp
+		}
+		if thread == "" {
+			thread = cb.Container.MessageTs
+		}
+		a := handlers.Action{Channel: channel, Thread: thread, User: cb.User.ID, Team: team,
+			ResponseURL: cb.ResponseURL, UseCase: act.SelectedOption.Value, Ref: ref}
+		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Rerun(ctx, a) }) {
+			b.log.Warn("queue full: told the user to retry", zap.String("channel", channel))
+			b.pool.runBeside("busy", func(ctx context.Context) {
+				b.flows.BusySlash(ctx, handlers.SlashCommand{Channel: channel, User: a.User, ResponseURL: a.ResponseURL})
+			})
+		}
+	case ActionFeedbackUp, ActionFeedbackDown:
+		v := handlers.Vote{Channel: channel, User: cb.User.ID, ResponseURL: cb.ResponseURL,
+			Up: act.ActionID == ActionFeedbackUp, Ref: ref}
+		b.pool.runBeside("feedback", func(ctx context.Context) { b.flows.Feedback(ctx, v) })
 	}
 }
 
@@ -241,7 +364,7 @@ func (b *Bot) submit(m handlers.Message, eventID string, flow func(context.Conte
 	}
 	if !b.pool.trySubmit(func(ctx context.Context) { flow(ctx, m) }) {
 		b.log.Warn("queue full: told the user to retry", zap.String("channel", m.Channel))
-		b.pool.overflowRun(func(ctx context.Context) { b.flows.Busy(ctx, m) })
+		b.pool.runBeside("busy", func(ctx context.Context) { b.flows.Busy(ctx, m) })
 	}
 }
 
@@ -250,11 +373,12 @@ func (b *Bot) routeSlash(sc slack.SlashCommand, req *socketmode.Request) {
 		return
 	}
 	cmd := handlers.SlashCommand{
-		Command: sc.Command, Text: sc.Text, Channel: sc.ChannelID, User: sc.UserID, ResponseURL: sc.ResponseURL,
+		Command: sc.Command, Text: sc.Text, Channel: sc.ChannelID, User: sc.UserID, Team: sc.TeamID,
+		ResponseURL: sc.ResponseURL, TriggerID: sc.TriggerID,
 	}
 	if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Slash(ctx, cmd) }) {
 		b.log.Warn("queue full: told the user to retry", zap.String("channel", cmd.Channel))
-		b.pool.overflowRun(func(ctx context.Context) { b.flows.BusySlash(ctx, cmd) })
+		b.pool.runBeside("busy", func(ctx context.Context) { b.flows.BusySlash(ctx, cmd) })
 	}
 }
 
@@ -266,28 +390,7 @@ func isNewUserMessage(subtype string) bool {
 
 // withoutOwnMention removes the bot's mention (<@U123> or <@U123|name>).
 func (b *Bot) withoutOwnMention(text string) string {
-	if b.self.UserID == "" {
-		return strings.TrimSpace(text)
-	}
-	prefix := "<@" + b.self.UserID
-	var out strings.Builder
-	for {
-		i := strings.Index(text, prefix)
-		if i < 0 {
-			break
-		}
-		rest := text[i+len(prefix):]
-		end := strings.IndexByte(rest, '>')
-		if end < 0 || (end > 0 && rest[0] != '|') {
-			out.WriteString(text[:i+len(prefix)])
-			text = rest
-			continue
-		}
-		out.WriteString(text[:i])
-		text = rest[end+1:]
-	}
-	out.WriteString(text)
-	return strings.TrimSpace(out.String())
+	return handlers.WithoutMention(text, b.self.UserID)
 }
 
 func filesFromSlack(files []slack.File) []handlers.File {

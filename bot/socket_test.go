@@ -3,9 +3,11 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +56,28 @@ func (f *fakeFlows) Slash(_ context.Context, c handlers.SlashCommand) {
 }
 func (f *fakeFlows) BusySlash(_ context.Context, c handlers.SlashCommand) {
 	f.record("busy-slash", handlers.Message{Channel: c.Channel})
+}
+func (f *fakeFlows) Shortcut(_ context.Context, s handlers.Shortcut) {
+	f.record("shortcut", handlers.Message{Channel: s.Channel, TS: s.Message.TS, Text: s.TriggerID + " " + s.ResponseURL, Files: s.Message.Files})
+}
+func (f *fakeFlows) Submit(_ context.Context, sub handlers.Submission) {
+	f.record("submit", handlers.Message{Text: sub.UseCase + "|" + sub.Question + "|" + sub.Metadata, Files: sub.Files})
+}
+func (f *fakeFlows) BusySubmit(_ context.Context, sub handlers.Submission) {
+	f.record("busy-submit", handlers.Message{})
+}
+func (f *fakeFlows) Rerun(_ context.Context, a handlers.Action) {
+	f.record("rerun", handlers.Message{Channel: a.Channel, TS: a.Thread, Text: a.UseCase + "|" + a.Ref.UseCase + "|" + strings.Join(a.Ref.Files, ",")})
+}
+func (f *fakeFlows) Feedback(_ context.Context, v handlers.Vote) {
+	f.record("feedback", handlers.Message{Channel: v.Channel, Text: fmt.Sprintf("%v|%s", v.Up, v.Ref.UseCase)})
+}
+func (f *fakeFlows) Reaction(_ context.Context, rx handlers.Reaction) {
+	f.record("reaction", handlers.Message{Channel: rx.Channel, TS: rx.TS, Text: rx.Emoji})
+}
+func (f *fakeFlows) Triggers(emoji string) bool { return emoji == "fork_and_knife" }
+func (f *fakeFlows) HomeOpened(_ context.Context, user string) {
+	f.record("home", handlers.Message{User: user, Text: user})
 }
 
 // fixtureCallback reads an Events API fixture (wrapped or bare), applies

@@ -18,9 +18,15 @@ import (
 type Trigger string
 
 const (
-	TriggerMention Trigger = "mention"
-	TriggerDM      Trigger = "dm"
-	TriggerSlash   Trigger = "slash"
+	TriggerMention  Trigger = "mention"
+	TriggerDM       Trigger = "dm"
+	TriggerSlash    Trigger = "slash"
+	TriggerShortcut Trigger = "shortcut"
+	TriggerForm     Trigger = "form"
+	TriggerRerun    Trigger = "rerun"
+	TriggerReaction Trigger = "reaction"
+	TriggerHome     Trigger = "home"
+	TriggerFeedback Trigger = "feedback"
 )
 
 // Reactions that show progress on the message being answered.
@@ -56,13 +62,32 @@ func (h *Handler) message(ctx context.Context, trigger Trigger, m Message) {
 	}
 	uc, question := h.catalog.Choose(m.Text)
 	r := h.newRequest(trigger, m.Channel, m.User, thread, m.TS, uc, question)
+	r.team = m.Team
 	r.startWorking(ctx)
-	files, err := h.imagesFor(ctx, r, m)
-	if err != nil {
-		h.fail(ctx, r, err)
+	if len(m.Files) > 0 {
+		h.answer(ctx, r, conversation{files: m.Files})
 		return
 	}
-	h.answer(ctx, r, files)
+	if m.ThreadTS == "" {
+		h.fail(ctx, r, vision.Errorf("find an image", vision.KindNoImage, "", nil))
+		return
+	}
+	var msgs []Message
+	err := h.timedSlack(r, func() error {
+		var err error
+		msgs, err = h.slack.Replies(ctx, m.Channel, m.ThreadTS)
+		return err
+	})
+	if err != nil {
+		h.fail(ctx, r, fmt.Errorf("read thread %s: %w", m.ThreadTS, err))
+		return
+	}
+	conv, ok := h.followUp(r, msgs, m)
+	if !ok {
+		h.fail(ctx, r, vision.Errorf("find an image", vision.KindNoImage, "", nil))
+		return
+	}
+	h.answer(ctx, r, conv)
 }
 
 // Slash answers /analyze. Slack sends no files with slash commands, so the
@@ -78,8 +103,14 @@ func (h *Handler) Slash(ctx context.Context, cmd SlashCommand) {
 	}
 	uc, question := h.catalog.Choose(text)
 	r := h.newRequest(TriggerSlash, cmd.Channel, cmd.User, "", "", uc, question)
+	r.team = cmd.Team
+	r.responseURL = cmd.ResponseURL
 
 	photo, err := h.newestPhotoOf(ctx, r, cmd.Channel, cmd.User)
+	if vision.KindOf(err) == vision.KindNoImage && cmd.TriggerID != "" {
+		h.openUploadForm(ctx, r, cmd, uc, question)
+		return
+	}
 	if err != nil {
 		text := h.userMessage(err)
 		if vision.KindOf(err) == vision.KindNoImage {
@@ -104,12 +135,7 @@ func (h *Handler) Slash(ctx context.Context, cmd SlashCommand) {
 			slackDate(photo.TS), uc.Name))
 	})
 
-	files, err := h.resolveFiles(ctx, r, photo.Files)
-	if err != nil {
-		h.fail(ctx, r, err)
-		return
-	}
-	h.answer(ctx, r, files)
+	h.answer(ctx, r, conversation{files: photo.Files})
 }
 
 // newestPhotoOf finds the user's newest top-level message with an image in
@@ -130,35 +156,6 @@ func (h *Handler) newestPhotoOf(ctx context.Context, r *request, channel, user s
 		}
 	}
 	return Message{}, vision.Errorf("find the user's photo", vision.KindNoImage, "", nil)
-}
-
-// imagesFor returns the image files to analyze for a message: its own, or
-// when it has none and sits in a thread, those of the thread's newest
-// earlier message that has images.
-func (h *Handler) imagesFor(ctx context.Context, r *request, m Message) ([]File, error) {
-	if len(m.Files) > 0 {
-		return h.resolveFiles(ctx, r, m.Files)
-	}
-	if m.ThreadTS == "" {
-		return nil, vision.Errorf("find an image", vision.KindNoImage, "", nil)
-	}
-	var thread []Message
-	err := h.timedSlack(r, func() error {
-		var err error
-		thread, err = h.slack.Replies(ctx, m.Channel, m.ThreadTS)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read thread %s: %w", m.ThreadTS, err)
-	}
-	for i := len(thread) - 1; i >= 0; i-- {
-		earlier := thread[i]
-		if earlier.TS == m.TS || !tsBefore(earlier.TS, m.TS) || !hasImageCandidate(earlier.Files) {
-			continue
-		}
-		return h.resolveFiles(ctx, r, earlier.Files)
-	}
-	return nil, vision.Errorf("find an image", vision.KindNoImage, "", nil)
 }
 
 // resolveFiles completes Slack Connect stubs with files.info, keeps the
@@ -198,8 +195,23 @@ func (h *Handler) resolveFiles(ctx context.Context, r *request, files []File) ([
 	return images, nil
 }
 
-// answer downloads the images, asks the model, and posts the answer.
-func (h *Handler) answer(ctx context.Context, r *request, files []File) {
+// conversation is what a request sends to the model.
+type conversation struct {
+	files []File // the images, not yet resolved or downloaded
+	// later are the turns after the first (the images and the use case's
+	// prompt) in a follow-up; the last is the new question.
+	later []vision.Turn
+}
+
+// answer opens the reply in the thread, then downloads the images and asks
+// the model while it opens, and streams the answer into it.
+func (h *Handler) answer(ctx context.Context, r *request, conv conversation) {
+	r.reply = h.slack.OpenReply(ctx, Thread{Channel: r.channel, TS: r.thread, User: r.user, Team: r.team})
+	files, err := h.resolveFiles(ctx, r, conv.files)
+	if err != nil {
+		h.fail(ctx, r, err)
+		return
+	}
 	images, err := h.download(ctx, r, files)
 	if err != nil {
 		h.fail(ctx, r, err)
@@ -207,15 +219,21 @@ func (h *Handler) answer(ctx context.Context, r *request, files []File) {
 	}
 	req := vision.Request{
 		System: r.useCase.System,
-		Turns: []vision.Turn{{
+		Turns: mergeTurns(append([]vision.Turn{{
 			Role:   vision.RoleUser,
 			Text:   r.useCase.UserPrompt(r.question),
 			Images: images,
-		}},
+		}}, conv.later...)),
 	}
 	var text strings.Builder
+	var shown mentionGuard
 	modelStart := h.now()
-	usage, err := h.model.Stream(ctx, req, func(delta string) { text.WriteString(delta) })
+	usage, err := h.model.Stream(ctx, req, func(delta string) {
+		text.WriteString(delta)
+		if safe := shown.write(delta); safe != "" {
+			r.reply.Append(safe)
+		}
+	})
 	r.modelTime = h.now().Sub(modelStart)
 	r.usage = usage
 	if err != nil {
@@ -228,16 +246,34 @@ func (h *Handler) answer(ctx context.Context, r *request, files []File) {
 		h.fail(ctx, r, vision.Errorf("ask the model", vision.KindEmptyAnswer, "", nil))
 		return
 	}
-	err = h.timedSlack(r, func() error {
-		return h.slack.PostReply(ctx, r.channel, r.thread, defuseMentions(answer))
-	})
+	footer := &Footer{Ref: AnswerRef{UseCase: r.useCase.Name, Files: fileIDs(files)}, Choices: h.choices()}
+	err = h.timedSlack(r, func() error { return r.reply.Finish(ctx, defuseMentions(answer), footer) })
 	if err != nil {
 		h.endWorking(ctx, r, false)
+		h.tellPrivately(ctx, r, err)
 		r.finish(fmt.Errorf("post the answer: %w", err), "")
 		return
 	}
 	h.endWorking(ctx, r, true)
 	r.finish(nil, "")
+}
+
+func fileIDs(files []File) []string {
+	ids := make([]string, 0, len(files))
+	for _, f := range files {
+		ids = append(ids, f.ID)
+	}
+	return ids
+}
+
+// choices are the use cases a menu offers, the default first.
+func (h *Handler) choices() []Choice {
+	all := h.catalog.All()
+	out := make([]Choice, 0, len(all))
+	for _, uc := range all {
+		out = append(out, Choice{Name: uc.Name, Label: uc.Name + ": " + uc.Description})
+	}
+	return out
 }
 
 // download fetches every image at once: one slow file should not wait for
@@ -274,18 +310,35 @@ func (h *Handler) download(ctx context.Context, r *request, files []File) ([]vis
 	return images, nil
 }
 
-// fail tells the user what went wrong, in the thread when there is one.
+// fail tells the user what went wrong: in the thread when there is one,
+// else (or when the thread can't take it) privately.
 func (h *Handler) fail(ctx context.Context, r *request, err error) {
-	if r.thread != "" {
-		postErr := h.timedSlack(r, func() error {
-			return h.slack.PostReply(ctx, r.channel, r.thread, h.userMessage(err))
-		})
-		if postErr != nil {
-			err = errors.Join(err, fmt.Errorf("post the error message: %w", postErr))
-		}
+	notice := h.userMessage(err)
+	var postErr error
+	switch {
+	case r.reply != nil:
+		postErr = h.timedSlack(r, func() error { return r.reply.Fail(ctx, notice) })
+	case r.thread != "":
+		postErr = h.timedSlack(r, func() error { return h.slack.PostReply(ctx, r.channel, r.thread, notice) })
+	case r.responseURL != "":
+		h.respond(ctx, r, r.responseURL, notice)
+	}
+	if postErr != nil {
+		err = errors.Join(err, fmt.Errorf("post the error message: %w", postErr))
+		h.tellPrivately(ctx, r, postErr)
 	}
 	h.endWorking(ctx, r, false)
 	r.finish(err, "")
+}
+
+// tellPrivately explains a failure to post in the thread (the bot is not
+// in the channel, a scope is missing) to the one user, when the trigger
+// gave a way to reach them.
+func (h *Handler) tellPrivately(ctx context.Context, r *request, postErr error) {
+	if r.responseURL == "" {
+		return
+	}
+	h.respond(ctx, r, r.responseURL, h.userMessage(postErr))
 }
 
 func (h *Handler) respond(ctx context.Context, r *request, responseURL, text string) {
@@ -301,10 +354,15 @@ type request struct {
 	trigger  Trigger
 	channel  string
 	user     string
+	team     string
 	thread   string // where the answer goes
 	reactTS  string // the message that shows progress reactions
 	useCase  prompts.UseCase
 	question string
+	// responseURL reaches the user privately (slash commands, shortcuts,
+	// clicks) when the thread can't.
+	responseURL string
+	reply       Reply
 
 	start     time.Time
 	working   sync.WaitGroup // side calls (reactions, confirmation) off the answer's path
@@ -320,7 +378,7 @@ type request struct {
 func (h *Handler) newRequest(trigger Trigger, channel, user, thread, reactTS string, uc prompts.UseCase, question string) *request {
 	return &request{
 		h: h, trigger: trigger, channel: channel, user: user, thread: thread,
-		reactTS: reactTS, useCase: uc, question: question, start: h.now(),
+		reactTS: reactTS, useCase: uc, question: clip(question, h.cfg.MaxQuestion), start: h.now(),
 	}
 }
 

@@ -361,7 +361,7 @@ func TestMessageFlows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &fakeSlack{data: map[string][]byte{}}
+			s := newFakeSlack()
 			m := &fakeModel{}
 			if tt.setup != nil {
 				tt.setup(t, s, m)
@@ -478,7 +478,7 @@ func TestSlash(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &fakeSlack{data: map[string][]byte{}}
+			s := newFakeSlack()
 			m := &fakeModel{}
 			if tt.setup != nil {
 				tt.setup(s, m)
@@ -511,7 +511,7 @@ func TestSlash(t *testing.T) {
 }
 
 func TestBusy(t *testing.T) {
-	s := &fakeSlack{data: map[string][]byte{}}
+	s := newFakeSlack()
 	h := newTestHandler(t, s, &fakeModel{})
 	h.Busy(context.Background(), Message{Channel: "C1", TS: "1.000100", ThreadTS: "0.000100"})
 	h.BusySlash(context.Background(), SlashCommand{Channel: "C1", ResponseURL: "https://hooks.slack.com/x"})

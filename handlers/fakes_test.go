@@ -36,9 +36,99 @@ type fakeSlack struct {
 	data        map[string][]byte
 	downloadErr map[string]error
 	postErr     error
+
+	opened   []*fakeReply
+	posted   []reply            // top-level messages
+	messages map[string]Message // by ts, for Message
+	forms    []Form
+	formErr  error
+	homes    map[string]Home
 }
 
-type reply struct{ channel, thread, text string }
+// reply is a message the bot left in a thread: an answer or a notice.
+type reply struct {
+	channel, thread, text string
+	footer                *Footer
+}
+
+// fakeReply records how an answer was written.
+type fakeReply struct {
+	s        *fakeSlack
+	to       Thread
+	appended []string
+	done     int // Finish and Fail calls
+}
+
+func (f *fakeSlack) OpenReply(_ context.Context, to Thread) Reply {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := &fakeReply{s: f, to: to}
+	f.opened = append(f.opened, r)
+	return r
+}
+
+func (r *fakeReply) Append(text string) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	r.appended = append(r.appended, text)
+}
+
+func (r *fakeReply) Finish(_ context.Context, markdown string, footer *Footer) error {
+	return r.end(markdown, footer)
+}
+
+func (r *fakeReply) Fail(_ context.Context, notice string) error {
+	return r.end(notice, nil)
+}
+
+func (r *fakeReply) end(text string, footer *Footer) error {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	r.done++
+	if r.s.postErr != nil {
+		return r.s.postErr
+	}
+	r.s.replies = append(r.s.replies, reply{r.to.Channel, r.to.TS, text, footer})
+	return nil
+}
+
+func (f *fakeSlack) PostMessage(_ context.Context, channel, markdown string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.postErr != nil {
+		return "", f.postErr
+	}
+	ts := fmt.Sprintf("1700000999.%06d", len(f.posted)+1)
+	f.posted = append(f.posted, reply{channel: channel, thread: ts, text: markdown})
+	return ts, nil
+}
+
+func (f *fakeSlack) Message(_ context.Context, _, ts string) (Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.messages[ts]
+	if !ok {
+		return Message{}, vision.Errorf("conversations.replies", vision.KindFileUnavailable, "", nil)
+	}
+	return m, nil
+}
+
+func (f *fakeSlack) OpenForm(_ context.Context, _ string, form Form) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.formErr != nil {
+		return f.formErr
+	}
+	f.forms = append(f.forms, form)
+	return nil
+}
+
+func (f *fakeSlack) PublishHome(_ context.Context, user string, home Home) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.homes[user] = home
+	return nil
+}
 
 func (f *fakeSlack) AddReaction(_ context.Context, _, ts, emoji string) error {
 	f.mu.Lock()
@@ -60,7 +150,7 @@ func (f *fakeSlack) PostReply(_ context.Context, channel, thread, text string) e
 	if f.postErr != nil {
 		return f.postErr
 	}
-	f.replies = append(f.replies, reply{channel, thread, text})
+	f.replies = append(f.replies, reply{channel: channel, thread: thread, text: text})
 	return nil
 }
 
@@ -180,3 +270,18 @@ func photo(id string) File {
 func thumbURL(id string, size int) string {
 	return fmt.Sprintf("https://files.slack.com/files-tmb/T1-%s-abc/photo_%d.jpg", id, size)
 }
+
+func newFakeSlack() *fakeSlack {
+	return &fakeSlack{data: map[string][]byte{}, messages: map[string]Message{}, homes: map[string]Home{}}
+}
+
+func mustCatalog(t *testing.T) *prompts.Catalog {
+	t.Helper()
+	c, err := prompts.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func testLogger() *zap.Logger { return zap.NewNop() }

@@ -47,9 +47,12 @@ type Message struct {
 	TS       string
 	ThreadTS string
 	User     string
+	Team     string // the author's team: in Slack Connect, not always ours
 	BotID    string
 	Text     string
 	Files    []File
+	// Answer is set on the bot's own answers: what they were about.
+	Answer *AnswerRef
 }
 
 // SlashCommand is an /analyze invocation.
@@ -58,7 +61,10 @@ type SlashCommand struct {
 	Text        string
 	Channel     string
 	User        string
+	Team        string
 	ResponseURL string
+	// TriggerID lets the command open a modal for a few seconds.
+	TriggerID string
 }
 
 // Slack is every Slack call the flows make.
@@ -68,8 +74,19 @@ type Slack interface {
 	// PostReply posts Markdown in a thread, split into as many messages as
 	// Slack's limits require.
 	PostReply(ctx context.Context, channel, threadTS, markdown string) error
+	// OpenReply starts an answer in a thread and returns at once: opening
+	// its message runs alongside the download and the model.
+	OpenReply(ctx context.Context, to Thread) Reply
 	// Respond answers a slash command with a message only its user sees.
 	Respond(ctx context.Context, responseURL, text string) error
+	// PostMessage posts Markdown at the top of a channel and returns its ts.
+	PostMessage(ctx context.Context, channel, markdown string) (string, error)
+	// Message returns one message, top-level or in a thread.
+	Message(ctx context.Context, channel, ts string) (Message, error)
+	// OpenForm opens a modal; triggerID comes from the click or command.
+	OpenForm(ctx context.Context, triggerID string, form Form) error
+	// PublishHome shows the app's Home tab to a user.
+	PublishHome(ctx context.Context, user string, home Home) error
 	// History returns a channel's top-level messages since oldest, newest first.
 	History(ctx context.Context, channel string, oldest time.Time, limit int) ([]Message, error)
 	// Replies returns a thread, its root first.
@@ -99,17 +116,46 @@ type Config struct {
 	BotName string
 	// Command is the slash command's name in help texts ("/analyze").
 	Command string
+	// BotUserID tells the bot's own messages in a thread: its earlier
+	// answers are the model's turns of a follow-up.
+	BotUserID string
+	// Reactions maps an emoji name ("fork_and_knife") to the use case a
+	// person adding it to a message with an image asks for.
+	Reactions map[string]string
+	// MaxQuestion bounds a question's length in characters.
+	MaxQuestion int
+	// MaxHistoryTurns and MaxHistoryChars bound the earlier turns of a
+	// thread that a follow-up sends to the model.
+	MaxHistoryTurns int
+	MaxHistoryChars int
 }
 
 // DefaultConfig is what the bot runs with unless configured otherwise.
 func DefaultConfig() Config {
 	return Config{
-		MaxImages:     4,
-		MaxFileBytes:  20 << 20,
-		HistoryWindow: 24 * time.Hour,
-		HistoryLimit:  200,
-		BotName:       "@visionbot",
-		Command:       "/analyze",
+		MaxImages:       4,
+		MaxFileBytes:    20 << 20,
+		HistoryWindow:   24 * time.Hour,
+		HistoryLimit:    200,
+		BotName:         "@visionbot",
+		Command:         "/analyze",
+		Reactions:       DefaultReactions(),
+		MaxQuestion:     2000,
+		MaxHistoryTurns: 12,
+		MaxHistoryChars: 24000,
+	}
+}
+
+// DefaultReactions are the reaction triggers unless configured otherwise.
+func DefaultReactions() map[string]string {
+	return map[string]string{
+		"fork_and_knife": "recipe",
+		"mag":            "describe",
+		"apple":          "healthy",
+		"bar_chart":      "nutrition",
+		"computer":       "code",
+		"world_map":      "guide",
+		"art":            "doodle",
 	}
 }
 
@@ -122,6 +168,7 @@ type Handler struct {
 	log     *zap.Logger
 	cfg     Config
 	now     func() time.Time
+	votes   *votes
 }
 
 // New returns a Handler. now may be nil (time.Now).
@@ -148,5 +195,17 @@ func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cf
 	if cfg.Command == "" {
 		cfg.Command = def.Command
 	}
-	return &Handler{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now}
+	if cfg.Reactions == nil {
+		cfg.Reactions = def.Reactions
+	}
+	if cfg.MaxQuestion <= 0 {
+		cfg.MaxQuestion = def.MaxQuestion
+	}
+	if cfg.MaxHistoryTurns <= 0 {
+		cfg.MaxHistoryTurns = def.MaxHistoryTurns
+	}
+	if cfg.MaxHistoryChars <= 0 {
+		cfg.MaxHistoryChars = def.MaxHistoryChars
+	}
+	return &Handler{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes()}
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,14 +105,37 @@ func (h *Handler) helpText() string {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\nHow to ask:\n"+
-		"• Mention me in a message with a photo: `%[1]s recipe` (add a question if you like)\n"+
-		"• Mention me in the thread of a photo: `%[1]s is this healthy?`\n"+
-		"• `%[2]s recipe [question]` analyzes your newest photo in the channel\n"+
-		"• Send me a photo in a direct message\n"+
-		"Without a use case word, your text is the question. I read %[3]s, up to %[4]s, and up to %[5]d images per message.",
-		h.cfg.BotName, h.cfg.Command, supportedFormats, humanBytes(h.cfg.MaxFileBytes), h.cfg.MaxImages)
+	b.WriteString("\nHow to ask:\n")
+	for _, line := range h.howTo() {
+		b.WriteString("• " + line + "\n")
+	}
+	fmt.Fprintf(&b, "Without a use case word, your text is the question. I read %s, up to %s, and up to %d images per message.",
+		supportedFormats, humanBytes(h.cfg.MaxFileBytes), h.cfg.MaxImages)
 	return b.String()
+}
+
+// howTo lists the ways to call the bot, for help texts and the Home tab.
+func (h *Handler) howTo() []string {
+	lines := []string{
+		fmt.Sprintf("Mention me in a message with a photo: `%s recipe` (add a question if you like)", h.cfg.BotName),
+		fmt.Sprintf("Mention me in the thread of a photo, or of my answer, to ask more: `%s is this healthy?`", h.cfg.BotName),
+		fmt.Sprintf("`%s recipe [question]` analyzes your newest photo in the channel (or lets you attach one)", h.cfg.Command),
+		"Message shortcut *Analyze image* (the ⋮ menu on any message with an image)",
+		"Send me a photo in a direct message",
+	}
+	if len(h.cfg.Reactions) > 0 {
+		names := make([]string, 0, len(h.cfg.Reactions))
+		for e := range h.cfg.Reactions {
+			names = append(names, e)
+		}
+		slices.Sort(names)
+		var pairs []string
+		for _, e := range names {
+			pairs = append(pairs, fmt.Sprintf(":%s: %s", e, h.cfg.Reactions[e]))
+		}
+		lines = append(lines, "React to a photo: "+strings.Join(pairs, ", "))
+	}
+	return lines
 }
 
 // defuseMentions keeps the model from pinging people: Slack's mention

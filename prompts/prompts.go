@@ -151,6 +151,11 @@ func validate(uc UseCase) error {
 	case strings.TrimSpace(uc.Prompt) == "":
 		return fmt.Errorf("use case %q: missing prompt", uc.Name)
 	}
+	for _, w := range words(uc) {
+		if w == "help" {
+			return fmt.Errorf("use case %q: \"help\" is reserved: it lists the use cases", uc.Name)
+		}
+	}
 	if !validWord(uc.Name) {
 		return fmt.Errorf("bad name %q: want 1..32 characters of lowercase a-z, 0-9 and -", uc.Name)
 	}

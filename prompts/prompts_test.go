@@ -220,6 +220,16 @@ func TestLoad(t *testing.T) {
 			wantErr: []string{"x.yaml", "bad name"},
 		},
 		{
+			name:    "help is the help word",
+			fsys:    fstest.MapFS{"x.yaml": file("help", "h")},
+			wantErr: []string{"x.yaml", `"help" is reserved`},
+		},
+		{
+			name:    "help as an alias",
+			fsys:    fstest.MapFS{"x.yaml": file("x", "Help")},
+			wantErr: []string{"x.yaml", `"help" is reserved`},
+		},
+		{
 			name:    "alias with a space",
 			fsys:    fstest.MapFS{"x.yaml": file("x", "two words")},
 			wantErr: []string{"x.yaml", `bad alias "two words"`},

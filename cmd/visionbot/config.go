@@ -11,6 +11,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
+
+	"github.com/visionbot/visionbot/handlers"
 )
 
 // secret holds a token or key. It prints as a placeholder, so that a
@@ -53,6 +55,11 @@ type config struct {
 	MaxImages     int           `env:"MAX_IMAGES" envDefault:"4"`
 	MaxFileMB     int           `env:"MAX_FILE_MB" envDefault:"20"`
 	HistoryWindow time.Duration `env:"HISTORY_WINDOW" envDefault:"24h"`
+
+	StreamMode     string        `env:"STREAM_MODE" envDefault:"native"`
+	StreamInterval time.Duration `env:"STREAM_INTERVAL" envDefault:"1s"`
+	// ReactionTriggers is "emoji=use-case,…", "off", or unset for the defaults.
+	ReactionTriggers string `env:"REACTION_TRIGGERS"`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
@@ -199,6 +206,17 @@ func (c config) validate() []string {
 			p = append(p, v.name+" must be positive")
 		}
 	}
+	switch c.StreamMode {
+	case "native", "update", "off":
+	default:
+		p = append(p, fmt.Sprintf("STREAM_MODE %q is not native (Slack's streaming), update (edit a message as the answer grows) or off (post the whole answer)", c.StreamMode))
+	}
+	if c.StreamInterval < 200*time.Millisecond {
+		p = append(p, "STREAM_INTERVAL must be at least 200ms: Slack rate-limits message updates")
+	}
+	if _, err := parseReactions(c.ReactionTriggers); err != nil {
+		p = append(p, err.Error())
+	}
 	switch c.LogFormat {
 	case "json", "console":
 	default:
@@ -210,4 +228,28 @@ func (c config) validate() []string {
 		p = append(p, fmt.Sprintf("LOG_LEVEL %q is not debug, info, warn or error", c.LogLevel))
 	}
 	return p
+}
+
+// parseReactions reads REACTION_TRIGGERS: "fork_and_knife=recipe,mag=describe"
+// (colons around emoji names are allowed), "off" for none, or "" for the
+// defaults. Whether each use case exists is checked against the catalog.
+func parseReactions(s string) (map[string]string, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "":
+		return handlers.DefaultReactions(), nil
+	case "off", "none":
+		return map[string]string{}, nil
+	}
+	out := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		emoji, useCase, ok := strings.Cut(pair, "=")
+		emoji = strings.Trim(strings.TrimSpace(emoji), ":")
+		useCase = strings.ToLower(strings.TrimSpace(useCase))
+		if !ok || emoji == "" || useCase == "" {
+			return nil, fmt.Errorf("REACTION_TRIGGERS %q is not a list of emoji=use-case pairs such as fork_and_knife=recipe,mag=describe (or off)", s)
+		}
+		out[emoji] = useCase
+	}
+	return out, nil
 }

@@ -100,6 +100,12 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load use cases: %w", err)
 	}
+	reactions, _ := parseReactions(cfg.ReactionTriggers) // validated by loadConfig
+	for emoji, name := range reactions {
+		if _, ok := catalog.Lookup(name); !ok {
+			return usageError{fmt.Errorf("REACTION_TRIGGERS maps :%s: to %q, which is no use case: use one of %s", emoji, name, catalog.UsageHint())}
+		}
+	}
 
 	// Every outbound call has a deadline; http.DefaultClient has none.
 	slackHTTP := &http.Client{Timeout: 30 * time.Second}
@@ -136,12 +142,17 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	apiURL, _ := url.Parse(cfg.SlackAPIURL) // validated by loadConfig
 	files := bot.NewDownloader(&http.Client{Timeout: 60 * time.Second}, cfg.SlackBotToken.reveal(),
 		append(bot.SlackFileHosts(), apiURL.Host))
-	api := bot.NewAPI(client, files, &http.Client{Timeout: 15 * time.Second})
+	api := bot.NewAPI(client, files, &http.Client{Timeout: 15 * time.Second}, bot.StreamConfig{
+		Mode:     bot.StreamMode(cfg.StreamMode),
+		Interval: cfg.StreamInterval,
+	})
 
 	flows := handlers.New(api, model, catalog, log, handlers.Config{
 		MaxImages:     cfg.MaxImages,
 		MaxFileBytes:  int64(cfg.MaxFileMB) << 20,
 		HistoryWindow: cfg.HistoryWindow,
+		BotUserID:     self.UserID,
+		Reactions:     reactions,
 	}, nil)
 
 	socket := socketmode.New(client)

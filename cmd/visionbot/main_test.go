@@ -126,40 +126,27 @@ func fixtureEvent(t *testing.T, rel string, edit func(ev map[string]any)) []byte
 	return out
 }
 
-// waitPosted waits until the bot has posted n messages in channel.
+// waitPosted waits until the bot has posted n messages in channel, each
+// showing its final text: no stream still open, no placeholder left.
 func (h *harness) waitPosted(t *testing.T, channel string, n int) []slackemu.Posted {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
 		posted := h.slack.Posted(channel)
-		if len(posted) >= n {
+		settled := len(posted) >= n &&
+			len(h.slack.Calls("chat.startStream")) == len(h.slack.Calls("chat.stopStream"))
+		for _, p := range posted {
+			text := answerText(t, p)
+			settled = settled && text != "" && !strings.Contains(text, "Looking at your photo")
+		}
+		if settled {
 			return posted
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("posted in %s: %d messages, want %d\nlogs:\n%s", channel, len(posted), n, h.logs)
+			t.Fatalf("posted in %s: %d messages, want %d settled\nlogs:\n%s", channel, len(posted), n, h.logs)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// blockText is the text of a posted message's markdown blocks.
-func blockText(t *testing.T, p slackemu.Posted) string {
-	t.Helper()
-	var blocks []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if err := json.Unmarshal(p.Blocks, &blocks); err != nil {
-		t.Fatalf("blocks %s: %v", p.Blocks, err)
-	}
-	var b strings.Builder
-	for _, bl := range blocks {
-		if bl.Type != "markdown" {
-			t.Errorf("block type %q, want markdown", bl.Type)
-		}
-		b.WriteString(bl.Text)
-	}
-	return b.String()
 }
 
 // photoFile registers a 12-megapixel phone photo with Slack's thumbnails.
@@ -220,7 +207,7 @@ func TestMentionWithPhoto(t *testing.T) {
 	if posted[0].ThreadTS != ts {
 		t.Errorf("answer in thread %q, want %q", posted[0].ThreadTS, ts)
 	}
-	if got := blockText(t, posted[0]); got != "## Spaghetti\n1. Boil water.\n2. Cook pasta." {
+	if got := answerText(t, posted[0]); got != "## Spaghetti\n1. Boil water.\n2. Cook pasta." {
 		t.Errorf("answer = %q", got)
 	}
 
@@ -282,7 +269,7 @@ func TestSlashAnalyzeRecipe(t *testing.T) {
 			answer = &p
 		}
 	}
-	if answer == nil || blockText(t, *answer) != "A recipe." {
+	if answer == nil || answerText(t, *answer) != "A recipe." {
 		t.Fatalf("no answer in the photo's thread %s: %+v", photoTS, h.slack.Posted("C1"))
 	}
 	resps, err := h.slack.WaitResponses(1, wait)
@@ -328,7 +315,7 @@ func TestDirectMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	posted := h.waitPosted(t, "D1", 1)
-	if posted[0].ThreadTS != ts || blockText(t, posted[0]) != "Looks like a cat." {
+	if posted[0].ThreadTS != ts || answerText(t, posted[0]) != "Looks like a cat." {
 		t.Errorf("posted = %+v", posted[0])
 	}
 }
@@ -354,13 +341,13 @@ func TestBadInputAndFaults(t *testing.T) {
 
 	t.Run("no image", func(t *testing.T) {
 		mention("C2", "1700000200.000100", nil)
-		if got := blockText(t, h.waitPosted(t, "C2", 1)[0]); !strings.Contains(got, "couldn't find an image") {
+		if got := answerText(t, h.waitPosted(t, "C2", 1)[0]); !strings.Contains(got, "couldn't find an image") {
 			t.Errorf("answer = %q", got)
 		}
 	})
 	t.Run("a PDF", func(t *testing.T) {
 		mention("C3", "1700000300.000100", []any{pdf})
-		if got := blockText(t, h.waitPosted(t, "C3", 1)[0]); !strings.Contains(got, "PDF") {
+		if got := answerText(t, h.waitPosted(t, "C3", 1)[0]); !strings.Contains(got, "PDF") {
 			t.Errorf("answer = %q", got)
 		}
 	})
@@ -368,12 +355,12 @@ func TestBadInputAndFaults(t *testing.T) {
 		overloaded := geminiemu.FixtureReply(t, "errors/503_UNAVAILABLE.model_overloaded.json")
 		h.gemini.SetDefault(overloaded)
 		mention("C4", "1700000400.000100", []any{photoFile(h, slackemu.MakePNG(32, 24))})
-		if got := blockText(t, h.waitPosted(t, "C4", 1)[0]); !strings.Contains(got, "overloaded") {
+		if got := answerText(t, h.waitPosted(t, "C4", 1)[0]); !strings.Contains(got, "overloaded") {
 			t.Errorf("answer = %q", got)
 		}
 		h.gemini.SetDefault(geminiemu.Reply{Text: "Back to normal."})
 		mention("C4", "1700000401.000100", []any{photoFile(h, slackemu.MakePNG(32, 24))})
-		if got := blockText(t, h.waitPosted(t, "C4", 2)[1]); got != "Back to normal." {
+		if got := answerText(t, h.waitPosted(t, "C4", 2)[1]); got != "Back to normal." {
 			t.Errorf("answer after recovery = %q", got)
 		}
 	})

@@ -14,12 +14,17 @@ import (
 type manifest struct {
 	Features struct {
 		AppHome struct {
+			HomeTabEnabled             bool `yaml:"home_tab_enabled"`
 			MessagesTabEnabled         bool `yaml:"messages_tab_enabled"`
 			MessagesTabReadOnlyEnabled bool `yaml:"messages_tab_read_only_enabled"`
 		} `yaml:"app_home"`
 		BotUser struct {
 			DisplayName string `yaml:"display_name"`
 		} `yaml:"bot_user"`
+		Shortcuts []struct {
+			Type       string `yaml:"type"`
+			CallbackID string `yaml:"callback_id"`
+		} `yaml:"shortcuts"`
 		SlashCommands []struct {
 			Command   string `yaml:"command"`
 			UsageHint string `yaml:"usage_hint"`
@@ -34,12 +39,15 @@ type manifest struct {
 		EventSubscriptions struct {
 			BotEvents []string `yaml:"bot_events"`
 		} `yaml:"event_subscriptions"`
+		Interactivity struct {
+			IsEnabled bool `yaml:"is_enabled"`
+		} `yaml:"interactivity"`
 		SocketModeEnabled bool `yaml:"socket_mode_enabled"`
 	} `yaml:"settings"`
 }
 
 // TestManifestMatchesCode keeps manifest.yaml and the code in step: the
-// events, command and scopes it declares are exactly those the code uses,
+// events, shortcut, command and scopes it declares are exactly those the code uses,
 // and the usage hint comes from the catalog.
 func TestManifestMatchesCode(t *testing.T) {
 	data, err := os.ReadFile("../../manifest.yaml")
@@ -64,7 +72,22 @@ func TestManifestMatchesCode(t *testing.T) {
 	if m.Features.BotUser.DisplayName == "" {
 		t.Error("the manifest declares no bot user")
 	}
+	if !m.Features.AppHome.HomeTabEnabled {
+		t.Error("home_tab_enabled must be true: the bot publishes a Home tab")
+	}
+	if !m.Settings.Interactivity.IsEnabled {
+		t.Error("interactivity must be enabled: the shortcut, modals and answer buttons need it")
+	}
 	sameSet(t, "bot events", m.Settings.EventSubscriptions.BotEvents, bot.RequiredBotEvents())
+
+	var shortcuts []string
+	for _, s := range m.Features.Shortcuts {
+		if s.Type != "message" {
+			t.Errorf("shortcut %s is of type %q, want message", s.CallbackID, s.Type)
+		}
+		shortcuts = append(shortcuts, s.CallbackID)
+	}
+	sameSet(t, "message shortcuts", shortcuts, bot.RequiredShortcuts())
 
 	var commands []string
 	for _, c := range m.Features.SlashCommands {

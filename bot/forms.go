@@ -1,0 +1,151 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/visionbot/visionbot/handlers"
+)
+
+// CallbackAnalyze names the modals the bot opens; CallbackShortcut is the
+// message shortcut "Analyze image" declared in manifest.yaml.
+const (
+	CallbackAnalyze  = "analyze"
+	CallbackShortcut = "analyze_image"
+)
+
+// Block and action ids of the modal's inputs, read back on submission.
+const (
+	inputUseCase  = "usecase"
+	inputQuestion = "question"
+	inputFile     = "file"
+)
+
+// uploadTypes are the file types the upload modal accepts: those the bot
+// reads (HEIC is sent to Gemini as is; GIF becomes its first frame).
+var uploadTypes = []string{"jpg", "jpeg", "png", "webp", "gif", "heic", "heif"}
+
+// OpenForm opens a modal.
+func (a *API) OpenForm(ctx context.Context, triggerID string, form handlers.Form) error {
+	_, err := a.client.OpenViewContext(ctx, triggerID, renderForm(form))
+	return wrapSlackError("views.open", err)
+}
+
+func plain(text string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, text, false, false)
+}
+
+func renderForm(form handlers.Form) slack.ModalViewRequest {
+	view := slack.ModalViewRequest{
+		Type:            slack.VTModal,
+		Title:           plain("Analyze image"),
+		Close:           plain("Cancel"),
+		CallbackID:      CallbackAnalyze,
+		PrivateMetadata: form.Metadata,
+	}
+	var blocks []slack.Block
+	if form.Notice != "" {
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, form.Notice, false, false), nil, nil))
+	}
+	if form.Kind == handlers.FormNotice {
+		view.Close = plain("OK")
+		view.Blocks = slack.Blocks{BlockSet: blocks}
+		return view
+	}
+	view.Submit = plain("Analyze")
+	if form.Kind == handlers.FormUpload {
+		file := slack.NewFileInputBlockElement(inputFile).WithFileTypes(uploadTypes...)
+		file.MaxFiles = max(form.MaxFiles, 1)
+		blocks = append(blocks, slack.NewInputBlock(inputFile, plain("Image"), nil, file))
+	}
+	var options []*slack.OptionBlockObject
+	var initial *slack.OptionBlockObject
+	for _, c := range form.Choices {
+		if len(options) == maxSelectOptions {
+			break
+		}
+		opt := slack.NewOptionBlockObject(c.Name, plain(truncate(c.Label, maxOptionText)), nil)
+		options = append(options, opt)
+		if c.Name == form.UseCase {
+			initial = opt
+		}
+	}
+	menu := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a use case"), inputUseCase, options...)
+	menu.InitialOption = initial
+	blocks = append(blocks, slack.NewInputBlock(inputUseCase, plain("Use case"), nil, menu))
+
+	question := slack.NewPlainTextInputBlockElement(plain("e.g. vegetarian, for four people"), inputQuestion)
+	question.Multiline = true
+	question.MaxLength = 2000
+	question.InitialValue = form.Question
+	q := slack.NewInputBlock(inputQuestion, plain("Question (optional)"), nil, question)
+	q.Optional = true
+	blocks = append(blocks, q)
+	view.Blocks = slack.Blocks{BlockSet: blocks}
+	return view
+}
+
+// readSubmission reads a submitted analyze modal.
+func readSubmission(cb slack.InteractionCallback) handlers.Submission {
+	sub := handlers.Submission{
+		User: cb.User.ID, Team: cb.User.TeamID, Metadata: cb.View.PrivateMetadata,
+	}
+	if sub.Team == "" {
+		sub.Team = cb.Team.ID
+	}
+	if cb.View.State == nil {
+		return sub
+	}
+	values := cb.View.State.Values
+	sub.UseCase = values[inputUseCase][inputUseCase].SelectedOption.Value
+	sub.Question = values[inputQuestion][inputQuestion].Value
+	sub.Files = filesFromSlack(values[inputFile][inputFile].Files)
+	return sub
+}
+
+// PublishHome shows the Home tab. The markdown block is for messages
+// only, so the tab is written in sections of mrkdwn.
+func (a *API) PublishHome(ctx context.Context, user string, home handlers.Home) error {
+	_, err := a.client.PublishViewContext(ctx, slack.PublishViewContextRequest{
+		UserID: user, View: renderHome(home),
+	})
+	return wrapSlackError("views.publish", err)
+}
+
+func mrkdwn(text string) *slack.SectionBlock {
+	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)
+}
+
+func renderHome(home handlers.Home) slack.HomeTabViewRequest {
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(plain("visionbot")),
+		mrkdwn(home.Intro),
+		slack.NewDividerBlock(),
+		slack.NewHeaderBlock(plain("Use cases")),
+	}
+	for _, uc := range home.UseCases {
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%s*", uc.Name)
+		if len(uc.Aliases) > 0 {
+			fmt.Fprintf(&b, " (or %s)", strings.Join(uc.Aliases, ", "))
+		}
+		if uc.Default {
+			b.WriteString(" · the default")
+		}
+		fmt.Fprintf(&b, "\n%s", uc.Description)
+		if uc.Example != "" {
+			fmt.Fprintf(&b, "\n_Example:_ `%s`", strings.ReplaceAll(uc.Example, "`", "'"))
+		}
+		blocks = append(blocks, mrkdwn(b.String()))
+	}
+	blocks = append(blocks, slack.NewDividerBlock(), slack.NewHeaderBlock(plain("How to ask")))
+	var how strings.Builder
+	for _, line := range home.HowTo {
+		how.WriteString("• " + line + "\n")
+	}
+	blocks = append(blocks, mrkdwn(how.String()))
+	return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
+}

@@ -1,0 +1,428 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/visionbot/visionbot/handlers"
+)
+
+// StreamMode says how an answer reaches Slack while the model writes it.
+type StreamMode string
+
+const (
+	// StreamNative uses Slack's chat.startStream / appendStream / stopStream.
+	StreamNative StreamMode = "native"
+	// StreamUpdate posts a placeholder and edits it with chat.update.
+	StreamUpdate StreamMode = "update"
+	// StreamOff posts the whole answer when it is complete.
+	StreamOff StreamMode = "off"
+)
+
+// StreamConfig tunes how answers are streamed.
+type StreamConfig struct {
+	Mode StreamMode
+	// Interval is the least time between two appends (or two updates) of
+	// one answer: Slack's tiers allow chat.appendStream about 100 calls a
+	// minute and chat.update about 50.
+	Interval time.Duration
+	// MaxAge is how long a native stream is fed before it is stopped and
+	// continued with updates: Slack ends a stream after about five minutes.
+	MaxAge time.Duration
+}
+
+func (c StreamConfig) withDefaults() StreamConfig {
+	if c.Mode == "" {
+		c.Mode = StreamNative
+	}
+	if c.Interval <= 0 {
+		c.Interval = time.Second
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 4 * time.Minute
+	}
+	return c
+}
+
+// placeholder is what an answer shows in update mode until the model's
+// first words arrive.
+const placeholder = "_Looking at your photo…_"
+
+// streamMargin is how much of Slack's limit a streamed answer leaves
+// unused: splitMarkdown may cut the final first part short of the limit, and
+// text shown beyond that cut would have to be taken back.
+const streamMargin = 1000
+
+// OpenReply starts an answer in a thread. Except when streaming is off, one
+// goroutine makes every Slack call of the answer until Finish or Fail, so
+// Append never waits for Slack and the calls for one message never overlap.
+func (a *API) OpenReply(ctx context.Context, to handlers.Thread) handlers.Reply {
+	r := &reply{
+		api:  a,
+		to:   to,
+		cfg:  a.stream.withDefaults(),
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	r.limit = max(a.replyLimit-streamMargin, a.replyLimit/2)
+	if r.cfg.Mode == StreamOff {
+		close(r.done)
+		return r
+	}
+	go r.run(ctx)
+	return r
+}
+
+// reply is one answer being written into a thread.
+type reply struct {
+	api   *API
+	to    handlers.Thread
+	cfg   StreamConfig
+	limit int // bytes shown while streaming; the rest waits for Finish
+
+	wake chan struct{} // capacity 1: Append's nudge never blocks
+	stop chan struct{} // closed by the first Finish or Fail
+	done chan struct{} // closed once the goroutine has made its last call
+
+	mu    sync.Mutex
+	text  strings.Builder // everything appended
+	ended bool
+
+	// msg belongs to the goroutine until done is closed, then to Finish or
+	// Fail.
+	msg replyMessage
+}
+
+type messageKind int
+
+const (
+	noMessage     messageKind = iota
+	streamMessage             // a native stream fed with chat.appendStream
+	updateMessage             // an ordinary message edited with chat.update
+)
+
+// replyMessage is the Slack message an answer is written into.
+type replyMessage struct {
+	kind messageKind
+	ts   string
+	// shown is the text the message shows, without the footer. A stream's
+	// is always a prefix of what was appended.
+	shown string
+	// streaming is set until chat.stopStream is known to have ended the
+	// stream; it can outlive streamMessage when stopping failed.
+	streaming bool
+	started   time.Time // when the stream was started
+	next      time.Time // no flush before this
+	// paused ends live edits after Slack refused one for good (the message
+	// was deleted, say): Finish decides what to do with it.
+	paused bool
+}
+
+func (r *reply) Append(text string) {
+	if text == "" || r.cfg.Mode == StreamOff {
+		return
+	}
+	r.mu.Lock()
+	if !r.ended {
+		r.text.WriteString(text)
+	}
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Footer) error {
+	if ok, err := r.end(ctx); !ok {
+		return err
+	}
+	return r.complete(ctx, splitMarkdown(markdown, r.api.replyLimit), footer)
+}
+
+// Fail is Finish with the notice as the answer: whatever was shown that the
+// notice does not start with is replaced.
+func (r *reply) Fail(ctx context.Context, notice string) error {
+	if ok, err := r.end(ctx); !ok {
+		return err
+	}
+	return r.complete(ctx, splitMarkdown(notice, r.api.replyLimit), nil)
+}
+
+// end stops the goroutine and waits for the call it may be making. It
+// reports false when the reply had already ended.
+func (r *reply) end(ctx context.Context) (bool, error) {
+	r.mu.Lock()
+	ended := r.ended
+	r.ended = true
+	r.mu.Unlock()
+	if ended {
+		return false, nil
+	}
+	close(r.stop)
+	select {
+	case <-r.done:
+		return true, nil
+	case <-ctx.Done():
+		return false, fmt.Errorf("wait for the reply's last call: %w", ctx.Err())
+	}
+}
+
+// run opens the message, then flushes appended text: the first as soon as
+// it comes, then at most once per interval.
+func (r *reply) run(ctx context.Context) {
+	defer close(r.done)
+	if r.stopped(ctx) {
+		return // ended before anything could be shown: Finish posts
+	}
+	r.open(ctx)
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	// Without a message, or with one Slack refuses to edit, nothing is left
+	// to do before Finish.
+	for r.msg.kind != noMessage && !r.msg.paused && !r.stopped(ctx) {
+		var tick <-chan time.Time
+		if r.pending() {
+			wait := r.msg.next.Sub(r.api.now())
+			if wait <= 0 {
+				r.flush(ctx)
+				continue
+			}
+			timer.Reset(wait)
+			tick = timer.C
+		}
+		select {
+		case <-r.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-tick:
+			// Trust the timer over the clock, which a test may have frozen.
+			r.flush(ctx)
+		}
+		timer.Stop()
+	}
+}
+
+// stopped reports whether the goroutine must leave the message to Finish
+// or Fail.
+func (r *reply) stopped(ctx context.Context) bool {
+	select {
+	case <-r.stop:
+		return true
+	case <-ctx.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// visible is the text that may be shown before Finish.
+func (r *reply) visible() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return runePrefix(r.text.String(), r.limit)
+}
+
+func (r *reply) pending() bool {
+	return len(r.visible()) > len(r.msg.shown)
+}
+
+// open starts the message: a native stream, or else a placeholder to edit.
+// When both fail there is no message and Finish posts the answer.
+func (r *reply) open(ctx context.Context) {
+	dm := strings.HasPrefix(r.to.Channel, "D")
+	// Without its recipient, a stream in a channel vanishes when it stops.
+	canStream := dm || (r.to.User != "" && r.to.Team != "")
+	if r.cfg.Mode == StreamNative && canStream {
+		opts := []slack.MsgOption{slack.MsgOptionTS(r.to.TS)}
+		if !dm {
+			opts = append(opts, slack.MsgOptionRecipientUserID(r.to.User), slack.MsgOptionRecipientTeamID(r.to.Team))
+		}
+		started := r.api.now()
+		if _, ts, err := r.api.client.StartStreamContext(ctx, r.to.Channel, opts...); err == nil {
+			r.msg = replyMessage{kind: streamMessage, ts: ts, streaming: true, started: started}
+			return
+		}
+	}
+	_, ts, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
+		append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS)}, markdownMessage(placeholder, nil)...)...)
+	if err == nil {
+		r.msg = replyMessage{kind: updateMessage, ts: ts}
+	}
+}
+
+// flush shows what was appended since the last flush.
+func (r *reply) flush(ctx context.Context) {
+	text := r.visible()
+	now := r.api.now()
+	if r.msg.kind == streamMessage && now.Sub(r.msg.started) >= r.cfg.MaxAge {
+		r.toUpdate(ctx)
+	}
+	switch r.msg.kind {
+	case streamMessage:
+		_, _, err := r.api.client.AppendStreamContext(ctx, r.to.Channel, r.msg.ts,
+			slack.MsgOptionMarkdownText(text[len(r.msg.shown):]))
+		var limited *slack.RateLimitedError
+		switch {
+		case err == nil:
+			r.msg.shown = text
+			r.msg.next = now.Add(r.cfg.Interval)
+		case errors.As(err, &limited):
+			r.msg.next = now.Add(max(limited.RetryAfter, r.cfg.Interval))
+		default:
+			// Whether the text got in is unknown: an edit shows it all.
+			r.toUpdate(ctx)
+			r.edit(ctx, text, now)
+		}
+	case updateMessage:
+		r.edit(ctx, text, now)
+	}
+}
+
+// toUpdate ends the stream and carries on with chat.update on the same
+// message: a stopped stream is an ordinary message of the bot.
+func (r *reply) toUpdate(ctx context.Context) {
+	_ = r.stopStream(ctx)
+	r.msg.kind = updateMessage
+	r.msg.shown = ""
+}
+
+// edit shows text in the message while the answer is being written.
+func (r *reply) edit(ctx context.Context, text string, now time.Time) {
+	_, _, _, err := r.api.client.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(text, nil)...)
+	var limited *slack.RateLimitedError
+	switch {
+	case err == nil:
+		r.msg.shown = text
+		r.msg.next = now.Add(r.cfg.Interval)
+	case errors.As(err, &limited):
+		r.msg.next = now.Add(max(limited.RetryAfter, r.cfg.Interval))
+	case slackErrorCode(err) != "":
+		r.msg.paused = true
+	default:
+		r.msg.next = now.Add(r.cfg.Interval)
+	}
+}
+
+func (r *reply) stopStream(ctx context.Context, opts ...slack.MsgOption) error {
+	_, _, err := r.api.client.StopStreamContext(ctx, r.to.Channel, r.msg.ts, opts...)
+	if err == nil || slackErrorCode(err) == "message_not_in_streaming_state" {
+		r.msg.streaming = false
+	}
+	return wrapSlackError("chat.stopStream", err)
+}
+
+// complete makes the thread show exactly parts, the footer under the last.
+func (r *reply) complete(ctx context.Context, parts []string, footer *handlers.Footer) error {
+	m := &r.msg
+	if m.kind == streamMessage && strings.HasPrefix(parts[0], m.shown) {
+		var opts []slack.MsgOption
+		if rest := parts[0][len(m.shown):]; rest != "" {
+			opts = append(opts, slack.MsgOptionMarkdownText(rest))
+		}
+		if len(parts) == 1 && footer != nil {
+			opts = append(opts, slack.MsgOptionBlocks(footerBlocks(footer)...))
+		}
+		if r.stopStream(ctx, opts...) == nil {
+			return r.post(ctx, parts[1:], footer)
+		}
+	}
+	if m.streaming {
+		_ = r.stopStream(ctx)
+	}
+	if m.kind == noMessage {
+		return r.post(ctx, parts, footer)
+	}
+	return r.replace(ctx, parts, footer)
+}
+
+// replace edits the message to show the first part and posts the others.
+// An edit can be repeated safely, so it also repairs a stream whose end is
+// unknown; a post cannot, so one is made only once the edit surely failed.
+func (r *reply) replace(ctx context.Context, parts []string, footer *handlers.Footer) error {
+	var under *handlers.Footer
+	if len(parts) == 1 {
+		under = footer
+	}
+	err := retryRateLimited(ctx, func() error {
+		_, _, _, err := r.api.client.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(parts[0], under)...)
+		return err
+	})
+	if err == nil {
+		return r.post(ctx, parts[1:], footer)
+	}
+	if slackErrorCode(err) != "" {
+		return r.post(ctx, parts, footer)
+	}
+	return wrapSlackError("chat.update", err)
+}
+
+// post posts parts in the thread, the footer under the last.
+func (r *reply) post(ctx context.Context, parts []string, footer *handlers.Footer) error {
+	for i, part := range parts {
+		var under *handlers.Footer
+		if i == len(parts)-1 {
+			under = footer
+		}
+		err := retryRateLimited(ctx, func() error {
+			_, _, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
+				append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS)}, markdownMessage(part, under)...)...)
+			return err
+		})
+		if err != nil {
+			return wrapSlackError("chat.postMessage", err)
+		}
+	}
+	return nil
+}
+
+// markdownMessage is the content of a message showing markdown, with the
+// footer under it.
+func markdownMessage(markdown string, footer *handlers.Footer) []slack.MsgOption {
+	blocks := append([]slack.Block{slack.NewMarkdownBlock("", markdown)}, footerBlocks(footer)...)
+	return []slack.MsgOption{
+		slack.MsgOptionText(notificationText(markdown), false),
+		slack.MsgOptionBlocks(blocks...),
+	}
+}
+
+// retryRateLimited makes call again once Slack's requested wait has passed:
+// a rate-limited call was not made, and the final text must get through.
+func retryRateLimited(ctx context.Context, call func() error) error {
+	err := call()
+	var limited *slack.RateLimitedError
+	if !errors.As(err, &limited) {
+		return err
+	}
+	t := time.NewTimer(limited.RetryAfter)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return call()
+	case <-ctx.Done():
+		return err
+	}
+}
+
+// runePrefix is s cut to at most n bytes without splitting a character.
+func runePrefix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

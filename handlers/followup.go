@@ -1,0 +1,210 @@
+package handlers
+
+import (
+	"strings"
+
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+// followUp builds the conversation for a message in a thread from the
+// thread itself (msgs, root first), so that any replica can answer it: the
+// images are the newest ones posted before m (or, when a person posted
+// none, those the bot's latest answer was about). When the bot has answered
+// since, its answers become the model's turns and the people's messages the
+// user's, and the use case stays the one last answered with unless m names
+// another. It reports false when the thread holds no image.
+func (h *Handler) followUp(r *request, msgs []Message, m Message) (conversation, bool) {
+	var before []Message
+	for _, msg := range msgs {
+		if msg.TS != m.TS && tsBefore(msg.TS, m.TS) {
+			before = append(before, msg)
+		}
+	}
+	anchor, files, byPerson := -1, []File(nil), false
+	for i := len(before) - 1; i >= 0; i-- {
+		if !h.ours(before[i]) && before[i].BotID == "" && hasImageCandidate(before[i].Files) {
+			anchor, files, byPerson = i, before[i].Files, true
+			break
+		}
+	}
+	answered := false
+	var lastRef *AnswerRef
+	for i := anchor + 1; i < len(before); i++ {
+		if h.ours(before[i]) {
+			answered = true
+			if before[i].Answer != nil {
+				lastRef = before[i].Answer
+			}
+		}
+	}
+	if anchor < 0 {
+		// No person's image in the thread: an answer about images from
+		// elsewhere (a form's upload) still names its files.
+		for i := len(before) - 1; i >= 0 && files == nil; i-- {
+			if ref := before[i].Answer; ref != nil && h.ours(before[i]) && len(ref.Files) > 0 {
+				anchor = i - 1 // the answer itself is the first model turn
+				for _, id := range ref.Files {
+					files = append(files, File{ID: id, Access: "check_file_info"})
+				}
+			}
+		}
+		if files == nil {
+			return conversation{}, false
+		}
+	}
+	question := strings.TrimSpace(m.Text)
+	if !answered || question == "" {
+		return conversation{files: files}, true
+	}
+
+	// A follow-up keeps the use case of the last answer unless the
+	// message starts with another's name.
+	if first, _, _ := strings.Cut(question, " "); lastRef != nil {
+		if _, named := h.catalog.Lookup(strings.ToLower(strings.Trim(first, ",:;.!?"))); !named {
+			if uc, ok := h.catalog.Lookup(lastRef.UseCase); ok {
+				r.useCase = uc
+			}
+		}
+	}
+	r.question = ""
+	if byPerson {
+		_, r.question = h.catalog.Choose(h.withoutOwnMention(before[anchor].Text))
+	}
+
+	var later []vision.Turn
+	for _, msg := range before[anchor+1:] {
+		switch {
+		case h.ours(msg):
+			later = append(later, vision.Turn{Role: vision.RoleModel, Text: msg.Text})
+		case msg.BotID != "":
+			// Other bots' messages are not part of the conversation.
+		default:
+			if text := h.withoutOwnMention(msg.Text); text != "" {
+				later = append(later, vision.Turn{Role: vision.RoleUser, Text: text})
+			}
+		}
+	}
+	later = h.boundHistory(later)
+	later = append(later, vision.Turn{Role: vision.RoleUser, Text: clip(question, h.cfg.MaxQuestion)})
+	return conversation{files: files, later: later}, true
+}
+
+// ours says whether the bot posted msg.
+func (h *Handler) ours(msg Message) bool {
+	return h.cfg.BotUserID != "" && msg.User == h.cfg.BotUserID
+}
+
+// boundHistory keeps the newest turns within the configured count and
+// size: the first turn (the images) is always sent, the oldest talk goes.
+func (h *Handler) boundHistory(turns []vision.Turn) []vision.Turn {
+	if len(turns) > h.cfg.MaxHistoryTurns {
+		turns = turns[len(turns)-h.cfg.MaxHistoryTurns:]
+	}
+	total := 0
+	for i := len(turns) - 1; i >= 0; i-- {
+		total += len(turns[i].Text)
+		if total > h.cfg.MaxHistoryChars {
+			return turns[i+1:]
+		}
+	}
+	return turns
+}
+
+// mergeTurns joins consecutive turns of the same role, as the model
+// expects them to alternate.
+func mergeTurns(turns []vision.Turn) []vision.Turn {
+	out := make([]vision.Turn, 0, len(turns))
+	for _, t := range turns {
+		if n := len(out); n > 0 && out[n-1].Role == t.Role {
+			out[n-1].Text = strings.TrimSpace(out[n-1].Text + "\n\n" + t.Text)
+			out[n-1].Images = append(out[n-1].Images, t.Images...)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// withoutOwnMention removes the bot's mention from a message read back
+// from a thread (events arrive with it already removed).
+func (h *Handler) withoutOwnMention(text string) string {
+	return WithoutMention(text, h.cfg.BotUserID)
+}
+
+// WithoutMention removes the mentions of userID (<@U123> or <@U123|name>)
+// from text.
+func WithoutMention(text, userID string) string {
+	if userID == "" {
+		return strings.TrimSpace(text)
+	}
+	prefix := "<@" + userID
+	var out strings.Builder
+	for {
+		i := strings.Index(text, prefix)
+		if i < 0 {
+			break
+		}
+		rest := text[i+len(prefix):]
+		end := strings.IndexByte(rest, '>')
+		if end < 0 || (end > 0 && rest[0] != '|') {
+			out.WriteString(text[:i+len(prefix)])
+			text = rest
+			continue
+		}
+		out.WriteString(text[:i])
+		text = rest[end+1:]
+	}
+	out.WriteString(text)
+	return strings.TrimSpace(out.String())
+}
+
+// clip bounds s to n bytes at a UTF-8 boundary.
+func clip(s string, n int) string {
+	if n <= 0 || len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// mentionGuard releases streamed text for display only up to where no
+// mention can be cut in two ("<@U1" + "23>", "@he" + "re"), defused the
+// same way as the whole answer will be, and without surrounding
+// whitespace, so that what is shown is always a prefix of the final text.
+type mentionGuard struct {
+	held    string
+	started bool
+}
+
+// The longest tail held back: a mention's "<…>" and "@everyone".
+const (
+	maxHeldMention = 256
+	maxHeldWord    = len("@everyone")
+)
+
+func (g *mentionGuard) write(delta string) string {
+	text := g.held + delta
+	if !g.started {
+		text = strings.TrimLeft(text, " \t\r\n")
+		if text == "" {
+			g.held = ""
+			return ""
+		}
+		g.started = true
+	}
+	cut := len(strings.TrimRight(text, " \t\r\n"))
+	// Only what follows the last ">" can still change: an unclosed "<"
+	// there may become a mention, an "@" a broadcast word.
+	closed := strings.LastIndexByte(text[:cut], '>') + 1
+	if i := strings.LastIndexByte(text[closed:cut], '<'); i >= 0 && cut-(closed+i) < maxHeldMention {
+		cut = closed + i
+	} else if i := strings.LastIndexByte(text[closed:cut], '@'); i >= 0 && cut-(closed+i) <= maxHeldWord {
+		cut = closed + i
+	}
+	g.held = text[cut:]
+	return defuseMentions(text[:cut])
+}
