@@ -32,7 +32,11 @@ type Reply struct {
 	// Text builds a normal answer: a few SSE chunks when streaming, one JSON
 	// when unary, with finishReason STOP and usageMetadata. An empty Text
 	// (a zero Reply) is an answer that finishes without any text.
-	Text   string
+	Text string
+	// Chunks is how many SSE events a streamed Text is cut into (0: 3, as
+	// the real API streams a short answer); a load run sets more, paced by
+	// ChunkDelay, to stream at a given rate of tokens.
+	Chunks int
 	Header http.Header
 	// Delay is waited before the first byte (time to first token).
 	Delay time.Duration
@@ -51,7 +55,8 @@ type Recorded struct {
 	Method string // "generateContent", "streamGenerateContent" or "get"
 	APIKey string
 	Header http.Header
-	Body   []byte // raw JSON as sent
+	Body   []byte // raw JSON as sent; nil after DropBodies(true)
+	Size   int    // the body's length in bytes
 	At     time.Time
 }
 
@@ -63,12 +68,13 @@ type Server struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	models   map[string]bool
-	apiKey   string
-	script   []Reply
-	fallback Reply
-	requests []Recorded
+	mu         sync.Mutex
+	dropBodies bool
+	models     map[string]bool
+	apiKey     string
+	script     []Reply
+	fallback   Reply
+	requests   []Recorded
 	// arrived is closed and replaced whenever a request is recorded, which
 	// wakes every WaitRequests without polling.
 	arrived chan struct{}
@@ -157,9 +163,20 @@ func (s *Server) WaitRequests(n int, timeout time.Duration) ([]Recorded, error) 
 	}
 }
 
+// DropBodies stops keeping request bodies (their Size is still recorded),
+// so that a load run of large images does not hold them all.
+func (s *Server) DropBodies(drop bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropBodies = drop
+}
+
 func (s *Server) record(r Recorded) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.dropBodies {
+		r.Body = nil
+	}
 	s.requests = append(s.requests, r)
 	close(s.arrived)
 	s.arrived = make(chan struct{})
@@ -225,7 +242,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("x-goog-api-key")
 	s.record(Recorded{
 		Path: r.URL.Path, Query: r.URL.RawQuery, Model: rt.model, Method: rt.method,
-		APIKey: key, Header: r.Header.Clone(), Body: body, At: time.Now(),
+		APIKey: key, Header: r.Header.Clone(), Body: body, Size: len(body), At: time.Now(),
 	})
 
 	s.mu.Lock()
@@ -286,7 +303,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Re
 	case status >= 400:
 		body = errorBody(status, http.StatusText(status))
 	case streaming:
-		body = sseAnswer(rep.Text, rt.model)
+		body = sseAnswer(rep.Text, rt.model, rep.Chunks)
 	default:
 		body = unaryAnswer(rep.Text, rt.model)
 	}
@@ -431,10 +448,13 @@ func unaryAnswer(text, model string) []byte {
 	return b
 }
 
-// sseAnswer splits text into up to three chunks, the way the real API
-// streams a short answer; usage grows chunk by chunk as a running total.
-func sseAnswer(text, model string) []byte {
-	pieces := splitText(text, 3)
+// sseAnswer splits text into chunks (three by default, the way the real
+// API streams a short answer); usage grows chunk by chunk as a running total.
+func sseAnswer(text, model string, chunks int) []byte {
+	if chunks <= 0 {
+		chunks = 3
+	}
+	pieces := splitText(text, chunks)
 	var buf bytes.Buffer
 	var sent strings.Builder
 	for i, p := range pieces {

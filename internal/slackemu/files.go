@@ -2,6 +2,7 @@ package slackemu
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -253,6 +254,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 	allowed := bearer && s.botTokenError(tok) == "" && !s.denyFiles && s.hasScope("files:read")
 	file := s.served[r.URL.Path]
 	redirect := s.signInRedirect
+	bandwidth := s.bandwidth
 	s.mu.Unlock()
 
 	switch {
@@ -271,7 +273,36 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", path.Base(r.URL.Path)))
 		}
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(file.data)
+		s.writePaced(r.Context(), w, file.data, bandwidth)
+	}
+}
+
+// writePaced writes data at about bytesPerSecond, in chunks of a tenth of
+// a second, or at once when bytesPerSecond is 0.
+func (s *Server) writePaced(ctx context.Context, w http.ResponseWriter, data []byte, bytesPerSecond int) {
+	if bytesPerSecond <= 0 {
+		_, _ = w.Write(data)
+		return
+	}
+	chunk := max(bytesPerSecond/10, 1)
+	start := time.Now()
+	for sent := 0; sent < len(data); {
+		n := min(chunk, len(data)-sent)
+		if _, err := w.Write(data[sent : sent+n]); err != nil {
+			return
+		}
+		sent += n
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		due := start.Add(time.Duration(float64(sent) / float64(bytesPerSecond) * float64(time.Second)))
+		select {
+		case <-time.After(time.Until(due)):
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		}
 	}
 }
 

@@ -81,6 +81,8 @@ type Server struct {
 	denyFiles      bool
 	signInRedirect bool
 	streamTTL      time.Duration
+	bandwidth      int // bytes per second of file downloads; 0 is unlimited
+	onCall         func(Call)
 
 	// socket mode
 	tickets  map[string]bool
@@ -188,6 +190,15 @@ func (s *Server) SetScopes(scopes string) { s.locked(func() { s.scopes = scopes 
 
 // SetLatency adds d to every Web API call and file download.
 func (s *Server) SetLatency(d time.Duration) { s.locked(func() { s.latency = d }) }
+
+// SetBandwidth paces file downloads to bytesPerSecond (0: unlimited), as a
+// phone photo from Slack's file servers is not instant.
+func (s *Server) SetBandwidth(bytesPerSecond int) { s.locked(func() { s.bandwidth = bytesPerSecond }) }
+
+// OnCall registers f to see every Web API call once Slack has applied it
+// (after the latency), for load runs that follow requests as they go. f
+// runs on the request's goroutine, outside the server's lock.
+func (s *Server) OnCall(f func(Call)) { s.locked(func() { s.onCall = f }) }
 
 // SetPingInterval sets how often the websocket pings clients (default 5s;
 // slack-go gives up after 30s without a ping). It applies to new connections.

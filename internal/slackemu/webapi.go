@@ -106,9 +106,11 @@ func scopeFor(method, channel string) string {
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	call, raw := parseCall(r)
 	s.sleepLatency(r.Context())
+	call.At = time.Now() // when Slack applies it: after the round trip's latency
 
 	s.mu.Lock()
 	s.calls = append(s.calls, call)
+	onCall := s.onCall
 	s.notify()
 	scopes := s.scopes
 	var resp any
@@ -131,6 +133,9 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 		resp = s.serveMethod(m, &apiReq{call: call, json: raw})
 	}
 	s.mu.Unlock()
+	if onCall != nil {
+		onCall(call)
+	}
 
 	// Slack reports the token's scopes on every Web API response.
 	w.Header().Set("X-OAuth-Scopes", scopes)

@@ -1,0 +1,350 @@
+// Package bench is visionbot's load harness: it runs the real bot binary
+// (real slack-go and genai clients) against the emulators with injected
+// latencies, and measures what the bot itself adds on top of them.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Options configures a benchmark run.
+type Options struct {
+	Binary     string    // the visionbot binary to run
+	Quick      bool      // fewer requests: a smoke run, not figures to publish
+	ProfileDir string    // where to save CPU and allocation profiles under load ("" for none)
+	Progress   io.Writer // one line per stage
+}
+
+// Realistic latencies: a Slack round trip, a phone photo's thumbnail over
+// a good link, Gemini Flash's first token and pace.
+var realistic = Latency{SlackRTT: 60 * time.Millisecond, Bandwidth: 10 << 20, TTFT: 600 * time.Millisecond, TokensPerSec: 80}
+
+// Results is everything a run measured, as written to JSON.
+type Results struct {
+	Machine     Machine         `json:"machine"`
+	Realistic   Latency         `json:"realistic_latency"`
+	Ours        Mode            `json:"ours"`
+	PassThrough Mode            `json:"pass_through"`
+	Tiers       map[string]Tier `json:"slack_tiers"`
+}
+
+// Machine is where the run happened.
+type Machine struct {
+	CPUs   int    `json:"cpus"`
+	CPU    string `json:"cpu"`
+	Go     string `json:"go"`
+	OS     string `json:"os"`
+	Date   string `json:"date"`
+	Quick  bool   `json:"quick"`
+	Binary string `json:"binary"`
+}
+
+// Mode is the figures of one way of running the bot.
+type Mode struct {
+	AckStalledMS   [2]float64         `json:"ack_p50_p99_ms_128_in_flight_gemini_stalled"`
+	FirstText      map[string]Figures `json:"first_text_by_load"`
+	Throughput     float64            `json:"analyses_per_s_zero_latency"`
+	MemPerRequest  int64              `json:"memory_per_in_flight_request_bytes"`
+	PeakRSS        int64              `json:"peak_rss_bytes_128_in_flight"`
+	GeminiBytes    int                `json:"bytes_to_gemini_per_photo"`
+	CallsPerMinute map[string]int     `json:"slack_calls_max_per_minute"`
+	Goroutines     [2]int             `json:"goroutines_before_after"`
+	OpenLoop       Figures            `json:"open_loop_20_per_s"`
+}
+
+// Figures is the wait for first visible text under one load, and the
+// bot's overhead on it (the wait minus the injected latencies).
+type Figures struct {
+	Requests    int        `json:"requests"`
+	FirstTextMS [2]float64 `json:"first_text_p50_p99_ms"`
+	OverheadMS  [2]float64 `json:"overhead_p50_p99_ms"`
+	InjectedMS  float64    `json:"injected_ms"`
+	PerSecond   float64    `json:"completed_per_s"`
+}
+
+// Tier is Slack's documented rate for a method, per workspace and app.
+type Tier struct {
+	Name      string `json:"tier"`
+	PerMinute int    `json:"per_minute"`
+}
+
+// slackTiers are the tiers of the methods the bot calls while answering
+// (docs.slack.dev, "Rate limits"); chat.postMessage is "special": about
+// one per second per channel, so its bound here is the channels' total.
+func slackTiers() map[string]Tier {
+	return map[string]Tier{
+		"chat.startStream":      {"Tier 2", 20},
+		"chat.stopStream":       {"Tier 2", 20},
+		"chat.appendStream":     {"Tier 4", 100},
+		"chat.update":           {"Tier 3", 50},
+		"chat.postMessage":      {"special (1/s per channel)", 60 * channels},
+		"reactions.add":         {"Tier 3", 50},
+		"reactions.remove":      {"Tier 3", 50},
+		"conversations.replies": {"Tier 3", 50},
+		"files.info":            {"Tier 4", 100},
+	}
+}
+
+// Run measures both modes and returns the results.
+func Run(ctx context.Context, opt Options) (*Results, error) {
+	say := func(format string, a ...any) {
+		if opt.Progress != nil {
+			fmt.Fprintf(opt.Progress, format+"\n", a...)
+		}
+	}
+	bin, err := filepath.Abs(opt.Binary) // the bot runs in another folder
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", opt.Binary, err)
+	}
+	opt.Binary = bin
+	say("drawing a 12-megapixel photo and Slack's thumbnails…")
+	photos, err := makePhotos()
+	if err != nil {
+		return nil, err
+	}
+	say("photo: original %s, thumb_1024 %s, thumb_720 %s", kb(len(photos.original)), kb(len(photos.thumb1024)), kb(len(photos.thumb720)))
+	res := &Results{Machine: machine(opt), Realistic: realistic, Tiers: slackTiers()}
+	for _, pass := range []bool{false, true} {
+		name := "ours"
+		if pass {
+			name = "pass-through"
+		}
+		m, err := runMode(ctx, opt, photos, pass, func(format string, a ...any) { say(name+": "+format, a...) })
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if pass {
+			res.PassThrough = m
+		} else {
+			res.Ours = m
+		}
+	}
+	return res, nil
+}
+
+func runMode(ctx context.Context, opt Options, photos photoSet, pass bool, say func(string, ...any)) (Mode, error) {
+	m := Mode{FirstText: map[string]Figures{}, CallsPerMinute: map[string]int{}}
+	scale := func(n int) int {
+		if opt.Quick {
+			return max(n/4, 4)
+		}
+		return n
+	}
+
+	// Acks with 128 jobs in flight and Gemini stalled, then 200 more events.
+	if !pass {
+		say("acks with 128 in flight and Gemini stalled")
+		e, err := startEnv(opt.Binary, Latency{}, photos, pass, nil)
+		if err != nil {
+			return m, err
+		}
+		e.gemini.SetDefault(hangReply())
+		base := time.Now().Unix() - 10800
+		for i := range 128 {
+			if _, _, err := e.request(i, base); err != nil {
+				e.close()
+				return m, err
+			}
+		}
+		waitUntil(ctx, func() bool { return len(e.gemini.Requests()) >= 128 }, time.Minute)
+		for i := 128; i < 328; i++ {
+			if _, _, err := e.request(i, base); err != nil {
+				e.close()
+				return m, err
+			}
+		}
+		waitUntil(ctx, func() bool { return len(e.slack.Acks()) >= 328 }, time.Minute)
+		var acks []time.Duration
+		for _, a := range e.slack.Acks() {
+			acks = append(acks, a.Latency())
+		}
+		m.AckStalledMS = [2]float64{ms(percentile(acks, 50)), ms(percentile(acks, 99))}
+		e.close()
+	}
+
+	// First text under load, with no latency and with realistic latency.
+	loads := []int{1, 8, 32, 128}
+	if pass {
+		loads = []int{32}
+	}
+	for _, lat := range []struct {
+		name string
+		lat  Latency
+	}{{"zero", Latency{}}, {"realistic", realistic}} {
+		for _, conc := range loads {
+			total := scale(max(2*conc, 24))
+			say("%d in flight, %s latency, %d requests", conc, lat.name, total)
+			e, err := startEnv(opt.Binary, lat.lat, photos, pass, nil)
+			if err != nil {
+				return m, err
+			}
+			before := e.goroutines(ctx)
+			var stopProfile func()
+			if opt.ProfileDir != "" && conc == 128 && lat.name == "zero" && !pass {
+				stopProfile = e.profileDuringLoad(ctx, opt.ProfileDir, say)
+			}
+			r, err := e.closedLoop(ctx, conc, total)
+			if stopProfile != nil {
+				stopProfile()
+			}
+			if err != nil {
+				e.close()
+				return m, fmt.Errorf("%d in flight: %w", conc, err)
+			}
+			r.Injected = injected(lat.lat, len(photos.thumb720))
+			m.FirstText[fmt.Sprintf("%s/%d", lat.name, conc)] = figures(r)
+			for method, n := range e.track.perMinute() {
+				m.CallsPerMinute[method] = max(m.CallsPerMinute[method], n)
+			}
+			if lat.name == "zero" && conc == max(loads[len(loads)-1], 32) {
+				m.Throughput = float64(r.Completed) / r.Elapsed.Seconds()
+			}
+			if sizes := requestSizes(e); len(sizes) > 0 {
+				m.GeminiBytes = slices.Max(sizes)
+			}
+			if conc == loads[len(loads)-1] && lat.name == "realistic" {
+				waitUntil(ctx, func() bool { return e.goroutines(ctx) <= before }, 10*time.Second)
+				m.Goroutines = [2]int{before, e.goroutines(ctx)}
+			}
+			e.close()
+		}
+	}
+
+	// Memory: 128 requests held in flight after their images are in hand.
+	say("memory with 128 in flight")
+	slow := realistic
+	slow.TTFT = 8 * time.Second
+	e, err := startEnv(opt.Binary, slow, photos, pass, nil)
+	if err != nil {
+		return m, err
+	}
+	idle, _ := e.rss()
+	base := time.Now().Unix() - 14400
+	for i := range 128 {
+		if _, _, err := e.request(i, base); err != nil {
+			e.close()
+			return m, err
+		}
+	}
+	waitUntil(ctx, func() bool { return len(e.gemini.Requests()) >= 128 }, time.Minute)
+	held, _ := e.rss()
+	m.MemPerRequest = (held - idle) / 128
+	waitUntil(ctx, func() bool { return e.track.pending() == 0 }, 2*time.Minute)
+	_, m.PeakRSS = e.rss()
+	e.close()
+
+	// Open loop: requests arrive at 20 per second whatever the answers do.
+	if !pass {
+		say("open loop, 20 requests per second, realistic latency")
+		e, err := startEnv(opt.Binary, realistic, photos, pass, nil)
+		if err != nil {
+			return m, err
+		}
+		d := 10 * time.Second
+		if opt.Quick {
+			d = 3 * time.Second
+		}
+		r, err := e.openLoop(ctx, 20, d)
+		e.close()
+		if err != nil {
+			return m, fmt.Errorf("open loop: %w", err)
+		}
+		r.Injected = injected(realistic, len(photos.thumb720))
+		m.OpenLoop = figures(r)
+	}
+	return m, nil
+}
+
+// profileDuringLoad takes a CPU profile while the load runs, then the
+// allocations, from the bot's /debug/pprof.
+func (e *env) profileDuringLoad(ctx context.Context, dir string, say func(string, ...any)) func() {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		say("profile: %v", err)
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := e.profile(ctx, "/debug/pprof/profile?seconds=8", filepath.Join(dir, "cpu.pprof")); err != nil {
+			say("cpu profile: %v", err)
+		}
+	}()
+	return func() {
+		<-done
+		if err := e.profile(ctx, "/debug/pprof/allocs", filepath.Join(dir, "allocs.pprof")); err != nil {
+			say("allocs profile: %v", err)
+		}
+	}
+}
+
+// injected is the part of a first text's wait the emulators add: the
+// download's round trip and transfer, Gemini's first token, and the round
+// trip of the Slack call that shows it.
+func injected(lat Latency, imageBytes int) time.Duration {
+	d := 2*lat.SlackRTT + lat.TTFT
+	if lat.Bandwidth > 0 {
+		d += time.Duration(float64(imageBytes) / float64(lat.Bandwidth) * float64(time.Second))
+	}
+	return d
+}
+
+func figures(r loadResult) Figures {
+	o := overheads(r)
+	return Figures{
+		Requests:    r.Completed,
+		FirstTextMS: [2]float64{ms(percentile(r.FirstText, 50)), ms(percentile(r.FirstText, 99))},
+		OverheadMS:  [2]float64{ms(percentile(o, 50)), ms(percentile(o, 99))},
+		InjectedMS:  ms(r.Injected),
+		PerSecond:   float64(r.Completed) / r.Elapsed.Seconds(),
+	}
+}
+
+func requestSizes(e *env) []int {
+	var out []int
+	for _, r := range e.gemini.Requests() {
+		if r.Method == "streamGenerateContent" {
+			out = append(out, r.Size)
+		}
+	}
+	return out
+}
+
+func waitUntil(ctx context.Context, cond func() bool, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+func machine(opt Options) Machine {
+	cpu := "unknown"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return Machine{
+		CPUs: runtime.NumCPU(), CPU: cpu, Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
+		Date: time.Now().UTC().Format("2006-01-02"), Quick: opt.Quick, Binary: opt.Binary,
+	}
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
+
+func kb(n int) string { return fmt.Sprintf("%.0f KB", float64(n)/1024) }

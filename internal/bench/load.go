@@ -1,0 +1,139 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/visionbot/visionbot/internal/slackemu"
+)
+
+// channels spreads requests like a workspace does: Slack limits posting
+// per channel as well as per workspace.
+const channels = 16
+
+// loadResult is what one load run measured.
+type loadResult struct {
+	Requests  int             `json:"requests"`
+	Completed int             `json:"completed"`
+	Elapsed   time.Duration   `json:"elapsed_ns"`
+	FirstText []time.Duration `json:"-"`
+	Injected  time.Duration   `json:"injected_ns"` // the part of the first text's wait the emulators add
+}
+
+// request sends request i as a mention with the photo, and returns the
+// thread where its answer goes.
+func (e *env) request(i int, base int64) (thread string, done <-chan struct{}, err error) {
+	thread = fmt.Sprintf("%d.%06d", base+int64(i/1_000_000), i%1_000_000)
+	channel := fmt.Sprintf("CBENCH%02d", i%channels)
+	inner, _ := json.Marshal(map[string]any{
+		"type": "app_mention", "user": fmt.Sprintf("U%03d", i%200), "text": "<@" + slackemu.BotUserID + "> recipe",
+		"ts": thread, "event_ts": thread, "channel": channel, "files": []any{e.file},
+	})
+	done = e.track.expect(thread, time.Now())
+	_, err = e.slack.SendEvent(inner, "")
+	return thread, done, err
+}
+
+// closedLoop keeps conc requests in flight until total have been answered.
+func (e *env) closedLoop(ctx context.Context, conc, total int) (loadResult, error) {
+	base := time.Now().Unix() - 3600
+	var next atomic.Int64
+	var mu sync.Mutex
+	res := loadResult{Requests: total}
+	var firstErr error
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= total || ctx.Err() != nil {
+					return
+				}
+				thread, done, err := e.request(i, base)
+				if err == nil {
+					select {
+					case <-done:
+					case <-time.After(2 * time.Minute):
+						err = fmt.Errorf("request %d got no final answer", i)
+					case <-ctx.Done():
+						err = ctx.Err()
+					}
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					res.Completed++
+					if d, ok := e.track.firstText(thread); ok {
+						res.FirstText = append(res.FirstText, d)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res, firstErr
+}
+
+// openLoop sends requests at rate per second for d, whatever the answers
+// do, and waits for them all.
+func (e *env) openLoop(ctx context.Context, rate float64, d time.Duration) (loadResult, error) {
+	base := time.Now().Unix() - 7200
+	total := int(rate * d.Seconds())
+	res := loadResult{Requests: total}
+	threads := make([]string, 0, total)
+	dones := make([]<-chan struct{}, 0, total)
+	start := time.Now()
+	for i := range total {
+		time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+		thread, done, err := e.request(i, base)
+		if err != nil {
+			return res, err
+		}
+		threads, dones = append(threads, thread), append(dones, done)
+	}
+	for i, done := range dones {
+		select {
+		case <-done:
+			res.Completed++
+			if d, ok := e.track.firstText(threads[i]); ok {
+				res.FirstText = append(res.FirstText, d)
+			}
+		case <-time.After(2 * time.Minute):
+			return res, fmt.Errorf("request %d got no final answer", i)
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// percentile is the p-th percentile (0..100) of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
+
+// overheads subtracts the injected latency from each first-text wait.
+func overheads(r loadResult) []time.Duration {
+	out := make([]time.Duration, 0, len(r.FirstText))
+	for _, d := range r.FirstText {
+		out = append(out, d-r.Injected)
+	}
+	return out
+}

@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// WriteTable prints the results as the Markdown table of docs/benchmarks.md.
+func WriteTable(w io.Writer, r *Results) {
+	o, p := r.Ours, r.PassThrough
+	pair := func(v [2]float64) string { return fmt.Sprintf("%.2f / %.2f ms", v[0], v[1]) }
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**not met**"
+	}
+	ratio := func(a, b float64) string {
+		if b == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", a/b)
+	}
+	realistic32, zero32 := o.FirstText["realistic/32"], o.FirstText["zero/32"]
+	pass32 := p.FirstText["realistic/32"]
+
+	fmt.Fprintf(w, "Machine: %d CPUs (%s), %s, %s, %s. Realistic latency: Slack round trip %v, downloads %d MB/s, Gemini first token %v, %d tokens/s.\n\n",
+		r.Machine.CPUs, r.Machine.CPU, r.Machine.Go, r.Machine.OS, r.Machine.Date,
+		r.Realistic.SlackRTT, r.Realistic.Bandwidth>>20, r.Realistic.TTFT, r.Realistic.TokensPerSec)
+	fmt.Fprintln(w, "| figure | target | ours | verdict | pass-through | ours / theirs |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	fmt.Fprintf(w, "| ack latency p50 / p99, 128 jobs in flight, Gemini stalled, +200 events | p99 ≤ 5 ms | %s | %s | | |\n",
+		pair(o.AckStalledMS), verdict(o.AckStalledMS[1] <= 5))
+	fmt.Fprintf(w, "| overhead on time to first visible text p50 / p99, 32 in flight, realistic latency | ≤ 3 / ≤ 10 ms | %s | %s | %s | %s |\n",
+		pair(realistic32.OverheadMS), verdict(realistic32.OverheadMS[0] <= 3 && realistic32.OverheadMS[1] <= 10),
+		pair(pass32.OverheadMS), ratio(realistic32.OverheadMS[0], pass32.OverheadMS[0]))
+	diff := realistic32.OverheadMS[0] - zero32.OverheadMS[0]
+	fmt.Fprintf(w, "| the same with zero injected latency (p50 must agree within 2 ms) | agree within 2 ms | %s (Δ p50 %.2f ms) | %s | | |\n",
+		pair(zero32.OverheadMS), diff, verdict(diff <= 2 && diff >= -2))
+	fmt.Fprintf(w, "| analyses per second, zero injected latency | report | %.1f /s | | | |\n", o.Throughput)
+	fmt.Fprintf(w, "| memory per in-flight request (thumbnail path) | ≤ 2 MB | %s | %s | %s | %s |\n",
+		mb(o.MemPerRequest), verdict(o.MemPerRequest <= 2<<20), mb(p.MemPerRequest), ratio(float64(o.MemPerRequest), float64(p.MemPerRequest)))
+	fmt.Fprintf(w, "| peak RSS, 128 in flight | report | %s | | %s | %s |\n",
+		mb(o.PeakRSS), mb(p.PeakRSS), ratio(float64(o.PeakRSS), float64(p.PeakRSS)))
+	fmt.Fprintf(w, "| bytes sent to Gemini for a 12-megapixel phone photo | ≤ 200 KB | %s | %s | %s | %s |\n",
+		kb(o.GeminiBytes), verdict(o.GeminiBytes <= 200<<10), kb(p.GeminiBytes), ratio(float64(o.GeminiBytes), float64(p.GeminiBytes)))
+	over := overTier(o.CallsPerMinute, r.Tiers)
+	fmt.Fprintf(w, "| Slack calls per method per minute vs its tier | never above | %s | %s | | |\n",
+		callsSummary(o.CallsPerMinute, r.Tiers), verdict(len(over) == 0))
+	fmt.Fprintf(w, "| goroutines before / after the run | back to baseline | %d / %d | %s | | |\n",
+		o.Goroutines[0], o.Goroutines[1], verdict(o.Goroutines[0] >= 0 && o.Goroutines[1] <= o.Goroutines[0]))
+
+	fmt.Fprintln(w, "\nTime to first visible text by load (p50 / p99; overhead = minus the injected latency):")
+	fmt.Fprintln(w, "\n| load | requests | first text | injected | overhead | completed/s |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	keys := make([]string, 0, len(o.FirstText))
+	for k := range o.FirstText {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		f := o.FirstText[k]
+		fmt.Fprintf(w, "| %s in flight | %d | %s | %.0f ms | %s | %.1f |\n", k, f.Requests, pair(f.FirstTextMS), f.InjectedMS, pair(f.OverheadMS), f.PerSecond)
+	}
+	if ol := o.OpenLoop; ol.Requests > 0 {
+		fmt.Fprintf(w, "| open loop, 20 arrivals/s, realistic | %d | %s | %.0f ms | %s | %.1f |\n", ol.Requests, pair(ol.FirstTextMS), ol.InjectedMS, pair(ol.OverheadMS), ol.PerSecond)
+	}
+	if pf := p.FirstText["realistic/32"]; pf.Requests > 0 {
+		fmt.Fprintf(w, "| pass-through, realistic/32 in flight | %d | %s | %.0f ms | %s | %.1f |\n", pf.Requests, pair(pf.FirstTextMS), pf.InjectedMS, pair(pf.OverheadMS), pf.PerSecond)
+	}
+	if len(over) > 0 {
+		fmt.Fprintf(w, "\nAbove Slack's tier in some minute: %s.\n", strings.Join(over, ", "))
+	}
+}
+
+func overTier(calls map[string]int, tiers map[string]Tier) []string {
+	var over []string
+	for method, n := range calls {
+		if t, ok := tiers[method]; ok && n > t.PerMinute {
+			over = append(over, fmt.Sprintf("%s %d/min (%s: %d)", method, n, t.Name, t.PerMinute))
+		}
+	}
+	slices.Sort(over)
+	return over
+}
+
+func callsSummary(calls map[string]int, tiers map[string]Tier) string {
+	var parts []string
+	for method, n := range calls {
+		if t, ok := tiers[method]; ok {
+			parts = append(parts, fmt.Sprintf("%s %d/%d", method, n, t.PerMinute))
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.2f MB", float64(n)/(1<<20)) }

@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/visionbot/visionbot/internal/slackemu"
+)
+
+// tracker follows every request through the Slack calls the bot makes:
+// when its first text became visible, and when its answer was final.
+type tracker struct {
+	slack *slackemu.Server
+
+	mu      sync.Mutex
+	sent    map[string]time.Time // thread ts → when the event was sent
+	visible map[string]time.Time
+	done    map[string]chan struct{}
+	calls   map[string][]time.Time // method → when Slack applied each call
+}
+
+func newTracker(s *slackemu.Server) *tracker {
+	return &tracker{
+		slack: s, sent: map[string]time.Time{}, visible: map[string]time.Time{},
+		done: map[string]chan struct{}{}, calls: map[string][]time.Time{},
+	}
+}
+
+// expect registers a request before its event is sent.
+func (t *tracker) expect(thread string, sent time.Time) <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sent[thread] = sent
+	ch := make(chan struct{})
+	t.done[thread] = ch
+	return ch
+}
+
+// onCall sees each Web API call once Slack applied it.
+func (t *tracker) onCall(c slackemu.Call) {
+	thread := c.Params["thread_ts"]
+	if thread == "" && c.Params["ts"] != "" {
+		if m := t.slack.Message(c.Params["channel"], c.Params["ts"]); m != nil {
+			thread, _ = m["thread_ts"].(string)
+		}
+	}
+	shows := false
+	switch c.Method {
+	case "chat.startStream", "chat.appendStream", "chat.stopStream":
+		shows = c.Params["markdown_text"] != ""
+	case "chat.postMessage", "chat.update":
+		text := c.Params["text"]
+		shows = text != "" && !strings.Contains(text, "Looking at your photo")
+	}
+	final := strings.Contains(c.Params["blocks"], `"vb1|`) // the footer goes under the final answer
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.calls[c.Method] = append(t.calls[c.Method], c.At)
+	if _, ok := t.sent[thread]; !ok {
+		return
+	}
+	if _, seen := t.visible[thread]; shows && !seen {
+		t.visible[thread] = c.At
+	}
+	if ch := t.done[thread]; final && ch != nil {
+		close(ch)
+		delete(t.done, thread)
+	}
+}
+
+// firstText is how long a request waited for its first visible text.
+func (t *tracker) firstText(thread string) (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, ok := t.visible[thread]
+	if !ok {
+		return 0, false
+	}
+	return v.Sub(t.sent[thread]), true
+}
+
+// perMinute is, for each method, the most calls made in any 60 seconds.
+func (t *tracker) perMinute() map[string]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]int{}
+	for method, at := range t.calls {
+		at = slices.Clone(at)
+		slices.SortFunc(at, time.Time.Compare) // concurrent calls may be recorded a little out of order
+		most, lo := 0, 0
+		for hi := range at {
+			for at[hi].Sub(at[lo]) >= time.Minute {
+				lo++
+			}
+			most = max(most, hi-lo+1)
+		}
+		out[method] = most
+	}
+	return out
+}
+
+// pending is how many requests have no final answer yet.
+func (t *tracker) pending() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.done)
+}
