@@ -1,8 +1,8 @@
-# visionbot: build, run, test, lint.
+# visionbot: build, run, test, bench, lint.
 GO      ?= go
 BIN     := bin/visionbot
 
-.PHONY: build run test lint vet fmt-check clean
+.PHONY: build run test bench lint vet fmt-check staticcheck clean
 
 ## build: a static binary in bin/visionbot
 build:
@@ -21,8 +21,13 @@ run: build
 test:
 	$(GO) test -race -count=1 ./...
 
-## lint: formatting and go vet
-lint: fmt-check vet
+## bench: run the real bot against the emulators under load; prints the table of
+## docs/benchmarks.md and writes the raw results to docs/benchmarks.json
+bench: build
+	$(GO) run ./cmd/visionbench -bin $(BIN) -json docs/benchmarks.json -pprof bench/pprof
+
+## lint: formatting, go vet and staticcheck
+lint: fmt-check vet staticcheck
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -30,6 +35,13 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck at a pinned version, fetched through the module proxy: no
+# binary to install, the same checks on every machine. v0.8 supports Go 1.26.
+STATICCHECK_VERSION := v0.8.2
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 clean:
 	rm -rf bin

@@ -23,6 +23,7 @@ type API struct {
 	files      *Downloader
 	hooks      *http.Client // response_url posts: no token is sent there
 	stream     StreamConfig
+	budget     *budget // the workspace's rate tiers, shared by every answer
 	replyLimit int
 	now        func() time.Time
 }
@@ -32,13 +33,18 @@ type API struct {
 func NewAPI(client *slack.Client, files *Downloader, hooks *http.Client, stream StreamConfig) *API {
 	return &API{
 		client: client, files: files, hooks: hooks, stream: stream.withDefaults(),
-		replyLimit: markdownBlockLimit, now: time.Now,
+		budget: newBudget(slackTiers(), time.Now), replyLimit: markdownBlockLimit, now: time.Now,
 	}
 }
 
 var _ handlers.Slack = (*API)(nil)
 
+// AddReaction shows progress. Under load, when the minute's
+// reactions.add budget is spent, it is skipped: the answer matters more.
 func (a *API) AddReaction(ctx context.Context, channel, ts, emoji string) error {
+	if !a.budget.take(0, "reactions.add") {
+		return nil
+	}
 	err := a.client.AddReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
 	if slackErrorCode(err) == "already_reacted" {
 		return nil
@@ -47,6 +53,7 @@ func (a *API) AddReaction(ctx context.Context, channel, ts, emoji string) error 
 }
 
 func (a *API) RemoveReaction(ctx context.Context, channel, ts, emoji string) error {
+	a.budget.force("reactions.remove") // a stale :eyes: would say the bot is still working
 	err := a.client.RemoveReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
 	if slackErrorCode(err) == "no_reaction" {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,6 +23,7 @@ type pool struct {
 	jobs     chan func(context.Context)
 	overflow chan struct{}
 	log      *zap.Logger
+	running  atomic.Int64
 
 	ctx     context.Context
 	timeout time.Duration
@@ -75,8 +77,15 @@ func (p *pool) runBeside(what string, job func(context.Context)) {
 	})
 }
 
+// load is how many jobs run now and how many wait for a worker.
+func (p *pool) load() (running, queued int) {
+	return int(p.running.Load()), len(p.jobs)
+}
+
 // run runs one job under its deadline; a panic ends the job, not the bot.
 func (p *pool) run(job func(context.Context)) {
+	p.running.Add(1)
+	defer p.running.Add(-1)
 	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
 	defer cancel()
 	defer func() {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -58,6 +59,7 @@ type Config struct {
 	JobTimeout    time.Duration // deadline of one job
 	ShutdownGrace time.Duration // how long running jobs may finish after a stop
 	DedupeTTL     time.Duration // how long an event id is remembered
+	Observer      Observer      // what the loop reports for metrics; nil for none
 }
 
 // Bot is the Socket Mode loop.
@@ -70,6 +72,8 @@ type Bot struct {
 	cfg    Config
 	seen   *seenEvents
 	pool   *pool
+	// connected follows the Socket Mode connection, for readiness checks.
+	connected atomic.Bool
 }
 
 // New returns a Bot reading events from events (the Socket Mode client's
@@ -96,6 +100,14 @@ func New(socket Socket, events <-chan socketmode.Event, flows Flows, self Identi
 		pool: newPool(cfg.Workers, cfg.Queue, log),
 	}
 }
+
+// Ready reports whether the Socket Mode connection is up: without it no
+// request can reach this replica.
+func (b *Bot) Ready() bool { return b.connected.Load() }
+
+// Jobs reports the requests being answered now and those waiting for a
+// worker.
+func (b *Bot) Jobs() (running, queued int) { return b.pool.load() }
 
 // Run connects and serves until ctx ends, then lets running jobs finish
 // within the shutdown grace. It returns the Socket Mode client's error if
@@ -132,6 +144,8 @@ loop:
 		}
 	}
 	stopSocket()
+	// Not ready from here on: running jobs may finish, no new ones come.
+	b.connected.Store(false)
 	if !b.pool.stop(b.cfg.ShutdownGrace) {
 		b.log.Warn("shutdown grace ended with jobs still running", zap.Duration("grace", b.cfg.ShutdownGrace))
 		stopJobs()
@@ -147,17 +161,25 @@ loop:
 
 // handle acks first, whatever the envelope holds, then routes it.
 func (b *Bot) handle(evt socketmode.Event) {
+	arrived := time.Now()
 	switch evt.Type {
 	case socketmode.EventTypeEventsAPI, socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive:
-		b.ack(evt.Request)
+		b.ack(evt.Request, arrived)
 	case socketmode.EventTypeErrorBadMessage:
-		b.ackBadMessage(evt)
+		b.ackBadMessage(evt, arrived)
 		return
 	case socketmode.EventTypeConnected:
+		b.connected.Store(true)
 		b.log.Info("connected to Slack (Socket Mode)")
 		return
 	case socketmode.EventTypeConnectionError:
+		b.connected.Store(false)
 		b.log.Warn("Socket Mode connection error", zap.Any("detail", evt.Data))
+		return
+	case socketmode.EventTypeConnecting, socketmode.EventTypeDisconnect, socketmode.EventTypeInvalidAuth:
+		// Slack asked for a new connection, or one is being opened: until
+		// it is up, this replica receives nothing.
+		b.connected.Store(false)
 		return
 	default:
 		return
@@ -185,18 +207,23 @@ func (b *Bot) handle(evt socketmode.Event) {
 	}
 }
 
-func (b *Bot) ack(req *socketmode.Request) {
+// ack acknowledges an envelope that reached the loop at arrived.
+func (b *Bot) ack(req *socketmode.Request, arrived time.Time) {
 	if req == nil || req.EnvelopeID == "" {
 		return
 	}
 	if err := b.socket.Ack(*req); err != nil {
 		b.log.Warn("ack envelope", zap.String("envelope_id", req.EnvelopeID), zap.Error(err))
+		return
+	}
+	if b.cfg.Observer != nil {
+		b.cfg.Observer.Acked(time.Since(arrived))
 	}
 }
 
 // ackBadMessage acks an envelope slack-go could not parse, so that Slack
 // does not deliver it again and again.
-func (b *Bot) ackBadMessage(evt socketmode.Event) {
+func (b *Bot) ackBadMessage(evt socketmode.Event, arrived time.Time) {
 	bad, ok := evt.Data.(*socketmode.ErrorBadMessage)
 	if !ok {
 		return
@@ -209,7 +236,7 @@ func (b *Bot) ackBadMessage(evt socketmode.Event) {
 	b.log.Warn("skipped an envelope that could not be parsed",
 		zap.String("envelope_id", env.EnvelopeID), zap.String("type", env.Type), zap.Error(bad.Cause))
 	if env.EnvelopeID != "" {
-		b.ack(&socketmode.Request{EnvelopeID: env.EnvelopeID})
+		b.ack(&socketmode.Request{EnvelopeID: env.EnvelopeID}, arrived)
 	}
 }
 

@@ -245,7 +245,9 @@ func (r *reply) open(ctx context.Context) {
 	dm := strings.HasPrefix(r.to.Channel, "D")
 	// Without its recipient, a stream in a channel vanishes when it stops.
 	canStream := dm || (r.to.User != "" && r.to.Team != "")
-	if r.cfg.Mode == StreamNative && canStream {
+	// A stream needs its start and its stop within Slack's Tier 2; without
+	// room for both it is not started.
+	if r.cfg.Mode == StreamNative && canStream && r.api.budget.take(0, "chat.startStream", "chat.stopStream") {
 		opts := []slack.MsgOption{slack.MsgOptionTS(r.to.TS)}
 		if !dm {
 			opts = append(opts, slack.MsgOptionRecipientUserID(r.to.User), slack.MsgOptionRecipientTeamID(r.to.Team))
@@ -255,6 +257,11 @@ func (r *reply) open(ctx context.Context) {
 			r.msg = replyMessage{kind: streamMessage, ts: ts, streaming: true, started: started}
 			return
 		}
+	}
+	// A placeholder needs edits; when the minute has no room for them,
+	// the answer is posted whole at the end instead.
+	if !r.api.budget.room(finalReserve, "chat.update") {
+		return
 	}
 	_, ts, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
 		append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS)}, markdownMessage(placeholder, nil)...)...)
@@ -272,6 +279,10 @@ func (r *reply) flush(ctx context.Context) {
 	}
 	switch r.msg.kind {
 	case streamMessage:
+		if !r.api.budget.take(0, "chat.appendStream") {
+			r.msg.next = now.Add(r.cfg.Interval) // coalesced into a later append
+			return
+		}
 		_, _, err := r.api.client.AppendStreamContext(ctx, r.to.Channel, r.msg.ts,
 			slack.MsgOptionMarkdownText(text[len(r.msg.shown):]))
 		var limited *slack.RateLimitedError
@@ -301,6 +312,10 @@ func (r *reply) toUpdate(ctx context.Context) {
 
 // edit shows text in the message while the answer is being written.
 func (r *reply) edit(ctx context.Context, text string, now time.Time) {
+	if !r.api.budget.take(finalReserve, "chat.update") {
+		r.msg.next = now.Add(r.cfg.Interval) // coalesced into a later edit
+		return
+	}
 	_, _, _, err := r.api.client.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(text, nil)...)
 	var limited *slack.RateLimitedError
 	switch {
@@ -356,6 +371,7 @@ func (r *reply) replace(ctx context.Context, parts []string, footer *handlers.Fo
 	if len(parts) == 1 {
 		under = footer
 	}
+	r.api.budget.force("chat.update")
 	err := retryRateLimited(ctx, func() error {
 		_, _, _, err := r.api.client.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(parts[0], under)...)
 		return err

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"cloud.google.com/go/auth"
 	"google.golang.org/genai"
 
 	"github.com/visionbot/visionbot/internal/vision"
@@ -37,10 +38,14 @@ type Config struct {
 	// APIKey selects the Gemini API backend (GEMINI_API_KEY).
 	APIKey string
 	// VertexAI selects the Vertex AI backend with Project and Location,
-	// authenticated with Application Default Credentials unless HTTPClient
-	// is set.
+	// authenticated with Credentials, or else with Application Default
+	// Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's login, the
+	// metadata server of a Google Cloud machine).
 	VertexAI          bool
 	Project, Location string
+	// Credentials replaces Application Default Credentials for Vertex AI;
+	// production leaves it nil, tests give a static token.
+	Credentials *auth.Credentials
 	// BaseURL overrides the API host (GOOGLE_GEMINI_BASE_URL); tests point
 	// it at internal/geminiemu.
 	BaseURL string
@@ -55,7 +60,7 @@ type Config struct {
 	// that); default 1s. Tests make it tiny.
 	RetryDelay time.Duration
 	// HTTPClient is optional. With VertexAI it is used as is, so it must add
-	// credentials itself; leaving it nil makes genai use ADC.
+	// credentials itself; leave it nil to have Credentials (or ADC) used.
 	HTTPClient *http.Client
 }
 
@@ -102,6 +107,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, errors.New("gemini: Vertex AI needs a project and a location (GOOGLE_CLOUD_PROJECT, GOOGLE_CLOUD_LOCATION)")
 		}
 		cc.Backend, cc.Project, cc.Location = genai.BackendVertexAI, cfg.Project, cfg.Location
+		cc.Credentials = cfg.Credentials
 	} else {
 		if cfg.APIKey == "" {
 			return nil, errors.New("gemini: an API key is required (GEMINI_API_KEY), or use Vertex AI")

@@ -7,13 +7,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/auth"
 	"go.uber.org/goleak"
 
 	"github.com/visionbot/visionbot/gemini"
@@ -431,16 +431,25 @@ func TestCheckModel(t *testing.T) {
 	}
 }
 
+// staticToken stands in for Application Default Credentials, which a
+// test machine does not have.
+type staticToken string
+
+func (s staticToken) Token(context.Context) (*auth.Token, error) {
+	return &auth.Token{Value: string(s), Type: "Bearer"}, nil
+}
+
 func TestVertexAI(t *testing.T) {
 	emu := geminiemu.New()
 	defer emu.Close()
+	const token = "ya29.test-access-token"
 	c := newClient(t, emu, func(c *gemini.Config) {
 		c.APIKey = ""
 		c.VertexAI, c.Project, c.Location = true, "my-proj", "us-central1"
 		c.Model = "gemini-2.5-flash"
-		// A caller-supplied client keeps genai from looking up Application
-		// Default Credentials; production leaves it nil.
-		c.HTTPClient = &http.Client{}
+		// The path production takes, with a token of the test's instead of
+		// the machine's credentials: genai builds the authorizing client.
+		c.Credentials = auth.NewCredentials(&auth.CredentialsOptions{TokenProvider: staticToken(token)})
 	})
 	emu.Script(geminiemu.FixtureReply(t, "vertexai/streaming-success-utf8.txt"))
 	var sb strings.Builder
@@ -466,6 +475,11 @@ func TestVertexAI(t *testing.T) {
 	}
 	if want := "/v1beta1/publishers/google/models/gemini-2.5-flash"; reqs[1].Path != want {
 		t.Errorf("get path %s, want %s", reqs[1].Path, want)
+	}
+	for _, r := range reqs {
+		if got := r.Header.Get("Authorization"); got != "Bearer "+token {
+			t.Errorf("%s: Authorization = %q, want the credentials' bearer token", r.Method, got)
+		}
 	}
 }
 

@@ -217,18 +217,16 @@ func (h *Handler) answer(ctx context.Context, r *request, conv conversation) {
 		h.fail(ctx, r, err)
 		return
 	}
-	req := vision.Request{
-		System: r.useCase.System,
-		Turns: mergeTurns(append([]vision.Turn{{
-			Role:   vision.RoleUser,
-			Text:   r.useCase.UserPrompt(r.question),
-			Images: images,
-		}}, conv.later...)),
-	}
+	req := Ask(r.useCase, r.question, images, conv.later...)
 	var text strings.Builder
 	var shown mentionGuard
 	modelStart := h.now()
 	usage, err := h.model.Stream(ctx, req, func(delta string) {
+		if r.firstToken == 0 {
+			// At least 1ns: zero means "no text yet", even on a clock
+			// that stands still.
+			r.firstToken = max(h.now().Sub(r.start), time.Nanosecond)
+		}
 		text.WriteString(delta)
 		if safe := shown.write(delta); safe != "" {
 			r.reply.Append(safe)
@@ -237,6 +235,7 @@ func (h *Handler) answer(ctx context.Context, r *request, conv conversation) {
 	r.modelTime = h.now().Sub(modelStart)
 	r.usage = usage
 	if err != nil {
+		r.modelError = vision.KindOf(err).String()
 		// A partial answer cut by a safety stop is not shown: the notice is.
 		h.fail(ctx, r, fmt.Errorf("ask the model: %w", err))
 		return
@@ -256,6 +255,16 @@ func (h *Handler) answer(ctx context.Context, r *request, conv conversation) {
 	}
 	h.endWorking(ctx, r, true)
 	r.finish(nil, "")
+}
+
+// Ask is the model request for images seen through a use case, with the
+// user's question; later are the turns that followed in a thread, if any.
+func Ask(uc prompts.UseCase, question string, images []vision.Image, later ...vision.Turn) vision.Request {
+	first := vision.Turn{Role: vision.RoleUser, Text: uc.UserPrompt(question), Images: images}
+	return vision.Request{
+		System: uc.System,
+		Turns:  mergeTurns(append([]vision.Turn{first}, later...)),
+	}
 }
 
 func fileIDs(files []File) []string {
@@ -292,7 +301,7 @@ func (h *Handler) download(ctx context.Context, r *request, files []File) ([]vis
 				errs[i] = fmt.Errorf("download file %s: %w", f.ID, err)
 				return
 			}
-			img, err := sniffImage(data)
+			img, err := ReadImage(data)
 			if err != nil {
 				errs[i] = fmt.Errorf("read file %s (%s): %w", f.ID, f.Name, err)
 				return
@@ -371,8 +380,12 @@ type request struct {
 
 	downloadTime time.Duration
 	modelTime    time.Duration
-	imageBytes   int
-	usage        vision.Usage
+	// firstToken is from the start to the model's first text; 0 until then.
+	firstToken time.Duration
+	// modelError is the Kind of the model's failure, "" when it answered.
+	modelError string
+	imageBytes int
+	usage      vision.Usage
 }
 
 func (h *Handler) newRequest(trigger Trigger, channel, user, thread, reactTS string, uc prompts.UseCase, question string) *request {
@@ -429,7 +442,7 @@ func (h *Handler) endWorking(ctx context.Context, r *request, ok bool) {
 	}
 }
 
-// finish writes the request's one log line.
+// finish writes the request's one log line and reports its figures.
 func (r *request) finish(err error, outcome string) {
 	r.working.Wait()
 	if outcome == "" {
@@ -437,6 +450,14 @@ func (r *request) finish(err error, outcome string) {
 		if err != nil {
 			outcome = vision.KindOf(err).String()
 		}
+	}
+	total := r.h.now().Sub(r.start)
+	if obs := r.h.cfg.Observer; obs != nil {
+		obs.RequestDone(Figures{
+			Trigger: r.trigger, UseCase: r.useCase.Name, Outcome: outcome, ModelError: r.modelError,
+			Download: r.downloadTime, FirstToken: r.firstToken, Model: r.modelTime, Slack: r.slackTime, Total: total,
+			ImageBytes: r.imageBytes, TokensIn: r.usage.InputTokens, TokensOut: r.usage.OutputTokens,
+		})
 	}
 	fields := []zap.Field{
 		zap.String("trigger", string(r.trigger)),
@@ -448,7 +469,7 @@ func (r *request) finish(err error, outcome string) {
 		zap.Duration("download", r.downloadTime),
 		zap.Duration("model", r.modelTime),
 		zap.Duration("slack", r.slackTime),
-		zap.Duration("total", r.h.now().Sub(r.start)),
+		zap.Duration("total", total),
 	}
 	if r.usage.Model != "" {
 		fields = append(fields, zap.String("model_version", r.usage.Model),

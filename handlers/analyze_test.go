@@ -29,17 +29,17 @@ func TestMessageFlows(t *testing.T) {
 		check         func(t *testing.T, s *fakeSlack, m *fakeModel)
 	}{
 		{
-			name:    "mention with a photo answers in its thread from the 1024 thumbnail",
+			name:    "mention with a photo answers in its thread from the 720 thumbnail",
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Text: "recipe vegan please", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = jpegData
+				s.data[thumbURL("F1", 720)] = jpegData
 				m.chunks = []string{"## Pasta\n", "Boil water."}
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"## Pasta\nBoil water."},
 			modelCalls:    1,
-			downloads:     []string{thumbURL("F1", 1024)},
+			downloads:     []string{thumbURL("F1", 720)},
 			finalReaction: "+white_check_mark",
 			check: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				req := m.got[0]
@@ -66,13 +66,13 @@ func TestMessageFlows(t *testing.T) {
 					{TS: "1700000000.000300", User: "U1", Text: "is this healthy?"},
 					{TS: "1700000000.000400", User: "U3", Files: []File{photo("F3")}},
 				}
-				s.data[thumbURL("F2", 1024)] = jpegData
+				s.data[thumbURL("F2", 720)] = jpegData
 				m.chunks = []string{"Mostly."}
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"Mostly."},
 			modelCalls:    1,
-			downloads:     []string{thumbURL("F2", 1024)},
+			downloads:     []string{thumbURL("F2", 720)},
 			finalReaction: "+white_check_mark",
 			check: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				if !strings.Contains(m.got[0].Turns[0].Text, "is this healthy?") {
@@ -127,11 +127,11 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = []byte("<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>")
+				s.data[thumbURL("F1", 720)] = []byte("<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>")
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"files:read", "reinstall"},
-			downloads:     []string{thumbURL("F1", 1024)},
+			downloads:     []string{thumbURL("F1", 720)},
 			finalReaction: "+warning",
 		},
 		{
@@ -139,7 +139,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = []byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n")
+				s.data[thumbURL("F1", 720)] = []byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n")
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"a PDF"},
@@ -150,7 +150,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, make([]byte, 40)...)
+				s.data[thumbURL("F1", 720)] = append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, make([]byte, 40)...)
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"damaged"},
@@ -161,7 +161,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.downloadErr = map[string]error{thumbURL("F1", 1024): vision.Errorf("download", vision.KindForeignHost, "evil.example", nil)}
+				s.downloadErr = map[string]error{thumbURL("F1", 720): vision.Errorf("download", vision.KindForeignHost, "evil.example", nil)}
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"outside Slack"},
@@ -172,7 +172,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.downloadErr = map[string]error{thumbURL("F1", 1024): vision.Errorf("download", vision.KindTooLarge, "", nil)}
+				s.downloadErr = map[string]error{thumbURL("F1", 720): vision.Errorf("download", vision.KindTooLarge, "", nil)}
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"20 MB"},
@@ -183,7 +183,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = jpegData
+				s.data[thumbURL("F1", 720)] = jpegData
 				m.chunks = []string{"partial secret text"}
 				m.err = vision.Errorf("gemini stream", vision.KindBlocked, "SAFETY", nil)
 			},
@@ -198,7 +198,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = jpegData
+				s.data[thumbURL("F1", 720)] = jpegData
 				m.chunks = []string{"  ", "\n"}
 			},
 			replyThread:   "1700000000.000100",
@@ -211,7 +211,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = jpegData
+				s.data[thumbURL("F1", 720)] = jpegData
 				m.err = vision.Errorf("gemini stream", vision.KindUnavailable, "503", nil)
 			},
 			replyThread:   "1700000000.000100",
@@ -224,7 +224,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = jpegData
+				s.data[thumbURL("F1", 720)] = jpegData
 				m.err = vision.Errorf("gemini stream", vision.KindQuota, "", nil)
 			},
 			replyThread:   "1700000000.000100",
@@ -237,7 +237,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = jpegData
+				s.data[thumbURL("F1", 720)] = jpegData
 				m.err = vision.Errorf("gemini stream", vision.KindModelAuth, "", nil)
 			},
 			replyThread:   "1700000000.000100",
@@ -250,7 +250,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = jpegData
+				s.data[thumbURL("F1", 720)] = jpegData
 				m.chunks = []string{"Hey <!channel> and <@U999> and @here: a cat."}
 			},
 			replyThread:   "1700000000.000100",
@@ -267,7 +267,7 @@ func TestMessageFlows(t *testing.T) {
 			}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				for _, id := range []string{"F1", "F2", "F3", "F4", "F5"} {
-					s.data[thumbURL(id, 1024)] = jpegData
+					s.data[thumbURL(id, 720)] = jpegData
 				}
 				m.chunks = []string{"Five dishes."}
 			},
@@ -289,13 +289,13 @@ func TestMessageFlows(t *testing.T) {
 			}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				s.files = map[string]File{"F7": photo("F7")}
-				s.data[thumbURL("F7", 1024)] = jpegData
+				s.data[thumbURL("F7", 720)] = jpegData
 				m.chunks = []string{"Shared photo."}
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"Shared photo."},
 			modelCalls:    1,
-			downloads:     []string{thumbURL("F7", 1024)},
+			downloads:     []string{thumbURL("F7", 720)},
 			finalReaction: "+white_check_mark",
 			check: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				if !slices.Equal(s.fileInfos, []string{"F7"}) {
@@ -342,7 +342,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerDM,
 			msg:     Message{Channel: "D1", TS: "1700000000.000500", User: "U1", Text: "guide", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data[thumbURL("F1", 1024)] = jpegData
+				s.data[thumbURL("F1", 720)] = jpegData
 				m.chunks = []string{"The Eiffel Tower."}
 			},
 			replyThread:   "1700000000.000500",
@@ -444,7 +444,7 @@ func TestSlash(t *testing.T) {
 					photoMsg,
 					{TS: "1699980000.000100", User: "U1", Files: []File{photo("F3")}}, // older
 				}
-				s.data[thumbURL("F1", 1024)] = jpegData
+				s.data[thumbURL("F1", 720)] = jpegData
 				m.chunks = []string{"Serves two."}
 			},
 			wantResponses: []string{"*recipe*"},

@@ -128,6 +128,39 @@ type Config struct {
 	// thread that a follow-up sends to the model.
 	MaxHistoryTurns int
 	MaxHistoryChars int
+	// Observer receives each request's figures when it ends; nil for none.
+	Observer Observer
+}
+
+// Observer receives the figures of every request when it ends, for
+// metrics. It is called once per request, on the request's goroutine, so
+// it must be safe for concurrent use and quick.
+type Observer interface {
+	RequestDone(Figures)
+}
+
+// Figures are what one request did and how long each part took. A zero
+// duration is a step the request did not reach.
+type Figures struct {
+	Trigger Trigger
+	UseCase string
+	// Outcome is "ok", what was shown instead of an answer ("help",
+	// "form", "home", "no_image") or the vision.Kind of the failure, as in
+	// the request's log line.
+	Outcome string
+	// ModelError is the vision.Kind of the model's failure, "" when the
+	// model answered or was not asked.
+	ModelError string
+	Download   time.Duration // the images, all at once
+	// FirstToken is from the request's start to the model's first text:
+	// the download plus the model's time to first token.
+	FirstToken time.Duration
+	Model      time.Duration // the whole model call
+	Slack      time.Duration // every Slack call of the request, added up
+	Total      time.Duration
+	ImageBytes int
+	TokensIn   int
+	TokensOut  int
 }
 
 // DefaultConfig is what the bot runs with unless configured otherwise.

@@ -12,23 +12,27 @@ import (
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
-// supportedFormats is what users are told the bot reads.
-const supportedFormats = "JPEG, PNG, WebP, HEIC or GIF"
+// SupportedFormats names the image formats ReadImage accepts, for the
+// texts that tell people what to send.
+const SupportedFormats = "JPEG, PNG, WebP, HEIC or GIF"
 
 // maxGIFPixels bounds the one decode the bot does (a GIF's first frame, as
 // Gemini takes no GIF): a tiny file can declare enormous dimensions.
 const maxGIFPixels = 25_000_000
 
-// Thumbnails between these sizes are sharp enough for the model and a
-// fraction of a phone photo's bytes; Slack has already resized them.
-const (
-	minThumb = 720
-	maxThumb = 1024
-)
+// minThumb is the smallest thumbnail side the model gets by default. Slack's
+// 720-px thumbnail fits one 768-px tile of Gemini's image tokenizer (258
+// tokens: larger images cost more tiles and a slower first token), is sharp
+// enough to read a dish, a landmark or a sign, and weighs about a tenth of
+// a megabyte, which keeps a request to Gemini under 200 KB once
+// base64-encoded. Slack has already made it: nothing is decoded here.
+const minThumb = 720
 
-// imageURL picks what to download for a file: Slack's largest thumbnail
-// between 720 and 1024 px by default; the original when the use case needs
-// detail (legible text in a screenshot) and it is within the size limit.
+// imageURL picks what to download for a file: by default Slack's smallest
+// thumbnail of at least 720 px (or the original, when the image is smaller
+// than that and Slack made none); when the use case needs detail (legible
+// text in a screenshot), the original if it is within the size limit, else
+// the largest thumbnail.
 func imageURL(f File, detail bool, maxBytes int64) string {
 	original := f.URLDownload
 	if original == "" {
@@ -39,11 +43,11 @@ func imageURL(f File, detail bool, maxBytes int64) string {
 	}
 	var best Thumb
 	for _, t := range f.Thumbs {
-		side := max(t.Width, t.Height)
-		if !detail && (side < minThumb || side > maxThumb) {
-			continue
-		}
-		if side > max(best.Width, best.Height) {
+		side, bestSide := max(t.Width, t.Height), max(best.Width, best.Height)
+		switch {
+		case detail && side > bestSide:
+			best = t
+		case !detail && side >= minThumb && (best.URL == "" || side < bestSide):
 			best = t
 		}
 	}
@@ -99,11 +103,13 @@ func describeFileType(mime, filetype string) string {
 	return "not an image"
 }
 
-// sniffImage decides what the bytes are, whatever was declared. Only GIF is
-// decoded (its first frame, to PNG); other formats go to the model as they
-// are, after a header check that catches corrupt files cheaply.
-func sniffImage(data []byte) (vision.Image, error) {
-	const op = "sniff image"
+// ReadImage decides what the bytes are, whatever was declared or however
+// the file is named, and makes them ready for the model. Only GIF is decoded
+// (its first frame, to PNG); other formats go to the model as they are,
+// after a header check that catches corrupt files cheaply. Its errors are
+// *vision.Error values (KindUnsupportedFile, KindCorruptImage, …).
+func ReadImage(data []byte) (vision.Image, error) {
+	const op = "read image"
 	if len(data) == 0 {
 		return vision.Image{}, vision.Errorf(op, vision.KindCorruptImage, "empty file", nil)
 	}

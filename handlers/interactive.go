@@ -57,7 +57,7 @@ func (h *Handler) Shortcut(ctx context.Context, s Shortcut) {
 	r := h.newRequest(TriggerShortcut, s.Channel, s.User, "", "", h.catalog.Default(), "")
 	form := Form{Kind: FormNotice, Notice: fmt.Sprintf(
 		"This message has no image I can read. I look at %s files attached to a message, "+
-			"including forwarded ones. Post a photo or a screenshot and try again.", supportedFormats)}
+			"including forwarded ones. Post a photo or a screenshot and try again.", SupportedFormats)}
 	outcome := "no_image"
 	if hasImageCandidate(s.Message.Files) {
 		thread := s.Message.ThreadTS

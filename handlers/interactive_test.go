@@ -12,7 +12,7 @@ import (
 
 func TestAnswerStreamsIntoTheReplyAndEndsWithAFooter(t *testing.T) {
 	s := newFakeSlack()
-	s.data[thumbURL("F1", 1024)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testJPEG(t)
 	m := &fakeModel{chunks: []string{"\n  Pasta for <@U", "123> and @he", "re. ", "Boil water.\n"}}
 	h := newTestHandler(t, s, m)
 	h.Mention(context.Background(), Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Team: "T9",
@@ -160,8 +160,8 @@ func TestFollowUps(t *testing.T) {
 			s := newFakeSlack()
 			s.thread = tt.thread
 			s.files = tt.files
-			s.data[thumbURL("F1", 1024)] = jpegData
-			s.data[thumbURL("F9", 1024)] = jpegData
+			s.data[thumbURL("F1", 720)] = jpegData
+			s.data[thumbURL("F9", 720)] = jpegData
 			s.data[photo("F9").URLDownload] = jpegData
 			m := &fakeModel{chunks: []string{"Sure."}}
 			cfg := DefaultConfig()
@@ -212,7 +212,7 @@ func TestFollowUpHistoryIsBounded(t *testing.T) {
 	}
 	s := newFakeSlack()
 	s.thread = thread
-	s.data[thumbURL("F1", 1024)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testJPEG(t)
 	m := &fakeModel{chunks: []string{"ok"}}
 	cfg := DefaultConfig()
 	cfg.BotUserID = "UBOT"
@@ -338,7 +338,7 @@ func TestSubmit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
 			s.files = map[string]File{"F1": photo("F1")}
-			s.data[thumbURL("F1", 1024)] = jpegData
+			s.data[thumbURL("F1", 720)] = jpegData
 			s.postErr = tt.postErr
 			m := &fakeModel{chunks: []string{"Answer."}}
 			h := newTestHandler(t, s, m)
@@ -408,8 +408,8 @@ func TestSlashWithoutARecentPhotoOpensTheUploadForm(t *testing.T) {
 func TestRerunAndFeedback(t *testing.T) {
 	s := newFakeSlack()
 	s.files = map[string]File{"F1": photo("F1"), "F2": photo("F2")}
-	s.data[thumbURL("F1", 1024)] = testJPEG(t)
-	s.data[thumbURL("F2", 1024)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testJPEG(t)
+	s.data[thumbURL("F2", 720)] = testJPEG(t)
 	m := &fakeModel{chunks: []string{"Calories: 600."}}
 	h := newTestHandler(t, s, m)
 	ref := AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}}
@@ -456,7 +456,7 @@ func TestReactionTriggers(t *testing.T) {
 			s := newFakeSlack()
 			tt.msg.Channel = "C1"
 			s.messages[tt.msg.TS] = tt.msg
-			s.data[thumbURL("F1", 1024)] = jpegData
+			s.data[thumbURL("F1", 720)] = jpegData
 			m := &fakeModel{chunks: []string{"Here."}}
 			h := newTestHandler(t, s, m)
 			if got := h.Triggers(tt.emoji); got != (tt.emoji != "tada") {

@@ -17,14 +17,14 @@ func (h *Handler) userMessage(err error) string {
 	switch vision.KindOf(err) {
 	case vision.KindNoImage:
 		return fmt.Sprintf("I couldn't find an image here. Attach a photo (%s) to your message and mention me, "+
-			"or mention me in the photo's thread. Say `%s help` to see what I can do.", supportedFormats, h.cfg.BotName)
+			"or mention me in the photo's thread. Say `%s help` to see what I can do.", SupportedFormats, h.cfg.BotName)
 	case vision.KindUnsupportedFile:
 		what := detail
 		if what == "" {
 			what = "not an image"
 		}
 		return fmt.Sprintf("I can only look at images (%s), and this is %s. Post a photo or a screenshot instead.",
-			supportedFormats, what)
+			SupportedFormats, what)
 	case vision.KindSVG:
 		return "I can't read SVG images. Export it as PNG and post that instead."
 	case vision.KindTooLarge:
@@ -86,7 +86,7 @@ func (h *Handler) noRecentPhotoText() string {
 	return fmt.Sprintf("I couldn't find a photo you posted in this channel in the last %s. "+
 		"Post a photo (%s), then run `%s <use case>` again, or mention %s in the photo's message. "+
 		"`%s help` lists the use cases.",
-		humanDuration(h.cfg.HistoryWindow), supportedFormats, h.cfg.Command, h.cfg.BotName, h.cfg.Command)
+		humanDuration(h.cfg.HistoryWindow), SupportedFormats, h.cfg.Command, h.cfg.BotName, h.cfg.Command)
 }
 
 // helpText lists the use cases from the catalog and the ways to call the
@@ -110,7 +110,7 @@ func (h *Handler) helpText() string {
 		b.WriteString("• " + line + "\n")
 	}
 	fmt.Fprintf(&b, "Without a use case word, your text is the question. I read %s, up to %s, and up to %d images per message.",
-		supportedFormats, humanBytes(h.cfg.MaxFileBytes), h.cfg.MaxImages)
+		SupportedFormats, humanBytes(h.cfg.MaxFileBytes), h.cfg.MaxImages)
 	return b.String()
 }
 

@@ -38,6 +38,10 @@ type UseCase struct {
 	Aliases     []string // other words that choose it; unique across the catalog
 	Default     bool     // the use case for text that names none; exactly one per catalog
 	Detail      bool     // the model needs legible detail: prefer the original image to Slack's thumbnail
+	// Source is where the use case came from ("built-in", or the file
+	// name Load read it from), for listings and for errors that must name
+	// the file to fix.
+	Source string
 }
 
 // useCaseFile is the YAML shape of a use-case file. It is separate from
@@ -73,6 +77,9 @@ func Builtin() (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("builtin: %w", err)
 	}
+	for i := range ucs {
+		ucs[i].Source = "built-in"
+	}
 	return New(ucs)
 }
 
@@ -101,6 +108,7 @@ func Load(fsys fs.FS) ([]UseCase, error) {
 		if err != nil {
 			return nil, fmt.Errorf("prompts: %s: %w", name, err)
 		}
+		uc.Source = name
 		for _, word := range words(uc) {
 			if other, taken := fileOf[word]; taken {
 				return nil, fmt.Errorf("prompts: %s: %q is already a name or alias in %s", name, word, other)
@@ -197,10 +205,10 @@ func New(ucs []UseCase) (*Catalog, error) {
 	var defaults []string
 	for _, uc := range ucs {
 		if err := validate(uc); err != nil {
-			return nil, fmt.Errorf("prompts: %w", err)
+			return nil, fmt.Errorf("prompts%s: %w", uc.from(), err)
 		}
 		if uc.Default {
-			defaults = append(defaults, uc.Name)
+			defaults = append(defaults, uc.Name+uc.from())
 		}
 		uc.Aliases = slices.Clone(uc.Aliases)
 		c.useCases = append(c.useCases, uc)
@@ -228,9 +236,10 @@ func New(ucs []UseCase) (*Catalog, error) {
 		for _, word := range words(uc) {
 			if j, taken := c.byWord[word]; taken {
 				if j == i {
-					return nil, fmt.Errorf("prompts: use case %q lists %q twice", uc.Name, word)
+					return nil, fmt.Errorf("prompts: use case %q%s lists %q twice", uc.Name, uc.from(), word)
 				}
-				return nil, fmt.Errorf("prompts: %q is both a name or alias of %q and of %q", word, c.useCases[j].Name, uc.Name)
+				return nil, fmt.Errorf("prompts: %q is both a name or alias of %q%s and of %q%s",
+					word, c.useCases[j].Name, c.useCases[j].from(), uc.Name, uc.from())
 			}
 			c.byWord[word] = i
 		}
@@ -338,6 +347,14 @@ func (uc UseCase) UserPrompt(question string) string {
 		b.WriteString("The user asked no question; answer in English.")
 	}
 	return b.String()
+}
+
+// from names the use case's source in an error, or nothing.
+func (uc UseCase) from() string {
+	if uc.Source == "" {
+		return ""
+	}
+	return " (" + uc.Source + ")"
 }
 
 func (uc UseCase) clone() UseCase {

@@ -377,6 +377,25 @@ func TestWith(t *testing.T) {
 			t.Errorf("With() error = %v, want an alias clash on cook", err)
 		}
 	})
+	t.Run("an error names the file to fix", func(t *testing.T) {
+		clash, err := Load(fstest.MapFS{"baking.yaml": {Data: []byte("name: baking\naliases: [cook]\nsystem: s\nprompt: p\n")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = base.With(clash)
+		for _, want := range []string{`"cook"`, `"recipe" (built-in)`, `"baking" (baking.yaml)`} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("With() error = %v, want %q in it", err, want)
+			}
+		}
+	})
+	t.Run("sources", func(t *testing.T) {
+		for name, want := range map[string]string{"describe": "built-in", "recipe": "recipe.yaml", "wine": "wine.yaml"} {
+			if got, _ := c.Lookup(name); got.Source != want {
+				t.Errorf("%s: source %q, want %q", name, got.Source, want)
+			}
+		}
+	})
 }
 
 func TestUserPrompt(t *testing.T) {

@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,37 +35,76 @@ func (s secret) GoString() string { return s.String() }
 // reveal is the one way to the value, for the clients that need it.
 func (s secret) reveal() string { return string(s) }
 
-// config is every setting, from the environment and a .env file.
+// config is every setting, from the environment and a .env file. Each
+// field's part tag says which group of settings it belongs to: a
+// subcommand checks only the parts it uses.
 type config struct {
-	SlackBotToken secret `env:"SLACK_BOT_TOKEN"`
-	SlackAppToken secret `env:"SLACK_APP_TOKEN"`
-	SlackAPIURL   string `env:"SLACK_API_URL" envDefault:"https://slack.com/api/"`
+	SlackBotToken secret `env:"SLACK_BOT_TOKEN" part:"slack"`
+	SlackAppToken secret `env:"SLACK_APP_TOKEN" part:"slack"`
+	SlackAPIURL   string `env:"SLACK_API_URL" envDefault:"https://slack.com/api/" part:"slack"`
 
-	GeminiAPIKey  secret        `env:"GEMINI_API_KEY"`
-	GoogleAPIKey  secret        `env:"GOOGLE_API_KEY"`
-	UseVertexAI   bool          `env:"GOOGLE_GENAI_USE_VERTEXAI"`
-	CloudProject  string        `env:"GOOGLE_CLOUD_PROJECT"`
-	CloudLocation string        `env:"GOOGLE_CLOUD_LOCATION"`
-	GeminiBaseURL string        `env:"GOOGLE_GEMINI_BASE_URL"`
-	GeminiModel   string        `env:"GEMINI_MODEL" envDefault:"gemini-flash-latest"`
-	Thinking      string        `env:"GEMINI_THINKING" envDefault:"low"`
-	GeminiTimeout time.Duration `env:"GEMINI_TIMEOUT" envDefault:"90s"`
+	GeminiAPIKey  secret        `env:"GEMINI_API_KEY" part:"gemini"`
+	GoogleAPIKey  secret        `env:"GOOGLE_API_KEY" part:"gemini"`
+	UseVertexAI   bool          `env:"GOOGLE_GENAI_USE_VERTEXAI" part:"gemini"`
+	CloudProject  string        `env:"GOOGLE_CLOUD_PROJECT" part:"gemini"`
+	CloudLocation string        `env:"GOOGLE_CLOUD_LOCATION" part:"gemini"`
+	GeminiBaseURL string        `env:"GOOGLE_GEMINI_BASE_URL" part:"gemini"`
+	GeminiModel   string        `env:"GEMINI_MODEL" envDefault:"gemini-flash-latest" part:"gemini"`
+	Thinking      string        `env:"GEMINI_THINKING" envDefault:"low" part:"gemini"`
+	GeminiTimeout time.Duration `env:"GEMINI_TIMEOUT" envDefault:"90s" part:"gemini"`
 
-	Workers       int           `env:"WORKERS" envDefault:"16"`
-	QueueSize     int           `env:"QUEUE_SIZE" envDefault:"256"`
-	JobTimeout    time.Duration `env:"JOB_TIMEOUT" envDefault:"3m"`
-	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" envDefault:"30s"`
-	MaxImages     int           `env:"MAX_IMAGES" envDefault:"4"`
-	MaxFileMB     int           `env:"MAX_FILE_MB" envDefault:"20"`
-	HistoryWindow time.Duration `env:"HISTORY_WINDOW" envDefault:"24h"`
+	MaxImages  int    `env:"MAX_IMAGES" envDefault:"4" part:"images"`
+	MaxFileMB  int    `env:"MAX_FILE_MB" envDefault:"20" part:"images"`
+	PromptsDir string `env:"PROMPTS_DIR" part:"prompts"`
 
-	StreamMode     string        `env:"STREAM_MODE" envDefault:"native"`
-	StreamInterval time.Duration `env:"STREAM_INTERVAL" envDefault:"1s"`
+	Workers       int           `env:"WORKERS" envDefault:"16" part:"bot"`
+	QueueSize     int           `env:"QUEUE_SIZE" envDefault:"256" part:"bot"`
+	JobTimeout    time.Duration `env:"JOB_TIMEOUT" envDefault:"3m" part:"bot"`
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" envDefault:"30s" part:"bot"`
+	HistoryWindow time.Duration `env:"HISTORY_WINDOW" envDefault:"24h" part:"bot"`
+
+	StreamMode     string        `env:"STREAM_MODE" envDefault:"native" part:"bot"`
+	StreamInterval time.Duration `env:"STREAM_INTERVAL" envDefault:"1s" part:"bot"`
 	// ReactionTriggers is "emoji=use-case,…", "off", or unset for the defaults.
-	ReactionTriggers string `env:"REACTION_TRIGGERS"`
+	ReactionTriggers string `env:"REACTION_TRIGGERS" part:"bot"`
 
-	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" part:"bot"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json" part:"bot"`
+	// MetricsAddr is where /metrics, /healthz, /readyz and pprof listen;
+	// empty for nowhere.
+	MetricsAddr string `env:"METRICS_ADDR" part:"bot"`
+}
+
+// part is a group of settings, named by the part tags of config. A
+// subcommand reads and checks only the parts it uses: analyzing a photo
+// on a laptop needs no Slack token.
+type part uint8
+
+const (
+	partSlack   part = 1 << iota // the Slack tokens and API URL
+	partGemini                   // the model and its credentials
+	partImages                   // limits on images
+	partPrompts                  // the use cases (PROMPTS_DIR)
+	partBot                      // the loop, streaming, reactions, logs and metrics
+
+	partAll = partSlack | partGemini | partImages | partPrompts | partBot
+)
+
+// partNamed reads a field's part tag.
+func partNamed(tag string) part {
+	switch tag {
+	case "slack":
+		return partSlack
+	case "gemini":
+		return partGemini
+	case "images":
+		return partImages
+	case "prompts":
+		return partPrompts
+	case "bot":
+		return partBot
+	}
+	return partAll
 }
 
 // geminiKey is the API key, GEMINI_API_KEY first as Google's SDKs do.
@@ -82,10 +124,12 @@ func (e *configError) Error() string {
 		"\nSet them in the environment or in a .env file in the working directory (see README.md, Configuration)."
 }
 
-// loadConfig reads the variables through getenv, then a .env file in the
-// working directory for those still unset: the environment wins, as with
-// godotenv.Load, but without changing this process's environment.
-func loadConfig(getenv func(string) string, dotenvPath string) (config, error) {
+// loadConfig reads the variables of the parts it needs through getenv,
+// then a .env file in the working directory for those still unset: the
+// environment wins, as with godotenv.Load, but without changing this
+// process's environment. The other variables keep their defaults, and a
+// mistake in one of them is no problem for a subcommand that never uses it.
+func loadConfig(getenv func(string) string, dotenvPath string, need part) (config, error) {
 	var cfg config
 	params, err := env.GetFieldParams(&cfg)
 	if err != nil {
@@ -95,8 +139,15 @@ func loadConfig(getenv func(string) string, dotenvPath string) (config, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return cfg, &configError{problems: []string{fmt.Sprintf("%s could not be read: %v", dotenvPath, err)}}
 	}
+	partOf := map[string]part{}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[config]()) {
+		partOf[f.Tag.Get("env")] = partNamed(f.Tag.Get("part"))
+	}
 	values := make(map[string]string, len(params))
 	for _, p := range params {
+		if partOf[p.Key]&need == 0 {
+			continue
+		}
 		if v := getenv(p.Key); v != "" {
 			values[p.Key] = v
 		} else if v, ok := dotenv[p.Key]; ok && v != "" {
@@ -106,7 +157,7 @@ func loadConfig(getenv func(string) string, dotenvPath string) (config, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: values}); err != nil {
 		return cfg, &configError{problems: parseProblems(err, values)}
 	}
-	if problems := cfg.validate(); len(problems) > 0 {
+	if problems := cfg.validate(need); len(problems) > 0 {
 		return cfg, &configError{problems: problems}
 	}
 	return cfg, nil
@@ -147,7 +198,25 @@ const (
 	appTokenHelp = "create an App-Level Token with the connections:write scope under Basic Information → App-Level Tokens (xapp-…)"
 )
 
-func (c config) validate() []string {
+// validate checks the parts a subcommand needs and returns every problem.
+func (c config) validate(need part) []string {
+	var p []string
+	if need&partSlack != 0 {
+		p = append(p, c.slackProblems()...)
+	}
+	if need&partGemini != 0 {
+		p = append(p, c.geminiProblems()...)
+	}
+	if need&partImages != 0 {
+		p = append(p, positiveProblems(map[string]bool{"MAX_IMAGES": c.MaxImages > 0, "MAX_FILE_MB": c.MaxFileMB > 0})...)
+	}
+	if need&partBot != 0 {
+		p = append(p, c.botProblems()...)
+	}
+	return p
+}
+
+func (c config) slackProblems() []string {
 	var p []string
 	bot, app := c.SlackBotToken.reveal(), c.SlackAppToken.reveal()
 	switch {
@@ -173,9 +242,14 @@ func (c config) validate() []string {
 			p = append(p, "SLACK_APP_TOKEN must start with xapp-: "+appTokenHelp)
 		}
 	}
-	if u, err := url.Parse(c.SlackAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !isHTTPURL(c.SlackAPIURL) {
 		p = append(p, fmt.Sprintf("SLACK_API_URL %q is not an http(s) URL: leave it unset for Slack itself", c.SlackAPIURL))
 	}
+	return p
+}
+
+func (c config) geminiProblems() []string {
+	var p []string
 	if c.UseVertexAI {
 		if c.CloudProject == "" || c.CloudLocation == "" {
 			p = append(p, "GOOGLE_GENAI_USE_VERTEXAI is set, so GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION are needed (e.g. my-project and us-central1); credentials come from Application Default Credentials (gcloud auth application-default login)")
@@ -183,29 +257,22 @@ func (c config) validate() []string {
 	} else if c.geminiKey() == "" {
 		p = append(p, "GEMINI_API_KEY is not set: create a key at https://aistudio.google.com/apikey, or set GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION for Vertex AI")
 	}
-	if c.GeminiBaseURL != "" {
-		if u, err := url.Parse(c.GeminiBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			p = append(p, fmt.Sprintf("GOOGLE_GEMINI_BASE_URL %q is not an http(s) URL: leave it unset for Google's endpoint", c.GeminiBaseURL))
-		}
+	if c.GeminiBaseURL != "" && !isHTTPURL(c.GeminiBaseURL) {
+		p = append(p, fmt.Sprintf("GOOGLE_GEMINI_BASE_URL %q is not an http(s) URL: leave it unset for Google's endpoint", c.GeminiBaseURL))
 	}
 	switch c.Thinking {
 	case "off", "minimal", "low", "medium", "high":
 	default:
 		p = append(p, fmt.Sprintf("GEMINI_THINKING %q is not one of off, minimal, low, medium, high", c.Thinking))
 	}
-	positive := []struct {
-		name string
-		ok   bool
-	}{
-		{"WORKERS", c.Workers > 0}, {"QUEUE_SIZE", c.QueueSize >= 0}, {"MAX_IMAGES", c.MaxImages > 0},
-		{"MAX_FILE_MB", c.MaxFileMB > 0}, {"HISTORY_WINDOW", c.HistoryWindow > 0}, {"GEMINI_TIMEOUT", c.GeminiTimeout > 0},
-		{"JOB_TIMEOUT", c.JobTimeout > 0}, {"SHUTDOWN_GRACE", c.ShutdownGrace >= 0},
-	}
-	for _, v := range positive {
-		if !v.ok {
-			p = append(p, v.name+" must be positive")
-		}
-	}
+	return append(p, positiveProblems(map[string]bool{"GEMINI_TIMEOUT": c.GeminiTimeout > 0})...)
+}
+
+func (c config) botProblems() []string {
+	p := positiveProblems(map[string]bool{
+		"WORKERS": c.Workers > 0, "QUEUE_SIZE": c.QueueSize >= 0, "HISTORY_WINDOW": c.HistoryWindow > 0,
+		"JOB_TIMEOUT": c.JobTimeout > 0, "SHUTDOWN_GRACE": c.ShutdownGrace >= 0,
+	})
 	switch c.StreamMode {
 	case "native", "update", "off":
 	default:
@@ -227,7 +294,29 @@ func (c config) validate() []string {
 	default:
 		p = append(p, fmt.Sprintf("LOG_LEVEL %q is not debug, info, warn or error", c.LogLevel))
 	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			p = append(p, fmt.Sprintf("METRICS_ADDR %q is not host:port, such as 127.0.0.1:9090 (this machine only) or :9090 (every interface)", c.MetricsAddr))
+		}
+	}
 	return p
+}
+
+// positiveProblems names, in a stable order, the settings whose value is
+// not in range.
+func positiveProblems(ok map[string]bool) []string {
+	var p []string
+	for _, name := range slices.Sorted(maps.Keys(ok)) {
+		if !ok[name] {
+			p = append(p, name+" must be positive")
+		}
+	}
+	return p
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 // parseReactions reads REACTION_TRIGGERS: "fork_and_knife=recipe,mag=describe"

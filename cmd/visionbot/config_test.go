@@ -17,7 +17,7 @@ func TestLoadConfigReadsDotenvUnderTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"SLACK_BOT_TOKEN": "xoxb-from-env", "HISTORY_WINDOW": "2h"}
-	cfg, err := loadConfig(func(k string) string { return env[k] }, dotenv)
+	cfg, err := loadConfig(func(k string) string { return env[k] }, dotenv, partAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,5 +44,46 @@ func TestSecretsDoNotPrint(t *testing.T) {
 		if strings.Contains(out, "very-secret") {
 			t.Errorf("%s of the config shows a secret: %s", format, out)
 		}
+	}
+}
+
+func TestEachCommandChecksWhatItUses(t *testing.T) {
+	tests := []struct {
+		name string
+		need part
+		env  map[string]string
+		want []string // problems; none: loads
+	}{
+		{"analyze needs no Slack token, and ignores a broken bot setting", partGemini | partImages | partPrompts,
+			map[string]string{"GEMINI_API_KEY": "k", "WORKERS": "many", "LOG_LEVEL": "loud"}, nil},
+		{"analyze needs Gemini credentials", partGemini | partImages | partPrompts,
+			map[string]string{"SLACK_BOT_TOKEN": "xoxb-1"}, []string{"GEMINI_API_KEY is not set"}},
+		{"analyze checks its image limits", partGemini | partImages | partPrompts,
+			map[string]string{"GEMINI_API_KEY": "k", "MAX_IMAGES": "0"}, []string{"MAX_IMAGES must be positive"}},
+		{"usecases needs nothing but PROMPTS_DIR", partPrompts, map[string]string{"MAX_IMAGES": "0", "GEMINI_API_KEY": ""}, nil},
+		{"the bot needs everything", partAll,
+			map[string]string{"GEMINI_API_KEY": "k", "WORKERS": "0"}, []string{"SLACK_BOT_TOKEN is not set", "WORKERS must be positive"}},
+		{"a metrics address must be host:port", partAll,
+			map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "GEMINI_API_KEY": "k", "METRICS_ADDR": "9090"},
+			[]string{`METRICS_ADDR "9090" is not host:port`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(func(k string) string { return tt.env[k] }, filepath.Join(t.TempDir(), ".env"), tt.need)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("loadConfig: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("loadConfig succeeded, want %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
 	}
 }

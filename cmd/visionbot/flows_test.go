@@ -407,15 +407,21 @@ func TestFollowUpAndTryAnotherUseCase(t *testing.T) {
 	}
 
 	// A vote is counted and acknowledged privately.
+	h.voteUp(t, "C1", first)
+	h.waitLog(t, 1, `"msg":"feedback"`, `"use_case":"recipe"`, `"vote":"up"`)
+}
+
+// voteUp clicks 👍 under an answer in channel, as user U2.
+func (h *harness) voteUp(t *testing.T, channel string, answer slackemu.Posted) {
+	t.Helper()
 	vote, _ := json.Marshal(map[string]any{
 		"type": "block_actions", "user": map[string]any{"id": "U2"}, "response_url": h.slack.ResponseURL(),
-		"container": map[string]any{"type": "message", "channel_id": "C1", "message_ts": first.TS},
-		"actions":   []any{map[string]any{"type": "button", "action_id": "feedback_up", "block_id": footerID(t, first), "value": "up"}},
+		"container": map[string]any{"type": "message", "channel_id": channel, "message_ts": answer.TS},
+		"actions":   []any{map[string]any{"type": "button", "action_id": "feedback_up", "block_id": footerID(t, answer), "value": "up"}},
 	})
 	if _, err := h.slack.SendEnvelope("interactive", vote); err != nil {
 		t.Fatal(err)
 	}
-	h.waitLog(t, 1, `"msg":"feedback"`, `"use_case":"recipe"`, `"vote":"up"`)
 }
 
 func TestReactionTriggerAndHome(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
@@ -22,7 +23,7 @@ import (
 	"github.com/visionbot/visionbot/bot"
 	"github.com/visionbot/visionbot/gemini"
 	"github.com/visionbot/visionbot/handlers"
-	"github.com/visionbot/visionbot/prompts"
+	"github.com/visionbot/visionbot/metrics"
 )
 
 func main() {
@@ -51,24 +52,39 @@ func exitCode(err error) int {
 	return 1
 }
 
-const usage = `usage: visionbot [run]
+const usage = `usage: visionbot [command]
 
-Runs the Slack bot (Socket Mode). Configuration comes from the environment
-and from a .env file in the working directory; see README.md.`
+Commands:
+  run                 run the Slack bot (Socket Mode); the default
+  analyze [-use-case NAME] [-q QUESTION] IMAGE...
+                      answer about local image files, as the bot would, on stdout
+  usecases            list the use cases, with their aliases
+  check               check the configuration, the Slack app and the Gemini model
+
+Configuration comes from the environment and from a .env file in the
+working directory; see README.md.`
 
 // run is the whole program, with every dependency passed in.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	command, rest := "run", []string(nil)
 	if len(args) > 1 {
-		switch args[1] {
-		case "run":
-		case "-h", "-help", "--help", "help":
-			fmt.Fprintln(stdout, usage)
-			return nil
-		default:
-			return usageError{fmt.Errorf("unknown command %q\n%s", args[1], usage)}
-		}
+		command, rest = args[1], args[2:]
 	}
-	cfg, err := loadConfig(getenv, ".env")
+	switch command {
+	case "run":
+	case "analyze":
+		return analyze(ctx, rest, getenv, stdout, stderr)
+	case "usecases":
+		return listUseCases(getenv, stdout)
+	case "check":
+		return check(ctx, getenv, stdout)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		return usageError{fmt.Errorf("unknown command %q\n%s", command, usage)}
+	}
+	cfg, err := loadConfig(getenv, ".env", partAll)
 	if err != nil {
 		return err
 	}
@@ -94,31 +110,21 @@ func newLogger(cfg config, w io.Writer) (*zap.Logger, error) {
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), level)), nil
 }
 
-// serve wires the bot and runs it until ctx ends.
-func serve(ctx context.Context, cfg config, log *zap.Logger) error {
-	catalog, err := prompts.Builtin()
-	if err != nil {
-		return fmt.Errorf("load use cases: %w", err)
-	}
-	reactions, _ := parseReactions(cfg.ReactionTriggers) // validated by loadConfig
-	for emoji, name := range reactions {
-		if _, ok := catalog.Lookup(name); !ok {
-			return usageError{fmt.Errorf("REACTION_TRIGGERS maps :%s: to %q, which is no use case: use one of %s", emoji, name, catalog.UsageHint())}
-		}
-	}
-
+// newSlack is the Web API client of the bot and of visionbot check. obs,
+// which may be nil, sees every call Slack refuses.
+func newSlack(cfg config, obs bot.Observer) *slack.Client {
 	// Every outbound call has a deadline; http.DefaultClient has none.
-	slackHTTP := &http.Client{Timeout: 30 * time.Second}
-	client := slack.New(cfg.SlackBotToken.reveal(),
+	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: bot.ObserveErrors(nil, obs)}
+	return slack.New(cfg.SlackBotToken.reveal(),
 		slack.OptionAPIURL(cfg.SlackAPIURL),
 		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),
-		slack.OptionHTTPClient(slackHTTP),
+		slack.OptionHTTPClient(httpClient),
 	)
-	self, err := whoAmI(ctx, client)
-	if err != nil {
-		return err
-	}
+}
 
+// newModel is the Gemini client of the bot, visionbot analyze and
+// visionbot check. It makes no call.
+func newModel(ctx context.Context, cfg config) (*gemini.Client, error) {
 	model, err := gemini.New(ctx, gemini.Config{
 		APIKey:   cfg.geminiKey().reveal(),
 		VertexAI: cfg.UseVertexAI,
@@ -130,13 +136,42 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		Timeout:  cfg.GeminiTimeout,
 	})
 	if err != nil {
-		return fmt.Errorf("set up Gemini: %w", err)
+		return nil, fmt.Errorf("set up Gemini: %w", err)
 	}
-	checkCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	err = model.CheckModel(checkCtx)
-	cancel()
+	return model, nil
+}
+
+// serve wires the bot and runs it until ctx ends.
+func serve(ctx context.Context, cfg config, log *zap.Logger) error {
+	catalog, reactions, err := loadUseCases(cfg)
 	if err != nil {
-		return fmt.Errorf("check GEMINI_MODEL %q: %w (list the models your key can use at https://ai.google.dev/gemini-api/docs/models)", cfg.GeminiModel, err)
+		return err
+	}
+
+	// Metrics are kept only when someone can read them. The observers stay
+	// nil interfaces otherwise, which the handlers and the bot skip.
+	var (
+		registry *prometheus.Registry
+		collect  *metrics.Metrics
+		flowObs  handlers.Observer
+		botObs   bot.Observer
+	)
+	if cfg.MetricsAddr != "" {
+		registry = prometheus.NewRegistry()
+		if collect, err = metrics.New(registry); err != nil {
+			return err
+		}
+		flowObs, botObs = collect, collect
+	}
+
+	client := newSlack(cfg, botObs)
+	model, err := newModel(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	self, results := runChecks(ctx, cfg, client, model)
+	if failed := failures(results); len(failed) > 0 {
+		return startupRefused{failed: failed}
 	}
 
 	apiURL, _ := url.Parse(cfg.SlackAPIURL) // validated by loadConfig
@@ -153,6 +188,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		HistoryWindow: cfg.HistoryWindow,
 		BotUserID:     self.UserID,
 		Reactions:     reactions,
+		Observer:      flowObs,
 	}, nil)
 
 	socket := socketmode.New(client)
@@ -161,14 +197,25 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		Queue:         cfg.QueueSize,
 		JobTimeout:    cfg.JobTimeout,
 		ShutdownGrace: cfg.ShutdownGrace,
+		Observer:      botObs,
 	})
+	if collect != nil {
+		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {
+			return err
+		}
+		stop, err := serveOps(cfg.MetricsAddr, metrics.Handler(registry, b.Ready), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	log.Info("visionbot starting",
 		zap.String("bot_user", self.UserID), zap.String("team", self.TeamID),
 		zap.String("model", model.Model()), zap.Int("workers", cfg.Workers), zap.Int("use_cases", len(catalog.All())))
 	err = b.Run(ctx)
 	log.Info("visionbot stopped")
 	if err != nil && isSlackAuthError(err) {
-		return usageError{fmt.Errorf("Slack refused SLACK_APP_TOKEN when opening the Socket Mode connection (%w): create an App-Level Token with the connections:write scope under Basic Information → App-Level Tokens, and check that Socket Mode is on", errors.Unwrap(err))}
+		return usageError{fmt.Errorf("open the Socket Mode connection: Slack refused SLACK_APP_TOKEN (%w): %s", errors.Unwrap(err), appTokenFix)}
 	}
 	return err
 }
@@ -183,23 +230,4 @@ func isSlackAuthError(err error) bool {
 		}
 	}
 	return false
-}
-
-// whoAmI asks Slack who the bot token belongs to: the loop ignores its own
-// messages by these ids, and a bad token stops the start with a clear word.
-func whoAmI(ctx context.Context, client *slack.Client) (bot.Identity, error) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	resp, err := client.AuthTestContext(ctx)
-	if err != nil {
-		var slackErr slack.SlackErrorResponse
-		if errors.As(err, &slackErr) {
-			switch slackErr.Err {
-			case "invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired":
-				return bot.Identity{}, usageError{fmt.Errorf("Slack refused SLACK_BOT_TOKEN (%s): copy the Bot User OAuth Token again from OAuth & Permissions, and reinstall the app if it was revoked", slackErr.Err)}
-			}
-		}
-		return bot.Identity{}, fmt.Errorf("auth.test: %w", err)
-	}
-	return bot.Identity{UserID: resp.UserID, BotID: resp.BotID, TeamID: resp.TeamID}, nil
 }

@@ -156,7 +156,7 @@ func photoFile(h *harness, thumb []byte) map[string]any {
 	return h.slack.AddFile(slackemu.FileSpec{
 		Name: "dinner.jpg", Data: slackemu.MakePNG(40, 30), OriginalW: 4032, OriginalH: 3024,
 		Mimetype: "image/jpeg", Filetype: "jpg",
-		Thumbs: map[int][]byte{1024: thumb, 720: slackemu.MakePNG(24, 18)},
+		Thumbs: map[int][]byte{720: thumb, 360: slackemu.MakePNG(24, 18)},
 	})
 }
 
@@ -181,8 +181,8 @@ type geminiRequest struct {
 
 func TestMentionWithPhoto(t *testing.T) {
 	h := startBot(t, nil)
-	// A real 1024-px thumbnail: Slack reports a thumbnail's own size.
-	thumb := slackemu.MakePNG(1024, 768)
+	// A real 720-px thumbnail: Slack reports a thumbnail's own size.
+	thumb := slackemu.MakePNG(720, 540)
 	file := photoFile(h, thumb)
 	h.gemini.Script(geminiemu.Reply{Text: "## Spaghetti\n1. Boil water.\n2. Cook pasta."})
 
@@ -233,7 +233,7 @@ func TestMentionWithPhoto(t *testing.T) {
 		}
 	}
 	if !sawImage || !sawQuestion {
-		t.Errorf("Gemini request: image from the 1024 thumbnail %v, question %v; downloads %+v", sawImage, sawQuestion, h.slack.Downloads())
+		t.Errorf("Gemini request: image from the 720 thumbnail %v, question %v; downloads %+v", sawImage, sawQuestion, h.slack.Downloads())
 	}
 	for _, d := range h.slack.Downloads() {
 		if d.Auth != "Bearer "+testBotToken {

@@ -1,0 +1,87 @@
+package bot
+
+import (
+	"sync"
+	"time"
+)
+
+// budget keeps the bot's calls to each Slack method within that method's
+// rate tier for the workspace, counting the calls of the last minute. Calls
+// that only make an answer appear sooner (stream appends, live edits,
+// progress reactions) ask first and are coalesced or skipped when the
+// minute is full; calls that deliver a final answer are always made, and
+// live edits leave a reserve for them.
+type budget struct {
+	mu     sync.Mutex
+	now    func() time.Time
+	limits map[string]int
+	calls  map[string][]time.Time // per method, the last minute's calls, oldest first
+}
+
+// slackTiers are the per-minute rates of the methods the bot calls while
+// answering (Slack's tiers: 2 is 20+, 3 is 50+, 4 is 100+ per minute).
+func slackTiers() map[string]int {
+	return map[string]int{
+		"chat.startStream":  20, // Tier 2
+		"chat.stopStream":   20, // Tier 2
+		"chat.appendStream": 100,
+		"chat.update":       50,
+		"reactions.add":     50,
+		"reactions.remove":  50,
+	}
+}
+
+// finalReserve is the part of chat.update's minute that live edits leave
+// for the final text of answers that fell back to edits.
+const finalReserve = 10
+
+func newBudget(limits map[string]int, now func() time.Time) *budget {
+	return &budget{now: now, limits: limits, calls: map[string][]time.Time{}}
+}
+
+// take records a call of each method and reports true when every one of
+// them has room in the last minute, beyond reserve calls kept back; it
+// records nothing when one has not.
+func (b *budget) take(reserve int, methods ...string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	for _, m := range methods {
+		if limit, ok := b.limits[m]; ok && len(b.recent(m, now)) >= limit-reserve {
+			return false
+		}
+	}
+	for _, m := range methods {
+		b.calls[m] = append(b.recent(m, now), now)
+	}
+	return true
+}
+
+// room reports whether method has room for one more call beyond reserve,
+// recording nothing: for a choice that commits to calls made later.
+func (b *budget) room(reserve int, method string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	limit, ok := b.limits[method]
+	return !ok || len(b.recent(method, b.now())) < limit-reserve
+}
+
+// force records a call made whatever the budget: the final answer.
+func (b *budget) force(method string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	b.calls[method] = append(b.recent(method, now), now)
+}
+
+// recent drops the calls older than a minute and returns the rest.
+func (b *budget) recent(method string, now time.Time) []time.Time {
+	calls := b.calls[method]
+	i := 0
+	for i < len(calls) && now.Sub(calls[i]) >= time.Minute {
+		i++
+	}
+	calls = calls[i:]
+	b.calls[method] = calls
+	return calls
+}

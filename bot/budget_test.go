@@ -1,0 +1,72 @@
+package bot
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/visionbot/visionbot/handlers"
+)
+
+func TestBudget(t *testing.T) {
+	clock := time.Unix(1700000000, 0)
+	b := newBudget(map[string]int{"a": 3, "b": 1}, func() time.Time { return clock })
+	steps := []struct {
+		name    string
+		advance time.Duration
+		do      func() bool
+		want    bool
+	}{
+		{"first call", 0, func() bool { return b.take(0, "a") }, true},
+		{"second call", 0, func() bool { return b.take(0, "a") }, true},
+		{"a reserve of one keeps the third back", 0, func() bool { return b.take(1, "a") }, false},
+		{"without reserve the third fits", 0, func() bool { return b.take(0, "a") }, true},
+		{"the fourth is over the tier", 0, func() bool { return b.take(0, "a") }, false},
+		{"room says the same and records nothing", 0, func() bool { return b.room(0, "a") }, false},
+		{"both or neither: b has room, a has not", 0, func() bool { return b.take(0, "b", "a") }, false},
+		{"so b was not recorded", 0, func() bool { return b.take(0, "b") }, true},
+		{"a method without a tier always fits", 0, func() bool { return b.take(0, "c") }, true},
+		{"a minute later the calls have aged out", time.Minute, func() bool { return b.take(0, "a") }, true},
+		{"forced calls count", 0, func() bool { b.force("a"); b.force("a"); return b.take(0, "a") }, false},
+	}
+	for _, s := range steps {
+		clock = clock.Add(s.advance)
+		if got := s.do(); got != s.want {
+			t.Fatalf("%s: got %v, want %v", s.name, got, s.want)
+		}
+	}
+}
+
+func TestStreamsBeyondTheTierFallBackToEdits(t *testing.T) {
+	api, emu := newTestAPI(t)
+	api.stream = StreamConfig{Mode: StreamNative, Interval: 10 * time.Millisecond}.withDefaults()
+	api.budget = newBudget(map[string]int{"chat.startStream": 1, "chat.stopStream": 1, "chat.update": 50}, time.Now)
+	ctx := context.Background()
+	for i, thread := range []string{"1700000000.000100", "1700000000.000200"} {
+		r := api.OpenReply(ctx, handlers.Thread{Channel: "C1", TS: thread, User: "U1", Team: "T1"})
+		// The first opens a stream, the second (over the tier) a placeholder.
+		opened := "chat.startStream"
+		if i == 1 {
+			opened = "chat.postMessage"
+		}
+		if _, err := emu.WaitCalls(opened, 1, 10*time.Second); err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		r.Append("Hello")
+		if err := r.Finish(ctx, "Hello there.", nil); err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+	}
+	if n := len(emu.Calls("chat.startStream")); n != 1 {
+		t.Errorf("chat.startStream called %d times, the tier allows 1", n)
+	}
+	posted := emu.Posted("C1")
+	if len(posted) != 2 {
+		t.Fatalf("posted %d messages, want 2", len(posted))
+	}
+	for _, p := range posted {
+		if p.Markdown() != "Hello there." {
+			t.Errorf("message %s shows %q", p.TS, p.Markdown())
+		}
+	}
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/visionbot/visionbot/bot"
+	"github.com/visionbot/visionbot/gemini"
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+// checkTimeout bounds the calls of the checks together.
+const checkTimeout = 20 * time.Second
+
+const (
+	botTokenFix = "copy the Bot User OAuth Token again from OAuth & Permissions in your app's settings at api.slack.com/apps, and reinstall the app if it was revoked"
+	appTokenFix = "create an App-Level Token with the connections:write scope under Basic Information → App-Level Tokens, and check that Socket Mode is on"
+)
+
+type checkStatus int
+
+const (
+	checkPass checkStatus = iota
+	checkWarn
+	checkFail
+)
+
+// checkResult is one thing the checks verified.
+type checkResult struct {
+	status checkStatus
+	name   string // what was checked
+	detail string // what was found
+	fix    string // what to do about a failure or a warning
+}
+
+func (r checkResult) String() string {
+	s := r.name + ": " + r.detail
+	if r.fix != "" {
+		s += "; " + r.fix
+	}
+	return s
+}
+
+// failures are the results that stop the bot from starting.
+func failures(results []checkResult) []checkResult {
+	var out []checkResult
+	for _, r := range results {
+		if r.status == checkFail {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// startupRefused lists every failed check at once, each with its fix.
+type startupRefused struct{ failed []checkResult }
+
+func (e startupRefused) Error() string {
+	lines := make([]string, len(e.failed))
+	for i, r := range e.failed {
+		lines[i] = r.String()
+	}
+	return "refusing to start, because of what Slack or Gemini said:\n  - " + strings.Join(lines, "\n  - ")
+}
+
+// slackAuth is what the checks ask Slack.
+type slackAuth interface {
+	AuthTestContext(ctx context.Context) (*slack.AuthTestResponse, error)
+	StartSocketModeContext(ctx context.Context) (*slack.SocketModeConnection, string, error)
+}
+
+// modelChecker is what the checks ask Gemini.
+type modelChecker interface {
+	CheckModel(ctx context.Context) error
+}
+
+// runChecks asks Slack and Gemini whether the configuration works: the bot
+// token and its scopes, the app-level token, and the model (unless model
+// is nil). The bot runs them before it starts and visionbot check prints
+// them, so both say the same. It returns who the bot is when Slack
+// accepted its token.
+func runChecks(ctx context.Context, cfg config, sl slackAuth, model modelChecker) (bot.Identity, []checkResult) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	modelResult := make(chan checkResult, 1)
+	if model != nil { // asked alongside Slack: the start waits for the slower only
+		go func() { modelResult <- checkModel(ctx, cfg, model) }()
+	}
+	self, results := checkBotToken(ctx, sl)
+	results = append(results, checkAppToken(ctx, sl))
+	if model != nil {
+		results = append(results, <-modelResult)
+	}
+	return self, results
+}
+
+// isTokenRefusal recognises the errors by which Slack refuses a token.
+func isTokenRefusal(code string) bool {
+	switch code {
+	case "invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired":
+		return true
+	}
+	return false
+}
+
+// checkBotToken calls auth.test: the loop ignores the bot's own messages
+// by the ids it returns, and its X-OAuth-Scopes header lists the scopes
+// the token was granted.
+func checkBotToken(ctx context.Context, sl slackAuth) (bot.Identity, []checkResult) {
+	const name = "Slack bot token"
+	resp, err := sl.AuthTestContext(ctx)
+	if err != nil {
+		var refused slack.SlackErrorResponse
+		if errors.As(err, &refused) && isTokenRefusal(refused.Err) {
+			return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("Slack refused SLACK_BOT_TOKEN (%s)", refused.Err), botTokenFix}}
+		}
+		return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("auth.test failed: %v", err),
+			"check the network, and SLACK_API_URL if it is set"}}
+	}
+	self := bot.Identity{UserID: resp.UserID, BotID: resp.BotID, TeamID: resp.TeamID}
+	results := []checkResult{{checkPass, name, fmt.Sprintf("@%s (%s) in %s (%s)", resp.User, resp.UserID, resp.Team, resp.TeamID), ""}}
+	return self, append(results, checkScopes(resp.Header.Get("X-OAuth-Scopes"))...)
+}
+
+// checkScopes compares the granted scopes with those the code uses: each
+// missing one is a failure of its own, naming what it is for.
+func checkScopes(header string) []checkResult {
+	if strings.TrimSpace(header) == "" {
+		return []checkResult{{checkWarn, "Slack scopes", "Slack did not say which scopes the token has, so they were not checked", ""}}
+	}
+	granted := map[string]bool{}
+	for _, s := range strings.Split(header, ",") {
+		granted[strings.TrimSpace(s)] = true
+	}
+	required := bot.RequiredScopes()
+	var results []checkResult
+	for _, scope := range slices.Sorted(maps.Keys(required)) {
+		if !granted[scope] {
+			results = append(results, checkResult{checkFail, "Slack scope " + scope,
+				"missing; the bot needs it to " + required[scope],
+				"add " + scope + " under OAuth & Permissions → Scopes → Bot Token Scopes in your app's settings at api.slack.com/apps, then reinstall the app (Install App → Reinstall to Workspace)"})
+		}
+	}
+	if len(results) == 0 {
+		return []checkResult{{checkPass, "Slack scopes", fmt.Sprintf("all %d scopes the bot needs are granted", len(required)), ""}}
+	}
+	return results
+}
+
+// checkAppToken opens a Socket Mode URL as the bot does when it connects,
+// without connecting: a wrong app-level token shows here with the others.
+func checkAppToken(ctx context.Context, sl slackAuth) checkResult {
+	const name = "Slack app-level token"
+	_, _, err := sl.StartSocketModeContext(ctx)
+	var refused slack.SlackErrorResponse
+	switch {
+	case err == nil:
+		return checkResult{checkPass, name, "Socket Mode accepts it", ""}
+	case errors.As(err, &refused) && isTokenRefusal(refused.Err):
+		return checkResult{checkFail, name, fmt.Sprintf("Slack refused SLACK_APP_TOKEN (%s)", refused.Err), appTokenFix}
+	}
+	return checkResult{checkFail, name, fmt.Sprintf("apps.connections.open failed: %v", err), appTokenFix}
+}
+
+// checkModel asks Gemini for the configured model.
+func checkModel(ctx context.Context, cfg config, model modelChecker) checkResult {
+	const name = "Gemini model"
+	backend := "Gemini API"
+	modelFix := "list the models your key can use at https://ai.google.dev/gemini-api/docs/models and set GEMINI_MODEL, or unset it for " + gemini.DefaultModel
+	if cfg.UseVertexAI {
+		backend = fmt.Sprintf("Vertex AI, project %s in %s", cfg.CloudProject, cfg.CloudLocation)
+		modelFix = "set GEMINI_MODEL to a Gemini model that Vertex AI offers in GOOGLE_CLOUD_LOCATION (Model Garden lists them)"
+	}
+	err := model.CheckModel(ctx)
+	switch vision.KindOf(err) {
+	case vision.KindInternal:
+		if err == nil {
+			return checkResult{checkPass, name, fmt.Sprintf("%s is available (%s)", cfg.GeminiModel, backend), ""}
+		}
+	case vision.KindUnknownModel:
+		return checkResult{checkFail, name, fmt.Sprintf("GEMINI_MODEL %q is not a model %s knows", cfg.GeminiModel, backend), modelFix}
+	case vision.KindModelAuth:
+		return checkResult{checkFail, name, fmt.Sprintf("%s refused the credentials (%s)", backend, vision.DetailOf(err)), credentialsFix(cfg)}
+	}
+	return checkResult{checkFail, name, fmt.Sprintf("could not check GEMINI_MODEL %q: %v", cfg.GeminiModel, err),
+		"check the network, and GOOGLE_GEMINI_BASE_URL if it is set, then try again"}
+}
+
+// credentialsFix says where the credentials of the configured backend come from.
+func credentialsFix(cfg config) string {
+	if cfg.UseVertexAI {
+		return "sign in with gcloud auth application-default login, or give the machine's service account the Vertex AI User role on GOOGLE_CLOUD_PROJECT, and enable the Vertex AI API there"
+	}
+	return "create a key at https://aistudio.google.com/apikey and put it in GEMINI_API_KEY"
+}
+
+// check is visionbot check: every check, printed as a list with the fix
+// of each failure, and an error when one failed.
+func check(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv, ".env", partAll)
+	var cfgErr *configError
+	if errors.As(err, &cfgErr) {
+		results := make([]checkResult, 0, len(cfgErr.problems))
+		for _, p := range cfgErr.problems {
+			results = append(results, checkResult{checkFail, "configuration", p, ""})
+		}
+		return printChecks(stdout, results)
+	}
+	if err != nil {
+		return err
+	}
+	results := []checkResult{{checkPass, "configuration", "every variable is set and well-formed", ""}}
+	if catalog, _, err := loadUseCases(cfg); err != nil {
+		results = append(results, checkResult{checkFail, "use cases", err.Error(), "fix the file it names, or unset PROMPTS_DIR"})
+	} else {
+		results = append(results, checkResult{checkPass, "use cases", describeCatalog(catalog), ""})
+	}
+	var checker modelChecker // nil: no model to ask
+	if model, err := newModel(ctx, cfg); err != nil {
+		results = append(results, checkResult{checkFail, "Gemini credentials", err.Error(), credentialsFix(cfg)})
+	} else {
+		checker = model
+	}
+	_, serviceResults := runChecks(ctx, cfg, newSlack(cfg, nil), checker)
+	return printChecks(stdout, append(results, serviceResults...))
+}
+
+// checksFailed is the error of visionbot check once the list is printed.
+type checksFailed int
+
+func (n checksFailed) Error() string {
+	if n == 1 {
+		return "1 check failed"
+	}
+	return fmt.Sprintf("%d checks failed", int(n))
+}
+
+// printChecks writes one line per result, and under a failure or a
+// warning the fix; it returns checksFailed when something failed.
+func printChecks(w io.Writer, results []checkResult) error {
+	label := map[checkStatus]string{checkPass: "ok", checkWarn: "warn", checkFail: "FAIL"}
+	for _, r := range results {
+		fmt.Fprintf(w, "%-5s %s: %s\n", label[r.status], r.name, r.detail)
+		if r.fix != "" {
+			fmt.Fprintf(w, "      fix: %s\n", r.fix)
+		}
+	}
+	if n := len(failures(results)); n > 0 {
+		return checksFailed(n)
+	}
+	fmt.Fprintln(w, "All checks passed.")
+	return nil
+}
