@@ -56,6 +56,10 @@ func startBot(t *testing.T, extraEnv map[string]string) *harness {
 	h := &harness{slack: slackemu.New(), gemini: geminiemu.New(), logs: &syncBuffer{}}
 	h.slack.SetBotToken(testBotToken)
 	h.slack.SetAppToken(testAppToken)
+	// These tests check the flows, not the machine's pace: under -race on a
+	// busy CI machine a modal can take longer than Slack's 3 s to open
+	// (the bot opens them beside the job queue for that reason).
+	h.slack.SetTriggerTTL(30 * time.Second)
 	h.gemini.SetAPIKey(testAPIKey)
 	env := map[string]string{
 		"SLACK_BOT_TOKEN":        testBotToken,

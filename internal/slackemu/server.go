@@ -82,6 +82,7 @@ type Server struct {
 	signInRedirect bool
 	streamTTL      time.Duration
 	bandwidth      int // bytes per second of file downloads; 0 is unlimited
+	triggerTTL     time.Duration
 	onCall         func(Call)
 
 	// socket mode
@@ -123,6 +124,7 @@ func New() *Server {
 		scopes:       DefaultScopes,
 		pingInterval: 5 * time.Second,
 		streamTTL:    DefaultStreamTTL,
+		triggerTTL:   TriggerTTL,
 		methods:      methodTable(),
 		tickets:      map[string]bool{},
 		sentAt:       map[string]time.Time{},
@@ -190,6 +192,10 @@ func (s *Server) SetScopes(scopes string) { s.locked(func() { s.scopes = scopes 
 
 // SetLatency adds d to every Web API call and file download.
 func (s *Server) SetLatency(d time.Duration) { s.locked(func() { s.latency = d }) }
+
+// SetTriggerTTL changes how long a trigger_id opens a view (TriggerTTL by
+// default), for tests of a flow on a machine too busy to keep Slack's pace.
+func (s *Server) SetTriggerTTL(d time.Duration) { s.locked(func() { s.triggerTTL = d }) }
 
 // SetBandwidth paces file downloads to bytesPerSecond (0: unlimited), as a
 // phone photo from Slack's file servers is not instant.

@@ -81,7 +81,7 @@ func (s *Server) viewsOpen(r *apiReq) any {
 		switch {
 		case t.used:
 			return apiErr("exchanged_trigger_id")
-		case time.Since(t.issued) > TriggerTTL:
+		case time.Since(t.issued) > s.triggerTTL:
 			return apiErr("expired_trigger_id")
 		}
 		t.used = true
