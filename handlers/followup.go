@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/visionbot/visionbot/internal/vision"
 )
@@ -163,13 +164,11 @@ func clip(s string, n int) string {
 	if n <= 0 || len(s) <= n {
 		return s
 	}
-	for n > 0 && !utf8RuneStart(s[n]) {
+	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
 	return s[:n]
 }
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // mentionGuard releases streamed text for display only up to where no
 // mention can be cut in two ("<@U1" + "23>", "@he" + "re"), defused the
