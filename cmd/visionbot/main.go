@@ -114,7 +114,7 @@ func newLogger(cfg config, w io.Writer) (*zap.Logger, error) {
 // which may be nil, sees every call Slack refuses.
 func newSlack(cfg config, obs bot.Observer) *slack.Client {
 	// Every outbound call has a deadline; http.DefaultClient has none.
-	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: bot.ObserveErrors(nil, obs)}
+	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: bot.ObserveErrors(newTransport(cfg.Workers), obs)}
 	return slack.New(cfg.SlackBotToken.reveal(),
 		slack.OptionAPIURL(cfg.SlackAPIURL),
 		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),
@@ -125,6 +125,12 @@ func newSlack(cfg config, obs bot.Observer) *slack.Client {
 // newModel is the Gemini client of the bot, visionbot analyze and
 // visionbot check. It makes no call.
 func newModel(ctx context.Context, cfg config) (*gemini.Client, error) {
+	var httpClient *http.Client
+	if !cfg.UseVertexAI { // Vertex needs genai's own client, which adds credentials
+		// No Timeout here: an answer streams for as long as it takes, and
+		// gemini.Config.Timeout bounds each call.
+		httpClient = &http.Client{Transport: newTransport(cfg.Workers)}
+	}
 	model, err := gemini.New(ctx, gemini.Config{
 		APIKey:   cfg.geminiKey().reveal(),
 		VertexAI: cfg.UseVertexAI,
@@ -134,6 +140,8 @@ func newModel(ctx context.Context, cfg config) (*gemini.Client, error) {
 		Model:    cfg.GeminiModel,
 		Thinking: cfg.Thinking,
 		Timeout:  cfg.GeminiTimeout,
+
+		HTTPClient: httpClient,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set up Gemini: %w", err)
@@ -175,7 +183,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	}
 
 	apiURL, _ := url.Parse(cfg.SlackAPIURL) // validated by loadConfig
-	files := bot.NewDownloader(&http.Client{Timeout: 60 * time.Second}, cfg.SlackBotToken.reveal(),
+	files := bot.NewDownloader(&http.Client{Timeout: 60 * time.Second, Transport: newTransport(cfg.Workers)}, cfg.SlackBotToken.reveal(),
 		append(bot.SlackFileHosts(), apiURL.Host))
 	api := bot.NewAPI(client, files, &http.Client{Timeout: 15 * time.Second}, bot.StreamConfig{
 		Mode:     bot.StreamMode(cfg.StreamMode),
