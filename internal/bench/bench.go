@@ -46,11 +46,15 @@ type Machine struct {
 	Date   string `json:"date"`
 	Quick  bool   `json:"quick"`
 	Binary string `json:"binary"`
+	// IdleTimerLateMS is how late a 10 ms sleep wakes (p50, p99) on this
+	// machine with nothing running: its noise floor.
+	IdleTimerLateMS [2]float64 `json:"idle_timer_lateness_p50_p99_ms"`
 }
 
 // Mode is the figures of one way of running the bot.
 type Mode struct {
 	AckStalledMS   [2]float64         `json:"ack_p50_p99_ms_128_in_flight_gemini_stalled"`
+	AckTimerLateMS [2]float64         `json:"ack_run_timer_lateness_p50_p99_ms"`
 	FirstText      map[string]Figures `json:"first_text_by_load"`
 	Throughput     float64            `json:"analyses_per_s_zero_latency"`
 	MemPerRequest  int64              `json:"memory_per_in_flight_request_bytes"`
@@ -69,6 +73,8 @@ type Figures struct {
 	OverheadMS  [2]float64 `json:"overhead_p50_p99_ms"`
 	InjectedMS  float64    `json:"injected_ms"`
 	PerSecond   float64    `json:"completed_per_s"`
+	TimerLateMS [2]float64 `json:"timer_lateness_p50_p99_ms"` // the machine's, during the run
+	Reconnects  int        `json:"reconnects"`
 }
 
 // Tier is Slack's documented rate for a method, per workspace and app.
@@ -113,6 +119,9 @@ func Run(ctx context.Context, opt Options) (*Results, error) {
 	}
 	say("photo: original %s, thumb_1024 %s, thumb_720 %s", kb(len(photos.original)), kb(len(photos.thumb1024)), kb(len(photos.thumb720)))
 	res := &Results{Machine: machine(opt), Realistic: realistic, Tiers: slackTiers()}
+	say("measuring how late this machine wakes a sleeper, idle…")
+	res.Machine.IdleTimerLateMS = measureLateness(5 * time.Second)
+	say("idle timer lateness p50 / p99: %.2f / %.2f ms", res.Machine.IdleTimerLateMS[0], res.Machine.IdleTimerLateMS[1])
 	for _, pass := range []bool{false, true} {
 		name := "ours"
 		if pass {
@@ -148,6 +157,7 @@ func runMode(ctx context.Context, opt Options, photos photoSet, pass bool, say f
 			return m, err
 		}
 		e.gemini.SetDefault(hangReply())
+		probe := startLatenessProbe()
 		base := time.Now().Unix() - 10800
 		for i := range 128 {
 			if _, _, err := e.request(i, base); err != nil {
@@ -168,6 +178,7 @@ func runMode(ctx context.Context, opt Options, photos photoSet, pass bool, say f
 			acks = append(acks, a.Latency())
 		}
 		m.AckStalledMS = [2]float64{ms(percentile(acks, 50)), ms(percentile(acks, 99))}
+		m.AckTimerLateMS = probe.finish()
 		e.close()
 	}
 
@@ -198,7 +209,7 @@ func runMode(ctx context.Context, opt Options, photos photoSet, pass bool, say f
 			}
 			if err != nil {
 				e.close()
-				return m, fmt.Errorf("%d in flight: %w", conc, err)
+				return m, fmt.Errorf("%d in flight, %s latency: %w\nthe bot's last log lines:\n%s", conc, lat.name, err, e.stderr)
 			}
 			r.Injected = injected(lat.lat, len(photos.thumb720))
 			m.FirstText[fmt.Sprintf("%s/%d", lat.name, conc)] = figures(r)
@@ -305,6 +316,8 @@ func figures(r loadResult) Figures {
 		OverheadMS:  [2]float64{ms(percentile(o, 50)), ms(percentile(o, 99))},
 		InjectedMS:  ms(r.Injected),
 		PerSecond:   float64(r.Completed) / r.Elapsed.Seconds(),
+		TimerLateMS: r.Late,
+		Reconnects:  r.Reconnects,
 	}
 }
 

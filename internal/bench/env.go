@@ -53,6 +53,9 @@ func startEnv(binary string, lat Latency, photo photoSet, passThrough bool, extr
 	e.slack.SetBotToken(botToken)
 	e.slack.SetAppToken(appToken)
 	e.slack.SetLatency(lat.SlackRTT)
+	// Longer than the emulator's default: on a starved machine the bot may
+	// not read for seconds, and a run should report that, not die of it.
+	e.slack.SetWriteTimeout(30 * time.Second)
 	e.slack.SetBandwidth(lat.Bandwidth)
 	e.gemini.SetAPIKey(apiKey)
 	e.gemini.DropBodies(true)

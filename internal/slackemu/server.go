@@ -78,6 +78,7 @@ type Server struct {
 	scopes         string
 	latency        time.Duration
 	pingInterval   time.Duration
+	writeTimeout   time.Duration
 	denyFiles      bool
 	signInRedirect bool
 	streamTTL      time.Duration
@@ -123,6 +124,7 @@ func New() *Server {
 		changed:      make(chan struct{}),
 		scopes:       DefaultScopes,
 		pingInterval: 5 * time.Second,
+		writeTimeout: 5 * time.Second,
 		streamTTL:    DefaultStreamTTL,
 		triggerTTL:   TriggerTTL,
 		methods:      methodTable(),
@@ -209,6 +211,10 @@ func (s *Server) OnCall(f func(Call)) { s.locked(func() { s.onCall = f }) }
 // SetPingInterval sets how often the websocket pings clients (default 5s;
 // slack-go gives up after 30s without a ping). It applies to new connections.
 func (s *Server) SetPingInterval(d time.Duration) { s.locked(func() { s.pingInterval = d }) }
+
+// SetWriteTimeout bounds each frame sent to a client on connections opened
+// from now on (default 5 s): a load run on a slow machine needs longer.
+func (s *Server) SetWriteTimeout(d time.Duration) { s.locked(func() { s.writeTimeout = d }) }
 
 // SetStreamTTL sets how long a stream stays open (default DefaultStreamTTL).
 // It applies to streams already open too: an older stream then answers

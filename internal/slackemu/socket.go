@@ -36,12 +36,13 @@ type wsConn struct {
 	wmu       sync.Mutex
 	done      chan struct{}
 	closeOnce sync.Once
+	timeout   time.Duration // for each write: a client that stops reading fails the sender
 }
 
 func (c *wsConn) write(frame []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = c.c.SetWriteDeadline(time.Now().Add(c.timeout))
 	return c.c.WriteMessage(websocket.TextMessage, frame)
 }
 
@@ -88,9 +89,8 @@ func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Upgrade already answered the client
 	}
-	conn := &wsConn{c: c, done: make(chan struct{})}
-
 	s.mu.Lock()
+	conn := &wsConn{c: c, done: make(chan struct{}), timeout: s.writeTimeout}
 	if s.closed {
 		s.mu.Unlock()
 		conn.shutdown(false)
