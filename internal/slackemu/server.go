@@ -73,17 +73,20 @@ type Server struct {
 	closed  bool
 
 	// configuration
-	botToken       string
-	appToken       string
-	scopes         string
-	latency        time.Duration
-	pingInterval   time.Duration
-	denyFiles      bool
-	signInRedirect bool
-	streamTTL      time.Duration
-	bandwidth      int // bytes per second of file downloads; 0 is unlimited
-	triggerTTL     time.Duration
-	onCall         func(Call)
+	botToken     string
+	appToken     string
+	scopes       string
+	latency      time.Duration
+	pingInterval time.Duration
+	// disconnectAfterHello is the reason of a disconnect frame sent right
+	// after every hello; "" sends none.
+	disconnectAfterHello string
+	denyFiles            bool
+	signInRedirect       bool
+	streamTTL            time.Duration
+	bandwidth            int // bytes per second of file downloads; 0 is unlimited
+	triggerTTL           time.Duration
+	onCall               func(Call)
 
 	// socket mode
 	tickets  map[string]bool
