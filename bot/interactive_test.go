@@ -130,7 +130,7 @@ func TestInteractionRouting(t *testing.T) {
 			b.pool.start(context.Background(), time.Minute)
 			b.handle(socketmode.Event{Type: socketmode.EventTypeInteractive, Data: interaction(t, tt.payload),
 				Request: &socketmode.Request{EnvelopeID: "env-1"}})
-			b.pool.stop(5 * time.Second)
+			b.pool.stop(5*time.Second, func() {})
 
 			if !slices.Equal(socket.acks, []string{"env-1"}) {
 				t.Errorf("acks = %v, want the envelope acked once", socket.acks)
@@ -172,7 +172,7 @@ func TestReactionAndHomeRouting(t *testing.T) {
 	send("Ev4", reaction("UBOT", "fork_and_knife"))
 	send("Ev5", map[string]any{"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})
 	send("Ev6", map[string]any{"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "messages"})
-	b.pool.stop(5 * time.Second)
+	b.pool.stop(5*time.Second, func() {})
 
 	slices.Sort(flows.calls)
 	want := []string{"home  ", "reaction C1 1700000000.000100"}

@@ -139,7 +139,7 @@ func TestObserverSeesAcksAndJobs(t *testing.T) {
 	}
 	running, queued := b.Jobs()
 	close(flows.release)
-	b.pool.stop(5 * time.Second)
+	b.pool.stop(5*time.Second, func() {})
 	if running != 1 || queued != 1 {
 		t.Errorf("jobs = %d running, %d queued; want 1 and 1", running, queued)
 	}

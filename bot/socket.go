@@ -25,6 +25,12 @@ type Flows interface {
 	// has no room for it now.
 	Busy(ctx context.Context, m handlers.Message)
 	BusySlash(ctx context.Context, cmd handlers.SlashCommand)
+	// Interrupted tells the sender of a message, or of a command or a
+	// form, that their request ended without its answer: the bot is
+	// stopping, or the job failed on a bug.
+	Interrupted(ctx context.Context, m handlers.Message, why handlers.Interruption)
+	InterruptedSlash(ctx context.Context, cmd handlers.SlashCommand, why handlers.Interruption)
+	InterruptedSubmit(ctx context.Context, sub handlers.Submission, why handlers.Interruption)
 
 	Shortcut(ctx context.Context, s handlers.Shortcut)
 	Submit(ctx context.Context, sub handlers.Submission)
@@ -146,9 +152,9 @@ loop:
 	stopSocket()
 	// Not ready from here on: running jobs may finish, no new ones come.
 	b.connected.Store(false)
-	if !b.pool.stop(b.cfg.ShutdownGrace) {
-		b.log.Warn("shutdown grace ended with jobs still running", zap.Duration("grace", b.cfg.ShutdownGrace))
-		stopJobs()
+	if !b.pool.stop(b.cfg.ShutdownGrace, stopJobs) {
+		b.log.Warn("shutdown grace ended with jobs still running: their users were told to ask again",
+			zap.Duration("grace", b.cfg.ShutdownGrace))
 	}
 	if socketDone != nil {
 		select {
@@ -283,11 +289,10 @@ func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request)
 		}
 		rx := handlers.Reaction{Channel: inner.Item.Channel, TS: inner.Item.Timestamp, User: inner.User,
 			Team: ev.TeamID, Emoji: inner.Reaction}
-		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Reaction(ctx, rx) }) {
+		asker := handlers.Message{Channel: rx.Channel, TS: rx.TS, User: rx.User}
+		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Reaction(ctx, rx) }, b.tellInThread(asker)) {
 			b.log.Warn("queue full: told the user to retry", zap.String("channel", rx.Channel))
-			b.pool.runBeside("busy", func(ctx context.Context) {
-				b.flows.Busy(ctx, handlers.Message{Channel: rx.Channel, TS: rx.TS, User: rx.User})
-			})
+			b.pool.notify("busy", func(ctx context.Context) { b.flows.Busy(ctx, asker) })
 		}
 	case *slackevents.AppHomeOpenedEvent:
 		if inner.Tab != "home" || inner.User == "" {
@@ -337,9 +342,10 @@ func (b *Bot) routeInteraction(cb slack.InteractionCallback, req *socketmode.Req
 			return
 		}
 		sub := readSubmission(cb)
-		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Submit(ctx, sub) }) {
+		interrupted := func(ctx context.Context, why handlers.Interruption) { b.flows.InterruptedSubmit(ctx, sub, why) }
+		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Submit(ctx, sub) }, interrupted) {
 			b.log.Warn("queue full: told the user to retry", zap.String("user", sub.User))
-			b.pool.runBeside("busy", func(ctx context.Context) { b.flows.BusySubmit(ctx, sub) })
+			b.pool.notify("busy", func(ctx context.Context) { b.flows.BusySubmit(ctx, sub) })
 		}
 	case slack.InteractionTypeBlockActions:
 		for _, act := range cb.ActionCallback.BlockActions {
@@ -368,9 +374,10 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, team string, act *slack.
 		}
 		a := handlers.Action{Channel: channel, Thread: thread, User: cb.User.ID, Team: team,
 			ResponseURL: cb.ResponseURL, UseCase: act.SelectedOption.Value, Ref: ref}
-		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Rerun(ctx, a) }) {
+		interrupted := b.tellInThread(handlers.Message{Channel: channel, TS: thread, User: a.User})
+		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Rerun(ctx, a) }, interrupted) {
 			b.log.Warn("queue full: told the user to retry", zap.String("channel", channel))
-			b.pool.runBeside("busy", func(ctx context.Context) {
+			b.pool.notify("busy", func(ctx context.Context) {
 				b.flows.BusySlash(ctx, handlers.SlashCommand{Channel: channel, User: a.User, ResponseURL: a.ResponseURL})
 			})
 		}
@@ -389,10 +396,16 @@ func (b *Bot) submit(m handlers.Message, eventID string, flow func(context.Conte
 		b.log.Debug("skipped a duplicate delivery", zap.String("event_id", eventID))
 		return
 	}
-	if !b.pool.trySubmit(func(ctx context.Context) { flow(ctx, m) }) {
+	if !b.pool.trySubmit(func(ctx context.Context) { flow(ctx, m) }, b.tellInThread(m)) {
 		b.log.Warn("queue full: told the user to retry", zap.String("channel", m.Channel))
-		b.pool.runBeside("busy", func(ctx context.Context) { b.flows.Busy(ctx, m) })
+		b.pool.notify("busy", func(ctx context.Context) { b.flows.Busy(ctx, m) })
 	}
+}
+
+// tellInThread is how a message's job tells its sender, in the thread,
+// that it ended without an answer.
+func (b *Bot) tellInThread(m handlers.Message) func(context.Context, handlers.Interruption) {
+	return func(ctx context.Context, why handlers.Interruption) { b.flows.Interrupted(ctx, m, why) }
 }
 
 func (b *Bot) routeSlash(sc slack.SlashCommand, req *socketmode.Request) {
@@ -403,9 +416,10 @@ func (b *Bot) routeSlash(sc slack.SlashCommand, req *socketmode.Request) {
 		Command: sc.Command, Text: sc.Text, Channel: sc.ChannelID, User: sc.UserID, Team: sc.TeamID,
 		ResponseURL: sc.ResponseURL, TriggerID: sc.TriggerID,
 	}
-	if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Slash(ctx, cmd) }) {
+	interrupted := func(ctx context.Context, why handlers.Interruption) { b.flows.InterruptedSlash(ctx, cmd, why) }
+	if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Slash(ctx, cmd) }, interrupted) {
 		b.log.Warn("queue full: told the user to retry", zap.String("channel", cmd.Channel))
-		b.pool.runBeside("busy", func(ctx context.Context) { b.flows.BusySlash(ctx, cmd) })
+		b.pool.notify("busy", func(ctx context.Context) { b.flows.BusySlash(ctx, cmd) })
 	}
 }
 

@@ -75,6 +75,23 @@ func (f *fakeFlows) Feedback(_ context.Context, v handlers.Vote) {
 func (f *fakeFlows) Reaction(_ context.Context, rx handlers.Reaction) {
 	f.record("reaction", handlers.Message{Channel: rx.Channel, TS: rx.TS, Text: rx.Emoji})
 }
+func (f *fakeFlows) Interrupted(_ context.Context, m handlers.Message, why handlers.Interruption) {
+	f.record(interruptedKind(why), m)
+}
+func (f *fakeFlows) InterruptedSlash(_ context.Context, c handlers.SlashCommand, why handlers.Interruption) {
+	f.record(interruptedKind(why)+"-slash", handlers.Message{Channel: c.Channel})
+}
+func (f *fakeFlows) InterruptedSubmit(_ context.Context, sub handlers.Submission, why handlers.Interruption) {
+	f.record(interruptedKind(why)+"-submit", handlers.Message{User: sub.User})
+}
+
+func interruptedKind(why handlers.Interruption) string {
+	if why == handlers.InterruptedByStop {
+		return "stopped"
+	}
+	return "failed"
+}
+
 func (f *fakeFlows) Triggers(emoji string) bool { return emoji == "fork_and_knife" }
 func (f *fakeFlows) HomeOpened(_ context.Context, user string) {
 	f.record("home", handlers.Message{User: user, Text: user})
@@ -160,7 +177,7 @@ func TestRouting(t *testing.T) {
 			b.pool.start(context.Background(), time.Minute)
 			ev := fixtureCallback(t, tt.fixture, tt.edit)
 			b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: "env-1"}})
-			b.pool.stop(5 * time.Second)
+			b.pool.stop(5*time.Second, func() {})
 
 			if !slices.Equal(socket.acks, []string{"env-1"}) {
 				t.Errorf("acks = %v, want the envelope acked once", socket.acks)
@@ -210,7 +227,7 @@ func TestDuplicatesAndOverflow(t *testing.T) {
 	mention("env-4", "Ev4", "2.000002") // waits in the queue
 	mention("env-5", "Ev5", "3.000003") // no room: told to retry
 	close(flows.release)
-	b.pool.stop(5 * time.Second)
+	b.pool.stop(5*time.Second, func() {})
 
 	if !slices.Equal(socket.acks, []string{"env-1", "env-2", "env-3", "env-4", "env-5"}) {
 		t.Errorf("acks = %v: every envelope is acked", socket.acks)

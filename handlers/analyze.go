@@ -489,20 +489,58 @@ func isHelp(text string) bool {
 
 // Busy tells the sender of a message that the bot has no room for it now.
 func (h *Handler) Busy(ctx context.Context, m Message) {
-	thread := m.ThreadTS
-	if thread == "" {
-		thread = m.TS
-	}
-	r := h.newRequest(TriggerMention, m.Channel, m.User, thread, "", h.catalog.Default(), "")
-	err := vision.Errorf("queue", vision.KindBusy, "", nil)
-	h.fail(ctx, r, err)
+	h.tellMessage(ctx, m, vision.Errorf("queue", vision.KindBusy, "", nil))
 }
 
 // BusySlash tells the user of a slash command that the bot has no room
 // for it now.
 func (h *Handler) BusySlash(ctx context.Context, cmd SlashCommand) {
+	h.tellSlash(ctx, cmd, vision.Errorf("queue", vision.KindBusy, "", nil))
+}
+
+// Interruption is why a request ended without its answer.
+type Interruption int
+
+const (
+	// InterruptedByStop: the bot is shutting down and the request did not
+	// finish within the shutdown grace, or never started.
+	InterruptedByStop Interruption = iota + 1
+	// InterruptedByFault: the request's job failed on a bug (a panic).
+	InterruptedByFault
+)
+
+func (why Interruption) error() error {
+	if why == InterruptedByStop {
+		return vision.Errorf("job", vision.KindStopping, "", nil)
+	}
+	return vision.Errorf("job", vision.KindInternal, "panicked", nil)
+}
+
+// Interrupted tells the sender of a message, in its thread, that the
+// request ended without its answer and why.
+func (h *Handler) Interrupted(ctx context.Context, m Message, why Interruption) {
+	h.tellMessage(ctx, m, why.error())
+}
+
+// InterruptedSlash is Interrupted for a slash command: the user is told
+// privately.
+func (h *Handler) InterruptedSlash(ctx context.Context, cmd SlashCommand, why Interruption) {
+	h.tellSlash(ctx, cmd, why.error())
+}
+
+// tellMessage answers a message with err's notice in its thread.
+func (h *Handler) tellMessage(ctx context.Context, m Message, err error) {
+	thread := m.ThreadTS
+	if thread == "" {
+		thread = m.TS
+	}
+	r := h.newRequest(TriggerMention, m.Channel, m.User, thread, "", h.catalog.Default(), "")
+	h.fail(ctx, r, err)
+}
+
+// tellSlash answers a slash command with err's notice, privately.
+func (h *Handler) tellSlash(ctx context.Context, cmd SlashCommand, err error) {
 	r := h.newRequest(TriggerSlash, cmd.Channel, cmd.User, "", "", h.catalog.Default(), "")
-	err := vision.Errorf("queue", vision.KindBusy, "", nil)
 	h.respond(ctx, r, cmd.ResponseURL, h.userMessage(err))
 	r.finish(err, "")
 }

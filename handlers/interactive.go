@@ -310,8 +310,17 @@ func (h *Handler) home() Home {
 // BusySubmit tells the user of a submitted form, privately, that the bot
 // has no room for it now.
 func (h *Handler) BusySubmit(ctx context.Context, sub Submission) {
+	h.tellSubmitter(ctx, sub, vision.Errorf("queue", vision.KindBusy, "", nil))
+}
+
+// InterruptedSubmit tells the user of a submitted form, privately, that
+// the request ended without its answer and why.
+func (h *Handler) InterruptedSubmit(ctx context.Context, sub Submission, why Interruption) {
+	h.tellSubmitter(ctx, sub, why.error())
+}
+
+func (h *Handler) tellSubmitter(ctx context.Context, sub Submission, err error) {
 	r := h.newRequest(TriggerForm, "", sub.User, "", "", h.catalog.Default(), "")
-	err := vision.Errorf("queue", vision.KindBusy, "", nil)
 	if meta, metaErr := decodeFormMeta(sub.Metadata); metaErr == nil && meta.ResponseURL != "" {
 		r.channel = meta.Channel
 		h.respond(ctx, r, meta.ResponseURL, h.userMessage(err))

@@ -77,6 +77,8 @@ func (h *Handler) userMessage(err error) string {
 		return "Gemini took too long to answer. Try again in a moment."
 	case vision.KindBusy:
 		return "I'm answering a lot of requests right now. Try again shortly."
+	case vision.KindStopping:
+		return "I'm restarting and couldn't finish this one. Ask me again in a minute."
 	}
 	return "Something went wrong on my side. Try again; if it keeps happening, tell the app's admin."
 }

@@ -122,6 +122,19 @@ func newSlack(cfg config, obs bot.Observer) *slack.Client {
 	)
 }
 
+// newSocketOpener is the client Socket Mode opens its connections with
+// (apps.connections.open). Its own transport spaces the opens out, since
+// slack-go reconnects at once after every disconnect frame, and gives each
+// a deadline of its own.
+func newSocketOpener(cfg config, obs bot.Observer) *slack.Client {
+	httpClient := &http.Client{Transport: bot.PaceConnections(bot.ObserveErrors(nil, obs), bot.ConnectConfig{})}
+	return slack.New(cfg.SlackBotToken.reveal(),
+		slack.OptionAPIURL(cfg.SlackAPIURL),
+		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),
+		slack.OptionHTTPClient(httpClient),
+	)
+}
+
 // newModel is the Gemini client of the bot, visionbot analyze and
 // visionbot check. It makes no call.
 func newModel(ctx context.Context, cfg config) (*gemini.Client, error) {
@@ -199,7 +212,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		Observer:      flowObs,
 	}, nil)
 
-	socket := socketmode.New(client)
+	socket := socketmode.New(newSocketOpener(cfg, botObs))
 	b := bot.New(socket, socket.Events, flows, self, log, bot.Config{
 		Workers:       cfg.Workers,
 		Queue:         cfg.QueueSize,

@@ -49,6 +49,26 @@ type harness struct {
 	slack  *slackemu.Server
 	gemini *geminiemu.Server
 	logs   *syncBuffer
+
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// stop cancels run's context, as SIGTERM does, and returns run's result;
+// it is the test's end too.
+func (h *harness) stop(t *testing.T) error {
+	t.Helper()
+	h.stopOnce.Do(func() {
+		h.cancel()
+		select {
+		case h.stopErr = <-h.done:
+		case <-time.After(wait):
+			h.stopErr = errors.New("the bot did not stop")
+		}
+	})
+	return h.stopErr
 }
 
 func startBot(t *testing.T, extraEnv map[string]string) *harness {
@@ -74,18 +94,13 @@ func startBot(t *testing.T, extraEnv map[string]string) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	h.cancel, h.done = cancel, done
 	go func() {
 		done <- run(ctx, []string{"visionbot"}, func(k string) string { return env[k] }, &syncBuffer{}, h.logs)
 	}()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run returned %v", err)
-			}
-		case <-time.After(wait):
-			t.Errorf("the bot did not stop")
+		if err := h.stop(t); err != nil {
+			t.Errorf("run returned %v", err)
 		}
 		h.slack.Close()
 		h.gemini.Close()

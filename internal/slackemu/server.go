@@ -73,18 +73,21 @@ type Server struct {
 	closed  bool
 
 	// configuration
-	botToken       string
-	appToken       string
-	scopes         string
-	latency        time.Duration
-	pingInterval   time.Duration
-	writeTimeout   time.Duration
-	denyFiles      bool
-	signInRedirect bool
-	streamTTL      time.Duration
-	bandwidth      int // bytes per second of file downloads; 0 is unlimited
-	triggerTTL     time.Duration
-	onCall         func(Call)
+	botToken     string
+	appToken     string
+	scopes       string
+	latency      time.Duration
+	pingInterval time.Duration
+	writeTimeout time.Duration
+	// disconnectAfterHello is the reason of a disconnect frame sent right
+	// after every hello; "" sends none.
+	disconnectAfterHello string
+	denyFiles            bool
+	signInRedirect       bool
+	streamTTL            time.Duration
+	bandwidth            int // bytes per second of file downloads; 0 is unlimited
+	triggerTTL           time.Duration
+	onCall               func(Call)
 
 	// socket mode
 	tickets  map[string]bool
@@ -124,7 +127,7 @@ func New() *Server {
 		changed:      make(chan struct{}),
 		scopes:       DefaultScopes,
 		pingInterval: 5 * time.Second,
-		writeTimeout: 5 * time.Second,
+		writeTimeout: 30 * time.Second,
 		streamTTL:    DefaultStreamTTL,
 		triggerTTL:   TriggerTTL,
 		methods:      methodTable(),
@@ -213,7 +216,8 @@ func (s *Server) OnCall(f func(Call)) { s.locked(func() { s.onCall = f }) }
 func (s *Server) SetPingInterval(d time.Duration) { s.locked(func() { s.pingInterval = d }) }
 
 // SetWriteTimeout bounds each frame sent to a client on connections opened
-// from now on (default 5 s): a load run on a slow machine needs longer.
+// from now on (default 30 s, as a starved test machine may not read for
+// seconds).
 func (s *Server) SetWriteTimeout(d time.Duration) { s.locked(func() { s.writeTimeout = d }) }
 
 // SetStreamTTL sets how long a stream stays open (default DefaultStreamTTL).

@@ -37,7 +37,13 @@ type wsConn struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	timeout   time.Duration // for each write: a client that stops reading fails the sender
+	// mute stops the pings and leaves the connection open: half-open, as
+	// when a network path dies without a FIN.
+	mute     chan struct{}
+	muteOnce sync.Once
 }
+
+func (c *wsConn) silence() { c.muteOnce.Do(func() { close(c.mute) }) }
 
 func (c *wsConn) write(frame []byte) error {
 	c.wmu.Lock()
@@ -90,7 +96,7 @@ func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade already answered the client
 	}
 	s.mu.Lock()
-	conn := &wsConn{c: c, done: make(chan struct{}), timeout: s.writeTimeout}
+	conn := &wsConn{c: c, done: make(chan struct{}), mute: make(chan struct{}), timeout: s.writeTimeout}
 	if s.closed {
 		s.mu.Unlock()
 		conn.shutdown(false)
@@ -100,6 +106,7 @@ func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
 	s.connects++
 	n := len(s.conns)
 	interval := s.pingInterval
+	disconnect := s.disconnectAfterHello
 	// Add under the lock that Close takes before Wait, so no Add races Wait.
 	s.wg.Add(2)
 	s.notify()
@@ -117,6 +124,9 @@ func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
 		"connection_info": map[string]any{"app_id": AppID},
 	})
 	_ = conn.write(hello)
+	if disconnect != "" {
+		_ = conn.write(disconnectFrame(disconnect))
+	}
 
 	go s.readLoop(conn)
 	go s.pingLoop(conn, interval)
@@ -162,6 +172,8 @@ func (s *Server) pingLoop(conn *wsConn, interval time.Duration) {
 		select {
 		case <-t.C:
 		case <-conn.done:
+			return
+		case <-conn.mute:
 			return
 		case <-s.done:
 			return
@@ -209,7 +221,7 @@ func (s *Server) WaitConnects(n int, timeout time.Duration) error {
 // SendRaw writes frame as-is to every connected client.
 func (s *Server) SendRaw(frame []byte) error {
 	s.mu.Lock()
-	conns := append([]*wsConn(nil), s.conns...)
+	conns := s.liveConns()
 	s.mu.Unlock()
 	if len(conns) == 0 {
 		return ErrNotConnected
@@ -225,12 +237,49 @@ func (s *Server) SendRaw(frame []byte) error {
 // SendDisconnect sends Slack's disconnect frame (reason "warning",
 // "refresh_requested", "too_many_websockets", ...); slack-go then reconnects.
 func (s *Server) SendDisconnect(reason string) error {
+	return s.SendRaw(disconnectFrame(reason))
+}
+
+// liveConns are the connections that were not silenced, oldest first; the
+// caller holds s.mu.
+func (s *Server) liveConns() []*wsConn {
+	var live []*wsConn
+	for _, c := range s.conns {
+		select {
+		case <-c.mute:
+		default:
+			live = append(live, c)
+		}
+	}
+	return live
+}
+
+func disconnectFrame(reason string) []byte {
 	frame, _ := json.Marshal(map[string]any{
 		"type":       "disconnect",
 		"reason":     reason,
 		"debug_info": map[string]any{"host": "applink-emu"},
 	})
-	return s.SendRaw(frame)
+	return frame
+}
+
+// DisconnectAfterHello makes every new connection send a disconnect frame
+// with reason right after its hello, as Slack does when it keeps refusing
+// a connection (e.g. "too_many_websockets"). "" turns it off.
+func (s *Server) DisconnectAfterHello(reason string) {
+	s.locked(func() { s.disconnectAfterHello = reason })
+}
+
+// SilenceConnections stops the pings of every open connection and keeps
+// it open without sending anything more: a half-open connection. New
+// connections behave normally.
+func (s *Server) SilenceConnections() {
+	s.mu.Lock()
+	conns := append([]*wsConn(nil), s.conns...)
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.silence()
+	}
 }
 
 // DropConnections closes every websocket abruptly, like a network failure.
@@ -272,11 +321,12 @@ func (s *Server) SendEnvelope(typ string, payload []byte) (string, error) {
 		return "", err
 	}
 	s.mu.Lock()
-	if len(s.conns) == 0 {
+	live := s.liveConns()
+	if len(live) == 0 {
 		s.mu.Unlock()
 		return "", ErrNotConnected
 	}
-	conn := s.conns[len(s.conns)-1]
+	conn := live[len(live)-1]
 	// Recorded before writing, so an ack can never arrive first.
 	s.sentAt[env.EnvelopeID] = time.Now()
 	s.mu.Unlock()

@@ -27,6 +27,9 @@ type failScript struct {
 	header http.Header
 	body   string
 	left   int // < 0: forever
+	// hang holds the request open, answering nothing, until the client
+	// gives up or the emulator closes.
+	hang bool
 }
 
 // apiReq is a request being served: the recorded call plus the raw JSON
@@ -139,6 +142,13 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 
 	// Slack reports the token's scopes on every Web API response.
 	w.Header().Set("X-OAuth-Scopes", scopes)
+	if script != nil && script.hang {
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+		return
+	}
 	if script != nil {
 		for k, vs := range script.header {
 			for _, v := range vs {
@@ -269,6 +279,17 @@ func (s *Server) Fail(method string, n int, status int, header http.Header, body
 	s.locked(func() {
 		s.fails[method] = append(s.fails[method], &failScript{status: status, header: header.Clone(), body: body, left: n})
 	})
+}
+
+// Hang makes the next n calls of method (n <= 0: every following call) hang
+// without an answer until the client gives up or the emulator closes, like
+// a Slack endpoint that accepted the connection and went silent. It queues
+// up with Fail's scripts.
+func (s *Server) Hang(method string, n int) {
+	if n <= 0 {
+		n = -1
+	}
+	s.locked(func() { s.fails[method] = append(s.fails[method], &failScript{hang: true, left: n}) })
 }
 
 // ClearFail drops every scripted answer of method.

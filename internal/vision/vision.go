@@ -71,7 +71,8 @@ const (
 	KindQuota       // 429 RESOURCE_EXHAUSTED
 	KindUnavailable // 5xx, overloaded
 	KindTimeout
-	KindBusy // the bot's own queue is full
+	KindBusy     // the bot's own queue is full
+	KindStopping // the bot is shutting down before the request could finish
 )
 
 var kindNames = map[Kind]string{
@@ -82,7 +83,7 @@ var kindNames = map[Kind]string{
 	KindMissingScope: "missing_scope", KindBlocked: "blocked", KindEmptyAnswer: "empty_answer",
 	KindImageRejected: "image_rejected", KindModelAuth: "model_auth",
 	KindUnknownModel: "unknown_model", KindQuota: "quota", KindUnavailable: "unavailable",
-	KindTimeout: "timeout", KindBusy: "busy",
+	KindTimeout: "timeout", KindBusy: "busy", KindStopping: "stopping",
 }
 
 // String is the stable name used in logs and metrics.
