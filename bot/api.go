@@ -250,6 +250,13 @@ func wrapSlackError(method string, err error) error {
 			return vision.Errorf(method, vision.KindMissingScope, resp.Needed, err)
 		case "file_not_found", "file_deleted":
 			return vision.Errorf(method, vision.KindFileUnavailable, "", err)
+		case "is_archived":
+			return vision.Errorf(method, vision.KindArchived, "", err)
+		case "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive":
+			// The token itself is refused: every call fails until an admin
+			// acts, so the log says what to fix.
+			return vision.Errorf(method, vision.KindSlackAuth, resp.Err,
+				fmt.Errorf("%w (fix: reinstall the app and set SLACK_BOT_TOKEN to its new xoxb- token)", err))
 		}
 	}
 	var rl *slack.RateLimitedError

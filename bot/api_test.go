@@ -113,3 +113,32 @@ func TestHistoryAndFiles(t *testing.T) {
 }
 
 func strconvTS(t time.Time) string { return fmt.Sprintf("%d.000100", t.Unix()) }
+
+func TestSlackOkFalseErrorsAreSorted(t *testing.T) {
+	for _, tc := range []struct {
+		code string
+		want vision.Kind
+	}{
+		{"token_revoked", vision.KindSlackAuth},
+		{"invalid_auth", vision.KindSlackAuth},
+		{"account_inactive", vision.KindSlackAuth},
+		{"is_archived", vision.KindArchived},
+		{"not_in_channel", vision.KindNotInChannel},
+		{"channel_not_found", vision.KindNotInChannel},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			api, emu := newTestAPI(t)
+			emu.Fail("chat.postMessage", 1, http.StatusOK, nil, `{"ok":false,"error":"`+tc.code+`"}`)
+			err := api.PostReply(context.Background(), "C1", "1700000000.000100", "hello")
+			if vision.KindOf(err) != tc.want {
+				t.Errorf("err = %v (kind %v), want %v", err, vision.KindOf(err), tc.want)
+			}
+			if tc.want == vision.KindSlackAuth && !strings.Contains(err.Error(), "SLACK_BOT_TOKEN") {
+				t.Errorf("err = %v, want it to say what to fix", err)
+			}
+			if strings.Contains(err.Error(), apiTestToken) {
+				t.Errorf("err = %v leaks the token", err)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"google.golang.org/genai"
 
@@ -21,6 +22,10 @@ type apiError struct {
 	Status  string
 	Reason  string
 	Message string
+	// RetryDelay is a 429's RetryInfo: how long the quota stays used up.
+	RetryDelay time.Duration
+	// Fix tells the operator what to change, for errors only they can fix.
+	Fix string
 }
 
 func (e *apiError) Error() string {
@@ -32,6 +37,9 @@ func (e *apiError) Error() string {
 	}
 	if e.Message != "" {
 		s += ": " + e.Message
+	}
+	if e.Fix != "" {
+		s += " (" + e.Fix + ")"
 	}
 	return s
 }
@@ -82,6 +90,15 @@ func (c *Client) classify(ctx context.Context, op string, err error, hasImages b
 
 	e := &apiError{Code: ae.Code, Status: ae.Status, Reason: detailString(ae.Details, "ErrorInfo", "reason"), Message: scrub(ae.Message, c.apiKey)}
 	kind, detail := c.apiErrorKind(e, ae.Details, hasImages)
+	switch kind {
+	case vision.KindQuota:
+		if d, err := time.ParseDuration(detailString(ae.Details, "RetryInfo", "retryDelay")); err == nil {
+			e.RetryDelay = d
+		}
+	case vision.KindModelAuth:
+		e.Fix = "fix: set a valid GEMINI_API_KEY with the Generative Language API enabled, or fix the Vertex AI " +
+			"credentials, then restart; calls to Gemini pause meanwhile"
+	}
 	return vision.Errorf(op, kind, scrub(detail, c.apiKey), e)
 }
 

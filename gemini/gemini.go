@@ -28,9 +28,26 @@ const (
 	// DefaultRetryDelay is the first backoff after a retryable failure.
 	DefaultRetryDelay = time.Second
 
+	// DefaultMaxQuotaWait is the longest RetryInfo delay of a 429 that a
+	// request waits out before telling the user: a per-minute quota often
+	// frees within seconds, a daily one never within a Slack thread's
+	// patience.
+	DefaultMaxQuotaWait = 15 * time.Second
+	// DefaultAuthCooldown is how long a rejected key stops every call:
+	// a key does not fix itself, and each call would only be refused again.
+	DefaultAuthCooldown = 5 * time.Minute
+
 	// maxAttempts counts the first try. Three attempts ride out a brief
 	// overload without keeping a user waiting for minutes.
 	maxAttempts = 3
+	// maxQuotaRetries bounds the 429 retries of one request, each after
+	// the delay Google asked for.
+	maxQuotaRetries = 2
+	// maxContinuations bounds how often an answer that hit the output
+	// limit (MAX_TOKENS) is asked to go on: each one re-sends the images.
+	maxContinuations = 2
+	// continuePrompt asks the model to pick up a truncated answer.
+	continuePrompt = "Continue your answer exactly where it stopped, without repeating anything."
 )
 
 // Config says which backend and model to use.
@@ -62,6 +79,15 @@ type Config struct {
 	// HTTPClient is optional. With VertexAI it is used as is, so it must add
 	// credentials itself; leave it nil to have Credentials (or ADC) used.
 	HTTPClient *http.Client
+	// MaxQuotaWait is the longest 429 RetryInfo delay waited out (at most
+	// twice) before the quota error reaches the user; default 15s, and a
+	// negative value never waits.
+	MaxQuotaWait time.Duration
+	// AuthCooldown is how long calls fail at once, without reaching
+	// Gemini, after Gemini rejected the key; default 5m.
+	AuthCooldown time.Duration
+	// Now is the clock of the cool-down; default time.Now.
+	Now func() time.Time
 }
 
 // Client answers requests with one configured model. It is safe for
@@ -72,7 +98,9 @@ type Client struct {
 	thinking *genai.ThinkingConfig
 	timeout  time.Duration
 	// apiKey is kept only to scrub it from error texts.
-	apiKey string
+	apiKey       string
+	maxQuotaWait time.Duration
+	breaker      *breaker
 }
 
 // New checks cfg and builds a client; it makes no network call (see
@@ -89,6 +117,18 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = DefaultRetryDelay
+	}
+	switch {
+	case cfg.MaxQuotaWait == 0:
+		cfg.MaxQuotaWait = DefaultMaxQuotaWait
+	case cfg.MaxQuotaWait < 0:
+		cfg.MaxQuotaWait = 0
+	}
+	if cfg.AuthCooldown <= 0 {
+		cfg.AuthCooldown = DefaultAuthCooldown
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	thinking, err := thinkingConfig(cfg.Model, cfg.Thinking)
 	if err != nil {
@@ -120,7 +160,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		// some of its errors.
 		return nil, fmt.Errorf("gemini: %s", scrub(err.Error(), cfg.APIKey))
 	}
-	return &Client{genai: gc, model: cfg.Model, thinking: thinking, timeout: cfg.Timeout, apiKey: cfg.APIKey}, nil
+	return &Client{
+		genai: gc, model: cfg.Model, thinking: thinking, timeout: cfg.Timeout, apiKey: cfg.APIKey,
+		maxQuotaWait: cfg.MaxQuotaWait, breaker: &breaker{cooldown: cfg.AuthCooldown, now: cfg.Now},
+	}, nil
 }
 
 // Model is the configured model name.
@@ -158,8 +201,15 @@ func retryOptions(delay time.Duration) *genai.HTTPRetryOptions {
 
 // Stream sends req with streamGenerateContent and calls onText with each
 // text delta as it arrives (thought summaries are skipped). It returns the
-// usage reported so far, and a *vision.Error when the model failed, refused
-// or said nothing. onText is called from the calling goroutine.
+// usage reported so far, and a *vision.Error when the model failed, refused,
+// said nothing or stopped short. onText is called from the calling
+// goroutine.
+//
+// Around genai's own retries of overloads, Stream waits out a 429 whose
+// RetryInfo asks for at most MaxQuotaWait (before any text was shown),
+// asks an answer cut by the output limit to continue (at most
+// maxContinuations times), and stops calling Gemini for AuthCooldown once
+// the key was rejected.
 func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(string)) (vision.Usage, error) {
 	const op = "gemini stream"
 	usage := vision.Usage{Model: c.model}
@@ -169,6 +219,9 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 	contents, hasImages := toContents(req.Turns)
 	if len(contents) == 0 {
 		return usage, vision.Errorf(op, vision.KindInternal, "", errors.New("request has no content"))
+	}
+	if err := c.breaker.check(op); err != nil {
+		return usage, err
 	}
 	config := &genai.GenerateContentConfig{}
 	if req.System != "" {
@@ -184,63 +237,49 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
-	var (
-		gotText      bool
-		finish       genai.FinishReason
-		blocked      genai.BlockedReason
-		blockMessage string
-	)
-	for resp, err := range c.genai.Models.GenerateContentStream(ctx, c.model, contents, config) {
+	var shownAny bool
+	quotaRetries, continuations := 0, 0
+	for {
+		part, err := c.streamOnce(ctx, op, contents, config, hasImages, func(s string) {
+			shownAny = true
+			onText(s)
+		})
+		usage = addUsage(usage, part.usage)
 		if err != nil {
-			return usage, c.classify(ctx, op, err, hasImages)
-		}
-		if resp.ModelVersion != "" {
-			usage.Model = resp.ModelVersion
-		}
-		if u := resp.UsageMetadata; u != nil {
-			// Each chunk carries the running total, so the latest wins.
-			// Thinking tokens are billed as output, so they count here.
-			usage.InputTokens = int(u.PromptTokenCount)
-			usage.OutputTokens = int(u.CandidatesTokenCount + u.ThoughtsTokenCount)
-		}
-		if pf := resp.PromptFeedback; pf != nil && pf.BlockReason != "" {
-			blocked, blockMessage = pf.BlockReason, pf.BlockReasonMessage
-		}
-		if len(resp.Candidates) == 0 || resp.Candidates[0] == nil {
-			continue
-		}
-		cand := resp.Candidates[0]
-		if cand.Content != nil {
-			for _, p := range cand.Content.Parts {
-				if p == nil || p.Thought || p.Text == "" {
+			if d, ok := quotaDelay(err); ok && !shownAny && quotaRetries < maxQuotaRetries && d <= c.maxQuotaWait {
+				quotaRetries++
+				if sleep(ctx, d) == nil {
 					continue
 				}
-				gotText = true
-				onText(p.Text)
+				return usage, c.classify(ctx, op, ctx.Err(), hasImages)
 			}
+			if vision.KindOf(err) == vision.KindModelAuth {
+				c.breaker.trip(err)
+			} else {
+				c.breaker.reset()
+			}
+			return usage, err
 		}
-		if cand.FinishReason != "" && cand.FinishReason != genai.FinishReasonUnspecified {
-			finish = cand.FinishReason
+		c.breaker.reset()
+		switch {
+		case part.finish == genai.FinishReasonMaxTokens && continuations < maxContinuations:
+			continuations++
+			contents = append(contents,
+				genai.NewContentFromText(part.text, genai.RoleModel),
+				genai.NewContentFromText(continuePrompt, genai.RoleUser))
+			continue
+		case part.finish == genai.FinishReasonMaxTokens:
+			return usage, vision.Errorf(op, vision.KindCutOff, string(part.finish),
+				fmt.Errorf("still at the output limit after %d continuations", continuations))
+		case part.finish == "":
+			// The stream closed cleanly but Gemini never said it was done:
+			// a dropped connection, not a complete answer.
+			return usage, vision.Errorf(op, vision.KindCutOff, "", errors.New("the stream ended without a finish reason"))
 		}
+		// STOP and reasons this code does not know yet end with the text
+		// the user has seen.
+		return usage, nil
 	}
-
-	switch {
-	case blocked != "":
-		var err error
-		if blockMessage != "" {
-			err = errors.New(scrub(blockMessage, c.apiKey))
-		}
-		return usage, vision.Errorf(op, vision.KindBlocked, string(blocked), err)
-	case blockedFinish(finish):
-		// Even after streamed text: the model withdrew the answer, and the
-		// caller decides whether to keep what was shown.
-		return usage, vision.Errorf(op, vision.KindBlocked, string(finish), nil)
-	case !gotText:
-		return usage, vision.Errorf(op, vision.KindEmptyAnswer, string(finish), nil)
-	}
-	// STOP, MAX_TOKENS (a truncated answer is still an answer) and reasons
-	// this code does not know yet all end with the text the user has seen.
-	return usage, nil
 }
 
 // blockedFinish reports the finish reasons by which the model refused or

@@ -97,6 +97,29 @@ func fixtureText(t *testing.T, rel string) string {
 	return sb.String()
 }
 
+// sseReply is a one-event stream of text ending with finish ("" for none).
+func sseReply(text, finish string) geminiemu.Reply {
+	cand := map[string]any{"content": map[string]any{"parts": []any{map[string]any{"text": text}}, "role": "model"}}
+	if finish != "" {
+		cand["finishReason"] = finish
+	}
+	b, err := json.Marshal(map[string]any{"candidates": []any{cand}})
+	if err != nil {
+		panic(err)
+	}
+	return geminiemu.Reply{Body: append(append([]byte("data: "), b...), "\r\n\r\n"...)}
+}
+
+// quotaReply is the recorded free-tier 429 with its RetryInfo set to delay.
+func quotaReply(t *testing.T, delay string) geminiemu.Reply {
+	r := geminiemu.FixtureReply(t, "errors/429_RESOURCE_EXHAUSTED.free_tier_quota_retryinfo.json")
+	r.Body = bytes.Replace(r.Body, []byte(`"retryDelay": "48s"`), []byte(`"retryDelay": "`+delay+`"`), 1)
+	if !bytes.Contains(r.Body, []byte(delay)) {
+		t.Fatal("the 429 fixture has no retryDelay to replace")
+	}
+	return r
+}
+
 func TestStream(t *testing.T) {
 	fixture := func(rel string) func(*testing.T) []geminiemu.Reply {
 		return func(t *testing.T) []geminiemu.Reply { return []geminiemu.Reply{geminiemu.FixtureReply(t, rel)} }
@@ -135,10 +158,18 @@ func TestStream(t *testing.T) {
 			wantUsage: &vision.Usage{Model: "gemini-2.5-flash", InputTokens: 10, OutputTokens: 48 + 540}},
 		{name: "unknown finish enum keeps the text", replies: fixture("vertexai/streaming-failure-unknown-finish-enum.txt"),
 			textOf: "vertexai/streaming-failure-unknown-finish-enum.txt", wantKind: ok, wantCalls: 1},
-		{name: "max tokens with text", wantKind: ok, wantCalls: 1, wantText: "cut sh",
+		{name: "max tokens continues", wantKind: ok, wantCalls: 2, wantText: "cut short",
 			replies: func(*testing.T) []geminiemu.Reply {
-				return []geminiemu.Reply{{Body: []byte("data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"cut sh\"}],\"role\": \"model\"},\"finishReason\": \"MAX_TOKENS\"}]}\r\n\r\n")}}
+				return []geminiemu.Reply{sseReply("cut sh", "MAX_TOKENS"), {Text: "ort"}}
 			}},
+		{name: "max tokens continues at most twice", wantKind: vision.KindCutOff, wantDetail: "MAX_TOKENS", wantCalls: 3,
+			wantText: "onetwothree",
+			replies: func(*testing.T) []geminiemu.Reply {
+				return []geminiemu.Reply{sseReply("one", "MAX_TOKENS"), sseReply("two", "MAX_TOKENS"),
+					sseReply("three", "MAX_TOKENS"), {Text: "never asked"}}
+			}},
+		{name: "no finish reason is cut off", wantKind: vision.KindCutOff, wantCalls: 1, wantText: "half an ans",
+			replies: func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{sseReply("half an ans", "")} }},
 		{name: "emulator text reply", replies: func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{{Text: "a tasty omelette"}} },
 			wantText: "a tasty omelette", wantKind: ok, wantCalls: 1},
 
@@ -173,6 +204,27 @@ func TestStream(t *testing.T) {
 			wantKind: vision.KindQuota, wantDetail: "retry in 48s", wantCalls: 1},
 		{name: "429 short", replies: fixture("errors/429_RESOURCE_EXHAUSTED.resource_exhausted_short.json"),
 			wantKind: vision.KindQuota, wantCalls: 1},
+		{name: "429 with a short RetryInfo is waited out", wantKind: ok, wantCalls: 2, wantText: "after the wait",
+			replies: func(t *testing.T) []geminiemu.Reply {
+				return []geminiemu.Reply{quotaReply(t, "0.01s"), {Text: "after the wait"}}
+			}},
+		{name: "429 retries are bounded", wantKind: vision.KindQuota, wantDetail: "retry in 0.01s", wantCalls: 3,
+			replies: func(t *testing.T) []geminiemu.Reply {
+				return []geminiemu.Reply{quotaReply(t, "0.01s"), quotaReply(t, "0.01s"), quotaReply(t, "0.01s"), {Text: "never asked"}}
+			}},
+		{name: "429 beyond MaxQuotaWait is not waited", wantKind: vision.KindQuota, wantDetail: "retry in 2s", wantCalls: 1,
+			edit: func(c *gemini.Config) { c.MaxQuotaWait = time.Second },
+			replies: func(t *testing.T) []geminiemu.Reply {
+				return []geminiemu.Reply{quotaReply(t, "2s"), {Text: "never asked"}}
+			}},
+		{name: "429 then 503s: the two retries do not multiply", wantKind: vision.KindUnavailable, wantCalls: 1 + 3,
+			replies: func(t *testing.T) []geminiemu.Reply {
+				r := []geminiemu.Reply{quotaReply(t, "0.01s")}
+				for range 5 {
+					r = append(r, geminiemu.FixtureReply(t, "errors/503_UNAVAILABLE.model_overloaded.json"))
+				}
+				return r
+			}},
 		{name: "503 retried then unavailable", replies: repeat(4, "errors/503_UNAVAILABLE.model_overloaded.json"),
 			wantKind: vision.KindUnavailable, wantCalls: 3},
 		{name: "503 then success", wantKind: ok, wantCalls: 2, wantText: "The capital of Wyoming is **Cheyenne**.\n",
@@ -190,7 +242,7 @@ func TestStream(t *testing.T) {
 		{name: "hang times out", edit: func(c *gemini.Config) { c.Timeout = time.Second },
 			replies:  func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{{Hang: true}} },
 			wantKind: vision.KindTimeout, wantCalls: -1},
-		{name: "stall mid stream times out", edit: func(c *gemini.Config) { c.Timeout = 2 * time.Second },
+		{name: "stall mid stream times out", edit: func(c *gemini.Config) { c.Timeout = 5 * time.Second },
 			replies: func(t *testing.T) []geminiemu.Reply {
 				r := geminiemu.FixtureReply(t, "googleai/streaming-success-basic-reply-short.txt")
 				r.ChunkDelay = time.Minute
@@ -519,4 +571,77 @@ func TestConcurrentStreams(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestRejectedKeyStopsCallingGemini(t *testing.T) {
+	emu := geminiemu.New()
+	defer emu.Close()
+	emu.SetAPIKey("the-right-key")
+	var mu sync.Mutex
+	now := time.Unix(1700000000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	c := newClient(t, emu, func(c *gemini.Config) { c.AuthCooldown, c.Now = time.Minute, clock })
+
+	for i := range 5 {
+		_, err := c.Stream(context.Background(), photoRequest(), nil)
+		if vision.KindOf(err) != vision.KindModelAuth {
+			t.Fatalf("request %d: err = %v, want KindModelAuth", i, err)
+		}
+		if !strings.Contains(err.Error(), "GEMINI_API_KEY") || strings.Contains(err.Error(), testKey) {
+			t.Errorf("request %d: error %q should say what to fix, without the key", i, err)
+		}
+	}
+	if n := len(emu.Requests()); n != 1 {
+		t.Fatalf("%d calls to Gemini for 5 requests with a rejected key, want 1", n)
+	}
+
+	advance(time.Minute) // the cool-down is over: one request tries again
+	if _, err := c.Stream(context.Background(), photoRequest(), nil); vision.KindOf(err) != vision.KindModelAuth {
+		t.Fatalf("err = %v, want the key rejected again", err)
+	}
+	if _, err := c.Stream(context.Background(), photoRequest(), nil); vision.KindOf(err) != vision.KindModelAuth {
+		t.Fatalf("err = %v, want a fast failure", err)
+	}
+	if n := len(emu.Requests()); n != 2 {
+		t.Fatalf("%d calls after the cool-down, want 2", n)
+	}
+
+	emu.SetAPIKey(testKey) // an admin fixed the key
+	advance(time.Minute)
+	for range 2 {
+		if _, err := c.Stream(context.Background(), photoRequest(), nil); err != nil {
+			t.Fatalf("after the fix: %v", err)
+		}
+	}
+	if n := len(emu.Requests()); n != 4 {
+		t.Errorf("%d calls, want every request to reach Gemini once the key works", n)
+	}
+}
+
+func TestContinuationAsksToGoOn(t *testing.T) {
+	emu := geminiemu.New()
+	defer emu.Close()
+	emu.Script(sseReply("first half", "MAX_TOKENS"), geminiemu.Reply{Text: " second half"})
+	c := newClient(t, emu, nil)
+	usage, err := c.Stream(context.Background(), photoRequest(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := emu.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want 2", len(reqs))
+	}
+	var body wireRequest
+	if err := json.Unmarshal(reqs[1].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	n := len(body.Contents)
+	if n != 3 || body.Contents[1].Role != "model" || body.Contents[1].Parts[0].Text != "first half" ||
+		body.Contents[2].Role != "user" || !strings.Contains(body.Contents[2].Parts[0].Text, "Continue") {
+		t.Errorf("continuation contents = %+v, want the photo turn, the partial answer, and a request to continue", body.Contents)
+	}
+	if usage.InputTokens == 0 {
+		t.Errorf("usage = %+v, want the continuation's tokens counted", usage)
+	}
 }

@@ -234,13 +234,22 @@ func (h *Handler) answer(ctx context.Context, r *request, conv conversation) {
 	})
 	r.modelTime = h.now().Sub(modelStart)
 	r.usage = usage
+	answer := strings.TrimSpace(text.String())
+	var cutOff error
+	if vision.KindOf(err) == vision.KindCutOff && answer != "" {
+		// What arrived is worth keeping, but never as if it were whole:
+		// the notice under it says it stopped short.
+		r.modelError = vision.KindCutOff.String()
+		cutOff, err = fmt.Errorf("ask the model: %w", err), nil
+		answer += "\n\n_" + h.userMessage(cutOff) + "_"
+	}
 	if err != nil {
 		r.modelError = vision.KindOf(err).String()
-		// A partial answer cut by a safety stop is not shown: the notice is.
+		// A partial answer cut by a safety stop or an error midway is not
+		// shown: the notice replaces it.
 		h.fail(ctx, r, fmt.Errorf("ask the model: %w", err))
 		return
 	}
-	answer := strings.TrimSpace(text.String())
 	if answer == "" {
 		h.fail(ctx, r, vision.Errorf("ask the model", vision.KindEmptyAnswer, "", nil))
 		return
@@ -253,8 +262,8 @@ func (h *Handler) answer(ctx context.Context, r *request, conv conversation) {
 		r.finish(fmt.Errorf("post the answer: %w", err), "")
 		return
 	}
-	h.endWorking(ctx, r, true)
-	r.finish(nil, "")
+	h.endWorking(ctx, r, cutOff == nil)
+	r.finish(cutOff, "")
 }
 
 // Ask is the model request for images seen through a use case, with the

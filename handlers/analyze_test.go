@@ -522,3 +522,62 @@ func TestBusy(t *testing.T) {
 		t.Errorf("responses = %q", s.responses)
 	}
 }
+
+// TestModelFailuresTellTheUser checks the notice each model failure leaves
+// in the thread, and that a partial answer is shown only when it is
+// marked as cut off.
+func TestModelFailuresTellTheUser(t *testing.T) {
+	jpegData := testJPEG(t)
+	tests := []struct {
+		name     string
+		chunks   []string
+		err      error
+		contains []string
+		lacks    []string
+	}{
+		{"a recitation stop says why", []string{"copied text"},
+			vision.Errorf("gemini stream", vision.KindBlocked, "RECITATION", nil), []string{"repeated existing text"}, []string{"copied text"}},
+		{"a prohibited-content block says why", nil,
+			vision.Errorf("gemini stream", vision.KindBlocked, "PROHIBITED_CONTENT", nil), []string{"usage policy"}, nil},
+		{"a prompt blocked for safety says why", nil,
+			vision.Errorf("gemini stream", vision.KindBlocked, "SAFETY", nil), []string{"safety filters"}, nil},
+		{"an error mid stream replaces the partial text", []string{"The first half"},
+			vision.Errorf("gemini stream", vision.KindUnavailable, "499 CANCELLED", nil), []string{"overloaded"}, []string{"The first half"}},
+		{"a stall says Gemini took too long", []string{"The first"},
+			vision.Errorf("gemini stream", vision.KindTimeout, "no answer within 1m30s", nil), []string{"took too long"}, []string{"The first"}},
+		{"a cut-off answer keeps its text and says it is cut off", []string{"The first half"},
+			vision.Errorf("gemini stream", vision.KindCutOff, "", nil), []string{"The first half", "cut off"}, nil},
+		{"an answer at the length limit says so", []string{"A long answer"},
+			vision.Errorf("gemini stream", vision.KindCutOff, "MAX_TOKENS", nil), []string{"A long answer", "length limit"}, nil},
+		{"a quota with a retry delay says when to retry", nil,
+			vision.Errorf("gemini stream", vision.KindQuota, "retry in 48.805646254s", nil), []string{"busy", "49s"}, nil},
+		{"a rejected key says an admin must fix it", nil,
+			vision.Errorf("gemini stream", vision.KindModelAuth, "API key not valid", nil), []string{"admin must fix", "GEMINI_API_KEY"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeSlack()
+			s.data[thumbURL("F1", 720)] = jpegData
+			m := &fakeModel{chunks: tt.chunks, err: tt.err}
+			h := newTestHandler(t, s, m)
+			h.Mention(context.Background(), Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}})
+			if len(s.replies) != 1 {
+				t.Fatalf("replies = %+v, want exactly one", s.replies)
+			}
+			got := s.replies[0].text
+			for _, want := range tt.contains {
+				if !strings.Contains(got, want) {
+					t.Errorf("reply %q lacks %q", got, want)
+				}
+			}
+			for _, bad := range tt.lacks {
+				if strings.Contains(got, bad) {
+					t.Errorf("reply %q shows %q", got, bad)
+				}
+			}
+			if last := s.reactions[len(s.reactions)-1]; !strings.HasPrefix(last, "+warning") {
+				t.Errorf("reactions = %v, want the answer marked as failed", s.reactions)
+			}
+		})
+	}
+}

@@ -53,34 +53,69 @@ func (h *Handler) userMessage(err error) string {
 		return fmt.Sprintf("I'm missing the %s permission. An admin can add it under OAuth & Permissions "+
 			"in the app's settings and reinstall the app.", scope)
 	case vision.KindBlocked:
-		reason := ""
-		if detail != "" {
-			reason = " (" + strings.ToLower(strings.ReplaceAll(detail, "_", " ")) + ")"
-		}
-		return "Gemini declined to answer this one" + reason + ". Try another photo or ask differently."
+		return blockedMessage(detail)
 	case vision.KindEmptyAnswer:
 		return "Gemini finished without an answer. Try again, or ask a more specific question."
 	case vision.KindImageRejected:
 		return "Gemini couldn't process this image. Try a JPEG or PNG photo or screenshot."
 	case vision.KindModelAuth:
-		return "I can't use Gemini right now: its API key was refused. The app's admin should check GEMINI_API_KEY (the bot's log says more)."
+		return "I can't use Gemini right now: it rejected the bot's API key, and an admin must fix it " +
+			"(GEMINI_API_KEY; the bot's log says more). Until then I can't answer photos."
 	case vision.KindUnknownModel:
 		return "The Gemini model I'm configured with isn't available. The app's admin should check GEMINI_MODEL."
 	case vision.KindQuota:
-		if detail != "" {
-			return "Gemini's quota is used up for the moment (" + detail + "). Try again then."
+		if after, ok := strings.CutPrefix(detail, "retry in "); ok {
+			return "Gemini is busy: the bot's quota is used up for now. Try again in " + roundDelay(after) + "."
 		}
-		return "Gemini's quota is used up for the moment. Try again in a minute."
+		return "Gemini is busy: the bot's quota is used up for now. Try again in a minute."
 	case vision.KindUnavailable:
 		return "Gemini is overloaded right now. Try again in a moment."
 	case vision.KindTimeout:
 		return "Gemini took too long to answer. Try again in a moment."
+	case vision.KindCutOff:
+		if detail == "MAX_TOKENS" {
+			return "This answer is cut off: it reached Gemini's length limit. Ask for a shorter answer or one part at a time."
+		}
+		return "This answer is cut off: Gemini's stream ended before it finished. Ask again for the whole answer."
+	case vision.KindSlackAuth:
+		return "Slack refused my token, so I can't work here until an admin reinstalls the app and updates SLACK_BOT_TOKEN."
+	case vision.KindArchived:
+		return "That channel is archived, so I can't answer there. Unarchive it, or post the photo in another channel."
 	case vision.KindBusy:
 		return "I'm answering a lot of requests right now. Try again shortly."
 	case vision.KindStopping:
 		return "I'm restarting and couldn't finish this one. Ask me again in a minute."
 	}
 	return "Something went wrong on my side. Try again; if it keeps happening, tell the app's admin."
+}
+
+// blockedMessage says why Gemini refused, by the reason it gave: a prompt
+// block (promptFeedback.blockReason) or a finish reason.
+func blockedMessage(reason string) string {
+	switch reason {
+	case "SAFETY", "IMAGE_SAFETY":
+		return "Gemini declined to answer: its safety filters flagged this photo or question. Try another photo or ask differently."
+	case "RECITATION", "IMAGE_RECITATION":
+		return "Gemini stopped because its answer would have repeated existing text or images too closely. " +
+			"Ask for a summary in its own words, or a different angle."
+	case "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST", "SPII":
+		return "Gemini won't answer this: the photo or question touches content its usage policy prohibits. Try a different photo or question."
+	}
+	what := ""
+	if reason != "" {
+		what = " (" + strings.ToLower(strings.ReplaceAll(reason, "_", " ")) + ")"
+	}
+	return "Gemini declined to answer this one" + what + ". Try another photo or ask differently."
+}
+
+// roundDelay makes Google's retryDelay ("48.805646254s") readable: whole
+// seconds, at least one.
+func roundDelay(s string) string {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return s
+	}
+	return max(d.Round(time.Second), time.Second).String()
 }
 
 // noRecentPhotoText answers /analyze when the user posted no photo lately.

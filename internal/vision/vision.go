@@ -73,6 +73,15 @@ const (
 	KindTimeout
 	KindBusy     // the bot's own queue is full
 	KindStopping // the bot is shutting down before the request could finish
+	// KindCutOff is an answer that stopped before its end: the stream
+	// closed without a finish reason, or the output limit was still hit
+	// after the bounded continuations.
+	KindCutOff
+	// KindSlackAuth is Slack refusing the bot token itself (invalid_auth,
+	// token_revoked, account_inactive…): nothing the bot posts can get
+	// through until an admin fixes SLACK_BOT_TOKEN.
+	KindSlackAuth
+	KindArchived // the channel is archived: nothing can be posted there
 )
 
 var kindNames = map[Kind]string{
@@ -83,7 +92,8 @@ var kindNames = map[Kind]string{
 	KindMissingScope: "missing_scope", KindBlocked: "blocked", KindEmptyAnswer: "empty_answer",
 	KindImageRejected: "image_rejected", KindModelAuth: "model_auth",
 	KindUnknownModel: "unknown_model", KindQuota: "quota", KindUnavailable: "unavailable",
-	KindTimeout: "timeout", KindBusy: "busy", KindStopping: "stopping",
+	KindTimeout: "timeout", KindBusy: "busy", KindStopping: "stopping", KindCutOff: "cut_off",
+	KindSlackAuth: "slack_auth", KindArchived: "archived",
 }
 
 // String is the stable name used in logs and metrics.

@@ -1,0 +1,160 @@
+package gemini
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/genai"
+
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+// streamed is what one streamGenerateContent call produced.
+type streamed struct {
+	text   string // the answer's text of this call, thoughts excluded
+	finish genai.FinishReason
+	usage  vision.Usage
+}
+
+// streamOnce makes one streamGenerateContent call (genai retries its
+// overloads before the first byte). A refusal, a block or an answer
+// without text is an error; finish is left to the caller.
+func (c *Client) streamOnce(ctx context.Context, op string, contents []*genai.Content, config *genai.GenerateContentConfig,
+	hasImages bool, onText func(string)) (streamed, error) {
+	var (
+		out          streamed
+		text         strings.Builder
+		blocked      genai.BlockedReason
+		blockMessage string
+	)
+	for resp, err := range c.genai.Models.GenerateContentStream(ctx, c.model, contents, config) {
+		if err != nil {
+			out.text = text.String()
+			return out, c.classify(ctx, op, err, hasImages)
+		}
+		if resp.ModelVersion != "" {
+			out.usage.Model = resp.ModelVersion
+		}
+		if u := resp.UsageMetadata; u != nil {
+			// Each chunk carries the running total, so the latest wins.
+			// Thinking tokens are billed as output, so they count here.
+			out.usage.InputTokens = int(u.PromptTokenCount)
+			out.usage.OutputTokens = int(u.CandidatesTokenCount + u.ThoughtsTokenCount)
+		}
+		if pf := resp.PromptFeedback; pf != nil && pf.BlockReason != "" {
+			blocked, blockMessage = pf.BlockReason, pf.BlockReasonMessage
+		}
+		if len(resp.Candidates) == 0 || resp.Candidates[0] == nil {
+			continue
+		}
+		cand := resp.Candidates[0]
+		if cand.Content != nil {
+			for _, p := range cand.Content.Parts {
+				if p == nil || p.Thought || p.Text == "" {
+					continue
+				}
+				text.WriteString(p.Text)
+				onText(p.Text)
+			}
+		}
+		if cand.FinishReason != "" && cand.FinishReason != genai.FinishReasonUnspecified {
+			out.finish = cand.FinishReason
+		}
+	}
+	out.text = text.String()
+
+	switch {
+	case blocked != "":
+		var err error
+		if blockMessage != "" {
+			err = errors.New(scrub(blockMessage, c.apiKey))
+		}
+		return out, vision.Errorf(op, vision.KindBlocked, string(blocked), err)
+	case blockedFinish(out.finish):
+		// Even after streamed text: the model withdrew the answer, and the
+		// caller decides whether to keep what was shown.
+		return out, vision.Errorf(op, vision.KindBlocked, string(out.finish), nil)
+	case out.text == "" && out.finish != genai.FinishReasonMaxTokens:
+		return out, vision.Errorf(op, vision.KindEmptyAnswer, string(out.finish), nil)
+	}
+	return out, nil
+}
+
+// addUsage counts one more call of the same request: each call is billed
+// for its whole prompt and its own output.
+func addUsage(total, part vision.Usage) vision.Usage {
+	if part.Model != "" {
+		total.Model = part.Model
+	}
+	total.InputTokens += part.InputTokens
+	total.OutputTokens += part.OutputTokens
+	return total
+}
+
+// quotaDelay is the wait a 429's RetryInfo asked for.
+func quotaDelay(err error) (time.Duration, bool) {
+	var ae *apiError
+	if vision.KindOf(err) != vision.KindQuota || !errors.As(err, &ae) || ae.RetryDelay <= 0 {
+		return 0, false
+	}
+	return ae.RetryDelay, true
+}
+
+// sleep waits d, or less when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// breaker stops calling Gemini once it rejected the key: every request
+// would be refused the same way, each refusal costs the user a wait, and
+// hammering the API with a revoked key helps nobody. After cooldown one
+// request goes through again, to see whether an admin fixed it.
+type breaker struct {
+	cooldown time.Duration
+	now      func() time.Time
+
+	mu      sync.Mutex
+	tripped time.Time // zero while calls go through
+	cause   error
+}
+
+// check fails at once while the breaker is open. The first call after the
+// cool-down goes through and re-arms the breaker, so that calls made
+// while it is on its way still fail fast.
+func (b *breaker) check(op string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tripped.IsZero() {
+		return nil
+	}
+	now := b.now()
+	if left := b.cooldown - now.Sub(b.tripped); left > 0 {
+		return vision.Errorf(op, vision.KindModelAuth, vision.DetailOf(b.cause),
+			fmt.Errorf("not calling Gemini for another %s: %w", left.Round(time.Second), b.cause))
+	}
+	b.tripped = now
+	return nil
+}
+
+func (b *breaker) trip(cause error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tripped, b.cause = b.now(), cause
+}
+
+func (b *breaker) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tripped, b.cause = time.Time{}, nil
+}
