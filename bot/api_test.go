@@ -24,7 +24,7 @@ func newTestAPI(t *testing.T) (*API, *slackemu.Server) {
 	emu.SetBotToken(apiTestToken)
 	client := slack.New(apiTestToken, slack.OptionAPIURL(emu.APIURL()))
 	u, _ := url.Parse(emu.URL())
-	files := NewDownloader(&http.Client{Timeout: 10 * time.Second}, apiTestToken, []string{u.Host})
+	files := NewDownloader(&http.Client{Timeout: 10 * time.Second}, apiTestToken, []string{u.Scheme + "://" + u.Host})
 	return NewAPI(client, files, &http.Client{Timeout: 10 * time.Second}, StreamConfig{}), emu
 }
 

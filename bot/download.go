@@ -14,24 +14,42 @@ import (
 
 // Downloader fetches Slack files with the bot token, and sends that token
 // to no host but Slack's: a URL in an event is data, not a destination to
-// trust (external and remote files name any host they like).
+// trust (external and remote files name any host they like). A URL on any
+// other host is refused without a request: fetching it even without the
+// token would let whoever posts a file make the bot call any address.
 type Downloader struct {
 	client *http.Client
-	token  string
-	hosts  map[string]bool
+	token  bearerToken
+	// origins maps each allowed host (host or host:port, as in a URL) to
+	// the one scheme the token may travel over.
+	origins map[string]string
 }
+
+// bearerToken prints as a placeholder when printed on its own. (fmt does
+// not call String on unexported fields: %+v of a Downloader still shows it,
+// so a Downloader is never logged.)
+type bearerToken string
+
+func (bearerToken) String() string   { return "[redacted]" }
+func (bearerToken) GoString() string { return "[redacted]" }
 
 // SlackFileHosts are the hosts that serve Slack's files and thumbnails.
 func SlackFileHosts() []string { return []string{"files.slack.com"} }
 
-// NewDownloader returns a Downloader that sends token only to hosts (host
-// or host:port, as in a URL). client's own redirect policy is replaced.
-func NewDownloader(client *http.Client, token string, hosts []string) *Downloader {
-	allowed := make(map[string]bool, len(hosts))
-	for _, h := range hosts {
-		allowed[strings.ToLower(h)] = true
+// NewDownloader returns a Downloader that sends token only to origins: a
+// bare host ("files.slack.com") is reached over https only; an origin with
+// its scheme ("http://127.0.0.1:8080", an emulator) over that scheme.
+// client's own redirect policy is replaced.
+func NewDownloader(client *http.Client, token string, origins []string) *Downloader {
+	allowed := make(map[string]string, len(origins))
+	for _, o := range origins {
+		scheme, host, ok := strings.Cut(o, "://")
+		if !ok {
+			scheme, host = "https", o
+		}
+		allowed[strings.ToLower(host)] = scheme
 	}
-	d := &Downloader{token: token, hosts: allowed}
+	d := &Downloader{token: bearerToken(token), origins: allowed}
 	c := *client
 	c.CheckRedirect = d.checkRedirect
 	d.client = &c
@@ -40,17 +58,39 @@ func NewDownloader(client *http.Client, token string, hosts []string) *Downloade
 
 const maxRedirects = 5
 
-// checkRedirect keeps following redirects, but drops the token whenever
-// one leaves Slack's hosts: Slack sends a request it refuses to its sign-in
-// page, which the caller recognises by its HTML.
+// foreignRedirect stops a redirect that leaves Slack.
+type foreignRedirect struct{ host string }
+
+func (e foreignRedirect) Error() string { return "redirected outside Slack to " + e.host }
+
+// trusted says whether the token may go to u.
+func (d *Downloader) trusted(u *url.URL) bool {
+	scheme, ok := d.origins[strings.ToLower(u.Host)]
+	return ok && u.Scheme == scheme
+}
+
+// isSlackDomain says whether host is Slack's own: slack.com or under it.
+func isSlackDomain(host string) bool {
+	host = strings.ToLower(host)
+	return host == "slack.com" || strings.HasSuffix(host, ".slack.com")
+}
+
+// checkRedirect keeps the token on redirects between the allowed origins,
+// follows a redirect to another Slack host without it (Slack sends a
+// request it refuses to the workspace's sign-in page, which the caller
+// recognises by its HTML), and follows none elsewhere.
 func (d *Downloader) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return errors.New("too many redirects")
 	}
-	if !d.hosts[strings.ToLower(req.URL.Host)] || req.URL.Scheme != via[0].URL.Scheme {
-		req.Header.Del("Authorization")
+	if d.trusted(req.URL) {
+		return nil
 	}
-	return nil
+	req.Header.Del("Authorization")
+	if isSlackDomain(req.URL.Hostname()) {
+		return nil
+	}
+	return foreignRedirect{host: req.URL.Hostname()}
 }
 
 // Get downloads rawURL, reading at most maxBytes.
@@ -60,16 +100,20 @@ func (d *Downloader) Get(ctx context.Context, rawURL string, maxBytes int64) ([]
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, vision.Errorf(op, vision.KindFileUnavailable, "not a file URL", nil)
 	}
-	if !d.hosts[strings.ToLower(u.Host)] {
-		return nil, vision.Errorf(op, vision.KindForeignHost, u.Hostname(), nil)
+	if !d.trusted(u) {
+		return nil, vision.Errorf(op, vision.KindForeignHost, u.Scheme+"://"+u.Hostname(), nil)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+d.token)
+	req.Header.Set("Authorization", "Bearer "+string(d.token))
 	resp, err := d.client.Do(req)
 	if err != nil {
+		var away foreignRedirect
+		if errors.As(err, &away) {
+			return nil, vision.Errorf(op, vision.KindForeignHost, away.host, nil)
+		}
 		if ctx.Err() != nil || isTimeout(err) {
 			return nil, vision.Errorf(op, vision.KindTimeout, "", redactURLError(err))
 		}

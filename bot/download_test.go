@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -64,7 +65,7 @@ func TestDownloader(t *testing.T) {
 	defer slackSrv.Close()
 	slackHost := strings.TrimPrefix(slackSrv.URL, "http://")
 
-	d := NewDownloader(&http.Client{Timeout: 5 * time.Second}, token, []string{slackHost})
+	d := NewDownloader(&http.Client{Timeout: 5 * time.Second}, token, []string{slackSrv.URL})
 	tests := []struct {
 		name     string
 		url      string
@@ -77,7 +78,8 @@ func TestDownloader(t *testing.T) {
 		{name: "deleted file", url: slackSrv.URL + "/gone", wantKind: vision.KindFileUnavailable},
 		{name: "foreign host gets no request at all", url: foreign.URL + "/cat.png", wantKind: vision.KindForeignHost},
 		{name: "not a URL", url: "file:///etc/passwd", wantKind: vision.KindFileUnavailable},
-		{name: "redirect to another host loses the token", url: slackSrv.URL + "/redirect-away", wantBody: "<!DOCTYPE html><html>sign in</html>"},
+		{name: "a redirect outside Slack is not followed", url: slackSrv.URL + "/redirect-away", wantKind: vision.KindForeignHost},
+		{name: "the token never goes over https to an http-only origin", url: "https://" + slackHost + "/ok", wantKind: vision.KindForeignHost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,10 +103,100 @@ func TestDownloader(t *testing.T) {
 			t.Errorf("Slack's host got Authorization %q", auth)
 		}
 	}
-	if got := foreignLog.all(); len(got) != 1 || got[0] != "" {
-		t.Errorf("the foreign host saw Authorization headers %q; want one request (the redirect) without a token", got)
+	if got := foreignLog.all(); len(got) != 0 {
+		t.Errorf("the foreign host got %d requests (Authorization %q); want none", len(got), got)
 	}
 	if u, _ := url.Parse(foreign.URL); u.Host == slackHost {
 		t.Fatal("test servers share a host")
+	}
+}
+
+// hostLog is one listener on 127.0.0.1 that answers under every host name
+// a test dials to it, and records which name each request was for.
+type hostLog struct {
+	mu   sync.Mutex
+	seen map[string][]string // host → Authorization headers
+}
+
+func (h *hostLog) requests(host string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.seen[host]...)
+}
+
+// TestDownloaderHostNames reaches a foreign host, Slack's file host and a
+// workspace's sign-in host by name, all on one listener through a dialer
+// that resolves them there, as external files and Slack's redirects name
+// them in production.
+func TestDownloaderHostNames(t *testing.T) {
+	const token = "xoxb-host-name-token"
+	log := &hostLog{seen: map[string][]string{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.mu.Lock()
+		log.seen[r.Host] = append(log.seen[r.Host], r.Header.Get("Authorization"))
+		log.mu.Unlock()
+		switch {
+		case r.Host == "files.slack.com" && r.URL.Path == "/files-pri/T1-F1/cat.png":
+			w.Write([]byte("image bytes"))
+		case r.Host == "files.slack.com" && r.URL.Path == "/to-evil":
+			http.Redirect(w, r, "http://files.evil.example/steal", http.StatusFound)
+		case r.Host == "files.slack.com" && r.URL.Path == "/to-signin":
+			http.Redirect(w, r, "http://acme.slack.com/?redir=%2Ffiles-pri%2FT1-F2", http.StatusFound)
+		case r.Host == "acme.slack.com":
+			w.Write([]byte("<!DOCTYPE html><html>Sign in to Acme</html>"))
+		default:
+			w.Write([]byte("image bytes from " + r.Host))
+		}
+	}))
+	defer srv.Close()
+	listener := srv.Listener.Addr().String()
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, listener) // every name resolves to the listener
+	}}
+	defer transport.CloseIdleConnections()
+	d := NewDownloader(&http.Client{Timeout: 5 * time.Second, Transport: transport}, token, []string{"http://files.slack.com"})
+
+	tests := []struct {
+		name     string
+		url      string
+		wantKind vision.Kind
+		wantBody string
+	}{
+		{name: "Slack's file host gets the token", url: "http://files.slack.com/files-pri/T1-F1/cat.png", wantBody: "image bytes"},
+		{name: "an external file's foreign URL is refused", url: "http://files.evil.example/cat.png", wantKind: vision.KindForeignHost},
+		{name: "a look-alike host is refused", url: "http://files.slack.com.evil.example/cat.png", wantKind: vision.KindForeignHost},
+		{name: "user info does not make a host Slack's", url: "http://files.slack.com@files.evil.example/cat.png", wantKind: vision.KindForeignHost},
+		{name: "Slack redirecting outside Slack is not followed", url: "http://files.slack.com/to-evil", wantKind: vision.KindForeignHost},
+		{name: "Slack's sign-in redirect is followed without the token", url: "http://files.slack.com/to-signin", wantBody: "<!DOCTYPE html><html>Sign in to Acme</html>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := d.Get(context.Background(), tt.url, 1000)
+			if tt.wantKind != vision.KindInternal {
+				if vision.KindOf(err) != tt.wantKind {
+					t.Fatalf("err = %v (kind %v), want kind %v", err, vision.KindOf(err), tt.wantKind)
+				}
+				if strings.Contains(err.Error(), token) {
+					t.Errorf("the error shows the token: %v", err)
+				}
+				return
+			}
+			if err != nil || string(data) != tt.wantBody {
+				t.Fatalf("Get = %q, %v; want %q", data, err, tt.wantBody)
+			}
+		})
+	}
+	for _, host := range []string{"files.evil.example", "files.slack.com.evil.example"} {
+		if got := log.requests(host); len(got) != 0 {
+			t.Errorf("%s got %d requests (Authorization %q); want none", host, len(got), got)
+		}
+	}
+	if got := log.requests("acme.slack.com"); len(got) != 1 || got[0] != "" {
+		t.Errorf("the sign-in host saw Authorization %q; want one request without it", got)
+	}
+	for _, auth := range log.requests("files.slack.com") {
+		if auth != "Bearer "+token {
+			t.Errorf("Slack's file host got Authorization %q", auth)
+		}
 	}
 }

@@ -222,7 +222,7 @@ func newTestHandler(t *testing.T, s *fakeSlack, m *fakeModel) *Handler {
 	return New(s, m, catalog, zap.NewNop(), DefaultConfig(), now)
 }
 
-func testPNG(t *testing.T, w, h int) []byte {
+func testPNG(t testing.TB, w, h int) []byte {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	img.Set(0, 0, color.RGBA{R: 200, A: 255})
@@ -233,7 +233,7 @@ func testPNG(t *testing.T, w, h int) []byte {
 	return b.Bytes()
 }
 
-func testJPEG(t *testing.T) []byte {
+func testJPEG(t testing.TB) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := jpeg.Encode(&b, image.NewRGBA(image.Rect(0, 0, 16, 16)), nil); err != nil {
@@ -242,7 +242,7 @@ func testJPEG(t *testing.T) []byte {
 	return b.Bytes()
 }
 
-func testGIF(t *testing.T) []byte {
+func testGIF(t testing.TB) []byte {
 	t.Helper()
 	pal := image.NewPaletted(image.Rect(0, 0, 8, 8), []color.Color{color.Black, color.White})
 	var b bytes.Buffer
@@ -275,7 +275,7 @@ func newFakeSlack() *fakeSlack {
 	return &fakeSlack{data: map[string][]byte{}, messages: map[string]Message{}, homes: map[string]Home{}}
 }
 
-func mustCatalog(t *testing.T) *prompts.Catalog {
+func mustCatalog(t testing.TB) *prompts.Catalog {
 	t.Helper()
 	c, err := prompts.Builtin()
 	if err != nil {

@@ -26,14 +26,18 @@ func (h *Handler) userMessage(err error) string {
 		return fmt.Sprintf("I can only look at images (%s), and this is %s. Post a photo or a screenshot instead.",
 			SupportedFormats, what)
 	case vision.KindSVG:
-		return "I can't read SVG images. Export it as PNG and post that instead."
+		return fmt.Sprintf("I can't read SVG images, only %s. Export it as PNG and post that instead.", SupportedFormats)
 	case vision.KindTooLarge:
 		if detail != "" {
 			return fmt.Sprintf("That image is too large (%s). Post a smaller version and try again.", detail)
 		}
 		return fmt.Sprintf("That image is over the %s limit. Post a smaller version and try again.", humanBytes(h.cfg.MaxFileBytes))
 	case vision.KindCorruptImage:
-		return "I couldn't read that image: the file looks damaged or incomplete. Upload it again and retry."
+		what := "image"
+		if detail != "" {
+			what = detail // the format: "JPEG", "PNG"
+		}
+		return fmt.Sprintf("I couldn't read that %s: the file looks damaged or incomplete. Upload it again and retry.", what)
 	case vision.KindFilesScope:
 		return "I can't download files from Slack yet: the app needs the `files:read` scope. " +
 			"An admin can add it under OAuth & Permissions in the app's settings and reinstall the app."

@@ -197,7 +197,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 
 	apiURL, _ := url.Parse(cfg.SlackAPIURL) // validated by loadConfig
 	files := bot.NewDownloader(&http.Client{Timeout: 60 * time.Second, Transport: newTransport(cfg.Workers)}, cfg.SlackBotToken.reveal(),
-		append(bot.SlackFileHosts(), apiURL.Host))
+		append(bot.SlackFileHosts(), apiURL.Scheme+"://"+apiURL.Host))
 	api := bot.NewAPI(client, files, &http.Client{Timeout: 15 * time.Second}, bot.StreamConfig{
 		Mode:     bot.StreamMode(cfg.StreamMode),
 		Interval: cfg.StreamInterval,

@@ -1,0 +1,134 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+// fixtureStrings collects every string under key in the Slack fixtures:
+// the texts and tiny thumbnails that real payloads carry.
+func fixtureStrings(f *testing.F, key string) []string {
+	f.Helper()
+	paths, err := filepath.Glob(filepath.Join("..", "internal", "fixtures", "data", "slack", "*", "*.json"))
+	if err != nil || len(paths) == 0 {
+		f.Fatalf("no Slack fixtures: %v", err)
+	}
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if s, ok := e.(string); ok && k == key {
+					out = append(out, s)
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var v any
+		if json.Unmarshal(data, &v) == nil {
+			walk(v)
+		}
+	}
+	if len(out) == 0 {
+		f.Fatalf("no %q in the Slack fixtures", key)
+	}
+	return out
+}
+
+// FuzzMessageText runs a message's text through what a mention goes
+// through: the bot's mention removed, then the use-case word and the
+// question split off.
+func FuzzMessageText(f *testing.F) {
+	for _, text := range fixtureStrings(f, "text") {
+		f.Add(text)
+		f.Add("<@UBOT> " + text)
+	}
+	for _, text := range []string{"<@UBOT|visionbot> recipe for two", "<@UBOT", "<@UBOT|>", "<@U<@UBOT>BOT> x", "\u00a0recipe\u2003what?", "RECIPE"} {
+		f.Add(text)
+	}
+	cat := mustCatalog(f)
+	names := map[string]bool{}
+	for _, uc := range cat.All() {
+		names[uc.Name] = true
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		stripped := WithoutMention(text, "UBOT")
+		if len(stripped) > len(text) || stripped != strings.TrimSpace(stripped) {
+			t.Fatalf("WithoutMention(%q) = %q: longer, or not trimmed", text, stripped)
+		}
+		if utf8.ValidString(text) && !utf8.ValidString(stripped) {
+			t.Fatalf("WithoutMention(%q) = %q: broke UTF-8", text, stripped)
+		}
+		if !strings.Contains(text, "<@UBOT") && stripped != strings.TrimSpace(text) {
+			t.Fatalf("WithoutMention(%q) = %q, without a mention to remove", text, stripped)
+		}
+		uc, question := cat.Choose(stripped)
+		if !names[uc.Name] {
+			t.Fatalf("Choose(%q) gave use case %q, not in the catalog", stripped, uc.Name)
+		}
+		if question != strings.TrimSpace(question) || !strings.HasSuffix(strings.TrimSpace(stripped), question) {
+			t.Fatalf("Choose(%q) gave question %q: not the trimmed rest of the text", stripped, question)
+		}
+	})
+}
+
+// FuzzReadImage feeds arbitrary bytes to the sniffer and header checks:
+// nothing may panic, what is accepted is a type Gemini takes, and what is
+// refused is refused with a kind the user gets a specific message for.
+func FuzzReadImage(f *testing.F) {
+	for _, tiny := range fixtureStrings(f, "thumb_tiny") {
+		// Slack's thumb_tiny is a JPEG without its header: a real
+		// corrupt image.
+		if data, err := base64.StdEncoding.DecodeString(tiny); err == nil {
+			f.Add(data)
+		}
+	}
+	seeds := [][]byte{
+		testJPEG(f), testPNG(f, 4, 4), testGIF(f),
+		isoBMFF("heic", "mif1", "heic"), isoBMFF("mif1", "miaf"), isoBMFF("avif", "mif1"),
+		riff("VP8L", []byte{0x2f, 0, 0, 0, 0x10}), gifHeader(60000, 60000), pngHeader(100_000, 100_000),
+		[]byte("%PDF-1.7\n"), []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), []byte("<!DOCTYPE html><html>"),
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, err := ReadImage(data)
+		if err != nil {
+			switch vision.KindOf(err) {
+			case vision.KindUnsupportedFile, vision.KindSVG, vision.KindCorruptImage, vision.KindTooLarge, vision.KindFilesScope:
+			default:
+				t.Fatalf("ReadImage: %v (kind %v): no specific message", err, vision.KindOf(err))
+			}
+			return
+		}
+		switch img.MIMEType {
+		case "image/jpeg", "image/webp", "image/heic", "image/heif":
+			if !bytes.Equal(img.Data, data) {
+				t.Fatalf("%s changed on the way", img.MIMEType)
+			}
+		case "image/png": // as sent, or a GIF's first frame
+		default:
+			t.Fatalf("accepted as %s, which Gemini does not take", img.MIMEType)
+		}
+	})
+}
