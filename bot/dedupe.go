@@ -1,60 +1,40 @@
 package bot
 
 import (
-	"sync"
+	"context"
 	"time"
+
+	"go.uber.org/zap"
 )
 
-// seenEvents remembers recent deliveries so that a retried or doubled event
-// gets one answer. Slack retries for minutes; the memory lasts longer.
-type seenEvents struct {
-	mu        sync.Mutex
-	ttl       time.Duration
-	now       func() time.Time
-	at        map[string]time.Time
-	lastPrune time.Time
-}
+// storeTimeout bounds one call to the store: the loop waits for it before
+// the next envelope, so a slow Redis must not stall every request.
+const storeTimeout = 2 * time.Second
 
-func newSeenEvents(ttl time.Duration, now func() time.Time) *seenEvents {
-	return &seenEvents{ttl: ttl, now: now, at: make(map[string]time.Time), lastPrune: now()}
-}
-
-// first records keys and reports whether none of them was seen within the
-// ttl. Empty keys (such as "event:" without an id) are ignored.
-func (s *seenEvents) first(keys ...string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	s.prune(now)
-	fresh := true
-	for _, k := range keys {
-		if isEmptyKey(k) {
-			continue
-		}
-		if t, ok := s.at[k]; ok && now.Sub(t) < s.ttl {
-			fresh = false
-		}
-	}
+// firstSight records an event's keys and reports whether none of them was
+// seen within the dedupe ttl, so that a retried or doubled event gets one
+// answer. Slack retries for minutes; the memory lasts longer. Empty keys
+// (such as "event:" without an id) are ignored. A store error lets the
+// event through: an answer given twice is better than none (RedisStore
+// falls back to memory on its own, so this is the last resort).
+func (b *Bot) firstSight(keys ...string) bool {
+	kept := keys[:0:0]
 	for _, k := range keys {
 		if !isEmptyKey(k) {
-			s.at[k] = now
+			kept = append(kept, k)
 		}
+	}
+	if len(kept) == 0 {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	fresh, err := b.store.Claim(ctx, b.cfg.DedupeTTL, kept...)
+	if err != nil {
+		b.log.Warn("dedupe store failed: letting the event through", zap.Error(err))
+		return true
 	}
 	return fresh
-}
-
-// prune drops expired keys, at most once per ttl/4, so that the cost stays
-// off the per-event path.
-func (s *seenEvents) prune(now time.Time) {
-	if now.Sub(s.lastPrune) < s.ttl/4 {
-		return
-	}
-	s.lastPrune = now
-	for k, t := range s.at {
-		if now.Sub(t) >= s.ttl {
-			delete(s.at, k)
-		}
-	}
 }
 
 func isEmptyKey(k string) bool {

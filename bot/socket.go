@@ -65,7 +65,10 @@ type Config struct {
 	JobTimeout    time.Duration // deadline of one job
 	ShutdownGrace time.Duration // how long running jobs may finish after a stop
 	DedupeTTL     time.Duration // how long an event id is remembered
-	Observer      Observer      // what the loop reports for metrics; nil for none
+	// Store remembers seen events and counts the limits; nil for one in
+	// this process's memory. Replicas share a RedisStore.
+	Store    Store
+	Observer Observer // what the loop reports for metrics; nil for none
 }
 
 // Bot is the Socket Mode loop.
@@ -76,7 +79,7 @@ type Bot struct {
 	self   Identity
 	log    *zap.Logger
 	cfg    Config
-	seen   *seenEvents
+	store  Store
 	pool   *pool
 	// connected follows the Socket Mode connection, for readiness checks.
 	connected atomic.Bool
@@ -100,10 +103,13 @@ func New(socket Socket, events <-chan socketmode.Event, flows Flows, self Identi
 	if cfg.DedupeTTL <= 0 {
 		cfg.DedupeTTL = 15 * time.Minute
 	}
+	if cfg.Store == nil {
+		cfg.Store = newMemoryStore(0, time.Now)
+	}
 	return &Bot{
 		socket: socket, events: events, flows: flows, self: self, log: log, cfg: cfg,
-		seen: newSeenEvents(cfg.DedupeTTL, time.Now),
-		pool: newPool(cfg.Workers, cfg.Queue, log),
+		store: cfg.Store,
+		pool:  newPool(cfg.Workers, cfg.Queue, log),
 	}
 }
 
@@ -284,7 +290,7 @@ func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request)
 			return
 		}
 		// Two people adding the same emoji ask the same question once.
-		if !b.seen.first("event:"+eventID, "reaction:"+inner.Item.Channel+":"+inner.Item.Timestamp+":"+inner.Reaction) {
+		if !b.firstSight("event:"+eventID, "reaction:"+inner.Item.Channel+":"+inner.Item.Timestamp+":"+inner.Reaction) {
 			return
 		}
 		rx := handlers.Reaction{Channel: inner.Item.Channel, TS: inner.Item.Timestamp, User: inner.User,
@@ -317,7 +323,7 @@ func firstOf(s ...string) string {
 // envelope is already acked: for a view_submission an empty ack closes
 // the modal.
 func (b *Bot) routeInteraction(cb slack.InteractionCallback, req *socketmode.Request) {
-	if !b.seen.first("envelope:" + req.EnvelopeID) {
+	if !b.firstSight("envelope:" + req.EnvelopeID) {
 		return
 	}
 	team := cb.User.TeamID
@@ -392,7 +398,7 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, team string, act *slack.
 // the message's own ts catches an app_mention and a message.im for the
 // same message.
 func (b *Bot) submit(m handlers.Message, eventID string, flow func(context.Context, handlers.Message)) {
-	if !b.seen.first("event:"+eventID, "message:"+m.Channel+":"+m.TS) {
+	if !b.firstSight("event:"+eventID, "message:"+m.Channel+":"+m.TS) {
 		b.log.Debug("skipped a duplicate delivery", zap.String("event_id", eventID))
 		return
 	}
@@ -409,7 +415,7 @@ func (b *Bot) tellInThread(m handlers.Message) func(context.Context, handlers.In
 }
 
 func (b *Bot) routeSlash(sc slack.SlashCommand, req *socketmode.Request) {
-	if !b.seen.first("envelope:" + req.EnvelopeID) {
+	if !b.firstSight("envelope:" + req.EnvelopeID) {
 		return
 	}
 	cmd := handlers.SlashCommand{
