@@ -13,19 +13,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
+// newFakeClock is a clock (connection_test.go) that moves only when told.
 func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1700000000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
 
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
@@ -194,7 +183,7 @@ func TestDuplicateDeliveries(t *testing.T) {
 				b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev,
 					Request: &socketmode.Request{EnvelopeID: d.envelope, RetryAttempt: d.retry}})
 			}
-			b.pool.stop(5 * time.Second)
+			b.pool.stop(5*time.Second, func() {})
 			calls := slices.Sorted(slices.Values(flows.calls))
 			if !slices.Equal(calls, tt.want) {
 				t.Errorf("flows = %v, want %v", calls, tt.want)
