@@ -156,7 +156,7 @@ func (p *pool) runJob(j *job) {
 		p.interrupt(j, handlers.InterruptedByFault)
 		return
 	}
-	j.ended.Store(true)
+	j.claim() // answered: nobody is to be told otherwise
 }
 
 // run runs one job under its deadline and reports whether it panicked: a
@@ -179,7 +179,18 @@ func (p *pool) run(job func(context.Context)) (panicked bool) {
 // interrupt tells j's user, once, why j ended without an answer. It runs
 // on a context of its own: the job's may be cancelled already.
 func (p *pool) interrupt(j *job, why handlers.Interruption) {
-	if j.interrupted == nil || !j.ended.CompareAndSwap(false, true) {
+	if j.claim() {
+		p.tell(j, why)
+	}
+}
+
+// claim ends j for whoever calls it first, and reports whether that was
+// the caller: only the one who ends a job may tell its user.
+func (j *job) claim() bool { return j.ended.CompareAndSwap(false, true) }
+
+// tell tells j's user why j ended without its answer; the caller claimed j.
+func (p *pool) tell(j *job, why handlers.Interruption) {
+	if j.interrupted == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), noticeTimeout)
@@ -213,20 +224,26 @@ func (p *pool) stop(grace time.Duration, cancel context.CancelFunc) bool {
 
 	// From here a worker that takes a queued job tells its user instead.
 	p.stopping.Store(true)
+	// Running jobs are claimed before they are cancelled: a cancelled job
+	// returns at once, and had it ended itself first its user would never
+	// hear that it was cut. Cancelled before the telling, so that a job
+	// can't post its answer after its user was told to ask again.
 	p.mu.Lock()
 	unfinished := make([]*job, 0, len(p.active))
 	for j := range p.active {
-		unfinished = append(unfinished, j)
+		if j.claim() {
+			unfinished = append(unfinished, j)
+		}
 	}
 	p.mu.Unlock()
-	// Cancelled first, so that a job can't post its answer after its user
-	// was told to ask again.
 	cancel()
 	for j := range p.jobs {
-		unfinished = append(unfinished, j)
+		if j.claim() {
+			unfinished = append(unfinished, j)
+		}
 	}
 	for _, j := range unfinished {
-		p.told.Go(func() { p.interrupt(j, handlers.InterruptedByStop) })
+		p.told.Go(func() { p.tell(j, handlers.InterruptedByStop) })
 	}
 	p.told.Wait()
 	// The cancelled jobs return soon; waiting for them (a little) keeps

@@ -82,10 +82,6 @@ func TestPanickingJobTellsTheUserAndTheBotGoesOn(t *testing.T) {
 // A stop lets running and queued jobs finish within the grace, tells the
 // users of jobs still running at its end to ask again, and returns nil.
 func TestStopLetsJobsFinishAndTellsTheRest(t *testing.T) {
-	// It failed once in a fresh-clone CI run on 2026-11-27 ("stopped C1
-	// 2.000002" happened 0 times) and the cause is not found yet: skipped
-	// rather than left to turn CI red at random. Issue 4 stays open for it.
-	t.Skip("flaky: the stuck job's user was not told once under -race; under investigation (issue 4)")
 	events := make(chan socketmode.Event)
 	socket := &fakeSocket{}
 	flows := &scriptedFlows{started: make(chan string, 4), release: make(chan struct{})}

@@ -158,6 +158,7 @@ func runMode(ctx context.Context, opt Options, photos photoSet, pass bool, say f
 		}
 		e.gemini.SetDefault(hangReply())
 		probe := startLatenessProbe()
+		defer probe.finish() // on the error paths; finish is idempotent
 		base := time.Now().Unix() - 10800
 		for i := range 128 {
 			if _, _, err := e.request(i, base); err != nil {
