@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -26,6 +27,11 @@ type API struct {
 	budget     *budget // the workspace's rate tiers, shared by every answer
 	replyLimit int
 	now        func() time.Time
+
+	mu sync.Mutex
+	// removals are the reactions whose removal was counted in the budget
+	// when they were added, by when.
+	removals map[string]time.Time
 }
 
 // NewAPI wraps client. files downloads with the bot token; hooks posts to
@@ -34,17 +40,24 @@ func NewAPI(client *slack.Client, files *Downloader, hooks *http.Client, stream 
 	return &API{
 		client: client, files: files, hooks: hooks, stream: stream.withDefaults(),
 		budget: newBudget(slackTiers(), time.Now), replyLimit: markdownBlockLimit, now: time.Now,
+		removals: map[string]time.Time{},
 	}
 }
 
 var _ handlers.Slack = (*API)(nil)
 
-// AddReaction shows progress. Under load, when the minute's
-// reactions.add budget is spent, it is skipped: the answer matters more.
+// AddReaction shows progress. Under load, when the minute's reactions.add
+// budget is spent, it is skipped with handlers.ErrNotShown: the answer
+// matters more. Any reaction the bot adds may be taken off again, so each
+// add also reserves that removal; the removal itself then records nothing.
+// With two adds to each answer (:eyes:, then the outcome) and one removal,
+// reactions.add stays the tighter bound, so the reservation costs no answer
+// its reactions.
 func (a *API) AddReaction(ctx context.Context, channel, ts, emoji string) error {
-	if !a.budget.take(0, "reactions.add") {
-		return nil
+	if !a.budget.take(0, "reactions.add", "reactions.remove") {
+		return handlers.ErrNotShown
 	}
+	a.reserveRemoval(reactionKey(channel, ts, emoji))
 	err := a.client.AddReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
 	if slackErrorCode(err) == "already_reacted" {
 		return nil
@@ -52,13 +65,45 @@ func (a *API) AddReaction(ctx context.Context, channel, ts, emoji string) error 
 	return wrapSlackError("reactions.add", err)
 }
 
+// RemoveReaction takes a reaction off. One the bot added within the minute
+// was paid for when it was added; any other must find room in the tier, or
+// is left (handlers.ErrNotShown).
 func (a *API) RemoveReaction(ctx context.Context, channel, ts, emoji string) error {
-	a.budget.force("reactions.remove") // a stale :eyes: would say the bot is still working
+	if !a.takeRemoval(reactionKey(channel, ts, emoji)) && !a.budget.take(0, "reactions.remove") {
+		return handlers.ErrNotShown
+	}
 	err := a.client.RemoveReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
 	if slackErrorCode(err) == "no_reaction" {
 		return nil
 	}
 	return wrapSlackError("reactions.remove", err)
+}
+
+func reactionKey(channel, ts, emoji string) string { return channel + "/" + ts + "/" + emoji }
+
+// reserveRemoval remembers that key's removal was counted now. A
+// reservation lasts as long as the budget's window: older ones are
+// forgotten, which keeps the map as small as a minute of adds.
+func (a *API) reserveRemoval(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	for k, at := range a.removals {
+		if now.Sub(at) >= time.Minute {
+			delete(a.removals, k)
+		}
+	}
+	a.removals[key] = now
+}
+
+// takeRemoval reports whether key's removal was reserved within the last
+// minute, and uses the reservation up.
+func (a *API) takeRemoval(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	at, ok := a.removals[key]
+	delete(a.removals, key)
+	return ok && a.now().Sub(at) < time.Minute
 }
 
 // PostReply posts markdown in the thread as markdown blocks, which Slack

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -68,5 +69,48 @@ func TestStreamsBeyondTheTierFallBackToEdits(t *testing.T) {
 		if p.Markdown() != "Hello there." {
 			t.Errorf("message %s shows %q", p.TS, p.Markdown())
 		}
+	}
+}
+
+// Every reaction the bot adds reserves its removal, so that taking :eyes:
+// off never goes over reactions.remove's tier, and a reaction that could
+// not be added is not removed either.
+func TestReactionsStayWithinTheirTiers(t *testing.T) {
+	api, emu := newTestAPI(t)
+	clock := time.Unix(1700000000, 0)
+	now := func() time.Time { return clock }
+	api.now = now
+	api.budget = newBudget(map[string]int{"reactions.add": 2, "reactions.remove": 2}, now)
+	ctx := context.Background()
+	ts := []string{emu.AddMessage("C1", map[string]any{"text": "a"}), emu.AddMessage("C1", map[string]any{"text": "b"}),
+		emu.AddMessage("C1", map[string]any{"text": "c"})}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		call    func() error
+		skipped bool
+	}{
+		{"the first :eyes:", 0, func() error { return api.AddReaction(ctx, "C1", ts[0], "eyes") }, false},
+		{"the second :eyes:", 0, func() error { return api.AddReaction(ctx, "C1", ts[1], "eyes") }, false},
+		{"a third add is over the tier", 0, func() error { return api.AddReaction(ctx, "C1", ts[2], "eyes") }, true},
+		{"removing a reserved reaction needs no room", 0, func() error { return api.RemoveReaction(ctx, "C1", ts[0], "eyes") }, false},
+		{"nor does the other", 0, func() error { return api.RemoveReaction(ctx, "C1", ts[1], "eyes") }, false},
+		{"a reservation is used once", 0, func() error { return api.RemoveReaction(ctx, "C1", ts[1], "eyes") }, true},
+		{"an unreserved removal needs room", 0, func() error { return api.RemoveReaction(ctx, "C1", ts[2], "eyes") }, true},
+		{"a minute later the tier has room again", time.Minute, func() error { return api.AddReaction(ctx, "C1", ts[2], "eyes") }, false},
+		{"and a reservation older than the window is gone", 2 * time.Minute, func() error { return api.RemoveReaction(ctx, "C1", ts[2], "eyes") }, false},
+	}
+	for _, s := range steps {
+		clock = clock.Add(s.advance)
+		err := s.call()
+		if got := errors.Is(err, handlers.ErrNotShown); got != s.skipped {
+			t.Fatalf("%s: err = %v, want skipped %v", s.name, err, s.skipped)
+		}
+		if err != nil && !s.skipped {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+	if adds, removes := len(emu.Calls("reactions.add")), len(emu.Calls("reactions.remove")); adds != 3 || removes != 3 {
+		t.Errorf("Slack saw %d adds and %d removals, want 3 and 3", adds, removes)
 	}
 }

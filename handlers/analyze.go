@@ -382,8 +382,11 @@ type request struct {
 	responseURL string
 	reply       Reply
 
-	start     time.Time
-	working   sync.WaitGroup // side calls (reactions, confirmation) off the answer's path
+	start   time.Time
+	working sync.WaitGroup // side calls (reactions, confirmation) off the answer's path
+	// eyes is whether :eyes: may be on the message, set by startWorking's
+	// call before working is done.
+	eyes      bool
 	slackMu   sync.Mutex
 	slackTime time.Duration
 
@@ -423,14 +426,18 @@ func (r *request) startWorking(ctx context.Context) {
 		err := r.h.timedSlack(r, func() error {
 			return r.h.slack.AddReaction(ctx, r.channel, r.reactTS, reactionWorking)
 		})
-		if err != nil {
+		// Even when the call failed, the reaction may be there: only a
+		// skipped one surely is not, and needs no removal.
+		r.eyes = !errors.Is(err, ErrNotShown)
+		if err != nil && r.eyes {
 			r.h.log.Warn("add reaction", zap.String("channel", r.channel), zap.Error(err))
 		}
 	})
 }
 
 // endWorking swaps :eyes: for the outcome. Reactions are a courtesy: a
-// failure is logged, never shown.
+// failure is logged, never shown, and one skipped under load is not even
+// logged.
 func (h *Handler) endWorking(ctx context.Context, r *request, ok bool) {
 	if r.reactTS == "" {
 		return
@@ -441,14 +448,28 @@ func (h *Handler) endWorking(ctx context.Context, r *request, ok bool) {
 		outcome = reactionFailed
 	}
 	err := h.timedSlack(r, func() error {
-		return errors.Join(
-			h.slack.RemoveReaction(ctx, r.channel, r.reactTS, reactionWorking),
-			h.slack.AddReaction(ctx, r.channel, r.reactTS, outcome),
-		)
+		var removed error
+		if r.eyes {
+			removed = h.slack.RemoveReaction(ctx, r.channel, r.reactTS, reactionWorking)
+		}
+		return errors.Join(removed, h.slack.AddReaction(ctx, r.channel, r.reactTS, outcome))
 	})
-	if err != nil {
+	if err != nil && !onlySkipped(err) {
 		h.log.Warn("update reactions", zap.String("channel", r.channel), zap.Error(err))
 	}
+}
+
+// onlySkipped reports whether every error joined in err is ErrNotShown.
+func onlySkipped(err error) bool {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			if !onlySkipped(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, ErrNotShown)
 }
 
 // finish writes the request's one log line and reports its figures.

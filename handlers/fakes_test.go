@@ -21,10 +21,12 @@ import (
 
 // fakeSlack records every call the flows make and answers from its maps.
 type fakeSlack struct {
-	mu         sync.Mutex
-	replies    []reply
-	responses  []string
-	reactions  []string // "+eyes 1.000100" / "-eyes 1.000100"
+	mu        sync.Mutex
+	replies   []reply
+	responses []string
+	reactions []string // "+eyes 1.000100" / "-eyes 1.000100"
+	// skipped are the emoji whose AddReaction Slack's budget skips.
+	skipped    map[string]bool
 	downloaded []string
 	fileInfos  []string
 
@@ -133,6 +135,9 @@ func (f *fakeSlack) PublishHome(_ context.Context, user string, home Home) error
 func (f *fakeSlack) AddReaction(_ context.Context, _, ts, emoji string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.skipped[emoji] {
+		return ErrNotShown
+	}
 	f.reactions = append(f.reactions, "+"+emoji+" "+ts)
 	return nil
 }

@@ -8,6 +8,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -67,8 +68,13 @@ type SlashCommand struct {
 	TriggerID string
 }
 
+// ErrNotShown is a courtesy call (a progress reaction) that Slack skipped
+// to keep the bot within Slack's rate tiers: nothing changed in Slack.
+var ErrNotShown = errors.New("skipped to stay within Slack's rate limits")
+
 // Slack is every Slack call the flows make.
 type Slack interface {
+	// AddReaction and RemoveReaction may return ErrNotShown under load.
 	AddReaction(ctx context.Context, channel, ts, emoji string) error
 	RemoveReaction(ctx context.Context, channel, ts, emoji string) error
 	// PostReply posts Markdown in a thread, split into as many messages as
