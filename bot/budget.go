@@ -31,9 +31,14 @@ func slackTiers() map[string]int {
 	}
 }
 
-// finalReserve is the part of chat.update's minute that live edits leave
-// for the final text of answers that fell back to edits.
-const finalReserve = 10
+// Live updates share a tier among every answer being written. The first
+// words of an answer matter most, so only an answer's first append or edit
+// may use the whole minute; later ones leave this much of it to answers
+// that have shown nothing yet.
+const (
+	laterAppendReserve = 20 // a first append for each stream chat.startStream's tier allows
+	laterEditReserve   = 25 // half of chat.update's minute
+)
 
 func newBudget(limits map[string]int, now func() time.Time) *budget {
 	return &budget{now: now, limits: limits, calls: map[string][]time.Time{}}
@@ -55,15 +60,6 @@ func (b *budget) take(reserve int, methods ...string) bool {
 		b.calls[m] = append(b.recent(m, now), now)
 	}
 	return true
-}
-
-// room reports whether method has room for one more call beyond reserve,
-// recording nothing: for a choice that commits to calls made later.
-func (b *budget) room(reserve int, method string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	limit, ok := b.limits[method]
-	return !ok || len(b.recent(method, b.now())) < limit-reserve
 }
 
 // force records a call made whatever the budget: the final answer.

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -23,7 +24,6 @@ func TestBudget(t *testing.T) {
 		{"a reserve of one keeps the third back", 0, func() bool { return b.take(1, "a") }, false},
 		{"without reserve the third fits", 0, func() bool { return b.take(0, "a") }, true},
 		{"the fourth is over the tier", 0, func() bool { return b.take(0, "a") }, false},
-		{"room says the same and records nothing", 0, func() bool { return b.room(0, "a") }, false},
 		{"both or neither: b has room, a has not", 0, func() bool { return b.take(0, "b", "a") }, false},
 		{"so b was not recorded", 0, func() bool { return b.take(0, "b") }, true},
 		{"a method without a tier always fits", 0, func() bool { return b.take(0, "c") }, true},
@@ -112,5 +112,54 @@ func TestReactionsStayWithinTheirTiers(t *testing.T) {
 	}
 	if adds, removes := len(emu.Calls("reactions.add")), len(emu.Calls("reactions.remove")); adds != 3 || removes != 3 {
 		t.Errorf("Slack saw %d adds and %d removals, want 3 and 3", adds, removes)
+	}
+}
+
+// A placeholder books its final edit when it is posted, and only an
+// answer's first edit may use the whole minute: however many answers run,
+// chat.update stays within its tier, and an answer that found no room is
+// posted whole.
+func TestEditsStayWithinTheirTier(t *testing.T) {
+	api, emu := newTestAPI(t)
+	api.stream = StreamConfig{Mode: StreamUpdate, Interval: 10 * time.Millisecond}.withDefaults()
+	api.budget = newBudget(map[string]int{"chat.update": 3}, time.Now)
+	ctx := context.Background()
+	threads := []string{"1700000000.000100", "1700000000.000200", "1700000000.000300"}
+	var replies []handlers.Reply
+	open := func(i int) handlers.Reply {
+		r := api.OpenReply(ctx, handlers.Thread{Channel: "C1", TS: threads[i], User: "U1", Team: "T1"})
+		replies = append(replies, r)
+		return r
+	}
+	a := open(0)
+	if _, err := emu.WaitCalls("chat.postMessage", 1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a.Append("First words of A")
+	if _, err := emu.WaitCalls("chat.update", 1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b := open(1) // books the last edit of the minute: its first words wait
+	if _, err := emu.WaitCalls("chat.postMessage", 2, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b.Append("First words of B")
+	open(2) // no room for a final edit: no placeholder
+	for i, r := range replies {
+		if err := r.Finish(ctx, fmt.Sprintf("Answer %d.", i), nil); err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+	}
+	if n := len(emu.Calls("chat.update")); n > 3 {
+		t.Errorf("chat.update called %d times, the tier allows 3", n)
+	}
+	posted := emu.Posted("C1")
+	if len(posted) != 3 {
+		t.Fatalf("posted %d messages, want 3", len(posted))
+	}
+	for i, p := range posted {
+		if want := fmt.Sprintf("Answer %d.", i); p.Markdown() != want {
+			t.Errorf("message %d shows %q, want %q", i, p.Markdown(), want)
+		}
 	}
 }

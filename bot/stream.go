@@ -124,6 +124,18 @@ type replyMessage struct {
 	// paused ends live edits after Slack refused one for good (the message
 	// was deleted, say): Finish decides what to do with it.
 	paused bool
+	// finalBooked is when a placeholder booked its final edit in the
+	// budget; zero when none did.
+	finalBooked time.Time
+}
+
+// later is the reserve a live append or edit leaves in its tier: none for
+// the answer's first words, reserve for the ones after.
+func (r *reply) later(reserve int) int {
+	if r.msg.shown == "" {
+		return 0
+	}
+	return reserve
 }
 
 func (r *reply) Append(text string) {
@@ -258,15 +270,17 @@ func (r *reply) open(ctx context.Context) {
 			return
 		}
 	}
-	// A placeholder needs edits; when the minute has no room for them,
-	// the answer is posted whole at the end instead.
-	if !r.api.budget.room(finalReserve, "chat.update") {
+	// A placeholder must be edited into the answer at the end: it books
+	// that edit now. When the minute has no room for it, the answer is
+	// posted whole at the end instead.
+	booked := r.api.now()
+	if !r.api.budget.take(0, "chat.update") {
 		return
 	}
 	_, ts, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
 		append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS)}, markdownMessage(placeholder, nil)...)...)
 	if err == nil {
-		r.msg = replyMessage{kind: updateMessage, ts: ts}
+		r.msg = replyMessage{kind: updateMessage, ts: ts, finalBooked: booked}
 	}
 }
 
@@ -279,7 +293,7 @@ func (r *reply) flush(ctx context.Context) {
 	}
 	switch r.msg.kind {
 	case streamMessage:
-		if !r.api.budget.take(0, "chat.appendStream") {
+		if !r.api.budget.take(r.later(laterAppendReserve), "chat.appendStream") {
 			r.msg.next = now.Add(r.cfg.Interval) // coalesced into a later append
 			return
 		}
@@ -312,7 +326,7 @@ func (r *reply) toUpdate(ctx context.Context) {
 
 // edit shows text in the message while the answer is being written.
 func (r *reply) edit(ctx context.Context, text string, now time.Time) {
-	if !r.api.budget.take(finalReserve, "chat.update") {
+	if !r.api.budget.take(r.later(laterEditReserve), "chat.update") {
 		r.msg.next = now.Add(r.cfg.Interval) // coalesced into a later edit
 		return
 	}
@@ -371,7 +385,11 @@ func (r *reply) replace(ctx context.Context, parts []string, footer *handlers.Fo
 	if len(parts) == 1 {
 		under = footer
 	}
-	r.api.budget.force("chat.update")
+	if r.api.now().Sub(r.msg.finalBooked) >= time.Minute {
+		// Not booked by a placeholder (a stream that turned into edits),
+		// or booked in a window that has passed: counted now.
+		r.api.budget.force("chat.update")
+	}
 	err := retryRateLimited(ctx, func() error {
 		_, _, _, err := r.api.client.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(parts[0], under)...)
 		return err
