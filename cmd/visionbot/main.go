@@ -113,8 +113,10 @@ func newLogger(cfg config, w io.Writer) (*zap.Logger, error) {
 // newSlack is the Web API client of the bot and of visionbot check. obs,
 // which may be nil, sees every call Slack refuses.
 func newSlack(cfg config, obs bot.Observer) *slack.Client {
-	// Every outbound call has a deadline; http.DefaultClient has none.
-	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: bot.ObserveErrors(newTransport(cfg.Workers), obs)}
+	// Every outbound call has a deadline; http.DefaultClient has none. Calls
+	// that failed on Slack's side are made again where that is safe.
+	httpClient := &http.Client{Timeout: 30 * time.Second,
+		Transport: bot.ObserveErrors(bot.RetrySlack(newTransport(cfg.Workers)), obs)}
 	return slack.New(cfg.SlackBotToken.reveal(),
 		slack.OptionAPIURL(cfg.SlackAPIURL),
 		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),

@@ -30,6 +30,10 @@ type failScript struct {
 	// hang holds the request open, answering nothing, until the client
 	// gives up or the emulator closes.
 	hang bool
+	// applied runs the method before the scripted answer is given: Slack
+	// did the work, and the client only saw the failure (a 5xx from a
+	// proxy, a response lost on the way back).
+	applied bool
 }
 
 // apiReq is a request being served: the recorded call plus the raw JSON
@@ -125,6 +129,9 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 			if script.left == 0 {
 				s.fails[call.Method] = q[1:]
 			}
+		}
+		if m := s.methods[call.Method]; script.applied && m != nil {
+			s.serveMethod(m, &apiReq{call: call, json: raw})
 		}
 	} else if h := s.handlers[call.Method]; h != nil {
 		s.mu.Unlock()
@@ -290,6 +297,19 @@ func (s *Server) Hang(method string, n int) {
 		n = -1
 	}
 	s.locked(func() { s.fails[method] = append(s.fails[method], &failScript{hang: true, left: n}) })
+}
+
+// FailAfterApplying is Fail for calls that Slack carried out before the
+// failure reached the client: the next n calls of method (n <= 0: every
+// following call) take effect, then answer status and body. A client that
+// sends such a call again does it twice.
+func (s *Server) FailAfterApplying(method string, n int, status int, body string) {
+	if n <= 0 {
+		n = -1
+	}
+	s.locked(func() {
+		s.fails[method] = append(s.fails[method], &failScript{status: status, body: body, left: n, applied: true})
+	})
 }
 
 // ClearFail drops every scripted answer of method.

@@ -1,0 +1,118 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"path"
+	"time"
+)
+
+// retryDelays are the waits before each new attempt of a Slack call that
+// failed on Slack's side: two more tries within about a second, short
+// enough for a user who is watching.
+var retryDelays = []time.Duration{200 * time.Millisecond, 800 * time.Millisecond}
+
+// idempotent are the Web API methods that may be sent again after a failure
+// whose outcome is unknown (a 5xx, a timeout, a connection cut mid-call):
+// doing them twice leaves Slack as doing them once. reactions.add and
+// reactions.remove qualify because the bot reads already_reacted and
+// no_reaction as success; chat.update because it sets the whole message.
+// chat.postMessage, the stream calls and views.open are missing on purpose:
+// a second post would show the answer twice, a second append would repeat
+// text, and a trigger_id works once.
+var idempotent = map[string]bool{
+	"auth.test": true, "conversations.history": true, "conversations.replies": true,
+	"conversations.info": true, "files.info": true, "users.info": true, "bots.info": true,
+	"reactions.add": true, "reactions.remove": true, "chat.update": true, "views.publish": true,
+}
+
+// RetrySlack makes the Slack Web API calls that failed on Slack's side
+// again: any call that never reached Slack (the connection was refused), and
+// an idempotent call that got a 5xx or lost its connection. Other calls
+// are not sent twice: their failure reaches the caller, which tells the
+// user. 429s are left to the callers, which wait as long as Slack asks.
+func RetrySlack(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return slackRetrier{next: next, delays: retryDelays}
+}
+
+type slackRetrier struct {
+	next   http.RoundTripper
+	delays []time.Duration
+}
+
+func (s slackRetrier) RoundTrip(req *http.Request) (*http.Response, error) {
+	again := idempotent[path.Base(req.URL.Path)]
+	attemptReq := req
+	for attempt := 0; ; attempt++ {
+		resp, err := s.next.RoundTrip(attemptReq)
+		if attempt >= len(s.delays) || !retryable(resp, err, again) {
+			return resp, err
+		}
+		next, ok := rewound(req)
+		if !ok {
+			return resp, err
+		}
+		if resp != nil {
+			// Drained so that the connection can serve the next attempt.
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+		}
+		if !sleep(req.Context(), s.delays[attempt]) {
+			return nil, req.Context().Err()
+		}
+		attemptReq = next
+	}
+}
+
+// retryable reports whether a call's outcome allows another attempt.
+func retryable(resp *http.Response, err error, idempotent bool) bool {
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return true // nothing was sent
+		}
+		return idempotent && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	switch resp.StatusCode {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return idempotent
+	}
+	return false
+}
+
+// rewound is a copy of req to send again, with a fresh body (a
+// RoundTripper must not change the request it was given); false when the
+// body can't be read again.
+func rewound(req *http.Request) (*http.Request, bool) {
+	again := req.Clone(req.Context())
+	if req.Body == nil || req.Body == http.NoBody {
+		return again, true
+	}
+	if req.GetBody == nil {
+		return nil, false
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, false
+	}
+	again.Body = body
+	return again, true
+}
+
+// sleep waits d, or reports false when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

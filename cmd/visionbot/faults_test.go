@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/visionbot/visionbot/internal/geminiemu"
+	"github.com/visionbot/visionbot/internal/slackemu"
+)
+
+// Slack Web API faults under the real bot: calls that failed on Slack's
+// side are made again only where that is harmless, and an answer Slack
+// posted but answered with a 500 is never posted a second time.
+func TestSlackWebAPIFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		fault  func(s *slackemu.Server)
+		method string // the call the fault hits
+		calls  int    // how many times Slack sees it for the one answer
+	}{
+		{"a 5xx on the thread's read is retried", func(s *slackemu.Server) {
+			s.Fail("conversations.replies", 1, 503, nil, "upstream busy")
+		}, "conversations.replies", 2},
+		{"a post applied, then answered 500, is not posted again", func(s *slackemu.Server) {
+			s.FailAfterApplying("chat.postMessage", 1, 500, "internal error")
+		}, "chat.postMessage", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Answers posted whole: the post is the answer itself.
+			h := startBot(t, map[string]string{"STREAM_MODE": "off"})
+			h.gemini.SetDefault(geminiemu.Reply{Text: "Posted once."})
+			tt.fault(h.slack)
+			const channel, ts = "C7", "1700000700.000100"
+			root := h.slack.AddMessage(channel, map[string]any{"user": "U1", "text": "look", "ts": ts,
+				"files": []any{photoFile(h, slackemu.MakePNG(32, 24))}})
+			// A mention in the photo's thread reads the thread for the photo.
+			inner, _ := json.Marshal(map[string]any{
+				"type": "app_mention", "user": "U1", "text": "<@" + slackemu.BotUserID + "> describe",
+				"ts": "1700000701.000100", "thread_ts": root, "channel": channel,
+			})
+			if _, err := h.slack.SendEvent(inner, ""); err != nil {
+				t.Fatal(err)
+			}
+			// The answer is done when its outcome reaction is on the message.
+			waitFor(t, func() bool {
+				r := h.slack.Reactions(channel, "1700000701.000100")
+				return slices.Contains(r, "white_check_mark") || slices.Contains(r, "warning")
+			}, "the outcome reaction")
+			time.Sleep(200 * time.Millisecond) // room for a wrong second post
+			answers := 0
+			for _, p := range h.slack.Posted(channel) {
+				if strings.Contains(answerText(t, p), "Posted once.") {
+					answers++
+				}
+			}
+			if answers != 1 {
+				t.Errorf("the answer shows %d times, want once\nlogs:\n%s", answers, h.logs)
+			}
+			if n := len(h.slack.Calls(tt.method)); n != tt.calls {
+				t.Errorf("Slack saw %d %s calls, want %d", n, tt.method, tt.calls)
+			}
+		})
+	}
+}
