@@ -63,8 +63,8 @@ func (s slackRetrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
 		}
-		if !sleep(req.Context(), s.delays[attempt]) {
-			return nil, req.Context().Err()
+		if err := sleepContext(req.Context(), s.delays[attempt]); err != nil {
+			return nil, err
 		}
 		attemptReq = next
 	}
@@ -103,16 +103,4 @@ func rewound(req *http.Request) (*http.Request, bool) {
 	}
 	again.Body = body
 	return again, true
-}
-
-// sleep waits d, or reports false when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
