@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/visionbot/visionbot/internal/bench"
@@ -34,10 +36,17 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	out := fs.String("json", "bench/results.json", "where to write the raw results")
 	quick := fs.Bool("quick", false, "fewer requests: a smoke run")
 	profiles := fs.String("pprof", "", "a folder for CPU and allocation profiles taken under load")
+	only := fs.String("only", "", "run just these stages of our mode, comma-separated: acks, load, memory, open (no pass-through)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	res, err := bench.Run(ctx, bench.Options{Binary: *binary, Quick: *quick, ProfileDir: *profiles, Progress: stderr})
+	for _, stage := range splitList(*only) {
+		if !slices.Contains([]string{"acks", "load", "memory", "open"}, stage) {
+			return fmt.Errorf("-only: unknown stage %q: the stages are acks, load, memory and open", stage)
+		}
+	}
+	res, err := bench.Run(ctx, bench.Options{Binary: *binary, Quick: *quick, ProfileDir: *profiles, Progress: stderr,
+		Only: splitList(*only)})
 	if err != nil {
 		return err
 	}
@@ -56,4 +65,15 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	}
 	fmt.Fprintf(stdout, "\nRaw results: %s\n", *out)
 	return nil
+}
+
+// splitList reads "a, b" as [a b]; "" as none.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

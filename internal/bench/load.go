@@ -19,10 +19,14 @@ const channels = 16
 
 // loadResult is what one load run measured.
 type loadResult struct {
-	Requests   int             `json:"requests"`
-	Completed  int             `json:"completed"`
-	Elapsed    time.Duration   `json:"elapsed_ns"`
-	FirstText  []time.Duration `json:"-"`
+	Requests  int             `json:"requests"`
+	Completed int             `json:"completed"`
+	Elapsed   time.Duration   `json:"elapsed_ns"`
+	FirstText []time.Duration `json:"-"`
+	// Live are the waits of the answers shown while they were written;
+	// Held counts those posted whole at the end.
+	Live       []time.Duration `json:"-"`
+	Held       int             `json:"held"`
 	Injected   time.Duration   `json:"injected_ns"`               // the part of the first text's wait the emulators add
 	Late       [2]float64      `json:"timer_lateness_p50_p99_ms"` // the machine's, during the run
 	Reconnects int             `json:"reconnects"`
@@ -84,8 +88,8 @@ func (e *env) closedLoop(ctx context.Context, conc, total int) (loadResult, erro
 				}
 				if err == nil {
 					res.Completed++
-					if d, ok := e.track.firstText(thread); ok {
-						res.FirstText = append(res.FirstText, d)
+					if d, held, ok := e.track.firstText(thread); ok {
+						res.add(d, held)
 					}
 				}
 				mu.Unlock()
@@ -121,8 +125,8 @@ func (e *env) openLoop(ctx context.Context, rate float64, d time.Duration) (res 
 		select {
 		case <-done:
 			res.Completed++
-			if d, ok := e.track.firstText(threads[i]); ok {
-				res.FirstText = append(res.FirstText, d)
+			if d, held, ok := e.track.firstText(threads[i]); ok {
+				res.add(d, held)
 			}
 		case <-time.After(2 * time.Minute):
 			return res, fmt.Errorf("request %d got no final answer", i)
@@ -146,10 +150,20 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 // overheads subtracts the injected latency from each first-text wait.
-func overheads(r loadResult) []time.Duration {
-	out := make([]time.Duration, 0, len(r.FirstText))
-	for _, d := range r.FirstText {
-		out = append(out, d-r.Injected)
+func overheads(waits []time.Duration, injected time.Duration) []time.Duration {
+	out := make([]time.Duration, 0, len(waits))
+	for _, d := range waits {
+		out = append(out, d-injected)
 	}
 	return out
+}
+
+// add records one request's wait for its first visible text.
+func (r *loadResult) add(wait time.Duration, held bool) {
+	r.FirstText = append(r.FirstText, wait)
+	if held {
+		r.Held++
+	} else {
+		r.Live = append(r.Live, wait)
+	}
 }

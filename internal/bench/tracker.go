@@ -17,13 +17,16 @@ type tracker struct {
 	mu      sync.Mutex
 	sent    map[string]time.Time // thread ts → when the event was sent
 	visible map[string]time.Time
-	done    map[string]chan struct{}
-	calls   map[string][]time.Time // method → when Slack applied each call
+	// held are the requests whose first visible text was their final
+	// answer: posted whole, with nothing shown while it was written.
+	held  map[string]bool
+	done  map[string]chan struct{}
+	calls map[string][]time.Time // method → when Slack applied each call
 }
 
 func newTracker(s *slackemu.Server) *tracker {
 	return &tracker{
-		slack: s, sent: map[string]time.Time{}, visible: map[string]time.Time{},
+		slack: s, sent: map[string]time.Time{}, visible: map[string]time.Time{}, held: map[string]bool{},
 		done: map[string]chan struct{}{}, calls: map[string][]time.Time{},
 	}
 }
@@ -64,6 +67,7 @@ func (t *tracker) onCall(c slackemu.Call) {
 	}
 	if _, seen := t.visible[thread]; shows && !seen {
 		t.visible[thread] = c.At
+		t.held[thread] = final
 	}
 	if ch := t.done[thread]; final && ch != nil {
 		close(ch)
@@ -71,15 +75,16 @@ func (t *tracker) onCall(c slackemu.Call) {
 	}
 }
 
-// firstText is how long a request waited for its first visible text.
-func (t *tracker) firstText(thread string) (time.Duration, bool) {
+// firstText is how long a request waited for its first visible text, and
+// whether that text was its whole final answer (held to the end).
+func (t *tracker) firstText(thread string) (wait time.Duration, held, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v, ok := t.visible[thread]
 	if !ok {
-		return 0, false
+		return 0, false, false
 	}
-	return v.Sub(t.sent[thread]), true
+	return v.Sub(t.sent[thread]), t.held[thread], true
 }
 
 // perMinute is, for each method, the most calls made in any 60 seconds.
