@@ -64,6 +64,37 @@ func (e errorObserver) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// tokenErrors are Slack's answers that mean it no longer takes the token
+// itself: no call can succeed until an admin acts.
+var tokenErrors = map[string]bool{
+	"invalid_auth": true, "not_authed": true, "token_revoked": true, "token_expired": true, "account_inactive": true,
+}
+
+// WatchToken calls refused with Slack's error code each time Slack answers
+// that it no longer takes the token, so that the bot can stop and say so
+// rather than fail every request one by one.
+func WatchToken(next http.RoundTripper, refused func(code string)) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return tokenWatcher{next: next, refused: refused}
+}
+
+type tokenWatcher struct {
+	next    http.RoundTripper
+	refused func(code string)
+}
+
+func (w tokenWatcher) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := w.next.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusOK {
+		if code := peekErrorCode(resp); tokenErrors[code] {
+			w.refused(code)
+		}
+	}
+	return resp, err
+}
+
 // peekLimit is how much of an answer is looked at: Slack's error answers
 // are a few dozen bytes, and successful ones are passed on unread.
 const peekLimit = 1024

@@ -229,7 +229,7 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	} else {
 		checker = model
 	}
-	_, serviceResults := runChecks(ctx, cfg, newSlack(cfg, nil), checker)
+	_, serviceResults := runChecks(ctx, cfg, newSlack(cfg, nil, nil), checker)
 	return printChecks(stdout, append(results, serviceResults...))
 }
 

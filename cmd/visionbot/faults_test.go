@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -64,5 +65,34 @@ func TestSlackWebAPIFaults(t *testing.T) {
 				t.Errorf("Slack saw %d %s calls, want %d", n, tt.method, tt.calls)
 			}
 		})
+	}
+}
+
+// A bot token Slack stops taking while the bot runs (revoked, the app
+// uninstalled) would fail every request: the bot stops, and says which
+// token to fix and how.
+func TestRevokedBotTokenStopsTheBot(t *testing.T) {
+	h := startBot(t, nil)
+	h.slack.SetBotToken("xoxb-the-new-one") // the bot's token is now refused: invalid_auth
+	inner, _ := json.Marshal(map[string]any{
+		"type": "app_mention", "user": "U1", "text": "<@" + slackemu.BotUserID + "> describe",
+		"ts": "1700000800.000100", "channel": "C8", "files": []any{photoFile(h, slackemu.MakePNG(32, 24))},
+	})
+	if _, err := h.slack.SendEvent(inner, ""); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-h.done:
+	case <-time.After(wait):
+		t.Fatalf("the bot did not stop\nlogs:\n%s", h.logs)
+	}
+	h.done <- nil // for the harness's own stop at the end of the test
+	var refused tokenRefused
+	if !errors.As(err, &refused) || refused.code != "invalid_auth" {
+		t.Fatalf("run returned %v, want the refused token", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "SLACK_BOT_TOKEN") || !strings.Contains(msg, "OAuth & Permissions") {
+		t.Errorf("the error %q does not say which token and how to fix it", msg)
 	}
 }

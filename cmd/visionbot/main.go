@@ -111,12 +111,16 @@ func newLogger(cfg config, w io.Writer) (*zap.Logger, error) {
 }
 
 // newSlack is the Web API client of the bot and of visionbot check. obs,
-// which may be nil, sees every call Slack refuses.
-func newSlack(cfg config, obs bot.Observer) *slack.Client {
+// which may be nil, sees every call Slack refuses; tokenRefused, which may
+// be nil, hears when Slack stops taking the bot token.
+func newSlack(cfg config, obs bot.Observer, tokenRefused func(code string)) *slack.Client {
 	// Every outbound call has a deadline; http.DefaultClient has none. Calls
 	// that failed on Slack's side are made again where that is safe.
-	httpClient := &http.Client{Timeout: 30 * time.Second,
-		Transport: bot.ObserveErrors(bot.RetrySlack(newTransport(cfg.Workers)), obs)}
+	transport := bot.RetrySlack(newTransport(cfg.Workers))
+	if tokenRefused != nil {
+		transport = bot.WatchToken(transport, tokenRefused)
+	}
+	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: bot.ObserveErrors(transport, obs)}
 	return slack.New(cfg.SlackBotToken.reveal(),
 		slack.OptionAPIURL(cfg.SlackAPIURL),
 		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),
@@ -187,7 +191,11 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		flowObs, botObs = collect, collect
 	}
 
-	client := newSlack(cfg, botObs)
+	// A bot token Slack stops taking (revoked, the app uninstalled) fails
+	// every request: the bot stops and says what to fix instead.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	client := newSlack(cfg, botObs, func(code string) { stop(tokenRefused{code: code}) })
 	model, err := newModel(ctx, cfg)
 	if err != nil {
 		return err
@@ -237,10 +245,22 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		zap.String("model", model.Model()), zap.Int("workers", cfg.Workers), zap.Int("use_cases", len(catalog.All())))
 	err = b.Run(ctx)
 	log.Info("visionbot stopped")
+	var refused tokenRefused
+	if errors.As(context.Cause(ctx), &refused) {
+		return refused
+	}
 	if err != nil && isSlackAuthError(err) {
 		return usageError{fmt.Errorf("open the Socket Mode connection: Slack refused SLACK_APP_TOKEN (%w): %s", errors.Unwrap(err), appTokenFix)}
 	}
 	return err
+}
+
+// tokenRefused is Slack answering, while the bot ran, that it no longer
+// takes SLACK_BOT_TOKEN.
+type tokenRefused struct{ code string }
+
+func (e tokenRefused) Error() string {
+	return fmt.Sprintf("Slack stopped accepting SLACK_BOT_TOKEN (%s), so the bot stopped: %s", e.code, botTokenFix)
 }
 
 // isSlackAuthError recognises the token errors slack-go's Socket Mode
