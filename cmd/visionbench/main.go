@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	out := fs.String("json", "bench/results.json", "where to write the raw results")
 	quick := fs.Bool("quick", false, "fewer requests: a smoke run")
 	profiles := fs.String("pprof", "", "a folder for CPU and allocation profiles taken under load")
+	loads := fs.String("loads", "", "with -only load: just these loads, comma-separated, such as realistic/32,zero/32")
 	only := fs.String("only", "", "run just these stages of our mode, comma-separated: acks, load, memory, open (no pass-through)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -46,7 +47,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 		}
 	}
 	res, err := bench.Run(ctx, bench.Options{Binary: *binary, Quick: *quick, ProfileDir: *profiles, Progress: stderr,
-		Only: splitList(*only)})
+		Only: splitList(*only), Loads: splitList(*loads)})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,9 @@ type Options struct {
 	Quick      bool      // fewer requests: a smoke run, not figures to publish
 	ProfileDir string    // where to save CPU and allocation profiles under load ("" for none)
 	Progress   io.Writer // one line per stage
+	// Loads runs just these loads of the load stage ("realistic/32"); empty
+	// runs them all.
+	Loads []string
 	// Only runs just the named stages (acks, load, memory, open) of our
 	// mode, with no pass-through: for a quick look at one figure while
 	// working on it. Empty runs everything.
@@ -295,6 +298,9 @@ func loadStage(ctx context.Context, opt Options, photos photoSet, pass bool, say
 		lat  Latency
 	}{{"zero", Latency{}}, {"realistic", realistic}} {
 		for _, conc := range loads {
+			if len(opt.Loads) > 0 && !slices.Contains(opt.Loads, fmt.Sprintf("%s/%d", lat.name, conc)) {
+				continue
+			}
 			total := scale(max(2*conc, 24))
 			say("%d in flight, %s latency, %d requests", conc, lat.name, total)
 			e, err := startEnv(opt.Binary, lat.lat, photos, pass, nil)

@@ -90,7 +90,8 @@ type Server struct {
 	onCall               func(Call)
 
 	// socket mode
-	tickets  map[string]bool
+	tickets  map[string]bool // not yet used
+	issued   []string        // every ticket, for the tests that look for leaks
 	conns    []*wsConn
 	connects int
 	sentAt   map[string]time.Time

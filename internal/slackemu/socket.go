@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -77,8 +78,17 @@ func (s *Server) openConnection(r *apiReq) any {
 	}
 	ticket := randomHex(16)
 	s.tickets[ticket] = true
+	s.issued = append(s.issued, ticket)
 	u := "ws://" + s.hs.Listener.Addr().String() + "/link/?ticket=" + ticket + "&app_id=" + AppID
 	return okResp("url", u)
+}
+
+// Tickets are the Socket Mode tickets issued so far: secrets a client must
+// never log.
+func (s *Server) Tickets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.issued)
 }
 
 func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
