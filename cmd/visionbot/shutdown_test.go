@@ -31,9 +31,15 @@ func TestShutdownFinishesWhatItCanAndTellsTheRest(t *testing.T) {
 			t.Fatal(err)
 		}
 		// In this order: the first request gets the first scripted reply.
-		if _, err := h.gemini.WaitRequests(i+1, wait); err != nil {
-			t.Fatal(err)
-		}
+		waitFor(t, func() bool {
+			n := 0
+			for _, r := range h.gemini.Requests() {
+				if r.Method == "streamGenerateContent" {
+					n++
+				}
+			}
+			return n == i+1
+		}, fmt.Sprintf("request %d at Gemini", i+1))
 	}
 
 	if err := h.stop(t); err != nil {
