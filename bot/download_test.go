@@ -51,6 +51,10 @@ func TestDownloader(t *testing.T) {
 		case "/big":
 			w.Header().Set("Content-Length", "5000")
 			w.Write(make([]byte, 5000))
+		case "/short":
+			// Declares more than it sends, then the connection ends.
+			w.Header().Set("Content-Length", "800")
+			w.Write([]byte("only the start"))
 		case "/endless":
 			// Declares nothing and sends past the cap.
 			for range 100 {
@@ -71,10 +75,12 @@ func TestDownloader(t *testing.T) {
 		url      string
 		wantKind vision.Kind
 		wantBody string
+		wantErr  bool // an error of no particular kind
 	}{
 		{name: "a Slack file", url: slackSrv.URL + "/ok", wantBody: "image bytes"},
 		{name: "declared over the cap", url: slackSrv.URL + "/big", wantKind: vision.KindTooLarge},
 		{name: "endless body cut at the cap", url: slackSrv.URL + "/endless", wantKind: vision.KindTooLarge},
+		{name: "a body that ends before its declared length", url: slackSrv.URL + "/short", wantErr: true},
 		{name: "deleted file", url: slackSrv.URL + "/gone", wantKind: vision.KindFileUnavailable},
 		{name: "foreign host gets no request at all", url: foreign.URL + "/cat.png", wantKind: vision.KindForeignHost},
 		{name: "not a URL", url: "file:///etc/passwd", wantKind: vision.KindFileUnavailable},
@@ -90,8 +96,8 @@ func TestDownloader(t *testing.T) {
 				}
 				return
 			}
-			if err != nil {
-				t.Fatalf("Get: %v", err)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Get: %v, want an error: %v", err, tt.wantErr)
 			}
 			if string(data) != tt.wantBody {
 				t.Errorf("body = %q, want %q", data, tt.wantBody)
