@@ -21,10 +21,12 @@ type Flows interface {
 	Mention(ctx context.Context, m handlers.Message)
 	DirectMessage(ctx context.Context, m handlers.Message)
 	Slash(ctx context.Context, cmd handlers.SlashCommand)
-	// Busy tells the sender of a message, or of a command, that the bot
-	// has no room for it now.
-	Busy(ctx context.Context, m handlers.Message)
-	BusySlash(ctx context.Context, cmd handlers.SlashCommand)
+	// Decline tells the sender of a message (in its thread), or of a
+	// command, a click or a form (privately), that the bot turned their
+	// request away, why, and when to ask again.
+	Decline(ctx context.Context, m handlers.Message, why handlers.Refusal)
+	DeclineSlash(ctx context.Context, cmd handlers.SlashCommand, why handlers.Refusal)
+	DeclineSubmit(ctx context.Context, sub handlers.Submission, why handlers.Refusal)
 	// Interrupted tells the sender of a message, or of a command or a
 	// form, that their request ended without its answer: the bot is
 	// stopping, or the job failed on a bug.
@@ -34,7 +36,6 @@ type Flows interface {
 
 	Shortcut(ctx context.Context, s handlers.Shortcut)
 	Submit(ctx context.Context, sub handlers.Submission)
-	BusySubmit(ctx context.Context, sub handlers.Submission)
 	Rerun(ctx context.Context, a handlers.Action)
 	Feedback(ctx context.Context, v handlers.Vote)
 	Reaction(ctx context.Context, rx handlers.Reaction)
@@ -297,8 +298,7 @@ func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request)
 			Team: ev.TeamID, Emoji: inner.Reaction}
 		asker := handlers.Message{Channel: rx.Channel, TS: rx.TS, User: rx.User}
 		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Reaction(ctx, rx) }, b.tellInThread(asker)) {
-			b.log.Warn("queue full: told the user to retry", zap.String("channel", rx.Channel))
-			b.pool.notify("busy", func(ctx context.Context) { b.flows.Busy(ctx, asker) })
+			b.declineBusy(rx.Channel, func(ctx context.Context, why handlers.Refusal) { b.flows.Decline(ctx, asker, why) })
 		}
 	case *slackevents.AppHomeOpenedEvent:
 		if inner.Tab != "home" || inner.User == "" {
@@ -350,8 +350,7 @@ func (b *Bot) routeInteraction(cb slack.InteractionCallback, req *socketmode.Req
 		sub := readSubmission(cb)
 		interrupted := func(ctx context.Context, why handlers.Interruption) { b.flows.InterruptedSubmit(ctx, sub, why) }
 		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Submit(ctx, sub) }, interrupted) {
-			b.log.Warn("queue full: told the user to retry", zap.String("user", sub.User))
-			b.pool.notify("busy", func(ctx context.Context) { b.flows.BusySubmit(ctx, sub) })
+			b.declineBusy("", func(ctx context.Context, why handlers.Refusal) { b.flows.DeclineSubmit(ctx, sub, why) })
 		}
 	case slack.InteractionTypeBlockActions:
 		for _, act := range cb.ActionCallback.BlockActions {
@@ -382,10 +381,8 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, team string, act *slack.
 			ResponseURL: cb.ResponseURL, UseCase: act.SelectedOption.Value, Ref: ref}
 		interrupted := b.tellInThread(handlers.Message{Channel: channel, TS: thread, User: a.User})
 		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Rerun(ctx, a) }, interrupted) {
-			b.log.Warn("queue full: told the user to retry", zap.String("channel", channel))
-			b.pool.notify("busy", func(ctx context.Context) {
-				b.flows.BusySlash(ctx, handlers.SlashCommand{Channel: channel, User: a.User, ResponseURL: a.ResponseURL})
-			})
+			privately := handlers.SlashCommand{Channel: channel, User: a.User, ResponseURL: a.ResponseURL}
+			b.declineBusy(channel, func(ctx context.Context, why handlers.Refusal) { b.flows.DeclineSlash(ctx, privately, why) })
 		}
 	case ActionFeedbackUp, ActionFeedbackDown:
 		v := handlers.Vote{Channel: channel, User: cb.User.ID, ResponseURL: cb.ResponseURL,
@@ -403,8 +400,7 @@ func (b *Bot) submit(m handlers.Message, eventID string, flow func(context.Conte
 		return
 	}
 	if !b.pool.trySubmit(func(ctx context.Context) { flow(ctx, m) }, b.tellInThread(m)) {
-		b.log.Warn("queue full: told the user to retry", zap.String("channel", m.Channel))
-		b.pool.notify("busy", func(ctx context.Context) { b.flows.Busy(ctx, m) })
+		b.declineBusy(m.Channel, func(ctx context.Context, why handlers.Refusal) { b.flows.Decline(ctx, m, why) })
 	}
 }
 
@@ -424,9 +420,15 @@ func (b *Bot) routeSlash(sc slack.SlashCommand, req *socketmode.Request) {
 	}
 	interrupted := func(ctx context.Context, why handlers.Interruption) { b.flows.InterruptedSlash(ctx, cmd, why) }
 	if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Slash(ctx, cmd) }, interrupted) {
-		b.log.Warn("queue full: told the user to retry", zap.String("channel", cmd.Channel))
-		b.pool.notify("busy", func(ctx context.Context) { b.flows.BusySlash(ctx, cmd) })
+		b.declineBusy(cmd.Channel, func(ctx context.Context, why handlers.Refusal) { b.flows.DeclineSlash(ctx, cmd, why) })
 	}
+}
+
+// declineBusy tells a user whose request found every worker and the whole
+// queue taken to try again shortly.
+func (b *Bot) declineBusy(channel string, decline func(context.Context, handlers.Refusal)) {
+	b.log.Warn("queue full: told the user to retry", zap.String("channel", channel))
+	b.pool.notify("busy", func(ctx context.Context) { decline(ctx, handlers.Refusal{Reason: handlers.RefusedBusy}) })
 }
 
 // isNewUserMessage keeps the subtypes that are a person's new message:

@@ -496,17 +496,6 @@ func isHelp(text string) bool {
 	return t == "help"
 }
 
-// Busy tells the sender of a message that the bot has no room for it now.
-func (h *Handler) Busy(ctx context.Context, m Message) {
-	h.tellMessage(ctx, m, vision.Errorf("queue", vision.KindBusy, "", nil))
-}
-
-// BusySlash tells the user of a slash command that the bot has no room
-// for it now.
-func (h *Handler) BusySlash(ctx context.Context, cmd SlashCommand) {
-	h.tellSlash(ctx, cmd, vision.Errorf("queue", vision.KindBusy, "", nil))
-}
-
 // Interruption is why a request ended without its answer.
 type Interruption int
 

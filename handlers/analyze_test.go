@@ -510,19 +510,6 @@ func TestSlash(t *testing.T) {
 	}
 }
 
-func TestBusy(t *testing.T) {
-	s := newFakeSlack()
-	h := newTestHandler(t, s, &fakeModel{})
-	h.Busy(context.Background(), Message{Channel: "C1", TS: "1.000100", ThreadTS: "0.000100"})
-	h.BusySlash(context.Background(), SlashCommand{Channel: "C1", ResponseURL: "https://hooks.slack.com/x"})
-	if len(s.replies) != 1 || s.replies[0].thread != "0.000100" || !strings.Contains(s.replies[0].text, "Try again shortly") {
-		t.Errorf("replies = %+v", s.replies)
-	}
-	if len(s.responses) != 1 || !strings.Contains(s.responses[0], "Try again shortly") {
-		t.Errorf("responses = %q", s.responses)
-	}
-}
-
 // TestModelFailuresTellTheUser checks the notice each model failure leaves
 // in the thread, and that a partial answer is shown only when it is
 // marked as cut off.

@@ -307,12 +307,6 @@ func (h *Handler) home() Home {
 	return home
 }
 
-// BusySubmit tells the user of a submitted form, privately, that the bot
-// has no room for it now.
-func (h *Handler) BusySubmit(ctx context.Context, sub Submission) {
-	h.tellSubmitter(ctx, sub, vision.Errorf("queue", vision.KindBusy, "", nil))
-}
-
 // InterruptedSubmit tells the user of a submitted form, privately, that
 // the request ended without its answer and why.
 func (h *Handler) InterruptedSubmit(ctx context.Context, sub Submission, why Interruption) {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -87,6 +88,10 @@ func (h *Handler) userMessage(err error) string {
 		return "That channel is archived, so I can't answer there. Unarchive it, or post the photo in another channel."
 	case vision.KindBusy:
 		return "I'm answering a lot of requests right now. Try again shortly."
+	case vision.KindRateLimited, vision.KindThreadCap, vision.KindNotEnabled:
+		var why Refusal
+		errors.As(err, &why)
+		return h.refusalMessage(vision.KindOf(err), why)
 	case vision.KindStopping:
 		return "I'm restarting and couldn't finish this one. Ask me again in a minute."
 	}
