@@ -79,22 +79,24 @@ func (f *fakeFlows) InterruptedSubmit(_ context.Context, sub handlers.Submission
 }
 
 func (f *fakeFlows) Decline(_ context.Context, m handlers.Message, why handlers.Refusal) {
-	f.record(refusalKind(why), m)
+	f.record(refusalKind(why, ""), m)
 }
 func (f *fakeFlows) DeclineSlash(_ context.Context, c handlers.SlashCommand, why handlers.Refusal) {
-	f.record(refusalKind(why)+"-slash", handlers.Message{Channel: c.Channel, User: c.User})
+	f.record(refusalKind(why, "-slash"), handlers.Message{Channel: c.Channel, User: c.User})
 }
 func (f *fakeFlows) DeclineSubmit(_ context.Context, sub handlers.Submission, why handlers.Refusal) {
-	f.record(refusalKind(why)+"-submit", handlers.Message{User: sub.User})
+	channel, thread := sub.Target()
+	f.record(refusalKind(why, "-submit"), handlers.Message{Channel: channel, TS: thread, User: sub.User})
 }
 
 // refusalKind names a refusal in the recorded calls: "busy", or the
-// reason with its limit and retry delay ("user-rate 2 in 1m0s").
-func refusalKind(why handlers.Refusal) string {
+// reason, how it was told and its limit and retry delay
+// ("user-rate-slash(2 in 1m0s)").
+func refusalKind(why handlers.Refusal, how string) string {
 	name := map[handlers.RefusalReason]string{
 		handlers.RefusedBusy: "busy", handlers.RefusedUserRate: "user-rate", handlers.RefusedChannelRate: "channel-rate",
 		handlers.RefusedThreadCap: "thread-cap", handlers.RefusedNotEnabled: "not-enabled",
-	}[why.Reason]
+	}[why.Reason] + how
 	if why.Limit > 0 {
 		name += fmt.Sprintf("(%d in %v)", why.Limit, why.RetryIn)
 	}

@@ -89,3 +89,15 @@ type HomeUseCase struct {
 	Example     string
 	Default     bool
 }
+
+// Target is the channel and thread a submitted form's answer goes to ("",
+// "" when its metadata can't be read): what the loop's allow-lists and
+// limits look at before the form is queued. The thread is "" for an
+// upload, whose thread does not exist yet.
+func (sub Submission) Target() (channel, thread string) {
+	meta, err := decodeFormMeta(sub.Metadata)
+	if err != nil {
+		return "", ""
+	}
+	return meta.Channel, meta.Thread
+}
