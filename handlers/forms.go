@@ -27,6 +27,9 @@ type Form struct {
 	UseCase  string // initially selected
 	Question string // initial question
 	MaxFiles int    // FormUpload: how many images may be attached
+	// MaxQuestion bounds the question input, in characters; 0 for Slack's
+	// own bound.
+	MaxQuestion int
 	// Metadata travels through Slack and comes back with the submission,
 	// so that any replica can act on it.
 	Metadata string
