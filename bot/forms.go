@@ -79,7 +79,11 @@ func renderForm(form handlers.Form) slack.ModalViewRequest {
 
 	question := slack.NewPlainTextInputBlockElement(plain("e.g. vegetarian, for four people"), inputQuestion)
 	question.Multiline = true
-	question.MaxLength = 2000
+	// Slack takes at most 3000 for a plain_text_input.
+	question.MaxLength = 3000
+	if form.MaxQuestion > 0 {
+		question.MaxLength = min(form.MaxQuestion, 3000)
+	}
 	question.InitialValue = form.Question
 	q := slack.NewInputBlock(inputQuestion, plain("Question (optional)"), nil, question)
 	q.Optional = true

@@ -227,11 +227,11 @@ func TestFormsRender(t *testing.T) {
 		want []string
 		lack []string
 	}{
-		{handlers.Form{Kind: handlers.FormAnalyze, Choices: choices, UseCase: "code", Metadata: "m1"},
-			[]string{`"callback_id":"analyze"`, `"private_metadata":"m1"`, `"initial_option":{"text":{"type":"plain_text","text":"code","emoji":false},"value":"code"}`, inputQuestion, `"submit"`},
+		{handlers.Form{Kind: handlers.FormAnalyze, Choices: choices, UseCase: "code", Metadata: "m1", MaxQuestion: 500},
+			[]string{`"max_length":500`, `"callback_id":"analyze"`, `"private_metadata":"m1"`, `"initial_option":{"text":{"type":"plain_text","text":"code","emoji":false},"value":"code"}`, inputQuestion, `"submit"`},
 			[]string{"file_input"}},
 		{handlers.Form{Kind: handlers.FormUpload, Choices: choices, UseCase: "describe", Question: "in Go", MaxFiles: 4},
-			[]string{"file_input", `"max_files":4`, `"initial_value":"in Go"`, `"heic"`},
+			[]string{`"max_length":3000`, "file_input", `"max_files":4`, `"initial_value":"in Go"`, `"heic"`},
 			nil},
 		{handlers.Form{Kind: handlers.FormNotice, Notice: "no image here"},
 			[]string{"no image here"},

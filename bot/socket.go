@@ -21,10 +21,12 @@ type Flows interface {
 	Mention(ctx context.Context, m handlers.Message)
 	DirectMessage(ctx context.Context, m handlers.Message)
 	Slash(ctx context.Context, cmd handlers.SlashCommand)
-	// Busy tells the sender of a message, or of a command, that the bot
-	// has no room for it now.
-	Busy(ctx context.Context, m handlers.Message)
-	BusySlash(ctx context.Context, cmd handlers.SlashCommand)
+	// Decline tells the sender of a message (in its thread), or of a
+	// command, a click or a form (privately), that the bot turned their
+	// request away, why, and when to ask again.
+	Decline(ctx context.Context, m handlers.Message, why handlers.Refusal)
+	DeclineSlash(ctx context.Context, cmd handlers.SlashCommand, why handlers.Refusal)
+	DeclineSubmit(ctx context.Context, sub handlers.Submission, why handlers.Refusal)
 	// Interrupted tells the sender of a message, or of a command or a
 	// form, that their request ended without its answer: the bot is
 	// stopping, or the job failed on a bug.
@@ -34,7 +36,6 @@ type Flows interface {
 
 	Shortcut(ctx context.Context, s handlers.Shortcut)
 	Submit(ctx context.Context, sub handlers.Submission)
-	BusySubmit(ctx context.Context, sub handlers.Submission)
 	Rerun(ctx context.Context, a handlers.Action)
 	Feedback(ctx context.Context, v handlers.Vote)
 	Reaction(ctx context.Context, rx handlers.Reaction)
@@ -69,6 +70,12 @@ type Config struct {
 	// this process's memory. Replicas share a RedisStore.
 	Store    Store
 	Observer Observer // what the loop reports for metrics; nil for none
+	// Limits bound what a user, a channel and a thread may ask; the zero
+	// value is none.
+	Limits Limits
+	// Access is who may use the bot; the zero value is everyone of the
+	// bot's own team.
+	Access Access
 }
 
 // Bot is the Socket Mode loop.
@@ -80,6 +87,7 @@ type Bot struct {
 	log    *zap.Logger
 	cfg    Config
 	store  Store
+	access access
 	pool   *pool
 	// connected follows the Socket Mode connection, for readiness checks.
 	connected atomic.Bool
@@ -106,10 +114,13 @@ func New(socket Socket, events <-chan socketmode.Event, flows Flows, self Identi
 	if cfg.Store == nil {
 		cfg.Store = newMemoryStore(0, time.Now)
 	}
+	if cfg.Limits.ThreadWindow <= 0 {
+		cfg.Limits.ThreadWindow = 24 * time.Hour
+	}
 	return &Bot{
 		socket: socket, events: events, flows: flows, self: self, log: log, cfg: cfg,
-		store: cfg.Store,
-		pool:  newPool(cfg.Workers, cfg.Queue, log),
+		store: cfg.Store, access: newAccess(cfg.Access),
+		pool: newPool(cfg.Workers, cfg.Queue, log),
 	}
 }
 
@@ -254,7 +265,8 @@ func (b *Bot) ackBadMessage(evt socketmode.Event, arrived time.Time) {
 
 func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request) {
 	eventID := ""
-	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
+	cb, _ := ev.Data.(*slackevents.EventsAPICallbackEvent)
+	if cb != nil {
 		eventID = cb.EventID
 	}
 	switch inner := ev.InnerEvent.Data.(type) {
@@ -262,9 +274,13 @@ func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request)
 		if inner.BotID != "" || inner.User == "" || inner.User == b.self.UserID || inner.Edited != nil {
 			return
 		}
+		team := inner.UserTeam
+		if team == "" {
+			team = firstOf(innerTeam(cb), ev.TeamID)
+		}
 		m := handlers.Message{
 			Channel: inner.Channel, TS: inner.TimeStamp, ThreadTS: inner.ThreadTimeStamp,
-			User: inner.User, Team: firstOf(inner.UserTeam, ev.TeamID), Text: b.withoutOwnMention(inner.Text),
+			User: inner.User, Team: team, Text: b.withoutOwnMention(inner.Text),
 			Files: filesFromSlack(inner.Files),
 		}
 		b.submit(m, eventID, b.flows.Mention)
@@ -281,7 +297,7 @@ func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request)
 		}
 		m := handlers.Message{
 			Channel: inner.Channel, TS: inner.TimeStamp, ThreadTS: inner.ThreadTimeStamp,
-			User: inner.User, Team: firstOf(msg.Team, ev.TeamID), Text: b.withoutOwnMention(inner.Text),
+			User: inner.User, Team: firstOf(inner.UserTeam, msg.Team, ev.TeamID), Text: b.withoutOwnMention(inner.Text),
 			Files: messageFiles(msg.Files, msg.Attachments),
 		}
 		b.submit(m, eventID, b.flows.DirectMessage)
@@ -289,16 +305,23 @@ func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request)
 		if inner.Item.Type != "message" || inner.User == "" || inner.User == b.self.UserID || !b.flows.Triggers(inner.Reaction) {
 			return
 		}
+		rx := handlers.Reaction{Channel: inner.Item.Channel, TS: inner.Item.Timestamp, User: inner.User,
+			Team: ev.TeamID, Emoji: inner.Reaction}
+		who := asker{channel: rx.Channel, user: rx.User, team: rx.Team, thread: rx.TS}
+		if !b.admits(who, nil) {
+			return
+		}
 		// Two people adding the same emoji ask the same question once.
 		if !b.firstSight("event:"+eventID, "reaction:"+inner.Item.Channel+":"+inner.Item.Timestamp+":"+inner.Reaction) {
 			return
 		}
-		rx := handlers.Reaction{Channel: inner.Item.Channel, TS: inner.Item.Timestamp, User: inner.User,
-			Team: ev.TeamID, Emoji: inner.Reaction}
-		asker := handlers.Message{Channel: rx.Channel, TS: rx.TS, User: rx.User}
-		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Reaction(ctx, rx) }, b.tellInThread(asker)) {
-			b.log.Warn("queue full: told the user to retry", zap.String("channel", rx.Channel))
-			b.pool.notify("busy", func(ctx context.Context) { b.flows.Busy(ctx, asker) })
+		reacted := handlers.Message{Channel: rx.Channel, TS: rx.TS, User: rx.User}
+		decline := func(ctx context.Context, why handlers.Refusal) { b.flows.Decline(ctx, reacted, why) }
+		if !b.withinLimits(who, decline) {
+			return
+		}
+		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Reaction(ctx, rx) }, b.tellInThread(reacted)) {
+			b.declineBusy(rx.Channel, decline)
 		}
 	case *slackevents.AppHomeOpenedEvent:
 		if inner.Tab != "home" || inner.User == "" {
@@ -307,6 +330,21 @@ func (b *Bot) routeEvent(ev slackevents.EventsAPIEvent, req *socketmode.Request)
 		user := inner.User
 		b.pool.runBeside("home", func(ctx context.Context) { b.flows.HomeOpened(ctx, user) })
 	}
+}
+
+// innerTeam is the "team" of an event's inner event: the team of the
+// person who wrote the message, as Slack's payloads carry it (see the
+// app_mention fixtures), which slack-go's AppMentionEvent does not keep.
+// It is read only when the event lacks user_team.
+func innerTeam(cb *slackevents.EventsAPICallbackEvent) string {
+	if cb == nil || cb.InnerEvent == nil {
+		return ""
+	}
+	var ev struct {
+		Team string `json:"team"`
+	}
+	_ = json.Unmarshal(*cb.InnerEvent, &ev) // best effort: the envelope's team_id follows
+	return ev.Team
 }
 
 // firstOf returns the first non-empty string.
@@ -341,6 +379,10 @@ func (b *Bot) routeInteraction(cb slack.InteractionCallback, req *socketmode.Req
 		}
 		s := handlers.Shortcut{TriggerID: cb.TriggerID, Channel: cb.Channel.ID, User: cb.User.ID, Team: team,
 			ResponseURL: cb.ResponseURL, Message: msg}
+		privately := handlers.SlashCommand{Channel: s.Channel, User: s.User, Team: team, ResponseURL: s.ResponseURL}
+		if !b.admits(asker{channel: s.Channel, user: s.User, team: team}, b.declinePrivately(privately)) {
+			return
+		}
 		// A trigger_id lives three seconds: the modal can't wait in the queue.
 		b.pool.runBeside("shortcut", func(ctx context.Context) { b.flows.Shortcut(ctx, s) })
 	case slack.InteractionTypeViewSubmission:
@@ -348,10 +390,15 @@ func (b *Bot) routeInteraction(cb slack.InteractionCallback, req *socketmode.Req
 			return
 		}
 		sub := readSubmission(cb)
+		channel, thread := sub.Target()
+		who := asker{channel: channel, user: sub.User, team: team, thread: thread}
+		decline := func(ctx context.Context, why handlers.Refusal) { b.flows.DeclineSubmit(ctx, sub, why) }
+		if !b.admits(who, decline) || !b.withinLimits(who, decline) {
+			return
+		}
 		interrupted := func(ctx context.Context, why handlers.Interruption) { b.flows.InterruptedSubmit(ctx, sub, why) }
 		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Submit(ctx, sub) }, interrupted) {
-			b.log.Warn("queue full: told the user to retry", zap.String("user", sub.User))
-			b.pool.notify("busy", func(ctx context.Context) { b.flows.BusySubmit(ctx, sub) })
+			b.declineBusy(channel, decline)
 		}
 	case slack.InteractionTypeBlockActions:
 		for _, act := range cb.ActionCallback.BlockActions {
@@ -380,12 +427,14 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, team string, act *slack.
 		}
 		a := handlers.Action{Channel: channel, Thread: thread, User: cb.User.ID, Team: team,
 			ResponseURL: cb.ResponseURL, UseCase: act.SelectedOption.Value, Ref: ref}
+		who := asker{channel: channel, user: a.User, team: team, thread: thread}
+		decline := b.declinePrivately(handlers.SlashCommand{Channel: channel, User: a.User, Team: team, ResponseURL: a.ResponseURL})
+		if !b.admits(who, decline) || !b.withinLimits(who, decline) {
+			return
+		}
 		interrupted := b.tellInThread(handlers.Message{Channel: channel, TS: thread, User: a.User})
 		if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Rerun(ctx, a) }, interrupted) {
-			b.log.Warn("queue full: told the user to retry", zap.String("channel", channel))
-			b.pool.notify("busy", func(ctx context.Context) {
-				b.flows.BusySlash(ctx, handlers.SlashCommand{Channel: channel, User: a.User, ResponseURL: a.ResponseURL})
-			})
+			b.declineBusy(channel, decline)
 		}
 	case ActionFeedbackUp, ActionFeedbackDown:
 		v := handlers.Vote{Channel: channel, User: cb.User.ID, ResponseURL: cb.ResponseURL,
@@ -394,17 +443,24 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, team string, act *slack.
 	}
 }
 
-// submit runs a message's flow once: the event id catches Slack's retries,
-// the message's own ts catches an app_mention and a message.im for the
-// same message.
+// submit runs a message's flow once, if its sender may use the bot and is
+// within the limits: the event id catches Slack's retries, the message's
+// own ts catches an app_mention and a message.im for the same message.
 func (b *Bot) submit(m handlers.Message, eventID string, flow func(context.Context, handlers.Message)) {
+	who := asker{channel: m.Channel, user: m.User, team: m.Team, thread: firstOf(m.ThreadTS, m.TS)}
+	if !b.admits(who, nil) {
+		return
+	}
 	if !b.firstSight("event:"+eventID, "message:"+m.Channel+":"+m.TS) {
 		b.log.Debug("skipped a duplicate delivery", zap.String("event_id", eventID))
 		return
 	}
+	decline := func(ctx context.Context, why handlers.Refusal) { b.flows.Decline(ctx, m, why) }
+	if !b.withinLimits(who, decline) {
+		return
+	}
 	if !b.pool.trySubmit(func(ctx context.Context) { flow(ctx, m) }, b.tellInThread(m)) {
-		b.log.Warn("queue full: told the user to retry", zap.String("channel", m.Channel))
-		b.pool.notify("busy", func(ctx context.Context) { b.flows.Busy(ctx, m) })
+		b.declineBusy(m.Channel, decline)
 	}
 }
 
@@ -422,11 +478,28 @@ func (b *Bot) routeSlash(sc slack.SlashCommand, req *socketmode.Request) {
 		Command: sc.Command, Text: sc.Text, Channel: sc.ChannelID, User: sc.UserID, Team: sc.TeamID,
 		ResponseURL: sc.ResponseURL, TriggerID: sc.TriggerID,
 	}
+	who := asker{channel: cmd.Channel, user: cmd.User, team: cmd.Team}
+	decline := b.declinePrivately(cmd)
+	if !b.admits(who, decline) || !b.withinLimits(who, decline) {
+		return
+	}
 	interrupted := func(ctx context.Context, why handlers.Interruption) { b.flows.InterruptedSlash(ctx, cmd, why) }
 	if !b.pool.trySubmit(func(ctx context.Context) { b.flows.Slash(ctx, cmd) }, interrupted) {
-		b.log.Warn("queue full: told the user to retry", zap.String("channel", cmd.Channel))
-		b.pool.notify("busy", func(ctx context.Context) { b.flows.BusySlash(ctx, cmd) })
+		b.declineBusy(cmd.Channel, decline)
 	}
+}
+
+// declinePrivately tells the user of a command, a shortcut or a click,
+// through its response_url, why their request was turned away.
+func (b *Bot) declinePrivately(cmd handlers.SlashCommand) func(context.Context, handlers.Refusal) {
+	return func(ctx context.Context, why handlers.Refusal) { b.flows.DeclineSlash(ctx, cmd, why) }
+}
+
+// declineBusy tells a user whose request found every worker and the whole
+// queue taken to try again shortly.
+func (b *Bot) declineBusy(channel string, decline func(context.Context, handlers.Refusal)) {
+	b.log.Warn("queue full: told the user to retry", zap.String("channel", channel))
+	b.pool.notify("busy", func(ctx context.Context) { decline(ctx, handlers.Refusal{Reason: handlers.RefusedBusy}) })
 }
 
 // isNewUserMessage keeps the subtypes that are a person's new message:

@@ -50,21 +50,14 @@ func (f *fakeFlows) record(kind string, m handlers.Message) {
 
 func (f *fakeFlows) Mention(_ context.Context, m handlers.Message)       { f.record("mention", m) }
 func (f *fakeFlows) DirectMessage(_ context.Context, m handlers.Message) { f.record("dm", m) }
-func (f *fakeFlows) Busy(_ context.Context, m handlers.Message)          { f.record("busy", m) }
 func (f *fakeFlows) Slash(_ context.Context, c handlers.SlashCommand) {
 	f.record("slash", handlers.Message{Channel: c.Channel, Text: c.Text})
-}
-func (f *fakeFlows) BusySlash(_ context.Context, c handlers.SlashCommand) {
-	f.record("busy-slash", handlers.Message{Channel: c.Channel})
 }
 func (f *fakeFlows) Shortcut(_ context.Context, s handlers.Shortcut) {
 	f.record("shortcut", handlers.Message{Channel: s.Channel, TS: s.Message.TS, Text: s.TriggerID + " " + s.ResponseURL, Files: s.Message.Files})
 }
 func (f *fakeFlows) Submit(_ context.Context, sub handlers.Submission) {
 	f.record("submit", handlers.Message{Text: sub.UseCase + "|" + sub.Question + "|" + sub.Metadata, Files: sub.Files})
-}
-func (f *fakeFlows) BusySubmit(_ context.Context, sub handlers.Submission) {
-	f.record("busy-submit", handlers.Message{})
 }
 func (f *fakeFlows) Rerun(_ context.Context, a handlers.Action) {
 	f.record("rerun", handlers.Message{Channel: a.Channel, TS: a.Thread, Text: a.UseCase + "|" + a.Ref.UseCase + "|" + strings.Join(a.Ref.Files, ",")})
@@ -83,6 +76,31 @@ func (f *fakeFlows) InterruptedSlash(_ context.Context, c handlers.SlashCommand,
 }
 func (f *fakeFlows) InterruptedSubmit(_ context.Context, sub handlers.Submission, why handlers.Interruption) {
 	f.record(interruptedKind(why)+"-submit", handlers.Message{User: sub.User})
+}
+
+func (f *fakeFlows) Decline(_ context.Context, m handlers.Message, why handlers.Refusal) {
+	f.record(refusalKind(why, ""), m)
+}
+func (f *fakeFlows) DeclineSlash(_ context.Context, c handlers.SlashCommand, why handlers.Refusal) {
+	f.record(refusalKind(why, "-slash"), handlers.Message{Channel: c.Channel, User: c.User})
+}
+func (f *fakeFlows) DeclineSubmit(_ context.Context, sub handlers.Submission, why handlers.Refusal) {
+	channel, thread := sub.Target()
+	f.record(refusalKind(why, "-submit"), handlers.Message{Channel: channel, TS: thread, User: sub.User})
+}
+
+// refusalKind names a refusal in the recorded calls: "busy", or the
+// reason, how it was told and its limit and retry delay
+// ("user-rate-slash(2 in 1m0s)").
+func refusalKind(why handlers.Refusal, how string) string {
+	name := map[handlers.RefusalReason]string{
+		handlers.RefusedBusy: "busy", handlers.RefusedUserRate: "user-rate", handlers.RefusedChannelRate: "channel-rate",
+		handlers.RefusedThreadCap: "thread-cap", handlers.RefusedNotEnabled: "not-enabled",
+	}[why.Reason] + how
+	if why.Limit > 0 {
+		name += fmt.Sprintf("(%d in %v)", why.Limit, why.RetryIn)
+	}
+	return name
 }
 
 func interruptedKind(why handlers.Interruption) string {

@@ -64,6 +64,10 @@ func (h *Handler) message(ctx context.Context, trigger Trigger, m Message) {
 	r := h.newRequest(trigger, m.Channel, m.User, thread, m.TS, uc, question)
 	r.team = m.Team
 	r.startWorking(ctx)
+	if err := h.checkQuestion(question); err != nil {
+		h.fail(ctx, r, err)
+		return
+	}
 	if len(m.Files) > 0 {
 		h.answer(ctx, r, conversation{files: m.Files})
 		return
@@ -105,6 +109,11 @@ func (h *Handler) Slash(ctx context.Context, cmd SlashCommand) {
 	r := h.newRequest(TriggerSlash, cmd.Channel, cmd.User, "", "", uc, question)
 	r.team = cmd.Team
 	r.responseURL = cmd.ResponseURL
+	if err := h.checkQuestion(question); err != nil {
+		h.respond(ctx, r, cmd.ResponseURL, h.userMessage(err))
+		r.finish(err, "")
+		return
+	}
 
 	photo, err := h.newestPhotoOf(ctx, r, cmd.Channel, cmd.User)
 	if vision.KindOf(err) == vision.KindNoImage && cmd.TriggerID != "" {
@@ -159,12 +168,16 @@ func (h *Handler) newestPhotoOf(ctx context.Context, r *request, channel, user s
 }
 
 // resolveFiles completes Slack Connect stubs with files.info, keeps the
-// images, and bounds their count. A message whose files are none of them
+// images, and bounds their count; left is how many more images the
+// message holds beyond that bound. A message whose files are none of them
 // images gets an error that names what it was given.
-func (h *Handler) resolveFiles(ctx context.Context, r *request, files []File) ([]File, error) {
-	var images []File
+func (h *Handler) resolveFiles(ctx context.Context, r *request, files []File) (images []File, left int, err error) {
 	var firstRefused error
-	for _, f := range files {
+	for i, f := range files {
+		if len(images) == h.cfg.MaxImages {
+			left = len(imageCandidates(files[i:], len(files)))
+			break
+		}
 		if f.Access == "check_file_info" {
 			err := h.timedSlack(r, func() error {
 				var err error
@@ -172,7 +185,7 @@ func (h *Handler) resolveFiles(ctx context.Context, r *request, files []File) ([
 				return err
 			})
 			if err != nil {
-				return nil, fmt.Errorf("files.info %s: %w", f.ID, err)
+				return nil, 0, fmt.Errorf("files.info %s: %w", f.ID, err)
 			}
 		}
 		if err := checkDeclaredType(f); err != nil {
@@ -182,17 +195,14 @@ func (h *Handler) resolveFiles(ctx context.Context, r *request, files []File) ([
 			continue
 		}
 		images = append(images, f)
-		if len(images) == h.cfg.MaxImages {
-			break
-		}
 	}
 	if len(images) == 0 {
 		if firstRefused != nil {
-			return nil, firstRefused
+			return nil, 0, firstRefused
 		}
-		return nil, vision.Errorf("find an image", vision.KindNoImage, "", nil)
+		return nil, 0, vision.Errorf("find an image", vision.KindNoImage, "", nil)
 	}
-	return images, nil
+	return images, left, nil
 }
 
 // conversation is what a request sends to the model.
@@ -207,7 +217,7 @@ type conversation struct {
 // the model while it opens, and streams the answer into it.
 func (h *Handler) answer(ctx context.Context, r *request, conv conversation) {
 	r.reply = h.slack.OpenReply(ctx, Thread{Channel: r.channel, TS: r.thread, User: r.user, Team: r.team})
-	files, err := h.resolveFiles(ctx, r, conv.files)
+	files, left, err := h.resolveFiles(ctx, r, conv.files)
 	if err != nil {
 		h.fail(ctx, r, err)
 		return
@@ -253,6 +263,9 @@ func (h *Handler) answer(ctx context.Context, r *request, conv conversation) {
 	if answer == "" {
 		h.fail(ctx, r, vision.Errorf("ask the model", vision.KindEmptyAnswer, "", nil))
 		return
+	}
+	if left > 0 {
+		answer += "\n\n_" + h.imagesUsedNote(files, left) + "_"
 	}
 	footer := &Footer{Ref: AnswerRef{UseCase: r.useCase.Name, Files: fileIDs(files)}, Choices: h.choices()}
 	err = h.timedSlack(r, func() error { return r.reply.Finish(ctx, defuseMentions(answer), footer) })
@@ -403,7 +416,7 @@ type request struct {
 func (h *Handler) newRequest(trigger Trigger, channel, user, thread, reactTS string, uc prompts.UseCase, question string) *request {
 	return &request{
 		h: h, trigger: trigger, channel: channel, user: user, thread: thread,
-		reactTS: reactTS, useCase: uc, question: clip(question, h.cfg.MaxQuestion), start: h.now(),
+		reactTS: reactTS, useCase: uc, question: question, start: h.now(),
 	}
 }
 
@@ -515,17 +528,6 @@ func (r *request) finish(err error, outcome string) {
 func isHelp(text string) bool {
 	t := strings.ToLower(strings.Trim(strings.TrimSpace(text), "?!. "))
 	return t == "help"
-}
-
-// Busy tells the sender of a message that the bot has no room for it now.
-func (h *Handler) Busy(ctx context.Context, m Message) {
-	h.tellMessage(ctx, m, vision.Errorf("queue", vision.KindBusy, "", nil))
-}
-
-// BusySlash tells the user of a slash command that the bot has no room
-// for it now.
-func (h *Handler) BusySlash(ctx context.Context, cmd SlashCommand) {
-	h.tellSlash(ctx, cmd, vision.Errorf("queue", vision.KindBusy, "", nil))
 }
 
 // Interruption is why a request ended without its answer.

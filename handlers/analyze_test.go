@@ -260,10 +260,11 @@ func TestMessageFlows(t *testing.T) {
 			finalReaction: "+white_check_mark",
 		},
 		{
-			name:    "several images go in one request, bounded",
+			name:    "several images go in one request, bounded, and the answer says which it is about",
 			trigger: TriggerMention,
 			msg: Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{
-				photo("F1"), photo("F2"), photo("F3"), photo("F4"), photo("F5"),
+				photo("F1"), photo("F2"), photo("F3"), {ID: "F9", Name: "menu.pdf", Mimetype: "application/pdf"},
+				photo("F4"), photo("F5"), {ID: "F6", Access: "check_file_info"},
 			}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				for _, id := range []string{"F1", "F2", "F3", "F4", "F5"} {
@@ -271,13 +272,63 @@ func TestMessageFlows(t *testing.T) {
 				}
 				m.chunks = []string{"Five dishes."}
 			},
-			replyThread:   "1700000000.000100",
-			replyContains: []string{"Five dishes."},
+			replyThread: "1700000000.000100",
+			replyContains: []string{"Five dishes.\n\n_I looked at the first 4 of your 6 images (`F1.jpg`, `F2.jpg`, `F3.jpg`, `F4.jpg`): " +
+				"I take up to 4 at a time. Ask about the others in another message._"},
 			modelCalls:    1,
 			finalReaction: "+white_check_mark",
 			check: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				if n := len(m.got[0].Turns[0].Images); n != 4 {
 					t.Errorf("images sent = %d, want the bound 4", n)
+				}
+				if len(s.fileInfos) != 0 {
+					t.Errorf("files.info %v: the images beyond the bound are counted, not fetched", s.fileInfos)
+				}
+			},
+		},
+		{
+			name:    "as many images as the bound need no note",
+			trigger: TriggerMention,
+			msg: Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{
+				photo("F1"), photo("F2"), photo("F3"), photo("F4"), {ID: "F9", Name: "menu.pdf", Mimetype: "application/pdf"},
+			}},
+			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
+				for _, id := range []string{"F1", "F2", "F3", "F4"} {
+					s.data[thumbURL(id, 720)] = jpegData
+				}
+				m.chunks = []string{"Four dishes."}
+			},
+			replyThread:   "1700000000.000100",
+			replyContains: []string{"Four dishes."},
+			replyLacks:    []string{"I looked at"},
+			modelCalls:    1,
+			finalReaction: "+white_check_mark",
+		},
+		{
+			name:          "a question over the bound is refused, naming both lengths, without asking Gemini",
+			trigger:       TriggerMention,
+			msg:           Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Text: "recipe " + strings.Repeat("x", 3412), Files: []File{photo("F1")}},
+			replyThread:   "1700000000.000100",
+			replyContains: []string{"Your question is 3,412 characters; I take up to 2,000. Shorten it and ask again."},
+			modelCalls:    0,
+			downloads:     []string{},
+			finalReaction: "+warning",
+		},
+		{
+			name:    "a question at the bound is asked: characters count, not bytes",
+			trigger: TriggerDM,
+			msg:     Message{Channel: "D1", TS: "1700000000.000100", User: "U1", Text: strings.Repeat("é", 2000), Files: []File{photo("F1")}},
+			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
+				s.data[thumbURL("F1", 720)] = jpegData
+				m.chunks = []string{"Fine."}
+			},
+			replyThread:   "1700000000.000100",
+			replyContains: []string{"Fine."},
+			modelCalls:    1,
+			finalReaction: "+white_check_mark",
+			check: func(t *testing.T, s *fakeSlack, m *fakeModel) {
+				if !strings.Contains(m.got[0].Turns[0].Text, strings.Repeat("é", 2000)) {
+					t.Error("the question was cut")
 				}
 			},
 		},
@@ -468,6 +519,12 @@ func TestSlash(t *testing.T) {
 			wantResponses: []string{"/invite @visionbot"},
 		},
 		{
+			name:          "a question over the bound is refused privately, before looking for the photo",
+			text:          "recipe " + strings.Repeat("y", 2001),
+			setup:         func(s *fakeSlack, m *fakeModel) { s.historyErr = errors.New("history must not be read") },
+			wantResponses: []string{"Your question is 2,001 characters; I take up to 2,000."},
+		},
+		{
 			name: "a missing scope names it",
 			text: "recipe",
 			setup: func(s *fakeSlack, m *fakeModel) {
@@ -507,19 +564,6 @@ func TestSlash(t *testing.T) {
 				t.Errorf("reactions = %v, want %v", s.reactions, want)
 			}
 		})
-	}
-}
-
-func TestBusy(t *testing.T) {
-	s := newFakeSlack()
-	h := newTestHandler(t, s, &fakeModel{})
-	h.Busy(context.Background(), Message{Channel: "C1", TS: "1.000100", ThreadTS: "0.000100"})
-	h.BusySlash(context.Background(), SlashCommand{Channel: "C1", ResponseURL: "https://hooks.slack.com/x"})
-	if len(s.replies) != 1 || s.replies[0].thread != "0.000100" || !strings.Contains(s.replies[0].text, "Try again shortly") {
-		t.Errorf("replies = %+v", s.replies)
-	}
-	if len(s.responses) != 1 || !strings.Contains(s.responses[0], "Try again shortly") {
-		t.Errorf("responses = %q", s.responses)
 	}
 }
 

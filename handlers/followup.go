@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/visionbot/visionbot/internal/vision"
 )
@@ -86,7 +85,8 @@ func (h *Handler) followUp(r *request, msgs []Message, m Message) (conversation,
 		}
 	}
 	later = h.boundHistory(later)
-	later = append(later, vision.Turn{Role: vision.RoleUser, Text: clip(question, h.cfg.MaxQuestion)})
+	// The question's length was checked before (checkQuestion).
+	later = append(later, vision.Turn{Role: vision.RoleUser, Text: question})
 	return conversation{files: files, later: later}, true
 }
 
@@ -157,17 +157,6 @@ func WithoutMention(text, userID string) string {
 	}
 	out.WriteString(text)
 	return strings.TrimSpace(out.String())
-}
-
-// clip bounds s to n bytes at a UTF-8 boundary.
-func clip(s string, n int) string {
-	if n <= 0 || len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // mentionGuard releases streamed text for display only up to where no

@@ -27,6 +27,9 @@ type Form struct {
 	UseCase  string // initially selected
 	Question string // initial question
 	MaxFiles int    // FormUpload: how many images may be attached
+	// MaxQuestion bounds the question input, in characters; 0 for Slack's
+	// own bound.
+	MaxQuestion int
 	// Metadata travels through Slack and comes back with the submission,
 	// so that any replica can act on it.
 	Metadata string
@@ -88,4 +91,16 @@ type HomeUseCase struct {
 	Description string
 	Example     string
 	Default     bool
+}
+
+// Target is the channel and thread a submitted form's answer goes to ("",
+// "" when its metadata can't be read): what the loop's allow-lists and
+// limits look at before the form is queued. The thread is "" for an
+// upload, whose thread does not exist yet.
+func (sub Submission) Target() (channel, thread string) {
+	meta, err := decodeFormMeta(sub.Metadata)
+	if err != nil {
+		return "", ""
+	}
+	return meta.Channel, meta.Thread
 }

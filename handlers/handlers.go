@@ -128,7 +128,8 @@ type Config struct {
 	// Reactions maps an emoji name ("fork_and_knife") to the use case a
 	// person adding it to a message with an image asks for.
 	Reactions map[string]string
-	// MaxQuestion bounds a question's length in characters.
+	// MaxQuestion bounds a question's length in characters: a longer one
+	// is refused with a message naming both numbers, not cut short.
 	MaxQuestion int
 	// MaxHistoryTurns and MaxHistoryChars bound the earlier turns of a
 	// thread that a follow-up sends to the model.

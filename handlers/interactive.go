@@ -64,9 +64,14 @@ func (h *Handler) Shortcut(ctx context.Context, s Shortcut) {
 		if thread == "" {
 			thread = s.Message.TS
 		}
+		candidates := imageCandidates(s.Message.Files, len(s.Message.Files))
 		meta := formMeta{Channel: s.Channel, Thread: thread, Message: s.Message.TS,
-			Files: fileIDs(imageCandidates(s.Message.Files, h.cfg.MaxImages)), ResponseURL: s.ResponseURL}
-		form = Form{Kind: FormAnalyze, Choices: h.choices(), UseCase: h.catalog.Default().Name, Metadata: meta.encode()}
+			Files: fileIDs(candidates[:min(len(candidates), h.cfg.MaxImages)]), ResponseURL: s.ResponseURL}
+		form = Form{Kind: FormAnalyze, Choices: h.choices(), UseCase: h.catalog.Default().Name,
+			MaxQuestion: h.cfg.MaxQuestion, Metadata: meta.encode()}
+		if len(candidates) > h.cfg.MaxImages {
+			form.Notice = fmt.Sprintf("This message has %d images; I'll look at the first %d.", len(candidates), h.cfg.MaxImages)
+		}
 		outcome = "form"
 	}
 	err := h.timedSlack(r, func() error { return h.slack.OpenForm(ctx, s.TriggerID, form) })
@@ -94,7 +99,7 @@ func (h *Handler) openUploadForm(ctx context.Context, r *request, cmd SlashComma
 	meta := formMeta{Channel: cmd.Channel, ResponseURL: cmd.ResponseURL}
 	form := Form{
 		Kind: FormUpload, Choices: h.choices(), UseCase: uc.Name, Question: question,
-		MaxFiles: h.cfg.MaxImages, Metadata: meta.encode(),
+		MaxFiles: h.cfg.MaxImages, MaxQuestion: h.cfg.MaxQuestion, Metadata: meta.encode(),
 		Notice: fmt.Sprintf("I found no photo of yours in this channel from the last %s. Attach one here.",
 			humanDuration(h.cfg.HistoryWindow)),
 	}
@@ -113,7 +118,7 @@ func (h *Handler) Submit(ctx context.Context, sub Submission) {
 	if !ok {
 		uc = h.catalog.Default()
 	}
-	question := clip(strings.TrimSpace(sub.Question), h.cfg.MaxQuestion)
+	question := strings.TrimSpace(sub.Question)
 	meta, err := decodeFormMeta(sub.Metadata)
 	if err != nil {
 		r := h.newRequest(TriggerForm, "", sub.User, "", "", uc, question)
@@ -123,6 +128,12 @@ func (h *Handler) Submit(ctx context.Context, sub Submission) {
 	r := h.newRequest(TriggerForm, meta.Channel, sub.User, meta.Thread, meta.Message, uc, question)
 	r.team = sub.Team
 	r.responseURL = meta.ResponseURL
+	if err := h.checkQuestion(question); err != nil {
+		// Privately: the thread isn't the place for a form's typo.
+		r.thread, r.reactTS = "", ""
+		h.fail(ctx, r, err)
+		return
+	}
 	files := sub.Files
 	if len(files) == 0 {
 		for _, id := range meta.Files {
@@ -153,16 +164,8 @@ func (h *Handler) Submit(ctx context.Context, sub Submission) {
 }
 
 func (h *Handler) uploadIntro(user string, uc prompts.UseCase, files []File) string {
-	names := make([]string, 0, len(files))
-	for _, f := range files {
-		name := f.Name
-		if name == "" {
-			name = f.ID
-		}
-		names = append(names, "`"+strings.ReplaceAll(name, "`", "'")+"`")
-	}
 	return fmt.Sprintf("<@%s> asked me to look at %s with *%s*. The answer is in the thread.",
-		user, strings.Join(names, ", "), uc.Name)
+		user, fileNames(files), uc.Name)
 }
 
 // Rerun answers the same images again with the use case chosen in the menu
@@ -305,12 +308,6 @@ func (h *Handler) home() Home {
 	}
 	home.HowTo = h.howTo()
 	return home
-}
-
-// BusySubmit tells the user of a submitted form, privately, that the bot
-// has no room for it now.
-func (h *Handler) BusySubmit(ctx context.Context, sub Submission) {
-	h.tellSubmitter(ctx, sub, vision.Errorf("queue", vision.KindBusy, "", nil))
 }
 
 // InterruptedSubmit tells the user of a submitted form, privately, that

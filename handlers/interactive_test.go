@@ -262,6 +262,8 @@ func TestShortcut(t *testing.T) {
 		wantFiles []string
 	}{
 		{"a photo opens the analyze form", Message{TS: "1700000000.000100", User: "U2", Files: []File{photo("F1"), pdf}}, FormAnalyze, []string{"F1"}},
+		{"more photos than the bound: the form says which it looks at", Message{TS: "1700000000.000100", Files: []File{
+			photo("F1"), pdf, photo("F2"), photo("F3"), stub, photo("F4")}}, FormAnalyze, []string{"F1", "F2", "F3", "F7"}},
 		{"a Slack Connect stub counts as a photo", Message{TS: "1700000000.000100", Files: []File{stub}}, FormAnalyze, []string{"F7"}},
 		{"a PDF only says there is no image", Message{TS: "1700000000.000100", Files: []File{pdf}}, FormNotice, nil},
 		{"text only says there is no image", Message{TS: "1700000000.000100", Text: "hi"}, FormNotice, nil},
@@ -290,6 +292,13 @@ func TestShortcut(t *testing.T) {
 			}
 			if form.UseCase != "describe" || len(form.Choices) != len(h.catalog.All()) {
 				t.Errorf("menu = %q of %d", form.UseCase, len(form.Choices))
+			}
+			if form.MaxQuestion != 2000 {
+				t.Errorf("the question input takes %d characters, want MaxQuestion", form.MaxQuestion)
+			}
+			images := len(imageCandidates(tt.msg.Files, len(tt.msg.Files)))
+			if want := "This message has 5 images; I'll look at the first 4."; (images > 4) != (form.Notice == want) {
+				t.Errorf("notice = %q with %d images", form.Notice, images)
 			}
 		})
 	}
@@ -328,6 +337,11 @@ func TestSubmit(t *testing.T) {
 			sub:         Submission{User: "U1", UseCase: "recipe", Files: []File{photo("F1")}, Metadata: uploadMeta},
 			postErr:     vision.Errorf("chat.postMessage", vision.KindNotInChannel, "", errors.New("not_in_channel")),
 			wantRespond: "/invite @visionbot",
+		},
+		{
+			name:        "a question over the bound is refused privately, and nothing is posted",
+			sub:         Submission{User: "U1", UseCase: "recipe", Question: strings.Repeat("z", 2500), Metadata: shortcutMeta},
+			wantRespond: "Your question is 2,500 characters; I take up to 2,000.",
 		},
 		{
 			name: "metadata that isn't ours is ignored",

@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/visionbot/visionbot/internal/vision"
 )
@@ -87,6 +89,14 @@ func (h *Handler) userMessage(err error) string {
 		return "That channel is archived, so I can't answer there. Unarchive it, or post the photo in another channel."
 	case vision.KindBusy:
 		return "I'm answering a lot of requests right now. Try again shortly."
+	case vision.KindQuestionTooLong:
+		n, _ := strconv.Atoi(detail)
+		return fmt.Sprintf("Your question is %s characters; I take up to %s. Shorten it and ask again.",
+			thousands(n), thousands(h.cfg.MaxQuestion))
+	case vision.KindRateLimited, vision.KindThreadCap, vision.KindNotEnabled:
+		var why Refusal
+		errors.As(err, &why)
+		return h.refusalMessage(vision.KindOf(err), why)
 	case vision.KindStopping:
 		return "I'm restarting and couldn't finish this one. Ask me again in a minute."
 	}
@@ -266,4 +276,46 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d hours", int(h))
 	}
 	return fmt.Sprintf("%.1f hours", h)
+}
+
+// checkQuestion refuses a question longer than the bound, rather than cut
+// it where the user can't see and answer something else.
+func (h *Handler) checkQuestion(question string) error {
+	if n := utf8.RuneCountInString(question); n > h.cfg.MaxQuestion {
+		return vision.Errorf("check the question", vision.KindQuestionTooLong, strconv.Itoa(n), nil)
+	}
+	return nil
+}
+
+// imagesUsedNote tells, under an answer, which images it is about when
+// the message held more than the bot takes at once.
+func (h *Handler) imagesUsedNote(used []File, left int) string {
+	return fmt.Sprintf("I looked at the first %d of your %d images (%s): I take up to %d at a time. "+
+		"Ask about the others in another message.", len(used), len(used)+left, fileNames(used), h.cfg.MaxImages)
+}
+
+// fileNames lists files by name (their id when they have none) as code,
+// which no name can break out of.
+func fileNames(files []File) string {
+	names := make([]string, 0, len(files))
+	for _, f := range files {
+		name := f.Name
+		if name == "" {
+			name = f.ID
+		}
+		names = append(names, "`"+strings.ReplaceAll(name, "`", "'")+"`")
+	}
+	return strings.Join(names, ", ")
+}
+
+// thousands writes n with commas between groups of three digits: 3,412.
+func thousands(n int) string {
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -9,12 +9,14 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
 
+	"github.com/visionbot/visionbot/bot"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -67,6 +69,17 @@ type config struct {
 	StreamInterval time.Duration `env:"STREAM_INTERVAL" envDefault:"1s" part:"bot"`
 	// ReactionTriggers is "emoji=use-case,…", "off", or unset for the defaults.
 	ReactionTriggers string `env:"REACTION_TRIGGERS" part:"bot"`
+
+	// Limits: "N/duration" or "off"; a count of 0 for none.
+	UserRate            string `env:"USER_RATE" envDefault:"10/1m" part:"bot"`
+	ChannelRate         string `env:"CHANNEL_RATE" envDefault:"30/1m" part:"bot"`
+	MaxRepliesPerThread int    `env:"MAX_REPLIES_PER_THREAD" envDefault:"20" part:"bot"`
+	MaxQuestionChars    int    `env:"MAX_QUESTION_CHARS" envDefault:"2000" part:"bot"`
+	// Allow-lists: comma-separated Slack ids; empty lets everyone in.
+	AllowedChannels    string `env:"ALLOWED_CHANNELS" part:"bot"`
+	AllowedUsers       string `env:"ALLOWED_USERS" part:"bot"`
+	AllowedTeams       string `env:"ALLOWED_TEAMS" part:"bot"`
+	AllowExternalUsers bool   `env:"ALLOW_EXTERNAL_USERS" part:"bot"`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" part:"bot"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json" part:"bot"`
@@ -272,7 +285,26 @@ func (c config) botProblems() []string {
 	p := positiveProblems(map[string]bool{
 		"WORKERS": c.Workers > 0, "QUEUE_SIZE": c.QueueSize >= 0, "HISTORY_WINDOW": c.HistoryWindow > 0,
 		"JOB_TIMEOUT": c.JobTimeout > 0, "SHUTDOWN_GRACE": c.ShutdownGrace >= 0,
+		"MAX_QUESTION_CHARS": c.MaxQuestionChars > 0,
 	})
+	if c.MaxRepliesPerThread < 0 {
+		p = append(p, "MAX_REPLIES_PER_THREAD must be 0 (no cap) or more")
+	}
+	for name, value := range map[string]string{"USER_RATE": c.UserRate, "CHANNEL_RATE": c.ChannelRate} {
+		if _, err := parseRate(name, value); err != nil {
+			p = append(p, err.Error())
+		}
+	}
+	for _, list := range []struct{ name, value, what, example, where string }{
+		{"ALLOWED_CHANNELS", c.AllowedChannels, "channel", "C0123ABCD,C0456EFGH", "a channel's id is at the bottom of its details"},
+		{"ALLOWED_USERS", c.AllowedUsers, "user", "U0123ABCD,U0456EFGH", "a member's id is under Copy member ID in their profile's ⋮ menu"},
+		{"ALLOWED_TEAMS", c.AllowedTeams, "team", "T0123ABCD,T0456EFGH", "your workspace's id is the T… that visionbot check shows"},
+	} {
+		if _, err := parseIDs(list.value); err != nil {
+			p = append(p, fmt.Sprintf("%s %q is not a list of %s ids such as %s: %v; %s",
+				list.name, list.value, list.what, list.example, err, list.where))
+		}
+	}
 	switch c.StreamMode {
 	case "native", "update", "off":
 	default:
@@ -341,4 +373,85 @@ func parseReactions(s string) (map[string]string, error) {
 		out[emoji] = useCase
 	}
 	return out, nil
+}
+
+// parseRate reads a rate such as 10/1m ("10/m" and "10/minute" too), or
+// "off" (or a count of 0) for no limit.
+func parseRate(name, s string) (bot.Rate, error) {
+	s = strings.TrimSpace(s)
+	if s == "off" || s == "none" {
+		return bot.Rate{}, nil
+	}
+	count, per, ok := strings.Cut(s, "/")
+	n, err := strconv.ParseInt(strings.TrimSpace(count), 10, 64)
+	window, werr := parseWindow(strings.TrimSpace(per))
+	if !ok || err != nil || n < 0 || werr != nil || window <= 0 {
+		return bot.Rate{}, fmt.Errorf("%s %q is not N/duration such as 10/1m, or off", name, s)
+	}
+	if n == 0 {
+		return bot.Rate{}, nil
+	}
+	return bot.Rate{N: n, Per: window}, nil
+}
+
+// parseWindow reads a Go duration ("1m", "90s"), or a unit alone ("m",
+// "minute") for one of it.
+func parseWindow(s string) (time.Duration, error) {
+	switch s {
+	case "s", "sec", "second":
+		return time.Second, nil
+	case "m", "min", "minute":
+		return time.Minute, nil
+	case "h", "hour":
+		return time.Hour, nil
+	case "d", "day":
+		return 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// parseIDs reads a comma-separated list of Slack ids (C…, U…, T…),
+// ignoring spaces and empty items.
+func parseIDs(s string) ([]string, error) {
+	var ids []string
+	for _, id := range strings.Split(s, ",") {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
+		if !isSlackID(id) {
+			return nil, fmt.Errorf("%q is a name, not an id", id)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// isSlackID reports whether s looks like a Slack id: an upper-case letter,
+// then upper-case letters and digits.
+func isSlackID(s string) bool {
+	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// limits are the bot's limits; the config was validated.
+func (c config) limits() bot.Limits {
+	user, _ := parseRate("USER_RATE", c.UserRate)
+	channel, _ := parseRate("CHANNEL_RATE", c.ChannelRate)
+	return bot.Limits{User: user, Channel: channel, ThreadReplies: int64(c.MaxRepliesPerThread)}
+}
+
+// access is who may use the bot; the config was validated.
+func (c config) access() bot.Access {
+	channels, _ := parseIDs(c.AllowedChannels)
+	users, _ := parseIDs(c.AllowedUsers)
+	teams, _ := parseIDs(c.AllowedTeams)
+	return bot.Access{Channels: channels, Users: users, Teams: teams, External: c.AllowExternalUsers}
 }

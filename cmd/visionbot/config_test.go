@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/visionbot/visionbot/bot"
 )
 
 func TestLoadConfigReadsDotenvUnderTheEnvironment(t *testing.T) {
@@ -85,5 +88,95 @@ func TestEachCommandChecksWhatItUses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLimitSettings(t *testing.T) {
+	base := map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "GEMINI_API_KEY": "k"}
+	tests := []struct {
+		name       string
+		env        map[string]string
+		wantLimits bot.Limits
+		wantAccess bot.Access
+		wantQ      int
+		problems   []string
+	}{
+		{"the defaults", nil,
+			bot.Limits{User: bot.Rate{N: 10, Per: time.Minute}, Channel: bot.Rate{N: 30, Per: time.Minute}, ThreadReplies: 20},
+			bot.Access{}, 2000, nil},
+		{"rates in other units, off, and no cap",
+			map[string]string{"USER_RATE": "5/30s", "CHANNEL_RATE": "off", "MAX_REPLIES_PER_THREAD": "0", "MAX_QUESTION_CHARS": "500"},
+			bot.Limits{User: bot.Rate{N: 5, Per: 30 * time.Second}}, bot.Access{}, 500, nil},
+		{"a unit alone is one of it, a count of 0 is off",
+			map[string]string{"USER_RATE": "100 / hour", "CHANNEL_RATE": "0/1m"},
+			bot.Limits{User: bot.Rate{N: 100, Per: time.Hour}, ThreadReplies: 20}, bot.Access{}, 2000, nil},
+		{"allow-lists, spaces and empty items ignored",
+			map[string]string{"ALLOWED_CHANNELS": "C1, C2,,D3", "ALLOWED_USERS": "U1", "ALLOWED_TEAMS": " T1 ", "ALLOW_EXTERNAL_USERS": "true"},
+			bot.Limits{User: bot.Rate{N: 10, Per: time.Minute}, Channel: bot.Rate{N: 30, Per: time.Minute}, ThreadReplies: 20},
+			bot.Access{Channels: []string{"C1", "C2", "D3"}, Users: []string{"U1"}, Teams: []string{"T1"}, External: true}, 2000, nil},
+		{"every mistake named",
+			map[string]string{"USER_RATE": "ten", "CHANNEL_RATE": "30/soon", "MAX_REPLIES_PER_THREAD": "-1", "MAX_QUESTION_CHARS": "0",
+				"ALLOWED_CHANNELS": "C1,#general", "ALLOWED_USERS": "alice", "ALLOWED_TEAMS": "acme"},
+			bot.Limits{}, bot.Access{}, 0, []string{
+				`USER_RATE "ten" is not N/duration such as 10/1m, or off`,
+				`CHANNEL_RATE "30/soon" is not N/duration such as 10/1m, or off`,
+				"MAX_REPLIES_PER_THREAD must be 0 (no cap) or more",
+				"MAX_QUESTION_CHARS must be positive",
+				`ALLOWED_CHANNELS "C1,#general" is not a list of channel ids such as C0123ABCD,C0456EFGH: "#general" is a name, not an id`,
+				`ALLOWED_USERS "alice" is not a list of user ids`,
+				`ALLOWED_TEAMS "acme" is not a list of team ids`,
+			}},
+		{"a yes or no that is neither", map[string]string{"ALLOW_EXTERNAL_USERS": "maybe"},
+			bot.Limits{}, bot.Access{}, 0, []string{`ALLOW_EXTERNAL_USERS="maybe" is not true or false`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			cfg, err := loadConfig(func(k string) string { return env[k] }, filepath.Join(t.TempDir(), ".env"), partAll)
+			if len(tt.problems) > 0 {
+				if err == nil {
+					t.Fatal("loadConfig succeeded")
+				}
+				for _, p := range tt.problems {
+					if !strings.Contains(err.Error(), p) {
+						t.Errorf("error lacks %q:\n%v", p, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.limits(); got != tt.wantLimits {
+				t.Errorf("limits = %+v, want %+v", got, tt.wantLimits)
+			}
+			if got := cfg.access(); !reflect.DeepEqual(got, tt.wantAccess) {
+				t.Errorf("access = %+v, want %+v", got, tt.wantAccess)
+			}
+			if cfg.MaxQuestionChars != tt.wantQ {
+				t.Errorf("MAX_QUESTION_CHARS = %d, want %d", cfg.MaxQuestionChars, tt.wantQ)
+			}
+		})
+	}
+}
+
+// Every variable the bot reads is in README.md's Configuration table.
+func TestEveryVariableIsDocumented(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(readme), "\n## Configuration\n")
+	table, _, _ = strings.Cut(table, "\n## ")
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[config]()) {
+		if name := f.Tag.Get("env"); !strings.Contains(table, "`"+name+"`") {
+			t.Errorf("README.md, Configuration, does not document %s", name)
+		}
 	}
 }

@@ -219,6 +219,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		HistoryWindow: cfg.HistoryWindow,
 		BotUserID:     self.UserID,
 		Reactions:     reactions,
+		MaxQuestion:   cfg.MaxQuestionChars,
 		Observer:      flowObs,
 	}, nil)
 
@@ -229,6 +230,8 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		JobTimeout:    cfg.JobTimeout,
 		ShutdownGrace: cfg.ShutdownGrace,
 		Observer:      botObs,
+		Limits:        cfg.limits(),
+		Access:        cfg.access(),
 	})
 	if collect != nil {
 		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {

@@ -327,6 +327,9 @@ func TestDirectMessage(t *testing.T) {
 	inner := fixtureEvent(t, "slack/events/message_im.slack-web.json", func(ev map[string]any) {
 		ev["channel"] = "D1"
 		ev["user"] = "U1"
+		// The sender's team, as in the fixture, is the workspace's own:
+		// here the emulator's, or the bot would take them for an outsider.
+		ev["team"] = slackemu.TeamID
 		ev["ts"] = ts
 		ev["subtype"] = "file_share"
 		ev["files"] = []any{file}

@@ -82,6 +82,12 @@ const (
 	// through until an admin fixes SLACK_BOT_TOKEN.
 	KindSlackAuth
 	KindArchived // the channel is archived: nothing can be posted there
+	// KindRateLimited is the bot's own per-user or per-channel rate
+	// (Detail "user" or "channel"), not Slack's or Gemini's.
+	KindRateLimited
+	KindThreadCap       // the thread has as many of the bot's answers as one may get
+	KindNotEnabled      // outside the operator's allow-lists
+	KindQuestionTooLong // Detail: the question's length in characters
 )
 
 var kindNames = map[Kind]string{
@@ -94,6 +100,8 @@ var kindNames = map[Kind]string{
 	KindUnknownModel: "unknown_model", KindQuota: "quota", KindUnavailable: "unavailable",
 	KindTimeout: "timeout", KindBusy: "busy", KindStopping: "stopping", KindCutOff: "cut_off",
 	KindSlackAuth: "slack_auth", KindArchived: "archived",
+	KindRateLimited: "rate_limited", KindThreadCap: "thread_cap", KindNotEnabled: "not_enabled",
+	KindQuestionTooLong: "question_too_long",
 }
 
 // String is the stable name used in logs and metrics.

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/visionbot/visionbot/internal/geminiemu"
+	"github.com/visionbot/visionbot/internal/slackemu"
+)
+
+// mentionEvent is an app_mention by user in channel, with files if any.
+func mentionEvent(t *testing.T, channel, user, ts, text string, files ...any) []byte {
+	t.Helper()
+	ev := map[string]any{"type": "app_mention", "user": user, "text": "<@" + slackemu.BotUserID + "> " + text,
+		"ts": ts, "event_ts": ts, "channel": channel}
+	if len(files) > 0 {
+		ev["files"] = files
+	}
+	inner, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inner
+}
+
+// waitLogged waits until the bot's logs hold what n times: the log line a
+// deliberate silence leaves is how a test knows the bot is done with an
+// event it must not answer.
+func (h *harness) waitLogged(t *testing.T, what string, n int) {
+	t.Helper()
+	waitFor(t, func() bool { return strings.Count(h.logs.String(), what) >= n }, "the log says "+what)
+}
+
+// The limits and allow-lists, configured through the environment, as the
+// users see them.
+func TestLimitsEndToEnd(t *testing.T) {
+	h := startBot(t, map[string]string{
+		"USER_RATE": "1/1m", "CHANNEL_RATE": "off", "ALLOWED_CHANNELS": "C1,C2", "MAX_QUESTION_CHARS": "40",
+	})
+	h.gemini.SetDefault(geminiemu.Reply{Text: "A dish."})
+	send := func(inner []byte) {
+		t.Helper()
+		if _, err := h.slack.SendEvent(inner, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("a user over the rate is told once, then silence until the window ends", func(t *testing.T) {
+		send(mentionEvent(t, "C1", "U1", "1700000000.000100", "recipe", photoFile(h, slackemu.MakePNG(32, 24))))
+		h.waitPosted(t, "C1", 1)
+		send(mentionEvent(t, "C1", "U1", "1700000000.000200", "recipe", photoFile(h, slackemu.MakePNG(32, 24))))
+		posted := h.waitPosted(t, "C1", 2)
+		if got := answerText(t, posted[1]); posted[1].ThreadTS != "1700000000.000200" ||
+			!strings.HasPrefix(got, "You're sending requests faster than I can take them (up to 1 request a minute): try again in ") {
+			t.Errorf("second answer in %s: %q", posted[1].ThreadTS, got)
+		}
+		send(mentionEvent(t, "C1", "U1", "1700000000.000300", "recipe", photoFile(h, slackemu.MakePNG(32, 24))))
+		h.waitLogged(t, "refused a request over a limit, silently", 1)
+		if n := len(h.slack.Posted("C1")); n != 2 {
+			t.Errorf("messages in C1 = %d, want 2: the third request gets silence", n)
+		}
+	})
+
+	t.Run("outside the allow-lists a mention gets silence and a command a private answer", func(t *testing.T) {
+		send(mentionEvent(t, "C9", "U2", "1700000100.000100", "recipe", photoFile(h, slackemu.MakePNG(32, 24))))
+		h.waitLogged(t, "ignored a request from outside the allow-lists", 1)
+		if n := len(h.slack.Posted("C9")); n != 0 {
+			t.Errorf("messages in C9 = %d, want none", n)
+		}
+		if _, err := h.slack.SendSlashCommand(map[string]string{"text": "recipe", "channel_id": "C9", "user_id": "U2"}); err != nil {
+			t.Fatal(err)
+		}
+		resps, err := h.slack.WaitResponses(1, wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text, _ := resps[0].Body["text"].(string); !strings.Contains(text, "isn't enabled here") || resps[0].Body["response_type"] != "ephemeral" {
+			t.Errorf("response = %+v", resps[0].Body)
+		}
+	})
+
+	t.Run("a question over MAX_QUESTION_CHARS is refused by name", func(t *testing.T) {
+		before := len(h.gemini.Requests())
+		send(mentionEvent(t, "C2", "U3", "1700000200.000100", strings.Repeat("a", 50), photoFile(h, slackemu.MakePNG(32, 24))))
+		posted := h.waitPosted(t, "C2", 1)
+		if got := answerText(t, posted[0]); got != "Your question is 50 characters; I take up to 40. Shorten it and ask again." {
+			t.Errorf("answer = %q", got)
+		}
+		if after := len(h.gemini.Requests()); after != before {
+			t.Errorf("Gemini was asked %d times", after-before)
+		}
+	})
+}

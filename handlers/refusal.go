@@ -1,0 +1,163 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+// RefusalReason is why the bot turned a request away before starting it.
+type RefusalReason int
+
+const (
+	// RefusedBusy: every worker and the whole queue are taken.
+	RefusedBusy RefusalReason = iota + 1
+	// RefusedUserRate: the user asked more often than the per-user rate.
+	RefusedUserRate
+	// RefusedChannelRate: the channel asked more often than its rate.
+	RefusedChannelRate
+	// RefusedThreadCap: the thread already has as many answers as one
+	// thread may get (so that two bots can't talk to each other forever).
+	RefusedThreadCap
+	// RefusedNotEnabled: the channel, user or team is outside the
+	// allow-lists. Only commands, shortcuts and forms are told so: people
+	// expect an answer to those, while a mention stays unanswered.
+	RefusedNotEnabled
+)
+
+var refusalKinds = map[RefusalReason]vision.Kind{
+	RefusedBusy:        vision.KindBusy,
+	RefusedUserRate:    vision.KindRateLimited,
+	RefusedChannelRate: vision.KindRateLimited,
+	RefusedThreadCap:   vision.KindThreadCap,
+	RefusedNotEnabled:  vision.KindNotEnabled,
+}
+
+// Refusal is a request the bot turned away, with the limit it reached and
+// when the user may ask again. It is an error, so that userMessage can
+// read its numbers from the error it is given.
+type Refusal struct {
+	Reason RefusalReason
+	// Limit is the limit reached: requests per Window for a rate, answers
+	// for the thread cap; 0 when the reason has none.
+	Limit  int64
+	Window time.Duration
+	// RetryIn is how long until the user may ask again; 0 when unknown.
+	RetryIn time.Duration
+}
+
+func (why Refusal) Error() string {
+	switch why.Reason {
+	case RefusedUserRate, RefusedChannelRate:
+		return fmt.Sprintf("%d requests per %v reached, retry in %v", why.Limit, why.Window, why.RetryIn)
+	case RefusedThreadCap:
+		return fmt.Sprintf("%d answers in the thread reached", why.Limit)
+	case RefusedNotEnabled:
+		return "outside the allow-lists"
+	}
+	return "no room in the queue"
+}
+
+// error is the refusal as the failure userMessage turns into words; the
+// detail tells a user's rate from a channel's.
+func (why Refusal) error() error {
+	detail := ""
+	switch why.Reason {
+	case RefusedUserRate:
+		detail = "user"
+	case RefusedChannelRate:
+		detail = "channel"
+	}
+	kind, ok := refusalKinds[why.Reason]
+	if !ok {
+		kind = vision.KindBusy
+	}
+	return vision.Errorf("refuse the request", kind, detail, why)
+}
+
+// Decline tells the sender of a message, in its thread, that the bot
+// turned the request away and when to ask again.
+func (h *Handler) Decline(ctx context.Context, m Message, why Refusal) {
+	h.tellMessage(ctx, m, why.error())
+}
+
+// DeclineSlash is Decline for a slash command, a shortcut or a click: the
+// user is told privately.
+func (h *Handler) DeclineSlash(ctx context.Context, cmd SlashCommand, why Refusal) {
+	h.tellSlash(ctx, cmd, why.error())
+}
+
+// DeclineSubmit is Decline for a submitted form: the user is told
+// privately.
+func (h *Handler) DeclineSubmit(ctx context.Context, sub Submission, why Refusal) {
+	h.tellSubmitter(ctx, sub, why.error())
+}
+
+// refusalMessage is userMessage's words for a refusal.
+func (h *Handler) refusalMessage(kind vision.Kind, why Refusal) string {
+	switch kind {
+	case vision.KindRateLimited:
+		who := "You're"
+		if why.Reason == RefusedChannelRate {
+			who = "This channel is"
+		}
+		rate := ""
+		if why.Limit > 0 && why.Window > 0 {
+			rate = " (" + perWindow(why.Limit, why.Window) + ")"
+		}
+		return fmt.Sprintf("%s sending requests faster than I can take them%s: try again in %s.", who, rate, waitText(why.RetryIn))
+	case vision.KindThreadCap:
+		answers := "as many of my answers as one thread gets"
+		if why.Limit > 0 {
+			answers = fmt.Sprintf("%d of my answers", why.Limit)
+		}
+		return fmt.Sprintf("This thread already has %s: start a new thread to ask more "+
+			"(post the photo again, or mention %s in a new message).", answers, h.cfg.BotName)
+	case vision.KindNotEnabled:
+		return "This app isn't enabled here. Ask the app's admin to enable it for you or for this channel."
+	}
+	return "I'm answering a lot of requests right now. Try again shortly."
+}
+
+// perWindow says a rate the way people do: "up to 10 requests a minute".
+func perWindow(n int64, window time.Duration) string {
+	what := "requests"
+	if n == 1 {
+		what = "request"
+	}
+	per := "per " + window.String()
+	switch window {
+	case time.Second:
+		per = "a second"
+	case time.Minute:
+		per = "a minute"
+	case time.Hour:
+		per = "an hour"
+	case 24 * time.Hour:
+		per = "a day"
+	}
+	return fmt.Sprintf("up to %d %s %s", n, what, per)
+}
+
+// waitText says how long to wait, rounded up so that the user who waits
+// that long is let through: "40s", "3 min", "2 hours".
+func waitText(d time.Duration) string {
+	if d <= 0 {
+		return "a moment"
+	}
+	secs := int((d + time.Second - 1) / time.Second)
+	if secs < 60 {
+		return fmt.Sprintf("%ds", secs)
+	}
+	mins := (secs + 59) / 60
+	if mins < 60 {
+		return fmt.Sprintf("%d min", mins)
+	}
+	hours := (mins + 59) / 60
+	if hours == 1 {
+		return "an hour"
+	}
+	return fmt.Sprintf("%d hours", hours)
+}

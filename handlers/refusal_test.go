@@ -1,0 +1,81 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Each refusal has its own words, in the thread for a message and
+// privately for a command or a form.
+func TestDecline(t *testing.T) {
+	const responseURL = "https://hooks.slack.com/actions/T1/1/x"
+	meta, _ := json.Marshal(formMeta{Channel: "C1", ResponseURL: responseURL})
+	tests := []struct {
+		name string
+		why  Refusal
+		want []string
+	}{
+		{"the queue is full", Refusal{Reason: RefusedBusy},
+			[]string{"answering a lot of requests", "Try again shortly"}},
+		{"the user's rate", Refusal{Reason: RefusedUserRate, Limit: 10, Window: time.Minute, RetryIn: 39200 * time.Millisecond},
+			[]string{"You're sending requests faster than I can take them", "up to 10 requests a minute", "try again in 40s."}},
+		{"the channel's rate", Refusal{Reason: RefusedChannelRate, Limit: 30, Window: time.Hour, RetryIn: 150 * time.Second},
+			[]string{"This channel is sending requests faster", "up to 30 requests an hour", "try again in 3 min."}},
+		{"a rate of one per odd window", Refusal{Reason: RefusedUserRate, Limit: 1, Window: 90 * time.Second, RetryIn: 2 * time.Hour},
+			[]string{"up to 1 request per 1m30s", "try again in 2 hours."}},
+		{"the thread's cap", Refusal{Reason: RefusedThreadCap, Limit: 20},
+			[]string{"This thread already has 20 of my answers: start a new thread", "@visionbot"}},
+		{"outside the allow-lists", Refusal{Reason: RefusedNotEnabled},
+			[]string{"isn't enabled here", "admin"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeSlack()
+			h := newTestHandler(t, s, &fakeModel{})
+			ctx := context.Background()
+			h.Decline(ctx, Message{Channel: "C1", TS: "1.000200", ThreadTS: "1.000100", User: "U1"}, tt.why)
+			h.DeclineSlash(ctx, SlashCommand{Channel: "C1", User: "U1", ResponseURL: responseURL}, tt.why)
+			h.DeclineSubmit(ctx, Submission{User: "U1", Metadata: string(meta)}, tt.why)
+
+			if len(s.replies) != 1 || s.replies[0].thread != "1.000100" {
+				t.Fatalf("replies = %+v, want one in the thread 1.000100", s.replies)
+			}
+			if len(s.responses) != 2 {
+				t.Fatalf("private responses = %q, want one for the command and one for the form", s.responses)
+			}
+			for _, text := range []string{s.replies[0].text, s.responses[0], s.responses[1]} {
+				for _, w := range tt.want {
+					if !strings.Contains(text, w) {
+						t.Errorf("%q lacks %q", text, w)
+					}
+				}
+			}
+			if len(s.reactions) != 0 {
+				t.Errorf("reactions = %v: a refused request was never started", s.reactions)
+			}
+		})
+	}
+}
+
+func TestWaitText(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "a moment"},
+		{time.Millisecond, "1s"},
+		{40 * time.Second, "40s"},
+		{59*time.Second + time.Millisecond, "1 min"},
+		{61 * time.Second, "2 min"},
+		{time.Hour, "an hour"},
+		{23*time.Hour + time.Second, "24 hours"},
+	}
+	for _, tt := range tests {
+		if got := waitText(tt.d); got != tt.want {
+			t.Errorf("waitText(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
