@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/visionbot/visionbot/internal/vision"
@@ -25,13 +27,22 @@ type Downloader struct {
 	origins map[string]string
 }
 
-// bearerToken prints as a placeholder when printed on its own. (fmt does
-// not call String on unexported fields: %+v of a Downloader still shows it,
-// so a Downloader is never logged.)
+// bearerToken prints as a placeholder when printed on its own. fmt does
+// not call String on unexported fields, so a Downloader prints itself too.
 type bearerToken string
 
 func (bearerToken) String() string   { return "[redacted]" }
 func (bearerToken) GoString() string { return "[redacted]" }
+
+// String keeps %v and %+v of a Downloader, in a log or an error, from
+// printing its token.
+func (d *Downloader) String() string {
+	hosts := slices.Sorted(maps.Keys(d.origins))
+	return fmt.Sprintf("bot.Downloader{token: %s, hosts: %v}", d.token, hosts)
+}
+
+// GoString does the same for %#v.
+func (d *Downloader) GoString() string { return d.String() }
 
 // SlackFileHosts are the hosts that serve Slack's files and thumbnails.
 func SlackFileHosts() []string { return []string{"files.slack.com"} }

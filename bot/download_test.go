@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -203,6 +204,18 @@ func TestDownloaderHostNames(t *testing.T) {
 	for _, auth := range log.requests("files.slack.com") {
 		if auth != "Bearer "+token {
 			t.Errorf("Slack's file host got Authorization %q", auth)
+		}
+	}
+}
+
+// A Downloader in a log line or an error never shows its token, however it
+// is printed.
+func TestDownloaderPrintsNoToken(t *testing.T) {
+	const token = "xoxb-printed-token"
+	d := NewDownloader(&http.Client{}, token, []string{"files.slack.com"})
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(format, d); strings.Contains(got, token) || !strings.Contains(got, "files.slack.com") {
+			t.Errorf("%s printed %q", format, got)
 		}
 	}
 }
