@@ -302,6 +302,12 @@ func loadStage(ctx context.Context, opt Options, photos photoSet, pass bool, say
 				continue
 			}
 			total := scale(max(2*conc, 24))
+			profiled := opt.ProfileDir != "" && conc == 128 && lat.name == "zero" && !pass
+			if profiled && !opt.Quick {
+				// Enough requests to keep the bot busy for most of the
+				// profile's 8 s, so that it shows the work, not the wait.
+				total = 2048
+			}
 			say("%d in flight, %s latency, %d requests", conc, lat.name, total)
 			e, err := startEnv(opt.Binary, lat.lat, photos, pass, nil)
 			if err != nil {
@@ -309,7 +315,7 @@ func loadStage(ctx context.Context, opt Options, photos photoSet, pass bool, say
 			}
 			before := e.goroutines(ctx)
 			var stopProfile func()
-			if opt.ProfileDir != "" && conc == 128 && lat.name == "zero" && !pass {
+			if profiled {
 				stopProfile = e.profileDuringLoad(ctx, opt.ProfileDir, say)
 			}
 			r, err := e.closedLoop(ctx, conc, total)
