@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"time"
 )
 
@@ -29,21 +30,27 @@ var idempotent = map[string]bool{
 	"reactions.add": true, "reactions.remove": true, "chat.update": true, "views.publish": true,
 }
 
+// maxRateWait is the longest Retry-After a call waits out in the
+// transport; a longer one reaches the caller, which tells the user.
+const maxRateWait = 10 * time.Second
+
 // RetrySlack makes the Slack Web API calls that failed on Slack's side
-// again: any call that never reached Slack (the connection was refused), and
-// an idempotent call that got a 5xx or lost its connection. Other calls
-// are not sent twice: their failure reaches the caller, which tells the
-// user. 429s are left to the callers, which wait as long as Slack asks.
+// again: any call that never reached Slack (the connection was refused) or
+// that Slack rate-limited (a 429 did nothing) once the Retry-After it asks
+// for has passed, if that is at most maxRateWait, and an idempotent call
+// that got a 5xx or lost its connection. Other calls are not sent twice:
+// their failure reaches the caller, which tells the user.
 func RetrySlack(next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	return slackRetrier{next: next, delays: retryDelays}
+	return slackRetrier{next: next, delays: retryDelays, maxRateWait: maxRateWait}
 }
 
 type slackRetrier struct {
-	next   http.RoundTripper
-	delays []time.Duration
+	next        http.RoundTripper
+	delays      []time.Duration
+	maxRateWait time.Duration
 }
 
 func (s slackRetrier) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -51,7 +58,16 @@ func (s slackRetrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	attemptReq := req
 	for attempt := 0; ; attempt++ {
 		resp, err := s.next.RoundTrip(attemptReq)
-		if attempt >= len(s.delays) || !retryable(resp, err, again) {
+		if attempt >= len(s.delays) {
+			return resp, err
+		}
+		delay := s.delays[attempt]
+		if wait, limited := retryAfter(resp); limited {
+			if wait > s.maxRateWait {
+				return resp, err
+			}
+			delay = wait
+		} else if !retryable(resp, err, again) {
 			return resp, err
 		}
 		next, ok := rewound(req)
@@ -63,11 +79,24 @@ func (s slackRetrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
 		}
-		if err := sleepContext(req.Context(), s.delays[attempt]); err != nil {
+		if err := sleepContext(req.Context(), delay); err != nil {
 			return nil, err
 		}
 		attemptReq = next
 	}
+}
+
+// retryAfter reports whether resp is Slack's 429, and how long it asks to
+// wait (a second when it does not say).
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		return 0, false
+	}
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || secs < 1 {
+		secs = 1
+	}
+	return time.Duration(secs) * time.Second, true
 }
 
 // retryable reports whether a call's outcome allows another attempt.

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -89,6 +90,32 @@ func TestSlackCallsRetriedOnlyWhenSafe(t *testing.T) {
 			wantErr: true, calls: 1, posted: -1,
 		},
 		{
+			name: "a post Slack rate-limited is sent again after Retry-After", method: "chat.postMessage",
+			fault: func(emu *slackemu.Server) {
+				emu.Fail("chat.postMessage", 1, 429, http.Header{"Retry-After": {"1"}}, `{"ok":false,"error":"ratelimited"}`)
+			},
+			call: func(ctx context.Context, c *slack.Client, ts string) error {
+				_, _, err := c.PostMessageContext(ctx, channel, slack.MsgOptionText("the answer", false), slack.MsgOptionTS(ts))
+				return err
+			},
+			calls: 2, posted: 2,
+		},
+		{
+			name: "a Retry-After longer than the transport waits reaches the caller", method: "conversations.replies",
+			fault: func(emu *slackemu.Server) {
+				emu.Fail("conversations.replies", 1, 429, http.Header{"Retry-After": {"60"}}, `{"ok":false,"error":"ratelimited"}`)
+			},
+			call: func(ctx context.Context, c *slack.Client, ts string) error {
+				_, _, _, err := c.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: channel, Timestamp: ts})
+				// What this test wants is Slack's rate limit, seen by the caller.
+				if limited := (*slack.RateLimitedError)(nil); errors.As(err, &limited) {
+					return nil
+				}
+				return fmt.Errorf("want the caller to see Slack's rate limit, got %v", err)
+			},
+			calls: 1, posted: -1,
+		},
+		{
 			name: "a post whose connection was refused is sent again", method: "chat.postMessage",
 			refuse: true,
 			call: func(ctx context.Context, c *slack.Client, ts string) error {
@@ -117,7 +144,7 @@ func TestSlackCallsRetriedOnlyWhenSafe(t *testing.T) {
 			if tt.refuse {
 				next = &refuseFirst{next: next}
 			}
-			retrier := slackRetrier{next: next, delays: []time.Duration{time.Millisecond, time.Millisecond}}
+			retrier := slackRetrier{next: next, delays: []time.Duration{time.Millisecond, time.Millisecond}, maxRateWait: 2 * time.Second}
 			client := slack.New(apiTestToken, slack.OptionAPIURL(emu.APIURL()),
 				slack.OptionHTTPClient(&http.Client{Transport: retrier, Timeout: 10 * time.Second}))
 
