@@ -87,6 +87,10 @@ func startEnv(binary string, lat Latency, photo photoSet, passThrough bool, extr
 		"SLACK_API_URL": e.slack.APIURL(), "GOOGLE_GEMINI_BASE_URL": e.gemini.URL(),
 		"METRICS_ADDR": e.metrics, "LOG_LEVEL": "warn", "WORKERS": "128", "QUEUE_SIZE": "256",
 		"SHUTDOWN_GRACE": "2s", "REACTION_TRIGGERS": "off",
+		// The load comes from 200 users in 16 channels at rates no person
+		// reaches: the per-user and per-channel limits would refuse most
+		// of it, and the bench measures answers, not refusals.
+		"USER_RATE": "off", "CHANNEL_RATE": "off", "MAX_REPLIES_PER_THREAD": "0",
 	}
 	if passThrough {
 		vars["STREAM_MODE"] = "off"
