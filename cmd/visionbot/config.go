@@ -80,6 +80,9 @@ type config struct {
 	AllowedUsers       string `env:"ALLOWED_USERS" part:"bot"`
 	AllowedTeams       string `env:"ALLOWED_TEAMS" part:"bot"`
 	AllowExternalUsers bool   `env:"ALLOW_EXTERNAL_USERS" part:"bot"`
+	// RedisURL is the Redis that replicas share seen events and limits
+	// through; empty for this process's memory. It may hold a password.
+	RedisURL secret `env:"REDIS_URL" part:"bot"`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" part:"bot"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json" part:"bot"`
@@ -325,6 +328,11 @@ func (c config) botProblems() []string {
 	case "debug", "info", "warn", "error":
 	default:
 		p = append(p, fmt.Sprintf("LOG_LEVEL %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.RedisURL != "" {
+		if err := bot.CheckRedisURL(c.RedisURL.reveal()); err != nil {
+			p = append(p, fmt.Sprintf("REDIS_URL is not a Redis URL such as redis://redis:6379/0 (redis://[:password@]host:port/db, or rediss:// for TLS): %v", err))
+		}
 	}
 	if c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {

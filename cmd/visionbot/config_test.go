@@ -126,6 +126,8 @@ func TestLimitSettings(t *testing.T) {
 				`ALLOWED_USERS "alice" is not a list of user ids`,
 				`ALLOWED_TEAMS "acme" is not a list of team ids`,
 			}},
+		{"a Redis URL that isn't one, named without its password", map[string]string{"REDIS_URL": "redis://:s3cret@redis:6379/zero"},
+			bot.Limits{}, bot.Access{}, 0, []string{"REDIS_URL is not a Redis URL such as redis://redis:6379/0"}},
 		{"a yes or no that is neither", map[string]string{"ALLOW_EXTERNAL_USERS": "maybe"},
 			bot.Limits{}, bot.Access{}, 0, []string{`ALLOW_EXTERNAL_USERS="maybe" is not true or false`}},
 	}
@@ -147,6 +149,9 @@ func TestLimitSettings(t *testing.T) {
 					if !strings.Contains(err.Error(), p) {
 						t.Errorf("error lacks %q:\n%v", p, err)
 					}
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("the error shows a password: %v", err)
 				}
 				return
 			}

@@ -223,6 +223,9 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		Observer:      flowObs,
 	}, nil)
 
+	store, closeStore := newStore(ctx, cfg, log)
+	defer closeStore()
+
 	socket := socketmode.New(newSocketOpener(cfg, botObs))
 	b := bot.New(socket, socket.Events, flows, self, log, bot.Config{
 		Workers:       cfg.Workers,
@@ -232,6 +235,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		Observer:      botObs,
 		Limits:        cfg.limits(),
 		Access:        cfg.access(),
+		Store:         store,
 	})
 	if collect != nil {
 		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {
@@ -264,6 +268,31 @@ type tokenRefused struct{ code string }
 
 func (e tokenRefused) Error() string {
 	return fmt.Sprintf("Slack stopped accepting SLACK_BOT_TOKEN (%s), so the bot stopped: %s", e.code, botTokenFix)
+}
+
+// newStore is where the loop keeps seen events and counts its limits:
+// Redis when REDIS_URL names one, shared by the replicas, else this
+// process's memory (nil). A Redis that does not answer at start is no
+// reason to refuse: a replica must answer, so it starts on its memory,
+// says so, and moves to Redis when Redis answers.
+func newStore(ctx context.Context, cfg config, log *zap.Logger) (bot.Store, func()) {
+	if cfg.RedisURL == "" {
+		return nil, func() {}
+	}
+	bot.RouteRedisLogs(log)
+	store, err := bot.NewRedisStore(cfg.RedisURL.reveal(), log, bot.RedisOptions{})
+	if err != nil { // validated by loadConfig
+		log.Warn("REDIS_URL unusable: seen events and limits stay in this process's memory", zap.Error(err))
+		return nil, func() {}
+	}
+	closeStore := func() { _ = store.Close() }
+	if err := store.Ping(ctx); err != nil {
+		log.Warn("REDIS_URL does not answer: starting with seen events and limits in this process's memory, "+
+			"not shared with other replicas, until Redis answers", zap.String("redis", store.Addr()), zap.Error(err))
+		return store, closeStore
+	}
+	log.Info("seen events and limits are shared through Redis", zap.String("redis", store.Addr()))
+	return store, closeStore
 }
 
 // isSlackAuthError recognises the token errors slack-go's Socket Mode

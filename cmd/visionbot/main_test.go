@@ -73,20 +73,40 @@ func (h *harness) stop(t *testing.T) error {
 
 func startBot(t *testing.T, extraEnv map[string]string) *harness {
 	t.Helper()
-	h := &harness{slack: slackemu.New(), gemini: geminiemu.New(), logs: &syncBuffer{}}
-	h.slack.SetBotToken(testBotToken)
-	h.slack.SetAppToken(testAppToken)
+	s, g := newEmulators(t)
+	return launchBot(t, s, g, extraEnv)
+}
+
+// newEmulators starts the Slack and Gemini emulators with the tests'
+// credentials; they close when the test ends, after its bots stopped.
+func newEmulators(t *testing.T) (*slackemu.Server, *geminiemu.Server) {
+	t.Helper()
+	s, g := slackemu.New(), geminiemu.New()
+	t.Cleanup(func() {
+		s.Close()
+		g.Close()
+	})
+	s.SetBotToken(testBotToken)
+	s.SetAppToken(testAppToken)
 	// These tests check the flows, not the machine's pace: under -race on a
 	// busy CI machine a modal can take longer than Slack's 3 s to open
 	// (the bot opens them beside the job queue for that reason).
-	h.slack.SetTriggerTTL(30 * time.Second)
-	h.gemini.SetAPIKey(testAPIKey)
+	s.SetTriggerTTL(30 * time.Second)
+	g.SetAPIKey(testAPIKey)
+	return s, g
+}
+
+// launchBot runs the bot against the emulators, as one replica among any
+// others launched on them, and waits until it is connected.
+func launchBot(t *testing.T, s *slackemu.Server, g *geminiemu.Server, extraEnv map[string]string) *harness {
+	t.Helper()
+	h := &harness{slack: s, gemini: g, logs: &syncBuffer{}}
 	env := map[string]string{
 		"SLACK_BOT_TOKEN":        testBotToken,
 		"SLACK_APP_TOKEN":        testAppToken,
 		"GEMINI_API_KEY":         testAPIKey,
-		"SLACK_API_URL":          h.slack.APIURL(),
-		"GOOGLE_GEMINI_BASE_URL": h.gemini.URL(),
+		"SLACK_API_URL":          s.APIURL(),
+		"GOOGLE_GEMINI_BASE_URL": g.URL(),
 		"LOG_LEVEL":              "debug",
 	}
 	for k, v := range extraEnv {
@@ -102,8 +122,6 @@ func startBot(t *testing.T, extraEnv map[string]string) *harness {
 		if err := h.stop(t); err != nil {
 			t.Errorf("run returned %v", err)
 		}
-		h.slack.Close()
-		h.gemini.Close()
 		// No secret in any log line, at debug level: the tokens, the key,
 		// the Socket Mode tickets, or an Authorization header.
 		for _, secret := range append([]string{testBotToken, testAppToken, testAPIKey, "Bearer"}, h.slack.Tickets()...) {
@@ -112,13 +130,23 @@ func startBot(t *testing.T, extraEnv map[string]string) *harness {
 			}
 		}
 	})
-	if err := h.slack.WaitConnected(wait); err != nil {
+	// This replica's own log line, not any connection to the emulator:
+	// another replica may be connected already.
+	deadline := time.Now().Add(wait)
+	for !strings.Contains(h.logs.String(), "connected to Slack (Socket Mode)") {
 		select {
 		case err := <-done:
 			t.Fatalf("the bot stopped: %v\nlogs:\n%s", err, h.logs)
-		default:
+		case <-time.After(10 * time.Millisecond):
 		}
-		t.Fatalf("no Socket Mode connection: %v\nlogs:\n%s", err, h.logs)
+		if time.Now().After(deadline) {
+			t.Fatalf("no Socket Mode connection\nlogs:\n%s", h.logs)
+		}
+	}
+	// The client may see its connection a moment before the emulator has
+	// counted it.
+	if err := s.WaitConnected(wait); err != nil {
+		t.Fatal(err)
 	}
 	return h
 }

@@ -90,13 +90,16 @@ type Server struct {
 	onCall               func(Call)
 
 	// socket mode
-	tickets  map[string]bool // not yet used
-	issued   []string        // every ticket, for the tests that look for leaks
-	conns    []*wsConn
-	connects int
-	sentAt   map[string]time.Time
-	acks     []Ack
-	seq      int // counter for generated ids
+	// deliverToAll sends each envelope to every live connection instead
+	// of the newest one: replicas that all get the same event.
+	deliverToAll bool
+	tickets      map[string]bool // not yet used
+	issued       []string        // every ticket, for the tests that look for leaks
+	conns        []*wsConn
+	connects     int
+	sentAt       map[string]time.Time
+	acks         []Ack
+	seq          int // counter for generated ids
 
 	// web api
 	methods  map[string]method

@@ -610,3 +610,69 @@ func TestForeignAndLatency(t *testing.T) {
 		t.Errorf("latency not applied: %v", d)
 	}
 }
+
+// Slack gives each envelope to one connection; SetDeliverToAll gives it to
+// every one, as to replicas that all got it. RetryEvent marks a retry.
+func TestDeliverToAllAndRetries(t *testing.T) {
+	s, api := newEmu(t)
+	first := runSocketMode(t, api)
+	if err := s.WaitConnects(1, wait); err != nil {
+		t.Fatal(err)
+	}
+	second := runSocketMode(t, api)
+	if err := s.WaitConnects(2, wait); err != nil {
+		t.Fatal(err)
+	}
+	inner := fixture(t, "events/app_mention_with_files.slack-go.json")
+	receive := func(events <-chan socketmode.Event) *socketmode.Request {
+		t.Helper()
+		select {
+		case evt := <-events:
+			return evt.Request
+		case <-time.After(wait):
+			return nil
+		}
+	}
+
+	tests := []struct {
+		name        string
+		all         bool
+		attempt     int
+		wantFirst   bool // the older connection gets it too
+		wantAttempt int
+	}{
+		{"one connection by default: the newest", false, 0, false, 0},
+		{"every connection with SetDeliverToAll", true, 0, true, 0},
+		{"a retry carries retry_attempt and its reason", true, 1, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.SetDeliverToAll(tt.all)
+			env, err := s.RetryEvent(inner, "EvSAME", tt.attempt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := receive(second)
+			if got == nil || got.EnvelopeID != env || got.RetryAttempt != tt.wantAttempt {
+				t.Fatalf("newest connection got %+v, want envelope %s with retry_attempt %d", got, env, tt.wantAttempt)
+			}
+			if tt.attempt > 0 && got.RetryReason != "timeout" {
+				t.Errorf("retry_reason = %q", got.RetryReason)
+			}
+			if !tt.wantFirst {
+				select {
+				case evt := <-first:
+					t.Errorf("the older connection got %+v too", evt.Request)
+				default: // and should it come late, the next case reads it instead of its own envelope and fails
+				}
+				return
+			}
+			if got := receive(first); got == nil || got.EnvelopeID != env {
+				t.Fatalf("older connection got %+v, want envelope %s", got, env)
+			}
+			if err := s.WaitAcks(env, 2, wait); err != nil {
+				t.Fatalf("the envelope was not acked by both connections: %v", err)
+			}
+		})
+	}
+}

@@ -312,10 +312,25 @@ type envelope struct {
 	Payload                json.RawMessage `json:"payload"`
 }
 
+// SetDeliverToAll makes every envelope go to every live connection (true)
+// instead of the newest one only (false, the default, as Slack does): the
+// worst case of replicas, where each gets the same event and only their
+// shared memory keeps them from answering it twice.
+func (s *Server) SetDeliverToAll(all bool) {
+	s.locked(func() { s.deliverToAll = all })
+}
+
 // SendEnvelope sends payload in an envelope of type typ ("events_api",
 // "slash_commands", "interactive") to the newest connection, as Slack sends
-// each envelope to one connection only. It returns the envelope id.
+// each envelope to one connection only (to all of them after
+// SetDeliverToAll(true)). It returns the envelope id.
 func (s *Server) SendEnvelope(typ string, payload []byte) (string, error) {
+	return s.sendEnvelope(typ, payload, 0)
+}
+
+// sendEnvelope sends payload as a new envelope; attempt > 0 marks it as
+// Slack's retry of an earlier delivery (retry_attempt, retry_reason).
+func (s *Server) sendEnvelope(typ string, payload []byte, attempt int) (string, error) {
 	if !json.Valid(payload) {
 		return "", fmt.Errorf("slackemu: payload is not valid JSON")
 	}
@@ -324,7 +339,11 @@ func (s *Server) SendEnvelope(typ string, payload []byte) (string, error) {
 		Type:       typ,
 		// Slack lets the app answer slash commands and interactions in the ack.
 		AcceptsResponsePayload: typ == "slash_commands" || typ == "interactive",
+		RetryAttempt:           attempt,
 		Payload:                payload,
+	}
+	if attempt > 0 {
+		env.RetryReason = "timeout"
 	}
 	frame, err := json.Marshal(env)
 	if err != nil {
@@ -336,12 +355,16 @@ func (s *Server) SendEnvelope(typ string, payload []byte) (string, error) {
 		s.mu.Unlock()
 		return "", ErrNotConnected
 	}
-	conn := live[len(live)-1]
+	if !s.deliverToAll {
+		live = live[len(live)-1:]
+	}
 	// Recorded before writing, so an ack can never arrive first.
 	s.sentAt[env.EnvelopeID] = time.Now()
 	s.mu.Unlock()
-	if err := conn.write(frame); err != nil {
-		return "", err
+	for _, conn := range live {
+		if err := conn.write(frame); err != nil {
+			return "", err
+		}
 	}
 	return env.EnvelopeID, nil
 }
@@ -350,6 +373,14 @@ func (s *Server) SendEnvelope(typ string, payload []byte) (string, error) {
 // event_callback and sends it as an events_api envelope. eventID "" means a
 // generated one; sending the same eventID twice emulates a redelivery.
 func (s *Server) SendEvent(inner []byte, eventID string) (string, error) {
+	return s.RetryEvent(inner, eventID, 0)
+}
+
+// RetryEvent sends an event again as Slack retries one whose ack it did
+// not get in time: the same event id in a new envelope with retry_attempt
+// attempt (1 to 3) and retry_reason "timeout". Attempt 0 is a first
+// delivery, as SendEvent.
+func (s *Server) RetryEvent(inner []byte, eventID string, attempt int) (string, error) {
 	if !json.Valid(inner) {
 		return "", fmt.Errorf("slackemu: event is not valid JSON")
 	}
@@ -393,7 +424,7 @@ func (s *Server) SendEvent(inner []byte, eventID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return s.SendEnvelope("events_api", payload)
+	return s.sendEnvelope("events_api", payload, attempt)
 }
 
 // SendSlashCommand sends a slash_commands envelope whose payload is the flat
@@ -446,6 +477,24 @@ func (s *Server) WaitAck(envelopeID string, timeout time.Duration) (Ack, error) 
 		return Ack{}, errTimeout("ack of envelope "+envelopeID, timeout)
 	}
 	return found, nil
+}
+
+// WaitAcks waits until envelopeID was acked n times: once by each
+// connection it went to, after SetDeliverToAll(true).
+func (s *Server) WaitAcks(envelopeID string, n int, timeout time.Duration) error {
+	ok := s.waitFor(timeout, func() bool {
+		got := 0
+		for _, a := range s.acks {
+			if a.EnvelopeID == envelopeID {
+				got++
+			}
+		}
+		return got >= n
+	})
+	if !ok {
+		return errTimeout(fmt.Sprintf("%d acks of envelope %s", n, envelopeID), timeout)
+	}
+	return nil
 }
 
 // Acks returns every ack received, in arrival order.

@@ -1,0 +1,246 @@
+package bot
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/visionbot/visionbot/internal/redistest"
+)
+
+// timeTravel is a store under test and how to move its clock: a fake
+// clock for memory, and for Redis every key's expiry brought closer.
+type timeTravel struct {
+	store   Store
+	advance func(t *testing.T, d time.Duration)
+}
+
+func memoryTravel() timeTravel {
+	clock := newFakeClock()
+	return timeTravel{store: newMemoryStore(0, clock.Now), advance: func(_ *testing.T, d time.Duration) { clock.Advance(d) }}
+}
+
+func redisTravel(t *testing.T) timeTravel {
+	RouteRedisLogs(zap.NewNop())
+	srv := redistest.Start(t)
+	store, err := NewRedisStore(srv.URL(), zap.NewNop(), RedisOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	raw := rawClient(t, srv.URL())
+	return timeTravel{store: store, advance: func(t *testing.T, d time.Duration) {
+		ctx := context.Background()
+		keys, err := raw.Keys(ctx, "visionbot:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			ttl, err := raw.PTTL(ctx, k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if left := ttl - d; left > 0 {
+				raw.PExpire(ctx, k, left)
+			} else {
+				raw.Del(ctx, k)
+			}
+		}
+	}}
+}
+
+func rawClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(o)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// storeStep is one call to a store, after its clock moved on by advance.
+// A Claim has keys; a Count has key and window.
+type storeStep struct {
+	name      string
+	advance   time.Duration
+	keys      []string
+	ttl       time.Duration
+	wantFresh bool
+	key       string
+	window    time.Duration
+	wantN     int64
+	wantReset time.Duration
+}
+
+// storeSteps are the semantics every Store has: the memory of one process
+// and the Redis of replicas alike.
+var storeSteps = []storeStep{
+	{name: "a first delivery is fresh", keys: []string{"event:Ev1", "message:C1:1.1"}, ttl: 10 * time.Minute, wantFresh: true},
+	{name: "Slack's retry of it is not", keys: []string{"event:Ev1", "message:C1:1.1"}, ttl: 10 * time.Minute},
+	{name: "one key seen is enough", keys: []string{"event:Ev2", "message:C1:1.1"}, ttl: 10 * time.Minute},
+	{name: "the new key of a stale claim is recorded all the same", keys: []string{"event:Ev2"}, ttl: 10 * time.Minute},
+	{name: "another message is fresh", keys: []string{"event:Ev3", "message:C1:1.2"}, ttl: 10 * time.Minute, wantFresh: true},
+	{name: "9m59s later it is still known", advance: 9*time.Minute + 59*time.Second, keys: []string{"event:Ev3"}, ttl: 10 * time.Minute},
+	{name: "a claim again does not extend the memory", advance: 2 * time.Second, keys: []string{"event:Ev3"}, ttl: 10 * time.Minute, wantFresh: true},
+	{name: "a counter starts at 1 with the whole window", key: "rate:user:U1", window: time.Minute, wantN: 1, wantReset: time.Minute},
+	{name: "it counts within the window", advance: 20 * time.Second, key: "rate:user:U1", window: time.Minute, wantN: 2, wantReset: 40 * time.Second},
+	{name: "another counter is apart", key: "rate:user:U2", window: time.Minute, wantN: 1, wantReset: time.Minute},
+	{name: "the window is fixed from the first hit", advance: 30 * time.Second, key: "rate:user:U1", window: time.Minute, wantN: 3, wantReset: 10 * time.Second},
+	{name: "after the window a new one starts", advance: 10 * time.Second, key: "rate:user:U1", window: time.Minute, wantN: 1, wantReset: time.Minute},
+}
+
+func TestStoreSemantics(t *testing.T) {
+	stores := []struct {
+		name string
+		make func(t *testing.T) timeTravel
+	}{
+		{"memory", func(*testing.T) timeTravel { return memoryTravel() }},
+		{"redis", redisTravel},
+	}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			tt := st.make(t)
+			ctx := context.Background()
+			for _, step := range storeSteps {
+				tt.advance(t, step.advance)
+				if step.keys != nil {
+					fresh, err := tt.store.Claim(ctx, step.ttl, step.keys...)
+					if err != nil {
+						t.Fatalf("%s: %v", step.name, err)
+					}
+					if fresh != step.wantFresh {
+						t.Errorf("%s: Claim = %v, want %v", step.name, fresh, step.wantFresh)
+					}
+					continue
+				}
+				n, reset, err := tt.store.Count(ctx, step.key, step.window)
+				if err != nil {
+					t.Fatalf("%s: %v", step.name, err)
+				}
+				// Redis's clock runs on while the test does: a little less
+				// time left is the same answer.
+				if n != step.wantN || reset > step.wantReset || reset < step.wantReset-time.Second {
+					t.Errorf("%s: Count = %d, %v; want %d, %v", step.name, n, reset, step.wantN, step.wantReset)
+				}
+			}
+		})
+	}
+}
+
+// When Redis dies mid-run the store keeps working on memory, remembers
+// what it saw through Redis, warns once, and goes back to Redis when it
+// answers again.
+func TestRedisStoreFallsBackAndRecovers(t *testing.T) {
+	RouteRedisLogs(zap.NewNop())
+	srv := redistest.Start(t)
+	core, logs := observer.New(zapcore.InfoLevel)
+	store, err := NewRedisStore(srv.URL(), zap.New(core), RedisOptions{Timeout: time.Second, RetryAfter: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	raw := rawClient(t, srv.URL())
+	if err := store.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(key string) bool {
+		t.Helper()
+		fresh, err := store.Claim(ctx, time.Hour, key)
+		if err != nil {
+			t.Fatalf("Claim %s: %v", key, err)
+		}
+		return fresh
+	}
+
+	if !claim("event:before") {
+		t.Fatal("a first claim is not fresh")
+	}
+	if n, _ := raw.Exists(ctx, "visionbot:event:before").Result(); n != 1 {
+		t.Fatal("the claim is not in Redis")
+	}
+
+	srv.Stop()
+	if claim("event:before") {
+		t.Error("with Redis gone, an event seen through it is fresh again")
+	}
+	if !claim("event:during") || claim("event:during") {
+		t.Error("with Redis gone, claims are not kept in memory")
+	}
+	for range 3 {
+		if n, _, err := store.Count(ctx, "rate:user:U1", time.Minute); err != nil || n < 1 {
+			t.Errorf("Count with Redis gone = %d, %v", n, err)
+		}
+	}
+	if warnings := logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("Redis failed").Len(); warnings != 1 {
+		t.Errorf("%d warnings, want one for the whole outage", warnings)
+	}
+
+	srv.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for logs.FilterMessageSnippet("Redis answers again").Len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the store did not go back to Redis; logs: %v", logs.All())
+		}
+		claim("event:probe")
+	}
+	if !claim("event:after") {
+		t.Error("a new event after the recovery is not fresh")
+	}
+	if n, _ := raw.Exists(ctx, "visionbot:event:after").Result(); n != 1 {
+		t.Error("after the recovery, claims are not in Redis")
+	}
+}
+
+func TestRedisStoreStartsWithRedisDown(t *testing.T) {
+	RouteRedisLogs(zap.NewNop())
+	srv := redistest.Start(t)
+	srv.Stop()
+	core, logs := observer.New(zapcore.InfoLevel)
+	store, err := NewRedisStore(srv.URL(), zap.New(core), RedisOptions{Timeout: 500 * time.Millisecond, RetryAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), srv.Addr()) {
+		t.Fatalf("Ping = %v, want an error naming the address", err)
+	}
+	for i := range 3 {
+		if fresh, err := store.Claim(context.Background(), time.Minute, "event:E"); err != nil || fresh != (i == 0) {
+			t.Errorf("Claim %d = %v, %v", i, fresh, err)
+		}
+	}
+	if logs.Len() != 0 {
+		t.Errorf("logs = %v: the caller warns about a failed Ping, the store stays quiet until Redis answers", logs.All())
+	}
+}
+
+func TestCheckRedisURL(t *testing.T) {
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"redis://localhost:6379/0", true},
+		{"redis://:s3cret@redis.internal:6380/2", true},
+		{"rediss://redis.example:6380", true},
+		{"http://localhost:6379", false},
+		{"redis://localhost:6379/notanumber", false},
+	}
+	for _, tt := range tests {
+		err := CheckRedisURL(tt.url)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckRedisURL(%q) = %v", tt.url, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}
