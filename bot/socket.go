@@ -61,10 +61,12 @@ type Identity struct {
 
 // Config sizes the loop.
 type Config struct {
-	Workers       int           // jobs run at once
-	Queue         int           // jobs waiting beyond those
-	JobTimeout    time.Duration // deadline of one job
-	ShutdownGrace time.Duration // how long running jobs may finish after a stop
+	Workers    int           // jobs run at once
+	Queue      int           // jobs waiting beyond those
+	JobTimeout time.Duration // deadline of one job
+	// ShutdownGrace is how long running jobs may finish after a stop: 0
+	// for 30 s, negative for none (their users are told at once).
+	ShutdownGrace time.Duration
 	DedupeTTL     time.Duration // how long an event id is remembered
 	// Store remembers seen events and counts the limits; nil for one in
 	// this process's memory. Replicas share a RedisStore.
@@ -105,8 +107,11 @@ func New(socket Socket, events <-chan socketmode.Event, flows Flows, self Identi
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 3 * time.Minute
 	}
-	if cfg.ShutdownGrace <= 0 {
+	switch {
+	case cfg.ShutdownGrace == 0:
 		cfg.ShutdownGrace = 30 * time.Second
+	case cfg.ShutdownGrace < 0:
+		cfg.ShutdownGrace = 0
 	}
 	if cfg.DedupeTTL <= 0 {
 		cfg.DedupeTTL = 15 * time.Minute

@@ -231,7 +231,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		Workers:       cfg.Workers,
 		Queue:         cfg.QueueSize,
 		JobTimeout:    cfg.JobTimeout,
-		ShutdownGrace: cfg.ShutdownGrace,
+		ShutdownGrace: shutdownGrace(cfg.ShutdownGrace),
 		Observer:      botObs,
 		Limits:        cfg.limits(),
 		Access:        cfg.access(),
@@ -260,6 +260,15 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		return usageError{fmt.Errorf("open the Socket Mode connection: Slack refused SLACK_APP_TOKEN (%w): %s", errors.Unwrap(err), appTokenFix)}
 	}
 	return err
+}
+
+// shutdownGrace maps SHUTDOWN_GRACE to bot.Config, where 0 means the
+// default: SHUTDOWN_GRACE=0 asks for no grace at all.
+func shutdownGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // tokenRefused is Slack answering, while the bot ran, that it no longer

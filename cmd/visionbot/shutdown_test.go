@@ -31,15 +31,7 @@ func TestShutdownFinishesWhatItCanAndTellsTheRest(t *testing.T) {
 			t.Fatal(err)
 		}
 		// In this order: the first request gets the first scripted reply.
-		waitFor(t, func() bool {
-			n := 0
-			for _, r := range h.gemini.Requests() {
-				if r.Method == "streamGenerateContent" {
-					n++
-				}
-			}
-			return n == i+1
-		}, fmt.Sprintf("request %d at Gemini", i+1))
+		waitAsked(t, h, i+1)
 	}
 
 	if err := h.stop(t); err != nil {
@@ -52,4 +44,41 @@ func TestShutdownFinishesWhatItCanAndTellsTheRest(t *testing.T) {
 	if got := answerText(t, h.waitPosted(t, "C11", 1)[0]); !strings.Contains(got, "restarting") {
 		t.Errorf("the request cut by the stop: %q, want to be told to ask again", got)
 	}
+}
+
+// SHUTDOWN_GRACE=0 gives running requests no time: their users are told
+// at once, and the bot stops without waiting for them.
+func TestShutdownWithoutGrace(t *testing.T) {
+	h := startBot(t, map[string]string{"SHUTDOWN_GRACE": "0", "STREAM_MODE": "off"})
+	h.gemini.SetDefault(geminiemu.Reply{Hang: true})
+	inner, _ := json.Marshal(map[string]any{
+		"type": "app_mention", "user": "U1", "text": "<@" + slackemu.BotUserID + "> describe",
+		"ts": "1700001100.000100", "channel": "C12",
+		"files": []any{photoFile(h, slackemu.MakePNG(32, 24))},
+	})
+	if _, err := h.slack.SendEvent(inner, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitAsked(t, h, 1)
+	if err := h.stop(t); err != nil {
+		t.Fatalf("run returned %v, want nil (exit 0)", err)
+	}
+	if got := answerText(t, h.waitPosted(t, "C12", 1)[0]); !strings.Contains(got, "restarting") {
+		t.Errorf("the running request's user got %q, want to be told to ask again", got)
+	}
+}
+
+// waitAsked waits until Gemini was asked n questions (the startup's check
+// of the model is no question).
+func waitAsked(t *testing.T, h *harness, n int) {
+	t.Helper()
+	waitFor(t, func() bool {
+		asked := 0
+		for _, r := range h.gemini.Requests() {
+			if r.Method == "streamGenerateContent" {
+				asked++
+			}
+		}
+		return asked == n
+	}, fmt.Sprintf("question %d at Gemini", n))
 }
