@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -127,6 +128,9 @@ type replyMessage struct {
 	// finalBooked is when a placeholder booked its final edit in the
 	// budget; zero when none did.
 	finalBooked time.Time
+	// lostPlaceholder is set when posting the placeholder failed in a way
+	// that leaves unknown whether Slack posted it.
+	lostPlaceholder bool
 }
 
 // later is the reserve a live append or edit leaves in its tier: none for
@@ -279,8 +283,13 @@ func (r *reply) open(ctx context.Context) {
 	}
 	_, ts, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
 		append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS)}, markdownMessage(placeholder, nil)...)...)
-	if err == nil {
+	switch {
+	case err == nil:
 		r.msg = replyMessage{kind: updateMessage, ts: ts, finalBooked: booked}
+	case slackErrorCode(err) == "":
+		// A 5xx or a lost response: the placeholder may be in the thread
+		// with a ts this reply never learnt. Finish looks for it.
+		r.msg.lostPlaceholder = true
 	}
 }
 
@@ -371,10 +380,30 @@ func (r *reply) complete(ctx context.Context, parts []string, footer *handlers.F
 	if m.streaming {
 		_ = r.stopStream(ctx)
 	}
+	if m.kind == noMessage && m.lostPlaceholder {
+		r.findPlaceholder(ctx)
+	}
 	if m.kind == noMessage {
 		return r.post(ctx, parts, footer)
 	}
 	return r.replace(ctx, parts, footer)
+}
+
+// findPlaceholder looks in the thread for a placeholder that Slack posted
+// although its post seemed to fail, so that the answer replaces it rather
+// than leaving "Looking at your photo…" above it for good. The newest of
+// the bot's messages that shows only the placeholder is taken.
+func (r *reply) findPlaceholder(ctx context.Context) {
+	msgs, err := r.api.Replies(ctx, r.to.Channel, r.to.TS)
+	if err != nil {
+		return // the answer is posted; at worst the placeholder stays
+	}
+	for _, m := range slices.Backward(msgs) {
+		if m.BotID != "" && m.Text == notificationText(placeholder) {
+			r.msg = replyMessage{kind: updateMessage, ts: m.TS}
+			return
+		}
+	}
 }
 
 // replace edits the message to show the first part and posts the others.
