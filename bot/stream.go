@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -98,8 +99,10 @@ type reply struct {
 	ended bool
 
 	// msg belongs to the goroutine until done is closed, then to Finish or
-	// Fail.
-	msg replyMessage
+	// Fail, and so does placeholderID, the block id of the placeholder
+	// when one was posted.
+	msg           replyMessage
+	placeholderID string
 }
 
 type messageKind int
@@ -281,8 +284,14 @@ func (r *reply) open(ctx context.Context) {
 	if !r.api.budget.take(0, "chat.update") {
 		return
 	}
+	// The placeholder's block id is this reply's own, so that a
+	// placeholder whose post seemed to fail can be told from another
+	// answer's in the same thread.
+	r.placeholderID = "vb-wait|" + rand.Text()
 	_, ts, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
-		append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS)}, markdownMessage(placeholder, nil)...)...)
+		slack.MsgOptionTS(r.to.TS),
+		slack.MsgOptionText(notificationText(placeholder), false),
+		slack.MsgOptionBlocks(slack.NewMarkdownBlock(r.placeholderID, placeholder)))
 	switch {
 	case err == nil:
 		r.msg = replyMessage{kind: updateMessage, ts: ts, finalBooked: booked}
@@ -389,19 +398,23 @@ func (r *reply) complete(ctx context.Context, parts []string, footer *handlers.F
 	return r.replace(ctx, parts, footer)
 }
 
-// findPlaceholder looks in the thread for a placeholder that Slack posted
-// although its post seemed to fail, so that the answer replaces it rather
-// than leaving "Looking at your photo…" above it for good. The newest of
-// the bot's messages that shows only the placeholder is taken.
+// findPlaceholder looks in the thread for this reply's placeholder, which
+// Slack may have posted although its post seemed to fail, so that the
+// answer replaces it rather than leaving "Looking at your photo…" above it
+// for good. The placeholder is known by its block id.
 func (r *reply) findPlaceholder(ctx context.Context) {
-	msgs, err := r.api.Replies(ctx, r.to.Channel, r.to.TS)
+	msgs, _, _, err := r.api.client.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+		ChannelID: r.to.Channel, Timestamp: r.to.TS, Limit: 200,
+	})
 	if err != nil {
 		return // the answer is posted; at worst the placeholder stays
 	}
 	for _, m := range slices.Backward(msgs) {
-		if m.BotID != "" && m.Text == notificationText(placeholder) {
-			r.msg = replyMessage{kind: updateMessage, ts: m.TS}
-			return
+		for _, b := range m.Blocks.BlockSet {
+			if b.ID() == r.placeholderID {
+				r.msg = replyMessage{kind: updateMessage, ts: m.Timestamp}
+				return
+			}
 		}
 	}
 }
