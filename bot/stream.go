@@ -476,6 +476,9 @@ func markdownMessage(markdown string, footer *handlers.Footer) []slack.MsgOption
 
 // retryRateLimited makes call again once Slack's requested wait has passed:
 // a rate-limited call was not made, and the final text must get through.
+// The bot's transport (RetrySlack) already waits out a Retry-After of up to
+// 10 s; what reaches this is a longer one, which only the final text is
+// worth waiting for.
 func retryRateLimited(ctx context.Context, call func() error) error {
 	err := call()
 	var limited *slack.RateLimitedError

@@ -463,26 +463,22 @@ func (h *Handler) endWorking(ctx context.Context, r *request, ok bool) {
 	err := h.timedSlack(r, func() error {
 		var removed error
 		if r.eyes {
-			removed = h.slack.RemoveReaction(ctx, r.channel, r.reactTS, reactionWorking)
+			removed = failed(h.slack.RemoveReaction(ctx, r.channel, r.reactTS, reactionWorking))
 		}
-		return errors.Join(removed, h.slack.AddReaction(ctx, r.channel, r.reactTS, outcome))
+		return errors.Join(removed, failed(h.slack.AddReaction(ctx, r.channel, r.reactTS, outcome)))
 	})
-	if err != nil && !onlySkipped(err) {
+	if err != nil {
 		h.log.Warn("update reactions", zap.String("channel", r.channel), zap.Error(err))
 	}
 }
 
-// onlySkipped reports whether every error joined in err is ErrNotShown.
-func onlySkipped(err error) bool {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			if !onlySkipped(e) {
-				return false
-			}
-		}
-		return true
+// failed is err, except a call skipped under Slack's tiers, which is no
+// failure.
+func failed(err error) error {
+	if errors.Is(err, ErrNotShown) {
+		return nil
 	}
-	return errors.Is(err, ErrNotShown)
+	return err
 }
 
 // finish writes the request's one log line and reports its figures.
