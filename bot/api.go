@@ -8,14 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
 
 	"github.com/visionbot/visionbot/handlers"
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // API implements handlers.Slack on slack-go.
@@ -38,13 +40,22 @@ type API struct {
 // response URLs; stream says how answers reach Slack as they are written.
 func NewAPI(client *slack.Client, files *Downloader, hooks *http.Client, stream StreamConfig) *API {
 	return &API{
-		client: client, files: files, hooks: hooks, stream: stream.withDefaults(),
+		client: client, files: files, hooks: hooks, stream: stream,
 		budget: newBudget(slackTiers(), time.Now), replyLimit: markdownBlockLimit, now: time.Now,
 		removals: map[string]time.Time{},
 	}
 }
 
-var _ handlers.Slack = (*API)(nil)
+// The API plays every role the flows declare, and looks up teams for
+// admission.
+var (
+	_ handlers.Reader  = (*API)(nil)
+	_ handlers.Files   = (*API)(nil)
+	_ handlers.Poster  = (*API)(nil)
+	_ handlers.Reactor = (*API)(nil)
+	_ handlers.Views   = (*API)(nil)
+	_ Teams            = (*API)(nil)
+)
 
 // AddReaction shows progress. Under load, when the minute's reactions.add
 // budget is spent, it is skipped with handlers.ErrNotShown: the answer
@@ -156,20 +167,36 @@ func (a *API) Message(ctx context.Context, channel, ts string) (handlers.Message
 			return m, nil
 		}
 	}
-	return handlers.Message{}, vision.Errorf("find message "+ts, vision.KindFileUnavailable, "", nil)
+	return handlers.Message{}, failure.Errorf("find message "+ts, failure.FileUnavailable, "", nil)
 }
 
-// Respond posts an ephemeral answer to a slash command's response_url,
-// which works even where the bot is not a channel member.
+// Respond posts an ephemeral answer to a response_url (of a command, a
+// click, a form), which works even where the bot is not a channel member.
+// Its error never holds the URL: a response_url posts as the app for half
+// an hour, and net/http's errors quote the URL they failed on.
 func (a *API) Respond(ctx context.Context, responseURL, text string) error {
 	err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, a.hooks, &slack.WebhookMessage{
 		ResponseType: slack.ResponseTypeEphemeral,
 		Text:         text,
 	})
-	if err != nil {
-		return fmt.Errorf("post to response_url: %w", err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%s response_url: %w", ue.Op, ue.Err)
+	}
+	return fmt.Errorf("post to response_url: %s", strings.ReplaceAll(err.Error(), responseURL, "[response_url]"))
+}
+
+// TeamOf looks up the team a user belongs to with users.info: in Slack
+// Connect, a person in the bot's channel may be of another team.
+func (a *API) TeamOf(ctx context.Context, user string) (string, error) {
+	u, err := a.client.GetUserInfoContext(ctx, user)
+	if err != nil {
+		return "", wrapSlackError("users.info", err)
+	}
+	return u.TeamID, nil
 }
 
 func (a *API) History(ctx context.Context, channel string, oldest time.Time, limit int) ([]handlers.Message, error) {
@@ -269,44 +296,4 @@ func fileFromSlack(f slack.File) handlers.File {
 		}
 	}
 	return out
-}
-
-// slackErrorCode is Slack's error string ("not_in_channel"), or "".
-func slackErrorCode(err error) string {
-	var resp slack.SlackErrorResponse
-	if errors.As(err, &resp) {
-		return resp.Err
-	}
-	return ""
-}
-
-// wrapSlackError names the method and sorts Slack's error codes into the
-// kinds the user is told about.
-func wrapSlackError(method string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var resp slack.SlackErrorResponse
-	if errors.As(err, &resp) {
-		switch resp.Err {
-		case "not_in_channel", "channel_not_found":
-			return vision.Errorf(method, vision.KindNotInChannel, "", err)
-		case "missing_scope":
-			return vision.Errorf(method, vision.KindMissingScope, resp.Needed, err)
-		case "file_not_found", "file_deleted":
-			return vision.Errorf(method, vision.KindFileUnavailable, "", err)
-		case "is_archived":
-			return vision.Errorf(method, vision.KindArchived, "", err)
-		case "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive":
-			// The token itself is refused: every call fails until an admin
-			// acts, so the log says what to fix.
-			return vision.Errorf(method, vision.KindSlackAuth, resp.Err,
-				fmt.Errorf("%w (fix: reinstall the app and set SLACK_BOT_TOKEN to its new xoxb- token)", err))
-		}
-	}
-	var rl *slack.RateLimitedError
-	if errors.As(err, &rl) {
-		return vision.Errorf(method, vision.KindBusy, "", err)
-	}
-	return fmt.Errorf("%s: %w", method, err)
 }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/slackemu"
-	"github.com/visionbot/visionbot/internal/vision"
 )
 
 const apiTestToken = "xoxb-api-test"
@@ -25,7 +25,7 @@ func newTestAPI(t *testing.T) (*API, *slackemu.Server) {
 	client := slack.New(apiTestToken, slack.OptionAPIURL(emu.APIURL()))
 	u, _ := url.Parse(emu.URL())
 	files := NewDownloader(&http.Client{Timeout: 10 * time.Second}, apiTestToken, []string{u.Scheme + "://" + u.Host})
-	return NewAPI(client, files, &http.Client{Timeout: 10 * time.Second}, StreamConfig{}), emu
+	return NewAPI(client, files, &http.Client{Timeout: 10 * time.Second}, DefaultStreamConfig()), emu
 }
 
 func TestPostReplySplitsLongAnswers(t *testing.T) {
@@ -53,14 +53,14 @@ func TestSlackErrorsBecomeKinds(t *testing.T) {
 	ctx := context.Background()
 
 	_, err := api.History(ctx, "nope", time.Now().Add(-time.Hour), 10)
-	if vision.KindOf(err) != vision.KindNotInChannel {
-		t.Errorf("unknown channel: %v (kind %v)", err, vision.KindOf(err))
+	if failure.KindOf(err) != failure.NotInChannel {
+		t.Errorf("unknown channel: %v (kind %v)", err, failure.KindOf(err))
 	}
 
 	emu.SetScopes("chat:write,reactions:write")
 	_, err = api.History(ctx, "C1", time.Now().Add(-time.Hour), 10)
-	if vision.KindOf(err) != vision.KindMissingScope || vision.DetailOf(err) != "channels:history" {
-		t.Errorf("missing scope: %v (kind %v, detail %q)", err, vision.KindOf(err), vision.DetailOf(err))
+	if failure.KindOf(err) != failure.MissingScope || failure.DetailOf(err) != "channels:history" {
+		t.Errorf("missing scope: %v (kind %v, detail %q)", err, failure.KindOf(err), failure.DetailOf(err))
 	}
 }
 
@@ -117,23 +117,23 @@ func strconvTS(t time.Time) string { return fmt.Sprintf("%d.000100", t.Unix()) }
 func TestSlackOkFalseErrorsAreSorted(t *testing.T) {
 	for _, tc := range []struct {
 		code string
-		want vision.Kind
+		want failure.Kind
 	}{
-		{"token_revoked", vision.KindSlackAuth},
-		{"invalid_auth", vision.KindSlackAuth},
-		{"account_inactive", vision.KindSlackAuth},
-		{"is_archived", vision.KindArchived},
-		{"not_in_channel", vision.KindNotInChannel},
-		{"channel_not_found", vision.KindNotInChannel},
+		{"token_revoked", failure.SlackAuth},
+		{"invalid_auth", failure.SlackAuth},
+		{"account_inactive", failure.SlackAuth},
+		{"is_archived", failure.Archived},
+		{"not_in_channel", failure.NotInChannel},
+		{"channel_not_found", failure.NotInChannel},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			api, emu := newTestAPI(t)
 			emu.Fail("chat.postMessage", 1, http.StatusOK, nil, `{"ok":false,"error":"`+tc.code+`"}`)
 			err := api.PostReply(context.Background(), "C1", "1700000000.000100", "hello")
-			if vision.KindOf(err) != tc.want {
-				t.Errorf("err = %v (kind %v), want %v", err, vision.KindOf(err), tc.want)
+			if failure.KindOf(err) != tc.want {
+				t.Errorf("err = %v (kind %v), want %v", err, failure.KindOf(err), tc.want)
 			}
-			if tc.want == vision.KindSlackAuth && !strings.Contains(err.Error(), "SLACK_BOT_TOKEN") {
+			if tc.want == failure.SlackAuth && !strings.Contains(err.Error(), "SLACK_BOT_TOKEN") {
 				t.Errorf("err = %v, want it to say what to fix", err)
 			}
 			if strings.Contains(err.Error(), apiTestToken) {

@@ -40,7 +40,7 @@ func TestBudget(t *testing.T) {
 
 func TestStreamsBeyondTheTierFallBackToEdits(t *testing.T) {
 	api, emu := newTestAPI(t)
-	api.stream = StreamConfig{Mode: StreamNative, Interval: 10 * time.Millisecond}.withDefaults()
+	api.stream = filled(StreamConfig{Mode: StreamNative, Interval: 10 * time.Millisecond})
 	api.budget = newBudget(map[string]int{"chat.startStream": 1, "chat.stopStream": 1, "chat.update": 50}, time.Now)
 	ctx := context.Background()
 	for i, thread := range []string{"1700000000.000100", "1700000000.000200"} {
@@ -121,7 +121,7 @@ func TestReactionsStayWithinTheirTiers(t *testing.T) {
 // posted whole.
 func TestEditsStayWithinTheirTier(t *testing.T) {
 	api, emu := newTestAPI(t)
-	api.stream = StreamConfig{Mode: StreamUpdate, Interval: 10 * time.Millisecond}.withDefaults()
+	api.stream = filled(StreamConfig{Mode: StreamUpdate, Interval: 10 * time.Millisecond})
 	api.budget = newBudget(map[string]int{"chat.update": 3}, time.Now)
 	ctx := context.Background()
 	threads := []string{"1700000000.000100", "1700000000.000200", "1700000000.000300"}

@@ -23,7 +23,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func TestMemoryStoreClaim(t *testing.T) {
 	clock := newFakeClock()
-	s := newMemoryStore(0, clock.Now)
+	s := newMemoryStore(maxMemoryKeys, clock.Now)
 	ttl := 10 * time.Minute
 
 	steps := []struct {
@@ -85,7 +85,7 @@ func TestMemoryStoreIsBounded(t *testing.T) {
 
 func TestMemoryStoreCount(t *testing.T) {
 	clock := newFakeClock()
-	s := newMemoryStore(0, clock.Now)
+	s := newMemoryStore(maxMemoryKeys, clock.Now)
 	ctx := context.Background()
 	steps := []struct {
 		advance   time.Duration
@@ -99,7 +99,7 @@ func TestMemoryStoreCount(t *testing.T) {
 	}
 	for i, st := range steps {
 		clock.Advance(st.advance)
-		n, reset, err := s.Count(ctx, "user:U1", time.Minute)
+		n, reset, err := count(ctx, s, "user:U1", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,16 +173,16 @@ func TestDuplicateDeliveries(t *testing.T) {
 			clock := newFakeClock()
 			socket, flows := &fakeSocket{}, &fakeFlows{}
 			b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(),
-				Config{Workers: 1, Queue: 8, DedupeTTL: 10 * time.Minute, Store: newMemoryStore(0, clock.Now)})
+				Config{Workers: 1, Queue: 8, DedupeTTL: 10 * time.Minute, Store: newMemoryStore(maxMemoryKeys, clock.Now)})
 			b.pool.start(context.Background(), time.Minute)
 			for _, d := range tt.deliveries {
 				clock.Advance(d.later)
 				ev := fixtureCallback(t, d.fixture, d.edit)
 				ev.Data.(*slackevents.EventsAPICallbackEvent).EventID = d.eventID
-				b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev,
+				deliver(b, socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev,
 					Request: &socketmode.Request{EnvelopeID: d.envelope, RetryAttempt: d.retry}})
 			}
-			b.pool.stop(5*time.Second, func() {})
+			b.pool.stop(5 * time.Second)
 			calls := slices.Sorted(slices.Values(flows.calls))
 			if !slices.Equal(calls, tt.want) {
 				t.Errorf("flows = %v, want %v", calls, tt.want)
@@ -192,4 +192,13 @@ func TestDuplicateDeliveries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// count is one counter's count through Store.Admit, with no seen keys.
+func count(ctx context.Context, s Store, key string, window time.Duration) (int64, time.Duration, error) {
+	adm, err := s.Admit(ctx, time.Minute, nil, []Counter{{Key: key, Window: window}})
+	if err != nil || len(adm.Counts) != 1 {
+		return 0, 0, err
+	}
+	return adm.Counts[0].N, adm.Counts[0].ResetIn, nil
 }

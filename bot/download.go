@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // Downloader fetches Slack files with the bot token, and sends that token
@@ -109,10 +109,10 @@ func (d *Downloader) Get(ctx context.Context, rawURL string, maxBytes int64) ([]
 	const op = "download"
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, vision.Errorf(op, vision.KindFileUnavailable, "not a file URL", nil)
+		return nil, failure.Errorf(op, failure.FileUnavailable, "not a file URL", nil)
 	}
 	if !d.trusted(u) {
-		return nil, vision.Errorf(op, vision.KindForeignHost, u.Scheme+"://"+u.Hostname(), nil)
+		return nil, failure.Errorf(op, failure.ForeignHost, u.Scheme+"://"+u.Hostname(), nil)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -123,31 +123,31 @@ func (d *Downloader) Get(ctx context.Context, rawURL string, maxBytes int64) ([]
 	if err != nil {
 		var away foreignRedirect
 		if errors.As(err, &away) {
-			return nil, vision.Errorf(op, vision.KindForeignHost, away.host, nil)
+			return nil, failure.Errorf(op, failure.ForeignHost, away.host, nil)
 		}
 		if ctx.Err() != nil || isTimeout(err) {
-			return nil, vision.Errorf(op, vision.KindTimeout, "", redactURLError(err))
+			return nil, failure.Errorf(op, failure.Timeout, "", redactURLError(err))
 		}
 		return nil, fmt.Errorf("%s: %w", op, redactURLError(err))
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return nil, vision.Errorf(op, vision.KindFileUnavailable, resp.Status, nil)
+		return nil, failure.Errorf(op, failure.FileUnavailable, resp.Status, nil)
 	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
-		return nil, vision.Errorf(op, vision.KindFilesScope, resp.Status, nil)
+		return nil, failure.Errorf(op, failure.FilesScope, resp.Status, nil)
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%s: %s", op, resp.Status)
 	}
 	if resp.ContentLength > maxBytes {
-		return nil, vision.Errorf(op, vision.KindTooLarge, "", nil)
+		return nil, failure.Errorf(op, failure.TooLarge, "", nil)
 	}
 	data, err := readBody(resp, maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read body: %w", op, redactURLError(err))
 	}
 	if int64(len(data)) > maxBytes {
-		return nil, vision.Errorf(op, vision.KindTooLarge, "", nil)
+		return nil, failure.Errorf(op, failure.TooLarge, "", nil)
 	}
 	return data, nil
 }

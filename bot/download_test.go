@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // authLog is a test server that records the Authorization header of every
@@ -74,26 +74,26 @@ func TestDownloader(t *testing.T) {
 	tests := []struct {
 		name     string
 		url      string
-		wantKind vision.Kind
+		wantKind failure.Kind
 		wantBody string
 		wantErr  bool // an error of no particular kind
 	}{
 		{name: "a Slack file", url: slackSrv.URL + "/ok", wantBody: "image bytes"},
-		{name: "declared over the cap", url: slackSrv.URL + "/big", wantKind: vision.KindTooLarge},
-		{name: "endless body cut at the cap", url: slackSrv.URL + "/endless", wantKind: vision.KindTooLarge},
+		{name: "declared over the cap", url: slackSrv.URL + "/big", wantKind: failure.TooLarge},
+		{name: "endless body cut at the cap", url: slackSrv.URL + "/endless", wantKind: failure.TooLarge},
 		{name: "a body that ends before its declared length", url: slackSrv.URL + "/short", wantErr: true},
-		{name: "deleted file", url: slackSrv.URL + "/gone", wantKind: vision.KindFileUnavailable},
-		{name: "foreign host gets no request at all", url: foreign.URL + "/cat.png", wantKind: vision.KindForeignHost},
-		{name: "not a URL", url: "file:///etc/passwd", wantKind: vision.KindFileUnavailable},
-		{name: "a redirect outside Slack is not followed", url: slackSrv.URL + "/redirect-away", wantKind: vision.KindForeignHost},
-		{name: "the token never goes over https to an http-only origin", url: "https://" + slackHost + "/ok", wantKind: vision.KindForeignHost},
+		{name: "deleted file", url: slackSrv.URL + "/gone", wantKind: failure.FileUnavailable},
+		{name: "foreign host gets no request at all", url: foreign.URL + "/cat.png", wantKind: failure.ForeignHost},
+		{name: "not a URL", url: "file:///etc/passwd", wantKind: failure.FileUnavailable},
+		{name: "a redirect outside Slack is not followed", url: slackSrv.URL + "/redirect-away", wantKind: failure.ForeignHost},
+		{name: "the token never goes over https to an http-only origin", url: "https://" + slackHost + "/ok", wantKind: failure.ForeignHost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data, err := d.Get(context.Background(), tt.url, 1000)
-			if tt.wantKind != vision.KindInternal {
-				if vision.KindOf(err) != tt.wantKind {
-					t.Fatalf("err = %v (kind %v), want kind %v", err, vision.KindOf(err), tt.wantKind)
+			if tt.wantKind != failure.Internal {
+				if failure.KindOf(err) != tt.wantKind {
+					t.Fatalf("err = %v (kind %v), want kind %v", err, failure.KindOf(err), tt.wantKind)
 				}
 				return
 			}
@@ -166,22 +166,22 @@ func TestDownloaderHostNames(t *testing.T) {
 	tests := []struct {
 		name     string
 		url      string
-		wantKind vision.Kind
+		wantKind failure.Kind
 		wantBody string
 	}{
 		{name: "Slack's file host gets the token", url: "http://files.slack.com/files-pri/T1-F1/cat.png", wantBody: "image bytes"},
-		{name: "an external file's foreign URL is refused", url: "http://files.evil.example/cat.png", wantKind: vision.KindForeignHost},
-		{name: "a look-alike host is refused", url: "http://files.slack.com.evil.example/cat.png", wantKind: vision.KindForeignHost},
-		{name: "user info does not make a host Slack's", url: "http://files.slack.com@files.evil.example/cat.png", wantKind: vision.KindForeignHost},
-		{name: "Slack redirecting outside Slack is not followed", url: "http://files.slack.com/to-evil", wantKind: vision.KindForeignHost},
+		{name: "an external file's foreign URL is refused", url: "http://files.evil.example/cat.png", wantKind: failure.ForeignHost},
+		{name: "a look-alike host is refused", url: "http://files.slack.com.evil.example/cat.png", wantKind: failure.ForeignHost},
+		{name: "user info does not make a host Slack's", url: "http://files.slack.com@files.evil.example/cat.png", wantKind: failure.ForeignHost},
+		{name: "Slack redirecting outside Slack is not followed", url: "http://files.slack.com/to-evil", wantKind: failure.ForeignHost},
 		{name: "Slack's sign-in redirect is followed without the token", url: "http://files.slack.com/to-signin", wantBody: "<!DOCTYPE html><html>Sign in to Acme</html>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data, err := d.Get(context.Background(), tt.url, 1000)
-			if tt.wantKind != vision.KindInternal {
-				if vision.KindOf(err) != tt.wantKind {
-					t.Fatalf("err = %v (kind %v), want kind %v", err, vision.KindOf(err), tt.wantKind)
+			if tt.wantKind != failure.Internal {
+				if failure.KindOf(err) != tt.wantKind {
+					t.Fatalf("err = %v (kind %v), want kind %v", err, failure.KindOf(err), tt.wantKind)
 				}
 				if strings.Contains(err.Error(), token) {
 					t.Errorf("the error shows the token: %v", err)

@@ -92,21 +92,16 @@ func renderForm(form handlers.Form) slack.ModalViewRequest {
 	return view
 }
 
-// readSubmission reads a submitted analyze modal.
-func readSubmission(cb slack.InteractionCallback) handlers.Submission {
-	sub := handlers.Submission{
-		User: cb.User.ID, Team: cb.User.TeamID, Metadata: cb.View.PrivateMetadata,
-	}
-	if sub.Team == "" {
-		sub.Team = cb.Team.ID
-	}
+// readSubmission reads the inputs of a submitted analyze modal.
+func readSubmission(cb slack.InteractionCallback, target handlers.FormTarget) handlers.Submission {
+	sub := handlers.Submission{Files: target.Files}
 	if cb.View.State == nil {
 		return sub
 	}
 	values := cb.View.State.Values
 	sub.UseCase = values[inputUseCase][inputUseCase].SelectedOption.Value
 	sub.Question = values[inputQuestion][inputQuestion].Value
-	sub.Files = filesFromSlack(values[inputFile][inputFile].Files)
+	sub.Uploads = filesFromSlack(values[inputFile][inputFile].Files)
 	return sub
 }
 

@@ -98,11 +98,10 @@ func FuzzEnvelope(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		socket, flows := &fakeSocket{}, &fakeFlows{}
-		b := New(socket, nil, flows, Identity{UserID: "UBOT", BotID: "BBOT"}, zap.NewNop(), Config{Workers: 2, Queue: 4})
-		ctx, cancel := context.WithCancel(context.Background())
-		b.pool.start(ctx, time.Minute)
-		b.handle(socketEvent(frame))
-		b.pool.stop(10*time.Second, cancel)
+		b := New(socket, nil, flows, Identity{UserID: "UBOT", BotID: "BBOT"}, zap.NewNop(), testConfig(2, 4))
+		b.pool.start(context.Background(), time.Minute)
+		deliver(b, socketEvent(frame))
+		b.pool.stop(10 * time.Second)
 
 		var env struct {
 			EnvelopeID string `json:"envelope_id"`

@@ -50,7 +50,7 @@ func messageActionFixture(t *testing.T, edit func(map[string]any)) map[string]an
 
 func TestInteractionRouting(t *testing.T) {
 	ref := encodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}})
-	meta := `{"c":"C1","r":"https://hooks.slack.com/r"}`
+	meta := handlers.FormTarget{Channel: "C1", ResponseURL: "https://hooks.slack.com/r"}.Encode()
 	tests := []struct {
 		name     string
 		payload  map[string]any
@@ -91,8 +91,8 @@ func TestInteractionRouting(t *testing.T) {
 							map[string]any{"id": "F1", "name": "dish.png", "mimetype": "image/png", "url_private": "https://files.slack.com/x.png"}}}},
 					}}},
 			},
-			want:     []string{"submit"},
-			wantText: "recipe|vegan|" + meta,
+			want:     []string{"submit C1 "},
+			wantText: "recipe|vegan||F1", // no thread yet: an upload's
 		},
 		{
 			name: "Try another use case reruns in the answer's thread",
@@ -126,11 +126,11 @@ func TestInteractionRouting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			socket, flows := &fakeSocket{}, &fakeFlows{}
-			b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), Config{Workers: 1, Queue: 4})
+			b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 4))
 			b.pool.start(context.Background(), time.Minute)
-			b.handle(socketmode.Event{Type: socketmode.EventTypeInteractive, Data: interaction(t, tt.payload),
+			deliver(b, socketmode.Event{Type: socketmode.EventTypeInteractive, Data: interaction(t, tt.payload),
 				Request: &socketmode.Request{EnvelopeID: "env-1"}})
-			b.pool.stop(5*time.Second, func() {})
+			b.pool.stop(5 * time.Second)
 
 			if !slices.Equal(socket.acks, []string{"env-1"}) {
 				t.Errorf("acks = %v, want the envelope acked once", socket.acks)
@@ -152,7 +152,7 @@ func TestInteractionRouting(t *testing.T) {
 
 func TestReactionAndHomeRouting(t *testing.T) {
 	socket, flows := &fakeSocket{}, &fakeFlows{}
-	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), Config{Workers: 1, Queue: 8})
+	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 8))
 	b.pool.start(context.Background(), time.Minute)
 	send := func(eventID string, inner map[string]any) {
 		raw, _ := json.Marshal(map[string]any{"type": "event_callback", "team_id": "T1", "event_id": eventID, "event": inner})
@@ -160,7 +160,7 @@ func TestReactionAndHomeRouting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: "env-" + eventID}})
+		deliver(b, socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: "env-" + eventID}})
 	}
 	reaction := func(user, emoji string) map[string]any {
 		return map[string]any{"type": "reaction_added", "user": user, "reaction": emoji, "item_user": "U2",
@@ -172,7 +172,7 @@ func TestReactionAndHomeRouting(t *testing.T) {
 	send("Ev4", reaction("UBOT", "fork_and_knife"))
 	send("Ev5", map[string]any{"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})
 	send("Ev6", map[string]any{"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "messages"})
-	b.pool.stop(5*time.Second, func() {})
+	b.pool.stop(5 * time.Second)
 
 	slices.Sort(flows.calls)
 	want := []string{"home  ", "reaction C1 1700000000.000100"}

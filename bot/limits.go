@@ -1,21 +1,77 @@
 package bot
 
 import (
-	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/handlers"
 )
 
-// Rate is at most N requests per Per; N 0 is no limit.
+// Rate is at most N requests per Per; the zero Rate is no limit.
 type Rate struct {
 	N   int64
 	Per time.Duration
 }
 
 func (r Rate) on() bool { return r.N > 0 && r.Per > 0 }
+
+// UnmarshalText reads a rate such as 10/1m ("10/m" and "10/minute" too), or
+// "off" (or a count of 0) for no limit, so that configuration parses it
+// once, where it is read.
+func (r *Rate) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	if s == "off" {
+		*r = Rate{}
+		return nil
+	}
+	count, per, ok := strings.Cut(s, "/")
+	n, err := strconv.ParseInt(strings.TrimSpace(count), 10, 64)
+	window, werr := parseWindow(strings.TrimSpace(per))
+	if !ok || err != nil || n < 0 || werr != nil || window <= 0 {
+		return fmt.Errorf("%q is not N/duration such as 10/1m, or off", s)
+	}
+	*r = Rate{N: n, Per: window}
+	if n == 0 {
+		*r = Rate{} // none allowed would be no bot: 0 is read as off
+	}
+	return nil
+}
+
+// parseWindow reads a Go duration ("1m", "90s"), or a unit alone ("m",
+// "minute") for one of it.
+func parseWindow(s string) (time.Duration, error) {
+	switch s {
+	case "s", "sec", "second":
+		return time.Second, nil
+	case "m", "min", "minute":
+		return time.Minute, nil
+	case "h", "hour":
+		return time.Hour, nil
+	case "d", "day":
+		return 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// Cap is a most-this-many limit; the zero Cap is no limit.
+type Cap int64
+
+// UnmarshalText reads a whole number, or "off" (or 0) for no limit.
+func (c *Cap) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	if s == "off" {
+		*c = 0
+		return nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q must be a whole number: 0 (or off) for no cap, or more", s)
+	}
+	*c = Cap(n)
+	return nil
+}
 
 // Limits bound what one user, one channel and one thread may ask of the
 // bot. They are counted in the Store, so replicas sharing a RedisStore
@@ -24,18 +80,67 @@ type Limits struct {
 	User    Rate
 	Channel Rate
 	// ThreadReplies caps the requests one thread gets answered within
-	// ThreadWindow, so that two bots mentioning each other run dry; 0 is
-	// no cap.
-	ThreadReplies int64
+	// ThreadWindow, so that two bots mentioning each other run dry.
+	ThreadReplies Cap
 	ThreadWindow  time.Duration
+}
+
+// SlackID is the id of a Slack channel, user or team (C…, U…, T…), as
+// the allow-lists name them: read from configuration, it must look like
+// one, so that a name put there by mistake is an error, not a list that
+// lets nobody in.
+type SlackID string
+
+// UnmarshalText checks the id: an upper-case letter, then upper-case
+// letters and digits.
+func (id *SlackID) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	if !isSlackID(s) {
+		return fmt.Errorf("%q is a name, not an id", s)
+	}
+	*id = SlackID(s)
+	return nil
+}
+
+// SlackIDs is a comma-separated list of Slack ids; spaces and empty items
+// are ignored.
+type SlackIDs []SlackID
+
+// UnmarshalText reads the list, refusing it whole for one bad id.
+func (ids *SlackIDs) UnmarshalText(text []byte) error {
+	var out SlackIDs
+	for _, item := range strings.Split(string(text), ",") {
+		if strings.TrimSpace(item) == "" {
+			continue
+		}
+		var id SlackID
+		if err := id.UnmarshalText([]byte(item)); err != nil {
+			return err
+		}
+		out = append(out, id)
+	}
+	*ids = out
+	return nil
+}
+
+func isSlackID(s string) bool {
+	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Access says who may use the bot: a request passes only when every
 // non-empty list names its channel, its user and its user's team.
 type Access struct {
-	Channels []string
-	Users    []string
-	Teams    []string
+	Channels SlackIDs
+	Users    SlackIDs
+	Teams    SlackIDs
 	// External lets people of other teams than the bot's own (Slack
 	// Connect) use the bot when Teams is empty.
 	External bool
@@ -48,62 +153,40 @@ type access struct {
 }
 
 func newAccess(a Access) access {
-	set := func(ids []string) map[string]bool {
+	set := func(ids SlackIDs) map[string]bool {
 		if len(ids) == 0 {
 			return nil
 		}
 		m := make(map[string]bool, len(ids))
 		for _, id := range ids {
-			m[id] = true
+			m[string(id)] = true
 		}
 		return m
 	}
 	return access{channels: set(a.Channels), users: set(a.Users), teams: set(a.Teams), external: a.External}
 }
 
-// asker is who asked and where, for the allow-lists and the limits.
-type asker struct {
-	channel string
-	user    string
-	team    string // the user's team; in Slack Connect not always the bot's
-	thread  string // where the answer goes; "" when not known yet
+// needsTeam says whether the lists must know a user's team: when they name
+// teams, or when outsiders are kept out and the bot knows its own team.
+func (acc access) needsTeam(ownTeam string) bool {
+	return acc.teams != nil || (!acc.external && ownTeam != "")
 }
 
-// allows reports whether the allow-lists let a's request in. A person of
+// allows reports whether the lists let o's request in. A person of
 // another team (Slack Connect) needs their team listed, or, with no team
-// listed, External.
-func (b *Bot) allows(a asker) bool {
-	acc := b.access
-	if acc.channels != nil && !acc.channels[a.channel] {
+// listed, External; a person whose team is unknown passes only where the
+// lists don't need it.
+func (acc access) allows(o handlers.Origin, ownTeam string) bool {
+	if acc.channels != nil && !acc.channels[o.Channel] {
 		return false
 	}
-	if acc.users != nil && !acc.users[a.user] {
+	if acc.users != nil && !acc.users[o.User] {
 		return false
 	}
 	if acc.teams != nil {
-		return acc.teams[a.team]
+		return acc.teams[o.Team]
 	}
-	return acc.external || a.team == "" || b.self.TeamID == "" || a.team == b.self.TeamID
-}
-
-// admits applies the allow-lists to a request. Outside them, a mention, a
-// DM or a reaction gets deliberate silence (decline nil), while a command,
-// a shortcut or a form, which people expect an answer to, is told
-// privately that the app isn't enabled here.
-func (b *Bot) admits(a asker, decline func(context.Context, handlers.Refusal)) bool {
-	if b.allows(a) {
-		return true
-	}
-	fields := []zap.Field{zap.String("channel", a.channel), zap.String("user", a.user), zap.String("team", a.team)}
-	if decline == nil {
-		b.log.Debug("ignored a request from outside the allow-lists", fields...)
-		return false
-	}
-	b.log.Info("told a user outside the allow-lists that the app isn't enabled", fields...)
-	b.pool.notify("not enabled", func(ctx context.Context) {
-		decline(ctx, handlers.Refusal{Reason: handlers.RefusedNotEnabled})
-	})
-	return false
+	return acc.external || ownTeam == "" || o.Team == ownTeam
 }
 
 // limit is one counter a request is checked against.
@@ -114,57 +197,19 @@ type limit struct {
 	reason handlers.RefusalReason
 }
 
-// limitsOf are the counters a's request counts against, in the order they
+// limitsOf are the counters o's request counts against, in the order they
 // are checked.
-func (b *Bot) limitsOf(a asker) []limit {
+func (b *Bot) limitsOf(o handlers.Origin) []limit {
 	l := b.cfg.Limits
 	var out []limit
-	if l.User.on() && a.user != "" {
-		out = append(out, limit{"rate:user:" + a.user, l.User.N, l.User.Per, handlers.RefusedUserRate})
+	if l.User.on() && o.User != "" {
+		out = append(out, limit{"rate:user:" + o.User, l.User.N, l.User.Per, handlers.RefusedUserRate})
 	}
-	if l.Channel.on() && a.channel != "" {
-		out = append(out, limit{"rate:channel:" + a.channel, l.Channel.N, l.Channel.Per, handlers.RefusedChannelRate})
+	if l.Channel.on() && o.Channel != "" {
+		out = append(out, limit{"rate:channel:" + o.Channel, l.Channel.N, l.Channel.Per, handlers.RefusedChannelRate})
 	}
-	if l.ThreadReplies > 0 && a.channel != "" && a.thread != "" {
-		out = append(out, limit{"thread:" + a.channel + ":" + a.thread, l.ThreadReplies, l.ThreadWindow, handlers.RefusedThreadCap})
+	if l.ThreadReplies > 0 && o.Channel != "" && o.Thread != "" {
+		out = append(out, limit{"thread:" + o.Channel + ":" + o.Thread, int64(l.ThreadReplies), l.ThreadWindow, handlers.RefusedThreadCap})
 	}
 	return out
-}
-
-// withinLimits counts a request against its limits and reports whether it
-// stays within all of them. Over one, it is refused, and decline tells
-// the user only the first time that limit refuses them in its window:
-// after that silence until it resets, so that someone flooding the bot
-// can't make it flood the channel. A store error lets the request through.
-func (b *Bot) withinLimits(a asker, decline func(context.Context, handlers.Refusal)) bool {
-	limits := b.limitsOf(a)
-	if len(limits) == 0 {
-		return true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	for _, l := range limits {
-		n, resetIn, err := b.store.Count(ctx, l.key, l.window)
-		if err != nil {
-			b.log.Warn("limit store failed: letting the request through", zap.String("limit", l.key), zap.Error(err))
-			continue
-		}
-		if n <= l.max {
-			continue
-		}
-		why := handlers.Refusal{Reason: l.reason, Limit: l.max, Window: l.window, RetryIn: resetIn}
-		if resetIn <= 0 {
-			resetIn = l.window
-		}
-		first, err := b.store.Claim(ctx, resetIn, "told:"+l.key+":"+a.user)
-		fields := []zap.Field{zap.String("limit", l.key), zap.String("user", a.user), zap.Int64("count", n), zap.Duration("reset_in", resetIn)}
-		if !first && err == nil {
-			b.log.Debug("refused a request over a limit, silently: the user was told already", fields...)
-			return false
-		}
-		b.log.Info("refused a request over a limit and told the user", fields...)
-		b.pool.notify("refused", func(ctx context.Context) { decline(ctx, why) })
-		return false
-	}
-	return true
 }

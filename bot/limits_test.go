@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,16 +105,22 @@ func after(d time.Duration, r request) request { r.later = d; return r }
 func runRequests(t *testing.T, cfg Config, requests []request) []string {
 	t.Helper()
 	clock := newFakeClock()
-	cfg.Workers, cfg.Queue = 1, 64
-	cfg.Store = newMemoryStore(0, clock.Now)
+	base := testConfig(1, 64)
+	base.Limits, base.Access = cfg.Limits, cfg.Access
+	if base.Limits.ThreadWindow == 0 {
+		base.Limits.ThreadWindow = DefaultConfig().Limits.ThreadWindow
+	}
+	base.Teams = fakeTeams{}
+	cfg = base
+	cfg.Store = newMemoryStore(maxMemoryKeys, clock.Now)
 	socket, flows := &fakeSocket{}, &fakeFlows{}
 	b := New(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
 	b.pool.start(context.Background(), time.Minute)
 	for i, r := range requests {
 		clock.Advance(r.later)
-		b.handle(r.event(t, fmt.Sprintf("env-%d", i)))
+		deliver(b, r.event(t, fmt.Sprintf("env-%d", i)))
 	}
-	b.pool.stop(5*time.Second, func() {})
+	b.pool.stop(5 * time.Second)
 	if len(socket.acks) != len(requests) {
 		t.Errorf("acks = %v: every envelope is acked, refused or not", socket.acks)
 	}
@@ -173,7 +180,7 @@ func TestLimits(t *testing.T) {
 			Limits{ThreadReplies: 1}, []request{
 				mentionIn("Ev1", "C1", "U1", "1.000001", "1.000000"),
 				rerunIn("C1", "1.000000", "U1"),
-			}, []string{"mention C1 1.000001", "thread-cap-slash(1 in 24h0m0s) C1 "}},
+			}, []string{"mention C1 1.000001", "thread-cap-slash(1 in 24h0m0s) C1 1.000000"}},
 		{"a slash command over the rate is told privately",
 			Limits{User: perMinute(1)}, []request{
 				slashIn("C1", "U1", "T1"),
@@ -185,7 +192,7 @@ func TestLimits(t *testing.T) {
 				submitTo("C1", "1.000000", "U1"),
 				submitTo("C1", "1.000000", "U1"),
 				submitTo("C1", "", "U1"), // an upload: its thread is new
-			}, []string{"submit  ", "submit  ", "thread-cap-submit(1 in 24h0m0s) C1 1.000000"}},
+			}, []string{"submit C1 ", "submit C1 1.000000", "thread-cap-submit(1 in 24h0m0s) C1 1.000000"}},
 		{"Slack's retries are not counted twice",
 			Limits{User: perMinute(1)}, []request{
 				mentionIn("Ev1", "C1", "U1", "1.000001", ""),
@@ -215,24 +222,39 @@ func (failingStore) Claim(context.Context, time.Duration, ...string) (bool, erro
 	return false, fmt.Errorf("store down")
 }
 
-func (failingStore) Count(context.Context, string, time.Duration) (int64, time.Duration, error) {
-	return 0, 0, fmt.Errorf("store down")
+func (failingStore) Admit(context.Context, time.Duration, []string, []Counter) (Admission, error) {
+	return Admission{}, fmt.Errorf("store down")
+}
+
+// fakeTeams is users.info for the tests' workspace T1: the users whose id
+// starts with UX are of another team, T9, as in a Slack Connect channel;
+// UFAIL can't be looked up.
+type fakeTeams struct{}
+
+func (fakeTeams) TeamOf(_ context.Context, user string) (string, error) {
+	switch {
+	case user == "UFAIL":
+		return "", fmt.Errorf("users.info: ratelimited")
+	case strings.HasPrefix(user, "UX"):
+		return "T9", nil
+	}
+	return "T1", nil
 }
 
 // A store that fails lets requests through: an answer given twice, or
 // beyond a limit, is better than none.
 func TestStoreErrorsLetRequestsThrough(t *testing.T) {
 	socket, flows := &fakeSocket{}, &fakeFlows{}
-	b := New(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), Config{
-		Workers: 1, Queue: 8, Store: failingStore{},
-		Limits: Limits{User: Rate{N: 1, Per: time.Minute}, Channel: Rate{N: 1, Per: time.Minute}, ThreadReplies: 1},
-	})
+	cfg := testConfig(1, 8)
+	cfg.Store, cfg.Teams = failingStore{}, fakeTeams{}
+	cfg.Limits = Limits{User: Rate{N: 1, Per: time.Minute}, Channel: Rate{N: 1, Per: time.Minute}, ThreadReplies: 1, ThreadWindow: time.Hour}
+	b := New(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
 	b.pool.start(context.Background(), time.Minute)
 	for i := range 3 {
 		ts := fmt.Sprintf("1.00000%d", i)
-		b.handle(mentionIn("Ev"+ts, "C1", "U1", ts, "1.000000").event(t, "env-"+ts))
+		deliver(b, mentionIn("Ev"+ts, "C1", "U1", ts, "1.000000").event(t, "env-"+ts))
 	}
-	b.pool.stop(5*time.Second, func() {})
+	b.pool.stop(5 * time.Second)
 	if len(flows.calls) != 3 {
 		t.Errorf("flows = %q, want all 3 mentions answered", flows.calls)
 	}
@@ -265,17 +287,28 @@ func TestAllowLists(t *testing.T) {
 		{"no lists: a Slack Connect user of another team is ignored, silently",
 			Access{}, []request{external("T9"), slashIn("C1", "UX", "T9"), fixtureMention("T9")},
 			[]string{"not-enabled-slash C1 "}},
+		// reaction_added names no team, and a slash command's team_id is
+		// the workspace it was typed in: the user's own is looked up.
+		{"no lists: an outsider's reaction is ignored, and their command in our workspace refused",
+			Access{}, []request{reactionOn("Ev1", "C1", "UX1", "1.000001"), slashIn("C1", "UX1", "T1")},
+			[]string{"not-enabled-slash C1 "}},
+		{"ALLOWED_TEAMS: an outsider's reaction is ignored",
+			Access{Teams: SlackIDs{"T1"}}, []request{reactionOn("Ev1", "C1", "UX1", "1.000001"), reactionOn("Ev2", "C1", "U1", "1.000002")},
+			[]string{"reaction C1 1.000002"}},
+		{"a user whose team can't be looked up is refused, told where they can be",
+			Access{}, []request{reactionOn("Ev1", "C1", "UFAIL", "1.000001"), slashIn("C1", "UFAIL", "T1")},
+			[]string{"unknown-team-slash C1 "}},
 		{"the fixture's own team is no outsider",
-			Access{Teams: []string{"T111"}}, []request{fixtureMention("T111")},
+			Access{Teams: SlackIDs{"T111"}}, []request{fixtureMention("T111")},
 			[]string{"mention C111 1610241741.000200"}},
 		{"ALLOW_EXTERNAL_USERS lets other teams in",
 			Access{External: true}, []request{external("T9"), fixtureMention("T9")},
 			[]string{"mention C1 1.000009", "mention C111 1610241741.000200"}},
 		{"ALLOWED_TEAMS: only the teams listed, the bot's own included",
-			Access{Teams: []string{"T9"}}, []request{external("T9"), mentionIn("Ev1", "C1", "U1", "1.000001", "")},
+			Access{Teams: SlackIDs{"T9"}}, []request{external("T9"), mentionIn("Ev1", "C1", "U1", "1.000001", "")},
 			[]string{"mention C1 1.000009"}},
 		{"ALLOWED_CHANNELS: silence for mentions, DMs and reactions elsewhere; commands are told",
-			Access{Channels: []string{"C1"}}, []request{
+			Access{Channels: SlackIDs{"C1"}}, []request{
 				mentionIn("Ev1", "C1", "U1", "1.000001", ""),
 				mentionIn("Ev2", "C2", "U1", "1.000002", ""),
 				request{event: callback("T1", "Ev3", map[string]any{"type": "message", "channel_type": "im", "channel": "D1",
@@ -287,16 +320,16 @@ func TestAllowLists(t *testing.T) {
 				rerunIn("C2", "1.000000", "U1"),
 				slashIn("C1", "U1", "T1"),
 			}, []string{"mention C1 1.000001", "not-enabled-slash C2 ", "not-enabled-slash C2 ",
-				"not-enabled-slash C2 ", "not-enabled-submit C2 1.000000", "slash C1 "}},
+				"not-enabled-slash C2 1.000000", "not-enabled-submit C2 1.000000", "slash C1 "}},
 		{"ALLOWED_USERS: only the users listed",
-			Access{Users: []string{"U1"}}, []request{
+			Access{Users: SlackIDs{"U1"}}, []request{
 				mentionIn("Ev1", "C1", "U1", "1.000001", ""),
 				mentionIn("Ev2", "C1", "U2", "1.000002", ""),
 				shortcutIn("C1", "U2", "T1"),
 				shortcutIn("C1", "U1", "T1"),
 			}, []string{"mention C1 1.000001", "not-enabled-slash C1 ", "shortcut C1 1700000000.000100"}},
 		{"every list must let the request in",
-			Access{Channels: []string{"C1"}, Users: []string{"U1"}}, []request{
+			Access{Channels: SlackIDs{"C1"}, Users: SlackIDs{"U1"}}, []request{
 				mentionIn("Ev1", "C1", "U1", "1.000001", ""),
 				mentionIn("Ev2", "C1", "U2", "1.000002", ""),
 				mentionIn("Ev3", "C2", "U1", "1.000003", ""),

@@ -64,12 +64,6 @@ func (e errorObserver) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// tokenErrors are Slack's answers that mean it no longer takes the token
-// itself: no call can succeed until an admin acts.
-var tokenErrors = map[string]bool{
-	"invalid_auth": true, "not_authed": true, "token_revoked": true, "token_expired": true, "account_inactive": true,
-}
-
 // WatchToken calls refused with Slack's error code each time Slack answers
 // that it no longer takes the token, so that the bot can stop and say so
 // rather than fail every request one by one.
@@ -88,7 +82,7 @@ type tokenWatcher struct {
 func (w tokenWatcher) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := w.next.RoundTrip(req)
 	if err == nil && resp.StatusCode == http.StatusOK {
-		if code := peekErrorCode(resp); tokenErrors[code] {
+		if code := peekErrorCode(resp); IsTokenRefusal(code) {
 			w.refused(code)
 		}
 	}

@@ -116,7 +116,7 @@ func TestReadyFollowsTheConnection(t *testing.T) {
 		t.Fatal("ready before any connection")
 	}
 	for i, s := range steps {
-		b.handle(socketmode.Event{Type: s.event})
+		deliver(b, socketmode.Event{Type: s.event})
 		if b.Ready() != s.ready {
 			t.Errorf("step %d, after %s: ready = %v, want %v", i, s.event, b.Ready(), s.ready)
 		}
@@ -131,7 +131,7 @@ func TestObserverSeesAcksAndJobs(t *testing.T) {
 	for i, ts := range []string{"1.000001", "2.000002"} {
 		ev := fixtureCallback(t, "socketmode/events_api_app_mention.slack-go.json", func(e map[string]any) { e["ts"] = ts })
 		ev.Data.(*slackevents.EventsAPICallbackEvent).EventID = "Ev" + ts
-		b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev,
+		deliver(b, socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev,
 			Request: &socketmode.Request{EnvelopeID: "env-" + ts}})
 		if i == 0 {
 			<-flows.started // the first holds the only worker
@@ -139,7 +139,7 @@ func TestObserverSeesAcksAndJobs(t *testing.T) {
 	}
 	running, queued := b.Jobs()
 	close(flows.release)
-	b.pool.stop(5*time.Second, func() {})
+	b.pool.stop(5 * time.Second)
 	if running != 1 || queued != 1 {
 		t.Errorf("jobs = %d running, %d queued; want 1 and 1", running, queued)
 	}

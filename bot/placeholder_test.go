@@ -33,7 +33,7 @@ func TestLostPlaceholder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api, emu := newTestAPI(t)
-			api.stream = StreamConfig{Mode: StreamUpdate, Interval: 10 * time.Millisecond}.withDefaults()
+			api.stream = filled(StreamConfig{Mode: StreamUpdate, Interval: 10 * time.Millisecond})
 			ctx := context.Background()
 			const channel = "C1"
 			root := emu.AddMessage(channel, map[string]any{"text": "a photo", "user": "U1"})

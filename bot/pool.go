@@ -11,108 +11,123 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
-// maxOverflow bounds the short jobs run beside the workers (modals that
-// must open within Slack's three seconds, Home tabs, votes): under a flood
-// even these must not grow without limit.
-const maxOverflow = 32
+// maxBeside bounds the short jobs run beside the workers (modals that must
+// open within Slack's three seconds, Home tabs, votes): under a flood even
+// these must not grow without limit.
+const maxBeside = 32
 
-// Notices ("busy, try again") wait in a queue of their own, served by a
-// few goroutines: a flood of requests beyond the job queue must get one
-// each, not lose them to a bound on what runs at once.
+// Notices ("busy, try again", refusals) wait in a queue of their own,
+// served by a few goroutines: a flood of requests beyond the job queue
+// must get one each, not lose them to a bound on what runs at once.
 const (
 	noticeQueue   = 1024
 	noticeWorkers = 4
 )
 
-// noticeTimeout bounds telling a user that their request ended without
-// an answer; the job's own context may be gone by then.
+// noticeTimeout bounds telling a user about a request the pool never ran,
+// and how long a stop waits for cancelled jobs to tell their users.
 const noticeTimeout = 15 * time.Second
 
-// job is one request's work, and how to tell its user that it ended
-// without an answer.
-type job struct {
-	run func(context.Context)
-	// interrupted tells the user why the job ended without its answer;
-	// nil for jobs with nobody to tell.
-	interrupted func(context.Context, handlers.Interruption)
-
-	// ended is set once, by whoever ends the job first: the job itself
-	// when it returns, or the stop that gives up on it. A user is told at
-	// most once, and not after the job answered.
-	ended atomic.Bool
+// runner is what the pool runs: the flows.
+type runner interface {
+	Run(ctx context.Context, r handlers.Request)
+	Interrupted(ctx context.Context, o handlers.Origin, cause error)
 }
 
-// pool runs jobs on a fixed number of workers behind a bounded queue, so
-// that the Socket Mode loop never waits for a job and acks at once.
+// pool runs requests on a fixed number of workers behind a bounded queue,
+// so that admission never waits for an answer. A running request ends
+// itself, with its answer or a notice; the pool tells the users only of
+// the requests it could not run.
 type pool struct {
-	workers  int
-	jobs     chan *job
-	notices  chan func(context.Context)
-	overflow chan struct{}
-	log      *zap.Logger
-	running  atomic.Int64
+	flows   runner
+	workers int
+	jobs    chan handlers.Request
+	notices chan func(context.Context)
+	beside  chan struct{}
+	log     *zap.Logger
+	running atomic.Int64
 
-	ctx      context.Context
-	timeout  time.Duration
-	wg       sync.WaitGroup // workers, short jobs, notices
-	told     sync.WaitGroup // users being told at stop
+	ctx     context.Context
+	timeout time.Duration
+	wg      sync.WaitGroup // workers, short jobs, notices
+	// stopping is set once the shutdown grace has passed: queued requests
+	// are then told to ask again instead of run.
 	stopping atomic.Bool
 	stopped  sync.Once
 
-	mu     sync.Mutex
-	active map[*job]struct{} // jobs running now
+	mu sync.Mutex
+	// cancels are the running requests' cancel functions: a stop past its
+	// grace ends them with failure.Stopping as the cause.
+	cancels map[*context.CancelCauseFunc]struct{}
 }
 
-func newPool(workers, queue int, log *zap.Logger) *pool {
+func newPool(flows runner, workers, queue int, log *zap.Logger) *pool {
 	return &pool{
-		workers:  workers,
-		jobs:     make(chan *job, queue),
-		notices:  make(chan func(context.Context), noticeQueue),
-		overflow: make(chan struct{}, maxOverflow),
-		log:      log,
-		active:   map[*job]struct{}{},
+		flows:   flows,
+		workers: workers,
+		jobs:    make(chan handlers.Request, queue),
+		notices: make(chan func(context.Context), noticeQueue),
+		beside:  make(chan struct{}, maxBeside),
+		log:     log,
+		cancels: map[*context.CancelCauseFunc]struct{}{},
 	}
 }
 
+// start runs the workers. Requests run on ctx, each within timeout.
 func (p *pool) start(ctx context.Context, timeout time.Duration) {
 	p.ctx, p.timeout = ctx, timeout
 	for range p.workers {
 		p.wg.Go(func() {
-			for j := range p.jobs {
+			for req := range p.jobs {
 				if p.stopping.Load() {
 					// Still queued when the grace ended: too late to start.
-					p.interrupt(j, handlers.InterruptedByStop)
+					p.interrupt(req.Origin, failure.Errorf("stop", failure.Stopping, "", nil))
 					continue
 				}
-				p.runJob(j)
+				p.run(req)
 			}
 		})
 	}
 	for range noticeWorkers {
 		p.wg.Go(func() {
 			for notice := range p.notices {
-				p.run(notice)
+				p.notice(notice)
 			}
 		})
 	}
 }
 
-// trySubmit queues run, or reports false at once when workers and queue
-// are all taken. interrupted, if not nil, tells the user when the job
-// cannot give its answer: it panicked, or the bot stopped first.
-func (p *pool) trySubmit(run func(context.Context), interrupted func(context.Context, handlers.Interruption)) bool {
+// trySubmit queues a request, or reports false at once when workers and
+// queue are all taken.
+func (p *pool) trySubmit(req handlers.Request) bool {
 	select {
-	case p.jobs <- &job{run: run, interrupted: interrupted}:
+	case p.jobs <- req:
 		return true
 	default:
+		return false
 	}
-	return false
 }
 
-// notify queues a short notice to a user ("busy, try again"); beyond the
-// notice queue it is dropped and logged.
+// runBeside runs a short request beside the workers, within its own
+// bound; beyond it the request is dropped and logged.
+func (p *pool) runBeside(what string, req handlers.Request) {
+	select {
+	case p.beside <- struct{}{}:
+	default:
+		p.log.Error("too many short jobs at once: one was dropped", zap.String("job", what))
+		return
+	}
+	p.wg.Go(func() {
+		defer func() { <-p.beside }()
+		p.run(req)
+	})
+}
+
+// notify queues a short notice to a user; beyond the notice queue it is
+// dropped and logged.
 func (p *pool) notify(what string, notice func(context.Context)) {
 	select {
 	case p.notices <- notice:
@@ -121,78 +136,52 @@ func (p *pool) notify(what string, notice func(context.Context)) {
 	}
 }
 
-// runBeside runs a short job (a modal to open) beside the workers, within
-// its own bound; beyond it the job is dropped and logged.
-func (p *pool) runBeside(what string, job func(context.Context)) {
-	select {
-	case p.overflow <- struct{}{}:
-	default:
-		p.log.Error("too many short jobs at once: one was dropped", zap.String("job", what))
-		return
-	}
-	p.wg.Go(func() {
-		defer func() { <-p.overflow }()
-		p.run(job)
-	})
-}
-
-// load is how many jobs run now and how many wait for a worker.
+// load is how many requests run now and how many wait for a worker.
 func (p *pool) load() (running, queued int) {
 	return int(p.running.Load()), len(p.jobs)
 }
 
-// runJob runs a request's job; a panic tells its user, and only then is
-// the job over.
-func (p *pool) runJob(j *job) {
-	p.mu.Lock()
-	p.active[j] = struct{}{}
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		delete(p.active, j)
-		p.mu.Unlock()
-	}()
-	if panicked := p.run(j.run); panicked {
-		p.interrupt(j, handlers.InterruptedByFault)
-		return
-	}
-	j.claim() // answered: nobody is to be told otherwise
-}
-
-// run runs one job under its deadline and reports whether it panicked: a
-// panic ends the job, not the bot.
-func (p *pool) run(job func(context.Context)) (panicked bool) {
+// run runs one request within the job timeout, on a context the pool can
+// cancel with a cause: the request then tells its user why it ended. A
+// panic that the flows let through ends the request, not the bot.
+func (p *pool) run(req handlers.Request) {
 	p.running.Add(1)
 	defer p.running.Add(-1)
-	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(p.ctx)
+	defer cancel(nil)
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, p.timeout,
+		failure.Errorf("run the request", failure.JobTimeout, p.timeout.String(), nil))
+	defer cancelTimeout()
+	p.mu.Lock()
+	p.cancels[&cancel] = struct{}{}
+	p.mu.Unlock()
+	if p.stopping.Load() {
+		// Taken from the queue just as a stop gave up waiting: it missed
+		// the cancelling, so it cancels itself.
+		cancel(failure.Errorf("stop", failure.Stopping, "", nil))
+	}
+	defer func() {
+		p.mu.Lock()
+		delete(p.cancels, &cancel)
+		p.mu.Unlock()
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			p.log.Error("job panicked", zap.String("panic", fmt.Sprint(v)), zap.ByteString("stack", debug.Stack()))
-			panicked = true
+			p.interrupt(req.Origin, failure.Errorf("run the request", failure.Internal, "panicked", nil))
 		}
 	}()
-	job(ctx)
-	return false
+	p.flows.Run(ctx, req)
 }
 
-// interrupt tells j's user, once, why j ended without an answer. It runs
-// on a context of its own: the job's may be cancelled already.
-func (p *pool) interrupt(j *job, why handlers.Interruption) {
-	if j.claim() {
-		p.tell(j, why)
-	}
+// interrupt tells a request's user that it ended without its answer.
+func (p *pool) interrupt(o handlers.Origin, cause error) {
+	p.notice(func(ctx context.Context) { p.flows.Interrupted(ctx, o, cause) })
 }
 
-// claim ends j for whoever calls it first, and reports whether that was
-// the caller: only the one who ends a job may tell its user.
-func (j *job) claim() bool { return j.ended.CompareAndSwap(false, true) }
-
-// tell tells j's user why j ended without its answer; the caller claimed j.
-func (p *pool) tell(j *job, why handlers.Interruption) {
-	if j.interrupted == nil {
-		return
-	}
+// notice runs a notice on a context of its own, bounded: the pool's may be
+// cancelled already.
+func (p *pool) notice(notice func(context.Context)) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), noticeTimeout)
 	defer cancel()
 	defer func() {
@@ -200,14 +189,15 @@ func (p *pool) tell(j *job, why handlers.Interruption) {
 			p.log.Error("telling a user failed with a panic", zap.String("panic", fmt.Sprint(v)), zap.ByteString("stack", debug.Stack()))
 		}
 	}()
-	j.interrupted(ctx, why)
+	notice(ctx)
 }
 
-// stop takes no more jobs and lets the queued and running ones finish. It
-// reports whether they did within grace; if not, cancel (the jobs'
-// context) is called, and the users of the jobs still running or queued
-// are told to ask again before stop returns.
-func (p *pool) stop(grace time.Duration, cancel context.CancelFunc) bool {
+// stop takes no more requests and lets the queued and running ones finish.
+// It reports whether they did within grace. If not, the running ones are
+// cancelled with failure.Stopping as the cause, so that each tells its
+// user to ask again through its own reply, and the queued ones are told
+// so by the workers; stop waits a little for that telling.
+func (p *pool) stop(grace time.Duration) bool {
 	p.stopped.Do(func() {
 		close(p.jobs)
 		close(p.notices)
@@ -222,36 +212,17 @@ func (p *pool) stop(grace time.Duration, cancel context.CancelFunc) bool {
 	case <-timer.C:
 	}
 
-	// From here a worker that takes a queued job tells its user instead.
 	p.stopping.Store(true)
-	// Running jobs are claimed before they are cancelled: a cancelled job
-	// returns at once, and had it ended itself first its user would never
-	// hear that it was cut. Cancelled before the telling, so that a job
-	// can't post its answer after its user was told to ask again.
+	stopping := failure.Errorf("stop", failure.Stopping, "", nil)
 	p.mu.Lock()
-	unfinished := make([]*job, 0, len(p.active))
-	for j := range p.active {
-		if j.claim() {
-			unfinished = append(unfinished, j)
-		}
+	for cancel := range p.cancels {
+		(*cancel)(stopping)
 	}
 	p.mu.Unlock()
-	cancel()
-	for j := range p.jobs {
-		if j.claim() {
-			unfinished = append(unfinished, j)
-		}
-	}
-	for _, j := range unfinished {
-		p.told.Go(func() { p.tell(j, handlers.InterruptedByStop) })
-	}
-	p.told.Wait()
-	// The cancelled jobs return soon; waiting for them (a little) keeps
-	// their goroutines from outliving Run.
 	select {
 	case <-done:
-	case <-time.After(noticeTimeout):
-		p.log.Warn("jobs still running after they were cancelled")
+	case <-time.After(2 * noticeTimeout):
+		p.log.Warn("requests still running after they were told to stop")
 	}
 	return false
 }

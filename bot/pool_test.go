@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 func TestMain(m *testing.M) {
@@ -30,37 +31,42 @@ func mentionEvent(t *testing.T, envelopeID, ts string) socketmode.Event {
 	return socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: envelopeID}}
 }
 
-// scriptedFlows runs each mention by its ts: "boom" panics, "stuck" waits
-// for its context to end, "held" waits for release; others answer at once.
+// scriptedFlows runs each mention by its ts: 1.000001 panics, 2.000002
+// waits for its context to end and then, as the handlers do, tells its
+// user why, when the pool gave a reason; 3.000003 waits for release;
+// others answer at once.
 type scriptedFlows struct {
 	fakeFlows
 	started chan string
 	release chan struct{}
 }
 
-func (f *scriptedFlows) Mention(ctx context.Context, m handlers.Message) {
-	f.started <- m.TS
-	switch m.TS {
+func (f *scriptedFlows) Run(ctx context.Context, r handlers.Request) {
+	f.started <- r.Message
+	switch r.Message {
 	case "1.000001":
-		panic(fmt.Sprintf("index out of range in %s", m.TS))
+		panic(fmt.Sprintf("index out of range in %s", r.Message))
 	case "2.000002": // stuck
 		<-ctx.Done()
-		return // cut: no answer
+		if cause := context.Cause(ctx); failure.KindOf(cause) != failure.Internal {
+			f.fakeFlows.Interrupted(ctx, r.Origin, cause)
+		}
+		return
 	case "3.000003": // held
 		<-f.release
 	}
-	f.fakeFlows.Mention(ctx, m)
+	f.fakeFlows.Run(ctx, r)
 }
 
 func TestPanickingJobTellsTheUserAndTheBotGoesOn(t *testing.T) {
 	core, logs := observer.New(zap.ErrorLevel)
 	socket := &fakeSocket{}
 	flows := &scriptedFlows{started: make(chan string, 4)}
-	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.New(core), Config{Workers: 1, Queue: 4})
+	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.New(core), testConfig(1, 4))
 	b.pool.start(context.Background(), time.Minute)
-	b.handle(mentionEvent(t, "env-1", "1.000001")) // panics
-	b.handle(mentionEvent(t, "env-2", "4.000004")) // the next event
-	b.pool.stop(30*time.Second, func() {})
+	deliver(b, mentionEvent(t, "env-1", "1.000001")) // panics
+	deliver(b, mentionEvent(t, "env-2", "4.000004")) // the next event
+	b.pool.stop(30 * time.Second)
 
 	want := []string{"failed C1 1.000001", "mention C1 4.000004"}
 	if got := flows.calls; strings.Join(got, ",") != strings.Join(want, ",") {
@@ -71,7 +77,7 @@ func TestPanickingJobTellsTheUserAndTheBotGoesOn(t *testing.T) {
 		t.Fatalf("logged %d panics, want 1", len(panics))
 	}
 	fields := panics[0].ContextMap()
-	if stack, _ := fields["stack"].(string); !strings.Contains(stack, "scriptedFlows).Mention") {
+	if stack, _ := fields["stack"].(string); !strings.Contains(stack, "scriptedFlows).Run") {
 		t.Errorf("stack = %q, want the panicking flow in it", stack)
 	}
 	if !strings.Contains(fmt.Sprint(fields["panic"]), "index out of range") {
@@ -85,8 +91,9 @@ func TestStopLetsJobsFinishAndTellsTheRest(t *testing.T) {
 	events := make(chan socketmode.Event)
 	socket := &fakeSocket{}
 	flows := &scriptedFlows{started: make(chan string, 4), release: make(chan struct{})}
-	b := New(socket, events, flows, Identity{UserID: "UBOT"}, zap.NewNop(),
-		Config{Workers: 2, Queue: 4, ShutdownGrace: 2 * time.Second})
+	cfg := testConfig(2, 4)
+	cfg.ShutdownGrace = 2 * time.Second
+	b := New(socket, events, flows, Identity{UserID: "UBOT"}, zap.NewNop(), cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -12,16 +13,21 @@ import (
 	"go.uber.org/zap"
 )
 
-// RedisOptions tune a RedisStore; the zero value is what the bot runs with.
+// RedisOptions tune a RedisStore.
 type RedisOptions struct {
-	// Timeout bounds each call to Redis (default 200ms): the loop waits
-	// for it before the next envelope.
+	// Timeout bounds each call to Redis: admission waits for it before it
+	// queues a request.
 	Timeout time.Duration
 	// RetryAfter is how long the store keeps to its memory after Redis
-	// failed, before it tries Redis again (default 1s).
+	// failed, before it tries Redis again.
 	RetryAfter time.Duration
-	// Prefix starts every key (default "visionbot:").
+	// Prefix starts every key.
 	Prefix string
+}
+
+// DefaultRedisOptions are what the bot runs with.
+func DefaultRedisOptions() RedisOptions {
+	return RedisOptions{Timeout: 200 * time.Millisecond, RetryAfter: time.Second, Prefix: "visionbot:"}
 }
 
 // RedisStore is the Store that replicas share: an event that Slack
@@ -41,45 +47,62 @@ type RedisStore struct {
 	mu       sync.Mutex
 	down     bool      // Redis failed; memory answers until retryAt
 	retryAt  time.Time // when to try Redis again
-	countLua *redis.Script
+	admitLua *redis.Script
 }
 
-// countScript adds one to a counter and returns it with the milliseconds
-// until it resets. A counter without an expiry (a new one, or one left by
-// a crash between two calls) gets the window.
-const countScript = `
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+// admitScript is Store.Admit in one round trip. KEYS are the seen keys,
+// then the counters; ARGV[1] is how many seen keys there are, ARGV[2] their
+// ttl in milliseconds, then each counter's window. It answers {0} for a
+// duplicate, else {1, n1, ms1, n2, ms2, …}: each counter's count and the
+// milliseconds until it resets. A counter without an expiry (a new one, or
+// one left by a crash between two calls) gets its window.
+const admitScript = `
+local seen = tonumber(ARGV[1])
+local fresh = true
+for i = 1, seen do
+  if not redis.call('SET', KEYS[i], 1, 'PX', ARGV[2], 'NX') then fresh = false end
 end
-return {n, ttl}
+if not fresh then return {0} end
+local out = {1}
+for i = seen + 1, #KEYS do
+  local window = tonumber(ARGV[2 + i - seen])
+  local n = redis.call('INCR', KEYS[i])
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[i], window)
+    ttl = window
+  end
+  out[#out + 1] = n
+  out[#out + 1] = ttl
+end
+return out
 `
 
-// CheckRedisURL reports whether url is a Redis URL the store can use,
+// CheckRedisURL reports whether raw is a Redis URL the store can use,
 // without connecting. Its error never holds the URL's password.
-func CheckRedisURL(url string) error {
-	_, err := redis.ParseURL(url)
+func CheckRedisURL(raw string) error {
+	_, err := parseRedisURL(raw)
 	return err
+}
+
+// parseRedisURL is redis.ParseURL with an error that does not hold the
+// URL: net/url's errors quote the whole of it, password included.
+func parseRedisURL(raw string) (*redis.Options, error) {
+	o, err := redis.ParseURL(raw)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return nil, errors.New("it does not parse as a URL (a password with @, : or / in it must be percent-encoded)")
+	}
+	return o, err
 }
 
 // NewRedisStore returns a store on the Redis server url names
 // (redis://[:password@]host:port/db, or rediss:// for TLS). It does not
 // connect: see Ping.
-func NewRedisStore(url string, log *zap.Logger, opts RedisOptions) (*RedisStore, error) {
-	o, err := redis.ParseURL(url)
+func NewRedisStore(rawURL string, log *zap.Logger, opts RedisOptions) (*RedisStore, error) {
+	o, err := parseRedisURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 200 * time.Millisecond
-	}
-	if opts.RetryAfter <= 0 {
-		opts.RetryAfter = time.Second
-	}
-	if opts.Prefix == "" {
-		opts.Prefix = "visionbot:"
 	}
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = opts.Timeout, opts.Timeout, opts.Timeout
 	o.ContextTimeoutEnabled = true
@@ -91,7 +114,7 @@ func NewRedisStore(url string, log *zap.Logger, opts RedisOptions) (*RedisStore,
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return &RedisStore{
 		client: redis.NewClient(o), addr: o.Addr, opts: opts, log: log, now: time.Now,
-		memory: newMemoryStore(0, time.Now), countLua: redis.NewScript(countScript),
+		memory: newMemoryStore(maxMemoryKeys, time.Now), admitLua: redis.NewScript(admitScript),
 	}, nil
 }
 
@@ -160,24 +183,43 @@ func (s *RedisStore) Claim(ctx context.Context, ttl time.Duration, keys ...strin
 	return fresh, nil
 }
 
-// Count implements Store.
-func (s *RedisStore) Count(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
+// Admit implements Store.
+func (s *RedisStore) Admit(ctx context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error) {
 	if !s.tryRedis() {
-		return s.memory.Count(ctx, key, window)
+		return s.memory.Admit(ctx, ttl, seen, counters)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	keys := make([]string, 0, len(seen)+len(counters))
+	args := make([]any, 0, 2+len(counters))
+	args = append(args, len(seen), ttl.Milliseconds())
+	for _, k := range seen {
+		keys = append(keys, s.opts.Prefix+k)
+	}
+	for _, c := range counters {
+		keys = append(keys, s.opts.Prefix+c.Key)
+		args = append(args, c.Window.Milliseconds())
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	res, err := s.countLua.Run(ctx, s.client, []string{s.opts.Prefix + key}, window.Milliseconds()).Int64Slice()
-	if err == nil && len(res) != 2 {
-		err = errors.New("count script: unexpected answer")
+	res, err := s.admitLua.Run(rctx, s.client, keys, args...).Int64Slice()
+	if err == nil && (len(res) == 0 || (res[0] == 1 && len(res) != 1+2*len(counters))) {
+		err = errors.New("admit script: unexpected answer")
 	}
 	if err != nil {
 		s.failed(err)
-		return s.memory.Count(ctx, key, window)
+		return s.memory.Admit(ctx, ttl, seen, counters)
 	}
 	s.worked()
-	_, _, _ = s.memory.Count(ctx, key, window)
-	return res[0], time.Duration(res[1]) * time.Millisecond, nil
+	// Kept in memory too, so that a fallback still knows what this
+	// replica saw and counted.
+	_, _ = s.memory.Admit(ctx, ttl, seen, counters)
+	if res[0] == 0 {
+		return Admission{}, nil
+	}
+	counts := make([]Count, len(counters))
+	for i := range counters {
+		counts[i] = Count{N: res[1+2*i], ResetIn: time.Duration(res[2+2*i]) * time.Millisecond}
+	}
+	return Admission{Fresh: true, Counts: counts}, nil
 }
 
 // tryRedis says whether this call goes to Redis: always while it works;

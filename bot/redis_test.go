@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -23,13 +24,13 @@ type timeTravel struct {
 
 func memoryTravel() timeTravel {
 	clock := newFakeClock()
-	return timeTravel{store: newMemoryStore(0, clock.Now), advance: func(_ *testing.T, d time.Duration) { clock.Advance(d) }}
+	return timeTravel{store: newMemoryStore(maxMemoryKeys, clock.Now), advance: func(_ *testing.T, d time.Duration) { clock.Advance(d) }}
 }
 
 func redisTravel(t *testing.T) timeTravel {
 	RouteRedisLogs(zap.NewNop())
 	srv := redistest.Start(t)
-	store, err := NewRedisStore(srv.URL(), zap.NewNop(), RedisOptions{Timeout: 2 * time.Second})
+	store, err := NewRedisStore(srv.URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestStoreSemantics(t *testing.T) {
 					}
 					continue
 				}
-				n, reset, err := tt.store.Count(ctx, step.key, step.window)
+				n, reset, err := count(ctx, tt.store, step.key, step.window)
 				if err != nil {
 					t.Fatalf("%s: %v", step.name, err)
 				}
@@ -142,7 +143,7 @@ func TestRedisStoreFallsBackAndRecovers(t *testing.T) {
 	RouteRedisLogs(zap.NewNop())
 	srv := redistest.Start(t)
 	core, logs := observer.New(zapcore.InfoLevel)
-	store, err := NewRedisStore(srv.URL(), zap.New(core), RedisOptions{Timeout: time.Second, RetryAfter: 20 * time.Millisecond})
+	store, err := NewRedisStore(srv.URL(), zap.New(core), redisOptions(time.Second, 20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestRedisStoreFallsBackAndRecovers(t *testing.T) {
 		t.Error("with Redis gone, claims are not kept in memory")
 	}
 	for range 3 {
-		if n, _, err := store.Count(ctx, "rate:user:U1", time.Minute); err != nil || n < 1 {
+		if n, _, err := count(ctx, store, "rate:user:U1", time.Minute); err != nil || n < 1 {
 			t.Errorf("Count with Redis gone = %d, %v", n, err)
 		}
 	}
@@ -205,7 +206,7 @@ func TestRedisStoreStartsWithRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop()
 	core, logs := observer.New(zapcore.InfoLevel)
-	store, err := NewRedisStore(srv.URL(), zap.New(core), RedisOptions{Timeout: 500 * time.Millisecond, RetryAfter: time.Hour})
+	store, err := NewRedisStore(srv.URL(), zap.New(core), redisOptions(500*time.Millisecond, time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,5 +243,59 @@ func TestCheckRedisURL(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("the error shows the password: %v", err)
 		}
+	}
+}
+
+// redisOptions are the bot's, with the timeout and, unless 0, the retry
+// delay a test needs.
+func redisOptions(timeout, retryAfter time.Duration) RedisOptions {
+	o := DefaultRedisOptions()
+	o.Timeout = timeout
+	if retryAfter > 0 {
+		o.RetryAfter = retryAfter
+	}
+	return o
+}
+
+// Admit is a request's whole check in one call: a duplicate counts
+// nothing, a fresh request counts against every counter, in memory and in
+// Redis alike.
+func TestAdmitCountsOnlyFreshRequests(t *testing.T) {
+	for _, st := range []struct {
+		name string
+		make func(t *testing.T) timeTravel
+	}{
+		{"memory", func(*testing.T) timeTravel { return memoryTravel() }},
+		{"redis", redisTravel},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			store := st.make(t).store
+			ctx := context.Background()
+			counters := []Counter{{Key: "rate:user:U9", Window: time.Minute}, {Key: "thread:C1:1.0", Window: time.Hour}}
+			steps := []struct {
+				seen      []string
+				wantFresh bool
+				wantN     []int64
+			}{
+				{[]string{"event:EvA", "message:C1:1.1"}, true, []int64{1, 1}},
+				{[]string{"event:EvA", "message:C1:1.1"}, false, nil}, // Slack's retry
+				{[]string{"event:EvB", "message:C1:1.1"}, false, nil}, // the same message as another event
+				{[]string{"event:EvC", "message:C1:1.2"}, true, []int64{2, 2}},
+				{nil, true, []int64{3, 3}}, // nothing to tell it by: always fresh
+			}
+			for i, step := range steps {
+				adm, err := store.Admit(ctx, time.Hour, step.seen, counters)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []int64
+				for _, c := range adm.Counts {
+					got = append(got, c.N)
+				}
+				if adm.Fresh != step.wantFresh || fmt.Sprint(got) != fmt.Sprint(step.wantN) {
+					t.Errorf("step %d: fresh %v, counts %v; want %v, %v", i, adm.Fresh, got, step.wantFresh, step.wantN)
+				}
+			}
+		})
 	}
 }

@@ -28,5 +28,6 @@ func RequiredScopes() map[string]string {
 		"im:history":        "receive DMs (message.im) and read DM threads",
 		"mpim:history":      "find photos in group DMs",
 		"reactions:read":    "receive reaction_added: reaction triggers",
+		"users:read":        "learn the team of a person whose event doesn't say it (users.info), so that the allow-lists hold in Slack Connect channels",
 	}
 }

@@ -101,7 +101,7 @@ func TestSlackCallsRetriedOnlyWhenSafe(t *testing.T) {
 			calls: 2, posted: 2,
 		},
 		{
-			name: "a Retry-After longer than the transport waits reaches the caller", method: "conversations.replies",
+			name: "a Retry-After longer than the bot waits reaches the caller", method: "conversations.replies",
 			fault: func(emu *slackemu.Server) {
 				emu.Fail("conversations.replies", 1, 429, http.Header{"Retry-After": {"60"}}, `{"ok":false,"error":"ratelimited"}`)
 			},
@@ -144,9 +144,9 @@ func TestSlackCallsRetriedOnlyWhenSafe(t *testing.T) {
 			if tt.refuse {
 				next = &refuseFirst{next: next}
 			}
-			retrier := slackRetrier{next: next, delays: []time.Duration{time.Millisecond, time.Millisecond}, maxRateWait: 2 * time.Second}
 			client := slack.New(apiTestToken, slack.OptionAPIURL(emu.APIURL()),
-				slack.OptionHTTPClient(&http.Client{Transport: retrier, Timeout: 10 * time.Second}))
+				slack.OptionHTTPClient(&http.Client{Transport: next, Timeout: 10 * time.Second}),
+				slack.OptionRetryConfig(slackRetries([]time.Duration{time.Millisecond, time.Millisecond}, 2*time.Second)))
 
 			err = tt.call(context.Background(), client, root)
 

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // fakeSocket records acks.
@@ -34,59 +35,83 @@ func (f *fakeSocket) Ack(req socketmode.Request, _ ...any) error {
 	return nil
 }
 
-// fakeFlows records which flow ran for which message.
+// fakeFlows records which flow ran for which request, and each refusal
+// and interruption, as "kind channel ts".
 type fakeFlows struct {
-	mu    sync.Mutex
-	calls []string
-	texts []string
+	mu     sync.Mutex
+	calls  []string
+	texts  []string
+	teams  []string
+	origin []handlers.Origin
 }
 
-func (f *fakeFlows) record(kind string, m handlers.Message) {
+func (f *fakeFlows) record(kind string, o handlers.Origin, text string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, kind+" "+m.Channel+" "+m.TS)
-	f.texts = append(f.texts, m.Text)
+	f.calls = append(f.calls, kind+" "+o.Channel+" "+firstOf(o.Message, o.Thread))
+	f.texts = append(f.texts, text)
+	f.teams = append(f.teams, o.Team)
+	f.origin = append(f.origin, o)
 }
 
-func (f *fakeFlows) Mention(_ context.Context, m handlers.Message)       { f.record("mention", m) }
-func (f *fakeFlows) DirectMessage(_ context.Context, m handlers.Message) { f.record("dm", m) }
-func (f *fakeFlows) Slash(_ context.Context, c handlers.SlashCommand) {
-	f.record("slash", handlers.Message{Channel: c.Channel, Text: c.Text})
-}
-func (f *fakeFlows) Shortcut(_ context.Context, s handlers.Shortcut) {
-	f.record("shortcut", handlers.Message{Channel: s.Channel, TS: s.Message.TS, Text: s.TriggerID + " " + s.ResponseURL, Files: s.Message.Files})
-}
-func (f *fakeFlows) Submit(_ context.Context, sub handlers.Submission) {
-	f.record("submit", handlers.Message{Text: sub.UseCase + "|" + sub.Question + "|" + sub.Metadata, Files: sub.Files})
-}
-func (f *fakeFlows) Rerun(_ context.Context, a handlers.Action) {
-	f.record("rerun", handlers.Message{Channel: a.Channel, TS: a.Thread, Text: a.UseCase + "|" + a.Ref.UseCase + "|" + strings.Join(a.Ref.Files, ",")})
-}
-func (f *fakeFlows) Feedback(_ context.Context, v handlers.Vote) {
-	f.record("feedback", handlers.Message{Channel: v.Channel, Text: fmt.Sprintf("%v|%s", v.Up, v.Ref.UseCase)})
-}
-func (f *fakeFlows) Reaction(_ context.Context, rx handlers.Reaction) {
-	f.record("reaction", handlers.Message{Channel: rx.Channel, TS: rx.TS, Text: rx.Emoji})
-}
-func (f *fakeFlows) Interrupted(_ context.Context, m handlers.Message, why handlers.Interruption) {
-	f.record(interruptedKind(why), m)
-}
-func (f *fakeFlows) InterruptedSlash(_ context.Context, c handlers.SlashCommand, why handlers.Interruption) {
-	f.record(interruptedKind(why)+"-slash", handlers.Message{Channel: c.Channel})
-}
-func (f *fakeFlows) InterruptedSubmit(_ context.Context, sub handlers.Submission, why handlers.Interruption) {
-	f.record(interruptedKind(why)+"-submit", handlers.Message{User: sub.User})
+func (f *fakeFlows) Run(_ context.Context, r handlers.Request) {
+	switch ask := r.Ask.(type) {
+	case handlers.Said:
+		kind := "mention"
+		if r.Trigger == handlers.TriggerDM {
+			kind = "dm"
+		}
+		f.record(kind, r.Origin, ask.Text)
+	case handlers.Command:
+		f.record("slash", r.Origin, ask.Text)
+	case handlers.ShortcutOn:
+		o := r.Origin
+		o.Message = ask.Message.TS
+		f.record("shortcut", o, r.TriggerID+" "+r.ResponseURL)
+	case handlers.Submission:
+		files := make([]string, 0, len(ask.Uploads))
+		for _, u := range ask.Uploads {
+			files = append(files, u.ID)
+		}
+		f.record("submit", r.Origin, ask.UseCase+"|"+ask.Question+"|"+r.Thread+"|"+strings.Join(append(files, ask.Files...), ","))
+	case handlers.Rerun:
+		o := r.Origin
+		o.Message = r.Thread
+		f.record("rerun", o, ask.UseCase+"|"+ask.Ref.UseCase+"|"+strings.Join(ask.Ref.Files, ","))
+	case handlers.Vote:
+		f.record("feedback", r.Origin, fmt.Sprintf("%v|%s", ask.Up, ask.Ref.UseCase))
+	case handlers.Reacted:
+		f.record("reaction", r.Origin, ask.Emoji+"|"+ask.UseCase)
+	case handlers.HomeOpened:
+		f.record("home", r.Origin, r.User)
+	default:
+		f.record(fmt.Sprintf("%T", r.Ask), r.Origin, "")
+	}
 }
 
-func (f *fakeFlows) Decline(_ context.Context, m handlers.Message, why handlers.Refusal) {
-	f.record(refusalKind(why, ""), m)
+func (f *fakeFlows) Interrupted(_ context.Context, o handlers.Origin, cause error) {
+	kind := "failed"
+	if failure.KindOf(cause) == failure.Stopping {
+		kind = "stopped"
+	}
+	f.record(kind+how(o), o, "")
 }
-func (f *fakeFlows) DeclineSlash(_ context.Context, c handlers.SlashCommand, why handlers.Refusal) {
-	f.record(refusalKind(why, "-slash"), handlers.Message{Channel: c.Channel, User: c.User})
+
+func (f *fakeFlows) Decline(_ context.Context, o handlers.Origin, why handlers.Refusal) {
+	f.record(refusalKind(why, how(o)), o, "")
 }
-func (f *fakeFlows) DeclineSubmit(_ context.Context, sub handlers.Submission, why handlers.Refusal) {
-	channel, thread := sub.Target()
-	f.record(refusalKind(why, "-submit"), handlers.Message{Channel: channel, TS: thread, User: sub.User})
+
+// how names the route a notice takes in the recorded calls: "" for a
+// message's thread, "-slash" privately for a command, a shortcut or a
+// click, "-submit" privately for a form.
+func how(o handlers.Origin) string {
+	switch o.Trigger {
+	case handlers.TriggerSlash, handlers.TriggerShortcut, handlers.TriggerRerun, handlers.TriggerFeedback:
+		return "-slash"
+	case handlers.TriggerForm:
+		return "-submit"
+	}
+	return ""
 }
 
 // refusalKind names a refusal in the recorded calls: "busy", or the
@@ -95,7 +120,7 @@ func (f *fakeFlows) DeclineSubmit(_ context.Context, sub handlers.Submission, wh
 func refusalKind(why handlers.Refusal, how string) string {
 	name := map[handlers.RefusalReason]string{
 		handlers.RefusedBusy: "busy", handlers.RefusedUserRate: "user-rate", handlers.RefusedChannelRate: "channel-rate",
-		handlers.RefusedThreadCap: "thread-cap", handlers.RefusedNotEnabled: "not-enabled",
+		handlers.RefusedThreadCap: "thread-cap", handlers.RefusedNotEnabled: "not-enabled", handlers.RefusedUnknownTeam: "unknown-team",
 	}[why.Reason] + how
 	if why.Limit > 0 {
 		name += fmt.Sprintf("(%d in %v)", why.Limit, why.RetryIn)
@@ -103,21 +128,28 @@ func refusalKind(why handlers.Refusal, how string) string {
 	return name
 }
 
-func interruptedKind(why handlers.Interruption) string {
-	if why == handlers.InterruptedByStop {
-		return "stopped"
+// testConfig is the bot's configuration with workers and queue as given
+// and the limits off, so that a test sees only what it sets up.
+func testConfig(workers, queue int) Config {
+	cfg := DefaultConfig()
+	cfg.Workers, cfg.Queue = workers, queue
+	cfg.Limits = Limits{}
+	return cfg
+}
+
+// deliver hands an envelope to the loop, then runs admission for what the
+// loop handed over, on the test's goroutine, so that a test needs no
+// admission goroutines to wait for.
+func deliver(b *Bot, evt socketmode.Event) {
+	b.handle(evt)
+	for len(b.intake) > 0 {
+		b.admitEnvelope(context.Background(), <-b.intake)
 	}
-	return "failed"
 }
 
-func (f *fakeFlows) Triggers(emoji string) bool { return emoji == "fork_and_knife" }
-func (f *fakeFlows) HomeOpened(_ context.Context, user string) {
-	f.record("home", handlers.Message{User: user, Text: user})
-}
-
-// fixtureCallback reads an Events API fixture (wrapped or bare), applies
-// edit to its inner event, and parses it as slack-go does for Socket Mode.
-func fixtureCallback(t *testing.T, rel string, edit func(map[string]any)) slackevents.EventsAPIEvent {
+// slackFixture is a Slack fixture of ../shared/fixtures (copied into
+// internal/fixtures/data), decoded.
+func slackFixture(t *testing.T, rel string) map[string]any {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "internal", "fixtures", "data", "slack", rel))
 	if err != nil {
@@ -127,6 +159,14 @@ func fixtureCallback(t *testing.T, rel string, edit func(map[string]any)) slacke
 	if err := json.Unmarshal(data, &body); err != nil {
 		t.Fatal(err)
 	}
+	return body
+}
+
+// fixtureCallback reads an Events API fixture (wrapped or bare), applies
+// edit to its inner event, and parses it as slack-go does for Socket Mode.
+func fixtureCallback(t *testing.T, rel string, edit func(map[string]any)) slackevents.EventsAPIEvent {
+	t.Helper()
+	body := slackFixture(t, rel)
 	if payload, ok := body["payload"].(map[string]any); ok { // a whole Socket Mode frame
 		body = payload
 	}
@@ -191,11 +231,11 @@ func TestRouting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			socket, flows := &fakeSocket{}, &fakeFlows{}
-			b := New(socket, nil, flows, self, zap.NewNop(), Config{Workers: 1, Queue: 4})
+			b := New(socket, nil, flows, self, zap.NewNop(), testConfig(1, 4))
 			b.pool.start(context.Background(), time.Minute)
 			ev := fixtureCallback(t, tt.fixture, tt.edit)
-			b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: "env-1"}})
-			b.pool.stop(5*time.Second, func() {})
+			deliver(b, socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: "env-1"}})
+			b.pool.stop(5 * time.Second)
 
 			if !slices.Equal(socket.acks, []string{"env-1"}) {
 				t.Errorf("acks = %v, want the envelope acked once", socket.acks)
@@ -222,21 +262,21 @@ type blockingFlows struct {
 	release chan struct{}
 }
 
-func (f *blockingFlows) Mention(ctx context.Context, m handlers.Message) {
+func (f *blockingFlows) Run(ctx context.Context, r handlers.Request) {
 	f.started <- struct{}{}
 	<-f.release
-	f.fakeFlows.Mention(ctx, m)
+	f.fakeFlows.Run(ctx, r)
 }
 
 func TestDuplicatesAndOverflow(t *testing.T) {
 	socket := &fakeSocket{}
 	flows := &blockingFlows{started: make(chan struct{}, 4), release: make(chan struct{})}
-	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), Config{Workers: 1, Queue: 1})
+	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 1))
 	b.pool.start(context.Background(), time.Minute)
 	mention := func(envID, eventID, ts string) {
 		ev := fixtureCallback(t, "socketmode/events_api_app_mention.slack-go.json", func(e map[string]any) { e["ts"] = ts })
 		ev.Data.(*slackevents.EventsAPICallbackEvent).EventID = eventID
-		b.handle(socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: envID}})
+		deliver(b, socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: envID}})
 	}
 	mention("env-1", "Ev1", "1.000001") // runs, and holds the only worker
 	<-flows.started
@@ -245,7 +285,7 @@ func TestDuplicatesAndOverflow(t *testing.T) {
 	mention("env-4", "Ev4", "2.000002") // waits in the queue
 	mention("env-5", "Ev5", "3.000003") // no room: told to retry
 	close(flows.release)
-	b.pool.stop(5*time.Second, func() {})
+	b.pool.stop(5 * time.Second)
 
 	if !slices.Equal(socket.acks, []string{"env-1", "env-2", "env-3", "env-4", "env-5"}) {
 		t.Errorf("acks = %v: every envelope is acked", socket.acks)

@@ -6,18 +6,41 @@ import (
 	"time"
 )
 
-// Store is the memory behind the loop's filters: the events it has seen
-// and the counters of its limits. In one process memoryStore is enough;
+// Store is the memory behind admission: the events the bot has seen and
+// the counters of its limits. In one process memoryStore is enough;
 // several replicas share a RedisStore, so that an event Slack delivers to
 // two of them is answered once and a limit counts every replica's answers.
 type Store interface {
+	// Admit is one request's whole check, in one call (one round trip to
+	// Redis): it records the seen keys for ttl and, when none of them was
+	// recorded already, adds one to each counter. A key already recorded
+	// keeps its first expiry; a duplicate counts nothing.
+	Admit(ctx context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error)
 	// Claim records keys for ttl and reports whether none of them was
-	// recorded already. A key already recorded keeps its first expiry.
+	// recorded already.
 	Claim(ctx context.Context, ttl time.Duration, keys ...string) (bool, error)
-	// Count adds one to key's counter and returns the new count and how
-	// long until the counter resets. A counter lives window from its
-	// first hit (a fixed window).
-	Count(ctx context.Context, key string, window time.Duration) (n int64, resetIn time.Duration, err error)
+}
+
+// Counter is one limit a request counts against: a counter that lives
+// Window from its first hit (a fixed window).
+type Counter struct {
+	Key    string
+	Window time.Duration
+}
+
+// Admission is what the store says of a request.
+type Admission struct {
+	// Fresh is false when one of the seen keys was recorded already.
+	Fresh bool
+	// Counts are the counters after this request, in the order asked;
+	// nil when it was no fresh request.
+	Counts []Count
+}
+
+// Count is a counter's value and how long until it resets.
+type Count struct {
+	N       int64
+	ResetIn time.Duration
 }
 
 // maxMemoryKeys bounds memoryStore: a flood of distinct events must not
@@ -47,15 +70,9 @@ type orderedKey struct {
 	until time.Time // identifies the entry the key was inserted with
 }
 
-// newMemoryStore returns an empty store holding at most max keys (0 for
-// maxMemoryKeys); now may be a fake clock.
+// newMemoryStore returns an empty store holding at most max keys; now may
+// be a fake clock.
 func newMemoryStore(max int, now func() time.Time) *memoryStore {
-	if max <= 0 {
-		max = maxMemoryKeys
-	}
-	if now == nil {
-		now = time.Now
-	}
 	return &memoryStore{now: now, max: max, entries: make(map[string]memoryEntry), lastPrune: now()}
 }
 
@@ -65,6 +82,12 @@ func (s *memoryStore) Claim(_ context.Context, ttl time.Duration, keys ...string
 	defer s.mu.Unlock()
 	now := s.now()
 	s.prune(now)
+	return s.claim(now, ttl, keys), nil
+}
+
+// claim records the keys not yet recorded and reports whether that was
+// all of them; the caller holds mu.
+func (s *memoryStore) claim(now time.Time, ttl time.Duration, keys []string) bool {
 	fresh := true
 	for _, k := range keys {
 		if _, ok := s.live(k, now); ok {
@@ -73,24 +96,36 @@ func (s *memoryStore) Claim(_ context.Context, ttl time.Duration, keys ...string
 		}
 		s.insert(k, memoryEntry{n: 1, until: now.Add(ttl)})
 	}
-	return fresh, nil
+	return fresh
 }
 
-// Count implements Store.
-func (s *memoryStore) Count(_ context.Context, key string, window time.Duration) (int64, time.Duration, error) {
+// Admit implements Store.
+func (s *memoryStore) Admit(_ context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	s.prune(now)
+	if !s.claim(now, ttl, seen) {
+		return Admission{}, nil
+	}
+	counts := make([]Count, len(counters))
+	for i, c := range counters {
+		counts[i] = s.count(now, c.Key, c.Window)
+	}
+	return Admission{Fresh: true, Counts: counts}, nil
+}
+
+// count adds one to key's counter; the caller holds mu.
+func (s *memoryStore) count(now time.Time, key string, window time.Duration) Count {
 	e, ok := s.live(key, now)
 	if !ok {
 		e = memoryEntry{n: 1, until: now.Add(window)}
 		s.insert(key, e)
-		return e.n, window, nil
+		return Count{N: e.n, ResetIn: window}
 	}
 	e.n++
 	s.entries[key] = e
-	return e.n, e.until.Sub(now), nil
+	return Count{N: e.n, ResetIn: e.until.Sub(now)}
 }
 
 // Len is how many keys the store holds, for the test of its bound.

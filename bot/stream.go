@@ -40,18 +40,32 @@ type StreamConfig struct {
 	MaxAge time.Duration
 }
 
-func (c StreamConfig) withDefaults() StreamConfig {
-	if c.Mode == "" {
-		c.Mode = StreamNative
-	}
-	if c.Interval <= 0 {
-		c.Interval = time.Second
-	}
-	if c.MaxAge <= 0 {
-		c.MaxAge = 4 * time.Minute
-	}
-	return c
+// DefaultStreamConfig is how answers are streamed unless configured
+// otherwise: the one place these defaults are written.
+func DefaultStreamConfig() StreamConfig {
+	return StreamConfig{Mode: StreamNative, Interval: time.Second, MaxAge: 4 * time.Minute}
 }
+
+// UnmarshalText reads STREAM_MODE.
+func (m *StreamMode) UnmarshalText(text []byte) error {
+	switch mode := StreamMode(text); mode {
+	case StreamNative, StreamUpdate, StreamOff:
+		*m = mode
+		return nil
+	}
+	return fmt.Errorf("%q is not native (Slack's streaming), update (edit a message as the answer grows) or off (post the whole answer)", text)
+}
+
+// finishTimeout bounds the calls that end an answer (stopping its stream,
+// the final edit, the last posts): they run on a context of their own, so
+// that an answer ended by a shutdown or a job's deadline leaves no open
+// stream and no placeholder behind.
+const finishTimeout = 15 * time.Second
+
+// liveCallTimeout bounds each call that shows an answer while it is being
+// written: Finish and Fail wait for the one under way, within
+// finishTimeout, before they make the final ones.
+const liveCallTimeout = 5 * time.Second
 
 // placeholder is what an answer shows in update mode until the model's
 // first words arrive.
@@ -69,7 +83,7 @@ func (a *API) OpenReply(ctx context.Context, to handlers.Thread) handlers.Reply 
 	r := &reply{
 		api:  a,
 		to:   to,
-		cfg:  a.stream.withDefaults(),
+		cfg:  a.stream,
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -105,35 +119,47 @@ type reply struct {
 	placeholderID string
 }
 
-type messageKind int
+// phase is where an answer's message stands. The goroutine opens it and
+// moves it on while the model writes; Finish and Fail end it from
+// whichever phase it reached.
+type phase int
 
 const (
-	noMessage     messageKind = iota
-	streamMessage             // a native stream fed with chat.appendStream
-	updateMessage             // an ordinary message edited with chat.update
+	// unopened: nothing is in the thread, because the answer ended before
+	// it could open, or neither a stream nor a placeholder could be
+	// started within Slack's tiers. Finish posts the answer.
+	unopened phase = iota
+	// lost: posting the placeholder failed in a way that leaves unknown
+	// whether Slack posted it (a 5xx, a lost response). Finish looks for
+	// it in the thread by its block id, to replace it.
+	lost
+	// streaming: a native stream is open, fed with chat.appendStream.
+	streaming
+	// editing: a message of the bot's (a placeholder, or a stream that
+	// was stopped) is edited with chat.update as the answer grows.
+	editing
+	// frozen: Slack refused a live edit for good (the message was deleted,
+	// say). No more live edits; Finish tries the final one, and posts if
+	// that fails too.
+	frozen
 )
 
 // replyMessage is the Slack message an answer is written into.
 type replyMessage struct {
-	kind messageKind
-	ts   string
+	phase phase
+	ts    string
 	// shown is the text the message shows, without the footer. A stream's
 	// is always a prefix of what was appended.
 	shown string
-	// streaming is set until chat.stopStream is known to have ended the
-	// stream; it can outlive streamMessage when stopping failed.
-	streaming bool
-	started   time.Time // when the stream was started
-	next      time.Time // no flush before this
-	// paused ends live edits after Slack refused one for good (the message
-	// was deleted, say): Finish decides what to do with it.
-	paused bool
+	// streamOpen is whether a stream the bot started may still be open:
+	// it outlives the streaming phase when stopping it failed, and is
+	// stopped again at the end.
+	streamOpen bool
+	started    time.Time // when the stream was started
+	next       time.Time // no flush before this
 	// finalBooked is when a placeholder booked its final edit in the
 	// budget; zero when none did.
 	finalBooked time.Time
-	// lostPlaceholder is set when posting the placeholder failed in a way
-	// that leaves unknown whether Slack posted it.
-	lostPlaceholder bool
 }
 
 // later is the reserve a live append or edit leaves in its tier: none for
@@ -160,7 +186,11 @@ func (r *reply) Append(text string) {
 	}
 }
 
+// Finish makes the thread show the whole answer, on a context of its own
+// (see finishTimeout).
 func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Footer) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	if ok, err := r.end(ctx); !ok {
 		return err
 	}
@@ -170,6 +200,8 @@ func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Fo
 // Fail is Finish with the notice as the answer: whatever was shown that the
 // notice does not start with is replaced.
 func (r *reply) Fail(ctx context.Context, notice string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	if ok, err := r.end(ctx); !ok {
 		return err
 	}
@@ -197,24 +229,35 @@ func (r *reply) end(ctx context.Context) (bool, error) {
 
 // run opens the message, then flushes appended text: the first as soon as
 // it comes, then at most once per interval.
+//
+// ctx ends the loop, never a call under way: a call the job's end cut off
+// in flight could still reach Slack after the final one, and show the
+// answer's first words over its notice. Each call has its own deadline,
+// well within what Finish and Fail wait for the goroutine.
 func (r *reply) run(ctx context.Context) {
 	defer close(r.done)
 	if r.stopped(ctx) {
 		return // ended before anything could be shown: Finish posts
 	}
-	r.open(ctx)
+	live := context.WithoutCancel(ctx)
+	call := func(do func(context.Context)) {
+		callCtx, cancel := context.WithTimeout(live, liveCallTimeout)
+		defer cancel()
+		do(callCtx)
+	}
+	call(r.open)
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	// Without a message, or with one Slack refuses to edit, nothing is left
 	// to do before Finish.
-	for r.msg.kind != noMessage && !r.msg.paused && !r.stopped(ctx) {
+	for (r.msg.phase == streaming || r.msg.phase == editing) && !r.stopped(ctx) {
 		var tick <-chan time.Time
 		if r.pending() {
 			wait := r.msg.next.Sub(r.api.now())
 			if wait <= 0 {
-				r.flush(ctx)
+				call(r.flush)
 				continue
 			}
 			timer.Reset(wait)
@@ -228,7 +271,7 @@ func (r *reply) run(ctx context.Context) {
 		case <-r.wake:
 		case <-tick:
 			// Trust the timer over the clock, which a test may have frozen.
-			r.flush(ctx)
+			call(r.flush)
 		}
 		timer.Stop()
 	}
@@ -273,7 +316,7 @@ func (r *reply) open(ctx context.Context) {
 		}
 		started := r.api.now()
 		if _, ts, err := r.api.client.StartStreamContext(ctx, r.to.Channel, opts...); err == nil {
-			r.msg = replyMessage{kind: streamMessage, ts: ts, streaming: true, started: started}
+			r.msg = replyMessage{phase: streaming, ts: ts, streamOpen: true, started: started}
 			return
 		}
 	}
@@ -294,11 +337,11 @@ func (r *reply) open(ctx context.Context) {
 		slack.MsgOptionBlocks(slack.NewMarkdownBlock(r.placeholderID, placeholder)))
 	switch {
 	case err == nil:
-		r.msg = replyMessage{kind: updateMessage, ts: ts, finalBooked: booked}
+		r.msg = replyMessage{phase: editing, ts: ts, finalBooked: booked}
 	case slackErrorCode(err) == "":
 		// A 5xx or a lost response: the placeholder may be in the thread
 		// with a ts this reply never learnt. Finish looks for it.
-		r.msg.lostPlaceholder = true
+		r.msg.phase = lost
 	}
 }
 
@@ -306,11 +349,11 @@ func (r *reply) open(ctx context.Context) {
 func (r *reply) flush(ctx context.Context) {
 	text := r.visible()
 	now := r.api.now()
-	if r.msg.kind == streamMessage && now.Sub(r.msg.started) >= r.cfg.MaxAge {
+	if r.msg.phase == streaming && now.Sub(r.msg.started) >= r.cfg.MaxAge {
 		r.toUpdate(ctx)
 	}
-	switch r.msg.kind {
-	case streamMessage:
+	switch r.msg.phase {
+	case streaming:
 		if !r.api.budget.take(r.later(laterAppendReserve), "chat.appendStream") {
 			r.msg.next = now.Add(r.cfg.Interval) // coalesced into a later append
 			return
@@ -329,7 +372,7 @@ func (r *reply) flush(ctx context.Context) {
 			r.toUpdate(ctx)
 			r.edit(ctx, text, now)
 		}
-	case updateMessage:
+	case editing:
 		r.edit(ctx, text, now)
 	}
 }
@@ -338,7 +381,7 @@ func (r *reply) flush(ctx context.Context) {
 // message: a stopped stream is an ordinary message of the bot.
 func (r *reply) toUpdate(ctx context.Context) {
 	_ = r.stopStream(ctx)
-	r.msg.kind = updateMessage
+	r.msg.phase = editing
 	r.msg.shown = ""
 }
 
@@ -357,7 +400,7 @@ func (r *reply) edit(ctx context.Context, text string, now time.Time) {
 	case errors.As(err, &limited):
 		r.msg.next = now.Add(max(limited.RetryAfter, r.cfg.Interval))
 	case slackErrorCode(err) != "":
-		r.msg.paused = true
+		r.msg.phase = frozen
 	default:
 		r.msg.next = now.Add(r.cfg.Interval)
 	}
@@ -366,7 +409,7 @@ func (r *reply) edit(ctx context.Context, text string, now time.Time) {
 func (r *reply) stopStream(ctx context.Context, opts ...slack.MsgOption) error {
 	_, _, err := r.api.client.StopStreamContext(ctx, r.to.Channel, r.msg.ts, opts...)
 	if err == nil || slackErrorCode(err) == "message_not_in_streaming_state" {
-		r.msg.streaming = false
+		r.msg.streamOpen = false
 	}
 	return wrapSlackError("chat.stopStream", err)
 }
@@ -374,7 +417,7 @@ func (r *reply) stopStream(ctx context.Context, opts ...slack.MsgOption) error {
 // complete makes the thread show exactly parts, the footer under the last.
 func (r *reply) complete(ctx context.Context, parts []string, footer *handlers.Footer) error {
 	m := &r.msg
-	if m.kind == streamMessage && strings.HasPrefix(parts[0], m.shown) {
+	if m.phase == streaming && strings.HasPrefix(parts[0], m.shown) {
 		var opts []slack.MsgOption
 		if rest := parts[0][len(m.shown):]; rest != "" {
 			opts = append(opts, slack.MsgOptionMarkdownText(rest))
@@ -386,13 +429,14 @@ func (r *reply) complete(ctx context.Context, parts []string, footer *handlers.F
 			return r.post(ctx, parts[1:], footer)
 		}
 	}
-	if m.streaming {
+	if m.streamOpen {
 		_ = r.stopStream(ctx)
 	}
-	if m.kind == noMessage && m.lostPlaceholder {
+	if m.phase == lost {
 		r.findPlaceholder(ctx)
 	}
-	if m.kind == noMessage {
+	switch m.phase {
+	case unopened, lost:
 		return r.post(ctx, parts, footer)
 	}
 	return r.replace(ctx, parts, footer)
@@ -412,7 +456,7 @@ func (r *reply) findPlaceholder(ctx context.Context) {
 	for _, m := range slices.Backward(msgs) {
 		for _, b := range m.Blocks.BlockSet {
 			if b.ID() == r.placeholderID {
-				r.msg = replyMessage{kind: updateMessage, ts: m.Timestamp}
+				r.msg = replyMessage{phase: editing, ts: m.Timestamp}
 				return
 			}
 		}

@@ -27,8 +27,23 @@ func newReplyAPI(t *testing.T, cfg StreamConfig) (*API, *slackemu.Server) {
 	if cfg.Interval == 0 {
 		cfg.Interval = 10 * time.Millisecond
 	}
-	api.stream = cfg.withDefaults()
+	api.stream = filled(cfg)
 	return api, emu
+}
+
+// filled is cfg with DefaultStreamConfig's values where it has none.
+func filled(cfg StreamConfig) StreamConfig {
+	def := DefaultStreamConfig()
+	if cfg.Mode == "" {
+		cfg.Mode = def.Mode
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = def.Interval
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = def.MaxAge
+	}
+	return cfg
 }
 
 // replyThread adds a user's photo message to channel and returns its thread.
@@ -581,4 +596,33 @@ func TestReplyStopsWithItsContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkThread(t, emu, th, []string{answer}, false)
+}
+
+// A reply ended on a context that is already over (a stop past its grace,
+// a job past its deadline) still leaves the thread finished: the stream is
+// stopped, or the placeholder edited, to show the notice, on the reply's
+// own short context.
+func TestReplyFinishesOnItsOwnContext(t *testing.T) {
+	for _, tc := range []struct {
+		mode  StreamMode
+		shown string // the call that shows the first words
+	}{
+		{StreamNative, "chat.appendStream"},
+		{StreamUpdate, "chat.update"},
+	} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			api, emu := newReplyAPI(t, StreamConfig{Mode: tc.mode})
+			th := replyThread(emu, "C1")
+			ctx, cancel := context.WithCancel(context.Background())
+			r := api.OpenReply(ctx, th)
+			r.Append("Half an answ")
+			waitCalls(t, emu, tc.shown, 1)
+			cancel()
+			notice := "I'm restarting and couldn't finish this one. Ask me again in a minute."
+			if err := r.Fail(ctx, notice); err != nil {
+				t.Fatal(err)
+			}
+			checkThread(t, emu, th, []string{notice}, false)
+		})
+	}
 }

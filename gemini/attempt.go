@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/genai"
 
+	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
@@ -73,13 +74,13 @@ func (c *Client) streamOnce(ctx context.Context, op string, contents []*genai.Co
 		if blockMessage != "" {
 			err = errors.New(scrub(blockMessage, c.apiKey))
 		}
-		return out, vision.Errorf(op, vision.KindBlocked, string(blocked), err)
+		return out, failure.Errorf(op, failure.Blocked, string(blocked), err)
 	case blockedFinish(out.finish):
 		// Even after streamed text: the model withdrew the answer, and the
 		// caller decides whether to keep what was shown.
-		return out, vision.Errorf(op, vision.KindBlocked, string(out.finish), nil)
+		return out, failure.Errorf(op, failure.Blocked, string(out.finish), nil)
 	case out.text == "" && out.finish != genai.FinishReasonMaxTokens:
-		return out, vision.Errorf(op, vision.KindEmptyAnswer, string(out.finish), nil)
+		return out, failure.Errorf(op, failure.EmptyAnswer, string(out.finish), nil)
 	}
 	return out, nil
 }
@@ -98,7 +99,7 @@ func addUsage(total, part vision.Usage) vision.Usage {
 // quotaDelay is the wait a 429's RetryInfo asked for.
 func quotaDelay(err error) (time.Duration, bool) {
 	var ae *apiError
-	if vision.KindOf(err) != vision.KindQuota || !errors.As(err, &ae) || ae.RetryDelay <= 0 {
+	if failure.KindOf(err) != failure.Quota || !errors.As(err, &ae) || ae.RetryDelay <= 0 {
 		return 0, false
 	}
 	return ae.RetryDelay, true
@@ -140,7 +141,7 @@ func (b *breaker) check(op string) error {
 	}
 	now := b.now()
 	if left := b.cooldown - now.Sub(b.tripped); left > 0 {
-		return vision.Errorf(op, vision.KindModelAuth, vision.DetailOf(b.cause),
+		return failure.Errorf(op, failure.ModelAuth, failure.DetailOf(b.cause),
 			fmt.Errorf("not calling Gemini for another %s: %w", left.Round(time.Second), b.cause))
 	}
 	b.tripped = now

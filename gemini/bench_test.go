@@ -34,8 +34,9 @@ func (cannedStream) RoundTrip(req *http.Request) (*http.Response, error) {
 // photo: with the network and the model taken away, what the bot itself
 // spends on each request to Gemini.
 func BenchmarkStreamPhoto(b *testing.B) {
-	c, err := gemini.New(context.Background(), gemini.Config{APIKey: testKey, BaseURL: "http://gemini.invalid",
-		HTTPClient: &http.Client{Transport: cannedStream{}}})
+	cfg := gemini.DefaultConfig()
+	cfg.APIKey, cfg.BaseURL, cfg.HTTPClient = testKey, "http://gemini.invalid", &http.Client{Transport: cannedStream{}}
+	c, err := gemini.New(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/genai"
 
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // apiError is what survives of a genai.APIError: code, status, the
@@ -61,16 +61,16 @@ func scrub(s, key string) string {
 	return strings.ReplaceAll(s, key, "[redacted]")
 }
 
-// classify turns any failure of a call into a *vision.Error. ctx is the
+// classify turns any failure of a call into a *failure.Error. ctx is the
 // call's own context, so its deadline is the configured Timeout.
-func (c *Client) classify(ctx context.Context, op string, err error, hasImages bool) *vision.Error {
+func (c *Client) classify(ctx context.Context, op string, err error, hasImages bool) *failure.Error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return vision.Errorf(op, vision.KindTimeout, fmt.Sprintf("no answer within %s", c.timeout), ctxErr)
+			return failure.Errorf(op, failure.Timeout, fmt.Sprintf("no answer within %s", c.timeout), ctxErr)
 		}
 		// The caller gave up (shutdown): not the model's fault, and
 		// errors.Is(err, context.Canceled) still holds.
-		return vision.Errorf(op, vision.KindInternal, "", ctxErr)
+		return failure.Errorf(op, failure.Internal, "", ctxErr)
 	}
 
 	var ae genai.APIError
@@ -83,61 +83,61 @@ func (c *Client) classify(ctx context.Context, op string, err error, hasImages b
 		safe := &scrubbedError{msg: scrub(err.Error(), c.apiKey), err: err}
 		var netErr net.Error
 		if errors.As(err, &netErr) || strings.Contains(err.Error(), "unexpected EOF") {
-			return vision.Errorf(op, vision.KindUnavailable, "connection failed", safe)
+			return failure.Errorf(op, failure.Unavailable, "connection failed", safe)
 		}
-		return vision.Errorf(op, vision.KindInternal, "", safe)
+		return failure.Errorf(op, failure.Internal, "", safe)
 	}
 
 	e := &apiError{Code: ae.Code, Status: ae.Status, Reason: detailString(ae.Details, "ErrorInfo", "reason"), Message: scrub(ae.Message, c.apiKey)}
 	kind, detail := c.apiErrorKind(e, ae.Details, hasImages)
 	switch kind {
-	case vision.KindQuota:
+	case failure.Quota:
 		if d, err := time.ParseDuration(detailString(ae.Details, "RetryInfo", "retryDelay")); err == nil {
 			e.RetryDelay = d
 		}
-	case vision.KindModelAuth:
+	case failure.ModelAuth:
 		e.Fix = "fix: set a valid GEMINI_API_KEY with the Generative Language API enabled, or fix the Vertex AI " +
 			"credentials, then restart; calls to Gemini pause meanwhile"
 	}
-	return vision.Errorf(op, kind, scrub(detail, c.apiKey), e)
+	return failure.Errorf(op, kind, scrub(detail, c.apiKey), e)
 }
 
 // apiErrorKind maps an API error to the message the user gets.
-func (c *Client) apiErrorKind(e *apiError, details []map[string]any, hasImages bool) (vision.Kind, string) {
+func (c *Client) apiErrorKind(e *apiError, details []map[string]any, hasImages bool) (failure.Kind, string) {
 	status := strings.TrimSpace(fmt.Sprintf("%d %s", e.Code, e.Status))
 	switch {
 	case e.Reason == "API_KEY_INVALID" || e.Reason == "API_KEY_SERVICE_BLOCKED" || strings.Contains(e.Message, "API key"):
-		return vision.KindModelAuth, "API key not valid"
+		return failure.ModelAuth, "API key not valid"
 	case e.Code == 401 || e.Code == 403:
 		if e.Reason != "" {
-			return vision.KindModelAuth, e.Reason
+			return failure.ModelAuth, e.Reason
 		}
-		return vision.KindModelAuth, status
+		return failure.ModelAuth, status
 	case e.Code == 404:
-		return vision.KindUnknownModel, c.model
+		return failure.UnknownModel, c.model
 	case e.Code == 429:
 		// RetryInfo tells how long the quota stays exhausted; the user
 		// message can pass it on.
 		if d := detailString(details, "RetryInfo", "retryDelay"); d != "" {
-			return vision.KindQuota, "retry in " + d
+			return failure.Quota, "retry in " + d
 		}
-		return vision.KindQuota, status
+		return failure.Quota, status
 	case e.Code == 408 || e.Code == 499 || e.Code == 500 || e.Code == 502 || e.Code == 503 || e.Code == 504:
 		// 499 CANCELLED arrives mid-stream when the backend drops the
 		// generation: as transient as an overload.
-		return vision.KindUnavailable, status
+		return failure.Unavailable, status
 	case e.Code == 400 && e.Status == "FAILED_PRECONDITION":
 		// "User location is not supported", billing not set up: the
 		// account, not the request, must change.
-		return vision.KindModelAuth, status
+		return failure.ModelAuth, status
 	case e.Code == 400 && (hasImages || mentionsImage(e.Message, details)):
 		// Gemini answers an image it cannot decode with a bare
 		// "Request contains an invalid argument." (see the image-rejected
 		// fixtures); the bot's requests are otherwise fixed text, so the
 		// image is by far the likeliest culprit.
-		return vision.KindImageRejected, status
+		return failure.ImageRejected, status
 	}
-	return vision.KindInternal, status
+	return failure.Internal, status
 }
 
 // mentionsImage looks for an image complaint in the message or the

@@ -1,7 +1,7 @@
 // Package gemini is the model adapter: it turns a vision.Request into a
 // streamed Gemini answer. It is the only package of the project that imports
 // google.golang.org/genai, so SDK types and SDK errors stop here; callers get
-// text deltas, a vision.Usage and *vision.Error values.
+// text deltas, a vision.Usage and *failure.Error values.
 package gemini
 
 import (
@@ -15,29 +15,32 @@ import (
 	"cloud.google.com/go/auth"
 	"google.golang.org/genai"
 
+	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
+// DefaultConfig is the model and its settings unless configured
+// otherwise: the one place these defaults are written. The backend and its
+// credentials have no default.
+func DefaultConfig() Config {
+	return Config{
+		// The newest Flash model, followed without a redeploy.
+		Model: "gemini-flash-latest",
+		// Latency first: the bot answers people waiting in a Slack thread,
+		// and photo questions rarely need long reasoning.
+		Thinking:   ThinkingLow,
+		Timeout:    90 * time.Second,
+		RetryDelay: time.Second,
+		// A per-minute quota often frees within seconds, a daily one never
+		// within a Slack thread's patience.
+		MaxQuotaWait: 15 * time.Second,
+		// A rejected key does not fix itself: each call would only be
+		// refused again.
+		AuthCooldown: 5 * time.Minute,
+	}
+}
+
 const (
-	// DefaultModel follows Google's newest Flash model without a redeploy.
-	DefaultModel = "gemini-flash-latest"
-	// DefaultThinking favours latency: the bot answers people waiting in a
-	// Slack thread, and photo questions rarely need long reasoning.
-	DefaultThinking = "low"
-	// DefaultTimeout bounds one whole call, retries included.
-	DefaultTimeout = 90 * time.Second
-	// DefaultRetryDelay is the first backoff after a retryable failure.
-	DefaultRetryDelay = time.Second
-
-	// DefaultMaxQuotaWait is the longest RetryInfo delay of a 429 that a
-	// request waits out before telling the user: a per-minute quota often
-	// frees within seconds, a daily one never within a Slack thread's
-	// patience.
-	DefaultMaxQuotaWait = 15 * time.Second
-	// DefaultAuthCooldown is how long a rejected key stops every call:
-	// a key does not fix itself, and each call would only be refused again.
-	DefaultAuthCooldown = 5 * time.Minute
-
 	// maxAttempts counts the first try. Three attempts ride out a brief
 	// overload without keeping a user waiting for minutes.
 	maxAttempts = 3
@@ -66,28 +69,25 @@ type Config struct {
 	Credentials *auth.Credentials
 	// BaseURL overrides the API host (GOOGLE_GEMINI_BASE_URL); tests point
 	// it at internal/geminiemu.
-	BaseURL string
-	// Model defaults to DefaultModel.
-	Model string
-	// Thinking is "off", "minimal", "low", "medium" or "high"; default "low".
-	Thinking string
-	// Timeout bounds one whole call, retries included; default 90s. A
-	// stalled stream ends with KindTimeout.
+	BaseURL  string
+	Model    string
+	Thinking Thinking
+	// Timeout bounds one whole call, retries included. A stalled stream
+	// ends with failure.Timeout.
 	Timeout time.Duration
 	// RetryDelay is the first backoff between attempts (doubling after
-	// that); default 1s. Tests make it tiny.
+	// that). Tests make it tiny.
 	RetryDelay time.Duration
 	// HTTPClient is optional. With VertexAI it is used as is, so it must add
 	// credentials itself; leave it nil to have Credentials (or ADC) used.
 	HTTPClient *http.Client
 	// MaxQuotaWait is the longest 429 RetryInfo delay waited out (at most
-	// twice) before the quota error reaches the user; default 15s, and a
-	// negative value never waits.
+	// twice) before the quota error reaches the user; 0 never waits.
 	MaxQuotaWait time.Duration
 	// AuthCooldown is how long calls fail at once, without reaching
-	// Gemini, after Gemini rejected the key; default 5m.
+	// Gemini, after Gemini rejected the key.
 	AuthCooldown time.Duration
-	// Now is the clock of the cool-down; default time.Now.
+	// Now is the clock of the cool-down; nil for time.Now.
 	Now func() time.Time
 }
 
@@ -107,27 +107,6 @@ type Client struct {
 // New checks cfg and builds a client; it makes no network call (see
 // CheckModel).
 func New(ctx context.Context, cfg Config) (*Client, error) {
-	if cfg.Model == "" {
-		cfg.Model = DefaultModel
-	}
-	if cfg.Thinking == "" {
-		cfg.Thinking = DefaultThinking
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.RetryDelay <= 0 {
-		cfg.RetryDelay = DefaultRetryDelay
-	}
-	switch {
-	case cfg.MaxQuotaWait == 0:
-		cfg.MaxQuotaWait = DefaultMaxQuotaWait
-	case cfg.MaxQuotaWait < 0:
-		cfg.MaxQuotaWait = 0
-	}
-	if cfg.AuthCooldown <= 0 {
-		cfg.AuthCooldown = DefaultAuthCooldown
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -202,7 +181,7 @@ func retryOptions(delay time.Duration) *genai.HTTPRetryOptions {
 
 // Stream sends req with streamGenerateContent and calls onText with each
 // text delta as it arrives (thought summaries are skipped). It returns the
-// usage reported so far, and a *vision.Error when the model failed, refused,
+// usage reported so far, and a *failure.Error when the model failed, refused,
 // said nothing or stopped short. onText is called from the calling
 // goroutine.
 //
@@ -220,7 +199,7 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 	contents, images := toContents(req.Turns)
 	hasImages := len(images) > 0
 	if len(contents) == 0 {
-		return usage, vision.Errorf(op, vision.KindInternal, "", errors.New("request has no content"))
+		return usage, failure.Errorf(op, failure.Internal, "", errors.New("request has no content"))
 	}
 	if err := c.breaker.check(op); err != nil {
 		return usage, err
@@ -258,7 +237,7 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 				}
 				return usage, c.classify(ctx, op, ctx.Err(), hasImages)
 			}
-			if vision.KindOf(err) == vision.KindModelAuth {
+			if failure.KindOf(err) == failure.ModelAuth {
 				c.breaker.trip(err)
 			} else {
 				c.breaker.reset()
@@ -274,12 +253,12 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 				genai.NewContentFromText(continuePrompt, genai.RoleUser))
 			continue
 		case part.finish == genai.FinishReasonMaxTokens:
-			return usage, vision.Errorf(op, vision.KindCutOff, string(part.finish),
+			return usage, failure.Errorf(op, failure.CutOff, string(part.finish),
 				fmt.Errorf("still at the output limit after %d continuations", continuations))
 		case part.finish == "":
 			// The stream closed cleanly but Gemini never said it was done:
 			// a dropped connection, not a complete answer.
-			return usage, vision.Errorf(op, vision.KindCutOff, "", errors.New("the stream ended without a finish reason"))
+			return usage, failure.Errorf(op, failure.CutOff, "", errors.New("the stream ended without a finish reason"))
 		}
 		// STOP and reasons this code does not know yet end with the text
 		// the user has seen.
@@ -369,7 +348,7 @@ func objects(v any) []map[string]any {
 
 // CheckModel calls models.get for the configured model, so a wrong model
 // name or key shows at startup rather than on the first photo. It returns
-// nil or a *vision.Error (KindUnknownModel, KindModelAuth, …).
+// nil or a *failure.Error (KindUnknownModel, KindModelAuth, …).
 func (c *Client) CheckModel(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/visionbot/visionbot/gemini"
+	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/geminiemu"
 	"github.com/visionbot/visionbot/internal/vision"
 )
@@ -46,7 +47,8 @@ func photoRequest() vision.Request {
 
 func newClient(t *testing.T, emu *geminiemu.Server, edit func(*gemini.Config)) *gemini.Client {
 	t.Helper()
-	cfg := gemini.Config{APIKey: testKey, BaseURL: emu.URL(), RetryDelay: time.Millisecond}
+	cfg := gemini.DefaultConfig()
+	cfg.APIKey, cfg.BaseURL, cfg.RetryDelay = testKey, emu.URL(), time.Millisecond
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -133,7 +135,7 @@ func TestStream(t *testing.T) {
 			return rs
 		}
 	}
-	const ok = vision.Kind(-1) // success
+	const ok = failure.Kind(-1) // success
 	tests := []struct {
 		name       string
 		replies    func(*testing.T) []geminiemu.Reply
@@ -141,7 +143,7 @@ func TestStream(t *testing.T) {
 		setup      func(*geminiemu.Server)
 		wantText   string
 		textOf     string // fixture whose text the deltas must spell
-		wantKind   vision.Kind
+		wantKind   failure.Kind
 		wantDetail string
 		wantCalls  int // -1: at most one (a loaded machine may time out before the request lands)
 		wantUsage  *vision.Usage
@@ -162,62 +164,62 @@ func TestStream(t *testing.T) {
 			replies: func(*testing.T) []geminiemu.Reply {
 				return []geminiemu.Reply{sseReply("cut sh", "MAX_TOKENS"), {Text: "ort"}}
 			}},
-		{name: "max tokens continues at most twice", wantKind: vision.KindCutOff, wantDetail: "MAX_TOKENS", wantCalls: 3,
+		{name: "max tokens continues at most twice", wantKind: failure.CutOff, wantDetail: "MAX_TOKENS", wantCalls: 3,
 			wantText: "onetwothree",
 			replies: func(*testing.T) []geminiemu.Reply {
 				return []geminiemu.Reply{sseReply("one", "MAX_TOKENS"), sseReply("two", "MAX_TOKENS"),
 					sseReply("three", "MAX_TOKENS"), {Text: "never asked"}}
 			}},
-		{name: "no finish reason is cut off", wantKind: vision.KindCutOff, wantCalls: 1, wantText: "half an ans",
+		{name: "no finish reason is cut off", wantKind: failure.CutOff, wantCalls: 1, wantText: "half an ans",
 			replies: func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{sseReply("half an ans", "")} }},
 		{name: "emulator text reply", replies: func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{{Text: "a tasty omelette"}} },
 			wantText: "a tasty omelette", wantKind: ok, wantCalls: 1},
 
 		{name: "prompt blocked", replies: fixture("googleai/streaming-failure-prompt-blocked-safety.txt"),
-			wantKind: vision.KindBlocked, wantDetail: "SAFETY", wantCalls: 1},
+			wantKind: failure.Blocked, wantDetail: "SAFETY", wantCalls: 1},
 		{name: "prompt blocked with message", replies: fixture("vertexai/streaming-failure-prompt-blocked-safety-with-message.txt"),
-			wantKind: vision.KindBlocked, wantDetail: "SAFETY", wantCalls: 1},
+			wantKind: failure.Blocked, wantDetail: "SAFETY", wantCalls: 1},
 		{name: "finish SAFETY after text", replies: fixture("vertexai/streaming-failure-finish-reason-safety.txt"),
-			wantText: "<redacted>", wantKind: vision.KindBlocked, wantDetail: "SAFETY", wantCalls: 1},
+			wantText: "<redacted>", wantKind: failure.Blocked, wantDetail: "SAFETY", wantCalls: 1},
 		{name: "recitation", replies: fixture("googleai/streaming-failure-recitation-no-content.txt"),
-			textOf: "googleai/streaming-failure-recitation-no-content.txt", wantKind: vision.KindBlocked, wantDetail: "RECITATION", wantCalls: 1},
+			textOf: "googleai/streaming-failure-recitation-no-content.txt", wantKind: failure.Blocked, wantDetail: "RECITATION", wantCalls: 1},
 		{name: "empty content", replies: fixture("vertexai/streaming-failure-empty-content.txt"),
-			wantKind: vision.KindEmptyAnswer, wantCalls: 1},
+			wantKind: failure.EmptyAnswer, wantCalls: 1},
 
 		{name: "image rejected (googleai)", replies: fixture("googleai/streaming-failure-image-rejected.txt"),
-			wantKind: vision.KindImageRejected, wantCalls: 1},
+			wantKind: failure.ImageRejected, wantCalls: 1},
 		{name: "image rejected (vertexai)", replies: fixture("vertexai/unary-failure-image-rejected.json"),
-			wantKind: vision.KindImageRejected, wantCalls: 1},
+			wantKind: failure.ImageRejected, wantCalls: 1},
 		{name: "bad key (emulator check)", setup: func(s *geminiemu.Server) { s.SetAPIKey("the-right-key") },
-			wantKind: vision.KindModelAuth, wantCalls: 1},
+			wantKind: failure.ModelAuth, wantCalls: 1},
 		{name: "bad key (fixture echoing the key)", replies: fixture("vertexai/streaming-failure-api-key.txt"),
-			wantKind: vision.KindModelAuth, wantCalls: 1},
+			wantKind: failure.ModelAuth, wantCalls: 1},
 		{name: "API not enabled", replies: fixture("googleai/unary-failure-generativelanguage-api-not-enabled.json"),
-			wantKind: vision.KindModelAuth, wantDetail: "SERVICE_DISABLED", wantCalls: 1},
+			wantKind: failure.ModelAuth, wantDetail: "SERVICE_DISABLED", wantCalls: 1},
 		{name: "location not supported", replies: fixture("vertexai/streaming-failure-http-error.txt"),
-			wantKind: vision.KindModelAuth, wantCalls: 1},
+			wantKind: failure.ModelAuth, wantCalls: 1},
 		{name: "unknown model", edit: func(c *gemini.Config) { c.Model = "gemini-5.0-flash" },
-			wantKind: vision.KindUnknownModel, wantDetail: "gemini-5.0-flash", wantCalls: 1},
+			wantKind: failure.UnknownModel, wantDetail: "gemini-5.0-flash", wantCalls: 1},
 		{name: "429 quota is not retried", replies: repeat(3, "vertexai/unary-failure-quota-exceeded.json"),
-			wantKind: vision.KindQuota, wantCalls: 1},
+			wantKind: failure.Quota, wantCalls: 1},
 		{name: "429 free tier carries the retry delay", replies: fixture("errors/429_RESOURCE_EXHAUSTED.free_tier_quota_retryinfo.json"),
-			wantKind: vision.KindQuota, wantDetail: "retry in 48s", wantCalls: 1},
+			wantKind: failure.Quota, wantDetail: "retry in 48s", wantCalls: 1},
 		{name: "429 short", replies: fixture("errors/429_RESOURCE_EXHAUSTED.resource_exhausted_short.json"),
-			wantKind: vision.KindQuota, wantCalls: 1},
+			wantKind: failure.Quota, wantCalls: 1},
 		{name: "429 with a short RetryInfo is waited out", wantKind: ok, wantCalls: 2, wantText: "after the wait",
 			replies: func(t *testing.T) []geminiemu.Reply {
 				return []geminiemu.Reply{quotaReply(t, "0.01s"), {Text: "after the wait"}}
 			}},
-		{name: "429 retries are bounded", wantKind: vision.KindQuota, wantDetail: "retry in 0.01s", wantCalls: 3,
+		{name: "429 retries are bounded", wantKind: failure.Quota, wantDetail: "retry in 0.01s", wantCalls: 3,
 			replies: func(t *testing.T) []geminiemu.Reply {
 				return []geminiemu.Reply{quotaReply(t, "0.01s"), quotaReply(t, "0.01s"), quotaReply(t, "0.01s"), {Text: "never asked"}}
 			}},
-		{name: "429 beyond MaxQuotaWait is not waited", wantKind: vision.KindQuota, wantDetail: "retry in 2s", wantCalls: 1,
+		{name: "429 beyond MaxQuotaWait is not waited", wantKind: failure.Quota, wantDetail: "retry in 2s", wantCalls: 1,
 			edit: func(c *gemini.Config) { c.MaxQuotaWait = time.Second },
 			replies: func(t *testing.T) []geminiemu.Reply {
 				return []geminiemu.Reply{quotaReply(t, "2s"), {Text: "never asked"}}
 			}},
-		{name: "429 then 503s: the two retries do not multiply", wantKind: vision.KindUnavailable, wantCalls: 1 + 3,
+		{name: "429 then 503s: the two retries do not multiply", wantKind: failure.Unavailable, wantCalls: 1 + 3,
 			replies: func(t *testing.T) []geminiemu.Reply {
 				r := []geminiemu.Reply{quotaReply(t, "0.01s")}
 				for range 5 {
@@ -226,7 +228,7 @@ func TestStream(t *testing.T) {
 				return r
 			}},
 		{name: "503 retried then unavailable", replies: repeat(4, "errors/503_UNAVAILABLE.model_overloaded.json"),
-			wantKind: vision.KindUnavailable, wantCalls: 3},
+			wantKind: failure.Unavailable, wantCalls: 3},
 		{name: "503 then success", wantKind: ok, wantCalls: 2, wantText: "The capital of Wyoming is **Cheyenne**.\n",
 			replies: func(t *testing.T) []geminiemu.Reply {
 				return []geminiemu.Reply{
@@ -237,18 +239,18 @@ func TestStream(t *testing.T) {
 		{name: "500 retried", wantKind: ok, wantCalls: 2, wantText: "fine now",
 			replies: func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{{Status: 500}, {Text: "fine now"}} }},
 		{name: "error mid stream", replies: fixture("vertexai/streaming-failure-error-mid-stream.txt"),
-			wantText: "First Second ", wantKind: vision.KindUnavailable, wantCalls: 1},
+			wantText: "First Second ", wantKind: failure.Unavailable, wantCalls: 1},
 
 		{name: "hang times out", edit: func(c *gemini.Config) { c.Timeout = time.Second },
 			replies:  func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{{Hang: true}} },
-			wantKind: vision.KindTimeout, wantCalls: -1},
+			wantKind: failure.Timeout, wantCalls: -1},
 		{name: "stall mid stream times out", edit: func(c *gemini.Config) { c.Timeout = 5 * time.Second },
 			replies: func(t *testing.T) []geminiemu.Reply {
 				r := geminiemu.FixtureReply(t, "googleai/streaming-success-basic-reply-short.txt")
 				r.ChunkDelay = time.Minute
 				return []geminiemu.Reply{r}
 			},
-			wantText: "The", wantKind: vision.KindTimeout, wantCalls: 1},
+			wantText: "The", wantKind: failure.Timeout, wantCalls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,9 +285,9 @@ func TestStream(t *testing.T) {
 					t.Fatalf("err = %v", err)
 				}
 			} else {
-				var ve *vision.Error
+				var ve *failure.Error
 				if !errors.As(err, &ve) {
-					t.Fatalf("err = %v (%T), want *vision.Error", err, err)
+					t.Fatalf("err = %v (%T), want *failure.Error", err, err)
 				}
 				if ve.Kind != tt.wantKind || ve.Op != "gemini stream" {
 					t.Errorf("err = %v: kind %v, want %v", err, ve.Kind, tt.wantKind)
@@ -352,7 +354,7 @@ func TestRequestBody(t *testing.T) {
 		t.Fatalf("%d requests", len(reqs))
 	}
 	r := reqs[0]
-	if r.Method != "streamGenerateContent" || r.Query != "alt=sse" || r.Model != gemini.DefaultModel || r.APIKey != testKey {
+	if r.Method != "streamGenerateContent" || r.Query != "alt=sse" || r.Model != gemini.DefaultConfig().Model || r.APIKey != testKey {
 		t.Errorf("recorded %s?%s model %s key %q", r.Path, r.Query, r.Model, r.APIKey)
 	}
 	var body wireRequest
@@ -394,7 +396,7 @@ func TestThinkingConfig(t *testing.T) {
 		wantBudget      int // -1: no budget sent
 		wantLevel       string
 	}{
-		{"gemini-flash-latest", "", 1024, ""},
+		{"gemini-flash-latest", "low", 1024, ""}, // the default
 		{"gemini-2.5-flash", "low", 1024, ""},
 		{"gemini-2.5-flash", "off", 0, ""},
 		{"gemini-2.5-flash", "high", 24576, ""},
@@ -410,7 +412,7 @@ func TestThinkingConfig(t *testing.T) {
 			emu := geminiemu.New()
 			defer emu.Close()
 			emu.AddModel(tt.model)
-			c := newClient(t, emu, func(c *gemini.Config) { c.Model, c.Thinking = tt.model, tt.thinking })
+			c := newClient(t, emu, func(c *gemini.Config) { c.Model, c.Thinking = tt.model, gemini.Thinking(tt.thinking) })
 			if _, err := c.Stream(context.Background(), photoRequest(), func(string) {}); err != nil {
 				t.Fatal(err)
 			}
@@ -450,11 +452,11 @@ func TestCheckModel(t *testing.T) {
 		name     string
 		edit     func(*gemini.Config)
 		setup    func(*geminiemu.Server)
-		wantKind vision.Kind // -1: nil error
+		wantKind failure.Kind // -1: nil error
 	}{
 		{name: "known", wantKind: -1},
-		{name: "unknown model", edit: func(c *gemini.Config) { c.Model = "gemini-5.0-flash" }, wantKind: vision.KindUnknownModel},
-		{name: "bad key", setup: func(s *geminiemu.Server) { s.SetAPIKey("other") }, wantKind: vision.KindModelAuth},
+		{name: "unknown model", edit: func(c *gemini.Config) { c.Model = "gemini-5.0-flash" }, wantKind: failure.UnknownModel},
+		{name: "bad key", setup: func(s *geminiemu.Server) { s.SetAPIKey("other") }, wantKind: failure.ModelAuth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -469,7 +471,7 @@ func TestCheckModel(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-			} else if vision.KindOf(err) != tt.wantKind {
+			} else if failure.KindOf(err) != tt.wantKind {
 				t.Errorf("err = %v, want kind %v", err, tt.wantKind)
 			}
 			if err != nil && strings.Contains(err.Error(), testKey) {
@@ -548,8 +550,8 @@ func TestCallerCancelIsNotATimeout(t *testing.T) {
 	}()
 	_, err := c.Stream(ctx, photoRequest(), func(string) {})
 	cancel()
-	if !errors.Is(err, context.Canceled) || vision.KindOf(err) == vision.KindTimeout {
-		t.Errorf("err = %v (kind %v), want context.Canceled, not a timeout", err, vision.KindOf(err))
+	if !errors.Is(err, context.Canceled) || failure.KindOf(err) == failure.Timeout {
+		t.Errorf("err = %v (kind %v), want context.Canceled, not a timeout", err, failure.KindOf(err))
 	}
 }
 
@@ -585,7 +587,7 @@ func TestRejectedKeyStopsCallingGemini(t *testing.T) {
 
 	for i := range 5 {
 		_, err := c.Stream(context.Background(), photoRequest(), nil)
-		if vision.KindOf(err) != vision.KindModelAuth {
+		if failure.KindOf(err) != failure.ModelAuth {
 			t.Fatalf("request %d: err = %v, want KindModelAuth", i, err)
 		}
 		if !strings.Contains(err.Error(), "GEMINI_API_KEY") || strings.Contains(err.Error(), testKey) {
@@ -597,10 +599,10 @@ func TestRejectedKeyStopsCallingGemini(t *testing.T) {
 	}
 
 	advance(time.Minute) // the cool-down is over: one request tries again
-	if _, err := c.Stream(context.Background(), photoRequest(), nil); vision.KindOf(err) != vision.KindModelAuth {
+	if _, err := c.Stream(context.Background(), photoRequest(), nil); failure.KindOf(err) != failure.ModelAuth {
 		t.Fatalf("err = %v, want the key rejected again", err)
 	}
-	if _, err := c.Stream(context.Background(), photoRequest(), nil); vision.KindOf(err) != vision.KindModelAuth {
+	if _, err := c.Stream(context.Background(), photoRequest(), nil); failure.KindOf(err) != failure.ModelAuth {
 		t.Fatalf("err = %v, want a fast failure", err)
 	}
 	if n := len(emu.Requests()); n != 2 {

@@ -9,6 +9,29 @@ import (
 	"google.golang.org/genai"
 )
 
+// Thinking is how much the model may think before it answers
+// (GEMINI_THINKING), from off to high.
+type Thinking string
+
+const (
+	ThinkingOff     Thinking = "off"
+	ThinkingMinimal Thinking = "minimal"
+	ThinkingLow     Thinking = "low"
+	ThinkingMedium  Thinking = "medium"
+	ThinkingHigh    Thinking = "high"
+)
+
+// UnmarshalText reads a thinking level, so that configuration parses it
+// once, where it is read.
+func (t *Thinking) UnmarshalText(text []byte) error {
+	switch level := Thinking(text); level {
+	case ThinkingOff, ThinkingMinimal, ThinkingLow, ThinkingMedium, ThinkingHigh:
+		*t = level
+		return nil
+	}
+	return fmt.Errorf("%q is not one of off, minimal, low, medium, high", text)
+}
+
 // thinkingConfig picks the one thinking knob the model understands.
 //
 // The SDK sends ThinkingConfig as given; it does not translate between the
@@ -24,8 +47,8 @@ import (
 // as "gemini-flash-latest" whose target moves over time, gets a budget,
 // which both generations accept. Models before 2.5 cannot think at all and
 // get no thinking config.
-func thinkingConfig(model, level string) (*genai.ThinkingConfig, error) {
-	budgets := map[string]int32{
+func thinkingConfig(model string, level Thinking) (*genai.ThinkingConfig, error) {
+	budgets := map[Thinking]int32{
 		"off": 0,
 		// 512 is the smallest budget every 2.5 model accepts (Flash-Lite's
 		// floor); 24576 is the largest Flash and Flash-Lite accept.
@@ -43,7 +66,7 @@ func thinkingConfig(model, level string) (*genai.ThinkingConfig, error) {
 	pro := strings.Contains(name, "-pro")
 	switch {
 	case major >= 3:
-		levels := map[string]genai.ThinkingLevel{
+		levels := map[Thinking]genai.ThinkingLevel{
 			// Gemini 3 cannot switch thinking off; MINIMAL is the least.
 			"off": genai.ThinkingLevelMinimal, "minimal": genai.ThinkingLevelMinimal,
 			"low": genai.ThinkingLevelLow, "medium": genai.ThinkingLevelMedium, "high": genai.ThinkingLevelHigh,

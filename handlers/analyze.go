@@ -8,170 +8,138 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
+	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/vision"
 	"github.com/visionbot/visionbot/prompts"
 )
 
-// Trigger names what started a request, in logs and metrics.
-type Trigger string
-
-const (
-	TriggerMention  Trigger = "mention"
-	TriggerDM       Trigger = "dm"
-	TriggerSlash    Trigger = "slash"
-	TriggerShortcut Trigger = "shortcut"
-	TriggerForm     Trigger = "form"
-	TriggerRerun    Trigger = "rerun"
-	TriggerReaction Trigger = "reaction"
-	TriggerHome     Trigger = "home"
-	TriggerFeedback Trigger = "feedback"
-)
-
-// Reactions that show progress on the message being answered.
-const (
-	reactionWorking = "eyes"
-	reactionDone    = "white_check_mark"
-	reactionFailed  = "warning"
-)
-
-// Mention answers an app_mention. m.Text has the bot's mention removed.
-func (h *Handler) Mention(ctx context.Context, m Message) {
-	h.message(ctx, TriggerMention, m)
-}
-
-// DirectMessage answers a message sent to the bot in a DM.
-func (h *Handler) DirectMessage(ctx context.Context, m Message) {
-	h.message(ctx, TriggerDM, m)
-}
-
-func (h *Handler) message(ctx context.Context, trigger Trigger, m Message) {
-	thread := m.ThreadTS
-	if thread == "" {
-		thread = m.TS
-	}
-	// A bare mention in a thread means "look at the thread's photo"; outside
-	// a thread, with nothing attached, the user needs to know what exists.
-	bare := strings.TrimSpace(m.Text) == "" && m.ThreadTS == ""
-	if len(m.Files) == 0 && (isHelp(m.Text) || bare) {
-		r := h.newRequest(trigger, m.Channel, m.User, thread, "", h.catalog.Default(), "")
-		err := h.timedSlack(r, func() error { return h.slack.PostReply(ctx, m.Channel, thread, h.helpText()) })
-		r.finish(err, "help")
+// said answers a mention or a DM: about the files attached, or, in a
+// thread, about the thread's photo (a follow-up when the bot answered
+// there already).
+func (h *Handler) said(ctx context.Context, j *job, s Said) {
+	// A bare mention in a thread means "look at the thread's photo";
+	// outside a thread, with nothing attached, the user needs to know what
+	// exists.
+	inThread := j.where.inThread()
+	bare := strings.TrimSpace(s.Text) == "" && !inThread
+	if len(s.Files) == 0 && (isHelp(s.Text) || bare) {
+		j.where.Message = "" // no reactions on a help text
+		err := j.timed(func() error {
+			return h.slack.Poster.PostReply(ctx, j.where.Channel, j.where.Thread, h.helpText())
+		})
+		j.end(err, "help")
 		return
 	}
-	uc, question := h.catalog.Choose(m.Text)
-	r := h.newRequest(trigger, m.Channel, m.User, thread, m.TS, uc, question)
-	r.team = m.Team
-	r.startWorking(ctx)
-	if err := h.checkQuestion(question); err != nil {
-		h.fail(ctx, r, err)
+	j.ask(h.catalog.Choose(s.Text))
+	j.startProgress(ctx)
+	if err := h.checkQuestion(j.question); err != nil {
+		j.fail(ctx, err)
 		return
 	}
-	if len(m.Files) > 0 {
-		h.answer(ctx, r, conversation{files: m.Files})
+	if len(s.Files) > 0 {
+		h.answer(ctx, j, conversation{files: s.Files})
 		return
 	}
-	if m.ThreadTS == "" {
-		h.fail(ctx, r, vision.Errorf("find an image", vision.KindNoImage, "", nil))
+	if !inThread {
+		j.fail(ctx, failure.Errorf("find an image", failure.NoImage, "", nil))
 		return
 	}
 	var msgs []Message
-	err := h.timedSlack(r, func() error {
+	err := j.timed(func() error {
 		var err error
-		msgs, err = h.slack.Replies(ctx, m.Channel, m.ThreadTS)
+		msgs, err = h.slack.Reader.Replies(ctx, j.where.Channel, j.where.Thread)
 		return err
 	})
 	if err != nil {
-		h.fail(ctx, r, fmt.Errorf("read thread %s: %w", m.ThreadTS, err))
+		j.fail(ctx, fmt.Errorf("read thread %s: %w", j.where.Thread, err))
 		return
 	}
-	conv, ok := h.followUp(r, msgs, m)
+	conv, ok := h.followUp(msgs, j.where.Message, s.Text, j.useCase, j.question)
 	if !ok {
-		h.fail(ctx, r, vision.Errorf("find an image", vision.KindNoImage, "", nil))
+		j.fail(ctx, failure.Errorf("find an image", failure.NoImage, "", nil))
 		return
 	}
-	h.answer(ctx, r, conv)
+	j.ask(conv.useCase, conv.question)
+	h.answer(ctx, j, conv)
 }
 
-// Slash answers /analyze. Slack sends no files with slash commands, so the
-// photo is the user's newest one in the channel, and the answer goes to
-// that photo's thread.
-func (h *Handler) Slash(ctx context.Context, cmd SlashCommand) {
-	text := strings.TrimSpace(cmd.Text)
+// command answers /analyze. Slack sends no files with slash commands, so
+// the photo is the user's newest one in the channel, and the answer goes
+// to that photo's thread.
+func (h *Handler) command(ctx context.Context, j *job, c Command) {
+	text := strings.TrimSpace(c.Text)
 	if text == "" || isHelp(text) {
-		r := h.newRequest(TriggerSlash, cmd.Channel, cmd.User, "", "", h.catalog.Default(), "")
-		err := h.timedSlack(r, func() error { return h.slack.Respond(ctx, cmd.ResponseURL, h.helpText()) })
-		r.finish(err, "help")
+		err := j.timed(func() error { return h.slack.Poster.Respond(ctx, j.where.ResponseURL, h.helpText()) })
+		j.end(err, "help")
 		return
 	}
 	uc, question := h.catalog.Choose(text)
-	r := h.newRequest(TriggerSlash, cmd.Channel, cmd.User, "", "", uc, question)
-	r.team = cmd.Team
-	r.responseURL = cmd.ResponseURL
+	j.ask(uc, question)
 	if err := h.checkQuestion(question); err != nil {
-		h.respond(ctx, r, cmd.ResponseURL, h.userMessage(err))
-		r.finish(err, "")
+		j.fail(ctx, err) // privately: the thread is not known yet
 		return
 	}
 
-	photo, err := h.newestPhotoOf(ctx, r, cmd.Channel, cmd.User)
-	if vision.KindOf(err) == vision.KindNoImage && cmd.TriggerID != "" {
-		h.openUploadForm(ctx, r, cmd, uc, question)
+	photo, err := h.newestPhotoOf(ctx, j)
+	if failure.KindOf(err) == failure.NoImage && j.where.TriggerID != "" {
+		h.openUploadForm(ctx, j)
 		return
 	}
 	if err != nil {
-		text := h.userMessage(err)
-		if vision.KindOf(err) == vision.KindNoImage {
-			text = h.noRecentPhotoText()
-		}
-		h.respond(ctx, r, cmd.ResponseURL, text)
-		r.finish(err, "")
+		j.fail(ctx, err)
 		return
 	}
-	r.thread = photo.ThreadTS
-	if r.thread == "" {
-		r.thread = photo.TS
-	}
-	r.reactTS = photo.TS
-	r.startWorking(ctx)
+	j.where.Thread = threadOf(photo)
+	j.where.Message = photo.TS
+	j.startProgress(ctx)
 
 	// The confirmation is not on the way to the answer: send it alongside,
-	// as one of the request's side calls that finish waits for.
-	r.working.Go(func() {
-		h.respond(ctx, r, cmd.ResponseURL, fmt.Sprintf(
-			"Looking at your photo from %s with *%s*: the answer will be in its thread.",
+	// as one of the request's side calls that end waits for.
+	j.progress.calls.Go(func() {
+		j.respond(ctx, fmt.Sprintf("Looking at your photo from %s with *%s*: the answer will be in its thread.",
 			slackDate(photo.TS), uc.Name))
 	})
-
-	h.answer(ctx, r, conversation{files: photo.Files})
+	h.answer(ctx, j, conversation{files: photo.Files})
 }
+
+// threadOf is the thread a message's answer goes to: its own, or the one
+// it is in.
+func threadOf(m Message) string {
+	if m.ThreadTS != "" {
+		return m.ThreadTS
+	}
+	return m.TS
+}
+
+// noRecentPhoto is the detail of a NoImage failure of /analyze: the user
+// posted no photo in the channel lately.
+const noRecentPhoto = "no recent photo"
 
 // newestPhotoOf finds the user's newest top-level message with an image in
 // the channel, within the history window.
-func (h *Handler) newestPhotoOf(ctx context.Context, r *request, channel, user string) (Message, error) {
+func (h *Handler) newestPhotoOf(ctx context.Context, j *job) (Message, error) {
 	var msgs []Message
-	err := h.timedSlack(r, func() error {
+	err := j.timed(func() error {
 		var err error
-		msgs, err = h.slack.History(ctx, channel, h.now().Add(-h.cfg.HistoryWindow), h.cfg.HistoryLimit)
+		msgs, err = h.slack.Reader.History(ctx, j.where.Channel, h.now().Add(-h.cfg.HistoryWindow), h.cfg.HistoryLimit)
 		return err
 	})
 	if err != nil {
 		return Message{}, fmt.Errorf("find the user's photo: %w", err)
 	}
 	for _, m := range msgs { // newest first
-		if m.User == user && m.BotID == "" && hasImageCandidate(m.Files) {
+		if m.User == j.where.User && m.BotID == "" && hasImageCandidate(m.Files) {
 			return m, nil
 		}
 	}
-	return Message{}, vision.Errorf("find the user's photo", vision.KindNoImage, "", nil)
+	return Message{}, failure.Errorf("find the user's photo", failure.NoImage, noRecentPhoto, nil)
 }
 
 // resolveFiles completes Slack Connect stubs with files.info, keeps the
 // images, and bounds their count; left is how many more images the
 // message holds beyond that bound. A message whose files are none of them
 // images gets an error that names what it was given.
-func (h *Handler) resolveFiles(ctx context.Context, r *request, files []File) (images []File, left int, err error) {
+func (h *Handler) resolveFiles(ctx context.Context, j *job, files []File) (images []File, left int, err error) {
 	var firstRefused error
 	for i, f := range files {
 		if len(images) == h.cfg.MaxImages {
@@ -179,9 +147,9 @@ func (h *Handler) resolveFiles(ctx context.Context, r *request, files []File) (i
 			break
 		}
 		if f.Access == "check_file_info" {
-			err := h.timedSlack(r, func() error {
+			err := j.timed(func() error {
 				var err error
-				f, err = h.slack.FileInfo(ctx, f.ID)
+				f, err = h.slack.Files.FileInfo(ctx, f.ID)
 				return err
 			})
 			if err != nil {
@@ -200,7 +168,7 @@ func (h *Handler) resolveFiles(ctx context.Context, r *request, files []File) (i
 		if firstRefused != nil {
 			return nil, 0, firstRefused
 		}
-		return nil, 0, vision.Errorf("find an image", vision.KindNoImage, "", nil)
+		return nil, 0, failure.Errorf("find an image", failure.NoImage, "", nil)
 	}
 	return images, left, nil
 }
@@ -211,77 +179,99 @@ type conversation struct {
 	// later are the turns after the first (the images and the use case's
 	// prompt) in a follow-up; the last is the new question.
 	later []vision.Turn
+	// useCase and question are what a follow-up asks with: those of the
+	// thread's last answer and photo, unless the new message names others.
+	useCase  prompts.UseCase
+	question string
 }
 
 // answer opens the reply in the thread, then downloads the images and asks
 // the model while it opens, and streams the answer into it.
-func (h *Handler) answer(ctx context.Context, r *request, conv conversation) {
-	r.reply = h.slack.OpenReply(ctx, Thread{Channel: r.channel, TS: r.thread, User: r.user, Team: r.team})
-	files, left, err := h.resolveFiles(ctx, r, conv.files)
+func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
+	w := j.where
+	j.reply = h.slack.Poster.OpenReply(ctx, Thread{Channel: w.Channel, TS: w.Thread, User: w.User, Team: w.Team})
+	files, left, err := h.resolveFiles(ctx, j, conv.files)
 	if err != nil {
-		h.fail(ctx, r, err)
+		j.fail(ctx, err)
 		return
 	}
-	images, err := h.download(ctx, r, files)
+	images, err := h.download(ctx, j, files)
 	if err != nil {
-		h.fail(ctx, r, err)
+		j.fail(ctx, err)
 		return
 	}
-	req := Ask(r.useCase, r.question, images, conv.later...)
-	var text strings.Builder
-	var shown mentionGuard
-	modelStart := h.now()
-	usage, err := h.model.Stream(ctx, req, func(delta string) {
-		if r.firstToken == 0 {
-			// At least 1ns: zero means "no text yet", even on a clock
-			// that stands still.
-			r.firstToken = max(h.now().Sub(r.start), time.Nanosecond)
-		}
-		text.WriteString(delta)
-		if safe := shown.write(delta); safe != "" {
-			r.reply.Append(safe)
-		}
-	})
-	r.modelTime = h.now().Sub(modelStart)
-	r.usage = usage
-	answer := strings.TrimSpace(text.String())
+	answer, err := h.ask(ctx, j, ModelRequest(j.useCase, j.question, images, conv.later...))
 	var cutOff error
-	if vision.KindOf(err) == vision.KindCutOff && answer != "" {
+	if failure.KindOf(err) == failure.CutOff && answer != "" && ctx.Err() == nil {
 		// What arrived is worth keeping, but never as if it were whole:
 		// the notice under it says it stopped short.
-		r.modelError = vision.KindCutOff.String()
-		cutOff, err = fmt.Errorf("ask the model: %w", err), nil
+		cutOff, err = err, nil
 		answer += "\n\n_" + h.userMessage(cutOff) + "_"
 	}
 	if err != nil {
-		r.modelError = vision.KindOf(err).String()
 		// A partial answer cut by a safety stop or an error midway is not
 		// shown: the notice replaces it.
-		h.fail(ctx, r, fmt.Errorf("ask the model: %w", err))
+		j.fail(ctx, err)
 		return
 	}
 	if answer == "" {
-		h.fail(ctx, r, vision.Errorf("ask the model", vision.KindEmptyAnswer, "", nil))
+		j.fail(ctx, failure.Errorf("ask the model", failure.EmptyAnswer, "", nil))
 		return
 	}
 	if left > 0 {
 		answer += "\n\n_" + h.imagesUsedNote(files, left) + "_"
 	}
-	footer := &Footer{Ref: AnswerRef{UseCase: r.useCase.Name, Files: fileIDs(files)}, Choices: h.choices()}
-	err = h.timedSlack(r, func() error { return r.reply.Finish(ctx, defuseMentions(answer), footer) })
-	if err != nil {
-		h.endWorking(ctx, r, false)
-		h.tellPrivately(ctx, r, err)
-		r.finish(fmt.Errorf("post the answer: %w", err), "")
-		return
-	}
-	h.endWorking(ctx, r, cutOff == nil)
-	r.finish(cutOff, "")
+	h.deliver(ctx, j, answer, &Footer{Ref: AnswerRef{UseCase: j.useCase.Name, Files: fileIDs(files)}, Choices: h.choices()}, cutOff)
 }
 
-// Ask is the model request for images seen through a use case, with the
+// ask streams the model's answer into the job's reply, with mentions held
+// back until they are whole and defused, and returns the whole answer.
+func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (string, error) {
+	var text strings.Builder
+	var shown mentionGuard
+	f := &j.figures
+	modelStart := h.now()
+	usage, err := h.model.Stream(ctx, req, func(delta string) {
+		if f.firstToken == 0 {
+			// At least 1ns: zero means "no text yet", even on a clock
+			// that stands still.
+			f.firstToken = max(h.now().Sub(f.start), time.Nanosecond)
+		}
+		text.WriteString(delta)
+		if safe := shown.write(delta); safe != "" {
+			j.reply.Append(safe)
+		}
+	})
+	f.model = h.now().Sub(modelStart)
+	f.usage = usage
+	if err != nil {
+		f.modelError = failure.KindOf(err).String()
+		err = fmt.Errorf("ask the model: %w", err)
+	}
+	return strings.TrimSpace(text.String()), err
+}
+
+// deliver finishes the reply with the answer and its footer, on a context
+// of its own: an answer that is complete is shown even when the job's
+// context ends now. cutOff is the notice the answer already carries, if
+// it stopped short.
+func (h *Handler) deliver(ctx context.Context, j *job, answer string, footer *Footer, cutOff error) {
+	fctx, cancel := finishing(ctx)
+	defer cancel()
+	err := j.timed(func() error { return j.reply.Finish(fctx, defuseMentions(answer), footer) })
+	if err != nil {
+		j.endProgress(fctx, false)
+		j.tellPrivately(fctx, err)
+		j.end(fmt.Errorf("post the answer: %w", err), "")
+		return
+	}
+	j.endProgress(fctx, cutOff == nil)
+	j.end(cutOff, "")
+}
+
+// ModelRequest is the model request for images seen through a use case, with the
 // user's question; later are the turns that followed in a thread, if any.
-func Ask(uc prompts.UseCase, question string, images []vision.Image, later ...vision.Turn) vision.Request {
+func ModelRequest(uc prompts.UseCase, question string, images []vision.Image, later ...vision.Turn) vision.Request {
 	first := vision.Turn{Role: vision.RoleUser, Text: uc.UserPrompt(question), Images: images}
 	return vision.Request{
 		System: uc.System,
@@ -309,16 +299,16 @@ func (h *Handler) choices() []Choice {
 
 // download fetches every image at once: one slow file should not wait for
 // another.
-func (h *Handler) download(ctx context.Context, r *request, files []File) ([]vision.Image, error) {
+func (h *Handler) download(ctx context.Context, j *job, files []File) ([]vision.Image, error) {
 	start := h.now()
-	defer func() { r.downloadTime = h.now().Sub(start) }()
+	defer func() { j.figures.download = h.now().Sub(start) }()
 	images := make([]vision.Image, len(files))
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, f := range files {
 		wg.Go(func() {
-			url := imageURL(f, r.useCase.Detail, h.cfg.MaxFileBytes)
-			data, err := h.slack.Download(ctx, url, h.cfg.MaxFileBytes)
+			url := imageURL(f, j.useCase.Detail, h.cfg.MaxFileBytes)
+			data, err := h.slack.Files.Download(ctx, url, h.cfg.MaxFileBytes)
 			if err != nil {
 				errs[i] = fmt.Errorf("download file %s: %w", f.ID, err)
 				return
@@ -336,239 +326,12 @@ func (h *Handler) download(ctx context.Context, r *request, files []File) ([]vis
 		return nil, err
 	}
 	for _, img := range images {
-		r.imageBytes += len(img.Data)
+		j.figures.imageBytes += len(img.Data)
 	}
 	return images, nil
-}
-
-// fail tells the user what went wrong: in the thread when there is one,
-// else (or when the thread can't take it) privately.
-func (h *Handler) fail(ctx context.Context, r *request, err error) {
-	notice := h.userMessage(err)
-	var postErr error
-	switch {
-	case r.reply != nil:
-		postErr = h.timedSlack(r, func() error { return r.reply.Fail(ctx, notice) })
-	case r.thread != "":
-		postErr = h.timedSlack(r, func() error { return h.slack.PostReply(ctx, r.channel, r.thread, notice) })
-	case r.responseURL != "":
-		h.respond(ctx, r, r.responseURL, notice)
-	}
-	if postErr != nil {
-		err = errors.Join(err, fmt.Errorf("post the error message: %w", postErr))
-		h.tellPrivately(ctx, r, postErr)
-	}
-	h.endWorking(ctx, r, false)
-	r.finish(err, "")
-}
-
-// tellPrivately explains a failure to post in the thread (the bot is not
-// in the channel, a scope is missing) to the one user, when the trigger
-// gave a way to reach them.
-func (h *Handler) tellPrivately(ctx context.Context, r *request, postErr error) {
-	if r.responseURL == "" {
-		return
-	}
-	h.respond(ctx, r, r.responseURL, h.userMessage(postErr))
-}
-
-func (h *Handler) respond(ctx context.Context, r *request, responseURL, text string) {
-	err := h.timedSlack(r, func() error { return h.slack.Respond(ctx, responseURL, text) })
-	if err != nil {
-		h.log.Warn("respond to slash command", zap.String("channel", r.channel), zap.Error(err))
-	}
-}
-
-// request is the state of one request, for its reactions and its log line.
-type request struct {
-	h        *Handler
-	trigger  Trigger
-	channel  string
-	user     string
-	team     string
-	thread   string // where the answer goes
-	reactTS  string // the message that shows progress reactions
-	useCase  prompts.UseCase
-	question string
-	// responseURL reaches the user privately (slash commands, shortcuts,
-	// clicks) when the thread can't.
-	responseURL string
-	reply       Reply
-
-	start   time.Time
-	working sync.WaitGroup // side calls (reactions, confirmation) off the answer's path
-	// eyes is whether :eyes: may be on the message, set by startWorking's
-	// call before working is done.
-	eyes      bool
-	slackMu   sync.Mutex
-	slackTime time.Duration
-
-	downloadTime time.Duration
-	modelTime    time.Duration
-	// firstToken is from the start to the model's first text; 0 until then.
-	firstToken time.Duration
-	// modelError is the Kind of the model's failure, "" when it answered.
-	modelError string
-	imageBytes int
-	usage      vision.Usage
-}
-
-func (h *Handler) newRequest(trigger Trigger, channel, user, thread, reactTS string, uc prompts.UseCase, question string) *request {
-	return &request{
-		h: h, trigger: trigger, channel: channel, user: user, thread: thread,
-		reactTS: reactTS, useCase: uc, question: question, start: h.now(),
-	}
-}
-
-// timedSlack runs one Slack call and adds its time to the request's total.
-func (h *Handler) timedSlack(r *request, call func() error) error {
-	start := h.now()
-	err := call()
-	r.slackMu.Lock()
-	r.slackTime += h.now().Sub(start)
-	r.slackMu.Unlock()
-	return err
-}
-
-// startWorking shows :eyes: without making the answer wait for it.
-func (r *request) startWorking(ctx context.Context) {
-	if r.reactTS == "" {
-		return
-	}
-	r.working.Go(func() {
-		err := r.h.timedSlack(r, func() error {
-			return r.h.slack.AddReaction(ctx, r.channel, r.reactTS, reactionWorking)
-		})
-		// Even when the call failed, the reaction may be there: only a
-		// skipped one surely is not, and needs no removal.
-		r.eyes = !errors.Is(err, ErrNotShown)
-		if err != nil && r.eyes {
-			r.h.log.Warn("add reaction", zap.String("channel", r.channel), zap.Error(err))
-		}
-	})
-}
-
-// endWorking swaps :eyes: for the outcome. Reactions are a courtesy: a
-// failure is logged, never shown, and one skipped under load is not even
-// logged.
-func (h *Handler) endWorking(ctx context.Context, r *request, ok bool) {
-	if r.reactTS == "" {
-		return
-	}
-	r.working.Wait()
-	outcome := reactionDone
-	if !ok {
-		outcome = reactionFailed
-	}
-	err := h.timedSlack(r, func() error {
-		var removed error
-		if r.eyes {
-			removed = failed(h.slack.RemoveReaction(ctx, r.channel, r.reactTS, reactionWorking))
-		}
-		return errors.Join(removed, failed(h.slack.AddReaction(ctx, r.channel, r.reactTS, outcome)))
-	})
-	if err != nil {
-		h.log.Warn("update reactions", zap.String("channel", r.channel), zap.Error(err))
-	}
-}
-
-// failed is err, except a call skipped under Slack's tiers, which is no
-// failure.
-func failed(err error) error {
-	if errors.Is(err, ErrNotShown) {
-		return nil
-	}
-	return err
-}
-
-// finish writes the request's one log line and reports its figures.
-func (r *request) finish(err error, outcome string) {
-	r.working.Wait()
-	if outcome == "" {
-		outcome = "ok"
-		if err != nil {
-			outcome = vision.KindOf(err).String()
-		}
-	}
-	total := r.h.now().Sub(r.start)
-	if obs := r.h.cfg.Observer; obs != nil {
-		obs.RequestDone(Figures{
-			Trigger: r.trigger, UseCase: r.useCase.Name, Outcome: outcome, ModelError: r.modelError,
-			Download: r.downloadTime, FirstToken: r.firstToken, Model: r.modelTime, Slack: r.slackTime, Total: total,
-			ImageBytes: r.imageBytes, TokensIn: r.usage.InputTokens, TokensOut: r.usage.OutputTokens,
-		})
-	}
-	fields := []zap.Field{
-		zap.String("trigger", string(r.trigger)),
-		zap.String("channel", r.channel),
-		zap.String("user", r.user),
-		zap.String("use_case", r.useCase.Name),
-		zap.String("outcome", outcome),
-		zap.Int("image_bytes", r.imageBytes),
-		zap.Duration("download", r.downloadTime),
-		zap.Duration("model", r.modelTime),
-		zap.Duration("slack", r.slackTime),
-		zap.Duration("total", total),
-	}
-	if r.usage.Model != "" {
-		fields = append(fields, zap.String("model_version", r.usage.Model),
-			zap.Int("tokens_in", r.usage.InputTokens), zap.Int("tokens_out", r.usage.OutputTokens))
-	}
-	if err != nil {
-		r.h.log.Warn("request failed", append(fields, zap.Error(err))...)
-		return
-	}
-	r.h.log.Info("request", fields...)
 }
 
 func isHelp(text string) bool {
 	t := strings.ToLower(strings.Trim(strings.TrimSpace(text), "?!. "))
 	return t == "help"
-}
-
-// Interruption is why a request ended without its answer.
-type Interruption int
-
-const (
-	// InterruptedByStop: the bot is shutting down and the request did not
-	// finish within the shutdown grace, or never started.
-	InterruptedByStop Interruption = iota + 1
-	// InterruptedByFault: the request's job failed on a bug (a panic).
-	InterruptedByFault
-)
-
-func (why Interruption) error() error {
-	if why == InterruptedByStop {
-		return vision.Errorf("job", vision.KindStopping, "", nil)
-	}
-	return vision.Errorf("job", vision.KindInternal, "panicked", nil)
-}
-
-// Interrupted tells the sender of a message, in its thread, that the
-// request ended without its answer and why.
-func (h *Handler) Interrupted(ctx context.Context, m Message, why Interruption) {
-	h.tellMessage(ctx, m, why.error())
-}
-
-// InterruptedSlash is Interrupted for a slash command: the user is told
-// privately.
-func (h *Handler) InterruptedSlash(ctx context.Context, cmd SlashCommand, why Interruption) {
-	h.tellSlash(ctx, cmd, why.error())
-}
-
-// tellMessage answers a message with err's notice in its thread.
-func (h *Handler) tellMessage(ctx context.Context, m Message, err error) {
-	thread := m.ThreadTS
-	if thread == "" {
-		thread = m.TS
-	}
-	r := h.newRequest(TriggerMention, m.Channel, m.User, thread, "", h.catalog.Default(), "")
-	h.fail(ctx, r, err)
-}
-
-// tellSlash answers a slash command with err's notice, privately.
-func (h *Handler) tellSlash(ctx context.Context, cmd SlashCommand, err error) {
-	r := h.newRequest(TriggerSlash, cmd.Channel, cmd.User, "", "", h.catalog.Default(), "")
-	h.respond(ctx, r, cmd.ResponseURL, h.userMessage(err))
-	r.finish(err, "")
 }

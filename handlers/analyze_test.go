@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 func TestMessageFlows(t *testing.T) {
@@ -161,7 +161,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.downloadErr = map[string]error{thumbURL("F1", 720): vision.Errorf("download", vision.KindForeignHost, "evil.example", nil)}
+				s.downloadErr = map[string]error{thumbURL("F1", 720): failure.Errorf("download", failure.ForeignHost, "evil.example", nil)}
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"outside Slack"},
@@ -172,7 +172,7 @@ func TestMessageFlows(t *testing.T) {
 			trigger: TriggerMention,
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.downloadErr = map[string]error{thumbURL("F1", 720): vision.Errorf("download", vision.KindTooLarge, "", nil)}
+				s.downloadErr = map[string]error{thumbURL("F1", 720): failure.Errorf("download", failure.TooLarge, "", nil)}
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"20 MB"},
@@ -185,7 +185,7 @@ func TestMessageFlows(t *testing.T) {
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				s.data[thumbURL("F1", 720)] = jpegData
 				m.chunks = []string{"partial secret text"}
-				m.err = vision.Errorf("gemini stream", vision.KindBlocked, "SAFETY", nil)
+				m.err = failure.Errorf("gemini stream", failure.Blocked, "SAFETY", nil)
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"declined", "safety"},
@@ -212,7 +212,7 @@ func TestMessageFlows(t *testing.T) {
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				s.data[thumbURL("F1", 720)] = jpegData
-				m.err = vision.Errorf("gemini stream", vision.KindUnavailable, "503", nil)
+				m.err = failure.Errorf("gemini stream", failure.Unavailable, "503", nil)
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"overloaded"},
@@ -225,7 +225,7 @@ func TestMessageFlows(t *testing.T) {
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				s.data[thumbURL("F1", 720)] = jpegData
-				m.err = vision.Errorf("gemini stream", vision.KindQuota, "", nil)
+				m.err = failure.Errorf("gemini stream", failure.Quota, "", nil)
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"quota"},
@@ -238,7 +238,7 @@ func TestMessageFlows(t *testing.T) {
 			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
 				s.data[thumbURL("F1", 720)] = jpegData
-				m.err = vision.Errorf("gemini stream", vision.KindModelAuth, "", nil)
+				m.err = failure.Errorf("gemini stream", failure.ModelAuth, "", nil)
 			},
 			replyThread:   "1700000000.000100",
 			replyContains: []string{"GEMINI_API_KEY"},
@@ -419,9 +419,9 @@ func TestMessageFlows(t *testing.T) {
 			}
 			h := newTestHandler(t, s, m)
 			if tt.trigger == TriggerDM {
-				h.DirectMessage(context.Background(), tt.msg)
+				h.Run(context.Background(), dm(tt.msg))
 			} else {
-				h.Mention(context.Background(), tt.msg)
+				h.Run(context.Background(), mention(tt.msg))
 			}
 
 			if len(s.replies) != 1 {
@@ -514,7 +514,7 @@ func TestSlash(t *testing.T) {
 			name: "not in the channel says to invite the bot",
 			text: "recipe",
 			setup: func(s *fakeSlack, m *fakeModel) {
-				s.historyErr = vision.Errorf("conversations.history", vision.KindNotInChannel, "", errors.New("not_in_channel"))
+				s.historyErr = failure.Errorf("conversations.history", failure.NotInChannel, "", errors.New("not_in_channel"))
 			},
 			wantResponses: []string{"/invite @visionbot"},
 		},
@@ -528,7 +528,7 @@ func TestSlash(t *testing.T) {
 			name: "a missing scope names it",
 			text: "recipe",
 			setup: func(s *fakeSlack, m *fakeModel) {
-				s.historyErr = vision.Errorf("conversations.history", vision.KindMissingScope, "groups:history", errors.New("missing_scope"))
+				s.historyErr = failure.Errorf("conversations.history", failure.MissingScope, "groups:history", errors.New("missing_scope"))
 			},
 			wantResponses: []string{"`groups:history`"},
 		},
@@ -541,7 +541,7 @@ func TestSlash(t *testing.T) {
 				tt.setup(s, m)
 			}
 			h := newTestHandler(t, s, m)
-			h.Slash(context.Background(), SlashCommand{Command: "/analyze", Text: tt.text, Channel: "C1", User: "U1", ResponseURL: "https://hooks.slack.com/x"})
+			h.Run(context.Background(), slash(tt.text, ""))
 
 			if len(s.responses) != len(tt.wantResponses) {
 				t.Fatalf("responses = %q, want %d", s.responses, len(tt.wantResponses))
@@ -580,23 +580,23 @@ func TestModelFailuresTellTheUser(t *testing.T) {
 		lacks    []string
 	}{
 		{"a recitation stop says why", []string{"copied text"},
-			vision.Errorf("gemini stream", vision.KindBlocked, "RECITATION", nil), []string{"repeated existing text"}, []string{"copied text"}},
+			failure.Errorf("gemini stream", failure.Blocked, "RECITATION", nil), []string{"repeated existing text"}, []string{"copied text"}},
 		{"a prohibited-content block says why", nil,
-			vision.Errorf("gemini stream", vision.KindBlocked, "PROHIBITED_CONTENT", nil), []string{"usage policy"}, nil},
+			failure.Errorf("gemini stream", failure.Blocked, "PROHIBITED_CONTENT", nil), []string{"usage policy"}, nil},
 		{"a prompt blocked for safety says why", nil,
-			vision.Errorf("gemini stream", vision.KindBlocked, "SAFETY", nil), []string{"safety filters"}, nil},
+			failure.Errorf("gemini stream", failure.Blocked, "SAFETY", nil), []string{"safety filters"}, nil},
 		{"an error mid stream replaces the partial text", []string{"The first half"},
-			vision.Errorf("gemini stream", vision.KindUnavailable, "499 CANCELLED", nil), []string{"overloaded"}, []string{"The first half"}},
+			failure.Errorf("gemini stream", failure.Unavailable, "499 CANCELLED", nil), []string{"overloaded"}, []string{"The first half"}},
 		{"a stall says Gemini took too long", []string{"The first"},
-			vision.Errorf("gemini stream", vision.KindTimeout, "no answer within 1m30s", nil), []string{"took too long"}, []string{"The first"}},
+			failure.Errorf("gemini stream", failure.Timeout, "no answer within 1m30s", nil), []string{"took too long"}, []string{"The first"}},
 		{"a cut-off answer keeps its text and says it is cut off", []string{"The first half"},
-			vision.Errorf("gemini stream", vision.KindCutOff, "", nil), []string{"The first half", "cut off"}, nil},
+			failure.Errorf("gemini stream", failure.CutOff, "", nil), []string{"The first half", "cut off"}, nil},
 		{"an answer at the length limit says so", []string{"A long answer"},
-			vision.Errorf("gemini stream", vision.KindCutOff, "MAX_TOKENS", nil), []string{"A long answer", "length limit"}, nil},
+			failure.Errorf("gemini stream", failure.CutOff, "MAX_TOKENS", nil), []string{"A long answer", "length limit"}, nil},
 		{"a quota with a retry delay says when to retry", nil,
-			vision.Errorf("gemini stream", vision.KindQuota, "retry in 48.805646254s", nil), []string{"busy", "49s"}, nil},
+			failure.Errorf("gemini stream", failure.Quota, "retry in 48.805646254s", nil), []string{"busy", "49s"}, nil},
 		{"a rejected key says an admin must fix it", nil,
-			vision.Errorf("gemini stream", vision.KindModelAuth, "API key not valid", nil), []string{"admin must fix", "GEMINI_API_KEY"}, nil},
+			failure.Errorf("gemini stream", failure.ModelAuth, "API key not valid", nil), []string{"admin must fix", "GEMINI_API_KEY"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -604,7 +604,7 @@ func TestModelFailuresTellTheUser(t *testing.T) {
 			s.data[thumbURL("F1", 720)] = jpegData
 			m := &fakeModel{chunks: tt.chunks, err: tt.err}
 			h := newTestHandler(t, s, m)
-			h.Mention(context.Background(), Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}})
+			h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}}))
 			if len(s.replies) != 1 {
 				t.Fatalf("replies = %+v, want exactly one", s.replies)
 			}

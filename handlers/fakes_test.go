@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/vision"
 	"github.com/visionbot/visionbot/prompts"
 )
@@ -59,6 +60,9 @@ type fakeReply struct {
 	to       Thread
 	appended []string
 	done     int // Finish and Fail calls
+	// endedOn is the error of the context Finish or Fail was given:
+	// nil when it could still make its calls.
+	endedOn error
 }
 
 func (f *fakeSlack) OpenReply(_ context.Context, to Thread) Reply {
@@ -75,18 +79,19 @@ func (r *fakeReply) Append(text string) {
 	r.appended = append(r.appended, text)
 }
 
-func (r *fakeReply) Finish(_ context.Context, markdown string, footer *Footer) error {
-	return r.end(markdown, footer)
+func (r *fakeReply) Finish(ctx context.Context, markdown string, footer *Footer) error {
+	return r.end(ctx, markdown, footer)
 }
 
-func (r *fakeReply) Fail(_ context.Context, notice string) error {
-	return r.end(notice, nil)
+func (r *fakeReply) Fail(ctx context.Context, notice string) error {
+	return r.end(ctx, notice, nil)
 }
 
-func (r *fakeReply) end(text string, footer *Footer) error {
+func (r *fakeReply) end(ctx context.Context, text string, footer *Footer) error {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	r.done++
+	r.endedOn = ctx.Err()
 	if r.s.postErr != nil {
 		return r.s.postErr
 	}
@@ -110,7 +115,7 @@ func (f *fakeSlack) Message(_ context.Context, _, ts string) (Message, error) {
 	defer f.mu.Unlock()
 	m, ok := f.messages[ts]
 	if !ok {
-		return Message{}, vision.Errorf("conversations.replies", vision.KindFileUnavailable, "", nil)
+		return Message{}, failure.Errorf("conversations.replies", failure.FileUnavailable, "", nil)
 	}
 	return m, nil
 }
@@ -180,7 +185,7 @@ func (f *fakeSlack) FileInfo(_ context.Context, id string) (File, error) {
 	f.fileInfos = append(f.fileInfos, id)
 	file, ok := f.files[id]
 	if !ok {
-		return File{}, vision.Errorf("files.info", vision.KindFileUnavailable, "", nil)
+		return File{}, failure.Errorf("files.info", failure.FileUnavailable, "", nil)
 	}
 	return file, nil
 }
@@ -194,25 +199,37 @@ func (f *fakeSlack) Download(_ context.Context, url string, _ int64) ([]byte, er
 	}
 	data, ok := f.data[url]
 	if !ok {
-		return nil, vision.Errorf("download", vision.KindFileUnavailable, "404", nil)
+		return nil, failure.Errorf("download", failure.FileUnavailable, "404", nil)
 	}
 	return data, nil
 }
 
-// fakeModel streams its chunks, then returns err.
+// fakeModel streams its chunks, then returns err. With started set, it
+// then waits for its context to end, as a stalled Gemini would, after
+// closing started.
 type fakeModel struct {
-	mu     sync.Mutex
-	chunks []string
-	err    error
-	got    []vision.Request
+	mu      sync.Mutex
+	chunks  []string
+	err     error
+	got     []vision.Request
+	started chan struct{}
+	panics  bool
 }
 
-func (m *fakeModel) Stream(_ context.Context, req vision.Request, onText func(string)) (vision.Usage, error) {
+func (m *fakeModel) Stream(ctx context.Context, req vision.Request, onText func(string)) (vision.Usage, error) {
 	m.mu.Lock()
 	m.got = append(m.got, req)
 	m.mu.Unlock()
 	for _, c := range m.chunks {
 		onText(c)
+	}
+	if m.panics {
+		panic("the model adapter has a bug")
+	}
+	if m.started != nil {
+		close(m.started)
+		<-ctx.Done()
+		return vision.Usage{}, failure.Errorf("gemini stream", failure.Internal, "", ctx.Err())
 	}
 	return vision.Usage{Model: "fake-model", InputTokens: 10, OutputTokens: 5}, m.err
 }
@@ -224,7 +241,7 @@ func newTestHandler(t *testing.T, s *fakeSlack, m *fakeModel) *Handler {
 		t.Fatalf("load catalog: %v", err)
 	}
 	now := func() time.Time { return time.Unix(1700000000, 0) }
-	return New(s, m, catalog, zap.NewNop(), DefaultConfig(), now)
+	return New(s.roles(), m, catalog, zap.NewNop(), DefaultConfig(), now)
 }
 
 func testPNG(t testing.TB, w, h int) []byte {
@@ -290,3 +307,8 @@ func mustCatalog(t testing.TB) *prompts.Catalog {
 }
 
 func testLogger() *zap.Logger { return zap.NewNop() }
+
+// roles is the fake in every role the flows declare.
+func (f *fakeSlack) roles() Slack {
+	return Slack{Reader: f, Files: f, Poster: f, Reactor: f, Views: f}
+}

@@ -4,90 +4,122 @@ import (
 	"strings"
 
 	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/prompts"
 )
 
-// followUp builds the conversation for a message in a thread from the
-// thread itself (msgs, root first), so that any replica can answer it: the
-// images are the newest ones posted before m (or, when a person posted
-// none, those the bot's latest answer was about). When the bot has answered
-// since, its answers become the model's turns and the people's messages the
-// user's, and the use case stays the one last answered with unless m names
-// another. It reports false when the thread holds no image.
-func (h *Handler) followUp(r *request, msgs []Message, m Message) (conversation, bool) {
+// followUp builds the conversation for a message in a thread (ts, text)
+// from the thread itself (msgs, root first), so that any replica can
+// answer it: the images are the newest ones posted before the message (or,
+// when a person posted none, those the bot's latest answer was about). When
+// the bot has answered since, its answers become the model's turns and the
+// people's messages the user's, and the use case stays the one last
+// answered with unless the text names another; else uc and question, chosen
+// from the text, stand. It reports false when the thread holds no image.
+//
+// Every person's text taken from the thread is held to MaxQuestion, as the
+// new message was: one the bot refused for its length must not reach the
+// model as part of a follow-up.
+func (h *Handler) followUp(msgs []Message, ts, text string, uc prompts.UseCase, question string) (conversation, bool) {
 	var before []Message
 	for _, msg := range msgs {
-		if msg.TS != m.TS && tsBefore(msg.TS, m.TS) {
+		if msg.TS != ts && tsBefore(msg.TS, ts) {
 			before = append(before, msg)
 		}
 	}
-	anchor, files, byPerson := -1, []File(nil), false
-	for i := len(before) - 1; i >= 0; i-- {
-		if !h.ours(before[i]) && before[i].BotID == "" && hasImageCandidate(before[i].Files) {
-			anchor, files, byPerson = i, before[i].Files, true
-			break
-		}
+	th, ok := h.readThread(before)
+	if !ok {
+		return conversation{}, false
 	}
-	answered := false
-	var lastRef *AnswerRef
-	for i := anchor + 1; i < len(before); i++ {
-		if h.ours(before[i]) {
-			answered = true
-			if before[i].Answer != nil {
-				lastRef = before[i].Answer
-			}
-		}
-	}
-	if anchor < 0 {
-		// No person's image in the thread: an answer about images from
-		// elsewhere (a form's upload) still names its files.
-		for i := len(before) - 1; i >= 0 && files == nil; i-- {
-			if ref := before[i].Answer; ref != nil && h.ours(before[i]) && len(ref.Files) > 0 {
-				anchor = i - 1 // the answer itself is the first model turn
-				for _, id := range ref.Files {
-					files = append(files, File{ID: id, Access: "check_file_info"})
-				}
-			}
-		}
-		if files == nil {
-			return conversation{}, false
-		}
-	}
-	question := strings.TrimSpace(m.Text)
-	if !answered || question == "" {
-		return conversation{files: files}, true
+	text = strings.TrimSpace(text)
+	if !th.answered || text == "" {
+		return conversation{files: th.files, useCase: uc, question: question}, true
 	}
 
 	// A follow-up keeps the use case of the last answer unless the
 	// message starts with another's name.
-	if first, _, _ := strings.Cut(question, " "); lastRef != nil {
+	if first, _, _ := strings.Cut(text, " "); th.lastRef != nil {
 		if _, named := h.catalog.Lookup(strings.ToLower(strings.Trim(first, ",:;.!?"))); !named {
-			if uc, ok := h.catalog.Lookup(lastRef.UseCase); ok {
-				r.useCase = uc
+			if last, ok := h.catalog.Lookup(th.lastRef.UseCase); ok {
+				uc = last
 			}
 		}
 	}
-	r.question = ""
-	if byPerson {
-		_, r.question = h.catalog.Choose(h.withoutOwnMention(before[anchor].Text))
+	question = ""
+	if th.byPerson {
+		_, asked := h.catalog.Choose(h.withoutOwnMention(before[th.anchor].Text))
+		if h.checkQuestion(asked) == nil {
+			question = asked
+		}
 	}
+	later := h.boundHistory(h.turnsAfter(before[th.anchor+1:]))
+	// The new message's length was checked before (checkQuestion).
+	later = append(later, vision.Turn{Role: vision.RoleUser, Text: text})
+	return conversation{files: th.files, later: later, useCase: uc, question: question}, true
+}
 
-	var later []vision.Turn
-	for _, msg := range before[anchor+1:] {
+// thread is what a follow-up needs of the messages before it.
+type thread struct {
+	// anchor is the index of the message with the images: a person's
+	// newest photo, or (byPerson false) the message before the bot's
+	// latest answer about images from elsewhere; -1 when that is the root.
+	anchor   int
+	byPerson bool
+	files    []File
+	answered bool       // the bot answered since the anchor
+	lastRef  *AnswerRef // what its latest answer was about
+}
+
+// readThread finds a thread's images and whether the bot answered about
+// them; false when it holds none.
+func (h *Handler) readThread(before []Message) (thread, bool) {
+	th := thread{anchor: -1}
+	for i := len(before) - 1; i >= 0; i-- {
+		if !h.ours(before[i]) && before[i].BotID == "" && hasImageCandidate(before[i].Files) {
+			th.anchor, th.files, th.byPerson = i, before[i].Files, true
+			break
+		}
+	}
+	for i := th.anchor + 1; i < len(before); i++ {
+		if h.ours(before[i]) {
+			th.answered = true
+			if before[i].Answer != nil {
+				th.lastRef = before[i].Answer
+			}
+		}
+	}
+	if th.byPerson {
+		return th, true
+	}
+	// No person's image in the thread: an answer about images from
+	// elsewhere (a form's upload) still names its files.
+	for i := len(before) - 1; i >= 0; i-- {
+		if ref := before[i].Answer; ref != nil && h.ours(before[i]) && len(ref.Files) > 0 {
+			th.anchor = i - 1 // the answer itself is the first model turn
+			th.files = stubs(ref.Files)
+			return th, true
+		}
+	}
+	return thread{}, false
+}
+
+// turnsAfter are the model's turns (the bot's answers) and the user's (the
+// people's messages) of a thread after its images. Other bots' messages
+// are no part of the conversation, and a person's text over MaxQuestion is
+// left out, as it was refused when it was sent.
+func (h *Handler) turnsAfter(msgs []Message) []vision.Turn {
+	var turns []vision.Turn
+	for _, msg := range msgs {
 		switch {
 		case h.ours(msg):
-			later = append(later, vision.Turn{Role: vision.RoleModel, Text: msg.Text})
+			turns = append(turns, vision.Turn{Role: vision.RoleModel, Text: msg.Text})
 		case msg.BotID != "":
-			// Other bots' messages are not part of the conversation.
 		default:
-			if text := h.withoutOwnMention(msg.Text); text != "" {
-				later = append(later, vision.Turn{Role: vision.RoleUser, Text: text})
+			if said := h.withoutOwnMention(msg.Text); said != "" && h.checkQuestion(said) == nil {
+				turns = append(turns, vision.Turn{Role: vision.RoleUser, Text: said})
 			}
 		}
 	}
-	later = h.boundHistory(later)
-	// The question's length was checked before (checkQuestion).
-	later = append(later, vision.Turn{Role: vision.RoleUser, Text: question})
-	return conversation{files: files, later: later}, true
+	return turns
 }
 
 // ours says whether the bot posted msg.

@@ -35,18 +35,9 @@ type Form struct {
 	Metadata string
 }
 
-// Submission is a submitted Form.
-type Submission struct {
-	User     string
-	Team     string
-	UseCase  string
-	Question string
-	Files    []File // FormUpload: the images attached
-	Metadata string
-}
-
-// formMeta is what a form carries to its submission.
-type formMeta struct {
+// FormTarget is what a form carries through Slack to its submission, so
+// that any replica can act on it: where the answer goes.
+type FormTarget struct {
 	Channel     string   `json:"c"`
 	Thread      string   `json:"t,omitempty"` // where the answer goes; "" means a new message
 	Message     string   `json:"m,omitempty"` // the message analyzed, for progress reactions
@@ -57,24 +48,27 @@ type formMeta struct {
 // Slack allows 3000 characters of private_metadata.
 const maxMetadata = 3000
 
-func (m formMeta) encode() string {
-	b, _ := json.Marshal(m) // strings and a slice of strings always encode
-	if len(b) > maxMetadata && m.ResponseURL != "" {
-		m.ResponseURL = ""
-		b, _ = json.Marshal(m)
+// Encode writes the target as a form's private_metadata. Without room for
+// the response_url, it goes: a form's errors then go to the thread.
+func (t FormTarget) Encode() string {
+	b, _ := json.Marshal(t) // strings and a slice of strings always encode
+	if len(b) > maxMetadata && t.ResponseURL != "" {
+		t.ResponseURL = ""
+		b, _ = json.Marshal(t)
 	}
 	return string(b)
 }
 
-func decodeFormMeta(s string) (formMeta, error) {
-	var m formMeta
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return formMeta{}, fmt.Errorf("read the form's metadata: %w", err)
+// ReadFormTarget reads a form's private_metadata written by Encode.
+func ReadFormTarget(metadata string) (FormTarget, error) {
+	var t FormTarget
+	if err := json.Unmarshal([]byte(metadata), &t); err != nil {
+		return FormTarget{}, fmt.Errorf("read the form's metadata: %w", err)
 	}
-	if m.Channel == "" {
-		return formMeta{}, fmt.Errorf("read the form's metadata: no channel")
+	if t.Channel == "" {
+		return FormTarget{}, fmt.Errorf("read the form's metadata: no channel")
 	}
-	return m, nil
+	return t, nil
 }
 
 // Home is the app's Home tab.
@@ -91,16 +85,4 @@ type HomeUseCase struct {
 	Description string
 	Example     string
 	Default     bool
-}
-
-// Target is the channel and thread a submitted form's answer goes to ("",
-// "" when its metadata can't be read): what the loop's allow-lists and
-// limits look at before the form is queued. The thread is "" for an
-// upload, whose thread does not exist yet.
-func (sub Submission) Target() (channel, thread string) {
-	meta, err := decodeFormMeta(sub.Metadata)
-	if err != nil {
-		return "", ""
-	}
-	return meta.Channel, meta.Thread
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // fixtureStrings collects every string under key in the Slack fixtures:
@@ -114,10 +114,10 @@ func FuzzReadImage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := ReadImage(data)
 		if err != nil {
-			switch vision.KindOf(err) {
-			case vision.KindUnsupportedFile, vision.KindSVG, vision.KindCorruptImage, vision.KindTooLarge, vision.KindFilesScope:
+			switch failure.KindOf(err) {
+			case failure.UnsupportedFile, failure.SVG, failure.CorruptImage, failure.TooLarge, failure.FilesScope:
 			default:
-				t.Fatalf("ReadImage: %v (kind %v): no specific message", err, vision.KindOf(err))
+				t.Fatalf("ReadImage: %v (kind %v): no specific message", err, failure.KindOf(err))
 			}
 			return
 		}

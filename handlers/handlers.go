@@ -9,6 +9,8 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -56,50 +58,64 @@ type Message struct {
 	Answer *AnswerRef
 }
 
-// SlashCommand is an /analyze invocation.
-type SlashCommand struct {
-	Command     string
-	Text        string
-	Channel     string
-	User        string
-	Team        string
-	ResponseURL string
-	// TriggerID lets the command open a modal for a few seconds.
-	TriggerID string
-}
-
 // ErrNotShown is a courtesy call (a progress reaction) that Slack skipped
 // to keep the bot within Slack's rate tiers: nothing changed in Slack.
 var ErrNotShown = errors.New("skipped to stay within Slack's rate limits")
 
-// Slack is every Slack call the flows make.
-type Slack interface {
-	// AddReaction and RemoveReaction may return ErrNotShown under load.
-	AddReaction(ctx context.Context, channel, ts, emoji string) error
-	RemoveReaction(ctx context.Context, channel, ts, emoji string) error
-	// PostReply posts Markdown in a thread, split into as many messages as
-	// Slack's limits require.
-	PostReply(ctx context.Context, channel, threadTS, markdown string) error
-	// OpenReply starts an answer in a thread and returns at once: opening
-	// its message runs alongside the download and the model.
-	OpenReply(ctx context.Context, to Thread) Reply
-	// Respond answers a slash command with a message only its user sees.
-	Respond(ctx context.Context, responseURL, text string) error
-	// PostMessage posts Markdown at the top of a channel and returns its ts.
-	PostMessage(ctx context.Context, channel, markdown string) (string, error)
+// Reader reads messages from Slack.
+type Reader interface {
 	// Message returns one message, top-level or in a thread.
 	Message(ctx context.Context, channel, ts string) (Message, error)
-	// OpenForm opens a modal; triggerID comes from the click or command.
-	OpenForm(ctx context.Context, triggerID string, form Form) error
-	// PublishHome shows the app's Home tab to a user.
-	PublishHome(ctx context.Context, user string, home Home) error
 	// History returns a channel's top-level messages since oldest, newest first.
 	History(ctx context.Context, channel string, oldest time.Time, limit int) ([]Message, error)
 	// Replies returns a thread, its root first.
 	Replies(ctx context.Context, channel, threadTS string) ([]Message, error)
+}
+
+// Files fetches Slack files.
+type Files interface {
 	FileInfo(ctx context.Context, fileID string) (File, error)
 	// Download fetches a Slack file URL, reading at most maxBytes.
 	Download(ctx context.Context, url string, maxBytes int64) ([]byte, error)
+}
+
+// Poster writes to Slack: answers in threads, and private messages.
+type Poster interface {
+	// OpenReply starts an answer in a thread and returns at once: opening
+	// its message runs alongside the download and the model.
+	OpenReply(ctx context.Context, to Thread) Reply
+	// PostReply posts Markdown in a thread, split into as many messages as
+	// Slack's limits require.
+	PostReply(ctx context.Context, channel, threadTS, markdown string) error
+	// PostMessage posts Markdown at the top of a channel and returns its ts.
+	PostMessage(ctx context.Context, channel, markdown string) (string, error)
+	// Respond sends a message only its user sees, through a response_url.
+	Respond(ctx context.Context, responseURL, text string) error
+}
+
+// Reactor shows progress with reactions on the message being answered.
+// Both calls may return ErrNotShown under load.
+type Reactor interface {
+	AddReaction(ctx context.Context, channel, ts, emoji string) error
+	RemoveReaction(ctx context.Context, channel, ts, emoji string) error
+}
+
+// Views opens modals and shows the Home tab.
+type Views interface {
+	// OpenForm opens a modal; triggerID comes from the click or command.
+	OpenForm(ctx context.Context, triggerID string, form Form) error
+	// PublishHome shows the app's Home tab to a user.
+	PublishHome(ctx context.Context, user string, home Home) error
+}
+
+// Slack is the Slack side of the flows, by role. The adapter in package bot
+// plays every role; tests give each one a fake.
+type Slack struct {
+	Reader  Reader
+	Files   Files
+	Poster  Poster
+	Reactor Reactor
+	Views   Views
 }
 
 // Model answers a vision request, calling onText with each piece of text as
@@ -125,9 +141,8 @@ type Config struct {
 	// BotUserID tells the bot's own messages in a thread: its earlier
 	// answers are the model's turns of a follow-up.
 	BotUserID string
-	// Reactions maps an emoji name ("fork_and_knife") to the use case a
-	// person adding it to a message with an image asks for.
-	Reactions map[string]string
+	// Reactions are the reaction triggers, for help texts.
+	Reactions Reactions
 	// MaxQuestion bounds a question's length in characters: a longer one
 	// is refused with a message naming both numbers, not cut short.
 	MaxQuestion int
@@ -152,10 +167,10 @@ type Figures struct {
 	Trigger Trigger
 	UseCase string
 	// Outcome is "ok", what was shown instead of an answer ("help",
-	// "form", "home", "no_image") or the vision.Kind of the failure, as in
+	// "form", "home", "no_image") or the failure.Kind of the failure, as in
 	// the request's log line.
 	Outcome string
-	// ModelError is the vision.Kind of the model's failure, "" when the
+	// ModelError is the failure.Kind of the model's failure, "" when the
 	// model answered or was not asked.
 	ModelError string
 	Download   time.Duration // the images, all at once
@@ -170,7 +185,8 @@ type Figures struct {
 	TokensOut  int
 }
 
-// DefaultConfig is what the bot runs with unless configured otherwise.
+// DefaultConfig is what the bot runs with unless configured otherwise: the
+// one place these defaults are written.
 func DefaultConfig() Config {
 	return Config{
 		MaxImages:       4,
@@ -186,9 +202,36 @@ func DefaultConfig() Config {
 	}
 }
 
+// Reactions maps an emoji's name ("fork_and_knife") to the use case a
+// person adding it to a message with an image asks for.
+type Reactions map[string]string
+
+// UnmarshalText reads REACTION_TRIGGERS: "fork_and_knife=recipe,mag=describe"
+// (colons around emoji names are allowed), or "off" for none. Whether each
+// use case exists is checked against the catalog, once it is loaded.
+func (r *Reactions) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	if s == "off" {
+		*r = Reactions{}
+		return nil
+	}
+	out := Reactions{}
+	for _, pair := range strings.Split(s, ",") {
+		emoji, useCase, ok := strings.Cut(pair, "=")
+		emoji = strings.Trim(strings.TrimSpace(emoji), ":")
+		useCase = strings.ToLower(strings.TrimSpace(useCase))
+		if !ok || emoji == "" || useCase == "" {
+			return fmt.Errorf("%q is not a list of emoji=use-case pairs such as fork_and_knife=recipe,mag=describe (or off)", s)
+		}
+		out[emoji] = useCase
+	}
+	*r = out
+	return nil
+}
+
 // DefaultReactions are the reaction triggers unless configured otherwise.
-func DefaultReactions() map[string]string {
-	return map[string]string{
+func DefaultReactions() Reactions {
+	return Reactions{
 		"fork_and_knife": "recipe",
 		"mag":            "describe",
 		"apple":          "healthy",
@@ -211,41 +254,11 @@ type Handler struct {
 	votes   *votes
 }
 
-// New returns a Handler. now may be nil (time.Now).
+// New returns a Handler with cfg as it is: start from DefaultConfig. now
+// may be nil (time.Now).
 func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cfg Config, now func() time.Time) *Handler {
 	if now == nil {
 		now = time.Now
-	}
-	def := DefaultConfig()
-	if cfg.MaxImages <= 0 {
-		cfg.MaxImages = def.MaxImages
-	}
-	if cfg.MaxFileBytes <= 0 {
-		cfg.MaxFileBytes = def.MaxFileBytes
-	}
-	if cfg.HistoryWindow <= 0 {
-		cfg.HistoryWindow = def.HistoryWindow
-	}
-	if cfg.HistoryLimit <= 0 {
-		cfg.HistoryLimit = def.HistoryLimit
-	}
-	if cfg.BotName == "" {
-		cfg.BotName = def.BotName
-	}
-	if cfg.Command == "" {
-		cfg.Command = def.Command
-	}
-	if cfg.Reactions == nil {
-		cfg.Reactions = def.Reactions
-	}
-	if cfg.MaxQuestion <= 0 {
-		cfg.MaxQuestion = def.MaxQuestion
-	}
-	if cfg.MaxHistoryTurns <= 0 {
-		cfg.MaxHistoryTurns = def.MaxHistoryTurns
-	}
-	if cfg.MaxHistoryChars <= 0 {
-		cfg.MaxHistoryChars = def.MaxHistoryChars
 	}
 	return &Handler{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes()}
 }

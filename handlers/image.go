@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
@@ -77,13 +78,13 @@ func checkDeclaredType(f File) error {
 	ft := strings.ToLower(f.Filetype)
 	switch {
 	case mime == "image/svg+xml" || ft == "svg":
-		return vision.Errorf("check file "+f.ID, vision.KindSVG, "", nil)
+		return failure.Errorf("check file "+f.ID, failure.SVG, "", nil)
 	case strings.HasPrefix(mime, "image/"):
 		return nil
 	case mime == "" && (ft == "jpg" || ft == "jpeg" || ft == "png" || ft == "gif" || ft == "webp" || ft == "heic" || ft == "heif"):
 		return nil
 	}
-	return vision.Errorf("check file "+f.ID, vision.KindUnsupportedFile, describeFileType(mime, ft), nil)
+	return failure.Errorf("check file "+f.ID, failure.UnsupportedFile, describeFileType(mime, ft), nil)
 }
 
 // describeFileType names a file's type for a user: "a PDF", "a text file".
@@ -109,7 +110,7 @@ func describeFileType(mime, filetype string) string {
 // the file is named, and makes them ready for the model. Only GIF is decoded
 // (its first frame, to PNG); other formats go to the model as they are,
 // after a header check that catches corrupt files cheaply. Its errors are
-// *vision.Error values (KindUnsupportedFile, KindCorruptImage, …).
+// *failure.Error values (KindUnsupportedFile, KindCorruptImage, …).
 //
 // What "cheap" means here: no pixel is decoded. A JPEG must start with its
 // SOI, have a frame header (jpeg.DecodeConfig), and have its EOI somewhere
@@ -122,14 +123,14 @@ func describeFileType(mime, filetype string) string {
 func ReadImage(data []byte) (vision.Image, error) {
 	const op = "read image"
 	if len(data) == 0 {
-		return vision.Image{}, vision.Errorf(op, vision.KindCorruptImage, "", errors.New("empty file"))
+		return vision.Image{}, failure.Errorf(op, failure.CorruptImage, "", errors.New("empty file"))
 	}
 	if isHTML(data) {
 		// Slack answers a download it refuses with its sign-in page.
-		return vision.Image{}, vision.Errorf(op, vision.KindFilesScope, "", nil)
+		return vision.Image{}, failure.Errorf(op, failure.FilesScope, "", nil)
 	}
 	if isSVG(data) {
-		return vision.Image{}, vision.Errorf(op, vision.KindSVG, "", nil)
+		return vision.Image{}, failure.Errorf(op, failure.SVG, "", nil)
 	}
 	mime := sniff(data)
 	var damage error
@@ -153,10 +154,10 @@ func ReadImage(data []byte) (vision.Image, error) {
 	case "image/gif":
 		return gifFirstFrame(data)
 	default:
-		return vision.Image{}, vision.Errorf(op, vision.KindUnsupportedFile, describeSniffed(mime), nil)
+		return vision.Image{}, failure.Errorf(op, failure.UnsupportedFile, describeSniffed(mime), nil)
 	}
 	if damage != nil {
-		return vision.Image{}, vision.Errorf(op, vision.KindCorruptImage, formatName(mime), damage)
+		return vision.Image{}, failure.Errorf(op, failure.CorruptImage, formatName(mime), damage)
 	}
 	return vision.Image{MIMEType: mime, Data: data}, nil
 }
@@ -211,19 +212,19 @@ func gifFirstFrame(data []byte) (vision.Image, error) {
 	// allocate more than this.
 	cfg, err := gif.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return vision.Image{}, vision.Errorf(op, vision.KindCorruptImage, "GIF", err)
+		return vision.Image{}, failure.Errorf(op, failure.CorruptImage, "GIF", err)
 	}
 	if cfg.Width*cfg.Height > maxGIFPixels {
-		return vision.Image{}, vision.Errorf(op, vision.KindTooLarge,
+		return vision.Image{}, failure.Errorf(op, failure.TooLarge,
 			fmt.Sprintf("a GIF of %d×%d pixels; I take up to %d megapixels", cfg.Width, cfg.Height, maxGIFPixels/1_000_000), nil)
 	}
 	frame, err := gif.Decode(bytes.NewReader(data)) // the first frame only
 	if err != nil {
-		return vision.Image{}, vision.Errorf(op, vision.KindCorruptImage, "GIF", err)
+		return vision.Image{}, failure.Errorf(op, failure.CorruptImage, "GIF", err)
 	}
 	var out bytes.Buffer
 	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&out, frame); err != nil {
-		return vision.Image{}, vision.Errorf(op, vision.KindInternal, "", err)
+		return vision.Image{}, failure.Errorf(op, failure.Internal, "", err)
 	}
 	return vision.Image{MIMEType: "image/png", Data: out.Bytes()}, nil
 }

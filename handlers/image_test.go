@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 func TestImageURLPolicy(t *testing.T) {
@@ -110,7 +110,7 @@ func TestReadImage(t *testing.T) {
 		name       string
 		data       []byte
 		wantMIME   string // when the image is accepted
-		wantKind   vision.Kind
+		wantKind   failure.Kind
 		wantDetail string
 	}{
 		{name: "JPEG", data: jpg, wantMIME: "image/jpeg"},
@@ -124,29 +124,29 @@ func TestReadImage(t *testing.T) {
 		{name: "a JPEG with a trailer after its EOI", data: append(bytes.Clone(jpg), "SEFT trailer"...), wantMIME: "image/jpeg"},
 		{name: "a JPEG with an EXIF thumbnail", data: withEXIFThumbnail(jpg, jpg), wantMIME: "image/jpeg"},
 
-		{name: "a PDF", data: []byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"), wantKind: vision.KindUnsupportedFile, wantDetail: "a PDF"},
-		{name: "an SVG", data: []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`), wantKind: vision.KindSVG},
-		{name: "AVIF, which Gemini does not take", data: isoBMFF("avif", "mif1", "miaf"), wantKind: vision.KindUnsupportedFile, wantDetail: "an AVIF image"},
-		{name: "an MP4 video", data: isoBMFF("isom", "iso2", "mp41"), wantKind: vision.KindUnsupportedFile, wantDetail: "a video"},
-		{name: "BMP", data: append([]byte("BM"), make([]byte, 60)...), wantKind: vision.KindUnsupportedFile, wantDetail: "a BMP image"},
-		{name: "TIFF", data: append([]byte("II*\x00"), make([]byte, 60)...), wantKind: vision.KindUnsupportedFile, wantDetail: "a TIFF image"},
-		{name: "a ZIP", data: append([]byte("PK\x03\x04"), make([]byte, 60)...), wantKind: vision.KindUnsupportedFile, wantDetail: "an archive"},
-		{name: "text", data: []byte("just some notes\n"), wantKind: vision.KindUnsupportedFile, wantDetail: "a text file"},
-		{name: "unknown bytes", data: []byte{0x00, 0x01, 0x02, 0x03, 0xfe}, wantKind: vision.KindUnsupportedFile, wantDetail: "a file I don't recognise"},
-		{name: "Slack's sign-in page", data: []byte("<!DOCTYPE html>\n<html><body>Sign in</body></html>"), wantKind: vision.KindFilesScope},
+		{name: "a PDF", data: []byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"), wantKind: failure.UnsupportedFile, wantDetail: "a PDF"},
+		{name: "an SVG", data: []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`), wantKind: failure.SVG},
+		{name: "AVIF, which Gemini does not take", data: isoBMFF("avif", "mif1", "miaf"), wantKind: failure.UnsupportedFile, wantDetail: "an AVIF image"},
+		{name: "an MP4 video", data: isoBMFF("isom", "iso2", "mp41"), wantKind: failure.UnsupportedFile, wantDetail: "a video"},
+		{name: "BMP", data: append([]byte("BM"), make([]byte, 60)...), wantKind: failure.UnsupportedFile, wantDetail: "a BMP image"},
+		{name: "TIFF", data: append([]byte("II*\x00"), make([]byte, 60)...), wantKind: failure.UnsupportedFile, wantDetail: "a TIFF image"},
+		{name: "a ZIP", data: append([]byte("PK\x03\x04"), make([]byte, 60)...), wantKind: failure.UnsupportedFile, wantDetail: "an archive"},
+		{name: "text", data: []byte("just some notes\n"), wantKind: failure.UnsupportedFile, wantDetail: "a text file"},
+		{name: "unknown bytes", data: []byte{0x00, 0x01, 0x02, 0x03, 0xfe}, wantKind: failure.UnsupportedFile, wantDetail: "a file I don't recognise"},
+		{name: "Slack's sign-in page", data: []byte("<!DOCTYPE html>\n<html><body>Sign in</body></html>"), wantKind: failure.FilesScope},
 
-		{name: "empty", data: nil, wantKind: vision.KindCorruptImage},
-		{name: "a JPEG cut in half", data: jpg[:len(jpg)/2], wantKind: vision.KindCorruptImage, wantDetail: "JPEG"},
-		{name: "a JPEG cut after its EXIF thumbnail", data: withEXIFThumbnail(jpg[:len(jpg)-40], jpg), wantKind: vision.KindCorruptImage, wantDetail: "JPEG"},
-		{name: "a JPEG without its SOI is not a JPEG", data: jpg[2:], wantKind: vision.KindUnsupportedFile},
-		{name: "a JPEG with a garbled header", data: append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, make([]byte, 40)...), wantKind: vision.KindCorruptImage, wantDetail: "JPEG"},
-		{name: "a PNG without IEND", data: png4[:len(png4)-12], wantKind: vision.KindCorruptImage, wantDetail: "PNG"},
-		{name: "a PNG cut inside a chunk", data: png4[:len(png4)-20], wantKind: vision.KindCorruptImage, wantDetail: "PNG"},
-		{name: "a PNG cut inside its header", data: png4[:20], wantKind: vision.KindCorruptImage, wantDetail: "PNG"},
-		{name: "a WebP shorter than its RIFF header says", data: webp[:len(webp)-4], wantKind: vision.KindCorruptImage, wantDetail: "WEBP"},
-		{name: "a HEIC cut inside its mdat", data: heic[:len(heic)-50], wantKind: vision.KindCorruptImage, wantDetail: "HEIC"},
-		{name: "a GIF with no frame", data: gifHeader(8, 8), wantKind: vision.KindCorruptImage, wantDetail: "GIF"},
-		{name: "a GIF bomb is refused from its header", data: gifHeader(60000, 60000), wantKind: vision.KindTooLarge, wantDetail: "60000×60000"},
+		{name: "empty", data: nil, wantKind: failure.CorruptImage},
+		{name: "a JPEG cut in half", data: jpg[:len(jpg)/2], wantKind: failure.CorruptImage, wantDetail: "JPEG"},
+		{name: "a JPEG cut after its EXIF thumbnail", data: withEXIFThumbnail(jpg[:len(jpg)-40], jpg), wantKind: failure.CorruptImage, wantDetail: "JPEG"},
+		{name: "a JPEG without its SOI is not a JPEG", data: jpg[2:], wantKind: failure.UnsupportedFile},
+		{name: "a JPEG with a garbled header", data: append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, make([]byte, 40)...), wantKind: failure.CorruptImage, wantDetail: "JPEG"},
+		{name: "a PNG without IEND", data: png4[:len(png4)-12], wantKind: failure.CorruptImage, wantDetail: "PNG"},
+		{name: "a PNG cut inside a chunk", data: png4[:len(png4)-20], wantKind: failure.CorruptImage, wantDetail: "PNG"},
+		{name: "a PNG cut inside its header", data: png4[:20], wantKind: failure.CorruptImage, wantDetail: "PNG"},
+		{name: "a WebP shorter than its RIFF header says", data: webp[:len(webp)-4], wantKind: failure.CorruptImage, wantDetail: "WEBP"},
+		{name: "a HEIC cut inside its mdat", data: heic[:len(heic)-50], wantKind: failure.CorruptImage, wantDetail: "HEIC"},
+		{name: "a GIF with no frame", data: gifHeader(8, 8), wantKind: failure.CorruptImage, wantDetail: "GIF"},
+		{name: "a GIF bomb is refused from its header", data: gifHeader(60000, 60000), wantKind: failure.TooLarge, wantDetail: "60000×60000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,8 +160,8 @@ func TestReadImage(t *testing.T) {
 				}
 				return
 			}
-			if vision.KindOf(err) != tt.wantKind || !strings.Contains(vision.DetailOf(err), tt.wantDetail) {
-				t.Errorf("err = %v (kind %v, detail %q), want kind %v with %q", err, vision.KindOf(err), vision.DetailOf(err), tt.wantKind, tt.wantDetail)
+			if failure.KindOf(err) != tt.wantKind || !strings.Contains(failure.DetailOf(err), tt.wantDetail) {
+				t.Errorf("err = %v (kind %v, detail %q), want kind %v with %q", err, failure.KindOf(err), failure.DetailOf(err), tt.wantKind, tt.wantDetail)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
@@ -15,8 +16,8 @@ func TestAnswerStreamsIntoTheReplyAndEndsWithAFooter(t *testing.T) {
 	s.data[thumbURL("F1", 720)] = testJPEG(t)
 	m := &fakeModel{chunks: []string{"\n  Pasta for <@U", "123> and @he", "re. ", "Boil water.\n"}}
 	h := newTestHandler(t, s, m)
-	h.Mention(context.Background(), Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Team: "T9",
-		Text: "recipe", Files: []File{photo("F1")}})
+	h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Team: "T9",
+		Text: "recipe", Files: []File{photo("F1")}}))
 
 	if len(s.opened) != 1 {
 		t.Fatalf("opened %d replies, want 1", len(s.opened))
@@ -166,11 +167,11 @@ func TestFollowUps(t *testing.T) {
 			m := &fakeModel{chunks: []string{"Sure."}}
 			cfg := DefaultConfig()
 			cfg.BotUserID = "UBOT"
-			h := New(s, m, mustCatalog(t), testLogger(), cfg, nil)
+			h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
 			if tt.dm {
-				h.DirectMessage(context.Background(), tt.msg)
+				h.Run(context.Background(), dm(tt.msg))
 			} else {
-				h.Mention(context.Background(), tt.msg)
+				h.Run(context.Background(), mention(tt.msg))
 			}
 			if len(m.got) != 1 {
 				t.Fatalf("model calls = %d, replies = %+v", len(m.got), s.replies)
@@ -218,8 +219,8 @@ func TestFollowUpHistoryIsBounded(t *testing.T) {
 	cfg.BotUserID = "UBOT"
 	cfg.MaxHistoryTurns = 6
 	cfg.MaxHistoryChars = 2000
-	h := New(s, m, mustCatalog(t), testLogger(), cfg, nil)
-	h.Mention(context.Background(), Message{Channel: "C1", TS: tsAt(99), ThreadTS: thread[0].TS, User: "U1", Text: "last one"})
+	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+	h.Run(context.Background(), mention(Message{Channel: "C1", TS: tsAt(99), ThreadTS: thread[0].TS, User: "U1", Text: "last one"}))
 	if len(m.got) != 1 {
 		t.Fatalf("model calls = %d", len(m.got))
 	}
@@ -272,7 +273,7 @@ func TestShortcut(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
 			h := newTestHandler(t, s, &fakeModel{})
-			h.Shortcut(context.Background(), Shortcut{TriggerID: "1.2.x", Channel: "C1", User: "U1", ResponseURL: "https://hooks.slack.com/r", Message: tt.msg})
+			h.Run(context.Background(), shortcutOn(tt.msg))
 			if len(s.forms) != 1 || s.forms[0].Kind != tt.wantKind {
 				t.Fatalf("forms = %+v, want one of kind %d", s.forms, tt.wantKind)
 			}
@@ -283,7 +284,7 @@ func TestShortcut(t *testing.T) {
 				}
 				return
 			}
-			meta, err := decodeFormMeta(form.Metadata)
+			meta, err := ReadFormTarget(form.Metadata)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -306,10 +307,11 @@ func TestShortcut(t *testing.T) {
 
 func TestSubmit(t *testing.T) {
 	jpegData := testJPEG(t)
-	shortcutMeta := formMeta{Channel: "C1", Thread: "1700000000.000100", Message: "1700000000.000200", Files: []string{"F1"}, ResponseURL: "https://hooks.slack.com/r"}.encode()
-	uploadMeta := formMeta{Channel: "C1", ResponseURL: "https://hooks.slack.com/r"}.encode()
+	shortcutForm := FormTarget{Channel: "C1", Thread: "1700000000.000100", Message: "1700000000.000200", Files: []string{"F1"}, ResponseURL: "https://hooks.slack.com/r"}
+	uploadForm := FormTarget{Channel: "C1", ResponseURL: "https://hooks.slack.com/r"}
 	tests := []struct {
 		name        string
+		form        FormTarget
 		sub         Submission
 		postErr     error
 		wantThread  string
@@ -320,32 +322,32 @@ func TestSubmit(t *testing.T) {
 	}{
 		{
 			name:        "the shortcut's form answers in the message's thread",
-			sub:         Submission{User: "U1", UseCase: "nutrition", Question: "per 100 g", Metadata: shortcutMeta},
+			form:        shortcutForm,
+			sub:         Submission{UseCase: "nutrition", Question: "per 100 g"},
 			wantThread:  "1700000000.000100",
 			wantReply:   "Answer.",
 			wantFileIDs: []string{"F1"},
 		},
 		{
 			name:       "an upload gets a message saying who asked, and the answer in its thread",
-			sub:        Submission{User: "U1", UseCase: "recipe", Files: []File{photo("F1")}, Metadata: uploadMeta},
+			form:       uploadForm,
+			sub:        Submission{UseCase: "recipe", Uploads: []File{photo("F1")}},
 			wantThread: "1700000999.000001",
 			wantIntro:  []string{"<@U1>", "`F1.jpg`", "*recipe*"},
 			wantReply:  "Answer.",
 		},
 		{
 			name:        "an upload where the bot can't post is told privately how to fix it",
-			sub:         Submission{User: "U1", UseCase: "recipe", Files: []File{photo("F1")}, Metadata: uploadMeta},
-			postErr:     vision.Errorf("chat.postMessage", vision.KindNotInChannel, "", errors.New("not_in_channel")),
+			form:        uploadForm,
+			sub:         Submission{UseCase: "recipe", Uploads: []File{photo("F1")}},
+			postErr:     failure.Errorf("chat.postMessage", failure.NotInChannel, "", errors.New("not_in_channel")),
 			wantRespond: "/invite @visionbot",
 		},
 		{
 			name:        "a question over the bound is refused privately, and nothing is posted",
-			sub:         Submission{User: "U1", UseCase: "recipe", Question: strings.Repeat("z", 2500), Metadata: shortcutMeta},
+			form:        shortcutForm,
+			sub:         Submission{UseCase: "recipe", Question: strings.Repeat("z", 2500)},
 			wantRespond: "Your question is 2,500 characters; I take up to 2,000.",
-		},
-		{
-			name: "metadata that isn't ours is ignored",
-			sub:  Submission{User: "U1", UseCase: "recipe", Metadata: "{"},
 		},
 	}
 	for _, tt := range tests {
@@ -356,7 +358,7 @@ func TestSubmit(t *testing.T) {
 			s.postErr = tt.postErr
 			m := &fakeModel{chunks: []string{"Answer."}}
 			h := newTestHandler(t, s, m)
-			h.Submit(context.Background(), tt.sub)
+			h.Run(context.Background(), submitted(tt.form, tt.sub))
 
 			if tt.wantIntro != nil {
 				if len(s.posted) != 1 {
@@ -395,8 +397,7 @@ func TestSlashWithoutARecentPhotoOpensTheUploadForm(t *testing.T) {
 		s := newFakeSlack()
 		s.formErr = formErr
 		h := newTestHandler(t, s, &fakeModel{})
-		h.Slash(context.Background(), SlashCommand{Command: "/analyze", Text: "code in Go", Channel: "C1", User: "U1",
-			TriggerID: "1.2.x", ResponseURL: "https://hooks.slack.com/r"})
+		h.Run(context.Background(), slash("code in Go", "1.2.x"))
 		if formErr != nil {
 			if len(s.responses) != 1 || !strings.Contains(s.responses[0], "couldn't find a photo") {
 				t.Errorf("with the form refused, responses = %q", s.responses)
@@ -410,7 +411,7 @@ func TestSlashWithoutARecentPhotoOpensTheUploadForm(t *testing.T) {
 		if f.Kind != FormUpload || f.UseCase != "code" || f.Question != "in Go" || f.MaxFiles != 4 {
 			t.Errorf("form = %+v", f)
 		}
-		if meta, err := decodeFormMeta(f.Metadata); err != nil || meta.Channel != "C1" || meta.Thread != "" {
+		if meta, err := ReadFormTarget(f.Metadata); err != nil || meta.Channel != "C1" || meta.Thread != "" {
 			t.Errorf("metadata = %+v, %v", meta, err)
 		}
 		if len(s.responses) != 0 {
@@ -427,7 +428,7 @@ func TestRerunAndFeedback(t *testing.T) {
 	m := &fakeModel{chunks: []string{"Calories: 600."}}
 	h := newTestHandler(t, s, m)
 	ref := AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}}
-	h.Rerun(context.Background(), Action{Channel: "C1", Thread: "1700000000.000100", User: "U1", UseCase: "nutrition", Ref: ref})
+	h.Run(context.Background(), rerunOf("1700000000.000100", "nutrition", ref))
 
 	if len(m.got) != 1 || len(m.got[0].Turns[0].Images) != 2 {
 		t.Fatalf("model requests = %+v", m.got)
@@ -439,9 +440,9 @@ func TestRerunAndFeedback(t *testing.T) {
 		t.Errorf("replies = %+v", s.replies)
 	}
 
-	h.Feedback(context.Background(), Vote{Channel: "C1", User: "U1", Up: true, Ref: ref, ResponseURL: "https://hooks.slack.com/r"})
-	h.Feedback(context.Background(), Vote{Channel: "C1", User: "U2", Up: false, Ref: ref})
-	h.Feedback(context.Background(), Vote{Channel: "C1", User: "U3", Up: true, Ref: ref})
+	h.Run(context.Background(), voteBy("U1", "https://hooks.slack.com/r", true, ref))
+	h.Run(context.Background(), voteBy("U2", "", false, ref))
+	h.Run(context.Background(), voteBy("U3", "", true, ref))
 	if got := h.Votes()["recipe"]; got != (VoteCount{Up: 2, Down: 1}) {
 		t.Errorf("votes = %+v", got)
 	}
@@ -453,17 +454,15 @@ func TestRerunAndFeedback(t *testing.T) {
 func TestReactionTriggers(t *testing.T) {
 	jpegData := testJPEG(t)
 	tests := []struct {
-		name   string
-		emoji  string
-		msg    Message
-		wantUC string // "" = deliberate silence
+		name    string
+		useCase string
+		msg     Message
+		wantUC  string // "" = deliberate silence
 	}{
-		{"fork and knife on a photo gives a recipe", "fork_and_knife", Message{TS: "1700000000.000100", User: "U2", Files: []File{photo("F1")}}, "recipe"},
-		{"a skin tone is the same emoji", "mag::skin-tone-3", Message{TS: "1700000000.000100", User: "U2", Files: []File{photo("F1")}}, "describe"},
-		{"a reply's answer goes to its thread", "mag", Message{TS: "1700000000.000200", ThreadTS: "1700000000.000100", User: "U2", Files: []File{photo("F1")}}, "describe"},
-		{"an emoji that is no trigger is ignored", "tada", Message{TS: "1700000000.000100", User: "U2", Files: []File{photo("F1")}}, ""},
-		{"a message without an image is ignored", "mag", Message{TS: "1700000000.000100", User: "U2", Text: "hi"}, ""},
-		{"a bot's message is ignored", "mag", Message{TS: "1700000000.000100", User: "UB", BotID: "B1", Files: []File{photo("F1")}}, ""},
+		{"fork and knife on a photo gives a recipe", "recipe", Message{TS: "1700000000.000100", User: "U2", Files: []File{photo("F1")}}, "recipe"},
+		{"a reply's answer goes to its thread", "describe", Message{TS: "1700000000.000200", ThreadTS: "1700000000.000100", User: "U2", Files: []File{photo("F1")}}, "describe"},
+		{"a message without an image is ignored", "describe", Message{TS: "1700000000.000100", User: "U2", Text: "hi"}, ""},
+		{"a bot's message is ignored", "describe", Message{TS: "1700000000.000100", User: "UB", BotID: "B1", Files: []File{photo("F1")}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -473,10 +472,7 @@ func TestReactionTriggers(t *testing.T) {
 			s.data[thumbURL("F1", 720)] = jpegData
 			m := &fakeModel{chunks: []string{"Here."}}
 			h := newTestHandler(t, s, m)
-			if got := h.Triggers(tt.emoji); got != (tt.emoji != "tada") {
-				t.Errorf("Triggers(%q) = %v", tt.emoji, got)
-			}
-			h.Reaction(context.Background(), Reaction{Channel: "C1", TS: tt.msg.TS, User: "U1", Emoji: tt.emoji})
+			h.Run(context.Background(), reactedTo(tt.msg.TS, tt.useCase))
 			if tt.wantUC == "" {
 				if len(s.replies)+len(m.got)+len(s.reactions) != 0 {
 					t.Errorf("want silence, got replies %+v, reactions %v", s.replies, s.reactions)
@@ -500,7 +496,7 @@ func TestReactionTriggers(t *testing.T) {
 func TestHomeAndHelpComeFromTheCatalog(t *testing.T) {
 	s := newFakeSlack()
 	h := newTestHandler(t, s, &fakeModel{})
-	h.HomeOpened(context.Background(), "U1")
+	h.Run(context.Background(), homeOf("U1"))
 	home, ok := s.homes["U1"]
 	if !ok {
 		t.Fatal("no Home tab published")

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // recordingObserver keeps every request's figures.
@@ -53,7 +53,7 @@ func TestObserverGetsEachRequestsFigures(t *testing.T) {
 			msg:  Message{Channel: "C1", TS: "1.1", User: "U1", Text: "describe", Files: []File{photo("F1")}},
 			setup: func(s *fakeSlack, m *fakeModel) {
 				s.data[thumbURL("F1", 720)] = jpegData
-				m.err = vision.Errorf("gemini stream", vision.KindQuota, "", nil)
+				m.err = failure.Errorf("gemini stream", failure.Quota, "", nil)
 			},
 			check: func(t *testing.T, f Figures) {
 				if f.Outcome != "quota" || f.ModelError != "quota" || f.FirstToken != 0 {
@@ -81,7 +81,7 @@ func TestObserverGetsEachRequestsFigures(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Observer = obs
 			now := func() time.Time { return time.Unix(1700000000, 0) }
-			New(s, m, mustCatalog(t), testLogger(), cfg, now).Mention(context.Background(), tt.msg)
+			New(s.roles(), m, mustCatalog(t), testLogger(), cfg, now).Run(context.Background(), mention(tt.msg))
 			if len(obs.got) != 1 {
 				t.Fatalf("observer called %d times, want once", len(obs.got))
 			}

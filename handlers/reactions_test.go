@@ -36,7 +36,7 @@ func TestReactionsSkippedUnderLoad(t *testing.T) {
 			core, logs := observer.New(zap.WarnLevel)
 			h.log = zap.New(core)
 
-			h.Mention(context.Background(), Message{Channel: "C1", TS: ts, User: "U1", Files: []File{photo("F1")}})
+			h.Run(context.Background(), mention(Message{Channel: "C1", TS: ts, User: "U1", Files: []File{photo("F1")}}))
 
 			if !slices.Equal(s.reactions, tt.want) {
 				t.Errorf("reactions = %v, want %v", s.reactions, tt.want)

@@ -1,11 +1,10 @@
 package handlers
 
 import (
-	"context"
 	"fmt"
 	"time"
 
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // RefusalReason is why the bot turned a request away before starting it.
@@ -25,14 +24,22 @@ const (
 	// allow-lists. Only commands, shortcuts and forms are told so: people
 	// expect an answer to those, while a mention stays unanswered.
 	RefusedNotEnabled
+	// RefusedUnknownTeam: the user's team could not be looked up, so the
+	// allow-lists could not tell whether they may use the bot.
+	RefusedUnknownTeam
 )
 
-var refusalKinds = map[RefusalReason]vision.Kind{
-	RefusedBusy:        vision.KindBusy,
-	RefusedUserRate:    vision.KindRateLimited,
-	RefusedChannelRate: vision.KindRateLimited,
-	RefusedThreadCap:   vision.KindThreadCap,
-	RefusedNotEnabled:  vision.KindNotEnabled,
+// kind is the failure.Kind whose words tell the user of the refusal.
+func (r RefusalReason) kind() failure.Kind {
+	switch r {
+	case RefusedUserRate, RefusedChannelRate:
+		return failure.RateLimited
+	case RefusedThreadCap:
+		return failure.ThreadCap
+	case RefusedNotEnabled, RefusedUnknownTeam:
+		return failure.NotEnabled
+	}
+	return failure.Busy
 }
 
 // Refusal is a request the bot turned away, with the limit it reached and
@@ -56,6 +63,8 @@ func (why Refusal) Error() string {
 		return fmt.Sprintf("%d answers in the thread reached", why.Limit)
 	case RefusedNotEnabled:
 		return "outside the allow-lists"
+	case RefusedUnknownTeam:
+		return "the user's team could not be looked up"
 	}
 	return "no room in the queue"
 }
@@ -70,35 +79,13 @@ func (why Refusal) error() error {
 	case RefusedChannelRate:
 		detail = "channel"
 	}
-	kind, ok := refusalKinds[why.Reason]
-	if !ok {
-		kind = vision.KindBusy
-	}
-	return vision.Errorf("refuse the request", kind, detail, why)
-}
-
-// Decline tells the sender of a message, in its thread, that the bot
-// turned the request away and when to ask again.
-func (h *Handler) Decline(ctx context.Context, m Message, why Refusal) {
-	h.tellMessage(ctx, m, why.error())
-}
-
-// DeclineSlash is Decline for a slash command, a shortcut or a click: the
-// user is told privately.
-func (h *Handler) DeclineSlash(ctx context.Context, cmd SlashCommand, why Refusal) {
-	h.tellSlash(ctx, cmd, why.error())
-}
-
-// DeclineSubmit is Decline for a submitted form: the user is told
-// privately.
-func (h *Handler) DeclineSubmit(ctx context.Context, sub Submission, why Refusal) {
-	h.tellSubmitter(ctx, sub, why.error())
+	return failure.Errorf("refuse the request", why.Reason.kind(), detail, why)
 }
 
 // refusalMessage is userMessage's words for a refusal.
-func (h *Handler) refusalMessage(kind vision.Kind, why Refusal) string {
+func (h *Handler) refusalMessage(kind failure.Kind, why Refusal) string {
 	switch kind {
-	case vision.KindRateLimited:
+	case failure.RateLimited:
 		who := "You're"
 		if why.Reason == RefusedChannelRate {
 			who = "This channel is"
@@ -108,14 +95,17 @@ func (h *Handler) refusalMessage(kind vision.Kind, why Refusal) string {
 			rate = " (" + perWindow(why.Limit, why.Window) + ")"
 		}
 		return fmt.Sprintf("%s sending requests faster than I can take them%s: try again in %s.", who, rate, waitText(why.RetryIn))
-	case vision.KindThreadCap:
+	case failure.ThreadCap:
 		answers := "as many of my answers as one thread gets"
 		if why.Limit > 0 {
 			answers = fmt.Sprintf("%d of my answers", why.Limit)
 		}
 		return fmt.Sprintf("This thread already has %s: start a new thread to ask more "+
 			"(post the photo again, or mention %s in a new message).", answers, h.cfg.BotName)
-	case vision.KindNotEnabled:
+	case failure.NotEnabled:
+		if why.Reason == RefusedUnknownTeam {
+			return "I couldn't check with Slack who may use me just now. Try again in a minute."
+		}
 		return "This app isn't enabled here. Ask the app's admin to enable it for you or for this channel."
 	}
 	return "I'm answering a lot of requests right now. Try again shortly."

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 // privately for a command or a form.
 func TestDecline(t *testing.T) {
 	const responseURL = "https://hooks.slack.com/actions/T1/1/x"
-	meta, _ := json.Marshal(formMeta{Channel: "C1", ResponseURL: responseURL})
 	tests := []struct {
 		name string
 		why  Refusal
@@ -36,9 +34,9 @@ func TestDecline(t *testing.T) {
 			s := newFakeSlack()
 			h := newTestHandler(t, s, &fakeModel{})
 			ctx := context.Background()
-			h.Decline(ctx, Message{Channel: "C1", TS: "1.000200", ThreadTS: "1.000100", User: "U1"}, tt.why)
-			h.DeclineSlash(ctx, SlashCommand{Channel: "C1", User: "U1", ResponseURL: responseURL}, tt.why)
-			h.DeclineSubmit(ctx, Submission{User: "U1", Metadata: string(meta)}, tt.why)
+			h.Decline(ctx, mention(Message{Channel: "C1", TS: "1.000200", ThreadTS: "1.000100", User: "U1"}).Origin, tt.why)
+			h.Decline(ctx, Origin{Trigger: TriggerSlash, Channel: "C1", User: "U1", ResponseURL: responseURL}, tt.why)
+			h.Decline(ctx, Origin{Trigger: TriggerForm, Channel: "C1", Thread: "1.000100", User: "U1", ResponseURL: responseURL}, tt.why)
 
 			if len(s.replies) != 1 || s.replies[0].thread != "1.000100" {
 				t.Fatalf("replies = %+v, want one in the thread 1.000100", s.replies)

@@ -9,47 +9,74 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // userMessage is the one place where a failure becomes words for the user:
-// what happened and what to do next.
+// what happened and what to do next. Each family of failure.Kind has its
+// words in its own function.
 func (h *Handler) userMessage(err error) string {
-	detail := vision.DetailOf(err)
-	switch vision.KindOf(err) {
-	case vision.KindNoImage:
+	kind, detail := failure.KindOf(err), failure.DetailOf(err)
+	for _, words := range []func(failure.Kind, string, error) (string, bool){
+		h.inputMessage, h.slackMessage, h.geminiMessage, h.botMessage,
+	} {
+		if text, ok := words(kind, detail, err); ok {
+			return text
+		}
+	}
+	return "Something went wrong on my side. Try again; if it keeps happening, tell the app's admin."
+}
+
+// inputMessage is userMessage for what the user gave the bot.
+func (h *Handler) inputMessage(kind failure.Kind, detail string, err error) (string, bool) {
+	switch kind {
+	case failure.NoImage:
+		if detail == noRecentPhoto {
+			return h.noRecentPhotoText(), true
+		}
 		return fmt.Sprintf("I couldn't find an image here. Attach a photo (%s) to your message and mention me, "+
-			"or mention me in the photo's thread. Say `%s help` to see what I can do.", SupportedFormats, h.cfg.BotName)
-	case vision.KindUnsupportedFile:
+			"or mention me in the photo's thread. Say `%s help` to see what I can do.", SupportedFormats, h.cfg.BotName), true
+	case failure.UnsupportedFile:
 		what := detail
 		if what == "" {
 			what = "not an image"
 		}
 		return fmt.Sprintf("I can only look at images (%s), and this is %s. Post a photo or a screenshot instead.",
-			SupportedFormats, what)
-	case vision.KindSVG:
-		return fmt.Sprintf("I can't read SVG images, only %s. Export it as PNG and post that instead.", SupportedFormats)
-	case vision.KindTooLarge:
+			SupportedFormats, what), true
+	case failure.SVG:
+		return fmt.Sprintf("I can't read SVG images, only %s. Export it as PNG and post that instead.", SupportedFormats), true
+	case failure.TooLarge:
 		if detail != "" {
-			return fmt.Sprintf("That image is too large (%s). Post a smaller version and try again.", detail)
+			return fmt.Sprintf("That image is too large (%s). Post a smaller version and try again.", detail), true
 		}
-		return fmt.Sprintf("That image is over the %s limit. Post a smaller version and try again.", humanBytes(h.cfg.MaxFileBytes))
-	case vision.KindCorruptImage:
+		return fmt.Sprintf("That image is over the %s limit. Post a smaller version and try again.", humanBytes(h.cfg.MaxFileBytes)), true
+	case failure.CorruptImage:
 		what := "image"
 		if detail != "" {
 			what = detail // the format: "JPEG", "PNG"
 		}
-		return fmt.Sprintf("I couldn't read that %s: the file looks damaged or incomplete. Upload it again and retry.", what)
-	case vision.KindFilesScope:
+		return fmt.Sprintf("I couldn't read that %s: the file looks damaged or incomplete. Upload it again and retry.", what), true
+	case failure.ForeignHost:
+		return "That file is stored outside Slack, so I won't fetch it with my Slack credentials. Upload the image to Slack itself and retry.", true
+	case failure.QuestionTooLong:
+		n, _ := strconv.Atoi(detail)
+		return fmt.Sprintf("Your question is %s characters; I take up to %s. Shorten it and ask again.",
+			thousands(n), thousands(h.cfg.MaxQuestion)), true
+	}
+	return "", false
+}
+
+// slackMessage is userMessage for Slack's refusals.
+func (h *Handler) slackMessage(kind failure.Kind, detail string, err error) (string, bool) {
+	switch kind {
+	case failure.FilesScope:
 		return "I can't download files from Slack yet: the app needs the `files:read` scope. " +
-			"An admin can add it under OAuth & Permissions in the app's settings and reinstall the app."
-	case vision.KindFileUnavailable:
-		return "That file isn't available to me any more (it was deleted or isn't shared with me). Post it again and retry."
-	case vision.KindForeignHost:
-		return "That file is stored outside Slack, so I won't fetch it with my Slack credentials. Upload the image to Slack itself and retry."
-	case vision.KindNotInChannel:
-		return fmt.Sprintf("I'm not a member of this channel. Invite me with `/invite %s`, then try again.", h.cfg.BotName)
-	case vision.KindMissingScope:
+			"An admin can add it under OAuth & Permissions in the app's settings and reinstall the app.", true
+	case failure.FileUnavailable:
+		return "That file isn't available to me any more (it was deleted or isn't shared with me). Post it again and retry.", true
+	case failure.NotInChannel:
+		return fmt.Sprintf("I'm not a member of this channel. Invite me with `/invite %s`, then try again.", h.cfg.BotName), true
+	case failure.MissingScope:
 		scope := detail
 		if scope == "" {
 			scope = "a required"
@@ -57,50 +84,62 @@ func (h *Handler) userMessage(err error) string {
 			scope = "`" + scope + "`"
 		}
 		return fmt.Sprintf("I'm missing the %s permission. An admin can add it under OAuth & Permissions "+
-			"in the app's settings and reinstall the app.", scope)
-	case vision.KindBlocked:
-		return blockedMessage(detail)
-	case vision.KindEmptyAnswer:
-		return "Gemini finished without an answer. Try again, or ask a more specific question."
-	case vision.KindImageRejected:
-		return "Gemini couldn't process this image. Try a JPEG or PNG photo or screenshot."
-	case vision.KindModelAuth:
+			"in the app's settings and reinstall the app.", scope), true
+	case failure.SlackAuth:
+		return "Slack refused my token, so I can't work here until an admin reinstalls the app and updates SLACK_BOT_TOKEN.", true
+	case failure.Archived:
+		return "That channel is archived, so I can't answer there. Unarchive it, or post the photo in another channel.", true
+	}
+	return "", false
+}
+
+// geminiMessage is userMessage for Gemini's failures and refusals.
+func (h *Handler) geminiMessage(kind failure.Kind, detail string, err error) (string, bool) {
+	switch kind {
+	case failure.Blocked:
+		return blockedMessage(detail), true
+	case failure.EmptyAnswer:
+		return "Gemini finished without an answer. Try again, or ask a more specific question.", true
+	case failure.ImageRejected:
+		return "Gemini couldn't process this image. Try a JPEG or PNG photo or screenshot.", true
+	case failure.ModelAuth:
 		return "I can't use Gemini right now: it rejected the bot's API key, and an admin must fix it " +
-			"(GEMINI_API_KEY; the bot's log says more). Until then I can't answer photos."
-	case vision.KindUnknownModel:
-		return "The Gemini model I'm configured with isn't available. The app's admin should check GEMINI_MODEL."
-	case vision.KindQuota:
+			"(GEMINI_API_KEY; the bot's log says more). Until then I can't answer photos.", true
+	case failure.UnknownModel:
+		return "The Gemini model I'm configured with isn't available. The app's admin should check GEMINI_MODEL.", true
+	case failure.Quota:
 		if after, ok := strings.CutPrefix(detail, "retry in "); ok {
-			return "Gemini is busy: the bot's quota is used up for now. Try again in " + roundDelay(after) + "."
+			return "Gemini is busy: the bot's quota is used up for now. Try again in " + roundDelay(after) + ".", true
 		}
-		return "Gemini is busy: the bot's quota is used up for now. Try again in a minute."
-	case vision.KindUnavailable:
-		return "Gemini is overloaded right now. Try again in a moment."
-	case vision.KindTimeout:
-		return "Gemini took too long to answer. Try again in a moment."
-	case vision.KindCutOff:
+		return "Gemini is busy: the bot's quota is used up for now. Try again in a minute.", true
+	case failure.Unavailable:
+		return "Gemini is overloaded right now. Try again in a moment.", true
+	case failure.Timeout:
+		return "Gemini took too long to answer. Try again in a moment.", true
+	case failure.CutOff:
 		if detail == "MAX_TOKENS" {
-			return "This answer is cut off: it reached Gemini's length limit. Ask for a shorter answer or one part at a time."
+			return "This answer is cut off: it reached Gemini's length limit. Ask for a shorter answer or one part at a time.", true
 		}
-		return "This answer is cut off: Gemini's stream ended before it finished. Ask again for the whole answer."
-	case vision.KindSlackAuth:
-		return "Slack refused my token, so I can't work here until an admin reinstalls the app and updates SLACK_BOT_TOKEN."
-	case vision.KindArchived:
-		return "That channel is archived, so I can't answer there. Unarchive it, or post the photo in another channel."
-	case vision.KindBusy:
-		return "I'm answering a lot of requests right now. Try again shortly."
-	case vision.KindQuestionTooLong:
-		n, _ := strconv.Atoi(detail)
-		return fmt.Sprintf("Your question is %s characters; I take up to %s. Shorten it and ask again.",
-			thousands(n), thousands(h.cfg.MaxQuestion))
-	case vision.KindRateLimited, vision.KindThreadCap, vision.KindNotEnabled:
+		return "This answer is cut off: Gemini's stream ended before it finished. Ask again for the whole answer.", true
+	}
+	return "", false
+}
+
+// botMessage is userMessage for the bot's own refusals and interruptions.
+func (h *Handler) botMessage(kind failure.Kind, detail string, err error) (string, bool) {
+	switch kind {
+	case failure.Busy:
+		return "I'm answering a lot of requests right now. Try again shortly.", true
+	case failure.RateLimited, failure.ThreadCap, failure.NotEnabled:
 		var why Refusal
 		errors.As(err, &why)
-		return h.refusalMessage(vision.KindOf(err), why)
-	case vision.KindStopping:
-		return "I'm restarting and couldn't finish this one. Ask me again in a minute."
+		return h.refusalMessage(failure.KindOf(err), why), true
+	case failure.Stopping:
+		return "I'm restarting and couldn't finish this one. Ask me again in a minute.", true
+	case failure.JobTimeout:
+		return "This one took longer than I allow for an answer, so I stopped. Try again, perhaps with fewer images or a shorter question.", true
 	}
-	return "Something went wrong on my side. Try again; if it keeps happening, tell the app's admin."
+	return "", false
 }
 
 // blockedMessage says why Gemini refused, by the reason it gave: a prompt
@@ -282,7 +321,7 @@ func humanDuration(d time.Duration) string {
 // it where the user can't see and answer something else.
 func (h *Handler) checkQuestion(question string) error {
 	if n := utf8.RuneCountInString(question); n > h.cfg.MaxQuestion {
-		return vision.Errorf("check the question", vision.KindQuestionTooLong, strconv.Itoa(n), nil)
+		return failure.Errorf("check the question", failure.QuestionTooLong, strconv.Itoa(n), nil)
 	}
 	return nil
 }

@@ -100,7 +100,7 @@ func analyze(ctx context.Context, args []string, getenv func(string) string, std
 	start := time.Now()
 	var writeErr error
 	endsInNewline := true
-	usage, err := model.Stream(ctx, handlers.Ask(uc, question, images), func(text string) {
+	usage, err := model.Stream(ctx, handlers.ModelRequest(uc, question, images), func(text string) {
 		if writeErr == nil {
 			_, writeErr = io.WriteString(stdout, text)
 			endsInNewline = strings.HasSuffix(text, "\n")

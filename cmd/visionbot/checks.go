@@ -14,16 +14,11 @@ import (
 
 	"github.com/visionbot/visionbot/bot"
 	"github.com/visionbot/visionbot/gemini"
-	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // checkTimeout bounds the calls of the checks together.
 const checkTimeout = 20 * time.Second
-
-const (
-	botTokenFix = "copy the Bot User OAuth Token again from OAuth & Permissions in your app's settings at api.slack.com/apps, and reinstall the app if it was revoked"
-	appTokenFix = "create an App-Level Token with the connections:write scope under Basic Information → App-Level Tokens, and check that Socket Mode is on"
-)
 
 type checkStatus int
 
@@ -102,15 +97,6 @@ func runChecks(ctx context.Context, cfg config, sl slackAuth, model modelChecker
 	return self, results
 }
 
-// isTokenRefusal recognises the errors by which Slack refuses a token.
-func isTokenRefusal(code string) bool {
-	switch code {
-	case "invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired":
-		return true
-	}
-	return false
-}
-
 // checkBotToken calls auth.test: the loop ignores the bot's own messages
 // by the ids it returns, and its X-OAuth-Scopes header lists the scopes
 // the token was granted.
@@ -119,8 +105,8 @@ func checkBotToken(ctx context.Context, sl slackAuth) (bot.Identity, []checkResu
 	resp, err := sl.AuthTestContext(ctx)
 	if err != nil {
 		var refused slack.SlackErrorResponse
-		if errors.As(err, &refused) && isTokenRefusal(refused.Err) {
-			return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("Slack refused SLACK_BOT_TOKEN (%s)", refused.Err), botTokenFix}}
+		if errors.As(err, &refused) && bot.IsTokenRefusal(refused.Err) {
+			return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("Slack refused SLACK_BOT_TOKEN (%s)", refused.Err), bot.BotTokenFix}}
 		}
 		return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("auth.test failed: %v", err),
 			"check the network, and SLACK_API_URL if it is set"}}
@@ -164,31 +150,31 @@ func checkAppToken(ctx context.Context, sl slackAuth) checkResult {
 	switch {
 	case err == nil:
 		return checkResult{checkPass, name, "Socket Mode accepts it", ""}
-	case errors.As(err, &refused) && isTokenRefusal(refused.Err):
-		return checkResult{checkFail, name, fmt.Sprintf("Slack refused SLACK_APP_TOKEN (%s)", refused.Err), appTokenFix}
+	case errors.As(err, &refused) && bot.IsTokenRefusal(refused.Err):
+		return checkResult{checkFail, name, fmt.Sprintf("Slack refused SLACK_APP_TOKEN (%s)", refused.Err), bot.AppTokenFix}
 	}
-	return checkResult{checkFail, name, fmt.Sprintf("apps.connections.open failed: %v", err), appTokenFix}
+	return checkResult{checkFail, name, fmt.Sprintf("apps.connections.open failed: %v", err), bot.AppTokenFix}
 }
 
 // checkModel asks Gemini for the configured model.
 func checkModel(ctx context.Context, cfg config, model modelChecker) checkResult {
 	const name = "Gemini model"
 	backend := "Gemini API"
-	modelFix := "list the models your key can use at https://ai.google.dev/gemini-api/docs/models and set GEMINI_MODEL, or unset it for " + gemini.DefaultModel
+	modelFix := "list the models your key can use at https://ai.google.dev/gemini-api/docs/models and set GEMINI_MODEL, or unset it for " + gemini.DefaultConfig().Model
 	if cfg.UseVertexAI {
 		backend = fmt.Sprintf("Vertex AI, project %s in %s", cfg.CloudProject, cfg.CloudLocation)
 		modelFix = "set GEMINI_MODEL to a Gemini model that Vertex AI offers in GOOGLE_CLOUD_LOCATION (Model Garden lists them)"
 	}
 	err := model.CheckModel(ctx)
-	switch vision.KindOf(err) {
-	case vision.KindInternal:
+	switch failure.KindOf(err) {
+	case failure.Internal:
 		if err == nil {
 			return checkResult{checkPass, name, fmt.Sprintf("%s is available (%s)", cfg.GeminiModel, backend), ""}
 		}
-	case vision.KindUnknownModel:
+	case failure.UnknownModel:
 		return checkResult{checkFail, name, fmt.Sprintf("GEMINI_MODEL %q is not a model %s knows", cfg.GeminiModel, backend), modelFix}
-	case vision.KindModelAuth:
-		return checkResult{checkFail, name, fmt.Sprintf("%s refused the credentials (%s)", backend, vision.DetailOf(err)), credentialsFix(cfg)}
+	case failure.ModelAuth:
+		return checkResult{checkFail, name, fmt.Sprintf("%s refused the credentials (%s)", backend, failure.DetailOf(err)), credentialsFix(cfg)}
 	}
 	return checkResult{checkFail, name, fmt.Sprintf("could not check GEMINI_MODEL %q: %v", cfg.GeminiModel, err),
 		"check the network, and GOOGLE_GEMINI_BASE_URL if it is set, then try again"}
@@ -218,7 +204,7 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	results := []checkResult{{checkPass, "configuration", "every variable is set and well-formed", ""}}
-	if catalog, _, err := loadUseCases(cfg); err != nil {
+	if catalog, err := loadUseCases(cfg); err != nil {
 		results = append(results, checkResult{checkFail, "use cases", err.Error(), "fix the file it names, or unset PROMPTS_DIR"})
 	} else {
 		results = append(results, checkResult{checkPass, "use cases", describeCatalog(catalog), ""})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"maps"
@@ -9,14 +10,15 @@ import (
 	"os"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/visionbot/visionbot/bot"
+	"github.com/visionbot/visionbot/gemini"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -37,58 +39,148 @@ func (s secret) GoString() string { return s.String() }
 // reveal is the one way to the value, for the clients that need it.
 func (s secret) reveal() string { return string(s) }
 
-// config is every setting, from the environment and a .env file. Each
-// field's part tag says which group of settings it belongs to: a
-// subcommand checks only the parts it uses.
+// config is every setting, from the environment and a .env file, parsed
+// once into typed values: a rate is a bot.Rate, a list of ids a
+// bot.SlackIDs, from the moment it is read. Each field's part tag says
+// which group of settings it belongs to: a subcommand checks only the
+// parts it uses. Defaults come from the packages that use the settings
+// (see defaultConfig), never from tags here, so each is written once.
 type config struct {
 	SlackBotToken secret `env:"SLACK_BOT_TOKEN" part:"slack"`
 	SlackAppToken secret `env:"SLACK_APP_TOKEN" part:"slack"`
-	SlackAPIURL   string `env:"SLACK_API_URL" envDefault:"https://slack.com/api/" part:"slack"`
+	SlackAPIURL   webURL `env:"SLACK_API_URL" part:"slack"`
 
-	GeminiAPIKey  secret        `env:"GEMINI_API_KEY" part:"gemini"`
-	GoogleAPIKey  secret        `env:"GOOGLE_API_KEY" part:"gemini"`
-	UseVertexAI   bool          `env:"GOOGLE_GENAI_USE_VERTEXAI" part:"gemini"`
-	CloudProject  string        `env:"GOOGLE_CLOUD_PROJECT" part:"gemini"`
-	CloudLocation string        `env:"GOOGLE_CLOUD_LOCATION" part:"gemini"`
-	GeminiBaseURL string        `env:"GOOGLE_GEMINI_BASE_URL" part:"gemini"`
-	GeminiModel   string        `env:"GEMINI_MODEL" envDefault:"gemini-flash-latest" part:"gemini"`
-	Thinking      string        `env:"GEMINI_THINKING" envDefault:"low" part:"gemini"`
-	GeminiTimeout time.Duration `env:"GEMINI_TIMEOUT" envDefault:"90s" part:"gemini"`
+	GeminiAPIKey  secret          `env:"GEMINI_API_KEY" part:"gemini"`
+	GoogleAPIKey  secret          `env:"GOOGLE_API_KEY" part:"gemini"`
+	UseVertexAI   bool            `env:"GOOGLE_GENAI_USE_VERTEXAI" part:"gemini"`
+	CloudProject  string          `env:"GOOGLE_CLOUD_PROJECT" part:"gemini"`
+	CloudLocation string          `env:"GOOGLE_CLOUD_LOCATION" part:"gemini"`
+	GeminiBaseURL webURL          `env:"GOOGLE_GEMINI_BASE_URL" part:"gemini"`
+	GeminiModel   string          `env:"GEMINI_MODEL" part:"gemini"`
+	Thinking      gemini.Thinking `env:"GEMINI_THINKING" part:"gemini"`
+	GeminiTimeout time.Duration   `env:"GEMINI_TIMEOUT" part:"gemini"`
 
-	MaxImages  int    `env:"MAX_IMAGES" envDefault:"4" part:"images"`
-	MaxFileMB  int    `env:"MAX_FILE_MB" envDefault:"20" part:"images"`
+	MaxImages  int    `env:"MAX_IMAGES" part:"images"`
+	MaxFileMB  int    `env:"MAX_FILE_MB" part:"images"`
 	PromptsDir string `env:"PROMPTS_DIR" part:"prompts"`
 
-	Workers       int           `env:"WORKERS" envDefault:"16" part:"bot"`
-	QueueSize     int           `env:"QUEUE_SIZE" envDefault:"256" part:"bot"`
-	JobTimeout    time.Duration `env:"JOB_TIMEOUT" envDefault:"3m" part:"bot"`
-	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" envDefault:"30s" part:"bot"`
-	HistoryWindow time.Duration `env:"HISTORY_WINDOW" envDefault:"24h" part:"bot"`
+	Workers       int           `env:"WORKERS" part:"bot"`
+	QueueSize     int           `env:"QUEUE_SIZE" part:"bot"`
+	JobTimeout    time.Duration `env:"JOB_TIMEOUT" part:"bot"`
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" part:"bot"`
+	HistoryWindow time.Duration `env:"HISTORY_WINDOW" part:"bot"`
 
-	StreamMode     string        `env:"STREAM_MODE" envDefault:"native" part:"bot"`
-	StreamInterval time.Duration `env:"STREAM_INTERVAL" envDefault:"1s" part:"bot"`
-	// ReactionTriggers is "emoji=use-case,…", "off", or unset for the defaults.
-	ReactionTriggers string `env:"REACTION_TRIGGERS" part:"bot"`
+	StreamMode       bot.StreamMode     `env:"STREAM_MODE" part:"bot"`
+	StreamInterval   time.Duration      `env:"STREAM_INTERVAL" part:"bot"`
+	ReactionTriggers handlers.Reactions `env:"REACTION_TRIGGERS" part:"bot"`
 
-	// Limits: "N/duration" or "off"; a count of 0 for none.
-	UserRate            string `env:"USER_RATE" envDefault:"10/1m" part:"bot"`
-	ChannelRate         string `env:"CHANNEL_RATE" envDefault:"30/1m" part:"bot"`
-	MaxRepliesPerThread int    `env:"MAX_REPLIES_PER_THREAD" envDefault:"20" part:"bot"`
-	MaxQuestionChars    int    `env:"MAX_QUESTION_CHARS" envDefault:"2000" part:"bot"`
-	// Allow-lists: comma-separated Slack ids; empty lets everyone in.
-	AllowedChannels    string `env:"ALLOWED_CHANNELS" part:"bot"`
-	AllowedUsers       string `env:"ALLOWED_USERS" part:"bot"`
-	AllowedTeams       string `env:"ALLOWED_TEAMS" part:"bot"`
-	AllowExternalUsers bool   `env:"ALLOW_EXTERNAL_USERS" part:"bot"`
+	UserRate            bot.Rate `env:"USER_RATE" part:"bot"`
+	ChannelRate         bot.Rate `env:"CHANNEL_RATE" part:"bot"`
+	MaxRepliesPerThread bot.Cap  `env:"MAX_REPLIES_PER_THREAD" part:"bot"`
+	MaxQuestionChars    int      `env:"MAX_QUESTION_CHARS" part:"bot"`
+	// Allow-lists: empty lets everyone in.
+	AllowedChannels    bot.SlackIDs `env:"ALLOWED_CHANNELS" part:"bot"`
+	AllowedUsers       bot.SlackIDs `env:"ALLOWED_USERS" part:"bot"`
+	AllowedTeams       bot.SlackIDs `env:"ALLOWED_TEAMS" part:"bot"`
+	AllowExternalUsers bool         `env:"ALLOW_EXTERNAL_USERS" part:"bot"`
 	// RedisURL is the Redis that replicas share seen events and limits
 	// through; empty for this process's memory. It may hold a password.
-	RedisURL secret `env:"REDIS_URL" part:"bot"`
+	RedisURL redisURL `env:"REDIS_URL" part:"bot"`
 
-	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" part:"bot"`
-	LogFormat string `env:"LOG_FORMAT" envDefault:"json" part:"bot"`
+	LogLevel  logLevel  `env:"LOG_LEVEL" part:"bot"`
+	LogFormat logFormat `env:"LOG_FORMAT" part:"bot"`
 	// MetricsAddr is where /metrics, /healthz, /readyz and pprof listen;
 	// empty for nowhere.
 	MetricsAddr string `env:"METRICS_ADDR" part:"bot"`
+}
+
+// defaultConfig is the configuration before the environment is read: the
+// packages' own defaults, and this command's.
+func defaultConfig() config {
+	b, h, g, st := bot.DefaultConfig(), handlers.DefaultConfig(), gemini.DefaultConfig(), bot.DefaultStreamConfig()
+	slackAPI, _ := url.Parse("https://slack.com/api/")
+	return config{
+		SlackAPIURL:   webURL{slackAPI},
+		GeminiModel:   g.Model,
+		Thinking:      g.Thinking,
+		GeminiTimeout: g.Timeout,
+
+		MaxImages: h.MaxImages,
+		MaxFileMB: int(h.MaxFileBytes >> 20),
+
+		Workers:       b.Workers,
+		QueueSize:     b.Queue,
+		JobTimeout:    b.JobTimeout,
+		ShutdownGrace: b.ShutdownGrace,
+		HistoryWindow: h.HistoryWindow,
+
+		StreamMode:       st.Mode,
+		StreamInterval:   st.Interval,
+		ReactionTriggers: h.Reactions,
+
+		UserRate:            b.Limits.User,
+		ChannelRate:         b.Limits.Channel,
+		MaxRepliesPerThread: b.Limits.ThreadReplies,
+		MaxQuestionChars:    h.MaxQuestion,
+
+		LogLevel:  logLevel{zapcore.InfoLevel},
+		LogFormat: "json",
+	}
+}
+
+// webURL is an http(s) URL from configuration.
+type webURL struct{ *url.URL }
+
+func (u *webURL) UnmarshalText(text []byte) error {
+	parsed, err := url.Parse(string(text))
+	if err != nil || (parsed.Scheme != "https" && parsed.Scheme != "http") || parsed.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", text)
+	}
+	u.URL = parsed
+	return nil
+}
+
+// String is the URL, or "" when none was set.
+func (u webURL) String() string {
+	if u.URL == nil {
+		return ""
+	}
+	return u.URL.String()
+}
+
+// redisURL is REDIS_URL: a secret, checked as it is read without its
+// password ever reaching an error.
+type redisURL struct{ secret }
+
+func (r *redisURL) UnmarshalText(text []byte) error {
+	if err := bot.CheckRedisURL(string(text)); err != nil {
+		return fmt.Errorf("is not a Redis URL such as redis://redis:6379/0 (redis://[:password@]host:port/db, or rediss:// for TLS): %w", err)
+	}
+	r.secret = secret(text)
+	return nil
+}
+
+// logLevel is LOG_LEVEL.
+type logLevel struct{ zapcore.Level }
+
+func (l *logLevel) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "debug", "info", "warn", "error":
+		return l.Level.UnmarshalText(text)
+	}
+	return fmt.Errorf("%q is not debug, info, warn or error", text)
+}
+
+// logFormat is LOG_FORMAT.
+type logFormat string
+
+func (f *logFormat) UnmarshalText(text []byte) error {
+	switch format := logFormat(text); format {
+	case "json", "console":
+		*f = format
+		return nil
+	}
+	return fmt.Errorf("%q is not json or console", text)
 }
 
 // part is a group of settings, named by the part tags of config. A
@@ -146,7 +238,7 @@ func (e *configError) Error() string {
 // process's environment. The other variables keep their defaults, and a
 // mistake in one of them is no problem for a subcommand that never uses it.
 func loadConfig(getenv func(string) string, dotenvPath string, need part) (config, error) {
-	var cfg config
+	cfg := defaultConfig()
 	params, err := env.GetFieldParams(&cfg)
 	if err != nil {
 		return cfg, fmt.Errorf("read config fields: %w", err)
@@ -170,17 +262,35 @@ func loadConfig(getenv func(string) string, dotenvPath string, need part) (confi
 			values[p.Key] = v
 		}
 	}
+	var problems []string
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: values}); err != nil {
-		return cfg, &configError{problems: parseProblems(err, values)}
+		problems = parseProblems(err, values)
 	}
-	if problems := cfg.validate(need); len(problems) > 0 {
+	// A value that did not parse kept its default, so the checks of the
+	// others still say everything that is wrong at once.
+	if problems = append(problems, cfg.validate(need)...); len(problems) > 0 {
 		return cfg, &configError{problems: problems}
 	}
 	return cfg, nil
 }
 
+// idListHelp says, for an allow-list, what its ids are and where to find
+// them, for the message about a list that holds a name.
+func idListHelp(key string) (what, example, where string, ok bool) {
+	switch key {
+	case "ALLOWED_CHANNELS":
+		return "channel", "C0123ABCD,C0456EFGH", "a channel's id is at the bottom of its details", true
+	case "ALLOWED_USERS":
+		return "user", "U0123ABCD,U0456EFGH", "a member's id is under Copy member ID in their profile's ⋮ menu", true
+	case "ALLOWED_TEAMS":
+		return "team", "T0123ABCD,T0456EFGH", "your workspace's id is the T… that visionbot check shows", true
+	}
+	return "", "", "", false
+}
+
 // parseProblems turns the env library's errors, which name Go fields,
-// into sentences that name the variable and what it should hold.
+// into sentences that name the variable and what it should hold. A
+// secret's value is never repeated.
 func parseProblems(err error, values map[string]string) []string {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
@@ -195,6 +305,17 @@ func parseProblems(err error, values map[string]string) []string {
 		}
 		field, _ := reflect.TypeFor[config]().FieldByName(pe.Name)
 		key := field.Tag.Get("env")
+		if what, example, where, ok := idListHelp(key); ok {
+			out = append(out, fmt.Sprintf("%s %q is not a list of %s ids such as %s: %v; %s",
+				key, values[key], what, example, pe.Err, where))
+			continue
+		}
+		if reflect.PointerTo(pe.Type).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+			// The type's own words, which quote the value unless it is a
+			// secret.
+			out = append(out, key+" "+pe.Err.Error())
+			continue
+		}
 		want := "a valid " + pe.Type.String()
 		switch pe.Type {
 		case reflect.TypeFor[time.Duration]():
@@ -258,9 +379,6 @@ func (c config) slackProblems() []string {
 			p = append(p, "SLACK_APP_TOKEN must start with xapp-: "+appTokenHelp)
 		}
 	}
-	if !isHTTPURL(c.SlackAPIURL) {
-		p = append(p, fmt.Sprintf("SLACK_API_URL %q is not an http(s) URL: leave it unset for Slack itself", c.SlackAPIURL))
-	}
 	return p
 }
 
@@ -273,14 +391,6 @@ func (c config) geminiProblems() []string {
 	} else if c.geminiKey() == "" {
 		p = append(p, "GEMINI_API_KEY is not set: create a key at https://aistudio.google.com/apikey, or set GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION for Vertex AI")
 	}
-	if c.GeminiBaseURL != "" && !isHTTPURL(c.GeminiBaseURL) {
-		p = append(p, fmt.Sprintf("GOOGLE_GEMINI_BASE_URL %q is not an http(s) URL: leave it unset for Google's endpoint", c.GeminiBaseURL))
-	}
-	switch c.Thinking {
-	case "off", "minimal", "low", "medium", "high":
-	default:
-		p = append(p, fmt.Sprintf("GEMINI_THINKING %q is not one of off, minimal, low, medium, high", c.Thinking))
-	}
 	return append(p, positiveProblems(map[string]bool{"GEMINI_TIMEOUT": c.GeminiTimeout > 0})...)
 }
 
@@ -290,49 +400,8 @@ func (c config) botProblems() []string {
 		"JOB_TIMEOUT": c.JobTimeout > 0, "SHUTDOWN_GRACE": c.ShutdownGrace >= 0,
 		"MAX_QUESTION_CHARS": c.MaxQuestionChars > 0,
 	})
-	if c.MaxRepliesPerThread < 0 {
-		p = append(p, "MAX_REPLIES_PER_THREAD must be 0 (no cap) or more")
-	}
-	for name, value := range map[string]string{"USER_RATE": c.UserRate, "CHANNEL_RATE": c.ChannelRate} {
-		if _, err := parseRate(name, value); err != nil {
-			p = append(p, err.Error())
-		}
-	}
-	for _, list := range []struct{ name, value, what, example, where string }{
-		{"ALLOWED_CHANNELS", c.AllowedChannels, "channel", "C0123ABCD,C0456EFGH", "a channel's id is at the bottom of its details"},
-		{"ALLOWED_USERS", c.AllowedUsers, "user", "U0123ABCD,U0456EFGH", "a member's id is under Copy member ID in their profile's ⋮ menu"},
-		{"ALLOWED_TEAMS", c.AllowedTeams, "team", "T0123ABCD,T0456EFGH", "your workspace's id is the T… that visionbot check shows"},
-	} {
-		if _, err := parseIDs(list.value); err != nil {
-			p = append(p, fmt.Sprintf("%s %q is not a list of %s ids such as %s: %v; %s",
-				list.name, list.value, list.what, list.example, err, list.where))
-		}
-	}
-	switch c.StreamMode {
-	case "native", "update", "off":
-	default:
-		p = append(p, fmt.Sprintf("STREAM_MODE %q is not native (Slack's streaming), update (edit a message as the answer grows) or off (post the whole answer)", c.StreamMode))
-	}
 	if c.StreamInterval < 200*time.Millisecond {
 		p = append(p, "STREAM_INTERVAL must be at least 200ms: Slack rate-limits message updates")
-	}
-	if _, err := parseReactions(c.ReactionTriggers); err != nil {
-		p = append(p, err.Error())
-	}
-	switch c.LogFormat {
-	case "json", "console":
-	default:
-		p = append(p, fmt.Sprintf("LOG_FORMAT %q is not json or console", c.LogFormat))
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		p = append(p, fmt.Sprintf("LOG_LEVEL %q is not debug, info, warn or error", c.LogLevel))
-	}
-	if c.RedisURL != "" {
-		if err := bot.CheckRedisURL(c.RedisURL.reveal()); err != nil {
-			p = append(p, fmt.Sprintf("REDIS_URL is not a Redis URL such as redis://redis:6379/0 (redis://[:password@]host:port/db, or rediss:// for TLS): %v", err))
-		}
 	}
 	if c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
@@ -354,112 +423,13 @@ func positiveProblems(ok map[string]bool) []string {
 	return p
 }
 
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
-}
-
-// parseReactions reads REACTION_TRIGGERS: "fork_and_knife=recipe,mag=describe"
-// (colons around emoji names are allowed), "off" for none, or "" for the
-// defaults. Whether each use case exists is checked against the catalog.
-func parseReactions(s string) (map[string]string, error) {
-	s = strings.TrimSpace(s)
-	switch s {
-	case "":
-		return handlers.DefaultReactions(), nil
-	case "off", "none":
-		return map[string]string{}, nil
-	}
-	out := map[string]string{}
-	for _, pair := range strings.Split(s, ",") {
-		emoji, useCase, ok := strings.Cut(pair, "=")
-		emoji = strings.Trim(strings.TrimSpace(emoji), ":")
-		useCase = strings.ToLower(strings.TrimSpace(useCase))
-		if !ok || emoji == "" || useCase == "" {
-			return nil, fmt.Errorf("REACTION_TRIGGERS %q is not a list of emoji=use-case pairs such as fork_and_knife=recipe,mag=describe (or off)", s)
-		}
-		out[emoji] = useCase
-	}
-	return out, nil
-}
-
-// parseRate reads a rate such as 10/1m ("10/m" and "10/minute" too), or
-// "off" (or a count of 0) for no limit.
-func parseRate(name, s string) (bot.Rate, error) {
-	s = strings.TrimSpace(s)
-	if s == "off" || s == "none" {
-		return bot.Rate{}, nil
-	}
-	count, per, ok := strings.Cut(s, "/")
-	n, err := strconv.ParseInt(strings.TrimSpace(count), 10, 64)
-	window, werr := parseWindow(strings.TrimSpace(per))
-	if !ok || err != nil || n < 0 || werr != nil || window <= 0 {
-		return bot.Rate{}, fmt.Errorf("%s %q is not N/duration such as 10/1m, or off", name, s)
-	}
-	if n == 0 {
-		return bot.Rate{}, nil
-	}
-	return bot.Rate{N: n, Per: window}, nil
-}
-
-// parseWindow reads a Go duration ("1m", "90s"), or a unit alone ("m",
-// "minute") for one of it.
-func parseWindow(s string) (time.Duration, error) {
-	switch s {
-	case "s", "sec", "second":
-		return time.Second, nil
-	case "m", "min", "minute":
-		return time.Minute, nil
-	case "h", "hour":
-		return time.Hour, nil
-	case "d", "day":
-		return 24 * time.Hour, nil
-	}
-	return time.ParseDuration(s)
-}
-
-// parseIDs reads a comma-separated list of Slack ids (C…, U…, T…),
-// ignoring spaces and empty items.
-func parseIDs(s string) ([]string, error) {
-	var ids []string
-	for _, id := range strings.Split(s, ",") {
-		id = strings.TrimSpace(id)
-		if id == "" {
-			continue
-		}
-		if !isSlackID(id) {
-			return nil, fmt.Errorf("%q is a name, not an id", id)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
-}
-
-// isSlackID reports whether s looks like a Slack id: an upper-case letter,
-// then upper-case letters and digits.
-func isSlackID(s string) bool {
-	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// limits are the bot's limits; the config was validated.
+// limits are the bot's limits.
 func (c config) limits() bot.Limits {
-	user, _ := parseRate("USER_RATE", c.UserRate)
-	channel, _ := parseRate("CHANNEL_RATE", c.ChannelRate)
-	return bot.Limits{User: user, Channel: channel, ThreadReplies: int64(c.MaxRepliesPerThread)}
+	return bot.Limits{User: c.UserRate, Channel: c.ChannelRate, ThreadReplies: c.MaxRepliesPerThread,
+		ThreadWindow: bot.DefaultConfig().Limits.ThreadWindow}
 }
 
-// access is who may use the bot; the config was validated.
+// access is who may use the bot.
 func (c config) access() bot.Access {
-	channels, _ := parseIDs(c.AllowedChannels)
-	users, _ := parseIDs(c.AllowedUsers)
-	teams, _ := parseIDs(c.AllowedTeams)
-	return bot.Access{Channels: channels, Users: users, Teams: teams, External: c.AllowExternalUsers}
+	return bot.Access{Channels: c.AllowedChannels, Users: c.AllowedUsers, Teams: c.AllowedTeams, External: c.AllowExternalUsers}
 }

@@ -91,4 +91,51 @@ func TestLimitsEndToEnd(t *testing.T) {
 			t.Errorf("Gemini was asked %d times", after-before)
 		}
 	})
+
+	// reaction_added names no team: the bot looks the person up
+	// (users.info), so a Slack Connect outsider is kept out as their
+	// mention would be.
+	t.Run("an outsider's reaction in a shared channel gets silence, a member's an answer", func(t *testing.T) {
+		h.slack.SetUserTeam("UX1", "T9")
+		ts := h.slack.AddMessage("C2", map[string]any{"user": "U4", "text": "lunch", "files": []any{photoFile(h, slackemu.MakePNG(32, 24))}})
+		react := func(user string) {
+			inner, _ := json.Marshal(map[string]any{"type": "reaction_added", "user": user, "reaction": "fork_and_knife", "item_user": "U4",
+				"item": map[string]any{"type": "message", "channel": "C2", "ts": ts}, "event_ts": "1700000300.000100"})
+			send(inner)
+		}
+		before := len(h.slack.Posted("C2"))
+		ignored := strings.Count(h.logs.String(), "ignored a request from outside the allow-lists")
+		react("UX1")
+		h.waitLogged(t, "ignored a request from outside the allow-lists", ignored+1)
+		react("U5")
+		posted := h.waitPosted(t, "C2", before+1)
+		if len(posted) != before+1 || posted[before].ThreadTS != ts || answerText(t, posted[before]) != "A dish." {
+			t.Errorf("C2 holds %d messages, want the member's answer only", len(posted))
+		}
+		looked := map[string]int{}
+		for _, c := range h.slack.Calls("users.info") {
+			looked[c.Params["user"]]++
+		}
+		if looked["UX1"] != 1 || looked["U5"] != 1 {
+			t.Errorf("users.info calls by user = %v, want one for each person", looked)
+		}
+	})
+}
+
+// A response_url that fails is logged without its URL: it can post as the
+// app for half an hour.
+func TestAFailedResponseURLStaysOutOfTheLog(t *testing.T) {
+	h := startBot(t, nil)
+	hook := "http://127.0.0.1:9/commands/T1/12345/hookSecretPath"
+	if _, err := h.slack.SendSlashCommand(map[string]string{"text": "help", "channel_id": "C1", "user_id": "U1", "response_url": hook}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitLogged(t, `"outcome":"help"`, 1)
+	logs := h.logs.String()
+	if !strings.Contains(logs, "post to response_url") {
+		t.Fatalf("no failure logged:\n%s", logs)
+	}
+	if strings.Contains(logs, "hookSecretPath") {
+		t.Errorf("the log holds the response_url:\n%s", logs)
+	}
 }

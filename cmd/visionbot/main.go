@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -97,17 +96,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func newLogger(cfg config, w io.Writer) (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(cfg.LogLevel)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("LOG_LEVEL: %w", err)}
-	}
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	enc := zapcore.NewJSONEncoder(encCfg)
 	if cfg.LogFormat == "console" {
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), level)), nil
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), cfg.LogLevel.Level)), nil
 }
 
 // newSlack is the Web API client of the bot and of visionbot check. obs,
@@ -115,16 +110,18 @@ func newLogger(cfg config, w io.Writer) (*zap.Logger, error) {
 // be nil, hears when Slack stops taking the bot token.
 func newSlack(cfg config, obs bot.Observer, tokenRefused func(code string)) *slack.Client {
 	// Every outbound call has a deadline; http.DefaultClient has none. Calls
-	// that failed on Slack's side are made again where that is safe.
-	transport := bot.RetrySlack(newTransport(cfg.Workers))
+	// that failed on Slack's side are made again where that is safe
+	// (bot.SlackRetries), and each attempt is seen below.
+	var transport http.RoundTripper = newTransport(cfg.Workers)
 	if tokenRefused != nil {
 		transport = bot.WatchToken(transport, tokenRefused)
 	}
 	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: bot.ObserveErrors(transport, obs)}
 	return slack.New(cfg.SlackBotToken.reveal(),
-		slack.OptionAPIURL(cfg.SlackAPIURL),
+		slack.OptionAPIURL(cfg.SlackAPIURL.String()),
 		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),
 		slack.OptionHTTPClient(httpClient),
+		slack.OptionRetryConfig(bot.SlackRetries()),
 	)
 }
 
@@ -135,7 +132,7 @@ func newSlack(cfg config, obs bot.Observer, tokenRefused func(code string)) *sla
 func newSocketOpener(cfg config, obs bot.Observer) *slack.Client {
 	httpClient := &http.Client{Transport: bot.PaceConnections(bot.ObserveErrors(nil, obs), bot.ConnectConfig{})}
 	return slack.New(cfg.SlackBotToken.reveal(),
-		slack.OptionAPIURL(cfg.SlackAPIURL),
+		slack.OptionAPIURL(cfg.SlackAPIURL.String()),
 		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),
 		slack.OptionHTTPClient(httpClient),
 	)
@@ -150,18 +147,11 @@ func newModel(ctx context.Context, cfg config) (*gemini.Client, error) {
 		// gemini.Config.Timeout bounds each call.
 		httpClient = &http.Client{Transport: newTransport(cfg.Workers)}
 	}
-	model, err := gemini.New(ctx, gemini.Config{
-		APIKey:   cfg.geminiKey().reveal(),
-		VertexAI: cfg.UseVertexAI,
-		Project:  cfg.CloudProject,
-		Location: cfg.CloudLocation,
-		BaseURL:  cfg.GeminiBaseURL,
-		Model:    cfg.GeminiModel,
-		Thinking: cfg.Thinking,
-		Timeout:  cfg.GeminiTimeout,
-
-		HTTPClient: httpClient,
-	})
+	g := gemini.DefaultConfig()
+	g.APIKey, g.VertexAI, g.Project, g.Location = cfg.geminiKey().reveal(), cfg.UseVertexAI, cfg.CloudProject, cfg.CloudLocation
+	g.BaseURL, g.Model, g.Thinking, g.Timeout = cfg.GeminiBaseURL.String(), cfg.GeminiModel, cfg.Thinking, cfg.GeminiTimeout
+	g.HTTPClient = httpClient
+	model, err := gemini.New(ctx, g)
 	if err != nil {
 		return nil, fmt.Errorf("set up Gemini: %w", err)
 	}
@@ -170,7 +160,7 @@ func newModel(ctx context.Context, cfg config) (*gemini.Client, error) {
 
 // serve wires the bot and runs it until ctx ends.
 func serve(ctx context.Context, cfg config, log *zap.Logger) error {
-	catalog, reactions, err := loadUseCases(cfg)
+	catalog, err := loadUseCases(cfg)
 	if err != nil {
 		return err
 	}
@@ -205,38 +195,29 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		return startupRefused{failed: failed}
 	}
 
-	apiURL, _ := url.Parse(cfg.SlackAPIURL) // validated by loadConfig
+	apiURL := cfg.SlackAPIURL.URL
 	files := bot.NewDownloader(&http.Client{Timeout: 60 * time.Second, Transport: newTransport(cfg.Workers)}, cfg.SlackBotToken.reveal(),
 		append(bot.SlackFileHosts(), apiURL.Scheme+"://"+apiURL.Host))
-	api := bot.NewAPI(client, files, &http.Client{Timeout: 15 * time.Second}, bot.StreamConfig{
-		Mode:     bot.StreamMode(cfg.StreamMode),
-		Interval: cfg.StreamInterval,
-	})
+	stream := bot.DefaultStreamConfig()
+	stream.Mode, stream.Interval = cfg.StreamMode, cfg.StreamInterval
+	api := bot.NewAPI(client, files, &http.Client{Timeout: 15 * time.Second}, stream)
 
-	flows := handlers.New(api, model, catalog, log, handlers.Config{
-		MaxImages:     cfg.MaxImages,
-		MaxFileBytes:  int64(cfg.MaxFileMB) << 20,
-		HistoryWindow: cfg.HistoryWindow,
-		BotUserID:     self.UserID,
-		Reactions:     reactions,
-		MaxQuestion:   cfg.MaxQuestionChars,
-		Observer:      flowObs,
-	}, nil)
+	flowCfg := handlers.DefaultConfig()
+	flowCfg.MaxImages, flowCfg.MaxFileBytes = cfg.MaxImages, int64(cfg.MaxFileMB)<<20
+	flowCfg.HistoryWindow, flowCfg.MaxQuestion = cfg.HistoryWindow, cfg.MaxQuestionChars
+	flowCfg.BotUserID, flowCfg.Reactions, flowCfg.Observer = self.UserID, cfg.ReactionTriggers, flowObs
+	flows := handlers.New(handlers.Slack{Reader: api, Files: api, Poster: api, Reactor: api, Views: api},
+		model, catalog, log, flowCfg, nil)
 
 	store, closeStore := newStore(ctx, cfg, log)
 	defer closeStore()
 
 	socket := socketmode.New(newSocketOpener(cfg, botObs))
-	b := bot.New(socket, socket.Events, flows, self, log, bot.Config{
-		Workers:       cfg.Workers,
-		Queue:         cfg.QueueSize,
-		JobTimeout:    cfg.JobTimeout,
-		ShutdownGrace: shutdownGrace(cfg.ShutdownGrace),
-		Observer:      botObs,
-		Limits:        cfg.limits(),
-		Access:        cfg.access(),
-		Store:         store,
-	})
+	botCfg := bot.DefaultConfig()
+	botCfg.Workers, botCfg.Queue, botCfg.JobTimeout, botCfg.ShutdownGrace = cfg.Workers, cfg.QueueSize, cfg.JobTimeout, cfg.ShutdownGrace
+	botCfg.Limits, botCfg.Access, botCfg.Reactions = cfg.limits(), cfg.access(), cfg.ReactionTriggers
+	botCfg.Store, botCfg.Teams, botCfg.Observer = store, bot.CachedTeams(api), botObs
+	b := bot.New(socket, socket.Events, flows, self, log, botCfg)
 	if collect != nil {
 		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {
 			return err
@@ -257,18 +238,9 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		return refused
 	}
 	if err != nil && isSlackAuthError(err) {
-		return usageError{fmt.Errorf("open the Socket Mode connection: Slack refused SLACK_APP_TOKEN (%w): %s", errors.Unwrap(err), appTokenFix)}
+		return usageError{fmt.Errorf("open the Socket Mode connection: Slack refused SLACK_APP_TOKEN (%w): %s", errors.Unwrap(err), bot.AppTokenFix)}
 	}
 	return err
-}
-
-// shutdownGrace maps SHUTDOWN_GRACE to bot.Config, where 0 means the
-// default: SHUTDOWN_GRACE=0 asks for no grace at all.
-func shutdownGrace(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }
 
 // tokenRefused is Slack answering, while the bot ran, that it no longer
@@ -276,7 +248,7 @@ func shutdownGrace(d time.Duration) time.Duration {
 type tokenRefused struct{ code string }
 
 func (e tokenRefused) Error() string {
-	return fmt.Sprintf("Slack stopped accepting SLACK_BOT_TOKEN (%s), so the bot stopped: %s", e.code, botTokenFix)
+	return fmt.Sprintf("Slack stopped accepting SLACK_BOT_TOKEN (%s), so the bot stopped: %s", e.code, bot.BotTokenFix)
 }
 
 // newStore is where the loop keeps seen events and counts its limits:
@@ -285,11 +257,11 @@ func (e tokenRefused) Error() string {
 // reason to refuse: a replica must answer, so it starts on its memory,
 // says so, and moves to Redis when Redis answers.
 func newStore(ctx context.Context, cfg config, log *zap.Logger) (bot.Store, func()) {
-	if cfg.RedisURL == "" {
+	if cfg.RedisURL.secret == "" {
 		return nil, func() {}
 	}
 	bot.RouteRedisLogs(log)
-	store, err := bot.NewRedisStore(cfg.RedisURL.reveal(), log, bot.RedisOptions{})
+	store, err := bot.NewRedisStore(cfg.RedisURL.reveal(), log, bot.DefaultRedisOptions())
 	if err != nil { // validated by loadConfig
 		log.Warn("REDIS_URL unusable: seen events and limits stay in this process's memory", zap.Error(err))
 		return nil, func() {}
@@ -305,11 +277,10 @@ func newStore(ctx context.Context, cfg config, log *zap.Logger) (bot.Store, func
 }
 
 // isSlackAuthError recognises the token errors slack-go's Socket Mode
-// client gives up on.
+// client gives up on: it returns them as plain errors of Slack's code.
 func isSlackAuthError(err error) bool {
 	for e := err; e != nil; e = errors.Unwrap(e) {
-		switch e.Error() {
-		case "invalid_auth", "not_authed", "token_revoked", "account_inactive":
+		if bot.IsTokenRefusal(e.Error()) {
 			return true
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/visionbot/visionbot/internal/geminiemu"
+	"github.com/visionbot/visionbot/internal/redistest"
 	"github.com/visionbot/visionbot/internal/slackemu"
 )
 
@@ -123,8 +124,10 @@ func launchBot(t *testing.T, s *slackemu.Server, g *geminiemu.Server, extraEnv m
 			t.Errorf("run returned %v", err)
 		}
 		// No secret in any log line, at debug level: the tokens, the key,
-		// the Socket Mode tickets, or an Authorization header.
-		for _, secret := range append([]string{testBotToken, testAppToken, testAPIKey, "Bearer"}, h.slack.Tickets()...) {
+		// the Socket Mode tickets, an Authorization header, a response_url
+		// (it posts as the app for half an hour), Redis's password.
+		secrets := append([]string{testBotToken, testAppToken, testAPIKey, "Bearer", "/response/", redistest.Password}, h.slack.Tickets()...)
+		for _, secret := range secrets {
 			if strings.Contains(h.logs.String(), secret) {
 				t.Errorf("the logs contain %q", secret)
 			}

@@ -82,3 +82,57 @@ func waitAsked(t *testing.T, h *harness, n int) {
 		return asked == n
 	}, fmt.Sprintf("question %d at Gemini", n))
 }
+
+// A request cut while its answer is on screen, by a stop past the grace or
+// by JOB_TIMEOUT, ends in its thread: the stream is stopped or the
+// placeholder edited, to show one notice that says why, and no other
+// message is left behind.
+func TestACutAnswerEndsInItsThread(t *testing.T) {
+	tests := []struct {
+		name   string
+		env    map[string]string
+		stop   bool // SIGTERM once Gemini is asked; else JOB_TIMEOUT ends it
+		notice string
+	}{
+		{"a stop past the grace, streaming", map[string]string{"SHUTDOWN_GRACE": "0", "STREAM_MODE": "native"}, true, "restarting"},
+		{"a stop past the grace, editing a placeholder", map[string]string{"SHUTDOWN_GRACE": "0", "STREAM_MODE": "update"}, true, "restarting"},
+		{"the job's deadline, streaming", map[string]string{"JOB_TIMEOUT": "1s", "STREAM_MODE": "native"}, false, "took longer than I allow"},
+		{"the job's deadline, editing a placeholder", map[string]string{"JOB_TIMEOUT": "1s", "STREAM_MODE": "update"}, false, "took longer than I allow"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startBot(t, tt.env)
+			// The first words arrive, then Gemini stalls.
+			h.gemini.SetDefault(geminiemu.Reply{Text: "The first words of an answer that never ends.", Chunks: 3, ChunkDelay: time.Hour})
+			inner, _ := json.Marshal(map[string]any{
+				"type": "app_mention", "user": "U1", "text": "<@" + slackemu.BotUserID + "> describe",
+				"ts": "1700001200.000100", "channel": "C13",
+				"files": []any{photoFile(h, slackemu.MakePNG(32, 24))},
+			})
+			if _, err := h.slack.SendEvent(inner, ""); err != nil {
+				t.Fatal(err)
+			}
+			waitAsked(t, h, 1)
+			if tt.stop {
+				waitFor(t, func() bool {
+					return len(h.slack.Calls("chat.appendStream"))+len(h.slack.Calls("chat.update")) > 0
+				}, "the first words on screen")
+				if err := h.stop(t); err != nil {
+					t.Fatalf("run returned %v, want nil (exit 0)", err)
+				}
+			} else {
+				waitFor(t, func() bool { return strings.Contains(h.logs.String(), `"outcome":"job_timeout"`) }, "the job's end")
+			}
+			posted := h.waitPosted(t, "C13", 1)
+			if len(posted) != 1 {
+				for _, p := range posted {
+					t.Logf("posted: %q", answerText(t, p))
+				}
+				t.Fatalf("%d messages in the thread, want the one notice", len(posted))
+			}
+			if got := answerText(t, posted[0]); !strings.Contains(got, tt.notice) {
+				t.Errorf("the thread shows %q, want the notice %q", got, tt.notice)
+			}
+		})
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -39,27 +41,23 @@ func loadCatalog(dir string) (*prompts.Catalog, error) {
 	return merged, nil
 }
 
-// loadUseCases is the bot's catalog and its reaction triggers, each of
-// which must name a use case of that catalog.
-func loadUseCases(cfg config) (*prompts.Catalog, map[string]string, error) {
+// loadUseCases is the bot's catalog, which every reaction trigger must
+// name a use case of.
+func loadUseCases(cfg config) (*prompts.Catalog, error) {
 	catalog, err := loadCatalog(cfg.PromptsDir)
 	if err != nil {
-		return nil, nil, err
-	}
-	reactions, err := parseReactions(cfg.ReactionTriggers)
-	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, err
 	}
 	var problems []error
-	for emoji, name := range reactions {
-		if _, ok := catalog.Lookup(name); !ok {
+	for _, emoji := range slices.Sorted(maps.Keys(cfg.ReactionTriggers)) {
+		if name := cfg.ReactionTriggers[emoji]; !has(catalog, name) {
 			problems = append(problems, fmt.Errorf("REACTION_TRIGGERS maps :%s: to %q, which is no use case: use one of %s", emoji, name, catalog.UsageHint()))
 		}
 	}
 	if len(problems) > 0 {
-		return nil, nil, usageError{errors.Join(problems...)}
+		return nil, usageError{errors.Join(problems...)}
 	}
-	return catalog, reactions, nil
+	return catalog, nil
 }
 
 // describeCatalog sums a catalog up in one line.
@@ -104,4 +102,10 @@ func listUseCases(getenv func(string) string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "\nThe first word of a request picks a use case by name or alias; without one, the default answers.")
 	return nil
+}
+
+// has says whether the catalog has a use case of that name or alias.
+func has(c *prompts.Catalog, name string) bool {
+	_, ok := c.Lookup(name)
+	return ok
 }

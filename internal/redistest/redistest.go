@@ -1,5 +1,7 @@
 // Package redistest runs a throwaway redis-server on 127.0.0.1 for tests:
-// no data on disk, a free port, stopped when the test ends.
+// no data on disk, a free port, stopped when the test ends. It asks for a
+// password, as a production Redis does, so that the tests see the bot
+// keep it out of every log line and error.
 //
 // A test that needs it is skipped when redis-server is not installed,
 // except in CI (the CI variable set), where that is a failure: the Redis
@@ -22,6 +24,9 @@ import (
 
 // startTimeout bounds how long a server may take to answer PING.
 const startTimeout = 10 * time.Second
+
+// Password is the servers' password (requirepass).
+const Password = "redistest-s3cret-password"
 
 // Server is one redis-server process.
 type Server struct {
@@ -62,8 +67,8 @@ func Start(t testing.TB) *Server {
 	}
 }
 
-// URL is the server's redis:// URL, database 0.
-func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+// URL is the server's redis:// URL, with its password, database 0.
+func (s *Server) URL() string { return "redis://:" + Password + "@" + s.Addr() + "/0" }
 
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
@@ -94,7 +99,7 @@ func (s *Server) Restart() {
 func (s *Server) start() error {
 	cmd := exec.Command(s.bin,
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no")
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no", "--requirepass", Password)
 	output := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = output, output
 	if err := cmd.Start(); err != nil {
@@ -134,15 +139,18 @@ func ping(addr string) error {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+	if _, err := conn.Write([]byte("AUTH " + Password + "\r\nPING\r\n")); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return fmt.Errorf("PING answered %q", line)
+	r := bufio.NewReader(conn)
+	for _, want := range []string{"+OK", "+PONG"} {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(line) != want {
+			return fmt.Errorf("AUTH and PING answered %q", line)
+		}
 	}
 	return nil
 }

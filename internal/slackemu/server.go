@@ -119,9 +119,12 @@ type Server struct {
 	views      map[string]map[string]any
 	viewOrder  []string
 	homes      map[string]string // user → home tab view id
-	triggers   map[string]*trigger
-	responseN  int
-	responses  []Response
+	// userTeams are the users of other teams than TeamID (Slack Connect):
+	// users.info answers with their team, and their events carry it.
+	userTeams map[string]string
+	triggers  map[string]*trigger
+	responseN int
+	responses []Response
 }
 
 // New starts an emulator on 127.0.0.1 with an ephemeral port.
@@ -148,6 +151,7 @@ func New() *Server {
 		views:        map[string]map[string]any{},
 		homes:        map[string]string{},
 		triggers:     map[string]*trigger{},
+		userTeams:    map[string]string{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.handleAPI)

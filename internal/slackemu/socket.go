@@ -385,10 +385,26 @@ func (s *Server) RetryEvent(inner []byte, eventID string, attempt int) (string, 
 		return "", fmt.Errorf("slackemu: event is not valid JSON")
 	}
 	var meta struct {
+		Type    string `json:"type"`
+		User    string `json:"user"`
+		Team    string `json:"team"`
 		EventTS string `json:"event_ts"`
 		TS      string `json:"ts"`
 	}
 	_ = json.Unmarshal(inner, &meta)
+	if (meta.Type == "app_mention" || meta.Type == "message") && meta.User != "" && meta.Team == "" {
+		// Slack's message events carry their author's team, as the
+		// fixtures of real payloads show.
+		var ev map[string]any
+		if err := json.Unmarshal(inner, &ev); err == nil {
+			s.mu.Lock()
+			ev["team"] = s.teamOf(meta.User)
+			s.mu.Unlock()
+			if withTeam, err := json.Marshal(ev); err == nil {
+				inner = withTeam
+			}
+		}
+	}
 	eventTime := time.Now().Unix()
 	for _, ts := range []string{meta.EventTS, meta.TS} {
 		if us, ok := parseTS(ts); ok {

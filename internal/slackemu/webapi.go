@@ -84,6 +84,7 @@ func methodTable() map[string]method {
 		"views.push":            (*Server).viewsOpen,
 		"views.update":          (*Server).viewsUpdate,
 		"views.publish":         (*Server).viewsPublish,
+		"users.info":            (*Server).userInfo,
 	}
 }
 
@@ -98,6 +99,8 @@ func scopeFor(method, channel string) string {
 		return "reactions:write"
 	case "files.info":
 		return "files:read"
+	case "users.info":
+		return "users:read"
 	case "conversations.history", "conversations.replies":
 		switch {
 		case strings.HasPrefix(channel, "D"):
@@ -320,6 +323,37 @@ func (s *Server) ClearFail(method string) { s.locked(func() { delete(s.fails, me
 // lock held. Fail scripts still take precedence.
 func (s *Server) Handle(method string, h func(Call) any) {
 	s.locked(func() { s.handlers[method] = h })
+}
+
+// SetUserTeam makes user a member of another team than TeamID, as a
+// person in a Slack Connect channel is: users.info says so, and the
+// events the emulator sends for them carry that team.
+func (s *Server) SetUserTeam(user, team string) {
+	s.locked(func() { s.userTeams[user] = team })
+}
+
+// teamOf is user's team; the caller holds s.mu.
+func (s *Server) teamOf(user string) string {
+	if team, ok := s.userTeams[user]; ok {
+		return team
+	}
+	return TeamID
+}
+
+// userInfo is users.info: a user object with the user's team_id, as Slack
+// answers for a member of the workspace or of a Slack Connect channel.
+func (s *Server) userInfo(r *apiReq) any {
+	id := r.param("user")
+	if id == "" {
+		return apiErr("invalid_arguments")
+	}
+	if !strings.HasPrefix(id, "U") && !strings.HasPrefix(id, "W") {
+		return apiErr("user_not_found")
+	}
+	return okResp("user", map[string]any{
+		"id": id, "team_id": s.teamOf(id), "name": strings.ToLower(id), "deleted": false, "is_bot": false,
+		"profile": map[string]any{"team": s.teamOf(id), "real_name": id, "display_name": id},
+	})
 }
 
 func (s *Server) authTest(*apiReq) any {

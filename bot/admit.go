@@ -1,0 +1,189 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/visionbot/visionbot/handlers"
+)
+
+// storeTimeout bounds one admission's call to the store: a slow Redis
+// delays the start of an answer by at most this, never an ack.
+const storeTimeout = 2 * time.Second
+
+// teamTimeout bounds looking up a user's team (users.info).
+const teamTimeout = 5 * time.Second
+
+// policy is how admission treats the requests of one trigger.
+type policy struct {
+	// allowLists: the allow-lists apply. Votes and the Home tab pass:
+	// they show nothing the person could not see already.
+	allowLists bool
+	// limits: the request counts against the rates and the thread cap.
+	limits bool
+	// beside: the request runs beside the queue, within its own bound. A
+	// modal must open within its trigger_id's three seconds, and a vote or
+	// the Home tab is too quick to wait behind answers.
+	beside bool
+}
+
+func policyOf(t handlers.Trigger) policy {
+	switch t {
+	case handlers.TriggerShortcut:
+		return policy{allowLists: true, beside: true}
+	case handlers.TriggerFeedback, handlers.TriggerHome:
+		return policy{beside: true}
+	}
+	return policy{allowLists: true, limits: true}
+}
+
+// admit is the one admission pipeline of every surface: the allow-lists
+// (with the user's team looked up where the event did not say it), the
+// duplicate check and the limits in one call to the store, then the
+// queue. A refusal goes back to the person who asked through
+// Flows.Decline. It runs on an admission goroutine, never on the loop
+// that acks envelopes.
+func (b *Bot) admit(ctx context.Context, d decoded) {
+	req := d.req
+	pol := policyOf(req.Trigger)
+	if pol.allowLists {
+		var ok bool
+		if req.Origin, ok = b.allowed(ctx, req.Origin); !ok {
+			return
+		}
+	}
+	var counters []limit
+	if pol.limits {
+		counters = b.limitsOf(req.Origin)
+	}
+	switch verdict, why := b.checkStore(ctx, d.seen, counters, req.Origin); verdict {
+	case duplicate:
+		b.log.Debug("skipped a duplicate delivery", zap.Strings("keys", d.seen))
+		return
+	case overLimit:
+		b.decline(req.Origin, why)
+		return
+	case overLimitQuietly:
+		return
+	}
+	if pol.beside {
+		b.pool.runBeside(string(req.Trigger), req)
+		return
+	}
+	if !b.pool.trySubmit(req) {
+		b.log.Warn("queue full: told the user to retry", zap.String("channel", req.Channel))
+		b.decline(req.Origin, handlers.Refusal{Reason: handlers.RefusedBusy})
+	}
+}
+
+// decline queues a refusal for the person who asked.
+func (b *Bot) decline(o handlers.Origin, why handlers.Refusal) {
+	b.pool.notify("refused", func(ctx context.Context) { b.flows.Decline(ctx, o, why) })
+}
+
+// allowed applies the allow-lists to a request, first looking up the
+// user's team when the lists need it and the event did not say it. It
+// returns the origin with the team it found. Outside the lists, a
+// mention, a DM or a reaction gets deliberate silence, while a command, a
+// shortcut, a click or a form (a request with a private route back) is
+// told privately that the app isn't enabled here.
+func (b *Bot) allowed(ctx context.Context, o handlers.Origin) (handlers.Origin, bool) {
+	reason := handlers.RefusedNotEnabled
+	if o.Team == "" && b.access.needsTeam(b.self.TeamID) {
+		team, err := b.teamOf(ctx, o.User)
+		if err != nil {
+			b.log.Warn("could not look up a user's team: refusing the request, as the allow-lists can't be applied",
+				zap.String("user", o.User), zap.Error(err))
+			reason = handlers.RefusedUnknownTeam
+		}
+		o.Team = team
+	}
+	if reason == handlers.RefusedNotEnabled && b.access.allows(o, b.self.TeamID) {
+		return o, true
+	}
+	fields := []zap.Field{zap.String("channel", o.Channel), zap.String("user", o.User), zap.String("team", o.Team)}
+	if o.ResponseURL == "" {
+		b.log.Debug("ignored a request from outside the allow-lists", fields...)
+		return o, false
+	}
+	b.log.Info("told a user outside the allow-lists that the app isn't enabled", fields...)
+	b.decline(o, handlers.Refusal{Reason: reason})
+	return o, false
+}
+
+// teamOf looks up a user's team, within teamTimeout.
+func (b *Bot) teamOf(ctx context.Context, user string) (string, error) {
+	if b.cfg.Teams == nil {
+		return "", errors.New("no way to look up a user's team was configured")
+	}
+	ctx, cancel := context.WithTimeout(ctx, teamTimeout)
+	defer cancel()
+	return b.cfg.Teams.TeamOf(ctx, user)
+}
+
+// verdict is what the store says of a request.
+type verdict int
+
+const (
+	admitted verdict = iota
+	duplicate
+	overLimit        // refused, and its user is to be told why
+	overLimitQuietly // refused; its user was told already in this window
+)
+
+// checkStore asks the store, in one call, whether the request was seen
+// before and, if not, counts it against its limits; over one, it gives the
+// refusal of the first. Its user is told only the first time that limit
+// refuses them in its window: after that, silence until it resets, so
+// that someone flooding the bot can't make it flood the channel. A store
+// error lets the request through: an answer given twice, or one over a
+// limit, is better than none (RedisStore falls back to memory on its own,
+// so this is the last resort).
+func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o handlers.Origin) (verdict, handlers.Refusal) {
+	keys := make([]string, 0, len(seen))
+	for _, k := range seen {
+		if k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 && len(limits) == 0 {
+		return admitted, handlers.Refusal{}
+	}
+	counters := make([]Counter, len(limits))
+	for i, l := range limits {
+		counters[i] = Counter{Key: l.key, Window: l.window}
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	adm, err := b.store.Admit(ctx, b.cfg.DedupeTTL, keys, counters)
+	switch {
+	case err != nil:
+		b.log.Warn("store failed: letting the request through", zap.Error(err))
+		return admitted, handlers.Refusal{}
+	case !adm.Fresh:
+		return duplicate, handlers.Refusal{}
+	}
+	for i, l := range limits {
+		c := adm.Counts[i]
+		if c.N <= l.max {
+			continue
+		}
+		why := handlers.Refusal{Reason: l.reason, Limit: l.max, Window: l.window, RetryIn: c.ResetIn}
+		resetIn := c.ResetIn
+		if resetIn <= 0 {
+			resetIn = l.window
+		}
+		first, err := b.store.Claim(ctx, resetIn, "told:"+l.key+":"+o.User)
+		fields := []zap.Field{zap.String("limit", l.key), zap.String("user", o.User), zap.Int64("count", c.N), zap.Duration("reset_in", resetIn)}
+		if !first && err == nil {
+			b.log.Debug("refused a request over a limit, silently: the user was told already", fields...)
+			return overLimitQuietly, why
+		}
+		b.log.Info("refused a request over a limit and told the user", fields...)
+		return overLimit, why
+	}
+	return admitted, handlers.Refusal{}
+}

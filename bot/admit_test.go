@@ -1,0 +1,140 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack/socketmode"
+	"go.uber.org/zap"
+)
+
+// stalledStore answers no call until release is closed, as a Redis that
+// takes its time would.
+type stalledStore struct {
+	release chan struct{}
+	memory  *memoryStore
+}
+
+func (s stalledStore) Admit(ctx context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error) {
+	<-s.release
+	return s.memory.Admit(ctx, ttl, seen, counters)
+}
+
+func (s stalledStore) Claim(ctx context.Context, ttl time.Duration, keys ...string) (bool, error) {
+	<-s.release
+	return s.memory.Claim(ctx, ttl, keys...)
+}
+
+// signalSocket reports each ack on acked.
+type signalSocket struct {
+	fakeSocket
+	acked chan string
+}
+
+func (s *signalSocket) Ack(req socketmode.Request, payload ...any) error {
+	_ = s.fakeSocket.Ack(req, payload...)
+	s.acked <- req.EnvelopeID
+	return nil
+}
+
+// An ack never waits on the store: with every call to the store stalled,
+// eight events arriving together are all acked, and answered once the
+// store answers.
+func TestAcksNeverWaitOnTheStore(t *testing.T) {
+	store := stalledStore{release: make(chan struct{}), memory: newMemoryStore(maxMemoryKeys, time.Now)}
+	events := make(chan socketmode.Event)
+	socket := &signalSocket{acked: make(chan string, 8)}
+	flows := &fakeFlows{}
+	cfg := testConfig(2, 16)
+	cfg.Store = store
+	cfg.Limits = Limits{User: Rate{N: 100, Per: time.Minute}, Channel: Rate{N: 100, Per: time.Minute}, ThreadReplies: 100, ThreadWindow: time.Hour}
+	b := New(socket, events, flows, Identity{UserID: "UBOT"}, zap.NewNop(), cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+
+	sent := make([]socketmode.Event, 8)
+	for i := range sent {
+		sent[i] = mentionEvent(t, fmt.Sprintf("env-%d", i), fmt.Sprintf("1.00000%d", i))
+	}
+	go func() {
+		for _, evt := range sent {
+			select {
+			case events <- evt:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range 8 {
+		select {
+		case <-socket.acked:
+		case <-time.After(liveWait):
+			t.Fatalf("an ack waited on the stalled store: %v acked", socket.acks)
+		}
+	}
+	if n := flows.count(""); n != 0 {
+		t.Fatalf("%d requests ran before the store answered", n)
+	}
+	close(store.release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(flows.calls); got != 8 {
+		t.Errorf("answered %d of 8: %v", got, flows.calls)
+	}
+}
+
+// countingTeams counts its lookups.
+type countingTeams struct {
+	mu    sync.Mutex
+	calls int
+	fail  bool
+}
+
+func (c *countingTeams) TeamOf(_ context.Context, user string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	if c.fail {
+		return "", fmt.Errorf("users.info: ratelimited")
+	}
+	return "T-" + user, nil
+}
+
+// A user's team is looked up once a day; a failed lookup is not kept.
+func TestTeamCache(t *testing.T) {
+	lookup := &countingTeams{}
+	clock := newFakeClock()
+	c := &teamCache{lookup: lookup, max: 2, ttl: time.Hour, now: clock.Now, entries: map[string]cachedTeam{}}
+	ctx := context.Background()
+	steps := []struct {
+		user      string
+		advance   time.Duration
+		fail      bool
+		wantTeam  string
+		wantCalls int
+	}{
+		{"U1", 0, false, "T-U1", 1},
+		{"U1", 30 * time.Minute, false, "T-U1", 1}, // remembered
+		{"U1", 31 * time.Minute, false, "T-U1", 2}, // a day has passed, in this test an hour
+		{"U2", 0, true, "", 3},                     // a failure is not remembered
+		{"U2", 0, false, "T-U2", 4},
+		{"U3", 0, false, "T-U3", 5}, // beyond the bound, room is made
+	}
+	for i, st := range steps {
+		clock.Advance(st.advance)
+		lookup.fail = st.fail
+		team, err := c.TeamOf(ctx, st.user)
+		if (err != nil) != st.fail || team != st.wantTeam || lookup.calls != st.wantCalls {
+			t.Errorf("step %d: %q, %v after %d lookups; want %q after %d", i, team, err, lookup.calls, st.wantTeam, st.wantCalls)
+		}
+		if len(c.entries) > c.max {
+			t.Errorf("step %d: %d entries, more than %d", i, len(c.entries), c.max)
+		}
+	}
+}

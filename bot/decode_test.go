@@ -1,0 +1,204 @@
+package bot
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/visionbot/visionbot/handlers"
+)
+
+// fixtureFrame reads a Slack fixture as the Socket Mode frame that would
+// carry it, applies edit to its payload (the inner event of an Events API
+// payload), and parses it as slack-go does.
+func fixtureFrame(t *testing.T, rel string, edit func(map[string]any)) socketmode.Event {
+	t.Helper()
+	body := slackFixture(t, rel)
+	frame := body
+	if !strings.HasPrefix(rel, "socketmode/") { // a payload without its frame
+		kind := "interactive"
+		if strings.HasPrefix(rel, "events/") {
+			kind = "events_api"
+			if _, wrapped := body["event"]; !wrapped { // a bare inner event
+				body = map[string]any{"type": "event_callback", "event_id": "EvBARE", "team_id": "T1", "event": body}
+			}
+		}
+		frame = map[string]any{"envelope_id": "env-" + filepath.Base(rel), "type": kind, "payload": body}
+	}
+	if edit != nil {
+		payload := frame["payload"].(map[string]any)
+		if ev, ok := payload["event"].(map[string]any); ok {
+			edit(ev)
+		} else {
+			edit(payload)
+		}
+	}
+	raw, err := json.Marshal(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return socketEvent(raw)
+}
+
+// describe sums a decoded envelope up in one line, for the table below.
+func describe(d decoded) string {
+	if d.ignored != "" {
+		return "ignored: " + d.ignored
+	}
+	o := d.req.Origin
+	s := fmt.Sprintf("%s channel=%s thread=%s message=%s user=%s team=%s", o.Trigger, o.Channel, o.Thread, o.Message, o.User, o.Team)
+	if o.ResponseURL != "" {
+		s += " private"
+	}
+	if o.TriggerID != "" {
+		s += " trigger=" + o.TriggerID
+	}
+	switch ask := d.req.Ask.(type) {
+	case handlers.Said:
+		s += fmt.Sprintf(" | said %q, %d files", ask.Text, len(ask.Files))
+	case handlers.Command:
+		s += fmt.Sprintf(" | command %q", ask.Text)
+	case handlers.ShortcutOn:
+		s += fmt.Sprintf(" | shortcut on %s, %d files", ask.Message.TS, len(ask.Message.Files))
+	case handlers.Submission:
+		s += fmt.Sprintf(" | submitted %s %q, %d uploads, files %v", ask.UseCase, ask.Question, len(ask.Uploads), ask.Files)
+	case handlers.Rerun:
+		s += fmt.Sprintf(" | rerun %s of %s %v", ask.UseCase, ask.Ref.UseCase, ask.Ref.Files)
+	case handlers.Vote:
+		s += fmt.Sprintf(" | vote up=%v on %s", ask.Up, ask.Ref.UseCase)
+	case handlers.Reacted:
+		s += fmt.Sprintf(" | reacted %s for %s", ask.Emoji, ask.UseCase)
+	case handlers.HomeOpened:
+		s += " | home"
+	}
+	return s + " | seen " + strings.Join(d.seen, ",")
+}
+
+// Decoding is one pure function from an envelope to a request or a reason
+// to ignore it, checked here on the real payloads of ../shared/fixtures (a
+// copy lives in internal/fixtures/data).
+func TestDecode(t *testing.T) {
+	set := func(kv ...any) func(map[string]any) {
+		return func(m map[string]any) {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i+1] == nil {
+					delete(m, kv[i].(string))
+					continue
+				}
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+	}
+	ref := encodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}})
+	form := handlers.FormTarget{Channel: "C1", Thread: "1.000100", Message: "1.000200", Files: []string{"F1"}, ResponseURL: "https://hooks.slack.com/r"}
+	tests := []struct {
+		name    string
+		fixture string
+		edit    func(map[string]any)
+		want    string
+	}{
+		// Mentions.
+		{"a mention: the author's team is the event's team field, not the envelope's",
+			"socketmode/events_api_app_mention.python-slack-sdk.json", nil,
+			`mention channel=C111 thread=1610241741.000200 message=1610241741.000200 user=U222 team=T111 | said "<@U111>", 0 files | seen event:Ev111,message:C111:1610241741.000200`},
+		{"a mention in a thread answers in that thread, without the bot's own mention",
+			"socketmode/events_api_app_mention.python-slack-sdk.json", set("thread_ts", "1610241700.000100", "text", "<@UBOT> recipe please"),
+			`mention channel=C111 thread=1610241700.000100 message=1610241741.000200 user=U222 team=T111 | said "recipe please", 0 files | seen event:Ev111,message:C111:1610241741.000200`},
+		{"a Slack Connect author's user_team wins",
+			"socketmode/events_api_app_mention.python-slack-sdk.json", set("user_team", "T999"),
+			`mention channel=C111 thread=1610241741.000200 message=1610241741.000200 user=U222 team=T999 | said "<@U111>", 0 files | seen event:Ev111,message:C111:1610241741.000200`},
+		{"with no team in the event, the team is left to look up",
+			"socketmode/events_api_app_mention.slack-go.json", set("channel", "C1", "user", "U1", "team", nil),
+			`mention channel=C1 thread=1610927831.000200 message=1610927831.000200 user=U1 team= | said "<@U01JKSB8T7Y> test", 0 files | seen event:Ev01JZ2T7S3U,message:C1:1610927831.000200`},
+		{"a mention with files, by a person", "events/app_mention_with_files.slack-go.json", set("bot_id", nil),
+			`mention channel=C0LAN2Q65 thread=1628259917.003000 message=1628259917.003000 user=U061F7AUR team= | said "<@U0LAN0Z89> check this file", 1 files | seen event:EvBARE,message:C0LAN2Q65:1628259917.003000`},
+		{"a mention by a bot", "events/app_mention_with_files.slack-go.json", nil, "ignored: a mention by a bot"},
+		{"a mention by the bot itself", "socketmode/events_api_app_mention.slack-go.json", set("user", "UBOT"),
+			"ignored: a mention by no one, or by the bot itself"},
+		{"an edited mention", "socketmode/events_api_app_mention.slack-go.json", set("edited", map[string]any{"user": "U1", "ts": "1.0"}),
+			"ignored: an edited mention: it was answered when it was new"},
+		// DMs and other messages.
+		{"a DM", "events/message_im.slack-web.json", nil,
+			`dm channel=D0442US94JD thread=1664408649.009629 message=1664408649.009629 user=U043H11ES4V team=T043DB835ML | said "test", 0 files | seen event:Ev044C51K43V,message:D0442US94JD:1664408649.009629`},
+		{"a message in a channel reaches the bot as a mention, not as this", "events/message_file_share_png.bolt-python.json", nil,
+			"ignored: a message outside a DM: channel messages reach the bot as mentions"},
+		{"an edit", "events/message_changed.slack-web.json", set("channel_type", "im"), "ignored: not a person's new message: message_changed"},
+		{"another bot's post", "events/bot_message.slack-web.json", set("channel_type", "im"), "ignored: not a person's new message: bot_message"},
+		{"the bot's own post without a subtype", "events/message_from_own_bot_no_subtype.slack-web.json", set("channel_type", "im"),
+			"ignored: a bot's message"},
+		// Reactions: the event names no team at all.
+		{"a trigger emoji", "events/message_im.slack-web.json", func(m map[string]any) {
+			clear(m)
+			set("type", "reaction_added", "user", "U1", "reaction", "fork_and_knife::skin-tone-2", "item_user", "U2",
+				"item", map[string]any{"type": "message", "channel": "C1", "ts": "1.000100"}, "event_ts", "2.0")(m)
+		}, `reaction channel=C1 thread=1.000100 message=1.000100 user=U1 team= | reacted fork_and_knife::skin-tone-2 for recipe | seen event:Ev044C51K43V,reaction:C1:1.000100:fork_and_knife::skin-tone-2`},
+		{"another emoji", "events/message_im.slack-web.json", func(m map[string]any) {
+			clear(m)
+			set("type", "reaction_added", "user", "U1", "reaction", "tada", "item", map[string]any{"type": "message", "channel": "C1", "ts": "1.0"})(m)
+		}, "ignored: not a trigger emoji"},
+		{"the Home tab", "events/message_im.slack-web.json", func(m map[string]any) {
+			clear(m)
+			set("type", "app_home_opened", "user", "U1", "channel", "D1", "tab", "home")(m)
+		}, "home channel= thread= message= user=U1 team= | home | seen "},
+		{"the Messages tab", "events/message_im.slack-web.json", func(m map[string]any) {
+			clear(m)
+			set("type", "app_home_opened", "user", "U1", "channel", "D1", "tab", "messages")(m)
+		}, "ignored: not the Home tab"},
+		// Slash commands: team_id is the workspace it was typed in.
+		{"a slash command", "socketmode/slash_commands.slack-go.json", nil,
+			`slash channel=C9876543210 thread= message= user=U2345678901 team= private trigger=13345224609.738474920 | command "Fix login" | seen envelope:command-envelope`},
+		// Interactions.
+		{"the message shortcut", "interactive/message_action.bolt-python.json", set("callback_id", CallbackShortcut),
+			"shortcut channel=C111 thread= message= user=W111 team= private trigger=111.222.xxx | shortcut on 1583636382.000300, 0 files | seen envelope:env-message_action.bolt-python.json"},
+		{"another app's shortcut", "interactive/message_action.bolt-python.json", nil, "ignored: a shortcut the bot does not have: test-shortcut"},
+		{"a global shortcut", "socketmode/interactive_global_shortcut.python-slack-sdk.json", nil, "ignored: an interaction the bot does not handle: shortcut"},
+		{"a submitted form: where it goes comes from its metadata", "interactive/message_action.bolt-python.json", func(p map[string]any) {
+			clear(p)
+			set("type", "view_submission", "user", map[string]any{"id": "U1", "team_id": "T1"},
+				"view", map[string]any{"id": "V1", "type": "modal", "callback_id": CallbackAnalyze, "private_metadata": form.Encode(),
+					"state": map[string]any{"values": map[string]any{
+						inputUseCase:  map[string]any{inputUseCase: map[string]any{"type": "static_select", "selected_option": map[string]any{"value": "nutrition"}}},
+						inputQuestion: map[string]any{inputQuestion: map[string]any{"type": "plain_text_input", "value": "per 100 g"}},
+					}}})(p)
+		}, `form channel=C1 thread=1.000100 message=1.000200 user=U1 team=T1 private | submitted nutrition "per 100 g", 0 uploads, files [F1] | seen envelope:env-message_action.bolt-python.json`},
+		{"a form whose metadata isn't ours", "interactive/message_action.bolt-python.json", func(p map[string]any) {
+			clear(p)
+			set("type", "view_submission", "user", map[string]any{"id": "U1"},
+				"view", map[string]any{"id": "V1", "type": "modal", "callback_id": CallbackAnalyze, "private_metadata": "{"})(p)
+		}, "ignored: a modal whose metadata can't be read"},
+		{"Try another use case", "interactive/message_action.bolt-python.json", func(p map[string]any) {
+			clear(p)
+			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"}, "response_url", "https://hooks.slack.com/r",
+				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300", "thread_ts": "1.000100"},
+				"actions", []any{map[string]any{"type": "static_select", "action_id": ActionRerun, "block_id": ref,
+					"selected_option": map[string]any{"value": "nutrition"}}})(p)
+		}, "rerun channel=C1 thread=1.000100 message= user=U1 team=T1 private | rerun nutrition of recipe [F1 F2] | seen envelope:env-message_action.bolt-python.json"},
+		{"a vote", "interactive/message_action.bolt-python.json", func(p map[string]any) {
+			clear(p)
+			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
+				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300"},
+				"actions", []any{map[string]any{"type": "button", "action_id": ActionFeedbackDown, "block_id": ref, "value": "down"}})(p)
+		}, "feedback channel=C1 thread= message= user=U1 team=T1 | vote up=false on recipe | seen envelope:env-message_action.bolt-python.json"},
+		{"a click outside the bot's footer", "interactive/message_action.bolt-python.json", func(p map[string]any) {
+			clear(p)
+			set("type", "block_actions", "user", map[string]any{"id": "U1"},
+				"actions", []any{map[string]any{"type": "button", "action_id": ActionFeedbackUp, "block_id": "abc"}})(p)
+		}, "ignored: no action of the bot's"},
+		// Frames that ask nothing.
+		{"hello", "socketmode/hello.slack-go.json", nil, "ignored: not a request envelope: hello"},
+		{"a disconnect warning", "socketmode/disconnect_warning.slack-go.json", nil, "ignored: not a request envelope: disconnect"},
+	}
+	d := decoder{self: Identity{UserID: "UBOT", BotID: "BBOT", TeamID: "T1"}, reactions: handlers.DefaultReactions()}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := describe(d.decode(fixtureFrame(t, tt.fixture, tt.edit)))
+			if got != tt.want {
+				t.Errorf("decoded\n  %s\nwant\n  %s", got, tt.want)
+			}
+		})
+	}
+}

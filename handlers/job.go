@@ -1,0 +1,258 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/prompts"
+)
+
+// finishTimeout bounds the calls that end a request: the final answer or
+// notice, the outcome reaction, a private message. They run on a context
+// of their own, so that a request cut short by a shutdown or by its
+// deadline still leaves its thread finished and its user told.
+const finishTimeout = 15 * time.Second
+
+// finishing is the context the calls that end a request run on.
+func finishing(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+}
+
+// Reactions that show progress on the message being answered.
+const (
+	reactionWorking = "eyes"
+	reactionDone    = "white_check_mark"
+	reactionFailed  = "warning"
+)
+
+// job is one request being answered: where its answer goes, what it asks
+// the model, the reply being written, and the figures of its one log line.
+type job struct {
+	h *Handler
+	// where starts as the request's Origin; a flow fills in the thread and
+	// the message when it finds them (the user's photo, an upload's post).
+	where    Origin
+	useCase  prompts.UseCase
+	question string
+	// reply is the answer being written in the thread; nil until opened.
+	reply Reply
+	// ended is set by the first end: a job logs and answers once.
+	ended bool
+
+	progress progress
+	figures  figures
+}
+
+// progress is the reactions on the message being answered: :eyes: while
+// the request runs, then its outcome. Its calls run beside the answer,
+// which never waits for them.
+type progress struct {
+	calls sync.WaitGroup
+	// eyes is whether :eyes: may be on the message; set by the call that
+	// adds it, read after calls.Wait.
+	eyes bool
+}
+
+// figures are what the request's log line and metrics report.
+type figures struct {
+	start      time.Time
+	download   time.Duration
+	model      time.Duration
+	firstToken time.Duration // from the start to the model's first text; 0 until then
+	modelError string        // the Kind of the model's failure, "" when it answered
+	imageBytes int
+	usage      vision.Usage
+
+	mu    sync.Mutex
+	slack time.Duration // every Slack call, added up
+}
+
+// start begins a job for o, with the default use case until the flow
+// chooses one.
+func (h *Handler) start(o Origin) *job {
+	return &job{h: h, where: o, useCase: h.catalog.Default(), figures: figures{start: h.now()}}
+}
+
+// ask sets what the job asks the model.
+func (j *job) ask(uc prompts.UseCase, question string) {
+	j.useCase, j.question = uc, question
+}
+
+// timed runs one Slack call and adds its time to the request's total.
+func (j *job) timed(call func() error) error {
+	start := j.h.now()
+	err := call()
+	j.figures.mu.Lock()
+	j.figures.slack += j.h.now().Sub(start)
+	j.figures.mu.Unlock()
+	return err
+}
+
+// startProgress shows :eyes: on the message asked about, without making
+// the answer wait for it.
+func (j *job) startProgress(ctx context.Context) {
+	channel, ts := j.where.Channel, j.where.Message
+	if ts == "" {
+		return
+	}
+	j.progress.calls.Go(func() {
+		err := j.timed(func() error { return j.h.slack.Reactor.AddReaction(ctx, channel, ts, reactionWorking) })
+		// Even when the call failed, the reaction may be there: only a
+		// skipped one surely is not, and needs no removal.
+		j.progress.eyes = !errors.Is(err, ErrNotShown)
+		if err != nil && j.progress.eyes {
+			j.h.log.Warn("add reaction", zap.String("channel", channel), zap.Error(err))
+		}
+	})
+}
+
+// endProgress swaps :eyes: for the outcome. Reactions are a courtesy: a
+// failure is logged, never shown, and one skipped under load is not even
+// logged. ctx is a finishing context.
+func (j *job) endProgress(ctx context.Context, ok bool) {
+	channel, ts := j.where.Channel, j.where.Message
+	if ts == "" {
+		return
+	}
+	j.progress.calls.Wait()
+	outcome := reactionDone
+	if !ok {
+		outcome = reactionFailed
+	}
+	reactor := j.h.slack.Reactor
+	err := j.timed(func() error {
+		var removed error
+		if j.progress.eyes {
+			removed = failed(reactor.RemoveReaction(ctx, channel, ts, reactionWorking))
+		}
+		return errors.Join(removed, failed(reactor.AddReaction(ctx, channel, ts, outcome)))
+	})
+	if err != nil {
+		j.h.log.Warn("update reactions", zap.String("channel", channel), zap.Error(err))
+	}
+}
+
+// failed is err, except a call skipped under Slack's tiers, which is no
+// failure.
+func failed(err error) error {
+	if errors.Is(err, ErrNotShown) {
+		return nil
+	}
+	return err
+}
+
+// cutShort is err, unless the job's own context ended with a reason (the
+// bot is stopping, the job ran past its deadline): then that reason comes
+// first, since it is what the user must be told, not what the cut call
+// reported.
+func cutShort(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	cause := context.Cause(ctx)
+	var why *failure.Error
+	if !errors.As(cause, &why) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", why, err)
+}
+
+// fail tells the user what went wrong, through the reply when one is open
+// (whatever it showed is replaced), else in the thread, else (or when the
+// thread can't take it) privately, and ends the job.
+func (j *job) fail(ctx context.Context, err error) {
+	err = cutShort(ctx, err)
+	ctx, cancel := finishing(ctx)
+	defer cancel()
+	notice := j.h.userMessage(err)
+	var postErr error
+	switch {
+	case j.reply != nil:
+		postErr = j.timed(func() error { return j.reply.Fail(ctx, notice) })
+	case j.where.Thread != "":
+		postErr = j.timed(func() error {
+			return j.h.slack.Poster.PostReply(ctx, j.where.Channel, j.where.Thread, notice)
+		})
+	case j.where.ResponseURL != "":
+		j.respond(ctx, notice)
+	}
+	if postErr != nil {
+		err = errors.Join(err, fmt.Errorf("post the error message: %w", postErr))
+		j.tellPrivately(ctx, postErr)
+	}
+	j.endProgress(ctx, false)
+	j.end(err, "")
+}
+
+// tellPrivately explains a failure to post in the thread (the bot is not
+// in the channel, a scope is missing) to the one user, when the trigger
+// gave a way to reach them.
+func (j *job) tellPrivately(ctx context.Context, postErr error) {
+	if j.where.ResponseURL == "" {
+		return
+	}
+	j.respond(ctx, j.h.userMessage(postErr))
+}
+
+// respond sends text privately through the request's response_url. A
+// failure is logged without the URL: it can post as the app for half an
+// hour.
+func (j *job) respond(ctx context.Context, text string) {
+	err := j.timed(func() error { return j.h.slack.Poster.Respond(ctx, j.where.ResponseURL, text) })
+	if err != nil {
+		j.h.log.Warn("respond privately", zap.String("channel", j.where.Channel), zap.String("user", j.where.User), zap.Error(err))
+	}
+}
+
+// end writes the request's one log line and reports its figures; outcome
+// "" is "ok" or the failure's Kind.
+func (j *job) end(err error, outcome string) {
+	if j.ended {
+		return
+	}
+	j.ended = true
+	j.progress.calls.Wait()
+	if outcome == "" {
+		outcome = "ok"
+		if err != nil {
+			outcome = failure.KindOf(err).String()
+		}
+	}
+	f := &j.figures
+	total := j.h.now().Sub(f.start)
+	if obs := j.h.cfg.Observer; obs != nil {
+		obs.RequestDone(Figures{
+			Trigger: j.where.Trigger, UseCase: j.useCase.Name, Outcome: outcome, ModelError: f.modelError,
+			Download: f.download, FirstToken: f.firstToken, Model: f.model, Slack: f.slack, Total: total,
+			ImageBytes: f.imageBytes, TokensIn: f.usage.InputTokens, TokensOut: f.usage.OutputTokens,
+		})
+	}
+	fields := []zap.Field{
+		zap.String("trigger", string(j.where.Trigger)),
+		zap.String("channel", j.where.Channel),
+		zap.String("user", j.where.User),
+		zap.String("use_case", j.useCase.Name),
+		zap.String("outcome", outcome),
+		zap.Int("image_bytes", f.imageBytes),
+		zap.Duration("download", f.download),
+		zap.Duration("model", f.model),
+		zap.Duration("slack", f.slack),
+		zap.Duration("total", total),
+	}
+	if f.usage.Model != "" {
+		fields = append(fields, zap.String("model_version", f.usage.Model),
+			zap.Int("tokens_in", f.usage.InputTokens), zap.Int("tokens_out", f.usage.OutputTokens))
+	}
+	if err != nil {
+		j.h.log.Warn("request failed", append(fields, zap.Error(err))...)
+		return
+	}
+	j.h.log.Info("request", fields...)
+}

@@ -1,0 +1,111 @@
+package handlers
+
+// Trigger names the surface a request came from, in logs and metrics.
+type Trigger string
+
+const (
+	TriggerMention  Trigger = "mention"
+	TriggerDM       Trigger = "dm"
+	TriggerSlash    Trigger = "slash"
+	TriggerShortcut Trigger = "shortcut"
+	TriggerForm     Trigger = "form"
+	TriggerRerun    Trigger = "rerun"
+	TriggerReaction Trigger = "reaction"
+	TriggerHome     Trigger = "home"
+	TriggerFeedback Trigger = "feedback"
+)
+
+// Origin is who asked and where the answer goes. The Slack side builds it
+// once, when it decodes an event; every flow, refusal and interruption
+// takes it, so there is one way to reach the person who asked.
+type Origin struct {
+	Trigger Trigger
+	Channel string
+	// Thread is the thread the answer goes to. It is "" while the flow
+	// has yet to find it: /analyze looks for the user's photo first, and
+	// an upload posts the message whose thread it answers in.
+	Thread string
+	// Message is the message the request is about, which shows the
+	// progress reactions; "" when there is none.
+	Message string
+	User    string
+	// Team is the user's own team, which in Slack Connect is not always
+	// the bot's: "" until the Slack side has looked it up.
+	Team string
+	// ResponseURL and TriggerID are the private route back to the user,
+	// where the trigger gave one (a command, a shortcut, a click, a form):
+	// a private message, and a modal within three seconds.
+	ResponseURL string
+	TriggerID   string
+}
+
+// inThread reports whether the request's message was posted in a thread
+// rather than at the top of a channel.
+func (o Origin) inThread() bool {
+	return o.Message != "" && o.Thread != "" && o.Thread != o.Message
+}
+
+// Request is one thing a person asked of the bot: who and where, and what.
+type Request struct {
+	Origin
+	Ask Ask
+}
+
+// Ask is what was asked: one of Said, Command, ShortcutOn, Submission,
+// Rerun, Vote, Reacted and HomeOpened.
+type Ask interface{ ask() }
+
+// Said is a message to the bot, a mention or a DM: its text without the
+// bot's mention, and the files attached.
+type Said struct {
+	Text  string
+	Files []File
+}
+
+// Command is /analyze and the text after it.
+type Command struct{ Text string }
+
+// ShortcutOn is the "Analyze image" message shortcut, used on Message.
+type ShortcutOn struct{ Message Message }
+
+// Submission is a submitted analyze modal. Its Origin comes from the
+// form's metadata: where the answer goes.
+type Submission struct {
+	UseCase  string
+	Question string
+	// Uploads are the images attached to an upload modal.
+	Uploads []File
+	// Files are the ids of the images of the message the modal was opened
+	// on (the shortcut's).
+	Files []string
+}
+
+// Rerun is a choice in the "Try another use case" menu under an answer.
+type Rerun struct {
+	UseCase string // the one chosen
+	Ref     AnswerRef
+}
+
+// Vote is a click on 👍 or 👎 under an answer.
+type Vote struct {
+	Up  bool
+	Ref AnswerRef
+}
+
+// Reacted is a trigger emoji added to the message Origin.Message names.
+type Reacted struct {
+	Emoji   string
+	UseCase string // the use case the emoji stands for
+}
+
+// HomeOpened is a person opening the app's Home tab.
+type HomeOpened struct{}
+
+func (Said) ask()       {}
+func (Command) ask()    {}
+func (ShortcutOn) ask() {}
+func (Submission) ask() {}
+func (Rerun) ask()      {}
+func (Vote) ask()       {}
+func (Reacted) ask()    {}
+func (HomeOpened) ask() {}

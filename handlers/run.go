@@ -1,0 +1,82 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+
+	"go.uber.org/zap"
+
+	"github.com/visionbot/visionbot/internal/failure"
+)
+
+// Run answers one admitted request: it is the job the queue runs. Every
+// flow ends here with one answer or one notice to the person who asked; a
+// panic in a flow ends the request with a notice too, not the bot.
+func (h *Handler) Run(ctx context.Context, r Request) {
+	j := h.start(r.Origin)
+	defer j.recover(ctx)
+	switch ask := r.Ask.(type) {
+	case Said:
+		h.said(ctx, j, ask)
+	case Command:
+		h.command(ctx, j, ask)
+	case ShortcutOn:
+		h.shortcut(ctx, j, ask)
+	case Submission:
+		h.submission(ctx, j, ask)
+	case Rerun:
+		h.rerun(ctx, j, ask)
+	case Vote:
+		h.vote(ctx, j, ask)
+	case Reacted:
+		h.reacted(ctx, j, ask)
+	case HomeOpened:
+		h.homeOpened(ctx, j)
+	default:
+		j.end(fmt.Errorf("run a request: nothing handles %T", r.Ask), "")
+	}
+}
+
+// recover ends a job whose flow panicked: its user is told, and whatever
+// its reply showed is replaced by the notice.
+func (j *job) recover(ctx context.Context) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	j.h.log.Error("request panicked", zap.String("panic", fmt.Sprint(v)), zap.ByteString("stack", debug.Stack()))
+	if !j.ended {
+		j.fail(ctx, failure.Errorf("run the request", failure.Internal, "panicked", nil))
+	}
+}
+
+// Decline tells the person who asked that the bot turned their request
+// away before starting it, why, and when to ask again: privately where
+// the trigger gave a way (a command, a click, a form), else in the thread.
+func (h *Handler) Decline(ctx context.Context, o Origin, why Refusal) {
+	h.tell(ctx, o, why.error(), true)
+}
+
+// Interrupted tells the person who asked that their request ended without
+// its answer, with cause (a failure.Stopping or failure.Internal error): in
+// the thread the answer was to go to, else privately. It is for requests
+// the queue could not run; a running request tells its user itself.
+func (h *Handler) Interrupted(ctx context.Context, o Origin, cause error) {
+	h.tell(ctx, o, cause, false)
+}
+
+// tell is the one way to reach the person behind a request that is not
+// running: a notice, on a context of its own, with no progress reaction.
+func (h *Handler) tell(ctx context.Context, o Origin, err error, privately bool) {
+	o.Message = ""
+	j := h.start(o)
+	if privately && o.ResponseURL != "" {
+		ctx, cancel := finishing(ctx)
+		defer cancel()
+		j.respond(ctx, h.userMessage(err))
+		j.end(err, "")
+		return
+	}
+	j.fail(ctx, err)
+}

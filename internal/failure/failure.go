@@ -1,0 +1,142 @@
+// Package failure is the vocabulary of what can go wrong with a request:
+// a Kind for each case a user is told about differently, and an Error that
+// carries the operation that failed, its Kind and a user-safe detail. The
+// one place that turns a Kind into words is handlers' user message table.
+//
+// It is a leaf: it imports nothing of the project, so the flows, the Slack
+// adapter and the model adapter all speak it without depending on each
+// other.
+package failure
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind sorts failures into the few cases a user is told about differently.
+type Kind int
+
+const (
+	Internal Kind = iota
+
+	// The input: what the user gave the bot.
+
+	NoImage
+	UnsupportedFile
+	SVG
+	TooLarge
+	CorruptImage
+	ForeignHost     // a file URL outside Slack's hosts: the token is never sent there
+	QuestionTooLong // Detail: the question's length in characters
+
+	// Slack.
+
+	FilesScope      // Slack answered a download with its sign-in page: files:read is missing
+	FileUnavailable // deleted, or not visible to the bot
+	NotInChannel
+	MissingScope // Detail: the scope Slack said is needed
+	// SlackAuth is Slack refusing the bot token itself (invalid_auth,
+	// token_revoked…): nothing the bot posts gets through until an admin
+	// fixes SLACK_BOT_TOKEN.
+	SlackAuth
+	Archived // the channel is archived: nothing can be posted there
+
+	// Gemini.
+
+	Blocked     // the model refused: prompt blocked, safety, recitation, prohibited content
+	EmptyAnswer // the model finished without text
+	ImageRejected
+	ModelAuth // bad, revoked or restricted API key; API not enabled
+	UnknownModel
+	Quota       // 429 RESOURCE_EXHAUSTED
+	Unavailable // 5xx, overloaded
+	Timeout
+	// CutOff is an answer that stopped before its end: the stream closed
+	// without a finish reason, or the output limit was still hit after
+	// the bounded continuations.
+	CutOff
+
+	// The bot's own refusals and interruptions.
+
+	Busy // the job queue is full
+	// RateLimited is the bot's own per-user or per-channel rate (Detail
+	// "user" or "channel"), not Slack's or Gemini's.
+	RateLimited
+	ThreadCap  // the thread has as many of the bot's answers as one may get
+	NotEnabled // outside the operator's allow-lists
+	Stopping   // the bot is shutting down before the request could finish
+	// JobTimeout is a request that ran longer than JOB_TIMEOUT allows.
+	JobTimeout
+)
+
+var names = map[Kind]string{
+	Internal: "internal", NoImage: "no_image", UnsupportedFile: "unsupported_file",
+	SVG: "svg", TooLarge: "too_large", CorruptImage: "corrupt_image",
+	ForeignHost: "foreign_host", QuestionTooLong: "question_too_long",
+	FilesScope: "files_scope", FileUnavailable: "file_unavailable",
+	NotInChannel: "not_in_channel", MissingScope: "missing_scope",
+	SlackAuth: "slack_auth", Archived: "archived",
+	Blocked: "blocked", EmptyAnswer: "empty_answer", ImageRejected: "image_rejected",
+	ModelAuth: "model_auth", UnknownModel: "unknown_model", Quota: "quota",
+	Unavailable: "unavailable", Timeout: "timeout", CutOff: "cut_off",
+	Busy: "busy", RateLimited: "rate_limited", ThreadCap: "thread_cap",
+	NotEnabled: "not_enabled", Stopping: "stopping", JobTimeout: "job_timeout",
+}
+
+// String is the stable name used in logs and metrics.
+func (k Kind) String() string {
+	if s, ok := names[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Error is a failure that knows which operation failed and which Kind of
+// message the user should get. Detail is extra, user-safe context (a file
+// type, a scope name, a reason the model gave); it never holds secrets.
+type Error struct {
+	Op     string
+	Kind   Kind
+	Detail string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	msg := e.Op
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if e.Err == nil && e.Detail == "" {
+		msg += ": " + e.Kind.String()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an *Error; err may be nil.
+func Errorf(op string, kind Kind, detail string, err error) *Error {
+	return &Error{Op: op, Kind: kind, Detail: detail, Err: err}
+}
+
+// KindOf returns the Kind of the outermost *Error in err's chain, or
+// Internal when there is none.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Internal
+}
+
+// DetailOf returns the Detail of the outermost *Error in err's chain.
+func DetailOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Detail
+	}
+	return ""
+}
