@@ -74,6 +74,8 @@ type Config struct {
 	Access Access
 	// Reactions maps a trigger emoji to the use case it asks for.
 	Reactions map[string]string
+	// Stops takes people's Stops to their requests; nil for none.
+	Stops *StopBoard
 }
 
 // DefaultConfig is what the bot runs with unless configured otherwise: the
@@ -164,6 +166,13 @@ func (b *Bot) Run(ctx context.Context) error {
 	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopJobs()
 	b.pool.start(jobCtx, b.cfg.JobTimeout)
+	// Stops relayed by the other replicas reach this one's requests until
+	// the stop: no new request starts after it.
+	var listening sync.WaitGroup
+	if b.cfg.Stops != nil {
+		listening.Go(func() { b.cfg.Stops.listen(socketCtx) })
+	}
+	defer listening.Wait()
 	var admitting sync.WaitGroup
 	for range admitters {
 		admitting.Go(func() {

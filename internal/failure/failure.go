@@ -67,6 +67,8 @@ const (
 	Stopping   // the bot is shutting down before the request could finish
 	// JobTimeout is a request that ran longer than JOB_TIMEOUT allows.
 	JobTimeout
+	// Stopped is a request its person stopped with Slack's Stop button.
+	Stopped
 )
 
 var names = map[Kind]string{
@@ -80,7 +82,7 @@ var names = map[Kind]string{
 	ModelAuth: "model_auth", UnknownModel: "unknown_model", Quota: "quota",
 	Unavailable: "unavailable", Timeout: "timeout", CutOff: "cut_off",
 	Busy: "busy", RateLimited: "rate_limited", ThreadCap: "thread_cap",
-	NotEnabled: "not_enabled", Stopping: "stopping", JobTimeout: "job_timeout",
+	NotEnabled: "not_enabled", Stopping: "stopping", JobTimeout: "job_timeout", Stopped: "stopped",
 }
 
 // String is the stable name used in logs and metrics.
