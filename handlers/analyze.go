@@ -274,8 +274,11 @@ func (h *Handler) deliver(ctx context.Context, j *job, answer string, footer *Fo
 func ModelRequest(uc prompts.UseCase, question string, images []vision.Image, later ...vision.Turn) vision.Request {
 	first := vision.Turn{Role: vision.RoleUser, Text: uc.UserPrompt(question), Images: images}
 	return vision.Request{
-		System: uc.System,
-		Turns:  mergeTurns(append([]vision.Turn{first}, later...)),
+		System:          uc.System,
+		Turns:           mergeTurns(append([]vision.Turn{first}, later...)),
+		MaxOutputTokens: uc.MaxOutputTokens,
+		MediaResolution: uc.MediaResolution,
+		Grounding:       uc.Grounding,
 	}
 }
 
