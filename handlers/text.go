@@ -114,10 +114,13 @@ func (h *Handler) geminiMessage(kind failure.Kind, detail string, err error) (st
 		return "Gemini is busy: the bot's quota is used up for now. Try again in a minute.", true
 	case failure.Unavailable:
 		return "Gemini is overloaded right now. Try again in a moment.", true
+	case failure.RequestTooLarge:
+		return "Your images were too large for Gemini to take in one request. Send a smaller image, or fewer " +
+			"images at once; if this keeps happening, ask the app's admin to lower MAX_REQUEST_MB so that I send smaller copies.", true
 	case failure.Timeout:
 		return "Gemini took too long to answer. Try again in a moment.", true
 	case failure.CutOff:
-		if detail == "MAX_TOKENS" {
+		if detail == "MAX_TOKENS" || detail == "CONTINUATION" {
 			return "This answer is cut off: it reached Gemini's length limit. Ask for a shorter answer or one part at a time.", true
 		}
 		return "This answer is cut off: Gemini's stream ended before it finished. Ask again for the whole answer.", true
