@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/auth"
@@ -38,7 +39,28 @@ func DefaultConfig() Config {
 		// A rejected key does not fix itself: each call would only be
 		// refused again.
 		AuthCooldown: 5 * time.Minute,
+		// Google bills grounded requests on top of their tokens, so the
+		// operator turns it on knowingly.
+		Grounding: false,
 	}
+}
+
+// Grounding is GROUNDING: on lets the use cases that ask for it ground
+// their answers in Google Search; off never sends the search tool.
+type Grounding bool
+
+// UnmarshalText reads on or off (true and false too), so that
+// configuration parses it once, where it is read.
+func (g *Grounding) UnmarshalText(text []byte) error {
+	switch strings.ToLower(strings.TrimSpace(string(text))) {
+	case "on", "true":
+		*g = true
+	case "off", "false":
+		*g = false
+	default:
+		return fmt.Errorf("%q is not on or off", text)
+	}
+	return nil
 }
 
 const (

@@ -201,6 +201,9 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 		return
 	}
 	answer, err := h.ask(ctx, j, ModelRequest(j.useCase, j.question, images, conv.later...))
+	if answer != "" {
+		answer += SourcesNote(j.figures.usage.Sources)
+	}
 	var cutOff error
 	if failure.KindOf(err) == failure.CutOff && answer != "" && ctx.Err() == nil {
 		// What arrived is worth keeping, but never as if it were whole:

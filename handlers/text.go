@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/vision"
 )
 
 // userMessage is the one place where a failure becomes words for the user:
@@ -334,6 +335,25 @@ func (h *Handler) checkQuestion(question string) error {
 func (h *Handler) imagesUsedNote(used []File, left int) string {
 	return fmt.Sprintf("I looked at the first %d of your %d images (%s): I take up to %d at a time. "+
 		"Ask about the others in another message.", len(used), len(used)+left, fileNames(used), h.cfg.MaxImages)
+}
+
+// SourcesNote is the line that ends a grounded answer: its sources as
+// Markdown links, each showing the host it leads to, or "" when there are
+// none.
+func SourcesNote(sources []vision.Source) string {
+	links := make([]string, 0, len(sources))
+	for _, s := range sources {
+		if s.Host == "" || s.URL == "" {
+			continue
+		}
+		// Nothing in a URL may close the link early.
+		target := strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "<", "%3C", ">", "%3E").Replace(s.URL)
+		links = append(links, fmt.Sprintf("[%s](%s)", strings.NewReplacer("[", "", "]", "").Replace(s.Host), target))
+	}
+	if len(links) == 0 {
+		return ""
+	}
+	return "\n\nSources: " + strings.Join(links, ", ")
 }
 
 // fileNames lists files by name (their id when they have none) as code,
