@@ -22,28 +22,28 @@ import (
 	"github.com/visionbot/visionbot/prompts"
 )
 
-// sent is what the adapter controls of a request, as the emulator got it.
-type sent struct {
-	GenerationConfig struct {
-		MaxOutputTokens *int   `json:"maxOutputTokens"`
-		MediaResolution string `json:"mediaResolution"`
-		ThinkingConfig  *struct {
-			ThinkingBudget *int   `json:"thinkingBudget"`
-			ThinkingLevel  string `json:"thinkingLevel"`
-		} `json:"thinkingConfig"`
-	} `json:"generationConfig"`
-	Tools             []map[string]json.RawMessage `json:"tools"`
-	ContinuationToken string                       `json:"continuationToken"`
-	Contents          []json.RawMessage            `json:"contents"`
+// sentOf is what the adapter sent in a recorded request.
+func sentOf(t *testing.T, r geminiemu.Recorded) *geminiemu.Request {
+	t.Helper()
+	req, err := r.Request()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
 
-func sentOf(t *testing.T, r geminiemu.Recorded) sent {
+// streamAs streams req with model and GEMINI_THINKING set, and returns
+// what the emulator received.
+func streamAs(t *testing.T, model, thinking string, req vision.Request) *geminiemu.Request {
 	t.Helper()
-	var s sent
-	if err := json.Unmarshal(r.Body, &s); err != nil {
-		t.Fatalf("request body: %v", err)
+	emu := geminiemu.New()
+	defer emu.Close()
+	emu.AddModel(model)
+	c := newClient(t, emu, func(c *gemini.Config) { c.Model, c.Thinking = model, gemini.Thinking(thinking) })
+	if _, err := c.Stream(context.Background(), req, nil); err != nil {
+		t.Fatal(err)
 	}
-	return s
+	return sentOf(t, emu.Requests()[0])
 }
 
 // budgetRequest is photoRequest with an answer budget.
@@ -59,7 +59,7 @@ func TestMaxOutputTokens(t *testing.T) {
 	tests := []struct {
 		model, thinking string
 		answer          int
-		want            int // -1: none sent
+		want            int // 0: none sent
 	}{
 		{"gemini-flash-latest", "low", 2048, 2048 + 1024},
 		{"gemini-2.5-flash", "off", 2048, 2048},
@@ -67,23 +67,12 @@ func TestMaxOutputTokens(t *testing.T) {
 		{"gemini-3-flash-preview", "minimal", 1024, 1024 + 512},
 		{"gemini-3-flash-preview", "high", 60000, 65536}, // Gemini's own limit
 		{"gemini-2.0-flash", "low", 2048, 2048},          // no thinking
-		{"gemini-2.5-flash", "low", 0, -1},
+		{"gemini-2.5-flash", "low", 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.model+"/"+tt.thinking, func(t *testing.T) {
 			t.Parallel()
-			emu := geminiemu.New()
-			defer emu.Close()
-			emu.AddModel(tt.model)
-			c := newClient(t, emu, func(c *gemini.Config) { c.Model, c.Thinking = tt.model, gemini.Thinking(tt.thinking) })
-			if _, err := c.Stream(context.Background(), budgetRequest(tt.answer), nil); err != nil {
-				t.Fatal(err)
-			}
-			got := -1
-			if m := sentOf(t, emu.Requests()[0]).GenerationConfig.MaxOutputTokens; m != nil {
-				got = *m
-			}
-			if got != tt.want {
+			if got := streamAs(t, tt.model, tt.thinking, budgetRequest(tt.answer)).GenerationConfig.MaxOutputTokens; got != tt.want {
 				t.Errorf("maxOutputTokens = %d, want %d", got, tt.want)
 			}
 		})
@@ -347,7 +336,7 @@ func TestCheckSettings(t *testing.T) {
 				t.Errorf("refusals %v, want %v", got, tt.want)
 			}
 			first := sentOf(t, emu.Requests()[0])
-			if first.GenerationConfig.ThinkingConfig == nil || first.GenerationConfig.MediaResolution == "" || first.GenerationConfig.MaxOutputTokens == nil {
+			if first.GenerationConfig.ThinkingConfig == nil || first.GenerationConfig.MediaResolution == "" || first.GenerationConfig.MaxOutputTokens == 0 {
 				t.Errorf("the check sent %+v, want the bot's thinking, a media resolution and a small budget", first.GenerationConfig)
 			}
 			if tt.wantKind == -1 && len(emu.Requests()) != 1+len(tt.want) {

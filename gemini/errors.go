@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/genai"
 
@@ -162,17 +161,13 @@ func (c *Client) apiErrorKind(e *apiError, details []map[string]any, hasImages b
 const maxMessage = 300
 
 // shorten makes an error message fit a log line: one line, at most
-// maxMessage bytes.
+// maxMessage bytes and an ellipsis (a rune cut in two is dropped).
 func shorten(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) <= maxMessage {
 		return s
 	}
-	cut := maxMessage
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return strings.ToValidUTF8(s[:maxMessage], "") + "…"
 }
 
 // mentionsImage looks for an image complaint in the message or the

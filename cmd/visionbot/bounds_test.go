@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,32 +13,20 @@ import (
 // End-to-end tests of what the bot asks of Gemini and what it posts back,
 // with the real slack-go and genai clients against the emulators.
 
-// sentConfig is the part of a Gemini request the use case and the
-// settings decide.
-type sentConfig struct {
-	GenerationConfig struct {
-		MaxOutputTokens int    `json:"maxOutputTokens"`
-		MediaResolution string `json:"mediaResolution"`
-		ThinkingConfig  *struct {
-			ThinkingLevel string `json:"thinkingLevel"`
-		} `json:"thinkingConfig"`
-	} `json:"generationConfig"`
-	Tools []map[string]json.RawMessage `json:"tools"`
-}
-
-// streamConfigs are the settings of every answer Gemini was asked for.
-func streamConfigs(t *testing.T, g *geminiemu.Server) []sentConfig {
+// streamConfigs are the requests of every answer Gemini was asked for, as
+// the emulator read them.
+func streamConfigs(t *testing.T, g *geminiemu.Server) []*geminiemu.Request {
 	t.Helper()
-	var out []sentConfig
+	var out []*geminiemu.Request
 	for _, r := range g.Requests() {
 		if r.Method != "streamGenerateContent" {
 			continue
 		}
-		var c sentConfig
-		if err := json.Unmarshal(r.Body, &c); err != nil {
+		req, err := r.Request()
+		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, c)
+		out = append(out, req)
 	}
 	return out
 }

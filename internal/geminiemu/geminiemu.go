@@ -322,7 +322,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, http.Header{"Content-Type": {"text/html; charset=UTF-8"}}, []byte(requestTooLargeBody))
 		return
 	}
-	var req *request
+	var req *Request
 	if read {
 		req = parseRequest(body)
 		for _, f := range refusals {
@@ -354,7 +354,7 @@ func (s *Server) wait(r *http.Request, d time.Duration) bool {
 
 // answer sends rep; req is the request as read, nil under
 // ReadRequests(false).
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Reply, req *request) {
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Reply, req *Request) {
 	if rep.Hang {
 		select {
 		case <-r.Context().Done():
@@ -520,7 +520,7 @@ func outputTokens(text string) int {
 
 // textSpec is what a Text reply sends: shaped by the request, or, when it
 // was not read, the reply as it is with a fixed prompt count.
-func textSpec(model string, rep Reply, req *request) answerSpec {
+func textSpec(model string, rep Reply, req *Request) answerSpec {
 	if req != nil {
 		return shape(model, rep, req)
 	}

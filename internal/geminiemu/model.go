@@ -44,22 +44,25 @@ import (
 //   - Output: the answer's text and the thought summaries streamed, at
 //     about 4 characters a token (outputTokens).
 
-// request is the part of a generate call's body the model reads.
-type request struct {
-	Contents          []wireTurn `json:"contents"`
-	SystemInstruction *wireTurn  `json:"systemInstruction"`
+// Request is the part of a generate call's body the emulator reads, and
+// what tests check of what a client sent.
+type Request struct {
+	Contents          []Turn `json:"contents"`
+	SystemInstruction *Turn  `json:"systemInstruction"`
 	GenerationConfig  struct {
-		MaxOutputTokens int    `json:"maxOutputTokens"`
+		MaxOutputTokens int    `json:"maxOutputTokens"` // 0: none sent
 		MediaResolution string `json:"mediaResolution"`
 		ThinkingConfig  *struct {
 			ThinkingBudget *int   `json:"thinkingBudget"`
 			ThinkingLevel  string `json:"thinkingLevel"`
 		} `json:"thinkingConfig"`
 	} `json:"generationConfig"`
-	Tools []map[string]json.RawMessage `json:"tools"`
+	Tools             []map[string]json.RawMessage `json:"tools"`
+	ContinuationToken string                       `json:"continuationToken"` // base64
 }
 
-type wireTurn struct {
+// Turn is one content of a request: a role and its parts.
+type Turn struct {
 	Role  string `json:"role"`
 	Parts []struct {
 		Text       string `json:"text"`
@@ -73,18 +76,28 @@ type wireTurn struct {
 	} `json:"parts"`
 }
 
+// Request reads what a recorded generate call asked for; it fails on a
+// body that is not a request (or was dropped: DropBodies).
+func (r Recorded) Request() (*Request, error) {
+	var req Request
+	if err := json.Unmarshal(r.Body, &req); err != nil {
+		return nil, fmt.Errorf("geminiemu: read the %s request: %w", r.Method, err)
+	}
+	return &req, nil
+}
+
 // parseRequest reads a generate call's body; a body that is no request
 // (a test's own bytes) reads as an empty one.
-func parseRequest(body []byte) *request {
-	var r request
+func parseRequest(body []byte) *Request {
+	var r Request
 	if json.Unmarshal(body, &r) != nil {
-		return &request{}
+		return &Request{}
 	}
 	return &r
 }
 
 // searches reports whether the request turned Google Search grounding on.
-func (r *request) searches() bool {
+func (r *Request) searches() bool {
 	for _, tool := range r.Tools {
 		if _, ok := tool["googleSearch"]; ok {
 			return true
@@ -97,11 +110,11 @@ func (r *request) searches() bool {
 }
 
 // promptTokens counts the request's input by the rules above.
-func promptTokens(model string, r *request) int {
+func promptTokens(model string, r *Request) int {
 	n := 0
 	turns := r.Contents
 	if r.SystemInstruction != nil {
-		turns = append([]wireTurn{*r.SystemInstruction}, turns...)
+		turns = append([]Turn{*r.SystemInstruction}, turns...)
 	}
 	for _, t := range turns {
 		for _, p := range t.Parts {
@@ -193,7 +206,7 @@ type refusal struct {
 
 // refuses returns the 400 message Gemini answers when r asks model for
 // something it refuses, or "".
-func (f refusal) refuses(model string, r *request) string {
+func (f refusal) refuses(model string, r *Request) string {
 	gc := r.GenerationConfig
 	switch {
 	case f.media:
@@ -274,7 +287,7 @@ type answerSpec struct {
 
 // shape applies the request to a Text reply: the output limit (thinking
 // spends it first, as on Gemini), the counts, and the grounding.
-func shape(model string, rep Reply, r *request) answerSpec {
+func shape(model string, rep Reply, r *Request) answerSpec {
 	spec := answerSpec{text: rep.Text, thought: rep.Thought, finish: "STOP"}
 	if limit := r.GenerationConfig.MaxOutputTokens; limit > 0 {
 		if t := outputTokens(spec.thought); t > limit {
