@@ -198,7 +198,7 @@ func checkSettings(ctx context.Context, cfg config, model modelChecker) []checkR
 // refusalFix says what to do about a refused setting.
 func refusalFix(r gemini.Refusal) string {
 	if r.Setting == "thinking setting" {
-		return "set GEMINI_THINKING to a level this model takes (low, medium or high suit every current model), or leave it: answers come without the setting"
+		return "set GEMINI_THINKING to a level this model takes (low is taken by every current model), or leave it: answers come without the setting"
 	}
 	return "nothing is required; to have media_resolution count, set GEMINI_MODEL to a Gemini 2.5 or later model"
 }
