@@ -234,6 +234,9 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 		return
 	}
 	answer, err := h.ask(ctx, j, ModelRequest(j.useCase, j.question, images, conv.later...))
+	if answer != "" {
+		answer += SourcesNote(j.figures.usage.Sources)
+	}
 	var cutOff error
 	if failure.KindOf(err) == failure.CutOff && answer != "" && ctx.Err() == nil {
 		// What arrived is worth keeping, but never as if it were whole:
@@ -307,8 +310,11 @@ func (h *Handler) deliver(ctx context.Context, j *job, answer string, footer *Fo
 func ModelRequest(uc prompts.UseCase, question string, images []vision.Image, later ...vision.Turn) vision.Request {
 	first := vision.Turn{Role: vision.RoleUser, Text: uc.UserPrompt(question), Images: images}
 	return vision.Request{
-		System: uc.System,
-		Turns:  mergeTurns(append([]vision.Turn{first}, later...)),
+		System:          uc.System,
+		Turns:           mergeTurns(append([]vision.Turn{first}, later...)),
+		MaxOutputTokens: uc.MaxOutputTokens,
+		MediaResolution: uc.MediaResolution,
+		Grounding:       uc.Grounding,
 	}
 }
 

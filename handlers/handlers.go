@@ -227,8 +227,11 @@ type Figures struct {
 	Slack      time.Duration // every Slack call of the request, added up
 	Total      time.Duration
 	ImageBytes int
-	TokensIn   int
-	TokensOut  int
+	// Tokens Gemini reported: the prompt and images, the answer's text,
+	// and thinking (billed as output), continuations included.
+	TokensIn       int
+	TokensOut      int
+	TokensThinking int
 }
 
 // DefaultConfig is what the bot runs with unless configured otherwise: the

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/vision"
 	"github.com/visionbot/visionbot/prompts"
@@ -92,7 +94,8 @@ func analyze(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		images = append(images, img)
 	}
-	model, err := newModel(ctx, cfg)
+	// Nothing is logged: a setting the model refuses is said below.
+	model, err := newModel(ctx, cfg, zap.NewNop())
 	if err != nil {
 		return err
 	}
@@ -110,14 +113,21 @@ func analyze(ctx context.Context, args []string, getenv func(string) string, std
 	if !endsInNewline {
 		fmt.Fprintln(stdout)
 	}
+	for _, r := range model.Refusals() {
+		fmt.Fprintf(stderr, "note: %s refused %s (%s), so it was sent without it; %s\n",
+			model.Model(), r.Sent, r.Message, refusalFix(r))
+	}
 	if err != nil {
 		return fmt.Errorf("ask Gemini: %w", err)
+	}
+	if note := handlers.SourcesNote(usage.Sources); note != "" && writeErr == nil {
+		_, writeErr = io.WriteString(stdout, strings.TrimPrefix(note, "\n")+"\n")
 	}
 	if writeErr != nil {
 		return fmt.Errorf("write the answer: %w", writeErr)
 	}
-	fmt.Fprintf(stderr, "\n%s · %s · %d tokens in, %d out · %s\n",
-		uc.Name, usage.Model, usage.InputTokens, usage.OutputTokens, elapsed.Round(time.Millisecond))
+	fmt.Fprintf(stderr, "\n%s · %s · %d tokens in, %d out, %d thinking · %s\n",
+		uc.Name, usage.Model, usage.InputTokens, usage.OutputTokens, usage.ThinkingTokens, elapsed.Round(time.Millisecond))
 	return nil
 }
 

@@ -59,6 +59,9 @@ type config struct {
 	GeminiModel   string          `env:"GEMINI_MODEL" part:"gemini"`
 	Thinking      gemini.Thinking `env:"GEMINI_THINKING" part:"gemini"`
 	GeminiTimeout time.Duration   `env:"GEMINI_TIMEOUT" part:"gemini"`
+	// Grounding lets use cases that ask for it search Google, which is
+	// billed per grounded request.
+	Grounding gemini.Grounding `env:"GROUNDING" part:"gemini"`
 
 	MaxImages  int    `env:"MAX_IMAGES" part:"images"`
 	MaxFileMB  int    `env:"MAX_FILE_MB" part:"images"`
@@ -105,6 +108,7 @@ func defaultConfig() config {
 		GeminiModel:   g.Model,
 		Thinking:      g.Thinking,
 		GeminiTimeout: g.Timeout,
+		Grounding:     gemini.Grounding(g.Grounding),
 
 		MaxImages: h.MaxImages,
 		MaxFileMB: int(h.MaxFileBytes >> 20),

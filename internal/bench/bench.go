@@ -26,8 +26,9 @@ type Options struct {
 	// runs them all.
 	Loads []string
 	// Only runs just the named stages (acks, load, memory, open) of our
-	// mode, with no pass-through: for a quick look at one figure while
-	// working on it. Empty runs everything.
+	// mode, with no pass-through, or tokens (which measures both): for a
+	// quick look at one figure while working on it. Empty runs
+	// everything.
 	Only []string
 }
 
@@ -47,6 +48,9 @@ type Results struct {
 	Ours        Mode            `json:"ours"`
 	PassThrough Mode            `json:"pass_through"`
 	Tiers       map[string]Tier `json:"slack_tiers"`
+	// Tokens is one analysis per use case, ours and pass-through, for
+	// each model's accounting.
+	Tokens []TokenRow `json:"tokens_per_analysis"`
 }
 
 // Machine is where the run happened.
@@ -170,6 +174,13 @@ func Run(ctx context.Context, opt Options) (*Results, error) {
 			res.Ours = m
 		}
 	}
+	if opt.runs("tokens") {
+		rows, err := tokenStage(ctx, opt, photos, func(format string, a ...any) { say("tokens: "+format, a...) })
+		if err != nil {
+			return nil, fmt.Errorf("tokens: %w", err)
+		}
+		res.Tokens = rows
+	}
 	return res, nil
 }
 
@@ -248,6 +259,18 @@ func figures(r loadResult) Figures {
 		TimerLateMS:    r.Late,
 		Reconnects:     r.Reconnects,
 	}
+}
+
+// streams counts the answers Gemini was asked for, leaving out the start's
+// check of the model and its settings.
+func (e *env) streams() int {
+	n := 0
+	for _, r := range e.gemini.Requests() {
+		if r.Method == "streamGenerateContent" {
+			n++
+		}
+	}
+	return n
 }
 
 func requestSizes(e *env) []int {
@@ -394,7 +417,7 @@ func memoryStage(ctx context.Context, opt Options, photos photoSet, pass bool, m
 			return err
 		}
 	}
-	waitUntil(ctx, func() bool { return len(e.gemini.Requests()) >= 128 }, time.Minute)
+	waitUntil(ctx, func() bool { return e.streams() >= 128 }, time.Minute)
 	held, _ := e.rss()
 	m.MemPerRequest = (held - idle) / 128
 	waitUntil(ctx, func() bool { return e.track.pending() == 0 }, 2*time.Minute)
@@ -441,7 +464,7 @@ func ackStage(ctx context.Context, opt Options, photos photoSet, m *Mode) error 
 			return err
 		}
 	}
-	waitUntil(ctx, func() bool { return len(e.gemini.Requests()) >= 128 }, time.Minute)
+	waitUntil(ctx, func() bool { return e.streams() >= 128 }, time.Minute)
 	// Slack delivers at most 30 000 events an hour to a workspace's app
 	// (about 8 a second); these come at 200 a second, 25 times that. Sent
 	// back to back instead, they would time how fast slack-go parses a
