@@ -354,6 +354,14 @@ func (h *Handler) imagesUsedNote(used []File, left int) string {
 		"Ask about the others in another message.", len(used), len(used)+left, fileNames(used), h.cfg.MaxImages)
 }
 
+// smallerCopiesNote says that some images were sent as Slack's smaller
+// copies, to keep the request within MaxRequestBytes.
+func (h *Handler) smallerCopiesNote(files []File) string {
+	return fmt.Sprintf("Your images together were more than I send to Gemini at once (%s), so I looked at smaller copies of %s: "+
+		"fine detail such as small text may be lost. Ask about one image at a time for the full size.",
+		humanBytes(h.cfg.MaxRequestBytes), fileNames(files))
+}
+
 // SourcesNote is the line that ends a grounded answer: its sources as
 // Markdown links, each showing the host it leads to, or "" when there are
 // none.

@@ -87,12 +87,20 @@ func analyze(ctx context.Context, args []string, getenv func(string) string, std
 		return usageError{fmt.Errorf("analyze: %d images, but one request takes at most MAX_IMAGES=%d", len(a.images), cfg.MaxImages)}
 	}
 	images := make([]vision.Image, 0, len(a.images))
+	var total int64
 	for _, path := range a.images {
 		img, err := readImageFile(path, int64(cfg.MaxFileMB)<<20)
 		if err != nil {
 			return err
 		}
 		images = append(images, img)
+		total += int64(len(img.Data))
+	}
+	// Local files have no smaller copies to fall back on, as Slack's
+	// thumbnails are in the bot: over the bound, say so before calling.
+	if limit := int64(cfg.MaxRequestMB) << 20; total > limit {
+		return usageError{fmt.Errorf("analyze: the images add up to %.1f MB, but one request to Gemini takes at most MAX_REQUEST_MB=%d MB: send fewer or smaller images",
+			float64(total)/(1<<20), cfg.MaxRequestMB)}
 	}
 	// Nothing is logged: a setting the model refuses is said below.
 	model, err := newModel(ctx, cfg, zap.NewNop())

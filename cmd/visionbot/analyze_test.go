@@ -46,6 +46,8 @@ func TestAnalyze(t *testing.T) {
 		"pasta.png": slackemu.MakePNG(32, 24),
 		"menu.pdf":  []byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"),
 		"empty.jpg": nil,
+		// 0.6 MB: two are over MAX_REQUEST_MB=1.
+		"shot.png": append(slackemu.MakePNG(32, 24), make([]byte, 600<<10)...),
 	})
 	const answer = "## Pasta\n\nBoil the water, then cook the pasta."
 	tests := []struct {
@@ -164,6 +166,20 @@ func TestAnalyze(t *testing.T) {
 			env:      map[string]string{"MAX_IMAGES": "1"},
 			wantCode: 2,
 			wantErr:  []string{"MAX_IMAGES=1"},
+		},
+		{
+			name:     "images over MAX_REQUEST_MB together: said before Gemini is called",
+			args:     []string{"analyze", "-use-case", "code", files["shot.png"], files["shot.png"]},
+			env:      map[string]string{"MAX_REQUEST_MB": "1"},
+			wantCode: 2,
+			wantErr:  []string{"1.2 MB", "MAX_REQUEST_MB=1"},
+			check: func(t *testing.T, g *geminiemu.Server) {
+				for _, r := range g.Requests() {
+					if r.Method == "streamGenerateContent" {
+						t.Error("Gemini was called")
+					}
+				}
+			},
 		},
 		{
 			name:     "no Gemini credentials",

@@ -163,3 +163,42 @@ func TestGroundedGuide(t *testing.T) {
 		t.Errorf("an answer that did not search lists sources: %q", describe)
 	}
 }
+
+// A code request with two 9 MB screenshots stays within MAX_REQUEST_MB:
+// as many originals as must move are sent as Slack's largest thumbnails
+// (never downloaded whole), the body Gemini gets is under its 20 MB, and
+// the answer says which image was sent smaller.
+func TestRequestWithinMaxRequestMB(t *testing.T) {
+	h := startBot(t, nil)
+	screenshot := func(name string, extra int) map[string]any {
+		data := append(slackemu.MakePNG(40, 30), make([]byte, 9<<20+extra)...) // a valid PNG, padded
+		return h.slack.AddFile(slackemu.FileSpec{Name: name, Data: data, OriginalW: 2880, OriginalH: 1800,
+			Thumbs: map[int][]byte{1024: slackemu.MakePNG(64, 40), 720: slackemu.MakePNG(48, 30)}})
+	}
+	shotA, shotB := screenshot("checkout.png", 1), screenshot("cart.png", 0)
+	h.gemini.Script(geminiemu.Reply{Text: "```html\n<form></form>\n```"})
+	const ts = "1700000000.000100"
+	h.slack.AddMessage("C1", map[string]any{"user": "U1", "text": "code", "files": []any{shotA, shotB}, "ts": ts})
+	if _, err := h.slack.SendEvent(mentionEvent(t, "C1", "U1", ts, "code", shotA, shotB), ""); err != nil {
+		t.Fatal(err)
+	}
+	h.waitLog(t, 1, `"msg":"request"`, `"outcome":"ok"`)
+
+	reqs := h.gemini.Requests()
+	last := reqs[len(reqs)-1]
+	if last.Size > 13<<20*4/3+1<<20 {
+		t.Errorf("Gemini got a body of %d bytes, over MAX_REQUEST_MB once base64-encoded", last.Size)
+	}
+	var wholeA, wholeB bool
+	for _, d := range h.slack.Downloads() {
+		wholeA = wholeA || strings.Contains(d.Path, "checkout.png") && !strings.Contains(d.Path, "_1024")
+		wholeB = wholeB || strings.Contains(d.Path, "cart.png") && !strings.Contains(d.Path, "_1024")
+	}
+	if wholeA || !wholeB {
+		t.Errorf("downloads %+v: want the larger original never fetched, the other fetched whole", h.slack.Downloads())
+	}
+	answer := answerText(t, h.waitPosted(t, "C1", 1)[0])
+	if !strings.Contains(answer, "smaller copies of `checkout.png`") || strings.Contains(answer, "`cart.png`") {
+		t.Errorf("answer %q does not say which image was sent smaller", answer)
+	}
+}

@@ -63,9 +63,11 @@ type config struct {
 	// billed per grounded request.
 	Grounding gemini.Grounding `env:"GROUNDING" part:"gemini"`
 
-	MaxImages  int    `env:"MAX_IMAGES" part:"images"`
-	MaxFileMB  int    `env:"MAX_FILE_MB" part:"images"`
-	PromptsDir string `env:"PROMPTS_DIR" part:"prompts"`
+	MaxImages int `env:"MAX_IMAGES" part:"images"`
+	MaxFileMB int `env:"MAX_FILE_MB" part:"images"`
+	// MaxRequestMB bounds the image bytes of one request to Gemini.
+	MaxRequestMB int    `env:"MAX_REQUEST_MB" part:"images"`
+	PromptsDir   string `env:"PROMPTS_DIR" part:"prompts"`
 
 	Workers       int           `env:"WORKERS" part:"bot"`
 	QueueSize     int           `env:"QUEUE_SIZE" part:"bot"`
@@ -110,8 +112,9 @@ func defaultConfig() config {
 		GeminiTimeout: g.Timeout,
 		Grounding:     gemini.Grounding(g.Grounding),
 
-		MaxImages: h.MaxImages,
-		MaxFileMB: int(h.MaxFileBytes >> 20),
+		MaxImages:    h.MaxImages,
+		MaxFileMB:    int(h.MaxFileBytes >> 20),
+		MaxRequestMB: int(h.MaxRequestBytes >> 20),
 
 		Workers:       b.Workers,
 		QueueSize:     b.Queue,
@@ -351,7 +354,7 @@ func (c config) validate(need part) []string {
 		p = append(p, c.geminiProblems()...)
 	}
 	if need&partImages != 0 {
-		p = append(p, positiveProblems(map[string]bool{"MAX_IMAGES": c.MaxImages > 0, "MAX_FILE_MB": c.MaxFileMB > 0})...)
+		p = append(p, positiveProblems(map[string]bool{"MAX_IMAGES": c.MaxImages > 0, "MAX_FILE_MB": c.MaxFileMB > 0, "MAX_REQUEST_MB": c.MaxRequestMB > 0})...)
 	}
 	if need&partBot != 0 {
 		p = append(p, c.botProblems()...)

@@ -205,7 +205,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	api := bot.NewAPI(client, files, &http.Client{Timeout: 15 * time.Second}, stream)
 
 	flowCfg := handlers.DefaultConfig()
-	flowCfg.MaxImages, flowCfg.MaxFileBytes = cfg.MaxImages, int64(cfg.MaxFileMB)<<20
+	flowCfg.MaxImages, flowCfg.MaxFileBytes, flowCfg.MaxRequestBytes = cfg.MaxImages, int64(cfg.MaxFileMB)<<20, int64(cfg.MaxRequestMB)<<20
 	flowCfg.HistoryWindow, flowCfg.MaxQuestion = cfg.HistoryWindow, cfg.MaxQuestionChars
 	flowCfg.BotUserID, flowCfg.Reactions, flowCfg.Observer = self.UserID, cfg.ReactionTriggers, flowObs
 	flowCfg.ProgressReactions = cfg.ProgressReactions
