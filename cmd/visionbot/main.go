@@ -219,7 +219,8 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		relay = redisStore
 	}
 	stops := bot.NewStopBoard(log, relay)
-	flowCfg.Stops = stops
+	ledger := bot.NewLedger(store, cfg.budgets(), self.TeamID, log)
+	flowCfg.Stops, flowCfg.Spending = stops, ledger
 	flows := handlers.New(handlers.Slack{Reader: api, Files: api, Poster: api, Reactor: api, Views: api, Agent: api},
 		model, catalog, log, flowCfg, nil)
 
@@ -227,7 +228,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	botCfg := bot.DefaultConfig()
 	botCfg.Workers, botCfg.Queue, botCfg.JobTimeout, botCfg.ShutdownGrace = cfg.Workers, cfg.QueueSize, cfg.JobTimeout, cfg.ShutdownGrace
 	botCfg.Limits, botCfg.Access, botCfg.Reactions = cfg.limits(), cfg.access(), cfg.ReactionTriggers
-	botCfg.Store, botCfg.Teams, botCfg.Observer, botCfg.Stops = store, bot.CachedTeams(api), botObs, stops
+	botCfg.Store, botCfg.Teams, botCfg.Observer, botCfg.Stops, botCfg.Ledger = store, bot.CachedTeams(api), botObs, stops, ledger
 	b := bot.New(socket, socket.Events, flows, self, log, botCfg)
 	if collect != nil {
 		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {
@@ -280,18 +281,18 @@ func (e tokenRefused) Error() string {
 
 // newStore is where the loop keeps seen events and counts its limits:
 // Redis when REDIS_URL names one, shared by the replicas, else this
-// process's memory (nil). A Redis that does not answer at start is no
+// process's memory. A Redis that does not answer at start is no
 // reason to refuse: a replica must answer, so it starts on its memory,
 // says so, and moves to Redis when Redis answers.
 func newStore(ctx context.Context, cfg config, log *zap.Logger) (bot.Store, func()) {
 	if cfg.RedisURL.secret == "" {
-		return nil, func() {}
+		return bot.NewMemoryStore(), func() {}
 	}
 	bot.RouteRedisLogs(log)
 	store, err := bot.NewRedisStore(cfg.RedisURL.reveal(), log, bot.DefaultRedisOptions())
 	if err != nil { // validated by loadConfig
 		log.Warn("REDIS_URL unusable: seen events and limits stay in this process's memory", zap.Error(err))
-		return nil, func() {}
+		return bot.NewMemoryStore(), func() {}
 	}
 	closeStore := func() { _ = store.Close() }
 	if err := store.Ping(ctx); err != nil {
