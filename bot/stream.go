@@ -76,8 +76,12 @@ const liveCallTimeout = 5 * time.Second
 // first words arrive.
 const placeholder = "_Looking at your photo…_"
 
-// cutNote is the message under an answer cut at MaxParts messages.
-const cutNote = "_The answer was longer than this thread takes, so it stops here. Ask for a shorter answer, or for one part at a time._"
+// cutNote is the message under an answer cut at MaxParts messages;
+// cutNoteFor words it when the answer's code went into files.
+const (
+	cutLead = "_The answer was longer than this thread takes, so it stops here."
+	cutNote = cutLead + " Ask for a shorter answer, or for one part at a time._"
+)
 
 // streamMargin is how much of Slack's limit a streamed answer leaves
 // unused: splitMarkdown may cut the final first part short of the limit, and
@@ -195,8 +199,12 @@ func (r *reply) Append(text string) {
 }
 
 // Finish makes the thread show the whole answer, on a context of its own
-// (see finishTimeout).
-func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Footer) error {
+// (see finishTimeout). When the answer is longer than MaxParts messages,
+// snippets go into the thread as files between its parts and the note:
+// they hold what was cut. An answer the thread takes whole shares none,
+// since its code is all there already, and each file would cost Slack
+// calls and stay in the workspace for nothing.
+func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Footer, snippets ...handlers.Snippet) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	if ok, err := r.end(ctx); !ok {
@@ -213,7 +221,14 @@ func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Fo
 	if err := r.complete(ctx, parts[:most], nil); err != nil {
 		return err
 	}
-	return r.post(ctx, []string{cutNote}, footer)
+	shared, shareErr := r.api.shareSnippets(ctx, r.to, snippets)
+	if err := r.post(ctx, []string{cutNoteFor(shared)}, footer); err != nil {
+		return err
+	}
+	if shareErr != nil {
+		return &handlers.SnippetsNotShared{Err: shareErr}
+	}
+	return nil
 }
 
 // Fail is Finish with the notice as the answer: whatever was shown that the
