@@ -34,6 +34,10 @@ func slackTiers() map[string]int {
 		"assistant.threads.setStatus":           50,
 		"agents.sessions.setStatus":             50,  // Tier 3
 		"assistant.threads.setSuggestedPrompts": 100, // Tier 4
+		// An answer's code shared as files: one URL per file, one call to
+		// share them.
+		"files.getUploadURLExternal":   100, // Tier 4
+		"files.completeUploadExternal": 100, // Tier 4
 	}
 }
 
@@ -50,15 +54,21 @@ func newBudget(limits map[string]int, now func() time.Time) *budget {
 	return &budget{now: now, limits: limits, calls: map[string][]time.Time{}}
 }
 
-// take records a call of each method and reports true when every one of
-// them has room in the last minute, beyond reserve calls kept back; it
-// records nothing when one has not.
+// take records a call of each method (a method named twice, two calls)
+// and reports true when every one of them has room in the last minute,
+// beyond reserve calls kept back; it records nothing when one has not.
 func (b *budget) take(reserve int, methods ...string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
 	for _, m := range methods {
-		if limit, ok := b.limits[m]; ok && len(b.recent(m, now)) >= limit-reserve {
+		need := 0
+		for _, o := range methods {
+			if o == m {
+				need++
+			}
+		}
+		if limit, ok := b.limits[m]; ok && len(b.recent(m, now))+need > limit-reserve {
 			return false
 		}
 	}

@@ -29,6 +29,9 @@ func TestBudget(t *testing.T) {
 		{"a method without a tier always fits", 0, func() bool { return b.take(0, "c") }, true},
 		{"a minute later the calls have aged out", time.Minute, func() bool { return b.take(0, "a") }, true},
 		{"forced calls count", 0, func() bool { b.force("a"); b.force("a"); return b.take(0, "a") }, false},
+		{"a minute on, a method named twice is two calls", time.Minute, func() bool { return b.take(0, "a", "a") }, true},
+		{"and they count as two", 0, func() bool { return b.take(0, "a", "a") }, false},
+		{"so the one left still fits", 0, func() bool { return b.take(0, "a") }, true},
 	}
 	for _, s := range steps {
 		clock = clock.Add(s.advance)

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,11 +15,12 @@ import (
 	"github.com/visionbot/visionbot/internal/failure"
 )
 
-// Downloader fetches Slack files with the bot token, and sends that token
-// to no host but Slack's: a URL in an event is data, not a destination to
-// trust (external and remote files name any host they like). A URL on any
-// other host is refused without a request: fetching it even without the
-// token would let whoever posts a file make the bot call any address.
+// Downloader fetches Slack files with the bot token (and posts the bot's
+// own uploads, without it), and sends that token to no host but Slack's: a
+// URL in an event is data, not a destination to trust (external and remote
+// files name any host they like). A URL on any other host is refused
+// without a request: fetching it even without the token would let whoever
+// posts a file make the bot call any address.
 type Downloader struct {
 	client *http.Client
 	token  bearerToken
@@ -102,6 +104,37 @@ func (d *Downloader) checkRedirect(req *http.Request, via []*http.Request) error
 		return nil
 	}
 	return foreignRedirect{host: req.URL.Hostname()}
+}
+
+// Upload posts data to an upload URL Slack handed out
+// (files.getUploadURLExternal), without the token: Slack's docs have the
+// file alone posted there, the URL being its own permission. The code goes
+// to the hosts the token may go to, and nowhere else.
+func (d *Downloader) Upload(ctx context.Context, rawURL string, data []byte) error {
+	const op = "upload"
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%s: not an upload URL", op)
+	}
+	if !d.trusted(u) {
+		return failure.Errorf(op, failure.ForeignHost, u.Scheme+"://"+u.Hostname(), nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, redactURLError(err))
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	// Slack answers 200 when the upload succeeded, and nothing else then.
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", op, resp.Status)
+	}
+	return nil
 }
 
 // Get downloads rawURL, reading at most maxBytes.

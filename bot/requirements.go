@@ -24,6 +24,7 @@ func RequiredScopes() map[string]string {
 		"commands":          "the /analyze slash command",
 		"reactions:write":   "show progress with reactions (reactions.add, reactions.remove)",
 		"files:read":        "download images and read Slack Connect file stubs (files.info)",
+		"files:write":       "share a code answer too long for its thread as snippet files in the thread (files.getUploadURLExternal, files.completeUploadExternal)",
 		"channels:history":  "find the photo of /analyze and of a thread in public channels",
 		"groups:history":    "the same in private channels",
 		"im:history":        "receive DMs (message.im) and read DM threads",

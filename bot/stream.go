@@ -28,9 +28,14 @@ const (
 	StreamOff StreamMode = "off"
 )
 
-// StreamConfig tunes how answers are streamed.
+// StreamConfig tunes how answers reach Slack.
 type StreamConfig struct {
 	Mode StreamMode
+	// MaxParts is the most messages one answer fills in its thread
+	// (MAX_ANSWER_PARTS): the rest is cut, and a note under the last says
+	// so. An answer of hundreds of kilobytes would otherwise bury its
+	// thread under dozens of messages.
+	MaxParts int
 	// Interval is the least time between two appends (or two updates) of
 	// one answer: Slack's tiers allow chat.appendStream about 100 calls a
 	// minute and chat.update about 50.
@@ -43,7 +48,7 @@ type StreamConfig struct {
 // DefaultStreamConfig is how answers are streamed unless configured
 // otherwise: the one place these defaults are written.
 func DefaultStreamConfig() StreamConfig {
-	return StreamConfig{Mode: StreamNative, Interval: time.Second, MaxAge: 4 * time.Minute}
+	return StreamConfig{Mode: StreamNative, MaxParts: 3, Interval: time.Second, MaxAge: 4 * time.Minute}
 }
 
 // UnmarshalText reads STREAM_MODE.
@@ -70,6 +75,13 @@ const liveCallTimeout = 5 * time.Second
 // placeholder is what an answer shows in update mode until the model's
 // first words arrive.
 const placeholder = "_Looking at your photo…_"
+
+// cutNote is the message under an answer cut at MaxParts messages;
+// cutNoteFor words it when the answer's code went into files.
+const (
+	cutLead = "_The answer was longer than this thread takes, so it stops here."
+	cutNote = cutLead + " Ask for a shorter answer, or for one part at a time._"
+)
 
 // streamMargin is how much of Slack's limit a streamed answer leaves
 // unused: splitMarkdown may cut the final first part short of the limit, and
@@ -187,14 +199,36 @@ func (r *reply) Append(text string) {
 }
 
 // Finish makes the thread show the whole answer, on a context of its own
-// (see finishTimeout).
-func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Footer) error {
+// (see finishTimeout). When the answer is longer than MaxParts messages,
+// snippets go into the thread as files between its parts and the note:
+// they hold what was cut. An answer the thread takes whole shares none,
+// since its code is all there already, and each file would cost Slack
+// calls and stay in the workspace for nothing.
+func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Footer, snippets ...handlers.Snippet) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	if ok, err := r.end(ctx); !ok {
 		return err
 	}
-	return r.complete(ctx, splitMarkdown(markdown, r.api.replyLimit), footer)
+	parts := splitMarkdown(markdown, r.api.replyLimit)
+	most := max(r.cfg.MaxParts, 1)
+	if len(parts) <= most {
+		return r.complete(ctx, parts, footer)
+	}
+	// While the answer streamed, no more than its first part was shown
+	// (see limit), so every mode cuts it here alike: its first parts, then
+	// the note, with the footer under it as the thread's last message.
+	if err := r.complete(ctx, parts[:most], nil); err != nil {
+		return err
+	}
+	shared, shareErr := r.api.shareSnippets(ctx, r.to, snippets)
+	if err := r.post(ctx, []string{cutNoteFor(shared)}, footer); err != nil {
+		return err
+	}
+	if shareErr != nil {
+		return &handlers.SnippetsNotShared{Err: shareErr}
+	}
+	return nil
 }
 
 // Fail is Finish with the notice as the answer: whatever was shown that the

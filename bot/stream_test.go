@@ -47,6 +47,9 @@ func filled(cfg StreamConfig) StreamConfig {
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = def.MaxAge
 	}
+	if cfg.MaxParts == 0 {
+		cfg.MaxParts = def.MaxParts
+	}
 	return cfg
 }
 
@@ -378,7 +381,9 @@ func TestReplyUpdateAndOffModes(t *testing.T) {
 	}
 }
 
-func TestReplyLongAnswer(t *testing.T) {
+// longAnswer is an answer of several messages at a limit of 1500 bytes,
+// with accents and a code fence cut between two of them.
+func longAnswer() string {
 	var b strings.Builder
 	for i := range 16 {
 		b.WriteString(strings.Repeat("Une phrase accentuée, é à ü. ", 8))
@@ -387,7 +392,26 @@ func TestReplyLongAnswer(t *testing.T) {
 			b.WriteString("```go\n" + strings.Repeat("fmt.Println(\"ligne\")\n", 40) + "```\n\n")
 		}
 	}
-	answer := b.String()
+	return b.String()
+}
+
+// streamedReply opens a reply in a thread of C1, writing with cfg into
+// messages of at most limit bytes, and appends answer to it in pieces, as
+// a model streams it.
+func streamedReply(t *testing.T, cfg StreamConfig, limit int, answer string) (handlers.Reply, *slackemu.Server, handlers.Thread) {
+	t.Helper()
+	api, emu := newReplyAPI(t, cfg)
+	api.replyLimit = limit
+	th := replyThread(emu, "C1")
+	r := api.OpenReply(context.Background(), th)
+	for chunk := range slicesOf(answer, 97) {
+		r.Append(chunk)
+	}
+	return r, emu, th
+}
+
+func TestReplyLongAnswer(t *testing.T) {
+	answer := longAnswer()
 	const limit = 1500
 	parts := splitMarkdown(answer, limit)
 	reopened := false
@@ -399,14 +423,8 @@ func TestReplyLongAnswer(t *testing.T) {
 	}
 	for _, mode := range []StreamMode{StreamNative, StreamUpdate, StreamOff} {
 		t.Run(string(mode), func(t *testing.T) {
-			api, emu := newReplyAPI(t, StreamConfig{Mode: mode})
-			api.replyLimit = limit
-			th := replyThread(emu, "C1")
+			r, emu, th := streamedReply(t, StreamConfig{Mode: mode, MaxParts: len(parts)}, limit, answer)
 			ctx := context.Background()
-			r := api.OpenReply(ctx, th)
-			for chunk := range slicesOf(answer, 97) {
-				r.Append(chunk)
-			}
 			var live string // what the stream showed before Finish
 			switch mode {
 			case StreamNative:
@@ -429,6 +447,48 @@ func TestReplyLongAnswer(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkThread(t, emu, th, parts, true)
+		})
+	}
+}
+
+// An answer longer than MaxParts messages fills that many, whichever way
+// it reached Slack, and a note under them says it stops there; the footer
+// goes under the note, the thread's last message.
+func TestReplyCapsItsParts(t *testing.T) {
+	answer := longAnswer()
+	const limit = 1500
+	parts := splitMarkdown(answer, limit)
+	if len(parts) < 4 {
+		t.Fatalf("test answer splits in %d parts, want at least 4", len(parts))
+	}
+	cut := func(n int) []string { return append(slices.Clone(parts[:n]), cutNote) }
+	tests := []struct {
+		name     string
+		mode     StreamMode
+		maxParts int
+		want     []string
+	}{
+		{"native", StreamNative, 2, cut(2)},
+		{"update", StreamUpdate, 2, cut(2)},
+		{"off", StreamOff, 2, cut(2)},
+		{"native, one part", StreamNative, 1, cut(1)},
+		{"update, one part", StreamUpdate, 1, cut(1)},
+		{"exactly the cap", StreamNative, len(parts), parts},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, emu, th := streamedReply(t, StreamConfig{Mode: tt.mode, MaxParts: tt.maxParts}, limit, answer)
+			ctx := context.Background()
+			switch tt.mode {
+			case StreamNative:
+				waitCalls(t, emu, "chat.appendStream", 1)
+			case StreamUpdate:
+				waitCalls(t, emu, "chat.update", 1)
+			}
+			if err := r.Finish(ctx, answer, replyFooter()); err != nil {
+				t.Fatal(err)
+			}
+			checkThread(t, emu, th, tt.want, true)
 		})
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/vision"
 	"github.com/visionbot/visionbot/prompts"
@@ -234,6 +236,12 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 		return
 	}
 	answer, err := h.ask(ctx, j, ModelRequest(j.useCase, j.question, images, conv.later...))
+	// The code is taken from the model's text as written, before any note
+	// is added under it or a mention defused in it: a file pings nobody.
+	var snippets []Snippet
+	if j.useCase.CodeFiles {
+		snippets = codeSnippets(answer)
+	}
 	if answer != "" {
 		answer += SourcesNote(j.figures.usage.Sources)
 	}
@@ -260,7 +268,8 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 	if left > 0 {
 		answer += "\n\n_" + h.imagesUsedNote(files, left) + "_"
 	}
-	h.deliver(ctx, j, answer, &Footer{Ref: AnswerRef{UseCase: j.useCase.Name, Files: fileIDs(files), Thread: j.where.Thread}, Choices: h.choices()}, cutOff)
+	footer := &Footer{Ref: AnswerRef{UseCase: j.useCase.Name, Files: fileIDs(files), Thread: j.where.Thread}, Choices: h.choices()}
+	h.deliver(ctx, j, answer, footer, cutOff, snippets)
 }
 
 // ask streams the model's answer into the job's reply, with mentions held
@@ -290,14 +299,22 @@ func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (string, 
 	return strings.TrimSpace(text.String()), err
 }
 
-// deliver finishes the reply with the answer and its footer, on a context
-// of its own: an answer that is complete is shown even when the job's
-// context ends now. cutOff is the notice the answer already carries, if
-// it stopped short.
-func (h *Handler) deliver(ctx context.Context, j *job, answer string, footer *Footer, cutOff error) {
+// deliver finishes the reply with the answer, its footer and the snippets
+// to share should the thread not take it whole, on a context of its own:
+// an answer that is complete is shown even when the job's context ends
+// now. cutOff is the notice the answer already carries, if it stopped
+// short.
+func (h *Handler) deliver(ctx context.Context, j *job, answer string, footer *Footer, cutOff error, snippets []Snippet) {
 	fctx, cancel := finishing(ctx)
 	defer cancel()
-	err := j.timed(func() error { return j.reply.Finish(fctx, defuseMentions(answer), footer) })
+	err := j.timed(func() error { return j.reply.Finish(fctx, defuseMentions(answer), footer, snippets...) })
+	var notShared *SnippetsNotShared
+	if errors.As(err, &notShared) {
+		// The answer and its note are in the thread; the files were extra.
+		h.log.Warn("share the answer's code as files", zap.String("channel", j.where.Channel),
+			zap.String("use_case", j.useCase.Name), zap.Error(notShared.Err))
+		err = nil
+	}
 	if err != nil {
 		j.endProgress(fctx, false)
 		j.tellPrivately(fctx, err)

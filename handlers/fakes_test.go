@@ -40,6 +40,9 @@ type fakeSlack struct {
 	data        map[string][]byte
 	downloadErr map[string]error
 	postErr     error
+	// snippetsErr is Finish's answer once the answer is in the thread: a
+	// *SnippetsNotShared when its files could not follow it.
+	snippetsErr error
 
 	opened   []*fakeReply
 	posted   []reply            // top-level messages
@@ -68,6 +71,8 @@ type fakeReply struct {
 	// endedOn is the error of the context Finish or Fail was given:
 	// nil when it could still make its calls.
 	endedOn error
+	// snippets are what Finish was given to share as files.
+	snippets []Snippet
 }
 
 func (f *fakeSlack) OpenReply(_ context.Context, to Thread) Reply {
@@ -84,8 +89,14 @@ func (r *fakeReply) Append(text string) {
 	r.appended = append(r.appended, text)
 }
 
-func (r *fakeReply) Finish(ctx context.Context, markdown string, footer *Footer) error {
-	return r.end(ctx, markdown, footer)
+func (r *fakeReply) Finish(ctx context.Context, markdown string, footer *Footer, snippets ...Snippet) error {
+	r.s.mu.Lock()
+	r.snippets = snippets
+	r.s.mu.Unlock()
+	if err := r.end(ctx, markdown, footer); err != nil {
+		return err
+	}
+	return r.s.snippetsErr
 }
 
 func (r *fakeReply) Fail(ctx context.Context, notice string) error {

@@ -18,15 +18,35 @@ type Thread struct {
 type Reply interface {
 	// Append adds text as the model writes it. It does not wait for Slack.
 	Append(text string)
-	// Finish makes the thread show exactly markdown, the whole answer, with
-	// the footer (nil for none) under its last part.
-	Finish(ctx context.Context, markdown string, footer *Footer) error
+	// Finish makes the thread show markdown, the whole answer, with the
+	// footer (nil for none) under its last message. An answer longer than
+	// the thread takes is cut, with a note under it; the snippets, if any,
+	// then go into the thread too, as files, since they carry the code that
+	// was cut. An error that is a *SnippetsNotShared leaves the answer and
+	// its note in the thread: only its files are missing.
+	Finish(ctx context.Context, markdown string, footer *Footer, snippets ...Snippet) error
 	// Fail replaces whatever was shown so far with notice.
 	Fail(ctx context.Context, notice string) error
 	// Stopped ends an answer its person stopped: what was shown stays, a
 	// stream Slack stopped is not written to again, and note says so.
 	Stopped(ctx context.Context, note string) error
 }
+
+// Snippet is a block of code in an answer, to share as a file.
+type Snippet struct {
+	Language string // its code fence's language tag ("tsx", "html"); "" for none
+	Code     string
+}
+
+// SnippetsNotShared is Finish's error when an answer's snippets could not
+// go into its thread (Slack refused, or its rate tier had no room): the
+// answer and its note are there, which is what counts.
+type SnippetsNotShared struct{ Err error }
+
+func (e *SnippetsNotShared) Error() string {
+	return "share the answer's code as files: " + e.Err.Error()
+}
+func (e *SnippetsNotShared) Unwrap() error { return e.Err }
 
 // Footer goes under a final answer: the "Try another use case" menu and
 // the feedback buttons. It carries what the answer was about, so that any

@@ -68,6 +68,10 @@ type UseCase struct {
 	// Grounding asks for answers grounded in Google Search, which the
 	// operator must also allow (GROUNDING=on): it is billed per request.
 	Grounding bool
+	// CodeFiles puts the answer's code blocks into its thread as snippet
+	// files when the answer is longer than the thread takes: what is cut
+	// from the messages is still there whole, ready to run.
+	CodeFiles bool
 	// Source is where the use case came from ("built-in", or the file
 	// name Load read it from), for listings and for errors that must name
 	// the file to fix.
@@ -92,6 +96,7 @@ type useCaseFile struct {
 	MaxOutputTokens int    `yaml:"max_output_tokens"`
 	MediaResolution string `yaml:"media_resolution"`
 	Grounding       bool   `yaml:"grounding"`
+	CodeFiles       bool   `yaml:"code_files"`
 }
 
 // Catalog is an immutable, validated set of use cases. It is safe for
@@ -186,6 +191,7 @@ func parse(data []byte) (UseCase, error) {
 		MaxOutputTokens: f.MaxOutputTokens,
 		MediaResolution: vision.MediaResolution(strings.TrimSpace(f.MediaResolution)),
 		Grounding:       f.Grounding,
+		CodeFiles:       f.CodeFiles,
 	}
 	return uc, validate(uc)
 }

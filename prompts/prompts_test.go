@@ -465,7 +465,7 @@ func TestUsageHint(t *testing.T) {
 // out gets the catalog's default budget and the model's own resolution.
 func TestModelSettings(t *testing.T) {
 	ucs, err := Load(fstest.MapFS{
-		"set.yaml":   file("set", "s", "max_output_tokens: 300\nmedia_resolution: high\ngrounding: true"),
+		"set.yaml":   file("set", "s", "max_output_tokens: 300\nmedia_resolution: high\ngrounding: true\ncode_files: true"),
 		"unset.yaml": file("unset", "u", "default: true"),
 	})
 	if err != nil {
@@ -480,22 +480,24 @@ func TestModelSettings(t *testing.T) {
 		wantTokens int
 		wantMedia  vision.MediaResolution
 		wantGround bool
+		wantFiles  bool
 	}{
-		{"set", 300, vision.MediaResolutionHigh, true},
-		{"unset", DefaultMaxOutputTokens, vision.MediaResolutionDefault, false},
+		{"set", 300, vision.MediaResolutionHigh, true, true},
+		{"unset", DefaultMaxOutputTokens, vision.MediaResolutionDefault, false, false},
 	}
 	for _, tt := range tests {
 		uc, _ := c.Lookup(tt.name)
-		if uc.MaxOutputTokens != tt.wantTokens || uc.MediaResolution != tt.wantMedia || uc.Grounding != tt.wantGround {
-			t.Errorf("%s: max_output_tokens %d, media_resolution %q, grounding %v; want %d, %q, %v",
-				tt.name, uc.MaxOutputTokens, uc.MediaResolution, uc.Grounding, tt.wantTokens, tt.wantMedia, tt.wantGround)
+		if uc.MaxOutputTokens != tt.wantTokens || uc.MediaResolution != tt.wantMedia || uc.Grounding != tt.wantGround || uc.CodeFiles != tt.wantFiles {
+			t.Errorf("%s: max_output_tokens %d, media_resolution %q, grounding %v, code_files %v; want %d, %q, %v, %v",
+				tt.name, uc.MaxOutputTokens, uc.MediaResolution, uc.Grounding, uc.CodeFiles, tt.wantTokens, tt.wantMedia, tt.wantGround, tt.wantFiles)
 		}
 	}
 }
 
 // The built-in use cases each ask for what their task needs: code reads
-// small print and writes whole files, a doodle needs the least, and only
-// the guide looks things up.
+// small print and writes whole files (shared as files when the thread
+// can't take them), a doodle needs the least, and only the guide looks
+// things up.
 func TestBuiltinModelSettings(t *testing.T) {
 	c := builtin(t)
 	want := map[string]struct {
@@ -519,6 +521,9 @@ func TestBuiltinModelSettings(t *testing.T) {
 		}
 		if uc.MediaResolution != w.media || uc.Grounding != w.grounding {
 			t.Errorf("%s: media_resolution %q, grounding %v; want %q, %v", uc.Name, uc.MediaResolution, uc.Grounding, w.media, w.grounding)
+		}
+		if uc.CodeFiles != (uc.Name == "code") {
+			t.Errorf("%s: code_files %v; only code's answers are code to take away", uc.Name, uc.CodeFiles)
 		}
 		if uc.Name != "code" && (uc.MaxOutputTokens > DefaultMaxOutputTokens || uc.MaxOutputTokens >= code.MaxOutputTokens) {
 			t.Errorf("%s: max_output_tokens %d; want at most %d, and less than code's %d",

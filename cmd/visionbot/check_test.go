@@ -50,7 +50,7 @@ func TestCheck(t *testing.T) {
 			name:  "everything works",
 			setup: func(*slackemu.Server, map[string]string) {},
 			want: []string{"ok    configuration", "ok    use cases: 7 use cases, describe by default",
-				"ok    Slack bot token: @visionbot (UBOT) in Visionbot Test (T1)", "ok    Slack scopes: all 12 scopes",
+				"ok    Slack bot token: @visionbot (UBOT) in Visionbot Test (T1)", "ok    Slack scopes: all 13 scopes",
 				"ok    Slack app-level token", "ok    Gemini model: gemini-flash-latest is available (Gemini API)",
 				"ok    Gemini settings: gemini-flash-latest takes GEMINI_THINKING=low and a media resolution", "All checks passed."},
 			lacks: []string{"FAIL", "warn"},

@@ -78,6 +78,7 @@ type config struct {
 	ProgressReactions bool               `env:"PROGRESS_REACTIONS" part:"bot"`
 	StreamMode        bot.StreamMode     `env:"STREAM_MODE" part:"bot"`
 	StreamInterval    time.Duration      `env:"STREAM_INTERVAL" part:"bot"`
+	MaxAnswerParts    int                `env:"MAX_ANSWER_PARTS" part:"bot"`
 	ReactionTriggers  handlers.Reactions `env:"REACTION_TRIGGERS" part:"bot"`
 
 	UserRate            bot.Rate `env:"USER_RATE" part:"bot"`
@@ -129,6 +130,7 @@ func defaultConfig() config {
 		ProgressReactions: h.ProgressReactions,
 		StreamMode:        st.Mode,
 		StreamInterval:    st.Interval,
+		MaxAnswerParts:    st.MaxParts,
 		ReactionTriggers:  h.Reactions,
 
 		UserRate:            b.Limits.User,
@@ -415,6 +417,10 @@ func (c config) botProblems() []string {
 	})
 	if c.StreamInterval < 200*time.Millisecond {
 		p = append(p, "STREAM_INTERVAL must be at least 200ms: Slack rate-limits message updates")
+	}
+	if c.MaxAnswerParts < 1 {
+		p = append(p, fmt.Sprintf("MAX_ANSWER_PARTS must be at least 1 (it is %d): it is how many thread messages one answer may fill before it is cut with a note; unset, it is %d",
+			c.MaxAnswerParts, bot.DefaultStreamConfig().MaxParts))
 	}
 	if c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {

@@ -175,6 +175,38 @@ func TestLimitSettings(t *testing.T) {
 	}
 }
 
+// MAX_ANSWER_PARTS bounds the messages of one answer; fewer than one
+// would leave no room for any answer, and the start says what to set.
+func TestMaxAnswerParts(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    int
+		problem string
+	}{
+		{"", 3, ""},
+		{"5", 5, ""},
+		{"1", 1, ""},
+		{"0", 0, "MAX_ANSWER_PARTS must be at least 1 (it is 0): it is how many thread messages one answer may fill"},
+		{"-2", 0, "MAX_ANSWER_PARTS must be at least 1 (it is -2)"},
+		{"three", 0, `MAX_ANSWER_PARTS="three" is not a whole number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			env := map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "GEMINI_API_KEY": "k", "MAX_ANSWER_PARTS": tt.value}
+			cfg, err := loadConfig(func(k string) string { return env[k] }, filepath.Join(t.TempDir(), ".env"), partAll)
+			if tt.problem != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.problem) {
+					t.Errorf("loadConfig = %v, want a problem saying %q", err, tt.problem)
+				}
+				return
+			}
+			if err != nil || cfg.MaxAnswerParts != tt.want {
+				t.Errorf("MAX_ANSWER_PARTS %q: %d, %v; want %d", tt.value, cfg.MaxAnswerParts, err, tt.want)
+			}
+		})
+	}
+}
+
 // Every variable the bot reads is in README.md's Configuration table.
 func TestEveryVariableIsDocumented(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))

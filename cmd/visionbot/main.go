@@ -201,7 +201,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	files := bot.NewDownloader(&http.Client{Timeout: 60 * time.Second, Transport: newTransport(cfg.Workers)}, cfg.SlackBotToken.reveal(),
 		append(bot.SlackFileHosts(), apiURL.Scheme+"://"+apiURL.Host))
 	stream := bot.DefaultStreamConfig()
-	stream.Mode, stream.Interval = cfg.StreamMode, cfg.StreamInterval
+	stream.Mode, stream.Interval, stream.MaxParts = cfg.StreamMode, cfg.StreamInterval, cfg.MaxAnswerParts
 	api := bot.NewAPI(client, files, &http.Client{Timeout: 15 * time.Second}, stream)
 
 	flowCfg := handlers.DefaultConfig()

@@ -131,6 +131,9 @@ func slackTiers() map[string]Tier {
 		// published: the bot holds it to Tier 3, and so does this check.
 		"assistant.threads.setStatus": {"special, held to Tier 3", 50},
 		"agents.sessions.setStatus":   {"Tier 3", 50},
+		// A cut code answer's files.
+		"files.getUploadURLExternal":   {"Tier 4", 100},
+		"files.completeUploadExternal": {"Tier 4", 100},
 	}
 }
 

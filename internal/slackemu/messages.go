@@ -22,6 +22,7 @@ type Posted struct {
 	Blocks      json.RawMessage // nil when the message has none
 	Attachments json.RawMessage // nil when the message has none
 	Streamed    bool            // built with chat.startStream/appendStream/stopStream
+	Files       []string        // the ids of the files it shares (files.completeUploadExternal)
 	User        string          // ephemerals only: the user who sees it
 	At          time.Time       // when it was posted (stream: when it started)
 }
@@ -65,6 +66,13 @@ func (m *message) posted() Posted {
 	}
 	p.Blocks, _ = m.fields["blocks"].(json.RawMessage)
 	p.Attachments, _ = m.fields["attachments"].(json.RawMessage)
+	files, _ := m.fields["files"].([]any)
+	for _, f := range files {
+		if obj, ok := f.(map[string]any); ok {
+			id, _ := obj["id"].(string)
+			p.Files = append(p.Files, id)
+		}
+	}
 	return p
 }
 

@@ -11,7 +11,9 @@
 //     history/replies, files.info and views, with realistic state and error
 //     codes. Every call is recorded and any method can be scripted to fail.
 //   - Files: private file URLs that, like files.slack.com, need the bot token
-//     and answer an HTML sign-in page instead of the bytes when it is missing.
+//     and answer an HTML sign-in page instead of the bytes when it is missing;
+//     and the external upload flow (files.getUploadURLExternal, the POST to
+//     the upload URL, files.completeUploadExternal), recording each file.
 //   - response_url endpoints that record what the bot posts to them.
 //
 // Everything is guarded by one mutex; waiters sleep on a channel that is
@@ -44,7 +46,7 @@ const (
 	VerificationToken = "verification-token"
 	// DefaultScopes is what X-OAuth-Scopes says until SetScopes is called:
 	// every scope visionbot needs.
-	DefaultScopes = "app_mentions:read,assistant:write,channels:history,channels:read,chat:write,commands,files:read,groups:history,groups:read,im:history,im:read,mpim:history,mpim:read,reactions:read,reactions:write,users:read"
+	DefaultScopes = "app_mentions:read,assistant:write,channels:history,channels:read,chat:write,commands,files:read,files:write,groups:history,groups:read,im:history,im:read,mpim:history,mpim:read,reactions:read,reactions:write,users:read"
 )
 
 // DefaultStreamTTL is how long a stream started with chat.startStream takes
@@ -128,6 +130,11 @@ type Server struct {
 	triggers  map[string]*trigger
 	responseN int
 	responses []Response
+
+	// uploads are the files between their upload URL and their
+	// completion, by the key in their upload URL; uploaded the completed.
+	uploads  map[string]*pendingUpload
+	uploaded []Uploaded
 }
 
 // New starts an emulator on 127.0.0.1 with an ephemeral port.
@@ -156,6 +163,7 @@ func New() *Server {
 		triggers:     map[string]*trigger{},
 		userTeams:    map[string]string{},
 		agents:       newAgentState(),
+		uploads:      map[string]*pendingUpload{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.handleAPI)
@@ -163,6 +171,7 @@ func New() *Server {
 	mux.HandleFunc("/files-pri/", s.handleDownload)
 	mux.HandleFunc("/files-tmb/", s.handleDownload)
 	mux.HandleFunc("/response/", s.handleResponse)
+	mux.HandleFunc(uploadPrefix, s.handleUpload)
 	mux.HandleFunc("/", s.handleRoot)
 	s.hs = httptest.NewServer(mux)
 	return s

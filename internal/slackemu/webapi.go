@@ -89,6 +89,9 @@ func methodTable() map[string]method {
 		"assistant.threads.setStatus":           (*Server).setThreadStatus,
 		"assistant.threads.setSuggestedPrompts": (*Server).setSuggestedPrompts,
 		"agents.sessions.setStatus":             (*Server).setSessionStatus,
+
+		"files.getUploadURLExternal":   (*Server).getUploadURL,
+		"files.completeUploadExternal": (*Server).completeUpload,
 	}
 }
 
@@ -103,6 +106,8 @@ func scopeFor(method, channel string) string {
 		return "reactions:write"
 	case "files.info":
 		return "files:read"
+	case "files.getUploadURLExternal", "files.completeUploadExternal":
+		return "files:write"
 	case "users.info":
 		return "users:read"
 	case "assistant.threads.setStatus", "agents.sessions.setStatus":
