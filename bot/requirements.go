@@ -33,3 +33,15 @@ func RequiredScopes() map[string]string {
 		"users:read":        "learn the team of a person whose event doesn't say it (users.info), so that the allow-lists hold in Slack Connect channels",
 	}
 }
+
+// FeatureScopes are the required scopes whose absence turns off one
+// feature, not the bot, with what goes missing: an app installed before the
+// feature keeps answering until an admin adds the scope and reinstalls,
+// and visionbot check warns rather than refuses.
+func FeatureScopes() map[string]string {
+	return map[string]string{
+		"assistant:write": "the Messages tab shows no suggested prompts",
+		"files:write":     "a code answer too long for its thread comes without its code as a file",
+		"reactions:write": "PROGRESS_REACTIONS=true shows no reactions",
+	}
+}

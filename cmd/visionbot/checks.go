@@ -130,17 +130,28 @@ func checkScopes(header string) []checkResult {
 	for _, s := range strings.Split(header, ",") {
 		granted[strings.TrimSpace(s)] = true
 	}
-	required := bot.RequiredScopes()
+	required, features := bot.RequiredScopes(), bot.FeatureScopes()
 	var results []checkResult
+	failed := false
 	for _, scope := range slices.Sorted(maps.Keys(required)) {
-		if !granted[scope] {
-			results = append(results, checkResult{checkFail, "Slack scope " + scope,
-				"missing; the bot needs it to " + required[scope],
-				"add " + scope + " under OAuth & Permissions → Scopes → Bot Token Scopes in your app's settings at api.slack.com/apps, then reinstall the app (Install App → Reinstall to Workspace)"})
+		if granted[scope] {
+			continue
 		}
+		fix := "add " + scope + " under OAuth & Permissions → Scopes → Bot Token Scopes in your app's settings at api.slack.com/apps, then reinstall the app (Install App → Reinstall to Workspace)"
+		if without, ok := features[scope]; ok {
+			results = append(results, checkResult{checkWarn, "Slack scope " + scope,
+				"missing; the bot answers without it, but " + without + " (it is needed to " + required[scope] + ")", fix})
+			continue
+		}
+		failed = true
+		results = append(results, checkResult{checkFail, "Slack scope " + scope, "missing; the bot needs it to " + required[scope], fix})
 	}
-	if len(results) == 0 {
-		return []checkResult{{checkPass, "Slack scopes", fmt.Sprintf("all %d scopes the bot needs are granted", len(required)), ""}}
+	if !failed {
+		granted := len(required) - len(results)
+		results = append([]checkResult{{checkPass, "Slack scopes", fmt.Sprintf("%d of the %d scopes the bot uses are granted, every one it needs", granted, len(required)), ""}}, results...)
+		if len(results) == 1 {
+			results[0].detail = fmt.Sprintf("all %d scopes the bot needs are granted", len(required))
+		}
 	}
 	return results
 }
