@@ -67,6 +67,13 @@ const (
 	Stopping   // the bot is shutting down before the request could finish
 	// JobTimeout is a request that ran longer than JOB_TIMEOUT allows.
 	JobTimeout
+	// HandedOver is a request this replica let go of: another replica took
+	// it over, or this one gave it back at a stop. Its user is told
+	// nothing by this replica: the one that runs it now answers.
+	HandedOver
+	// TooManyTries is a request whose runs kept ending without an answer
+	// (the replicas running it stopped on the way); Detail is how many.
+	TooManyTries
 )
 
 var names = map[Kind]string{
@@ -81,6 +88,7 @@ var names = map[Kind]string{
 	Unavailable: "unavailable", Timeout: "timeout", CutOff: "cut_off",
 	Busy: "busy", RateLimited: "rate_limited", ThreadCap: "thread_cap",
 	NotEnabled: "not_enabled", Stopping: "stopping", JobTimeout: "job_timeout",
+	HandedOver: "handed_over", TooManyTries: "too_many_tries",
 }
 
 // String is the stable name used in logs and metrics.
