@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,6 +162,60 @@ func (s *RedisStore) Ping(ctx context.Context) error {
 	}
 	s.down = false
 	return nil
+}
+
+// MinRedisVersion is the oldest Redis replicas can share: their queue
+// takes over a dead replica's requests with XAUTOCLAIM, new in 6.2.
+const MinRedisVersion = "6.2.0"
+
+// ErrRedisAuth is Redis refusing the password REDIS_URL gave (or asking
+// for one it did not give).
+var ErrRedisAuth = errors.New("Redis refused the password")
+
+// Version asks Redis for its version, which also proves that it answers
+// and takes the password. Like Ping, it starts the store on its memory
+// when Redis does not answer. An error never holds the password: Redis's
+// refusals do not repeat it, and the address is host:port.
+func (s *RedisStore) Version(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	info, err := s.client.InfoMap(ctx, "server").Result()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.down, s.retryAt = true, s.now().Add(s.retryAfter)
+		if msg := err.Error(); strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") ||
+			strings.Contains(msg, "invalid password") || strings.Contains(msg, "without any password configured") {
+			return "", fmt.Errorf("%w at %s: %w", ErrRedisAuth, s.addr, err)
+		}
+		return "", fmt.Errorf("ask Redis at %s for its version: %w", s.addr, err)
+	}
+	s.down = false
+	version := info["Server"]["redis_version"]
+	if version == "" {
+		return "", fmt.Errorf("Redis at %s did not say its version", s.addr)
+	}
+	return version, nil
+}
+
+// RedisVersionSupported reports whether Redis version v (such as 7.0.15)
+// is MinRedisVersion or later.
+func RedisVersionSupported(v string) bool {
+	have, want := strings.Split(v, "."), strings.Split(MinRedisVersion, ".")
+	for i := range want {
+		h := 0 // "6.2" is 6.2.0
+		if i < len(have) {
+			var err error
+			if h, err = strconv.Atoi(have[i]); err != nil {
+				return false
+			}
+		}
+		w, _ := strconv.Atoi(want[i])
+		if h != w {
+			return h > w
+		}
+	}
+	return true
 }
 
 // Close closes the connections to Redis.
