@@ -25,9 +25,9 @@ type Options struct {
 	// Loads runs just these loads of the load stage ("realistic/32"); empty
 	// runs them all.
 	Loads []string
-	// Only runs just the named stages (acks, load, memory, open) of our
-	// mode, with no pass-through: for a quick look at one figure while
-	// working on it. Empty runs everything.
+	// Only runs just the named stages (acks, load, memory, open, replicas)
+	// of our mode, with no pass-through: for a quick look at one figure
+	// while working on it. Empty runs everything.
 	Only []string
 }
 
@@ -47,6 +47,9 @@ type Results struct {
 	Ours        Mode            `json:"ours"`
 	PassThrough Mode            `json:"pass_through"`
 	Tiers       map[string]Tier `json:"slack_tiers"`
+	// Replicas are three bot processes sharing a redis-server; nil when
+	// the stage did not run.
+	Replicas *Replicas `json:"replicas,omitempty"`
 }
 
 // Machine is where the run happened.
@@ -160,6 +163,13 @@ func Run(ctx context.Context, opt Options) (*Results, error) {
 		} else {
 			res.Ours = m
 		}
+	}
+	if opt.runs("replicas") {
+		r, err := replicaStage(ctx, opt, photos, func(format string, a ...any) { say(format, a...) })
+		if err != nil {
+			return nil, fmt.Errorf("replicas: %w", err)
+		}
+		res.Replicas = &r
 	}
 	return res, nil
 }

@@ -25,11 +25,13 @@ type loadResult struct {
 	FirstText []time.Duration `json:"-"`
 	// Live are the waits of the answers shown while they were written;
 	// Held counts those posted whole at the end.
-	Live       []time.Duration `json:"-"`
-	Held       int             `json:"held"`
-	Injected   time.Duration   `json:"injected_ns"`               // the part of the first text's wait the emulators add
-	Late       [2]float64      `json:"timer_lateness_p50_p99_ms"` // the machine's, during the run
-	Reconnects int             `json:"reconnects"`
+	Live []time.Duration `json:"-"`
+	Held int             `json:"held"`
+	// Threads are the requests' threads, in the order sent.
+	Threads    []string      `json:"-"`
+	Injected   time.Duration `json:"injected_ns"`               // the part of the first text's wait the emulators add
+	Late       [2]float64    `json:"timer_lateness_p50_p99_ms"` // the machine's, during the run
+	Reconnects int           `json:"reconnects"`
 }
 
 // request sends request i as a mention with the photo, and returns the
@@ -38,7 +40,7 @@ func (e *env) request(i int, base int64) (thread string, done <-chan struct{}, e
 	thread = fmt.Sprintf("%d.%06d", base+int64(i/1_000_000), i%1_000_000)
 	channel := fmt.Sprintf("CBENCH%02d", i%channels)
 	inner, _ := json.Marshal(map[string]any{
-		"type": "app_mention", "user": fmt.Sprintf("U%03d", i%200), "text": "<@" + slackemu.BotUserID + "> recipe",
+		"type": "app_mention", "user": fmt.Sprintf("U%03d", i%200), "text": fmt.Sprintf("<@%s> recipe (request %d)", slackemu.BotUserID, i),
 		"ts": thread, "event_ts": thread, "channel": channel, "files": []any{e.file},
 	})
 	done = e.track.expect(thread, time.Now())
@@ -121,6 +123,7 @@ func (e *env) openLoop(ctx context.Context, rate float64, d time.Duration) (res 
 		}
 		threads, dones = append(threads, thread), append(dones, done)
 	}
+	res.Threads = threads
 	for i, done := range dones {
 		select {
 		case <-done:

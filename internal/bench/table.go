@@ -3,12 +3,18 @@ package bench
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 )
 
 // WriteTable prints the results as the Markdown table of docs/benchmarks.md.
 func WriteTable(w io.Writer, r *Results) {
+	if r.Replicas != nil && reflect.DeepEqual(r.Ours, Mode{FirstText: map[string]Figures{}, CallsPerMinute: map[string]int{}}) {
+		// Only the replica stage ran (-only replicas).
+		writeReplicas(w, r.Replicas, r.Tiers)
+		return
+	}
 	o, p := r.Ours, r.PassThrough
 	verdict := func(ok bool) string {
 		if ok {
@@ -79,6 +85,46 @@ func WriteTable(w io.Writer, r *Results) {
 	}
 	if len(over) > 0 {
 		fmt.Fprintf(w, "\nAbove Slack's tier in some minute: %s.\n", strings.Join(over, ", "))
+	}
+	if r.Replicas != nil {
+		writeReplicas(w, r.Replicas, r.Tiers)
+	}
+}
+
+// writeReplicas prints the replica stage: the workspace's calls against
+// the tiers, and how requests ended through a kill -9 and a rolling
+// restart.
+func writeReplicas(w io.Writer, r *Replicas, tiers map[string]Tier) {
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**not met**"
+	}
+	fmt.Fprintf(w, "\n%d replicas on one Slack, sharing one redis-server (JOB_CLAIM_AFTER %.0f ms):\n\n", r.Replicas, r.ClaimAfterMS)
+	fmt.Fprintln(w, "| figure | target | replicas | verdict |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	over := overTier(r.CallsPerMinute, tiers)
+	fmt.Fprintf(w, "| Slack calls per method per minute, the workspace as a whole, vs its tier | never above | %s | %s |\n",
+		callsSummary(r.CallsPerMinute, tiers), verdict(len(over) == 0))
+	for _, row := range []struct {
+		name string
+		o    Outcome
+	}{{"open loop, 20 arrivals/s", r.OpenOutcome}, {"kill -9 of the replica holding most requests", r.Kill}, {"rolling restart under load", r.Rolling}} {
+		o := row.o
+		fmt.Fprintf(w, "| %s: answered exactly once / lost / doubled / told to ask again / streams left open (of %d; %d taken over) | all / 0 / 0 / 0 / 0 | %d / %d / %d / %d / %d | %s |\n",
+			row.name, o.Requests, o.TakenOver, o.Once, o.Lost, o.Doubled, o.AskAgain, o.OpenStreams,
+			verdict(o.Once == o.Requests && o.Lost == 0 && o.Doubled == 0 && o.AskAgain == 0 && o.OpenStreams == 0))
+	}
+	fmt.Fprintf(w, "| kill -9: wait from the event to the final answer of the %d requests the killed replica held, p50 / p99 | report (≥ JOB_CLAIM_AFTER) | %s | |\n",
+		r.Kill.Held, pair(r.Kill.TakenOverWaitMS))
+	if ol := r.OpenLoop; ol.Requests > 0 {
+		fmt.Fprintln(w, "\n| load | requests | first text | injected | overhead | overhead, shown while written | held to the end | completed/s | timer lateness | reconnects |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+		loadRow(w, "3 replicas, open loop, 20 arrivals/s, realistic", ol)
+	}
+	if len(over) > 0 {
+		fmt.Fprintf(w, "\nAbove Slack's tier in some minute, the replicas together: %s.\n", strings.Join(over, ", "))
 	}
 }
 

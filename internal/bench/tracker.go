@@ -20,6 +20,7 @@ type tracker struct {
 	// held are the requests whose first visible text was their final
 	// answer: posted whole, with nothing shown while it was written.
 	held  map[string]bool
+	final map[string]time.Time // when the final answer was applied
 	done  map[string]chan struct{}
 	calls map[string][]time.Time // method → when Slack applied each call
 }
@@ -27,7 +28,7 @@ type tracker struct {
 func newTracker(s *slackemu.Server) *tracker {
 	return &tracker{
 		slack: s, sent: map[string]time.Time{}, visible: map[string]time.Time{}, held: map[string]bool{},
-		done: map[string]chan struct{}{}, calls: map[string][]time.Time{},
+		final: map[string]time.Time{}, done: map[string]chan struct{}{}, calls: map[string][]time.Time{},
 	}
 }
 
@@ -69,6 +70,9 @@ func (t *tracker) onCall(c slackemu.Call) {
 		t.visible[thread] = c.At
 		t.held[thread] = final
 	}
+	if _, seen := t.final[thread]; final && !seen {
+		t.final[thread] = c.At
+	}
 	if ch := t.done[thread]; final && ch != nil {
 		close(ch)
 		delete(t.done, thread)
@@ -105,6 +109,21 @@ func (t *tracker) perMinute() map[string]int {
 		out[method] = most
 	}
 	return out
+}
+
+// finalAt is when a request's final answer was applied, if it was.
+func (t *tracker) finalAt(thread string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at, ok := t.final[thread]
+	return at, ok
+}
+
+// sentAt is when a request's event was sent.
+func (t *tracker) sentAt(thread string) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sent[thread]
 }
 
 // pending is how many requests have no final answer yet.
