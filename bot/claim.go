@@ -40,7 +40,6 @@ type claim struct {
 	until    time.Time               // the lease: no Slack call starts after it
 	cancel   context.CancelCauseFunc // the run's, once it started
 	giveBack bool                    // at a stop: the request goes back to the queue
-	acked    bool                    // the request is answered and gone from Redis
 }
 
 // shownMessage is what a request's reply shows in Slack, kept in Redis

@@ -170,7 +170,7 @@ const MinRedisVersion = "6.2.0"
 
 // ErrRedisAuth is Redis refusing the password REDIS_URL gave (or asking
 // for one it did not give).
-var ErrRedisAuth = errors.New("Redis refused the password")
+var ErrRedisAuth = errors.New("it refused the password")
 
 // Version asks Redis for its version, which also proves that it answers
 // and takes the password. Like Ping, it starts the store on its memory
@@ -186,14 +186,14 @@ func (s *RedisStore) Version(ctx context.Context) (string, error) {
 		s.down, s.retryAt = true, s.now().Add(s.retryAfter)
 		if msg := err.Error(); strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") ||
 			strings.Contains(msg, "invalid password") || strings.Contains(msg, "without any password configured") {
-			return "", fmt.Errorf("%w at %s: %w", ErrRedisAuth, s.addr, err)
+			return "", fmt.Errorf("ask Redis at %s for its version: %w (%w)", s.addr, ErrRedisAuth, err)
 		}
 		return "", fmt.Errorf("ask Redis at %s for its version: %w", s.addr, err)
 	}
 	s.down = false
 	version := info["Server"]["redis_version"]
 	if version == "" {
-		return "", fmt.Errorf("Redis at %s did not say its version", s.addr)
+		return "", fmt.Errorf("ask Redis at %s for its version: its INFO has no redis_version", s.addr)
 	}
 	return version, nil
 }

@@ -183,7 +183,7 @@ return 1
 `
 
 // errRedisDown is a call not made because Redis failed a moment ago.
-var errRedisDown = errors.New("Redis failed a moment ago")
+var errRedisDown = errors.New("not asked: Redis failed a moment ago")
 
 // take implements sharedTiers: limits nil records the calls whatever
 // the budget.

@@ -169,7 +169,7 @@ func TestCheckRedis(t *testing.T) {
 		want      []string
 	}{
 		{"it answers", srv.URL(), []string{"ok    Redis: Redis ", "answers and takes the password", "All checks passed."}},
-		{"a wrong password", wrongPassword, []string{"FAIL  Redis: Redis refused the password at " + srv.Addr(), "fix: put Redis's password (its requirepass) in REDIS_URL"}},
+		{"a wrong password", wrongPassword, []string{"FAIL  Redis: ask Redis at " + srv.Addr() + " for its version: it refused the password", "fix: put Redis's password (its requirepass) in REDIS_URL"}},
 		{"it does not answer", down.URL(), []string{"FAIL  Redis: ask Redis at " + down.Addr() + " for its version", "fix: check the host and port in REDIS_URL"}},
 	}
 	for _, tt := range tests {
@@ -198,7 +198,7 @@ func TestCheckRedis(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
 		err := run(ctx, []string{"visionbot"}, func(k string) string { return env[k] }, &syncBuffer{}, &syncBuffer{})
-		if err == nil || !strings.Contains(err.Error(), "Redis refused the password") || strings.Contains(err.Error(), "not-the-password") {
+		if err == nil || !strings.Contains(err.Error(), "it refused the password") || strings.Contains(err.Error(), "not-the-password") {
 			t.Fatalf("run = %v, want the start refused, without the password", err)
 		}
 	})
