@@ -36,6 +36,8 @@ func policyOf(t handlers.Trigger) policy {
 		return policy{allowLists: true, beside: true}
 	case handlers.TriggerFeedback, handlers.TriggerHome:
 		return policy{beside: true}
+	case handlers.TriggerMessages:
+		return policy{allowLists: true, beside: true}
 	}
 	return policy{allowLists: true, limits: true}
 }
@@ -47,6 +49,10 @@ func policyOf(t handlers.Trigger) policy {
 // Flows.Decline. It runs on an admission goroutine, never on the loop
 // that acks envelopes.
 func (b *Bot) admit(ctx context.Context, d decoded) {
+	if d.stop != nil {
+		b.stop(ctx, d)
+		return
+	}
 	req := d.req
 	pol := policyOf(req.Trigger)
 	if pol.allowLists {
@@ -186,4 +192,17 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 		return overLimit, why
 	}
 	return admitted, handlers.Refusal{}
+}
+
+// stop carries a person's Stop to the request answering in the thread,
+// once per event: Slack's retry of it finds the request gone anyway.
+func (b *Bot) stop(ctx context.Context, d decoded) {
+	if verdict, _ := b.checkStore(ctx, d.seen, nil, handlers.Origin{}); verdict == duplicate {
+		return
+	}
+	if b.cfg.Stops == nil {
+		b.log.Debug("a Stop, and no board to take it", zap.String("channel", d.stop.channel))
+		return
+	}
+	b.cfg.Stops.Stop(ctx, d.stop.channel, d.stop.thread)
 }

@@ -5,12 +5,8 @@ package bot
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +55,7 @@ var (
 	_ handlers.Poster  = (*API)(nil)
 	_ handlers.Reactor = (*API)(nil)
 	_ handlers.Views   = (*API)(nil)
+	_ handlers.Agent   = (*API)(nil)
 	_ Teams            = (*API)(nil)
 )
 
@@ -199,26 +196,13 @@ func (a *API) Message(ctx context.Context, channel, ts string) (handlers.Message
 
 // Respond posts an ephemeral answer to a response_url (of a command, a
 // click, a form), which works even where the bot is not a channel member.
-// Its error never holds the URL: a response_url posts as the app for half
-// an hour, and net/http's errors quote the URL they failed on.
 func (a *API) Respond(ctx context.Context, responseURL, text string) error {
 	ctx, release, err := claimOf(ctx).fenced(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	err = slack.PostWebhookCustomHTTPContext(ctx, responseURL, a.hooks, &slack.WebhookMessage{
-		ResponseType: slack.ResponseTypeEphemeral,
-		Text:         text,
-	})
-	if err == nil {
-		return nil
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = fmt.Errorf("%s response_url: %w", ue.Op, ue.Err)
-	}
-	return fmt.Errorf("post to response_url: %s", strings.ReplaceAll(err.Error(), responseURL, "[response_url]"))
+	return a.respond(ctx, responseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text})
 }
 
 // TeamOf looks up the team a user belongs to with users.info: in Slack

@@ -48,6 +48,12 @@ func slackTiers() map[string]int {
 		"chat.update":       50,
 		"reactions.add":     50,
 		"reactions.remove":  50,
+		// Slack gives assistant.threads.setStatus "special" limits without
+		// a number: it is held to Tier 3, with each status's clearing
+		// reserved when it is set.
+		"assistant.threads.setStatus":           50,
+		"agents.sessions.setStatus":             50,  // Tier 3
+		"assistant.threads.setSuggestedPrompts": 100, // Tier 4
 	}
 }
 
@@ -99,6 +105,13 @@ func (b *budget) share() int {
 		return 1
 	}
 	return max(b.shared.count(), 2)
+}
+
+// takeTwice records two calls of method when the minute has room for both:
+// one now, and the one that will take down what it puts up. With one
+// call's room kept back, take records both only when two fit.
+func (b *budget) takeTwice(method string) bool {
+	return b.take(1, method, method)
 }
 
 // force records a call made whatever the budget: the final answer.

@@ -264,3 +264,50 @@ func TestSharedTiersFallBackToAShare(t *testing.T) {
 		t.Errorf("a replica that saw itself alone took %d more edits, want half of 50 less the 10 it made, %d", got, 50/2-10)
 	}
 }
+
+// A loading status and a "processing" session each book the call that
+// takes them down: within the tier, nothing the bot puts up is left up for
+// want of room, and what finds no room is skipped, not queued.
+func TestAgentCallsStayWithinTheirTiers(t *testing.T) {
+	api, emu := newTestAPI(t)
+	api.budget = newBudget(map[string]int{"assistant.threads.setStatus": 4, "agents.sessions.setStatus": 4}, time.Now)
+	ctx := context.Background()
+	ts := []string{emu.AddMessage("C1", map[string]any{"text": "a"}), emu.AddMessage("C1", map[string]any{"text": "b"}),
+		emu.AddMessage("C1", map[string]any{"text": "c"})}
+	status := func(i int, s string) func() error {
+		return func() error { return api.SetStatus(ctx, "C1", ts[i], s, []string{"Reading…"}) }
+	}
+	session := func(i int, s string) func() error {
+		return func() error { return api.SetSession(ctx, "C1", ts[i], s) }
+	}
+	steps := []struct {
+		name    string
+		call    func() error
+		skipped bool
+	}{
+		{"the first status, and its clearing booked", status(0, "is looking…"), false},
+		{"the second", status(1, "is looking…"), false},
+		{"a third status is over the tier", status(2, "is looking…"), true},
+		{"clearing a booked status needs no room", status(0, ""), false},
+		{"nor does the other", status(1, ""), false},
+		{"a status never set has no clearing booked", status(2, ""), true},
+		{"the first session processing", session(0, "processing"), false},
+		{"the second", session(1, "processing"), false},
+		{"a third is over the tier", session(2, "processing"), true},
+		{"its end is booked", session(0, "active"), false},
+		{"and the other's", session(1, "active"), false},
+		{"a booking is used once", session(1, "active"), true},
+	}
+	for _, s := range steps {
+		err := s.call()
+		if got := errors.Is(err, handlers.ErrNotShown); got != s.skipped {
+			t.Fatalf("%s: err = %v, want skipped %v", s.name, err, s.skipped)
+		}
+		if err != nil && !s.skipped {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+	if st, se := len(emu.Calls("assistant.threads.setStatus")), len(emu.Calls("agents.sessions.setStatus")); st != 4 || se != 4 {
+		t.Errorf("Slack saw %d setStatus and %d sessions.setStatus calls, want 4 and 4", st, se)
+	}
+}

@@ -20,7 +20,13 @@ type decoded struct {
 	seen []string
 	// ignored says why the envelope is no request; "" for a request.
 	ignored string
+	// stop is a person's click on Slack's Stop button: no request, but
+	// the end of the one answering in that thread.
+	stop *threadRef
 }
+
+// threadRef names a thread.
+type threadRef struct{ channel, thread string }
 
 func ignore(why string) decoded { return decoded{ignored: why} }
 
@@ -94,13 +100,14 @@ func (d decoder) event(ev slackevents.EventsAPIEvent) decoded {
 	case *slackevents.ReactionAddedEvent:
 		return d.reaction(inner, eventKey)
 	case *slackevents.AppHomeOpenedEvent:
-		if inner.Tab != "home" || inner.User == "" {
-			return ignore("not the Home tab")
+		return d.appHome(inner)
+	case *slackevents.AppContextChangedEvent:
+		return d.contextChanged(inner, eventKey)
+	case *slackevents.AgentSessionStoppedEvent:
+		if inner.Channel == "" || inner.ThreadTimestamp == "" {
+			return ignore("a Stop that names no thread")
 		}
-		return decoded{req: handlers.Request{
-			Origin: handlers.Origin{Trigger: handlers.TriggerHome, User: inner.User},
-			Ask:    handlers.HomeOpened{},
-		}}
+		return decoded{stop: &threadRef{channel: inner.Channel, thread: inner.ThreadTimestamp}, seen: []string{eventKey}}
 	}
 	return ignore("an event the bot does not handle: " + ev.InnerEvent.Type)
 }
@@ -170,6 +177,49 @@ func (d decoder) reaction(ev *slackevents.ReactionAddedEvent, eventKey string) d
 	}
 }
 
+// appHome reads a tab of the app opened: the Home tab shows the use cases;
+// the Messages tab gets suggested prompts.
+func (d decoder) appHome(ev *slackevents.AppHomeOpenedEvent) decoded {
+	switch {
+	case ev.User == "":
+		return ignore("an app tab opened by no one")
+	case ev.Tab == "home":
+		return decoded{req: handlers.Request{
+			Origin: handlers.Origin{Trigger: handlers.TriggerHome, User: ev.User},
+			Ask:    handlers.HomeOpened{},
+		}}
+	case ev.Tab == "messages" && ev.Channel != "":
+		return decoded{req: handlers.Request{
+			Origin: handlers.Origin{Trigger: handlers.TriggerMessages, Channel: ev.Channel, User: ev.User},
+			Ask:    handlers.MessagesOpened{},
+		}}
+	}
+	return ignore("an app tab the bot shows nothing in: " + ev.Tab)
+}
+
+// contextChanged reads what a person looks at while the Messages tab is
+// open: the first message context among the entities (Slack orders them by
+// relevance), or nothing the bot uses.
+func (d decoder) contextChanged(ev *slackevents.AppContextChangedEvent, eventKey string) decoded {
+	if ev.User == "" || ev.Channel == "" {
+		return ignore("a context change with no one or no DM")
+	}
+	var v handlers.Viewing
+	for _, e := range ev.Context.Entities {
+		if e.Message != nil && e.Message.ChannelID != "" && e.Message.MessageTimestamp != "" {
+			v = handlers.Viewing{Channel: e.Message.ChannelID, TS: e.Message.MessageTimestamp}
+			break
+		}
+	}
+	return decoded{
+		req: handlers.Request{
+			Origin: handlers.Origin{Trigger: handlers.TriggerMessages, Channel: ev.Channel, User: ev.User},
+			Ask:    v,
+		},
+		seen: []string{eventKey},
+	}
+}
+
 // messageOrigin is the origin of a message to the bot: the answer goes to
 // its thread, or starts one under it.
 func messageOrigin(trigger handlers.Trigger, channel, ts, threadTS, user, team string) handlers.Origin {
@@ -223,16 +273,27 @@ func (d decoder) action(cb slack.InteractionCallback, act *slack.BlockAction) de
 	if !ok {
 		return ignore("an action outside the bot's footer")
 	}
+	// The answer's thread: the footer names it; a click under the answer
+	// itself says it too, a click in a private follow-up may not.
 	o := handlers.Origin{Channel: firstOf(cb.Container.ChannelID, cb.Channel.ID), User: cb.User.ID,
-		Team: cb.User.TeamID, ResponseURL: cb.ResponseURL}
+		Team: cb.User.TeamID, ResponseURL: cb.ResponseURL,
+		Thread: firstOf(ref.Thread, cb.Container.ThreadTs, cb.Message.ThreadTimestamp, cb.Container.MessageTs)}
 	switch act.ActionID {
 	case ActionRerun:
 		o.Trigger = handlers.TriggerRerun
-		o.Thread = firstOf(cb.Container.ThreadTs, cb.Message.ThreadTimestamp, cb.Container.MessageTs)
 		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Rerun{UseCase: act.SelectedOption.Value, Ref: ref}}}
+	case ActionFeedback:
+		if act.Value != feedbackUp && act.Value != feedbackDown {
+			return ignore("a feedback button of unknown value: " + act.Value)
+		}
+		o.Trigger = handlers.TriggerFeedback
+		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Vote{Up: act.Value == feedbackUp, Ref: ref}}}
 	case ActionFeedbackUp, ActionFeedbackDown:
 		o.Trigger = handlers.TriggerFeedback
 		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Vote{Up: act.ActionID == ActionFeedbackUp, Ref: ref}}}
+	case ActionWhatWasWrong:
+		o.Trigger = handlers.TriggerFeedback
+		return decoded{req: handlers.Request{Origin: o, Ask: handlers.WhatWasWrong{Text: act.Value, Ref: ref}}}
 	}
 	return ignore("an action the bot does not have: " + act.ActionID)
 }

@@ -49,6 +49,9 @@ func describe(d decoded) string {
 	if d.ignored != "" {
 		return "ignored: " + d.ignored
 	}
+	if d.stop != nil {
+		return "stop " + d.stop.channel + "/" + d.stop.thread + " | seen " + strings.Join(d.seen, ",")
+	}
 	o := d.req.Origin
 	s := fmt.Sprintf("%s channel=%s thread=%s message=%s user=%s team=%s", o.Trigger, o.Channel, o.Thread, o.Message, o.User, o.Team)
 	if o.ResponseURL != "" {
@@ -74,6 +77,12 @@ func describe(d decoded) string {
 		s += fmt.Sprintf(" | reacted %s for %s", ask.Emoji, ask.UseCase)
 	case handlers.HomeOpened:
 		s += " | home"
+	case handlers.MessagesOpened:
+		s += " | messages tab"
+	case handlers.Viewing:
+		s += fmt.Sprintf(" | viewing %s/%s", ask.Channel, ask.TS)
+	case handlers.WhatWasWrong:
+		s += fmt.Sprintf(" | what was wrong with %s: %q", ask.Ref.UseCase, ask.Text)
 	}
 	return s + " | seen " + strings.Join(d.seen, ",")
 }
@@ -147,7 +156,34 @@ func TestDecode(t *testing.T) {
 		{"the Messages tab", "events/message_im.slack-web.json", func(m map[string]any) {
 			clear(m)
 			set("type", "app_home_opened", "user", "U1", "channel", "D1", "tab", "messages")(m)
-		}, "ignored: not the Home tab"},
+		}, "messages channel=D1 thread= message= user=U1 team= | messages tab | seen "},
+		{"another tab", "events/message_im.slack-web.json", func(m map[string]any) {
+			clear(m)
+			set("type", "app_home_opened", "user", "U1", "channel", "D1", "tab", "about")(m)
+		}, "ignored: an app tab the bot shows nothing in: about"},
+		// The agent surface.
+		{"Stop in a thread", "events/message_im.slack-web.json", func(m map[string]any) {
+			clear(m)
+			set("type", "agent_session_stopped", "user", "U1", "channel", "C1", "thread_ts", "1.000100",
+				"streaming_message_ts", []any{"1.000200"}, "event_ts", "1.000300")(m)
+		}, "stop C1/1.000100 | seen event:Ev044C51K43V"},
+		{"Stop without a thread", "events/message_im.slack-web.json", func(m map[string]any) {
+			clear(m)
+			set("type", "agent_session_stopped", "user", "U1", "channel", "C1", "event_ts", "1.000300")(m)
+		}, "ignored: a Stop that names no thread"},
+		{"looking at a message", "events/message_im.slack-web.json", func(m map[string]any) {
+			clear(m)
+			set("type", "app_context_changed", "user", "U1", "channel", "D1", "event_ts", "1.000300",
+				"context", map[string]any{"entities": []any{
+					map[string]any{"type": "slack#/types/channel_id", "value": "C7"},
+					map[string]any{"type": "slack#/types/message_context", "value": map[string]any{"channel_id": "C7", "message_ts": "7.000100"}},
+				}})(m)
+		}, "messages channel=D1 thread= message= user=U1 team= | viewing C7/7.000100 | seen event:Ev044C51K43V"},
+		{"looking at a channel only", "events/message_im.slack-web.json", func(m map[string]any) {
+			clear(m)
+			set("type", "app_context_changed", "user", "U1", "channel", "D1", "event_ts", "1.000300",
+				"context", map[string]any{"entities": []any{map[string]any{"type": "slack#/types/channel_id", "value": "C7"}}})(m)
+		}, "messages channel=D1 thread= message= user=U1 team= | viewing / | seen event:Ev044C51K43V"},
 		// Slash commands: team_id is the workspace it was typed in.
 		{"a slash command", "socketmode/slash_commands.slack-go.json", nil,
 			`slash channel=C9876543210 thread= message= user=U2345678901 team= private trigger=13345224609.738474920 | command "Fix login" | seen envelope:command-envelope`},
@@ -182,7 +218,26 @@ func TestDecode(t *testing.T) {
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
 				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300"},
 				"actions", []any{map[string]any{"type": "button", "action_id": ActionFeedbackDown, "block_id": ref, "value": "down"}})(p)
-		}, "feedback channel=C1 thread= message= user=U1 team=T1 | vote up=false on recipe | seen envelope:env-message_action.bolt-python.json"},
+		}, "feedback channel=C1 thread=1.000300 message= user=U1 team=T1 | vote up=false on recipe | seen envelope:env-message_action.bolt-python.json"},
+		{"a vote on the native buttons", "interactive/message_action.bolt-python.json", func(p map[string]any) {
+			clear(p)
+			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
+				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300", "thread_ts": "1.000100"},
+				"actions", []any{map[string]any{"type": "feedback_buttons", "action_id": ActionFeedback, "block_id": ref, "value": "up",
+					"text": map[string]any{"type": "plain_text", "text": "👍"}}})(p)
+		}, "feedback channel=C1 thread=1.000100 message= user=U1 team=T1 | vote up=true on recipe | seen envelope:env-message_action.bolt-python.json"},
+		{"a native button of unknown value", "interactive/message_action.bolt-python.json", func(p map[string]any) {
+			clear(p)
+			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
+				"actions", []any{map[string]any{"type": "feedback_buttons", "action_id": ActionFeedback, "block_id": ref, "value": "meh"}})(p)
+		}, "ignored: no action of the bot's"},
+		{"what was wrong, in a private follow-up: the thread comes from the footer", "interactive/message_action.bolt-python.json", func(p map[string]any) {
+			clear(p)
+			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"}, "response_url", "https://hooks.slack.com/r",
+				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000900", "is_ephemeral": true},
+				"actions", []any{map[string]any{"type": "plain_text_input", "action_id": ActionWhatWasWrong,
+					"block_id": encodeRef(handlers.AnswerRef{Thread: "1.000100", UseCase: "recipe"}), "value": "it was soup, not pasta"}})(p)
+		}, `feedback channel=C1 thread=1.000100 message= user=U1 team=T1 private | what was wrong with recipe: "it was soup, not pasta" | seen envelope:env-message_action.bolt-python.json`},
 		{"a click outside the bot's footer", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1"},

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"crypto/rand"
 	"strings"
 	"unicode/utf8"
 
@@ -9,15 +10,29 @@ import (
 	"github.com/visionbot/visionbot/handlers"
 )
 
-// The footer under each answer is one actions block. Its block_id carries
-// what the answer was about (use case and file IDs), so a click, or a
-// follow-up that reads the thread, needs no state on the bot's side.
+// Under each answer: an actions block with the "Try another use case"
+// menu, and a context_actions block with Slack's native feedback buttons.
+// Each block's block_id carries what the answer was about (its thread, use
+// case and file IDs), so that a click, or a follow-up that reads the
+// thread, needs no state on the bot's side. Slack asks for new block ids
+// for every version of a message, so each rendering draws a nonce.
 const (
-	footerPrefix = "vb1|"
+	footerPrefix = "vb2|"
+	// legacyPrefix is the block_id of the footers before the native
+	// feedback buttons (vb1|use case|files), still under older answers.
+	legacyPrefix = "vb1|"
 
-	ActionRerun        = "rerun"
+	ActionRerun    = "rerun"
+	ActionFeedback = "feedback"
+	// ActionFeedbackUp and ActionFeedbackDown are the home-made buttons of
+	// older answers, still counted when clicked.
 	ActionFeedbackUp   = "feedback_up"
 	ActionFeedbackDown = "feedback_down"
+	// ActionWhatWasWrong is the one-line input of the follow-up to a 👎.
+	ActionWhatWasWrong = "what_was_wrong"
+
+	feedbackUp   = "up"
+	feedbackDown = "down"
 )
 
 // Slack's limits on what the footer holds.
@@ -32,31 +47,52 @@ func footerBlocks(f *handlers.Footer) []slack.Block {
 	if f == nil {
 		return nil
 	}
-	var elements []slack.BlockElement
-	var options []*slack.OptionBlockObject
-	for _, c := range f.Choices {
-		if c.Name == f.Ref.UseCase || len(options) == maxSelectOptions {
-			continue
-		}
-		options = append(options, slack.NewOptionBlockObject(c.Name,
-			slack.NewTextBlockObject(slack.PlainTextType, truncate(c.Label, maxOptionText), false, false), nil))
+	var blocks []slack.Block
+	if menu := rerunMenu(f.Ref, f.Choices); menu != nil {
+		blocks = append(blocks, slack.NewActionBlock(encodeRef(f.Ref), menu))
 	}
-	if len(options) > 0 {
-		elements = append(elements, slack.NewOptionsSelectBlockElement(slack.OptTypeStatic,
-			slack.NewTextBlockObject(slack.PlainTextType, "Try another use case", false, false),
-			ActionRerun, options...))
-	}
-	elements = append(elements,
-		slack.NewButtonBlockElement(ActionFeedbackUp, "up", slack.NewTextBlockObject(slack.PlainTextType, "👍", true, false)),
-		slack.NewButtonBlockElement(ActionFeedbackDown, "down", slack.NewTextBlockObject(slack.PlainTextType, "👎", true, false)),
-	)
-	return []slack.Block{slack.NewActionBlock(encodeRef(f.Ref), elements...)}
+	feedback := slack.NewFeedbackButtonsBlockElement(ActionFeedback,
+		slack.NewFeedbackButton(plain("👍"), feedbackUp).WithAccessibilityLabel("This answer helped"),
+		slack.NewFeedbackButton(plain("👎"), feedbackDown).WithAccessibilityLabel("This answer missed"))
+	return append(blocks, slack.NewContextActionsBlock(encodeRef(f.Ref), feedback))
 }
 
-// encodeRef writes a reference as a block_id, dropping files that do not
-// fit in Slack's 255 characters.
+// rerunMenu is the "Try another use case" menu: every choice but the
+// answer's own use case; nil when there is no other.
+func rerunMenu(ref handlers.AnswerRef, choices []handlers.Choice) *slack.SelectBlockElement {
+	var options []*slack.OptionBlockObject
+	for _, c := range choices {
+		if c.Name == ref.UseCase || len(options) == maxSelectOptions {
+			continue
+		}
+		options = append(options, slack.NewOptionBlockObject(c.Name, plain(truncate(c.Label, maxOptionText)), nil))
+	}
+	if len(options) == 0 {
+		return nil
+	}
+	return slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Try another use case"), ActionRerun, options...)
+}
+
+// downvotedBlocks are the private follow-up to a 👎: what to do, the menu
+// of the other use cases, and a line to say what was wrong, sent on Enter.
+func downvotedBlocks(d handlers.Downvoted) []slack.Block {
+	blocks := []slack.Block{mrkdwn(d.Text)}
+	if menu := rerunMenu(d.Ref, d.Choices); menu != nil {
+		blocks = append(blocks, slack.NewActionBlock(encodeRef(d.Ref), menu))
+	}
+	line := slack.NewPlainTextInputBlockElement(plain("What was wrong? One line, then Enter"), ActionWhatWasWrong).
+		WithMaxLength(500).
+		WithDispatchActionConfig(&slack.DispatchActionConfig{TriggerActionsOn: []string{"on_enter_pressed"}})
+	input := slack.NewInputBlock(encodeRef(d.Ref), plain("What was wrong?"), nil, line).WithDispatchAction(true)
+	input.Optional = true
+	return append(blocks, input)
+}
+
+// encodeRef writes a reference as a new block_id:
+// vb2|nonce|thread|use case|files, dropping files that do not fit in
+// Slack's 255 characters.
 func encodeRef(ref handlers.AnswerRef) string {
-	id := footerPrefix + ref.UseCase + "|"
+	id := footerPrefix + rand.Text()[:8] + "|" + ref.Thread + "|" + ref.UseCase + "|"
 	for i, f := range ref.Files {
 		part := f
 		if i > 0 {
@@ -70,17 +106,28 @@ func encodeRef(ref handlers.AnswerRef) string {
 	return id
 }
 
-// decodeRef reads a block_id written by encodeRef.
+// decodeRef reads a block_id written by encodeRef, or by the footer of
+// older answers.
 func decodeRef(blockID string) (handlers.AnswerRef, bool) {
-	rest, ok := strings.CutPrefix(blockID, footerPrefix)
-	if !ok {
+	var ref handlers.AnswerRef
+	var files string
+	if rest, ok := strings.CutPrefix(blockID, footerPrefix); ok {
+		parts := strings.SplitN(rest, "|", 4)
+		if len(parts) != 4 {
+			return handlers.AnswerRef{}, false
+		}
+		ref.Thread, ref.UseCase, files = parts[1], parts[2], parts[3]
+	} else if rest, ok := strings.CutPrefix(blockID, legacyPrefix); ok {
+		var cut bool
+		if ref.UseCase, files, cut = strings.Cut(rest, "|"); !cut {
+			return handlers.AnswerRef{}, false
+		}
+	} else {
 		return handlers.AnswerRef{}, false
 	}
-	useCase, files, ok := strings.Cut(rest, "|")
-	if !ok || useCase == "" {
+	if ref.UseCase == "" {
 		return handlers.AnswerRef{}, false
 	}
-	ref := handlers.AnswerRef{UseCase: useCase}
 	if files != "" {
 		ref.Files = strings.Split(files, ",")
 	}
@@ -90,8 +137,9 @@ func decodeRef(blockID string) (handlers.AnswerRef, bool) {
 // refFromBlocks finds the footer among a message's blocks.
 func refFromBlocks(blocks slack.Blocks) *handlers.AnswerRef {
 	for _, b := range blocks.BlockSet {
-		if ab, ok := b.(*slack.ActionBlock); ok {
-			if ref, ok := decodeRef(ab.BlockID); ok {
+		switch b.(type) {
+		case *slack.ActionBlock, *slack.ContextActionsBlock:
+			if ref, ok := decodeRef(b.ID()); ok {
 				return &ref
 			}
 		}

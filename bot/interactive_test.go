@@ -175,7 +175,7 @@ func TestReactionAndHomeRouting(t *testing.T) {
 	b.pool.stop(5 * time.Second)
 
 	slices.Sort(flows.calls)
-	want := []string{"home  ", "reaction C1 1700000000.000100"}
+	want := []string{"handlers.MessagesOpened D1 ", "home  ", "reaction C1 1700000000.000100"}
 	if !slices.Equal(flows.calls, want) {
 		t.Errorf("flows = %q, want %q", flows.calls, want)
 	}
@@ -186,29 +186,49 @@ func TestReactionAndHomeRouting(t *testing.T) {
 
 func TestFooterRoundTrip(t *testing.T) {
 	footer := &handlers.Footer{
-		Ref:     handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}},
+		Ref:     handlers.AnswerRef{Thread: "1700000000.000100", UseCase: "recipe", Files: []string{"F1", "F2"}},
 		Choices: []handlers.Choice{{Name: "describe", Label: "describe: " + strings.Repeat("long ", 30)}, {Name: "recipe", Label: "recipe"}},
 	}
-	raw, err := json.Marshal(map[string]any{"type": "message", "ts": "1.2", "blocks": footerBlocks(footer)})
-	if err != nil {
-		t.Fatal(err)
+	render := func() (string, slack.Msg) {
+		t.Helper()
+		raw, err := json.Marshal(map[string]any{"type": "message", "ts": "1.2", "blocks": footerBlocks(footer)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg slack.Msg
+		if err := json.Unmarshal(raw, &msg); err != nil {
+			t.Fatal(err)
+		}
+		return string(raw), msg
 	}
-	var msg slack.Msg
-	if err := json.Unmarshal(raw, &msg); err != nil {
-		t.Fatal(err)
-	}
+	s, msg := render()
 	got := messageFromSlack("C1", msg).Answer
-	if got == nil || got.UseCase != "recipe" || !slices.Equal(got.Files, []string{"F1", "F2"}) {
+	if got == nil || got.UseCase != "recipe" || got.Thread != footer.Ref.Thread || !slices.Equal(got.Files, []string{"F1", "F2"}) {
 		t.Fatalf("read back %+v", got)
 	}
-	s := string(raw)
 	if strings.Contains(s, `"value":"recipe"`) {
 		t.Error("the menu offers the use case the answer already used")
 	}
-	for _, want := range []string{ActionRerun, ActionFeedbackUp, ActionFeedbackDown, "Try another use case"} {
+	for _, want := range []string{ActionRerun, "Try another use case", `"type":"context_actions"`, `"type":"feedback_buttons"`,
+		`"action_id":"` + ActionFeedback + `"`, `"value":"up"`, `"value":"down"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("footer lacks %q: %s", want, s)
 		}
+	}
+	// Slack wants new block ids for every version of a message, and the
+	// two blocks of one footer differ too.
+	ids := map[string]bool{}
+	for range 3 {
+		_, msg := render()
+		for _, b := range msg.Blocks.BlockSet {
+			if ids[b.ID()] {
+				t.Errorf("block_id %q used twice", b.ID())
+			}
+			ids[b.ID()] = true
+		}
+	}
+	if len(ids) != 6 {
+		t.Errorf("%d block ids in three renderings of two blocks", len(ids))
 	}
 
 	many := handlers.AnswerRef{UseCase: "describe"}
@@ -217,6 +237,34 @@ func TestFooterRoundTrip(t *testing.T) {
 	}
 	if id := encodeRef(many); len(id) > maxBlockID {
 		t.Errorf("block_id of %d characters, Slack allows %d", len(id), maxBlockID)
+	}
+}
+
+// Block ids the bot reads back: its own, those of older answers (vb1),
+// and anything else, which is not the bot's.
+func TestDecodeRef(t *testing.T) {
+	tests := []struct {
+		id   string
+		want *handlers.AnswerRef
+	}{
+		{"vb2|ABCDEFGH|1700000000.000100|recipe|F1,F2", &handlers.AnswerRef{Thread: "1700000000.000100", UseCase: "recipe", Files: []string{"F1", "F2"}}},
+		{"vb2|ABCDEFGH||describe|", &handlers.AnswerRef{UseCase: "describe"}},
+		{"vb1|nutrition|F9", &handlers.AnswerRef{UseCase: "nutrition", Files: []string{"F9"}}},
+		{"vb2|ABCDEFGH|1.2|", nil},
+		{"vb2|ABCDEFGH|1.2||F1", nil},
+		{"vb1|", nil},
+		{"vb-wait|XYZ", nil},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		got, ok := decodeRef(tt.id)
+		if ok != (tt.want != nil) {
+			t.Errorf("decodeRef(%q) ok = %v", tt.id, ok)
+			continue
+		}
+		if ok && (got.Thread != tt.want.Thread || got.UseCase != tt.want.UseCase || !slices.Equal(got.Files, tt.want.Files)) {
+			t.Errorf("decodeRef(%q) = %+v, want %+v", tt.id, got, *tt.want)
+		}
 	}
 }
 

@@ -337,3 +337,37 @@ func (h *health) isDown() bool {
 	defer h.mu.Unlock()
 	return h.down
 }
+
+// stopsChannel is the Redis channel Stops are published on.
+const stopsChannel = "stops"
+
+// PublishStop tells every replica of a person's Stop in a thread.
+func (s *RedisStore) PublishStop(ctx context.Context, channel, thread string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	if err := s.client.Publish(ctx, s.opts.Prefix+stopsChannel, stopMessage(channel, thread)).Err(); err != nil {
+		return fmt.Errorf("publish a Stop to Redis at %s: %w", s.addr, err)
+	}
+	return nil
+}
+
+// SubscribeStops calls stop for each Stop any replica publishes, until ctx
+// ends. The client reconnects a dropped subscription on its own.
+func (s *RedisStore) SubscribeStops(ctx context.Context, stop func(channel, thread string)) {
+	sub := s.client.Subscribe(ctx, s.opts.Prefix+stopsChannel)
+	defer func() { _ = sub.Close() }()
+	msgs := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			if channel, thread, ok := parseStopMessage(m.Payload); ok {
+				stop(channel, thread)
+			}
+		}
+	}
+}

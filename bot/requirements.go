@@ -5,7 +5,7 @@ package bot
 
 // RequiredBotEvents are the events the loop handles.
 func RequiredBotEvents() []string {
-	return []string{"app_mention", "message.im", "reaction_added", "app_home_opened"}
+	return []string{"app_mention", "message.im", "reaction_added", "app_home_opened", "agent_session_stopped", "app_context_changed"}
 }
 
 // RequiredShortcuts are the message shortcuts the loop routes, by
@@ -19,7 +19,8 @@ func RequiredCommands() []string { return []string{"/analyze"} }
 func RequiredScopes() map[string]string {
 	return map[string]string{
 		"app_mentions:read": "receive app_mention events",
-		"chat:write":        "post and stream answers in threads (chat.postMessage, chat.update, chat.*Stream)",
+		"chat:write":        "post and stream answers in threads (chat.postMessage, chat.update, chat.*Stream), show a thread's loading status (assistant.threads.setStatus) and its agent session (agents.sessions.setStatus)",
+		"assistant:write":   "suggest prompts in the Messages tab (assistant.threads.setSuggestedPrompts); Slack adds it to an app declared as an agent",
 		"commands":          "the /analyze slash command",
 		"reactions:write":   "show progress with reactions (reactions.add, reactions.remove)",
 		"files:read":        "download images and read Slack Connect file stubs (files.info)",

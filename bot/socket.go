@@ -86,6 +86,8 @@ type Config struct {
 	// user is told it failed: each run ended by a crash is one; a hand-back
 	// at a stop is none.
 	Tries int
+	// Stops takes people's Stops to their requests; nil for none.
+	Stops *StopBoard
 }
 
 // DefaultConfig is what the bot runs with unless configured otherwise: the
@@ -191,6 +193,13 @@ func (b *Bot) Run(ctx context.Context) error {
 	if b.shared != nil {
 		b.shared.start(jobCtx)
 	}
+	// Stops relayed by the other replicas reach this one's requests until
+	// the stop: no new request starts after it.
+	var listening sync.WaitGroup
+	if b.cfg.Stops != nil {
+		listening.Go(func() { b.cfg.Stops.listen(socketCtx) })
+	}
+	defer listening.Wait()
 	var admitting sync.WaitGroup
 	for range admitters {
 		admitting.Go(func() {

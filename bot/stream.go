@@ -232,6 +232,43 @@ func (r *reply) Fail(ctx context.Context, notice string) error {
 	return r.complete(ctx, splitMarkdown(notice, r.api.replyLimit), nil)
 }
 
+// Stopped ends an answer its person stopped with Slack's Stop button. Slack
+// has stopped the answer's stream itself: it is not written to again, and
+// note follows it in the thread. A message being edited keeps what it
+// shows, with note under it; with nothing shown yet, note replaces the
+// placeholder or is posted.
+func (r *reply) Stopped(ctx context.Context, note string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if ok, err := r.end(ctx); !ok {
+		return err
+	}
+	ctx, release, err := r.claim.fenced(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	m := &r.msg
+	if m.phase == lost {
+		r.findPlaceholder(ctx)
+	}
+	switch m.phase {
+	case streaming:
+		m.streamOpen = false
+		return r.post(ctx, []string{note}, nil)
+	case editing, frozen:
+		if m.streamOpen {
+			_ = r.stopStream(ctx)
+		}
+		text := note
+		if m.shown != "" {
+			text = m.shown + "\n\n" + note
+		}
+		return r.replace(ctx, splitMarkdown(text, r.api.replyLimit), nil)
+	}
+	return r.post(ctx, []string{note}, nil)
+}
+
 // end stops the goroutine and waits for the call it may be making. It
 // reports false when the reply had already ended.
 func (r *reply) end(ctx context.Context) (bool, error) {

@@ -2,12 +2,16 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/slack-go/slack"
 
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/slackemu"
@@ -79,9 +83,15 @@ func streamedText(emu *slackemu.Server) string {
 	return b.String()
 }
 
+// hasFooter reports whether a message carries replyFooter's reference in
+// its blocks.
 func hasFooter(p slackemu.Posted) bool {
-	return strings.Contains(string(p.Blocks), `"type":"actions"`) &&
-		strings.Contains(string(p.Blocks), encodeRef(replyFooter().Ref))
+	var blocks slack.Blocks
+	if p.Blocks == nil || json.Unmarshal(p.Blocks, &blocks) != nil {
+		return false
+	}
+	ref, want := refFromBlocks(blocks), replyFooter().Ref
+	return ref != nil && ref.UseCase == want.UseCase && slices.Equal(ref.Files, want.Files)
 }
 
 // checkThread checks that the bot's messages in channel show exactly parts,
@@ -623,6 +633,50 @@ func TestReplyFinishesOnItsOwnContext(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkThread(t, emu, th, []string{notice}, false)
+		})
+	}
+}
+
+// After a person's Stop, the thread keeps what the answer showed and says
+// it was stopped: a stream Slack stopped is never written to again, and a
+// message being edited keeps its text with the note under it.
+func TestReplyStopped(t *testing.T) {
+	const note = "_Stopped._"
+	tests := []struct {
+		name string
+		mode StreamMode
+		want []string // the thread's messages
+	}{
+		{"native stream, stopped by Slack", StreamNative, []string{"The first words", note}},
+		{"edited message", StreamUpdate, []string{"The first words\n\n" + note}},
+		{"nothing shown yet", StreamOff, []string{note}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api, emu := newReplyAPI(t, StreamConfig{Mode: tt.mode})
+			th := replyThread(emu, "C1")
+			ctx := context.Background()
+			r := api.OpenReply(ctx, th)
+			r.Append("The first words")
+			switch tt.mode {
+			case StreamNative:
+				waitCalls(t, emu, "chat.appendStream", 1)
+				if stopped := emu.StopStreams(th.Channel, th.TS); len(stopped) != 1 {
+					t.Fatalf("Slack stopped %v, want the answer's stream", stopped)
+				}
+			case StreamUpdate:
+				waitCalls(t, emu, "chat.update", 1)
+			}
+			before := len(emu.Calls("chat.appendStream")) + len(emu.Calls("chat.stopStream"))
+			if err := r.Stopped(ctx, note); err != nil {
+				t.Fatal(err)
+			}
+			if tt.mode == StreamNative {
+				if after := len(emu.Calls("chat.appendStream")) + len(emu.Calls("chat.stopStream")); after != before {
+					t.Errorf("the bot wrote %d more times to a stream Slack stopped", after-before)
+				}
+			}
+			checkThread(t, emu, th, tt.want, false)
 		})
 	}
 }

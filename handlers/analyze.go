@@ -13,15 +13,15 @@ import (
 	"github.com/visionbot/visionbot/prompts"
 )
 
-// said answers a mention or a DM: about the files attached, or, in a
-// thread, about the thread's photo (a follow-up when the bot answered
-// there already).
+// said answers a mention or a DM: about the files attached, or the
+// message a suggested prompt refers to, or, in a thread, about the
+// thread's photos (a follow-up when the bot answered there already).
 func (h *Handler) said(ctx context.Context, j *job, s Said) {
 	// A bare mention in a thread means "look at the thread's photo";
 	// outside a thread, with nothing attached, the user needs to know what
 	// exists.
-	inThread := j.where.inThread()
-	bare := strings.TrimSpace(s.Text) == "" && !inThread
+	threaded := j.where.inThread()
+	bare := strings.TrimSpace(s.Text) == "" && !threaded
 	if len(s.Files) == 0 && (isHelp(s.Text) || bare) {
 		j.where.Message = "" // no reactions on a help text
 		err := j.timed(func() error {
@@ -30,20 +30,36 @@ func (h *Handler) said(ctx context.Context, j *job, s Said) {
 		j.end(err, "help")
 		return
 	}
-	j.ask(h.catalog.Choose(s.Text))
-	j.startProgress(ctx)
+	text, viewed, hasRef := h.viewedRef(s.Text, j.where.User)
+	j.ask(h.catalog.Choose(text))
+	ctx = j.startProgress(ctx)
 	if err := h.checkQuestion(j.question); err != nil {
 		j.fail(ctx, err)
 		return
 	}
-	if len(s.Files) > 0 {
+	switch {
+	case hasRef && len(s.Files) == 0:
+		h.answerViewed(ctx, j, viewed)
+	case threaded:
+		h.followThread(ctx, j, inThread{ts: j.where.Message, text: text, files: s.Files})
+	case len(s.Files) > 0:
 		h.answer(ctx, j, conversation{files: s.Files})
-		return
-	}
-	if !inThread {
+	case j.where.Trigger == TriggerDM && j.question == "" && h.namesUseCase(text):
+		h.askForPhoto(ctx, j)
+	default:
 		j.fail(ctx, failure.Errorf("find an image", failure.NoImage, "", nil))
-		return
 	}
+}
+
+// namesUseCase says whether text starts with a use case's name or alias.
+func (h *Handler) namesUseCase(text string) bool {
+	_, named := h.named(text)
+	return named
+}
+
+// followThread answers a message in a thread with the thread: its photos
+// and, where the bot answered, the conversation so far.
+func (h *Handler) followThread(ctx context.Context, j *job, m inThread) {
 	var msgs []Message
 	err := j.timed(func() error {
 		var err error
@@ -54,13 +70,30 @@ func (h *Handler) said(ctx context.Context, j *job, s Said) {
 		j.fail(ctx, fmt.Errorf("read thread %s: %w", j.where.Thread, err))
 		return
 	}
-	conv, ok := h.followUp(msgs, j.where.Message, s.Text, j.useCase, j.question)
+	conv, ok := h.followUp(msgs, m, j.useCase, j.question)
 	if !ok {
 		j.fail(ctx, failure.Errorf("find an image", failure.NoImage, "", nil))
 		return
 	}
 	j.ask(conv.useCase, conv.question)
 	h.answer(ctx, j, conv)
+}
+
+// askForPhoto answers a use case named without a photo in a DM (a
+// suggested prompt picked in the Messages tab): the next photo in the
+// thread is answered with it, as the thread names it.
+func (h *Handler) askForPhoto(ctx context.Context, j *job) {
+	what := j.useCase.Suggestion
+	if what == "" {
+		what = j.useCase.Description
+	}
+	text := fmt.Sprintf("Send me the photo in this thread (%s). *%s*: %s",
+		SupportedFormats, j.useCase.Name, strings.TrimSuffix(what, "."))
+	fctx, cancel := finishing(ctx)
+	defer cancel()
+	err := j.timed(func() error { return h.slack.Poster.PostReply(fctx, j.where.Channel, j.where.Thread, text) })
+	j.endProgress(fctx, err == nil)
+	j.end(err, "asked_for_photo")
 }
 
 // command answers /analyze. Slack sends no files with slash commands, so
@@ -91,7 +124,7 @@ func (h *Handler) command(ctx context.Context, j *job, c Command) {
 	}
 	j.where.Thread = threadOf(photo)
 	j.where.Message = photo.TS
-	j.startProgress(ctx)
+	ctx = j.startProgress(ctx)
 
 	// The confirmation is not on the way to the answer: send it alongside,
 	// as one of the request's side calls that end waits for.
@@ -221,7 +254,7 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 	if left > 0 {
 		answer += "\n\n_" + h.imagesUsedNote(files, left) + "_"
 	}
-	h.deliver(ctx, j, answer, &Footer{Ref: AnswerRef{UseCase: j.useCase.Name, Files: fileIDs(files)}, Choices: h.choices()}, cutOff)
+	h.deliver(ctx, j, answer, &Footer{Ref: AnswerRef{UseCase: j.useCase.Name, Files: fileIDs(files), Thread: j.where.Thread}, Choices: h.choices()}, cutOff)
 }
 
 // ask streams the model's answer into the job's reply, with mentions held

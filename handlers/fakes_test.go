@@ -9,6 +9,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,6 +47,10 @@ type fakeSlack struct {
 	forms    []Form
 	formErr  error
 	homes    map[string]Home
+
+	agent     []string            // status and session calls, in order
+	prompts   map[string][]Prompt // suggested prompts by channel
+	downvoted []Downvoted
 }
 
 // reply is a message the bot left in a thread: an answer or a notice.
@@ -85,6 +90,18 @@ func (r *fakeReply) Finish(ctx context.Context, markdown string, footer *Footer)
 
 func (r *fakeReply) Fail(ctx context.Context, notice string) error {
 	return r.end(ctx, notice, nil)
+}
+
+// Stopped records the shown text with the note under it, as the reply
+// writer keeps it.
+func (r *fakeReply) Stopped(ctx context.Context, note string) error {
+	r.s.mu.Lock()
+	shown := strings.Join(r.appended, "")
+	r.s.mu.Unlock()
+	if shown != "" {
+		note = shown + "\n\n" + note
+	}
+	return r.end(ctx, note, nil)
 }
 
 func (r *fakeReply) end(ctx context.Context, text string, footer *Footer) error {
@@ -241,7 +258,10 @@ func newTestHandler(t *testing.T, s *fakeSlack, m *fakeModel) *Handler {
 		t.Fatalf("load catalog: %v", err)
 	}
 	now := func() time.Time { return time.Unix(1700000000, 0) }
-	return New(s.roles(), m, catalog, zap.NewNop(), DefaultConfig(), now)
+	cfg := DefaultConfig()
+	// The tests of the flows check the reactions too: they stay available.
+	cfg.ProgressReactions = true
+	return New(s.roles(), m, catalog, zap.NewNop(), cfg, now)
 }
 
 func testPNG(t testing.TB, w, h int) []byte {
@@ -294,7 +314,7 @@ func thumbURL(id string, size int) string {
 }
 
 func newFakeSlack() *fakeSlack {
-	return &fakeSlack{data: map[string][]byte{}, messages: map[string]Message{}, homes: map[string]Home{}}
+	return &fakeSlack{data: map[string][]byte{}, messages: map[string]Message{}, homes: map[string]Home{}, prompts: map[string][]Prompt{}}
 }
 
 func mustCatalog(t testing.TB) *prompts.Catalog {
@@ -310,5 +330,37 @@ func testLogger() *zap.Logger { return zap.NewNop() }
 
 // roles is the fake in every role the flows declare.
 func (f *fakeSlack) roles() Slack {
-	return Slack{Reader: f, Files: f, Poster: f, Reactor: f, Views: f}
+	return Slack{Reader: f, Files: f, Poster: f, Reactor: f, Views: f, Agent: f}
+}
+
+// SetStatus records "status channel/thread text" ("" clears).
+func (f *fakeSlack) SetStatus(_ context.Context, channel, thread, status string, loading []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.skipped["status"] && status != "" {
+		return ErrNotShown
+	}
+	f.agent = append(f.agent, fmt.Sprintf("status %s/%s %q %d", channel, thread, status, len(loading)))
+	return nil
+}
+
+func (f *fakeSlack) SetSession(_ context.Context, channel, thread, status string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.agent = append(f.agent, fmt.Sprintf("session %s/%s %s", channel, thread, status))
+	return nil
+}
+
+func (f *fakeSlack) SuggestPrompts(_ context.Context, channel, title string, prompts []Prompt) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prompts[channel] = prompts
+	return nil
+}
+
+func (f *fakeSlack) RespondDownvoted(_ context.Context, _ string, d Downvoted) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.downvoted = append(f.downvoted, d)
+	return nil
 }

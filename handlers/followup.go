@@ -7,42 +7,51 @@ import (
 	"github.com/visionbot/visionbot/prompts"
 )
 
-// followUp builds the conversation for a message in a thread (ts, text)
-// from the thread itself (msgs, root first), so that any replica can
-// answer it: the images are the newest ones posted before the message (or,
-// when a person posted none, those the bot's latest answer was about). When
-// the bot has answered since, its answers become the model's turns and the
-// people's messages the user's, and the use case stays the one last
-// answered with unless the text names another; else uc and question, chosen
-// from the text, stand. It reports false when the thread holds no image.
+// inThread is a message to the bot inside a thread: its ts, its text
+// (without the bot's mention) and the files attached to it.
+type inThread struct {
+	ts    string
+	text  string
+	files []File
+}
+
+// followUp builds the conversation for a message in a thread from the
+// thread itself (msgs, root first), so that any replica can answer it.
+//
+// The images are the message's own, then the thread's photos posted
+// before it, newest first, MaxImages in all (or, when a person posted
+// none, those the bot's latest answer was about): "and this one?" with a
+// new photo is asked with the photos it follows. Unless the message names
+// a use case, the thread's stands: the one its latest answer was made
+// with, or the one a person named (a suggested prompt's "recipe" then
+// their photo). When the bot has answered in the thread, its answers
+// become the model's turns and the people's messages the user's; else uc
+// and question, chosen from the message, stand. It reports false when
+// there is no image.
 //
 // Every person's text taken from the thread is held to MaxQuestion, as the
 // new message was: one the bot refused for its length must not reach the
 // model as part of a follow-up.
-func (h *Handler) followUp(msgs []Message, ts, text string, uc prompts.UseCase, question string) (conversation, bool) {
+func (h *Handler) followUp(msgs []Message, m inThread, uc prompts.UseCase, question string) (conversation, bool) {
 	var before []Message
 	for _, msg := range msgs {
-		if msg.TS != ts && tsBefore(msg.TS, ts) {
+		if msg.TS != m.ts && tsBefore(msg.TS, m.ts) {
 			before = append(before, msg)
 		}
 	}
-	th, ok := h.readThread(before)
-	if !ok {
+	th := h.readThread(before, len(m.files))
+	files := append(append([]File(nil), m.files...), th.files...)
+	if len(files) == 0 {
 		return conversation{}, false
 	}
-	text = strings.TrimSpace(text)
-	if !th.answered || text == "" {
-		return conversation{files: th.files, useCase: uc, question: question}, true
-	}
-
-	// A follow-up keeps the use case of the last answer unless the
-	// message starts with another's name.
-	if first, _, _ := strings.Cut(text, " "); th.lastRef != nil {
-		if _, named := h.catalog.Lookup(strings.ToLower(strings.Trim(first, ",:;.!?"))); !named {
-			if last, ok := h.catalog.Lookup(th.lastRef.UseCase); ok {
-				uc = last
-			}
+	text := strings.TrimSpace(m.text)
+	if _, named := h.named(text); !named && th.useCase != "" {
+		if last, ok := h.catalog.Lookup(th.useCase); ok {
+			uc = last
 		}
+	}
+	if !th.answered || text == "" {
+		return conversation{files: files, useCase: uc, question: question}, true
 	}
 	question = ""
 	if th.byPerson {
@@ -54,52 +63,78 @@ func (h *Handler) followUp(msgs []Message, ts, text string, uc prompts.UseCase, 
 	later := h.boundHistory(h.turnsAfter(before[th.anchor+1:]))
 	// The new message's length was checked before (checkQuestion).
 	later = append(later, vision.Turn{Role: vision.RoleUser, Text: text})
-	return conversation{files: th.files, later: later, useCase: uc, question: question}, true
+	return conversation{files: files, later: later, useCase: uc, question: question}, true
+}
+
+// named is the use case text starts with, if it names one.
+func (h *Handler) named(text string) (prompts.UseCase, bool) {
+	first, _, _ := strings.Cut(strings.TrimSpace(text), " ")
+	return h.catalog.Lookup(strings.ToLower(strings.Trim(first, ",:;.!?")))
 }
 
 // thread is what a follow-up needs of the messages before it.
 type thread struct {
-	// anchor is the index of the message with the images: a person's
-	// newest photo, or (byPerson false) the message before the bot's
-	// latest answer about images from elsewhere; -1 when that is the root.
+	// files are the images of the thread, newest first; anchor is the
+	// index of the oldest message they come from, where the conversation
+	// starts. With no person's photo (byPerson false), the files are those
+	// of the bot's latest answer about images from elsewhere, and anchor
+	// the message before it; -1 when that is the root.
+	files    []File
 	anchor   int
 	byPerson bool
-	files    []File
-	answered bool       // the bot answered since the anchor
-	lastRef  *AnswerRef // what its latest answer was about
+	answered bool   // the bot answered in the thread: this is a follow-up
+	useCase  string // the thread's use case: its latest answer's, or the one a person named; "" for none
 }
 
-// readThread finds a thread's images and whether the bot answered about
-// them; false when it holds none.
-func (h *Handler) readThread(before []Message) (thread, bool) {
+// readThread reads a thread's images and its use case. Before the bot has
+// answered in the thread, the images are the new message's own, or else
+// the newest photo message's; in a follow-up, the thread's photos too,
+// newest first, up to MaxImages beyond the taken ones the new message
+// brings.
+func (h *Handler) readThread(before []Message, taken int) thread {
 	th := thread{anchor: -1}
-	for i := len(before) - 1; i >= 0; i-- {
-		if !h.ours(before[i]) && before[i].BotID == "" && hasImageCandidate(before[i].Files) {
-			th.anchor, th.files, th.byPerson = i, before[i].Files, true
-			break
+	for _, msg := range before {
+		if h.ours(msg) {
+			th.answered = true
 		}
 	}
-	for i := th.anchor + 1; i < len(before); i++ {
-		if h.ours(before[i]) {
-			th.answered = true
-			if before[i].Answer != nil {
-				th.lastRef = before[i].Answer
+	photo := func(msg Message) bool { return !h.ours(msg) && msg.BotID == "" && hasImageCandidate(msg.Files) }
+	for i := len(before) - 1; i >= 0 && taken+len(th.files) < h.cfg.MaxImages; i-- {
+		if !photo(before[i]) {
+			continue
+		}
+		th.files = append(th.files, imageCandidates(before[i].Files, h.cfg.MaxImages-taken-len(th.files))...)
+		th.anchor, th.byPerson = i, true
+		if !th.answered {
+			break // a first question is about the newest photo alone
+		}
+	}
+	if !th.answered && taken > 0 {
+		th.files = nil // a first question with its own photo is about that photo
+	}
+	if !th.byPerson && taken == 0 {
+		// No person's image in the thread: an answer about images from
+		// elsewhere (a form's upload) still names its files.
+		for i := len(before) - 1; i >= 0; i-- {
+			if ref := before[i].Answer; ref != nil && h.ours(before[i]) && len(ref.Files) > 0 {
+				th.anchor = i - 1 // the answer itself is the first model turn
+				th.files = stubs(ref.Files)
+				break
 			}
 		}
 	}
-	if th.byPerson {
-		return th, true
-	}
-	// No person's image in the thread: an answer about images from
-	// elsewhere (a form's upload) still names its files.
-	for i := len(before) - 1; i >= 0; i-- {
-		if ref := before[i].Answer; ref != nil && h.ours(before[i]) && len(ref.Files) > 0 {
-			th.anchor = i - 1 // the answer itself is the first model turn
-			th.files = stubs(ref.Files)
-			return th, true
+	for i := len(before) - 1; i >= 0 && th.useCase == ""; i-- {
+		msg := before[i]
+		switch {
+		case h.ours(msg) && msg.Answer != nil:
+			th.useCase = msg.Answer.UseCase
+		case !h.ours(msg) && msg.BotID == "":
+			if uc, named := h.named(h.withoutOwnMention(msg.Text)); named {
+				th.useCase = uc.Name
+			}
 		}
 	}
-	return thread{}, false
+	return th
 }
 
 // turnsAfter are the model's turns (the bot's answers) and the user's (the

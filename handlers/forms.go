@@ -74,6 +74,7 @@ func ReadFormTarget(metadata string) (FormTarget, error) {
 // Home is the app's Home tab.
 type Home struct {
 	Intro    string
+	Privacy  string // what happens to people's photos
 	UseCases []HomeUseCase
 	HowTo    []string // lines that read the same in Markdown and mrkdwn
 }

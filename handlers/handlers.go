@@ -91,6 +91,8 @@ type Poster interface {
 	PostMessage(ctx context.Context, channel, markdown string) (string, error)
 	// Respond sends a message only its user sees, through a response_url.
 	Respond(ctx context.Context, responseURL, text string) error
+	// RespondDownvoted sends the private follow-up to a 👎.
+	RespondDownvoted(ctx context.Context, responseURL string, d Downvoted) error
 }
 
 // Reactor shows progress with reactions on the message being answered.
@@ -108,6 +110,35 @@ type Views interface {
 	PublishHome(ctx context.Context, user string, home Home) error
 }
 
+// Agent is Slack's surface for AI apps: a thread's loading status, its
+// agent session (while "processing", Slack shows the person a Stop button),
+// and the suggested prompts of the Messages tab. Each call is a courtesy:
+// under Slack's rate tiers it may be skipped with ErrNotShown.
+type Agent interface {
+	// SetStatus shows status, and loading messages to rotate through, in a
+	// thread while its answer is prepared; an empty status clears it.
+	SetStatus(ctx context.Context, channel, thread, status string, loading []string) error
+	// SetSession sets the lifecycle status of a thread's agent session
+	// ("processing", "active").
+	SetSession(ctx context.Context, channel, thread, status string) error
+	// SuggestPrompts offers prompts in a conversation: picking one sends
+	// its Message as the person's message.
+	SuggestPrompts(ctx context.Context, channel, title string, prompts []Prompt) error
+}
+
+// Prompt is one suggested prompt.
+type Prompt struct {
+	Title   string
+	Message string
+}
+
+// Stops lets a person's Stop, wherever Slack delivers it, reach the request
+// answering in their thread.
+type Stops interface {
+	// Watch makes a Stop in the thread call stop, until unwatch is called.
+	Watch(channel, thread string, stop func()) (unwatch func())
+}
+
 // Slack is the Slack side of the flows, by role. The adapter in package bot
 // plays every role; tests give each one a fake.
 type Slack struct {
@@ -116,6 +147,7 @@ type Slack struct {
 	Poster  Poster
 	Reactor Reactor
 	Views   Views
+	Agent   Agent
 }
 
 // Model answers a vision request, calling onText with each piece of text as
@@ -143,6 +175,20 @@ type Config struct {
 	BotUserID string
 	// Reactions are the reaction triggers, for help texts.
 	Reactions Reactions
+	// ProgressReactions adds :eyes: to the message being answered, then
+	// :white_check_mark: or :warning:, beside the thread's loading status.
+	ProgressReactions bool
+	// Backend names where photos go, for the texts that say so: "the
+	// Gemini API" or "Vertex AI in project P (L)"; VertexAI says whose
+	// terms apply.
+	Backend  string
+	VertexAI bool
+	// RefKey signs the references to messages that suggested prompts
+	// carry, so that a typed reference can't make the bot read a message
+	// the person may not see. Replicas share it.
+	RefKey []byte
+	// Stops lets a person's Stop reach their request; nil for none.
+	Stops Stops
 	// MaxQuestion bounds a question's length in characters: a longer one
 	// is refused with a message naming both numbers, not cut short.
 	MaxQuestion int
@@ -199,6 +245,7 @@ func DefaultConfig() Config {
 		MaxQuestion:     2000,
 		MaxHistoryTurns: 12,
 		MaxHistoryChars: 24000,
+		Backend:         "the Gemini API",
 	}
 }
 

@@ -100,7 +100,7 @@ func (h *Handler) submission(ctx context.Context, j *job, sub Submission) {
 		}
 		j.where.Thread = ts
 	}
-	j.startProgress(ctx)
+	ctx = j.startProgress(ctx)
 	h.answer(ctx, j, conversation{files: files})
 }
 
@@ -135,25 +135,64 @@ func (h *Handler) rerun(ctx context.Context, j *job, r Rerun) {
 		j.fail(ctx, failure.Errorf("read the answer's images", failure.NoImage, "", nil))
 		return
 	}
+	ctx = j.startProgress(ctx)
 	h.answer(ctx, j, conversation{files: files})
 }
 
-// vote counts and logs a vote, and thanks the voter privately.
+// vote counts and logs a vote. A 👍 is thanked privately; a 👎 gets a
+// private follow-up that offers the other use cases on the same images and
+// a line to say what was wrong.
 func (h *Handler) vote(ctx context.Context, j *job, v Vote) {
 	uc := v.Ref.UseCase
 	h.votes.add(uc, v.Up)
 	vote := "down"
-	thanks := "Thanks for the feedback. Try another use case from the menu, or ask a follow-up in the thread."
 	if v.Up {
 		vote = "up"
-		thanks = "Thanks for the feedback!"
 	}
 	h.log.Info("feedback", zap.String("use_case", uc), zap.String("vote", vote),
 		zap.String("channel", j.where.Channel), zap.String("user", j.where.User))
-	if j.where.ResponseURL != "" {
-		j.respond(ctx, thanks)
-	}
 	j.ended = true // counted and logged above: a vote is no request of its own
+	if j.where.ResponseURL == "" {
+		return
+	}
+	if v.Up {
+		j.respond(ctx, "Thanks for the feedback!")
+		return
+	}
+	var others []Choice
+	for _, c := range h.choices() {
+		if c.Name != uc {
+			others = append(others, c)
+		}
+	}
+	ref := v.Ref
+	if ref.Thread == "" {
+		ref.Thread = j.where.Thread
+	}
+	d := Downvoted{Ref: ref, Choices: others,
+		Text: "Sorry that missed. Try another use case on the same image, or tell me in one line what was wrong."}
+	err := j.timed(func() error { return h.slack.Poster.RespondDownvoted(ctx, j.where.ResponseURL, d) })
+	if err != nil {
+		h.log.Warn("respond privately to a 👎", zap.String("channel", j.where.Channel), zap.Error(err))
+	}
+}
+
+// maxWhatWasWrong bounds the line logged after a 👎.
+const maxWhatWasWrong = 500
+
+// whatWasWrong logs the line a person wrote after a 👎, with the use case
+// (never the image), and thanks them privately.
+func (h *Handler) whatWasWrong(ctx context.Context, j *job, w WhatWasWrong) {
+	line := strings.Join(strings.Fields(w.Text), " ")
+	if r := []rune(line); len(r) > maxWhatWasWrong {
+		line = string(r[:maxWhatWasWrong]) + "…"
+	}
+	h.log.Info("feedback: what was wrong", zap.String("use_case", w.Ref.UseCase), zap.String("what", line),
+		zap.String("channel", j.where.Channel), zap.String("user", j.where.User))
+	j.ended = true // logged above: no request of its own
+	if j.where.ResponseURL != "" && line != "" {
+		j.respond(ctx, "Thanks, noted: that helps make the "+w.Ref.UseCase+" answers better.")
+	}
 }
 
 // Votes returns the feedback counted so far, by use case.
@@ -211,7 +250,7 @@ func (h *Handler) reacted(ctx context.Context, j *job, rx Reacted) {
 		return
 	}
 	j.where.Thread = threadOf(m)
-	j.startProgress(ctx)
+	ctx = j.startProgress(ctx)
 	h.answer(ctx, j, conversation{files: m.Files})
 }
 
@@ -223,7 +262,7 @@ func (h *Handler) homeOpened(ctx context.Context, j *job) {
 
 func (h *Handler) home() Home {
 	home := Home{Intro: "I look at the photos and screenshots you post and answer in the thread, " +
-		"with Google Gemini. Pick a use case, or just ask a question about the image."}
+		"with Google Gemini. Pick a use case, or just ask a question about the image.", Privacy: h.privacyText()}
 	for _, uc := range h.catalog.All() {
 		home.UseCases = append(home.UseCases, HomeUseCase{
 			Name: uc.Name, Aliases: uc.Aliases, Description: uc.Description, Example: uc.Example, Default: uc.Default,

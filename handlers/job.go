@@ -50,14 +50,17 @@ type job struct {
 	figures  figures
 }
 
-// progress is the reactions on the message being answered: :eyes: while
-// the request runs, then its outcome. Its calls run beside the answer,
-// which never waits for them.
+// progress is what shows, while a request runs, that the bot is on it:
+// the thread's loading status, its agent session "processing" (with
+// Slack's Stop button), and, when configured, :eyes: on the message. Its
+// calls run beside the answer, which never waits for them.
 type progress struct {
 	calls sync.WaitGroup
-	// eyes is whether :eyes: may be on the message; set by the call that
-	// adds it, read after calls.Wait.
-	eyes bool
+	// shown says what the calls put up, so that the end takes down only
+	// that; written by the calls, read after calls.Wait.
+	status, session, eyes bool
+	// unwatch ends the watch for a Stop in the thread.
+	unwatch func()
 }
 
 // figures are what the request's log line and metrics report.
@@ -95,33 +98,107 @@ func (j *job) timed(call func() error) error {
 	return err
 }
 
-// startProgress shows :eyes: on the message asked about, without making
-// the answer wait for it.
-func (j *job) startProgress(ctx context.Context) {
-	channel, ts := j.where.Channel, j.where.Message
-	if ts == "" {
-		return
+// startProgress shows that the bot is on the request, in its thread, and
+// returns the context a person's Stop in that thread cancels: from here on
+// the request runs on it.
+func (j *job) startProgress(ctx context.Context) context.Context {
+	channel, thread, ts := j.where.Channel, j.where.Thread, j.where.Message
+	if thread == "" {
+		return ctx
+	}
+	if stops := j.h.cfg.Stops; stops != nil {
+		var stop context.CancelCauseFunc
+		ctx, stop = context.WithCancelCause(ctx)
+		j.progress.unwatch = stops.Watch(channel, thread, func() {
+			stop(failure.Errorf("stop", failure.Stopped, "", nil))
+		})
+	}
+	agent := j.h.slack.Agent
+	loading := j.useCase.Loading
+	if len(loading) == 0 {
+		loading = defaultLoading()
 	}
 	j.progress.calls.Go(func() {
-		err := j.timed(func() error { return j.h.slack.Reactor.AddReaction(ctx, channel, ts, reactionWorking) })
-		// Even when the call failed, the reaction may be there: only a
-		// skipped one surely is not, and needs no removal.
-		j.progress.eyes = !errors.Is(err, ErrNotShown)
-		if err != nil && j.progress.eyes {
-			j.h.log.Warn("add reaction", zap.String("channel", channel), zap.Error(err))
-		}
+		err := j.timed(func() error { return agent.SetStatus(ctx, channel, thread, workingStatus, loading) })
+		j.progress.status = shown(err)
+		j.logCourtesy("set the thread's status", err)
 	})
+	j.progress.calls.Go(func() {
+		err := j.timed(func() error { return agent.SetSession(ctx, channel, thread, sessionProcessing) })
+		j.progress.session = shown(err)
+		j.logCourtesy("set the agent session to processing", err)
+	})
+	if j.h.cfg.ProgressReactions && ts != "" {
+		j.progress.calls.Go(func() {
+			err := j.timed(func() error { return j.h.slack.Reactor.AddReaction(ctx, channel, ts, reactionWorking) })
+			j.progress.eyes = shown(err)
+			j.logCourtesy("add reaction", err)
+		})
+	}
+	return ctx
 }
 
-// endProgress swaps :eyes: for the outcome. Reactions are a courtesy: a
-// failure is logged, never shown, and one skipped under load is not even
-// logged. ctx is a finishing context.
+// The words of the loading status: Slack shows "visionbot is looking at
+// your photo…", then the use case's loading messages.
+const workingStatus = "is looking at your photo…"
+
+// defaultLoading are the loading messages of a use case that has none.
+func defaultLoading() []string {
+	return []string{"Looking at your photo…", "Thinking it over…", "Writing it down…"}
+}
+
+// Agent session statuses (agents.sessions.setStatus).
+const (
+	sessionProcessing = "processing"
+	sessionActive     = "active"
+)
+
+// shown reports whether a courtesy call may have put something up: only a
+// call skipped under Slack's tiers surely did not, and needs no taking
+// down.
+func shown(err error) bool { return !errors.Is(err, ErrNotShown) }
+
+// logCourtesy logs a courtesy call that failed, but not one skipped under
+// load.
+func (j *job) logCourtesy(what string, err error) {
+	if err != nil && shown(err) {
+		j.h.log.Warn(what, zap.String("channel", j.where.Channel), zap.Error(err))
+	}
+}
+
+// endProgress takes down what startProgress put up: the status is
+// cleared, the session leaves "processing", and :eyes: makes way for the
+// outcome. These are courtesies: a failure is logged, never shown, and one
+// skipped under load is not even logged. ctx is a finishing context.
 func (j *job) endProgress(ctx context.Context, ok bool) {
-	channel, ts := j.where.Channel, j.where.Message
-	if ts == "" {
-		return
+	if j.progress.unwatch != nil {
+		j.progress.unwatch()
+		j.progress.unwatch = nil
 	}
 	j.progress.calls.Wait()
+	channel, thread, ts := j.where.Channel, j.where.Thread, j.where.Message
+	agent := j.h.slack.Agent
+	var wg sync.WaitGroup
+	if j.progress.status {
+		j.progress.status = false
+		wg.Go(func() {
+			j.logCourtesy("clear the thread's status", j.timed(func() error { return agent.SetStatus(ctx, channel, thread, "", nil) }))
+		})
+	}
+	if j.progress.session {
+		j.progress.session = false
+		wg.Go(func() {
+			j.logCourtesy("set the agent session to active", j.timed(func() error { return agent.SetSession(ctx, channel, thread, sessionActive) }))
+		})
+	}
+	if j.h.cfg.ProgressReactions && ts != "" {
+		wg.Go(func() { j.endReactions(ctx, channel, ts, ok) })
+	}
+	wg.Wait()
+}
+
+// endReactions swaps :eyes: for the outcome.
+func (j *job) endReactions(ctx context.Context, channel, ts string, ok bool) {
 	outcome := reactionDone
 	if !ok {
 		outcome = reactionFailed
@@ -174,6 +251,8 @@ func (j *job) fail(ctx context.Context, err error) {
 	notice := j.h.userMessage(err)
 	var postErr error
 	switch {
+	case j.reply != nil && failure.KindOf(err) == failure.Stopped:
+		postErr = j.timed(func() error { return j.reply.Stopped(ctx, notice) })
 	case j.reply != nil:
 		postErr = j.timed(func() error { return j.reply.Fail(ctx, notice) })
 	case j.where.Thread != "":
@@ -250,7 +329,8 @@ func (j *job) end(err error, outcome string) {
 		fields = append(fields, zap.String("model_version", f.usage.Model),
 			zap.Int("tokens_in", f.usage.InputTokens), zap.Int("tokens_out", f.usage.OutputTokens))
 	}
-	if err != nil {
+	// A person's Stop is their choice, not a failure of the bot's.
+	if err != nil && failure.KindOf(err) != failure.Stopped {
 		j.h.log.Warn("request failed", append(fields, zap.Error(err))...)
 		return
 	}

@@ -23,6 +23,9 @@ type Reply interface {
 	Finish(ctx context.Context, markdown string, footer *Footer) error
 	// Fail replaces whatever was shown so far with notice.
 	Fail(ctx context.Context, notice string) error
+	// Stopped ends an answer its person stopped: what was shown stays, a
+	// stream Slack stopped is not written to again, and note says so.
+	Stopped(ctx context.Context, note string) error
 }
 
 // Footer goes under a final answer: the "Try another use case" menu and
@@ -39,6 +42,17 @@ type Footer struct {
 type AnswerRef struct {
 	UseCase string
 	Files   []string // file IDs
+	// Thread is the answer's thread, where a rerun from a private
+	// follow-up answers; "" where the click itself says it.
+	Thread string
+}
+
+// Downvoted is the private follow-up to a 👎: the other use cases to try on
+// the same images, and a line to say what was wrong.
+type Downvoted struct {
+	Text    string
+	Ref     AnswerRef
+	Choices []Choice // the use cases to try instead
 }
 
 // Choice is one use case in a menu.

@@ -13,6 +13,9 @@ const (
 	TriggerReaction Trigger = "reaction"
 	TriggerHome     Trigger = "home"
 	TriggerFeedback Trigger = "feedback"
+	// TriggerMessages is the app's Messages tab opened, or what the person
+	// looks at changing while it is open.
+	TriggerMessages Trigger = "messages"
 )
 
 // Origin is who asked and where the answer goes. The Slack side builds it
@@ -52,7 +55,8 @@ type Request struct {
 }
 
 // Ask is what was asked: one of Said, Command, ShortcutOn, Submission,
-// Rerun, Vote, Reacted and HomeOpened.
+// Rerun, Vote, WhatWasWrong, Reacted, HomeOpened, MessagesOpened and
+// Viewing.
 type Ask interface{ ask() }
 
 // Said is a message to the bot, a mention or a DM: its text without the
@@ -92,6 +96,13 @@ type Vote struct {
 	Ref AnswerRef
 }
 
+// WhatWasWrong is the one line a person wrote after a 👎, about the answer
+// Ref names.
+type WhatWasWrong struct {
+	Text string
+	Ref  AnswerRef
+}
+
 // Reacted is a trigger emoji added to the message Origin.Message names.
 type Reacted struct {
 	Emoji   string
@@ -101,11 +112,26 @@ type Reacted struct {
 // HomeOpened is a person opening the app's Home tab.
 type HomeOpened struct{}
 
-func (Said) ask()       {}
-func (Command) ask()    {}
-func (ShortcutOn) ask() {}
-func (Submission) ask() {}
-func (Rerun) ask()      {}
-func (Vote) ask()       {}
-func (Reacted) ask()    {}
-func (HomeOpened) ask() {}
+// MessagesOpened is a person opening the app's Messages tab: Origin.Channel
+// is the DM with them.
+type MessagesOpened struct{}
+
+// Viewing is what a person looks at while the app's Messages tab is open
+// (app_context_changed): the message at Channel and TS, or nothing the bot
+// can use when both are "". Origin.Channel is the DM with them.
+type Viewing struct {
+	Channel string
+	TS      string
+}
+
+func (Said) ask()           {}
+func (Command) ask()        {}
+func (ShortcutOn) ask()     {}
+func (Submission) ask()     {}
+func (Rerun) ask()          {}
+func (Vote) ask()           {}
+func (WhatWasWrong) ask()   {}
+func (MessagesOpened) ask() {}
+func (Viewing) ask()        {}
+func (Reacted) ask()        {}
+func (HomeOpened) ask()     {}

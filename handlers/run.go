@@ -29,6 +29,12 @@ func (h *Handler) Run(ctx context.Context, r Request) {
 		h.rerun(ctx, j, ask)
 	case Vote:
 		h.vote(ctx, j, ask)
+	case WhatWasWrong:
+		h.whatWasWrong(ctx, j, ask)
+	case MessagesOpened:
+		h.messagesOpened(ctx, j)
+	case Viewing:
+		h.viewing(ctx, j, ask)
 	case Reacted:
 		h.reacted(ctx, j, ask)
 	case HomeOpened:

@@ -136,6 +136,8 @@ func (h *Handler) botMessage(kind failure.Kind, detail string, err error) (strin
 		return h.refusalMessage(failure.KindOf(err), why), true
 	case failure.Stopping:
 		return "I'm restarting and couldn't finish this one. Ask me again in a minute.", true
+	case failure.Stopped:
+		return "_Stopped._", true
 	case failure.JobTimeout:
 		return "This one took longer than I allow for an answer, so I stopped. Try again, perhaps with fewer images or a shorter question.", true
 	case failure.HandedOver:
@@ -208,7 +210,22 @@ func (h *Handler) helpText() string {
 	}
 	fmt.Fprintf(&b, "Without a use case word, your text is the question. I read %s, up to %s, and up to %d images per message.",
 		SupportedFormats, humanBytes(h.cfg.MaxFileBytes), h.cfg.MaxImages)
+	b.WriteString("\n\n" + h.privacyText())
 	return b.String()
+}
+
+// privacyText says, plainly, what happens to people's photos: where they
+// are sent, that the bot keeps nothing, and where the rules of the Gemini
+// API's data use are.
+func (h *Handler) privacyText() string {
+	use := "Whether Google may use what it receives depends on the operator's Gemini API tier: " +
+		"see Google's terms at https://ai.google.dev/gemini-api/terms."
+	if h.cfg.VertexAI {
+		use = "Google Cloud's terms for Vertex AI apply: https://cloud.google.com/terms/service-terms."
+	}
+	return fmt.Sprintf("Your photos and questions go to Google Gemini through %s, only to answer you. "+
+		"I keep nothing myself: no images, no answers, no history beyond what Slack shows in the thread. %s",
+		h.cfg.Backend, use)
 }
 
 // howTo lists the ways to call the bot, for help texts and the Home tab.

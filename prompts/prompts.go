@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -38,6 +39,13 @@ type UseCase struct {
 	Aliases     []string // other words that choose it; unique across the catalog
 	Default     bool     // the use case for text that names none; exactly one per catalog
 	Detail      bool     // the model needs legible detail: prefer the original image to Slack's thumbnail
+	// Suggestion is a short invitation to use it ("Turn a food photo into a
+	// recipe"), offered as a suggested prompt in the app's Messages tab;
+	// "" keeps it out of the suggestions.
+	Suggestion string
+	// Loading are the loading messages the thread shows while the answer
+	// is prepared (at most 10); none for the catalog's defaults.
+	Loading []string
 	// Source is where the use case came from ("built-in", or the file
 	// name Load read it from), for listings and for errors that must name
 	// the file to fix.
@@ -53,6 +61,8 @@ type useCaseFile struct {
 	Example     string   `yaml:"example"`
 	Default     bool     `yaml:"default"`
 	Detail      bool     `yaml:"detail"`
+	Suggestion  string   `yaml:"suggestion"`
+	Loading     []string `yaml:"loading_messages"`
 	Output      string   `yaml:"output"`
 	System      string   `yaml:"system"`
 	Prompt      string   `yaml:"prompt"`
@@ -145,6 +155,8 @@ func parse(data []byte) (UseCase, error) {
 		Aliases:     f.Aliases,
 		Default:     f.Default,
 		Detail:      f.Detail,
+		Suggestion:  strings.TrimSpace(f.Suggestion),
+		Loading:     f.Loading,
 	}
 	return uc, validate(uc)
 }
@@ -170,6 +182,34 @@ func validate(uc UseCase) error {
 	for _, alias := range uc.Aliases {
 		if !validWord(strings.ToLower(alias)) {
 			return fmt.Errorf("use case %q: bad alias %q: want 1..32 characters of a-z, 0-9 and -", uc.Name, alias)
+		}
+	}
+	if n := utf8.RuneCountInString(uc.Suggestion); n > maxSuggestion {
+		return fmt.Errorf("use case %q: suggestion is %d characters; at most %d fit a suggested prompt", uc.Name, n, maxSuggestion)
+	}
+	return validateLoading(uc)
+}
+
+// Slack's bounds on what a use case shows while it works.
+const (
+	maxSuggestion = 75
+	// maxLoading is assistant.threads.setStatus's limit on loading_messages.
+	maxLoading        = 10
+	maxLoadingMessage = 80
+)
+
+// validateLoading checks a use case's loading messages: at most 10, short,
+// and without commas, since slack-go sends the list to Slack comma-joined.
+func validateLoading(uc UseCase) error {
+	if len(uc.Loading) > maxLoading {
+		return fmt.Errorf("use case %q: %d loading_messages; Slack shows at most %d", uc.Name, len(uc.Loading), maxLoading)
+	}
+	for _, m := range uc.Loading {
+		switch n := utf8.RuneCountInString(strings.TrimSpace(m)); {
+		case n == 0 || n > maxLoadingMessage:
+			return fmt.Errorf("use case %q: loading message %q: want 1..%d characters", uc.Name, m, maxLoadingMessage)
+		case strings.Contains(m, ","):
+			return fmt.Errorf("use case %q: loading message %q has a comma, which would split it in two", uc.Name, m)
 		}
 	}
 	return nil

@@ -49,7 +49,7 @@ func TestCheck(t *testing.T) {
 			name:  "everything works",
 			setup: func(*slackemu.Server, map[string]string) {},
 			want: []string{"ok    configuration", "ok    use cases: 7 use cases, describe by default",
-				"ok    Slack bot token: @visionbot (UBOT) in Visionbot Test (T1)", "ok    Slack scopes: all 11 scopes",
+				"ok    Slack bot token: @visionbot (UBOT) in Visionbot Test (T1)", "ok    Slack scopes: all 12 scopes",
 				"ok    Slack app-level token", "ok    Gemini model: gemini-flash-latest is available (Gemini API)", "All checks passed."},
 			lacks: []string{"FAIL"},
 		},

@@ -70,9 +70,10 @@ type config struct {
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" part:"bot"`
 	HistoryWindow time.Duration `env:"HISTORY_WINDOW" part:"bot"`
 
-	StreamMode       bot.StreamMode     `env:"STREAM_MODE" part:"bot"`
-	StreamInterval   time.Duration      `env:"STREAM_INTERVAL" part:"bot"`
-	ReactionTriggers handlers.Reactions `env:"REACTION_TRIGGERS" part:"bot"`
+	ProgressReactions bool               `env:"PROGRESS_REACTIONS" part:"bot"`
+	StreamMode        bot.StreamMode     `env:"STREAM_MODE" part:"bot"`
+	StreamInterval    time.Duration      `env:"STREAM_INTERVAL" part:"bot"`
+	ReactionTriggers  handlers.Reactions `env:"REACTION_TRIGGERS" part:"bot"`
 
 	UserRate            bot.Rate `env:"USER_RATE" part:"bot"`
 	ChannelRate         bot.Rate `env:"CHANNEL_RATE" part:"bot"`
@@ -117,9 +118,10 @@ func defaultConfig() config {
 		ShutdownGrace: b.ShutdownGrace,
 		HistoryWindow: h.HistoryWindow,
 
-		StreamMode:       st.Mode,
-		StreamInterval:   st.Interval,
-		ReactionTriggers: h.Reactions,
+		ProgressReactions: h.ProgressReactions,
+		StreamMode:        st.Mode,
+		StreamInterval:    st.Interval,
+		ReactionTriggers:  h.Reactions,
 
 		UserRate:            b.Limits.User,
 		ChannelRate:         b.Limits.Channel,

@@ -78,6 +78,40 @@ func footerID(t *testing.T, p slackemu.Posted) string {
 	return ""
 }
 
+// footerAbout is what an answer's footer says it was about, "use
+// case|files", after checking the footer's shape: a "Try another use case"
+// menu and Slack's native feedback buttons, each block with a block_id of
+// its own (Slack wants new ones for every version of a message).
+func footerAbout(t *testing.T, p slackemu.Posted) string {
+	t.Helper()
+	var blocks []struct {
+		Type     string `json:"type"`
+		BlockID  string `json:"block_id"`
+		Elements []struct {
+			Type string `json:"type"`
+		} `json:"elements"`
+	}
+	_ = json.Unmarshal(p.Blocks, &blocks)
+	var menu, feedback string
+	for _, b := range blocks {
+		switch {
+		case b.Type == "actions":
+			menu = b.BlockID
+		case b.Type == "context_actions" && len(b.Elements) == 1 && b.Elements[0].Type == "feedback_buttons":
+			feedback = b.BlockID
+		}
+	}
+	if menu == "" || feedback == "" || menu == feedback {
+		t.Fatalf("the answer's footer wants a menu and feedback buttons with block_ids of their own: %s", p.Blocks)
+	}
+	// vb2|nonce|thread|use case|files
+	parts := strings.SplitN(menu, "|", 5)
+	if len(parts) != 5 || parts[0] != "vb2" {
+		t.Fatalf("footer block_id %q", menu)
+	}
+	return parts[3] + "|" + parts[4]
+}
+
 // streamRequests returns the bodies Gemini received for answers.
 func streamRequests(t *testing.T, h *harness) []geminiRequest {
 	t.Helper()
@@ -164,7 +198,7 @@ func TestStreamedAnswer(t *testing.T) {
 			if answers[0].Streamed != tt.streamed {
 				t.Errorf("streamed = %v, want %v", answers[0].Streamed, tt.streamed)
 			}
-			if id := footerID(t, answers[0]); id != "vb1|recipe|"+file["id"].(string) {
+			if id := footerAbout(t, answers[0]); id != "recipe|"+file["id"].(string) {
 				t.Errorf("footer block_id = %q", id)
 			}
 			for _, m := range tt.noMethods {
@@ -402,7 +436,7 @@ func TestFollowUpAndTryAnotherUseCase(t *testing.T) {
 			rerun = &p
 		}
 	}
-	if rerun == nil || !strings.HasPrefix(footerID(t, *rerun), "vb1|nutrition|") {
+	if rerun == nil || !strings.HasPrefix(footerAbout(t, *rerun), "nutrition|") {
 		t.Errorf("no nutrition answer in the thread: %+v", h.slack.Posted("C1"))
 	}
 
@@ -414,14 +448,55 @@ func TestFollowUpAndTryAnotherUseCase(t *testing.T) {
 // voteUp clicks 👍 under an answer in channel, as user U2.
 func (h *harness) voteUp(t *testing.T, channel string, answer slackemu.Posted) {
 	t.Helper()
+	h.vote(t, channel, answer, "up")
+}
+
+// vote clicks one of Slack's native feedback buttons under an answer in
+// channel, as user U2: "up" or "down".
+func (h *harness) vote(t *testing.T, channel string, answer slackemu.Posted, value string) {
+	t.Helper()
+	footerAbout(t, answer)
+	blockID := blockOfType(answer.Blocks, "context_actions")
 	vote, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "user": map[string]any{"id": "U2"}, "response_url": h.slack.ResponseURL(),
-		"container": map[string]any{"type": "message", "channel_id": channel, "message_ts": answer.TS},
-		"actions":   []any{map[string]any{"type": "button", "action_id": "feedback_up", "block_id": footerID(t, answer), "value": "up"}},
+		"type": "block_actions", "user": map[string]any{"id": "U2", "team_id": slackemu.TeamID},
+		"team": map[string]any{"id": slackemu.TeamID}, "response_url": h.slack.ResponseURL(),
+		"container": map[string]any{"type": "message", "channel_id": channel, "message_ts": answer.TS, "thread_ts": answer.ThreadTS},
+		"channel":   map[string]any{"id": channel},
+		"actions": []any{map[string]any{"type": "feedback_buttons", "action_id": "feedback", "block_id": blockID,
+			"value": value, "text": map[string]any{"type": "plain_text", "text": "👍"}, "action_ts": "1700000002.000000"}},
 	})
 	if _, err := h.slack.SendEnvelope("interactive", vote); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// blockOfType is the block_id of the last block of type typ in a message's
+// blocks, "" when there is none.
+func blockOfType(raw json.RawMessage, typ string) string {
+	var blocks []struct {
+		Type    string `json:"type"`
+		BlockID string `json:"block_id"`
+	}
+	_ = json.Unmarshal(raw, &blocks)
+	id := ""
+	for _, b := range blocks {
+		if b.Type == typ {
+			id = b.BlockID
+		}
+	}
+	return id
+}
+
+// waitUntilSettled waits until the bot took down its signs of work in a
+// thread: the loading status cleared and the agent session back to
+// active. Both come after every post of the answer.
+func (h *harness) waitUntilSettled(t *testing.T, channel, thread string) {
+	t.Helper()
+	waitFor(t, func() bool {
+		sessions := h.slack.SessionStatuses(channel, thread)
+		return h.slack.ThreadStatusOf(channel, thread).Clearing > 0 &&
+			len(sessions) > 1 && sessions[len(sessions)-1] == "active"
+	}, "the status cleared and the session active in "+channel+"/"+thread)
 }
 
 func TestReactionTriggerAndHome(t *testing.T) {
@@ -446,7 +521,7 @@ func TestReactionTriggerAndHome(t *testing.T) {
 			answers = append(answers, p)
 		}
 	}
-	if len(answers) != 1 || !strings.HasPrefix(footerID(t, answers[0]), "vb1|recipe|") {
+	if len(answers) != 1 || !strings.HasPrefix(footerAbout(t, answers[0]), "recipe|") {
 		t.Errorf("answers = %+v, want one recipe", answers)
 	}
 

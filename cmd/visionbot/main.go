@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -212,25 +213,34 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	flowCfg.MaxImages, flowCfg.MaxFileBytes = cfg.MaxImages, int64(cfg.MaxFileMB)<<20
 	flowCfg.HistoryWindow, flowCfg.MaxQuestion = cfg.HistoryWindow, cfg.MaxQuestionChars
 	flowCfg.BotUserID, flowCfg.Reactions, flowCfg.Observer = self.UserID, cfg.ReactionTriggers, flowObs
-	flows := handlers.New(handlers.Slack{Reader: api, Files: api, Poster: api, Reactor: api, Views: api},
-		model, catalog, log, flowCfg, nil)
+	flowCfg.ProgressReactions = cfg.ProgressReactions
+	flowCfg.Backend, flowCfg.VertexAI = backendName(cfg), cfg.UseVertexAI
+	flowCfg.RefKey = refKey(cfg.SlackBotToken)
 
 	store, err := newStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	var replicas *bot.Replicas
+	var (
+		replicas *bot.Replicas
+		relay    bot.StopRelay // nil: Stops reach this process's requests only
+	)
 	if store != nil {
 		defer store.Close()
 		replicas = bot.NewReplicas(store, replicaName())
 		api.ShareTiers(replicas)
+		relay = store
 	}
+	stops := bot.NewStopBoard(log, relay)
+	flowCfg.Stops = stops
+	flows := handlers.New(handlers.Slack{Reader: api, Files: api, Poster: api, Reactor: api, Views: api, Agent: api},
+		model, catalog, log, flowCfg, nil)
 
 	socket := socketmode.New(newSocketOpener(cfg, botObs))
 	botCfg := bot.DefaultConfig()
 	botCfg.Workers, botCfg.Queue, botCfg.JobTimeout, botCfg.ShutdownGrace = cfg.Workers, cfg.QueueSize, cfg.JobTimeout, cfg.ShutdownGrace
 	botCfg.Limits, botCfg.Access, botCfg.Reactions = cfg.limits(), cfg.access(), cfg.ReactionTriggers
-	botCfg.Teams, botCfg.Observer = bot.CachedTeams(api), botObs
+	botCfg.Teams, botCfg.Observer, botCfg.Stops = bot.CachedTeams(api), botObs, stops
 	botCfg.Replicas, botCfg.ClaimAfter = replicas, cfg.JobClaimAfter
 	if store != nil {
 		botCfg.Store = store
@@ -264,6 +274,22 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		return usageError{fmt.Errorf("open the Socket Mode connection: Slack refused SLACK_APP_TOKEN (%w): %s", errors.Unwrap(err), bot.AppTokenFix)}
 	}
 	return err
+}
+
+// backendName says where photos go, for the texts that tell users.
+func backendName(cfg config) string {
+	if cfg.UseVertexAI {
+		return fmt.Sprintf("Vertex AI (project %s, %s)", cfg.CloudProject, cfg.CloudLocation)
+	}
+	return "the Gemini API"
+}
+
+// refKey is the key that signs the references to messages in suggested
+// prompts. It comes from the bot token, which every replica has and no
+// user sees, so that replicas check each other's references.
+func refKey(botToken secret) []byte {
+	sum := sha256.Sum256([]byte("visionbot: references to messages\x00" + botToken.reveal()))
+	return sum[:]
 }
 
 // tokenRefused is Slack answering, while the bot ran, that it no longer

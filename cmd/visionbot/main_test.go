@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -239,6 +240,9 @@ func TestMentionWithPhoto(t *testing.T) {
 	h.gemini.Script(geminiemu.Reply{Text: "## Spaghetti\n1. Boil water.\n2. Cook pasta."})
 
 	const ts = "1700000000.000100"
+	// The message is in the channel, as in Slack: the thread's status and
+	// session need it.
+	h.slack.AddMessage("C1", map[string]any{"user": "U1", "text": "<@" + slackemu.BotUserID + "> recipe for two", "files": []any{file}, "ts": ts})
 	inner := fixtureEvent(t, "slack/events/message_file_share_png.bolt-python.json", func(ev map[string]any) {
 		ev["type"] = "app_mention"
 		ev["text"] = "<@" + slackemu.BotUserID + "> recipe for two"
@@ -292,10 +296,60 @@ func TestMentionWithPhoto(t *testing.T) {
 			t.Errorf("download %s with Authorization %q", d.Path, d.Auth)
 		}
 	}
-	waitFor(t, func() bool {
-		r := strings.Join(h.slack.Reactions("C1", ts), ",")
-		return strings.Contains(r, "white_check_mark") && !strings.Contains(r, "eyes")
-	}, "reactions end as :white_check_mark:")
+	// The sign of work is the thread's loading status, in the use case's
+	// words, and the agent session's "processing"; both are taken down.
+	h.waitUntilSettled(t, "C1", ts)
+	sets := h.slack.Calls("assistant.threads.setStatus")
+	if len(sets) != 2 || sets[0].Params["status"] == "" || sets[1].Params["status"] != "" {
+		t.Fatalf("setStatus calls %+v, want one set and one clear", sets)
+	}
+	if l := sets[0].Params["loading_messages"]; !strings.Contains(l, "Writing the recipe card") {
+		t.Errorf("loading messages %q are not the recipe's", l)
+	}
+	// chat.stopStream leaves the session active by itself; the bot says so
+	// too, since an answer may end without a stream.
+	if got := h.slack.SessionStatuses("C1", ts); got[0] != "processing" || slices.Contains(got[1:], "processing") || got[len(got)-1] != "active" {
+		t.Errorf("agent session statuses %v, want processing, then active", got)
+	}
+	// Reactions are off unless PROGRESS_REACTIONS asks for them.
+	if r := h.slack.Reactions("C1", ts); len(r) != 0 {
+		t.Errorf("reactions %v without PROGRESS_REACTIONS", r)
+	}
+}
+
+// PROGRESS_REACTIONS=true keeps the reactions of older versions: :eyes:
+// while the bot works, then the outcome.
+func TestProgressReactions(t *testing.T) {
+	tests := []struct {
+		name, answer, want string
+		fail               bool
+	}{
+		{"an answer ends in a check mark", "Pasta.", "white_check_mark", false},
+		{"a failure ends in a warning", "", "warning", true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startBot(t, map[string]string{"PROGRESS_REACTIONS": "true"})
+			if tt.fail {
+				h.gemini.Script(geminiemu.Reply{Status: 400})
+			} else {
+				h.gemini.Script(geminiemu.Reply{Text: tt.answer})
+			}
+			ts := fmt.Sprintf("17000001%02d.000100", i)
+			mentionWithPhoto(t, h, ts, "<@"+slackemu.BotUserID+"> recipe")
+			h.waitUntilSettled(t, "C1", ts)
+			waitFor(t, func() bool {
+				return slices.Equal(h.slack.Reactions("C1", ts), []string{tt.want})
+			}, "reactions end as :"+tt.want+":")
+			var eyes bool
+			for _, c := range h.slack.Calls("reactions.add") {
+				eyes = eyes || c.Params["name"] == "eyes"
+			}
+			if !eyes {
+				t.Error("no :eyes: while the bot worked")
+			}
+		})
+	}
 }
 
 func TestSlashAnalyzeRecipe(t *testing.T) {

@@ -21,6 +21,9 @@ type manifest struct {
 		BotUser struct {
 			DisplayName string `yaml:"display_name"`
 		} `yaml:"bot_user"`
+		AgentView struct {
+			AgentDescription string `yaml:"agent_description"`
+		} `yaml:"agent_view"`
 		Shortcuts []struct {
 			Type       string `yaml:"type"`
 			CallbackID string `yaml:"callback_id"`
@@ -71,6 +74,9 @@ func TestManifestMatchesCode(t *testing.T) {
 	}
 	if m.Features.BotUser.DisplayName == "" {
 		t.Error("the manifest declares no bot user")
+	}
+	if m.Features.AgentView.AgentDescription == "" {
+		t.Error("the manifest must declare the app as an agent (agent_view with an agent_description): its sessions' Stop button, loading status and suggested prompts need it")
 	}
 	if !m.Features.AppHome.HomeTabEnabled {
 		t.Error("home_tab_enabled must be true: the bot publishes a Home tab")

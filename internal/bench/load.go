@@ -23,6 +23,9 @@ type loadResult struct {
 	Completed int             `json:"completed"`
 	Elapsed   time.Duration   `json:"elapsed_ns"`
 	FirstText []time.Duration `json:"-"`
+	// Sign are the waits for the first sign of work: a status or a
+	// reaction.
+	Sign []time.Duration `json:"-"`
 	// Live are the waits of the answers shown while they were written;
 	// Held counts those posted whole at the end.
 	Live []time.Duration `json:"-"`
@@ -43,6 +46,10 @@ func (e *env) request(i int, base int64) (thread string, done <-chan struct{}, e
 		"type": "app_mention", "user": fmt.Sprintf("U%03d", i%200), "text": fmt.Sprintf("<@%s> recipe (request %d)", slackemu.BotUserID, i),
 		"ts": thread, "event_ts": thread, "channel": channel, "files": []any{e.file},
 	})
+	// The message is in the channel before Slack tells the bot, as in
+	// Slack: the thread's status needs it.
+	e.slack.AddMessage(channel, map[string]any{"user": fmt.Sprintf("U%03d", i%200), "text": "<@" + slackemu.BotUserID + "> recipe",
+		"ts": thread, "files": []any{e.file}})
 	done = e.track.expect(thread, time.Now())
 	_, err = e.slack.SendEvent(inner, "")
 	if errors.Is(err, slackemu.ErrNotConnected) {
@@ -93,6 +100,9 @@ func (e *env) closedLoop(ctx context.Context, conc, total int) (loadResult, erro
 					if d, held, ok := e.track.firstText(thread); ok {
 						res.add(d, held)
 					}
+					if d, ok := e.track.firstSign(thread); ok {
+						res.Sign = append(res.Sign, d)
+					}
 				}
 				mu.Unlock()
 			}
@@ -130,6 +140,9 @@ func (e *env) openLoop(ctx context.Context, rate float64, d time.Duration) (res 
 			res.Completed++
 			if d, held, ok := e.track.firstText(threads[i]); ok {
 				res.add(d, held)
+			}
+			if d, ok := e.track.firstSign(threads[i]); ok {
+				res.Sign = append(res.Sign, d)
 			}
 		case <-time.After(2 * time.Minute):
 			return res, fmt.Errorf("request %d got no final answer", i)

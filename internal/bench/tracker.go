@@ -17,6 +17,9 @@ type tracker struct {
 	mu      sync.Mutex
 	sent    map[string]time.Time // thread ts → when the event was sent
 	visible map[string]time.Time
+	// sign is when the first sign of work (the thread's loading status, or
+	// a reaction on the message) became visible.
+	sign map[string]time.Time
 	// held are the requests whose first visible text was their final
 	// answer: posted whole, with nothing shown while it was written.
 	held  map[string]bool
@@ -27,7 +30,7 @@ type tracker struct {
 
 func newTracker(s *slackemu.Server) *tracker {
 	return &tracker{
-		slack: s, sent: map[string]time.Time{}, visible: map[string]time.Time{}, held: map[string]bool{},
+		slack: s, sent: map[string]time.Time{}, visible: map[string]time.Time{}, sign: map[string]time.Time{}, held: map[string]bool{},
 		final: map[string]time.Time{}, done: map[string]chan struct{}{}, calls: map[string][]time.Time{},
 	}
 }
@@ -50,21 +53,31 @@ func (t *tracker) onCall(c slackemu.Call) {
 			thread, _ = m["thread_ts"].(string)
 		}
 	}
-	shows := false
+	shows, sign := false, false
 	switch c.Method {
+	case "assistant.threads.setStatus":
+		sign = c.Params["status"] != ""
+	case "reactions.add":
+		// The bench's requests are top-level mentions: the message is the
+		// thread.
+		thread, sign = c.Params["timestamp"], true
 	case "chat.startStream", "chat.appendStream", "chat.stopStream":
 		shows = c.Params["markdown_text"] != ""
 	case "chat.postMessage", "chat.update":
 		text := c.Params["text"]
 		shows = text != "" && !strings.Contains(text, "Looking at your photo")
 	}
-	final := strings.Contains(c.Params["blocks"], `"vb1|`) // the footer goes under the final answer
+	// The feedback buttons go under the final answer only.
+	final := strings.Contains(c.Params["blocks"], `"context_actions"`)
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.calls[c.Method] = append(t.calls[c.Method], c.At)
 	if _, ok := t.sent[thread]; !ok {
 		return
+	}
+	if _, seen := t.sign[thread]; sign && !seen {
+		t.sign[thread] = c.At
 	}
 	if _, seen := t.visible[thread]; shows && !seen {
 		t.visible[thread] = c.At
@@ -89,6 +102,18 @@ func (t *tracker) firstText(thread string) (wait time.Duration, held, ok bool) {
 		return 0, false, false
 	}
 	return v.Sub(t.sent[thread]), t.held[thread], true
+}
+
+// firstSign is how long a request waited for the first sign that the bot
+// was on it.
+func (t *tracker) firstSign(thread string) (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, ok := t.sign[thread]
+	if !ok {
+		return 0, false
+	}
+	return v.Sub(t.sent[thread]), true
 }
 
 // perMinute is, for each method, the most calls made in any 60 seconds.

@@ -67,6 +67,8 @@ const (
 	Stopping   // the bot is shutting down before the request could finish
 	// JobTimeout is a request that ran longer than JOB_TIMEOUT allows.
 	JobTimeout
+	// Stopped is a request its person stopped with Slack's Stop button.
+	Stopped
 	// HandedOver is a request this replica let go of: another replica took
 	// it over, or this one gave it back at a stop. Its user is told
 	// nothing by this replica: the one that runs it now answers.
@@ -87,7 +89,7 @@ var names = map[Kind]string{
 	ModelAuth: "model_auth", UnknownModel: "unknown_model", Quota: "quota",
 	Unavailable: "unavailable", Timeout: "timeout", CutOff: "cut_off",
 	Busy: "busy", RateLimited: "rate_limited", ThreadCap: "thread_cap",
-	NotEnabled: "not_enabled", Stopping: "stopping", JobTimeout: "job_timeout",
+	NotEnabled: "not_enabled", Stopping: "stopping", JobTimeout: "job_timeout", Stopped: "stopped",
 	HandedOver: "handed_over", TooManyTries: "too_many_tries",
 }
 

@@ -75,6 +75,7 @@ type Server struct {
 	script     []Reply
 	fallback   Reply
 	requests   []Recorded
+	cancelled  int
 	// arrived is closed and replaced whenever a request is recorded, which
 	// wakes every WaitRequests without polling.
 	arrived chan struct{}
@@ -262,6 +263,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.answer(w, r, rt, s.nextReply())
 }
 
+// noteCancelled counts a reply cut off because its client went away.
+func (s *Server) noteCancelled(r *http.Request) {
+	if r.Context().Err() == nil {
+		return // the emulator is closing
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancelled++
+}
+
+// Cancelled is how many replies were cut off because the client cancelled
+// its request before they were whole (a timeout, a person's Stop).
+func (s *Server) Cancelled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cancelled
+}
+
 // wait reports whether d elapsed before the request or the server ended.
 func (s *Server) wait(r *http.Request, d time.Duration) bool {
 	if d <= 0 {
@@ -285,11 +304,13 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Re
 		case <-r.Context().Done():
 		case <-s.done:
 		}
+		s.noteCancelled(r)
 		// Abort the connection rather than send an empty 200 that a client
 		// would read as an empty answer.
 		panic(http.ErrAbortHandler)
 	}
 	if !s.wait(r, rep.Delay) {
+		s.noteCancelled(r)
 		panic(http.ErrAbortHandler)
 	}
 	status := rep.Status
@@ -323,6 +344,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Re
 	flusher, _ := w.(http.Flusher)
 	for i, event := range splitEvents(body) {
 		if i > 0 && !s.wait(r, rep.ChunkDelay) {
+			s.noteCancelled(r)
 			panic(http.ErrAbortHandler)
 		}
 		if _, err := w.Write(event); err != nil {

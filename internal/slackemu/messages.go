@@ -353,7 +353,20 @@ func checkBlocks(raw string) (json.RawMessage, []string) {
 	if len(blocks) > 50 {
 		errs = append(errs, "[ERROR] no more than 50 items allowed [json-pointer:/blocks]")
 	}
+	ids := map[string]bool{}
 	for i, b := range blocks {
+		if id, _ := b["block_id"].(string); id != "" {
+			if utf8.RuneCountInString(id) > 255 {
+				errs = append(errs, fmt.Sprintf("[ERROR] must be less than 256 characters [json-pointer:/blocks/%d/block_id]", i))
+			}
+			if ids[id] {
+				errs = append(errs, fmt.Sprintf("[ERROR] duplicate block_id [json-pointer:/blocks/%d/block_id]", i))
+			}
+			ids[id] = true
+		}
+		if b["type"] == "context_actions" {
+			errs = append(errs, checkContextActions(b, i)...)
+		}
 		limit := map[string]int{"section": 3000, "header": 150}[fmt.Sprint(b["type"])]
 		t, _ := b["text"].(map[string]any)
 		if s, _ := t["text"].(string); limit > 0 && utf8.RuneCountInString(s) > limit {
@@ -378,6 +391,9 @@ func (s *Server) postMessage(r *apiReq) any {
 	}
 	m := &message{channel: ch, ts: ts, fields: f, byBot: true, at: time.Now()}
 	s.store(m)
+	if t := m.threadTS(); t != "" {
+		s.clearStatusOnReply(ch, t)
+	}
 	return okResp("channel", ch, "ts", ts, "message", s.render(m))
 }
 
@@ -480,6 +496,7 @@ func (s *Server) startStream(r *apiReq) any {
 	drop := !strings.HasPrefix(ch, "D") && (r.param("recipient_user_id") == "" || r.param("recipient_team_id") == "")
 	s.store(&message{channel: ch, ts: ts, fields: f, byBot: true, streaming: true, streamed: true,
 		dropOnStop: drop, at: time.Now()})
+	s.clearStatusOnReply(ch, r.param("thread_ts"))
 	return okResp("channel", ch, "ts", ts)
 }
 
@@ -522,6 +539,9 @@ func (s *Server) stopStream(r *apiReq) any {
 			return apiError{"ok": false, "error": "invalid_blocks", "response_metadata": map[string]any{"messages": errs}}
 		}
 		f["blocks"] = raw
+	}
+	if e := s.stopSession(r, m); e != nil {
+		return e
 	}
 	m.fields = f
 	m.streaming = false

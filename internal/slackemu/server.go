@@ -44,7 +44,7 @@ const (
 	VerificationToken = "verification-token"
 	// DefaultScopes is what X-OAuth-Scopes says until SetScopes is called:
 	// every scope visionbot needs.
-	DefaultScopes = "app_mentions:read,channels:history,channels:read,chat:write,commands,files:read,groups:history,groups:read,im:history,im:read,mpim:history,mpim:read,reactions:read,reactions:write,users:read"
+	DefaultScopes = "app_mentions:read,assistant:write,channels:history,channels:read,chat:write,commands,files:read,groups:history,groups:read,im:history,im:read,mpim:history,mpim:read,reactions:read,reactions:write,users:read"
 )
 
 // DefaultStreamTTL is how long a stream started with chat.startStream takes
@@ -122,6 +122,9 @@ type Server struct {
 	// userTeams are the users of other teams than TeamID (Slack Connect):
 	// users.info answers with their team, and their events carry it.
 	userTeams map[string]string
+	// agents is the agent platform's state: loading statuses, sessions,
+	// suggested prompts.
+	agents    agentState
 	triggers  map[string]*trigger
 	responseN int
 	responses []Response
@@ -152,6 +155,7 @@ func New() *Server {
 		homes:        map[string]string{},
 		triggers:     map[string]*trigger{},
 		userTeams:    map[string]string{},
+		agents:       newAgentState(),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.handleAPI)

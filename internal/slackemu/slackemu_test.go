@@ -715,3 +715,92 @@ func TestDeliverToAllAndRetries(t *testing.T) {
 		})
 	}
 }
+
+// The agent platform's methods, through slack-go, with what Slack checks:
+// the loading status, the session's lifecycle, suggested prompts, the Stop
+// button's event, and context_actions blocks.
+func TestAgentPlatform(t *testing.T) {
+	s, api := newEmu(t)
+	ctx := context.Background()
+	root := s.AddMessage("C4", map[string]any{"user": "U1", "text": "photo"})
+
+	if err := api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
+		ChannelID: "C4", ThreadTS: root, Status: "is looking…", LoadingMessages: []string{"Reading the recipe card…", "Weighing the flour…"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.ThreadStatusOf("C4", root); st.Status != "is looking…" || len(st.Loading) != 2 {
+		t.Errorf("status = %+v", st)
+	}
+	tooMany := make([]string, 11)
+	for i := range tooMany {
+		tooMany[i] = "Loading"
+	}
+	if err := api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
+		ChannelID: "C4", ThreadTS: root, Status: "x", LoadingMessages: tooMany}); err == nil {
+		t.Error("11 loading messages were taken")
+	}
+	if _, _, err := api.PostMessageContext(ctx, "C4", slack.MsgOptionTS(root), slack.MsgOptionText("done", false)); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.ThreadStatusOf("C4", root); st.Status != "" {
+		t.Errorf("a reply in the thread left the status %q", st.Status)
+	}
+
+	if _, err := api.SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{Status: "thinking", ChannelID: "C4", ThreadTS: root}); err == nil {
+		t.Error("an unknown session status was taken")
+	}
+	if _, err := api.SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{Status: "processing", ChannelID: "C4", ThreadTS: root}); err != nil {
+		t.Fatal(err)
+	}
+	_, stream, err := api.StartStreamContext(ctx, "C4", slack.MsgOptionTS(root), slack.MsgOptionMarkdownText("Half"),
+		slack.MsgOptionRecipientUserID("U1"), slack.MsgOptionRecipientTeamID(TeamID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := s.StopStreams("C4", root)
+	if len(stopped) != 1 || stopped[0] != stream {
+		t.Errorf("Stop stopped %v, want the open stream %s", stopped, stream)
+	}
+	if _, _, err := api.AppendStreamContext(ctx, "C4", stream, slack.MsgOptionMarkdownText(" more")); err == nil || err.Error() != "message_not_in_streaming_state" {
+		t.Errorf("an append after Stop: %v", err)
+	}
+	if got := s.SessionStatuses("C4", root); len(got) != 1 || got[0] != "processing" {
+		t.Errorf("the session is %v: Slack leaves it to the app", got)
+	}
+
+	prompts := slack.AssistantThreadsSetSuggestedPromptsParameters{ChannelID: "D4", Title: "Try"}
+	prompts.AddPrompt("Turn a food photo into a recipe", "recipe")
+	if err := api.SetAssistantThreadsSuggestedPromptsContext(ctx, prompts); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.SuggestedPromptsOf("D4"); got.Title != "Try" || len(got.Prompts) != 1 || got.Prompts[0].Message != "recipe" {
+		t.Errorf("prompts = %+v", got)
+	}
+	for range 4 {
+		prompts.AddPrompt("more", "more")
+	}
+	if err := api.SetAssistantThreadsSuggestedPromptsContext(ctx, prompts); err == nil {
+		t.Error("5 prompts were taken")
+	}
+
+	feedback := slack.NewContextActionsBlock("b1", slack.NewFeedbackButtonsBlockElement("fb",
+		slack.NewFeedbackButton(slack.NewTextBlockObject(slack.PlainTextType, "👍", false, false), "up"),
+		slack.NewFeedbackButton(slack.NewTextBlockObject(slack.PlainTextType, "👎", false, false), "")))
+	if _, _, err := api.PostMessageContext(ctx, "C4", slack.MsgOptionBlocks(feedback)); err == nil || err.Error() != "invalid_blocks" {
+		t.Errorf("a feedback button without a value: %v", err)
+	}
+	twice := []slack.Block{slack.NewDividerBlock(), slack.NewDividerBlock()}
+	twice[0].(*slack.DividerBlock).BlockID, twice[1].(*slack.DividerBlock).BlockID = "same", "same"
+	if _, _, err := api.PostMessageContext(ctx, "C4", slack.MsgOptionBlocks(twice...)); err == nil {
+		t.Error("two blocks with one block_id were taken")
+	}
+
+	if u, err := api.GetUserInfoContext(ctx, "U9"); err != nil || u.TeamID != TeamID {
+		t.Errorf("users.info = %+v, %v", u, err)
+	}
+	s.SetUserTeam("U9", "T9")
+	if u, err := api.GetUserInfoContext(ctx, "U9"); err != nil || u.TeamID != "T9" {
+		t.Errorf("users.info of a Slack Connect user = %+v, %v", u, err)
+	}
+}

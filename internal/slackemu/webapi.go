@@ -85,6 +85,10 @@ func methodTable() map[string]method {
 		"views.update":          (*Server).viewsUpdate,
 		"views.publish":         (*Server).viewsPublish,
 		"users.info":            (*Server).userInfo,
+
+		"assistant.threads.setStatus":           (*Server).setThreadStatus,
+		"assistant.threads.setSuggestedPrompts": (*Server).setSuggestedPrompts,
+		"agents.sessions.setStatus":             (*Server).setSessionStatus,
 	}
 }
 
@@ -101,6 +105,10 @@ func scopeFor(method, channel string) string {
 		return "files:read"
 	case "users.info":
 		return "users:read"
+	case "assistant.threads.setStatus", "agents.sessions.setStatus":
+		return "chat:write"
+	case "assistant.threads.setSuggestedPrompts":
+		return "assistant:write"
 	case "conversations.history", "conversations.replies":
 		switch {
 		case strings.HasPrefix(channel, "D"):

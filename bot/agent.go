@@ -1,0 +1,104 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/visionbot/visionbot/handlers"
+)
+
+// Slack's surface for AI apps, on slack-go v0.35's own methods
+// (assistant.threads.setStatus, agents.sessions.setStatus,
+// assistant.threads.setSuggestedPrompts). Each call is a courtesy: when
+// the minute's tier has no room, it is skipped with handlers.ErrNotShown,
+// and the answer goes on without it.
+
+// SetStatus shows a thread's loading status, or clears it (status ""). A
+// status set reserves its clearing in the tier, as a reaction reserves its
+// removal, so that no status is left up for want of room.
+func (a *API) SetStatus(ctx context.Context, channel, thread, status string, loading []string) error {
+	ctx, release := claimOf(ctx).bound(ctx)
+	defer release()
+	key := "status/" + channel + "/" + thread
+	if status == "" {
+		if !a.takeRemoval(key) && !a.budget.take(0, "assistant.threads.setStatus") {
+			return handlers.ErrNotShown
+		}
+	} else {
+		if !a.budget.takeTwice("assistant.threads.setStatus") {
+			return handlers.ErrNotShown
+		}
+		a.reserveRemoval(key)
+	}
+	err := a.client.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
+		ChannelID: channel, ThreadTS: thread, Status: status, LoadingMessages: loading,
+	})
+	return wrapSlackError("assistant.threads.setStatus", err)
+}
+
+// SetSession sets a thread's agent session status: "processing" gives the
+// person Slack's Stop button; the end takes the session out of it. As
+// with the status, "processing" reserves the call that ends it.
+func (a *API) SetSession(ctx context.Context, channel, thread, status string) error {
+	ctx, release := claimOf(ctx).bound(ctx)
+	defer release()
+	key := "session/" + channel + "/" + thread
+	if status == slack.AgentSessionStatusProcessing {
+		if !a.budget.takeTwice("agents.sessions.setStatus") {
+			return handlers.ErrNotShown
+		}
+		a.reserveRemoval(key)
+	} else if !a.takeRemoval(key) && !a.budget.take(0, "agents.sessions.setStatus") {
+		return handlers.ErrNotShown
+	}
+	_, err := a.client.SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{
+		Status: status, ChannelID: channel, ThreadTS: thread,
+	})
+	return wrapSlackError("agents.sessions.setStatus", err)
+}
+
+// SuggestPrompts sets the suggested prompts of a conversation. An agent
+// app gives no thread_ts: Slack's docs say such a call fails silently.
+func (a *API) SuggestPrompts(ctx context.Context, channel, title string, prompts []handlers.Prompt) error {
+	ctx, release := claimOf(ctx).bound(ctx)
+	defer release()
+	if !a.budget.take(0, "assistant.threads.setSuggestedPrompts") {
+		return handlers.ErrNotShown
+	}
+	params := slack.AssistantThreadsSetSuggestedPromptsParameters{ChannelID: channel, Title: title}
+	for _, p := range prompts {
+		params.AddPrompt(p.Title, p.Message)
+	}
+	err := a.client.SetAssistantThreadsSuggestedPromptsContext(ctx, params)
+	return wrapSlackError("assistant.threads.setSuggestedPrompts", err)
+}
+
+// RespondDownvoted sends the private follow-up to a 👎 through the click's
+// response_url.
+func (a *API) RespondDownvoted(ctx context.Context, responseURL string, d handlers.Downvoted) error {
+	return a.respond(ctx, responseURL, &slack.WebhookMessage{
+		ResponseType: slack.ResponseTypeEphemeral,
+		Text:         d.Text,
+		Blocks:       &slack.Blocks{BlockSet: downvotedBlocks(d)},
+	})
+}
+
+// respond posts to a response_url. Its error never holds the URL: a
+// response_url posts as the app for half an hour, and net/http's errors
+// quote the URL they failed on.
+func (a *API) respond(ctx context.Context, responseURL string, msg *slack.WebhookMessage) error {
+	err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, a.hooks, msg)
+	if err == nil {
+		return nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%s response_url: %w", ue.Op, ue.Err)
+	}
+	return fmt.Errorf("post to response_url: %s", strings.ReplaceAll(err.Error(), responseURL, "[response_url]"))
+}
