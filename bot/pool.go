@@ -60,8 +60,11 @@ type pool struct {
 	direct chan job
 	// slots are the workers at work: the shared queue reads no more
 	// requests than there are free workers.
-	slots   chan struct{}
-	freed   chan struct{} // a slot was let go (capacity 1)
+	slots chan struct{}
+	freed chan struct{} // a slot was let go (capacity 1)
+	// handing counts the requests the shared queue is handing to a worker
+	// that has yet to take its slot: they are not free either.
+	handing atomic.Int64
 	notices chan func(context.Context)
 	beside  chan struct{}
 	log     *zap.Logger
@@ -117,12 +120,15 @@ func (p *pool) start(ctx context.Context, timeout time.Duration) {
 						jobs = nil
 						continue
 					}
+					p.slots <- struct{}{} // never waits: one slot per worker
 					p.runQueued(j)
 				case j, ok := <-direct:
 					if !ok {
 						direct = nil
 						continue
 					}
+					p.slots <- struct{}{}
+					p.handing.Add(-1)
 					p.runQueued(j)
 				}
 			}
@@ -137,9 +143,9 @@ func (p *pool) start(ctx context.Context, timeout time.Duration) {
 	}
 }
 
-// runQueued runs a request from a queue on this worker, holding its slot.
+// runQueued runs a request from a queue on this worker, which holds a
+// slot for it, and lets the slot go.
 func (p *pool) runQueued(j job) {
-	p.slots <- struct{}{} // never waits: one slot per worker
 	defer p.release()
 	if p.stopping.Load() && j.claim == nil {
 		// Still queued when the grace ended: too late to start.
@@ -171,7 +177,7 @@ func (p *pool) submit(_ context.Context, req handlers.Request) bool {
 
 // free is how many workers have no request, for the shared queue's reads.
 func (p *pool) free() int {
-	return max(p.workers-len(p.slots)-len(p.jobs), 0)
+	return max(p.workers-len(p.slots)-len(p.jobs)-int(p.handing.Load()), 0)
 }
 
 // runBeside runs a short request beside the workers, within its own

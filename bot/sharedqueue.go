@@ -451,9 +451,11 @@ func (q *sharedQueue) job(ctx context.Context, id, payload string, deliveries in
 // (a stop began) while it waited: the request goes back to the queue at
 // once, as no worker here will run it.
 func (q *sharedQueue) dispatch(j job) {
+	q.pool.handing.Add(1)
 	select {
 	case q.pool.direct <- j:
 	case <-q.readStop:
+		q.pool.handing.Add(-1)
 		j.claim.handBack()
 		q.finish(j.claim)
 	}
