@@ -403,7 +403,7 @@ func (c *cluster) outcome(threads []string) Outcome {
 			}
 			text := p.Text + string(p.Blocks)
 			perThread[p.ThreadTS] = append(perThread[p.ThreadTS], text)
-			if strings.Contains(string(p.Blocks), `"vb1|`) {
+			if isFinal(string(p.Blocks)) {
 				finals[p.ThreadTS]++
 			}
 			if strings.Contains(text, "restarting") {

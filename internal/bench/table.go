@@ -74,8 +74,7 @@ func WriteTable(w io.Writer, r *Results) {
 		o.Goroutines[0], o.Goroutines[1], verdict(o.Goroutines[0] >= 0 && o.Goroutines[1] <= o.Goroutines[0]))
 
 	fmt.Fprintln(w, "\nTime to first visible text by load (p50 / p99; overhead = minus the injected latency):")
-	fmt.Fprintln(w, "\n| load | requests | first sign of work | first text | injected | overhead | overhead, shown while written | held to the end | completed/s | timer lateness | reconnects |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	writeLoadHeader(w)
 	keys := make([]string, 0, len(o.FirstText))
 	for k := range o.FirstText {
 		keys = append(keys, k)
@@ -127,8 +126,7 @@ func writeReplicas(w io.Writer, r *Replicas, tiers map[string]Tier) {
 	fmt.Fprintf(w, "| kill -9: wait from the event to the final answer of the %d requests the killed replica held, p50 / p99 | report (≥ JOB_CLAIM_AFTER) | %s | |\n",
 		r.Kill.Held, pair(r.Kill.TakenOverWaitMS))
 	if ol := r.OpenLoop; ol.Requests > 0 {
-		fmt.Fprintln(w, "\n| load | requests | first text | injected | overhead | overhead, shown while written | held to the end | completed/s | timer lateness | reconnects |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+		writeLoadHeader(w)
 		loadRow(w, "3 replicas, open loop, 20 arrivals/s, realistic", ol)
 	}
 	if len(over) > 0 {
@@ -137,6 +135,12 @@ func writeReplicas(w io.Writer, r *Replicas, tiers map[string]Tier) {
 }
 
 func pair(v [2]float64) string { return fmt.Sprintf("%.2f / %.2f ms", v[0], v[1]) }
+
+// writeLoadHeader starts a table of loadRow rows.
+func writeLoadHeader(w io.Writer) {
+	fmt.Fprintln(w, "\n| load | requests | first sign of work | first text | injected | overhead | overhead, shown while written | held to the end | completed/s | timer lateness | reconnects |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+}
 
 func loadRow(w io.Writer, name string, f Figures) {
 	fmt.Fprintf(w, "| %s | %d | %s | %s | %.0f ms | %s | %s | %d | %.1f | %s | %d |\n",

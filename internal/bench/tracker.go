@@ -157,3 +157,8 @@ func (t *tracker) pending() int {
 	defer t.mu.Unlock()
 	return len(t.done)
 }
+
+// isFinal reports whether a message's blocks are a final answer's: the
+// footer, with its native feedback buttons, goes under the final answer
+// only.
+func isFinal(blocks string) bool { return strings.Contains(blocks, `"context_actions"`) }
