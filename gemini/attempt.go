@@ -18,6 +18,8 @@ import (
 type streamed struct {
 	text   string // the answer's text of this call, thoughts excluded
 	finish genai.FinishReason
+	// resume is the token a CONTINUATION finish gave to resume from.
+	resume []byte
 	usage  vision.Usage
 }
 
@@ -42,9 +44,12 @@ func (c *Client) streamOnce(ctx context.Context, op string, contents []*genai.Co
 		}
 		if u := resp.UsageMetadata; u != nil {
 			// Each chunk carries the running total, so the latest wins.
-			// Thinking tokens are billed as output, so they count here.
-			out.usage.InputTokens = int(u.PromptTokenCount)
-			out.usage.OutputTokens = int(u.CandidatesTokenCount + u.ThoughtsTokenCount)
+			// What a search tool fed the model is billed as input, so it
+			// counts there; thinking is billed as output, and counted
+			// apart from the answer's text.
+			out.usage.InputTokens = int(u.PromptTokenCount + u.ToolUsePromptTokenCount)
+			out.usage.OutputTokens = int(u.CandidatesTokenCount)
+			out.usage.ThinkingTokens = int(u.ThoughtsTokenCount)
 		}
 		if pf := resp.PromptFeedback; pf != nil && pf.BlockReason != "" {
 			blocked, blockMessage = pf.BlockReason, pf.BlockReasonMessage
@@ -65,6 +70,12 @@ func (c *Client) streamOnce(ctx context.Context, op string, contents []*genai.Co
 		if cand.FinishReason != "" && cand.FinishReason != genai.FinishReasonUnspecified {
 			out.finish = cand.FinishReason
 		}
+		if len(cand.ContinuationToken) > 0 {
+			out.resume = cand.ContinuationToken
+		}
+		// A stream gives the grounding metadata on its last chunk; any
+		// chunk that carries some adds its sources.
+		out.usage.Sources = sourcesOf(out.usage.Sources, cand.GroundingMetadata)
 	}
 	out.text = text.String()
 
@@ -79,7 +90,7 @@ func (c *Client) streamOnce(ctx context.Context, op string, contents []*genai.Co
 		// Even after streamed text: the model withdrew the answer, and the
 		// caller decides whether to keep what was shown.
 		return out, failure.Errorf(op, failure.Blocked, string(out.finish), nil)
-	case out.text == "" && out.finish != genai.FinishReasonMaxTokens:
+	case out.text == "" && !cutFinish(out.finish):
 		return out, failure.Errorf(op, failure.EmptyAnswer, string(out.finish), nil)
 	}
 	return out, nil
@@ -93,6 +104,12 @@ func addUsage(total, part vision.Usage) vision.Usage {
 	}
 	total.InputTokens += part.InputTokens
 	total.OutputTokens += part.OutputTokens
+	total.ThinkingTokens += part.ThinkingTokens
+	for _, s := range part.Sources {
+		if !containsSource(total.Sources, s.URL) && len(total.Sources) < maxSources {
+			total.Sources = append(total.Sources, s)
+		}
+	}
 	return total
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,7 +90,8 @@ func (c *Client) classify(ctx context.Context, op string, err error, hasImages b
 		return failure.Errorf(op, failure.Internal, "", safe)
 	}
 
-	e := &apiError{Code: ae.Code, Status: ae.Status, Reason: detailString(ae.Details, "ErrorInfo", "reason"), Message: scrub(ae.Message, c.apiKey)}
+	e := &apiError{Code: ae.Code, Status: ae.Status, Reason: detailString(ae.Details, "ErrorInfo", "reason"),
+		Message: shorten(scrub(ae.Message, c.apiKey))}
 	kind, detail := c.apiErrorKind(e, ae.Details, hasImages)
 	switch kind {
 	case failure.Quota:
@@ -108,6 +111,14 @@ func (c *Client) apiErrorKind(e *apiError, details []map[string]any, hasImages b
 	switch {
 	case e.Reason == "API_KEY_INVALID" || e.Reason == "API_KEY_SERVICE_BLOCKED" || strings.Contains(e.Message, "API key"):
 		return failure.ModelAuth, "API key not valid"
+	case e.Code == http.StatusRequestEntityTooLarge || (e.Code == 400 && strings.Contains(strings.ToLower(e.Message), "payload size exceeds")):
+		// Google's front end answers a body over its limit with a 413 and
+		// an HTML page; the API itself with 400 INVALID_ARGUMENT "Request
+		// payload size exceeds the limit: N bytes." (seen in
+		// google-gemini/deprecated-generative-ai-android#26 and
+		// MaKTaiL/gemini-srt-translator#63). Either way the request, not
+		// the image or the account, must change.
+		return failure.RequestTooLarge, strconv.Itoa(e.Code)
 	case e.Code == 401 || e.Code == 403:
 		if e.Reason != "" {
 			return failure.ModelAuth, e.Reason
@@ -130,6 +141,11 @@ func (c *Client) apiErrorKind(e *apiError, details []map[string]any, hasImages b
 		// "User location is not supported", billing not set up: the
 		// account, not the request, must change.
 		return failure.ModelAuth, status
+	case e.Code == 400 && namesSetting(e.Message):
+		// The model refused a setting of the configuration (thinking,
+		// media resolution), not the image: Stream retries without it, so
+		// this is left only when the retry failed too.
+		return failure.Internal, "setting refused: " + status
 	case e.Code == 400 && (hasImages || mentionsImage(e.Message, details)):
 		// Gemini answers an image it cannot decode with a bare
 		// "Request contains an invalid argument." (see the image-rejected
@@ -138,6 +154,20 @@ func (c *Client) apiErrorKind(e *apiError, details []map[string]any, hasImages b
 		return failure.ImageRejected, status
 	}
 	return failure.Internal, status
+}
+
+// maxMessage bounds an error message kept for the log: a 413 comes with a
+// whole HTML page.
+const maxMessage = 300
+
+// shorten makes an error message fit a log line: one line, at most
+// maxMessage bytes and an ellipsis (a rune cut in two is dropped).
+func shorten(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= maxMessage {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxMessage], "") + "…"
 }
 
 // mentionsImage looks for an image complaint in the message or the

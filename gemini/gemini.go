@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/auth"
+	"go.uber.org/zap"
 	"google.golang.org/genai"
 
 	"github.com/visionbot/visionbot/internal/failure"
@@ -37,7 +39,28 @@ func DefaultConfig() Config {
 		// A rejected key does not fix itself: each call would only be
 		// refused again.
 		AuthCooldown: 5 * time.Minute,
+		// Google bills grounded requests on top of their tokens, so the
+		// operator turns it on knowingly.
+		Grounding: false,
 	}
+}
+
+// Grounding is GROUNDING: on lets the use cases that ask for it ground
+// their answers in Google Search; off never sends the search tool.
+type Grounding bool
+
+// UnmarshalText reads on or off (true and false too), so that
+// configuration parses it once, where it is read.
+func (g *Grounding) UnmarshalText(text []byte) error {
+	switch strings.ToLower(strings.TrimSpace(string(text))) {
+	case "on", "true":
+		*g = true
+	case "off", "false":
+		*g = false
+	default:
+		return fmt.Errorf("%q is not on or off", text)
+	}
+	return nil
 }
 
 const (
@@ -47,9 +70,13 @@ const (
 	// maxQuotaRetries bounds the 429 retries of one request, each after
 	// the delay Google asked for.
 	maxQuotaRetries = 2
-	// maxContinuations bounds how often an answer that hit the output
-	// limit (MAX_TOKENS) is asked to go on: each one re-sends the images.
-	maxContinuations = 2
+	// maxContinuations bounds how often an answer that stopped at the
+	// output limit (MAX_TOKENS, or CONTINUATION with a token to resume
+	// from) is asked to go on. Each one re-sends the whole request, images
+	// included, and an answer that needs more than one more request is
+	// longer than a Slack thread should take: after it, the answer is
+	// failure.CutOff.
+	maxContinuations = 1
 	// continuePrompt asks the model to pick up a truncated answer.
 	continuePrompt = "Continue your answer exactly where it stopped, without repeating anything."
 )
@@ -89,6 +116,13 @@ type Config struct {
 	AuthCooldown time.Duration
 	// Now is the clock of the cool-down; nil for time.Now.
 	Now func() time.Time
+	// Grounding lets use cases that ask for it ground their answers in
+	// Google Search (GROUNDING). Off by default: Google bills each
+	// grounded request (or each search it runs) on top of the tokens.
+	Grounding bool
+	// Log gets the few things an operator must know that no request's
+	// failure shows, such as a setting the model refused; nil for none.
+	Log *zap.Logger
 }
 
 // Client answers requests with one configured model. It is safe for
@@ -97,11 +131,18 @@ type Client struct {
 	genai    *genai.Client
 	model    string
 	thinking *genai.ThinkingConfig
-	timeout  time.Duration
+	// thinkingAllowance is what thinking may spend of maxOutputTokens,
+	// which Gemini counts thinking against.
+	thinkingAllowance int
+	timeout           time.Duration
+	grounding         bool
 	// apiKey is kept only to scrub it from error texts.
 	apiKey       string
 	maxQuotaWait time.Duration
 	breaker      *breaker
+	// refused holds the settings this model refused, left out of every
+	// later request.
+	refused *refusals
 }
 
 // New checks cfg and builds a client; it makes no network call (see
@@ -110,9 +151,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	thinking, err := thinkingConfig(cfg.Model, cfg.Thinking)
+	thinking, allowance, err := thinkingConfig(cfg.Model, cfg.Thinking)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
 	}
 
 	cc := &genai.ClientConfig{
@@ -141,8 +185,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("gemini: %s", scrub(err.Error(), cfg.APIKey))
 	}
 	return &Client{
-		genai: gc, model: cfg.Model, thinking: thinking, timeout: cfg.Timeout, apiKey: cfg.APIKey,
-		maxQuotaWait: cfg.MaxQuotaWait, breaker: &breaker{cooldown: cfg.AuthCooldown, now: cfg.Now},
+		genai: gc, model: cfg.Model, thinking: thinking, thinkingAllowance: allowance, timeout: cfg.Timeout,
+		grounding: cfg.Grounding, apiKey: cfg.APIKey, maxQuotaWait: cfg.MaxQuotaWait,
+		breaker: &breaker{cooldown: cfg.AuthCooldown, now: cfg.Now},
+		refused: &refusals{model: cfg.Model, thinking: cfg.Thinking, log: cfg.Log},
 	}, nil
 }
 
@@ -181,15 +227,16 @@ func retryOptions(delay time.Duration) *genai.HTTPRetryOptions {
 
 // Stream sends req with streamGenerateContent and calls onText with each
 // text delta as it arrives (thought summaries are skipped). It returns the
-// usage reported so far, and a *failure.Error when the model failed, refused,
-// said nothing or stopped short. onText is called from the calling
-// goroutine.
+// usage reported so far (with a grounded answer's sources), and a
+// *failure.Error when the model failed, refused, said nothing or stopped
+// short. onText is called from the calling goroutine.
 //
 // Around genai's own retries of overloads, Stream waits out a 429 whose
 // RetryInfo asks for at most MaxQuotaWait (before any text was shown),
 // asks an answer cut by the output limit to continue (at most
-// maxContinuations times), and stops calling Gemini for AuthCooldown once
-// the key was rejected.
+// maxContinuations times), retries once without a setting the model
+// refused (a thinking setting, a media resolution), and stops calling
+// Gemini for AuthCooldown once the key was rejected.
 func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(string)) (vision.Usage, error) {
 	const op = "gemini stream"
 	usage := vision.Usage{Model: c.model}
@@ -204,25 +251,14 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 	if err := c.breaker.check(op); err != nil {
 		return usage, err
 	}
-	config := &genai.GenerateContentConfig{}
-	if hasImages {
-		config.HTTPOptions = &genai.HTTPOptions{ExtrasRequestProvider: images.fill}
-	}
-	if req.System != "" {
-		config.SystemInstruction = genai.NewContentFromText(req.System, genai.RoleUser)
-	}
-	if c.thinking != nil {
-		// A copy per call: genai marshals the config it is given, and a
-		// shared pointer would tie concurrent calls together.
-		t := *c.thinking
-		config.ThinkingConfig = &t
-	}
+	config := c.requestConfig(req, images)
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
 	var shownAny bool
 	quotaRetries, continuations := 0, 0
+	retried := map[setting]bool{}
 	for {
 		part, err := c.streamOnce(ctx, op, contents, config, hasImages, func(s string) {
 			shownAny = true
@@ -237,6 +273,12 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 				}
 				return usage, c.classify(ctx, op, ctx.Err(), hasImages)
 			}
+			if s, sent, ok := refusedSetting(err, config); ok && !shownAny && !retried[s] {
+				retried[s] = true
+				c.refused.add(s, sent, err)
+				config = c.requestConfig(req, images)
+				continue
+			}
 			if failure.KindOf(err) == failure.ModelAuth {
 				c.breaker.trip(err)
 			} else {
@@ -246,15 +288,23 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 		}
 		c.breaker.reset()
 		switch {
+		case part.finish == genai.FinishReasonContinuation && len(part.resume) > 0 && continuations < maxContinuations:
+			// Gemini stopped at its per-request limit and gave a token to
+			// resume from: the same request again, with the token.
+			continuations++
+			next := *config
+			next.ContinuationToken = part.resume
+			config = &next
+			continue
 		case part.finish == genai.FinishReasonMaxTokens && continuations < maxContinuations:
 			continuations++
 			contents = append(contents,
 				genai.NewContentFromText(part.text, genai.RoleModel),
 				genai.NewContentFromText(continuePrompt, genai.RoleUser))
 			continue
-		case part.finish == genai.FinishReasonMaxTokens:
+		case cutFinish(part.finish):
 			return usage, failure.Errorf(op, failure.CutOff, string(part.finish),
-				fmt.Errorf("still at the output limit after %d continuations", continuations))
+				fmt.Errorf("still at the output limit after %d continuation(s)", continuations))
 		case part.finish == "":
 			// The stream closed cleanly but Gemini never said it was done:
 			// a dropped connection, not a complete answer.
@@ -264,6 +314,12 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 		// the user has seen.
 		return usage, nil
 	}
+}
+
+// cutFinish reports the finish reasons of an answer that stopped at an
+// output limit before its end.
+func cutFinish(r genai.FinishReason) bool {
+	return r == genai.FinishReasonMaxTokens || r == genai.FinishReasonContinuation
 }
 
 // blockedFinish reports the finish reasons by which the model refused or

@@ -47,7 +47,11 @@ func (t *Thinking) UnmarshalText(text []byte) error {
 // as "gemini-flash-latest" whose target moves over time, gets a budget,
 // which both generations accept. Models before 2.5 cannot think at all and
 // get no thinking config.
-func thinkingConfig(model string, level Thinking) (*genai.ThinkingConfig, error) {
+//
+// allowance is what thinking may spend of maxOutputTokens, which Gemini
+// counts thinking against: the level's budget (a level has no hard cap,
+// its budget is the measure).
+func thinkingConfig(model string, level Thinking) (config *genai.ThinkingConfig, allowance int, err error) {
 	budgets := map[Thinking]int32{
 		"off": 0,
 		// 512 is the smallest budget every 2.5 model accepts (Flash-Lite's
@@ -59,7 +63,7 @@ func thinkingConfig(model string, level Thinking) (*genai.ThinkingConfig, error)
 	}
 	budget, ok := budgets[level]
 	if !ok {
-		return nil, fmt.Errorf("gemini: thinking %q is not one of off, minimal, low, medium, high", level)
+		return nil, 0, fmt.Errorf("gemini: thinking %q is not one of off, minimal, low, medium, high", level)
 	}
 	name := path.Base(model) // "models/x", "publishers/google/models/x" → "x"
 	major := majorVersion(name)
@@ -76,15 +80,19 @@ func thinkingConfig(model string, level Thinking) (*genai.ThinkingConfig, error)
 			// Gemini 3 Pro's lowest level is LOW.
 			l = genai.ThinkingLevelLow
 		}
-		return &genai.ThinkingConfig{ThinkingLevel: l}, nil
+		allowance := map[genai.ThinkingLevel]int32{
+			genai.ThinkingLevelMinimal: budgets["minimal"], genai.ThinkingLevelLow: budgets["low"],
+			genai.ThinkingLevelMedium: budgets["medium"], genai.ThinkingLevelHigh: budgets["high"],
+		}[l]
+		return &genai.ThinkingConfig{ThinkingLevel: l}, int(allowance), nil
 	case major == 2 && strings.HasPrefix(name, "gemini-2.0"), major == 1:
-		return nil, nil
+		return nil, 0, nil
 	}
 	if pro && budget == 0 {
 		// 2.5 Pro only works in thinking mode; 128 is its minimum budget.
 		budget = 128
 	}
-	return &genai.ThinkingConfig{ThinkingBudget: &budget}, nil
+	return &genai.ThinkingConfig{ThinkingBudget: &budget}, int(budget), nil
 }
 
 // majorVersion returns N of "gemini-N…" ("gemini-2.5-flash" → 2), or 0 for

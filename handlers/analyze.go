@@ -228,12 +228,15 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 		j.fail(ctx, err)
 		return
 	}
-	images, err := h.download(ctx, j, files)
+	images, smaller, err := h.download(ctx, j, files)
 	if err != nil {
 		j.fail(ctx, err)
 		return
 	}
 	answer, err := h.ask(ctx, j, ModelRequest(j.useCase, j.question, images, conv.later...))
+	if answer != "" {
+		answer += SourcesNote(j.figures.usage.Sources)
+	}
 	var cutOff error
 	if failure.KindOf(err) == failure.CutOff && answer != "" && ctx.Err() == nil {
 		// What arrived is worth keeping, but never as if it were whole:
@@ -250,6 +253,9 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 	if answer == "" {
 		j.fail(ctx, failure.Errorf("ask the model", failure.EmptyAnswer, "", nil))
 		return
+	}
+	if len(smaller) > 0 {
+		answer += "\n\n_" + h.smallerCopiesNote(smaller) + "_"
 	}
 	if left > 0 {
 		answer += "\n\n_" + h.imagesUsedNote(files, left) + "_"
@@ -307,8 +313,11 @@ func (h *Handler) deliver(ctx context.Context, j *job, answer string, footer *Fo
 func ModelRequest(uc prompts.UseCase, question string, images []vision.Image, later ...vision.Turn) vision.Request {
 	first := vision.Turn{Role: vision.RoleUser, Text: uc.UserPrompt(question), Images: images}
 	return vision.Request{
-		System: uc.System,
-		Turns:  mergeTurns(append([]vision.Turn{first}, later...)),
+		System:          uc.System,
+		Turns:           mergeTurns(append([]vision.Turn{first}, later...)),
+		MaxOutputTokens: uc.MaxOutputTokens,
+		MediaResolution: uc.MediaResolution,
+		Grounding:       uc.Grounding,
 	}
 }
 
@@ -332,36 +341,113 @@ func (h *Handler) choices() []Choice {
 
 // download fetches every image at once: one slow file should not wait for
 // another.
-func (h *Handler) download(ctx context.Context, j *job, files []File) ([]vision.Image, error) {
+func (h *Handler) download(ctx context.Context, j *job, files []File) (images []vision.Image, smaller []File, err error) {
 	start := h.now()
 	defer func() { j.figures.download = h.now().Sub(start) }()
-	images := make([]vision.Image, len(files))
-	errs := make([]error, len(files))
-	var wg sync.WaitGroup
+	plans := make([][]imageChoice, len(files))
+	at := make([]int, len(files)) // the choice of each file in use
 	for i, f := range files {
-		wg.Go(func() {
-			url := imageURL(f, j.useCase.Detail, h.cfg.MaxFileBytes)
-			data, err := h.slack.Files.Download(ctx, url, h.cfg.MaxFileBytes)
-			if err != nil {
-				errs[i] = fmt.Errorf("download file %s: %w", f.ID, err)
-				return
-			}
-			img, err := ReadImage(data)
-			if err != nil {
-				errs[i] = fmt.Errorf("read file %s (%s): %w", f.ID, f.Name, err)
-				return
-			}
-			images[i] = img
-		})
+		plans[i] = imageChoices(f, j.useCase.Detail, h.cfg.MaxFileBytes)
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	h.fitKnownSizes(plans, at)
+	images = make([]vision.Image, len(files))
+	fetch := func(which ...int) error {
+		errs := make([]error, len(which))
+		var wg sync.WaitGroup
+		for n, i := range which {
+			wg.Go(func() {
+				f := files[i]
+				data, err := h.slack.Files.Download(ctx, plans[i][at[i]].url, h.cfg.MaxFileBytes)
+				if err != nil {
+					errs[n] = fmt.Errorf("download file %s: %w", f.ID, err)
+					return
+				}
+				img, err := ReadImage(data)
+				if err != nil {
+					errs[n] = fmt.Errorf("read file %s (%s): %w", f.ID, f.Name, err)
+					return
+				}
+				images[i] = img
+			})
+		}
+		wg.Wait()
+		return errors.Join(errs...)
 	}
+	if err := fetch(seq(len(files))...); err != nil {
+		return nil, nil, err
+	}
+	// Thumbnails' sizes are known only once downloaded: while the request
+	// is over its bound, the largest image that has a smaller copy is
+	// fetched again as that copy.
+	for h.cfg.MaxRequestBytes > 0 && imageBytes(images) > h.cfg.MaxRequestBytes {
+		i := largestShrinkable(images, plans, at)
+		if i < 0 {
+			return nil, nil, failure.Errorf("bound the request to Gemini", failure.RequestTooLarge, "MAX_REQUEST_MB", nil)
+		}
+		at[i]++
+		if err := fetch(i); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i, f := range files {
+		if at[i] > 0 {
+			smaller = append(smaller, f)
+		}
+	}
+	j.figures.imageBytes += int(imageBytes(images))
+	return images, smaller, nil
+}
+
+// fitKnownSizes moves, before any download, the largest originals whose
+// size Slack told to their thumbnails until the known sizes fit the bound:
+// two 9 MB screenshots are not fetched only to be dropped.
+func (h *Handler) fitKnownSizes(plans [][]imageChoice, at []int) {
+	if h.cfg.MaxRequestBytes <= 0 {
+		return
+	}
+	for {
+		var known int64
+		largest := -1
+		for i, p := range plans {
+			known += p[at[i]].size
+			if at[i]+1 < len(p) && p[at[i]].size > 0 && (largest < 0 || p[at[i]].size > plans[largest][at[largest]].size) {
+				largest = i
+			}
+		}
+		if known <= h.cfg.MaxRequestBytes || largest < 0 {
+			return
+		}
+		at[largest]++
+	}
+}
+
+// largestShrinkable is the index of the largest image that has a smaller
+// copy to fall back on, or -1.
+func largestShrinkable(images []vision.Image, plans [][]imageChoice, at []int) int {
+	largest := -1
+	for i, img := range images {
+		if at[i]+1 < len(plans[i]) && (largest < 0 || len(img.Data) > len(images[largest].Data)) {
+			largest = i
+		}
+	}
+	return largest
+}
+
+func imageBytes(images []vision.Image) int64 {
+	var n int64
 	for _, img := range images {
-		j.figures.imageBytes += len(img.Data)
+		n += int64(len(img.Data))
 	}
-	return images, nil
+	return n
+}
+
+// seq is 0, 1, …, n-1.
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 func isHelp(text string) bool {

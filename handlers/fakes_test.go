@@ -231,6 +231,8 @@ type fakeModel struct {
 	got     []vision.Request
 	started chan struct{}
 	panics  bool
+	// usage replaces the usage the fake reports, when set.
+	usage *vision.Usage
 }
 
 func (m *fakeModel) Stream(ctx context.Context, req vision.Request, onText func(string)) (vision.Usage, error) {
@@ -248,7 +250,10 @@ func (m *fakeModel) Stream(ctx context.Context, req vision.Request, onText func(
 		<-ctx.Done()
 		return vision.Usage{}, failure.Errorf("gemini stream", failure.Internal, "", ctx.Err())
 	}
-	return vision.Usage{Model: "fake-model", InputTokens: 10, OutputTokens: 5}, m.err
+	if m.usage != nil {
+		return *m.usage, m.err
+	}
+	return vision.Usage{Model: "fake-model", InputTokens: 10, OutputTokens: 5, ThinkingTokens: 3}, m.err
 }
 
 func newTestHandler(t *testing.T, s *fakeSlack, m *fakeModel) *Handler {

@@ -162,6 +162,10 @@ type Config struct {
 	MaxImages int
 	// MaxFileBytes is the largest download accepted.
 	MaxFileBytes int64
+	// MaxRequestBytes bounds the image bytes of one request to the model:
+	// where the preferred copies don't fit, smaller ones are sent and the
+	// answer says so. 0 is no bound.
+	MaxRequestBytes int64
 	// HistoryWindow is how far back /analyze looks for the user's photo.
 	HistoryWindow time.Duration
 	// HistoryLimit bounds how many messages /analyze reads.
@@ -227,16 +231,23 @@ type Figures struct {
 	Slack      time.Duration // every Slack call of the request, added up
 	Total      time.Duration
 	ImageBytes int
-	TokensIn   int
-	TokensOut  int
+	// Tokens Gemini reported: the prompt and images, the answer's text,
+	// and thinking (billed as output), continuations included.
+	TokensIn       int
+	TokensOut      int
+	TokensThinking int
 }
 
 // DefaultConfig is what the bot runs with unless configured otherwise: the
 // one place these defaults are written.
 func DefaultConfig() Config {
 	return Config{
-		MaxImages:       4,
-		MaxFileBytes:    20 << 20,
+		MaxImages:    4,
+		MaxFileBytes: 20 << 20,
+		// Under Gemini's 20 MB inline request once base64-encoded, with
+		// room for the JSON (gemini.InlineImageBudget, 14.25 MB; the
+		// command's tests check the two agree).
+		MaxRequestBytes: 13 << 20,
 		HistoryWindow:   24 * time.Hour,
 		HistoryLimit:    200,
 		BotName:         "@visionbot",

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/visionbot/visionbot/internal/failure"
@@ -37,27 +39,56 @@ const minThumb = 720
 // text in a screenshot), the original if it is within the size limit, else
 // the largest thumbnail.
 func imageURL(f File, detail bool, maxBytes int64) string {
-	original := f.URLDownload
-	if original == "" {
-		original = f.URLPrivate
+	return imageChoices(f, detail, maxBytes)[0].url
+}
+
+// imageChoice is one copy of a file the bot may send: the original or one
+// of Slack's thumbnails, with its size when Slack said it (the original's).
+type imageChoice struct {
+	url      string
+	size     int64 // 0: unknown until downloaded
+	original bool
+}
+
+// imageChoices are the copies of a file to send, the preferred first (see
+// imageURL), then each smaller thumbnail, largest first: what a request
+// falls back on when its images together are over its bound.
+func imageChoices(f File, detail bool, maxBytes int64) []imageChoice {
+	original := imageChoice{url: f.URLDownload, size: f.Size, original: true}
+	if original.url == "" {
+		original.url = f.URLPrivate
 	}
-	if detail && original != "" && f.Size > 0 && f.Size <= maxBytes {
-		return original
-	}
-	var best Thumb
-	for _, t := range f.Thumbs {
-		side, bestSide := max(t.Width, t.Height), max(best.Width, best.Height)
-		switch {
-		case detail && side > bestSide:
-			best = t
-		case !detail && side >= minThumb && (best.URL == "" || side < bestSide):
-			best = t
+	thumbs := slices.SortedFunc(slices.Values(f.Thumbs), func(a, b Thumb) int {
+		return cmp.Compare(max(b.Width, b.Height), max(a.Width, a.Height))
+	})
+	var first Thumb
+	if detail {
+		if original.url != "" && f.Size > 0 && f.Size <= maxBytes {
+			return append([]imageChoice{original}, thumbChoices(thumbs)...)
+		}
+		if len(thumbs) > 0 {
+			first = thumbs[0]
+		}
+	} else {
+		for _, t := range thumbs { // the smallest of at least minThumb
+			if max(t.Width, t.Height) >= minThumb {
+				first = t
+			}
 		}
 	}
-	if best.URL != "" {
-		return best.URL
+	if first.URL == "" {
+		return append([]imageChoice{original}, thumbChoices(thumbs)...)
 	}
-	return original
+	i := slices.IndexFunc(thumbs, func(t Thumb) bool { return t.URL == first.URL })
+	return thumbChoices(thumbs[i:])
+}
+
+func thumbChoices(thumbs []Thumb) []imageChoice {
+	out := make([]imageChoice, 0, len(thumbs))
+	for _, t := range thumbs {
+		out = append(out, imageChoice{url: t.URL})
+	}
+	return out
 }
 
 // hasImageCandidate says whether a message's files may hold an image,

@@ -311,6 +311,7 @@ func (j *job) end(err error, outcome string) {
 			Trigger: j.where.Trigger, UseCase: j.useCase.Name, Outcome: outcome, ModelError: f.modelError,
 			Download: f.download, FirstToken: f.firstToken, Model: f.model, Slack: f.slack, Total: total,
 			ImageBytes: f.imageBytes, TokensIn: f.usage.InputTokens, TokensOut: f.usage.OutputTokens,
+			TokensThinking: f.usage.ThinkingTokens,
 		})
 	}
 	fields := []zap.Field{
@@ -327,7 +328,8 @@ func (j *job) end(err error, outcome string) {
 	}
 	if f.usage.Model != "" {
 		fields = append(fields, zap.String("model_version", f.usage.Model),
-			zap.Int("tokens_in", f.usage.InputTokens), zap.Int("tokens_out", f.usage.OutputTokens))
+			zap.Int("tokens_in", f.usage.InputTokens), zap.Int("tokens_out", f.usage.OutputTokens),
+			zap.Int("tokens_thinking", f.usage.ThinkingTokens))
 	}
 	// A person's Stop is their choice, not a failure of the bot's.
 	if err != nil && failure.KindOf(err) != failure.Stopped {

@@ -40,8 +40,9 @@ func TestObserverGetsEachRequestsFigures(t *testing.T) {
 				if f.Trigger != TriggerMention || f.UseCase != "recipe" || f.Outcome != "ok" || f.ModelError != "" {
 					t.Errorf("figures = %+v", f)
 				}
-				if f.TokensIn != 10 || f.TokensOut != 5 || f.ImageBytes != len(jpegData) {
-					t.Errorf("tokens %d/%d, image bytes %d: want the model's usage and the image's size", f.TokensIn, f.TokensOut, f.ImageBytes)
+				if f.TokensIn != 10 || f.TokensOut != 5 || f.TokensThinking != 3 || f.ImageBytes != len(jpegData) {
+					t.Errorf("tokens %d/%d/%d, image bytes %d: want the model's usage and the image's size",
+						f.TokensIn, f.TokensOut, f.TokensThinking, f.ImageBytes)
 				}
 				if f.FirstToken <= 0 {
 					t.Error("no time to first token although the model wrote text")

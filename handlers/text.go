@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/vision"
 )
 
 // userMessage is the one place where a failure becomes words for the user:
@@ -114,10 +115,13 @@ func (h *Handler) geminiMessage(kind failure.Kind, detail string, err error) (st
 		return "Gemini is busy: the bot's quota is used up for now. Try again in a minute.", true
 	case failure.Unavailable:
 		return "Gemini is overloaded right now. Try again in a moment.", true
+	case failure.RequestTooLarge:
+		return "Your images were too large for Gemini to take in one request. Send a smaller image, or fewer " +
+			"images at once; if this keeps happening, ask the app's admin to lower MAX_REQUEST_MB so that I send smaller copies.", true
 	case failure.Timeout:
 		return "Gemini took too long to answer. Try again in a moment.", true
 	case failure.CutOff:
-		if detail == "MAX_TOKENS" {
+		if detail == "MAX_TOKENS" || detail == "CONTINUATION" {
 			return "This answer is cut off: it reached Gemini's length limit. Ask for a shorter answer or one part at a time.", true
 		}
 		return "This answer is cut off: Gemini's stream ended before it finished. Ask again for the whole answer.", true
@@ -355,6 +359,33 @@ func (h *Handler) checkQuestion(question string) error {
 func (h *Handler) imagesUsedNote(used []File, left int) string {
 	return fmt.Sprintf("I looked at the first %d of your %d images (%s): I take up to %d at a time. "+
 		"Ask about the others in another message.", len(used), len(used)+left, fileNames(used), h.cfg.MaxImages)
+}
+
+// smallerCopiesNote says that some images were sent as Slack's smaller
+// copies, to keep the request within MaxRequestBytes.
+func (h *Handler) smallerCopiesNote(files []File) string {
+	return fmt.Sprintf("Your images together were more than I send to Gemini at once (%s), so I looked at smaller copies of %s: "+
+		"fine detail such as small text may be lost. Ask about one image at a time for the full size.",
+		humanBytes(h.cfg.MaxRequestBytes), fileNames(files))
+}
+
+// SourcesNote is the line that ends a grounded answer: its sources as
+// Markdown links, each showing the host it leads to, or "" when there are
+// none.
+func SourcesNote(sources []vision.Source) string {
+	links := make([]string, 0, len(sources))
+	for _, s := range sources {
+		if s.Host == "" || s.URL == "" {
+			continue
+		}
+		// Nothing in a URL may close the link early.
+		target := strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "<", "%3C", ">", "%3E").Replace(s.URL)
+		links = append(links, fmt.Sprintf("[%s](%s)", strings.NewReplacer("[", "", "]", "").Replace(s.Host), target))
+	}
+	if len(links) == 0 {
+		return ""
+	}
+	return "\n\nSources: " + strings.Join(links, ", ")
 }
 
 // fileNames lists files by name (their id when they have none) as code,

@@ -62,8 +62,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "visionbot_gemini_tokens_total",
-			Help: "Tokens Gemini reported, by use case and direction (in: prompt and images; out: answer and thinking).",
-		}, []string{"use_case", "direction"}),
+			Help: "Tokens Gemini reported, by use case and kind (input: prompt and images; output: the answer's text; thinking: billed as output).",
+		}, []string{"use_case", "kind"}),
 		slackErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "visionbot_slack_errors_total",
 			Help: "Slack Web API calls that failed, by method and Slack's error code (http_NNN for another status, transport when no answer came).",
@@ -99,11 +99,10 @@ func (m *Metrics) RequestDone(f handlers.Figures) {
 	if f.Model > 0 {
 		m.total.Observe(f.Total.Seconds())
 	}
-	if f.TokensIn > 0 {
-		m.tokens.WithLabelValues(f.UseCase, "in").Add(float64(f.TokensIn))
-	}
-	if f.TokensOut > 0 {
-		m.tokens.WithLabelValues(f.UseCase, "out").Add(float64(f.TokensOut))
+	for kind, n := range map[string]int{"input": f.TokensIn, "output": f.TokensOut, "thinking": f.TokensThinking} {
+		if n > 0 {
+			m.tokens.WithLabelValues(f.UseCase, kind).Add(float64(n))
+		}
 	}
 	if f.ModelError != "" {
 		m.geminiErrors.WithLabelValues(f.ModelError).Inc()

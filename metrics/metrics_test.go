@@ -43,7 +43,7 @@ func TestMetrics(t *testing.T) {
 	}
 	m.RequestDone(handlers.Figures{Trigger: handlers.TriggerMention, UseCase: "recipe", Outcome: "ok",
 		Download: 200 * time.Millisecond, FirstToken: 1500 * time.Millisecond, Model: 2 * time.Second, Total: 3 * time.Second,
-		TokensIn: 300, TokensOut: 120})
+		TokensIn: 300, TokensOut: 120, TokensThinking: 45})
 	m.RequestDone(handlers.Figures{Trigger: handlers.TriggerSlash, UseCase: "describe", Outcome: "quota",
 		ModelError: "quota", Model: time.Second, Total: time.Second, TokensIn: 20})
 	m.RequestDone(handlers.Figures{Trigger: handlers.TriggerMention, UseCase: "describe", Outcome: "help", Total: time.Millisecond})
@@ -63,11 +63,12 @@ visionbot_requests_total{outcome="ok",trigger="mention",use_case="recipe"} 1
 visionbot_requests_total{outcome="quota",trigger="slash",use_case="describe"} 1
 `},
 		{"visionbot_gemini_tokens_total", `
-# HELP visionbot_gemini_tokens_total Tokens Gemini reported, by use case and direction (in: prompt and images; out: answer and thinking).
+# HELP visionbot_gemini_tokens_total Tokens Gemini reported, by use case and kind (input: prompt and images; output: the answer's text; thinking: billed as output).
 # TYPE visionbot_gemini_tokens_total counter
-visionbot_gemini_tokens_total{direction="in",use_case="describe"} 20
-visionbot_gemini_tokens_total{direction="in",use_case="recipe"} 300
-visionbot_gemini_tokens_total{direction="out",use_case="recipe"} 120
+visionbot_gemini_tokens_total{kind="input",use_case="describe"} 20
+visionbot_gemini_tokens_total{kind="input",use_case="recipe"} 300
+visionbot_gemini_tokens_total{kind="output",use_case="recipe"} 120
+visionbot_gemini_tokens_total{kind="thinking",use_case="recipe"} 45
 `},
 		{"visionbot_gemini_errors_total", `
 # HELP visionbot_gemini_errors_total Gemini calls that failed, by kind (quota, unavailable, timeout, blocked, model_auth, …).

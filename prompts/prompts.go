@@ -21,6 +21,19 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/visionbot/visionbot/internal/vision"
+)
+
+const (
+	// DefaultMaxOutputTokens is the answer budget of a use case whose file
+	// sets none: about 8,000 characters, which fits a Slack thread's few
+	// messages with room to spare. The built-in files set their own.
+	DefaultMaxOutputTokens = 2048
+	// MaxOutputTokensLimit is the most a use case may ask for: 65,536
+	// tokens is the output limit (outputTokenLimit in models.get) of
+	// Gemini's current Flash and Pro models.
+	MaxOutputTokensLimit = 65536
 )
 
 // builtinFiles is the one package-level variable: go:embed needs it.
@@ -46,6 +59,15 @@ type UseCase struct {
 	// Loading are the loading messages the thread shows while the answer
 	// is prepared (at most 10); none for the catalog's defaults.
 	Loading []string
+	// MaxOutputTokens bounds the answer's text; New sets
+	// DefaultMaxOutputTokens when it is 0.
+	MaxOutputTokens int
+	// MediaResolution is how finely the model looks at the images; the
+	// zero value leaves it to the model.
+	MediaResolution vision.MediaResolution
+	// Grounding asks for answers grounded in Google Search, which the
+	// operator must also allow (GROUNDING=on): it is billed per request.
+	Grounding bool
 	// Source is where the use case came from ("built-in", or the file
 	// name Load read it from), for listings and for errors that must name
 	// the file to fix.
@@ -66,6 +88,10 @@ type useCaseFile struct {
 	Output      string   `yaml:"output"`
 	System      string   `yaml:"system"`
 	Prompt      string   `yaml:"prompt"`
+
+	MaxOutputTokens int    `yaml:"max_output_tokens"`
+	MediaResolution string `yaml:"media_resolution"`
+	Grounding       bool   `yaml:"grounding"`
 }
 
 // Catalog is an immutable, validated set of use cases. It is safe for
@@ -146,17 +172,20 @@ func parse(data []byte) (UseCase, error) {
 		return UseCase{}, errors.New("more than one YAML document; a file holds exactly one use case")
 	}
 	uc := UseCase{
-		Name:        strings.TrimSpace(f.Name),
-		Description: strings.TrimSpace(f.Description),
-		Example:     strings.TrimSpace(f.Example),
-		System:      strings.TrimSpace(f.System),
-		Prompt:      strings.TrimSpace(f.Prompt),
-		Output:      strings.TrimSpace(f.Output),
-		Aliases:     f.Aliases,
-		Default:     f.Default,
-		Detail:      f.Detail,
-		Suggestion:  strings.TrimSpace(f.Suggestion),
-		Loading:     f.Loading,
+		Name:            strings.TrimSpace(f.Name),
+		Description:     strings.TrimSpace(f.Description),
+		Example:         strings.TrimSpace(f.Example),
+		System:          strings.TrimSpace(f.System),
+		Prompt:          strings.TrimSpace(f.Prompt),
+		Output:          strings.TrimSpace(f.Output),
+		Aliases:         f.Aliases,
+		Default:         f.Default,
+		Detail:          f.Detail,
+		Suggestion:      strings.TrimSpace(f.Suggestion),
+		Loading:         f.Loading,
+		MaxOutputTokens: f.MaxOutputTokens,
+		MediaResolution: vision.MediaResolution(strings.TrimSpace(f.MediaResolution)),
+		Grounding:       f.Grounding,
 	}
 	return uc, validate(uc)
 }
@@ -183,6 +212,15 @@ func validate(uc UseCase) error {
 		if !validWord(strings.ToLower(alias)) {
 			return fmt.Errorf("use case %q: bad alias %q: want 1..32 characters of a-z, 0-9 and -", uc.Name, alias)
 		}
+	}
+	if uc.MaxOutputTokens < 0 || uc.MaxOutputTokens > MaxOutputTokensLimit {
+		return fmt.Errorf("use case %q: max_output_tokens %d: want 1..%d (Gemini writes at most %d tokens per answer), or none for %d",
+			uc.Name, uc.MaxOutputTokens, MaxOutputTokensLimit, MaxOutputTokensLimit, DefaultMaxOutputTokens)
+	}
+	switch uc.MediaResolution {
+	case vision.MediaResolutionDefault, vision.MediaResolutionLow, vision.MediaResolutionMedium, vision.MediaResolutionHigh:
+	default:
+		return fmt.Errorf("use case %q: media_resolution %q: want low, medium or high, or none for the model's own", uc.Name, uc.MediaResolution)
 	}
 	if n := utf8.RuneCountInString(uc.Suggestion); n > maxSuggestion {
 		return fmt.Errorf("use case %q: suggestion is %d characters; at most %d fit a suggested prompt", uc.Name, n, maxSuggestion)
@@ -249,6 +287,9 @@ func New(ucs []UseCase) (*Catalog, error) {
 		}
 		if uc.Default {
 			defaults = append(defaults, uc.Name+uc.from())
+		}
+		if uc.MaxOutputTokens == 0 {
+			uc.MaxOutputTokens = DefaultMaxOutputTokens
 		}
 		uc.Aliases = slices.Clone(uc.Aliases)
 		c.useCases = append(c.useCases, uc)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/visionbot/visionbot/internal/vision"
 )
 
 func builtin(t *testing.T) *Catalog {
@@ -249,6 +251,26 @@ func TestLoad(t *testing.T) {
 			fsys:    fstest.MapFS{"x.yaml": file("x", "y", "default: maybe")},
 			wantErr: []string{"x.yaml", "line 6"},
 		},
+		{
+			name:    "unknown media resolution",
+			fsys:    fstest.MapFS{"x.yaml": file("x", "y", "media_resolution: ultra")},
+			wantErr: []string{"x.yaml", `media_resolution "ultra"`, "low, medium or high"},
+		},
+		{
+			name:    "negative output budget",
+			fsys:    fstest.MapFS{"x.yaml": file("x", "y", "max_output_tokens: -5")},
+			wantErr: []string{"x.yaml", "max_output_tokens -5", "1..65536"},
+		},
+		{
+			name:    "output budget beyond Gemini's",
+			fsys:    fstest.MapFS{"x.yaml": file("x", "y", "max_output_tokens: 100000")},
+			wantErr: []string{"x.yaml", "max_output_tokens 100000"},
+		},
+		{
+			name:    "grounding is a bool",
+			fsys:    fstest.MapFS{"x.yaml": file("x", "y", "grounding: sometimes")},
+			wantErr: []string{"x.yaml", "line 6"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -435,6 +457,90 @@ func TestUsageHint(t *testing.T) {
 	for _, uc := range c.All() {
 		if !strings.Contains(c.UsageHint(), uc.Name) {
 			t.Errorf("UsageHint misses %s", uc.Name)
+		}
+	}
+}
+
+// The model settings of a use case come from its file; what a file leaves
+// out gets the catalog's default budget and the model's own resolution.
+func TestModelSettings(t *testing.T) {
+	ucs, err := Load(fstest.MapFS{
+		"set.yaml":   file("set", "s", "max_output_tokens: 300\nmedia_resolution: high\ngrounding: true"),
+		"unset.yaml": file("unset", "u", "default: true"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(ucs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		wantTokens int
+		wantMedia  vision.MediaResolution
+		wantGround bool
+	}{
+		{"set", 300, vision.MediaResolutionHigh, true},
+		{"unset", DefaultMaxOutputTokens, vision.MediaResolutionDefault, false},
+	}
+	for _, tt := range tests {
+		uc, _ := c.Lookup(tt.name)
+		if uc.MaxOutputTokens != tt.wantTokens || uc.MediaResolution != tt.wantMedia || uc.Grounding != tt.wantGround {
+			t.Errorf("%s: max_output_tokens %d, media_resolution %q, grounding %v; want %d, %q, %v",
+				tt.name, uc.MaxOutputTokens, uc.MediaResolution, uc.Grounding, tt.wantTokens, tt.wantMedia, tt.wantGround)
+		}
+	}
+}
+
+// The built-in use cases each ask for what their task needs: code reads
+// small print and writes whole files, a doodle needs the least, and only
+// the guide looks things up.
+func TestBuiltinModelSettings(t *testing.T) {
+	c := builtin(t)
+	want := map[string]struct {
+		media     vision.MediaResolution
+		grounding bool
+	}{
+		"describe":  {vision.MediaResolutionMedium, false},
+		"code":      {vision.MediaResolutionHigh, false},
+		"doodle":    {vision.MediaResolutionLow, false},
+		"guide":     {vision.MediaResolutionMedium, true},
+		"healthy":   {vision.MediaResolutionMedium, false},
+		"nutrition": {vision.MediaResolutionMedium, false},
+		"recipe":    {vision.MediaResolutionLow, false},
+	}
+	code, _ := c.Lookup("code")
+	for _, uc := range c.All() {
+		w, ok := want[uc.Name]
+		if !ok {
+			t.Errorf("%s: no expectation", uc.Name)
+			continue
+		}
+		if uc.MediaResolution != w.media || uc.Grounding != w.grounding {
+			t.Errorf("%s: media_resolution %q, grounding %v; want %q, %v", uc.Name, uc.MediaResolution, uc.Grounding, w.media, w.grounding)
+		}
+		if uc.Name != "code" && (uc.MaxOutputTokens > DefaultMaxOutputTokens || uc.MaxOutputTokens >= code.MaxOutputTokens) {
+			t.Errorf("%s: max_output_tokens %d; want at most %d, and less than code's %d",
+				uc.Name, uc.MaxOutputTokens, DefaultMaxOutputTokens, code.MaxOutputTokens)
+		}
+	}
+	// Each built-in file says why it chose, in a comment above the field.
+	for _, uc := range c.All() {
+		data, err := builtinFiles.ReadFile("usecases/" + uc.Name + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, field := range []string{"media_resolution:", "max_output_tokens:"} {
+			i := strings.Index(string(data), "\n"+field)
+			if i < 0 {
+				t.Errorf("%s.yaml does not set %s", uc.Name, field)
+				continue
+			}
+			lineStart := strings.LastIndex(string(data[:i]), "\n") + 1
+			if !strings.HasPrefix(string(data[lineStart:i]), "# ") {
+				t.Errorf("%s.yaml: no comment above %s saying why", uc.Name, field)
+			}
 		}
 	}
 }

@@ -101,8 +101,8 @@ func TestStopReachesTheReplicaRunningTheRequest(t *testing.T) {
 	srv := redistest.Start(t)
 	env := map[string]string{"REDIS_URL": srv.URL(), "STREAM_MODE": "native"}
 	s, g := newEmulators(t)
-	g.Script(slowAnswer())
 	runner := launchBot(t, s, g, env)
+	g.Script(slowAnswer())
 	const ts = "1700000000.000100"
 	// Slack sends each envelope to one connection: the newest. The mention
 	// goes to the first replica, the Stop to the second.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/vision"
 	"github.com/visionbot/visionbot/prompts"
@@ -85,14 +87,23 @@ func analyze(ctx context.Context, args []string, getenv func(string) string, std
 		return usageError{fmt.Errorf("analyze: %d images, but one request takes at most MAX_IMAGES=%d", len(a.images), cfg.MaxImages)}
 	}
 	images := make([]vision.Image, 0, len(a.images))
+	var total int64
 	for _, path := range a.images {
 		img, err := readImageFile(path, int64(cfg.MaxFileMB)<<20)
 		if err != nil {
 			return err
 		}
 		images = append(images, img)
+		total += int64(len(img.Data))
 	}
-	model, err := newModel(ctx, cfg)
+	// Local files have no smaller copies to fall back on, as Slack's
+	// thumbnails are in the bot: over the bound, say so before calling.
+	if limit := int64(cfg.MaxRequestMB) << 20; total > limit {
+		return usageError{fmt.Errorf("analyze: the images add up to %.1f MB, but one request to Gemini takes at most MAX_REQUEST_MB=%d MB: send fewer or smaller images",
+			float64(total)/(1<<20), cfg.MaxRequestMB)}
+	}
+	// Nothing is logged: a setting the model refuses is said below.
+	model, err := newModel(ctx, cfg, zap.NewNop())
 	if err != nil {
 		return err
 	}
@@ -110,14 +121,21 @@ func analyze(ctx context.Context, args []string, getenv func(string) string, std
 	if !endsInNewline {
 		fmt.Fprintln(stdout)
 	}
+	for _, r := range model.Refusals() {
+		fmt.Fprintf(stderr, "note: %s refused %s (%s), so it was sent without it; %s\n",
+			model.Model(), r.Sent, r.Message, refusalFix(r))
+	}
 	if err != nil {
 		return fmt.Errorf("ask Gemini: %w", err)
+	}
+	if note := handlers.SourcesNote(usage.Sources); note != "" && writeErr == nil {
+		_, writeErr = io.WriteString(stdout, strings.TrimPrefix(note, "\n")+"\n")
 	}
 	if writeErr != nil {
 		return fmt.Errorf("write the answer: %w", writeErr)
 	}
-	fmt.Fprintf(stderr, "\n%s · %s · %d tokens in, %d out · %s\n",
-		uc.Name, usage.Model, usage.InputTokens, usage.OutputTokens, elapsed.Round(time.Millisecond))
+	fmt.Fprintf(stderr, "\n%s · %s · %d tokens in, %d out, %d thinking · %s\n",
+		uc.Name, usage.Model, usage.InputTokens, usage.OutputTokens, usage.ThinkingTokens, elapsed.Round(time.Millisecond))
 	return nil
 }
 

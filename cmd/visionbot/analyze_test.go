@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -45,6 +46,8 @@ func TestAnalyze(t *testing.T) {
 		"pasta.png": slackemu.MakePNG(32, 24),
 		"menu.pdf":  []byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"),
 		"empty.jpg": nil,
+		// 0.6 MB: two are over MAX_REQUEST_MB=1.
+		"shot.png": append(slackemu.MakePNG(32, 24), make([]byte, 600<<10)...),
 	})
 	const answer = "## Pasta\n\nBoil the water, then cook the pasta."
 	tests := []struct {
@@ -56,13 +59,14 @@ func TestAnalyze(t *testing.T) {
 		// the returned error together.
 		wantOut string
 		wantErr []string
+		setup   func(g *geminiemu.Server) // before the scripted answer
 		check   func(t *testing.T, g *geminiemu.Server)
 	}{
 		{
 			name:    "an answer streams to stdout, usage to stderr, with no Slack settings",
 			args:    []string{"analyze", "-use-case", "recipe", files["pasta.png"], "-q", "for two"},
 			wantOut: answer + "\n",
-			wantErr: []string{"recipe", "gemini-flash-latest", "tokens in", "out"},
+			wantErr: []string{"recipe", "gemini-flash-latest", "tokens in", "out", "thinking"},
 			check: func(t *testing.T, g *geminiemu.Server) {
 				req := lastStream(t, g)
 				if !strings.Contains(strings.ToLower(req.SystemInstruction.Parts[0].Text), "recipe") {
@@ -85,6 +89,40 @@ func TestAnalyze(t *testing.T) {
 					t.Errorf("system instruction = %.80q…, want the nutrition use case", sys)
 				}
 			},
+		},
+		{
+			name:    "with GROUNDING=on a grounded use case ends with its sources",
+			args:    []string{"analyze", "-use-case", "guide", files["pasta.png"]},
+			env:     map[string]string{"GROUNDING": "on"},
+			setup:   func(g *geminiemu.Server) { g.Script(geminiemu.Reply{Text: answer, Sources: groundingSources}) },
+			wantOut: answer + "\n\nSources: [example.com](https://example.com/tower)\n",
+			check: func(t *testing.T, g *geminiemu.Server) {
+				if !bytes.Contains(g.Requests()[0].Body, []byte(`"googleSearch"`)) {
+					t.Error("no Google Search tool in the request")
+				}
+			},
+		},
+		{
+			name:    "without GROUNDING the same use case does not search",
+			args:    []string{"analyze", "-use-case", "guide", files["pasta.png"]},
+			setup:   func(g *geminiemu.Server) { g.Script(geminiemu.Reply{Text: answer, Sources: groundingSources}) },
+			wantOut: answer + "\n",
+			check: func(t *testing.T, g *geminiemu.Server) {
+				if bytes.Contains(g.Requests()[0].Body, []byte(`"googleSearch"`)) {
+					t.Error("the Google Search tool was sent with GROUNDING unset")
+				}
+			},
+		},
+		{
+			name: "a thinking level the model refuses is dropped and said",
+			args: []string{"analyze", files["pasta.png"]},
+			env:  map[string]string{"GEMINI_MODEL": "gemini-3.7-flash", "GEMINI_THINKING": "off"},
+			setup: func(g *geminiemu.Server) {
+				g.AddModel("gemini-3.7-flash")
+				g.RejectThinkingLevel("gemini-3.7-flash", "MINIMAL")
+			},
+			wantOut: answer + "\n",
+			wantErr: []string{"note: gemini-3.7-flash refused thinkingLevel MINIMAL", "Thinking level MINIMAL is not supported", "GEMINI_THINKING"},
 		},
 		{
 			name:     "a PDF is refused, naming the file",
@@ -130,6 +168,20 @@ func TestAnalyze(t *testing.T) {
 			wantErr:  []string{"MAX_IMAGES=1"},
 		},
 		{
+			name:     "images over MAX_REQUEST_MB together: said before Gemini is called",
+			args:     []string{"analyze", "-use-case", "code", files["shot.png"], files["shot.png"]},
+			env:      map[string]string{"MAX_REQUEST_MB": "1"},
+			wantCode: 2,
+			wantErr:  []string{"1.2 MB", "MAX_REQUEST_MB=1"},
+			check: func(t *testing.T, g *geminiemu.Server) {
+				for _, r := range g.Requests() {
+					if r.Method == "streamGenerateContent" {
+						t.Error("Gemini was called")
+					}
+				}
+			},
+		},
+		{
 			name:     "no Gemini credentials",
 			args:     []string{"analyze", files["pasta.png"]},
 			env:      map[string]string{"GEMINI_API_KEY": ""},
@@ -142,6 +194,9 @@ func TestAnalyze(t *testing.T) {
 			g := geminiemu.New()
 			defer g.Close()
 			g.SetAPIKey(testAPIKey)
+			if tt.setup != nil {
+				tt.setup(g)
+			}
 			g.Script(geminiemu.Reply{Text: answer})
 			env := map[string]string{"GEMINI_API_KEY": testAPIKey, "GOOGLE_GEMINI_BASE_URL": g.URL(),
 				// Broken Slack and bot settings: analyze reads none of them.
@@ -174,6 +229,9 @@ func TestAnalyze(t *testing.T) {
 		})
 	}
 }
+
+// groundingSources are the pages a scripted grounded answer cites.
+var groundingSources = []geminiemu.Source{{URI: "https://example.com/tower", Title: "example.com"}}
 
 // lastStream is the body of the last answer Gemini was asked for.
 func lastStream(t *testing.T, g *geminiemu.Server) geminiRequest {

@@ -41,6 +41,7 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		name     string
 		setup    func(s *slackemu.Server, env map[string]string)
+		gemini   func(g *geminiemu.Server)
 		wantCode int
 		want     []string // lines, or parts of them, of the output
 		lacks    []string
@@ -50,7 +51,32 @@ func TestCheck(t *testing.T) {
 			setup: func(*slackemu.Server, map[string]string) {},
 			want: []string{"ok    configuration", "ok    use cases: 7 use cases, describe by default",
 				"ok    Slack bot token: @visionbot (UBOT) in Visionbot Test (T1)", "ok    Slack scopes: all 12 scopes",
-				"ok    Slack app-level token", "ok    Gemini model: gemini-flash-latest is available (Gemini API)", "All checks passed."},
+				"ok    Slack app-level token", "ok    Gemini model: gemini-flash-latest is available (Gemini API)",
+				"ok    Gemini settings: gemini-flash-latest takes GEMINI_THINKING=low and a media resolution", "All checks passed."},
+			lacks: []string{"FAIL", "warn"},
+		},
+		{
+			name: "a thinking level the model refuses: a warning with what to set, not a failure",
+			setup: func(_ *slackemu.Server, env map[string]string) {
+				env["GEMINI_MODEL"], env["GEMINI_THINKING"] = "gemini-3.7-flash", "off"
+			},
+			gemini: func(g *geminiemu.Server) {
+				g.AddModel("gemini-3.7-flash")
+				g.RejectThinkingLevel("gemini-3.7-flash", "MINIMAL")
+			},
+			want: []string{"warn  Gemini thinking setting: gemini-3.7-flash refused thinkingLevel MINIMAL",
+				"Thinking level MINIMAL is not supported", "not GEMINI_THINKING=off", "fix: set GEMINI_THINKING to a level this model takes",
+				"All checks passed."},
+			lacks: []string{"FAIL", "ok    Gemini settings"},
+		},
+		{
+			name:  "a media resolution the model refuses: a warning",
+			setup: func(_ *slackemu.Server, env map[string]string) { env["GEMINI_MODEL"] = "gemini-3.7-flash" },
+			gemini: func(g *geminiemu.Server) {
+				g.AddModel("gemini-3.7-flash")
+				g.RejectMediaResolution("gemini-3.7-flash")
+			},
+			want:  []string{"warn  Gemini media resolution: gemini-3.7-flash refused mediaResolution MEDIA_RESOLUTION_LOW", "media_resolution has no effect", "All checks passed."},
 			lacks: []string{"FAIL"},
 		},
 		{
@@ -96,8 +122,11 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, _, env := emulators(t)
+			s, g, env := emulators(t)
 			tt.setup(s, env)
+			if tt.gemini != nil {
+				tt.gemini(g)
+			}
 			stdout, _, code, err := runCommand(t, env, "check")
 			if code != tt.wantCode {
 				t.Errorf("exit status %d (%v), want %d", code, err, tt.wantCode)

@@ -76,6 +76,9 @@ type slackAuth interface {
 // modelChecker is what the checks ask Gemini.
 type modelChecker interface {
 	CheckModel(ctx context.Context) error
+	// CheckSettings asks once with the settings the bot sends, and
+	// returns those the model refused.
+	CheckSettings(ctx context.Context) ([]gemini.Refusal, error)
 }
 
 // runChecks asks Slack and Gemini whether the configuration works: the bot
@@ -86,14 +89,14 @@ type modelChecker interface {
 func runChecks(ctx context.Context, cfg config, sl slackAuth, model modelChecker) (bot.Identity, []checkResult) {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	modelResult := make(chan checkResult, 1)
+	modelResults := make(chan []checkResult, 1)
 	if model != nil { // asked alongside Slack: the start waits for the slower only
-		go func() { modelResult <- checkModel(ctx, cfg, model) }()
+		go func() { modelResults <- checkModel(ctx, cfg, model) }()
 	}
 	self, results := checkBotToken(ctx, sl)
 	results = append(results, checkAppToken(ctx, sl))
 	if model != nil {
-		results = append(results, <-modelResult)
+		results = append(results, <-modelResults...)
 	}
 	return self, results
 }
@@ -157,8 +160,51 @@ func checkAppToken(ctx context.Context, sl slackAuth) checkResult {
 	return checkResult{checkFail, name, fmt.Sprintf("apps.connections.open failed: %v", err), bot.AppTokenFix}
 }
 
-// checkModel asks Gemini for the configured model.
-func checkModel(ctx context.Context, cfg config, model modelChecker) checkResult {
+// checkModel asks Gemini for the configured model, then whether it takes
+// the settings the bot sends it.
+func checkModel(ctx context.Context, cfg config, model modelChecker) []checkResult {
+	result := checkModelName(ctx, cfg, model)
+	if result.status != checkPass {
+		return []checkResult{result}
+	}
+	return append([]checkResult{result}, checkSettings(ctx, cfg, model)...)
+}
+
+// checkSettings reports each setting the model refused: a warning, since
+// the bot answers without it, but not what the operator configured.
+func checkSettings(ctx context.Context, cfg config, model modelChecker) []checkResult {
+	refusals, err := model.CheckSettings(ctx)
+	var results []checkResult
+	for _, r := range refusals {
+		consequence := "the use cases' media_resolution has no effect on it"
+		if r.Setting == "thinking setting" {
+			consequence = fmt.Sprintf("it thinks at its own default, not GEMINI_THINKING=%s", cfg.Thinking)
+		}
+		results = append(results, checkResult{checkWarn, "Gemini " + r.Setting,
+			fmt.Sprintf("%s refused %s (%q); the bot sends it none, so %s", cfg.GeminiModel, r.Sent, r.Message, consequence),
+			refusalFix(r)})
+	}
+	if err != nil {
+		results = append(results, checkResult{checkWarn, "Gemini settings",
+			fmt.Sprintf("could not check that %s takes GEMINI_THINKING and a media resolution: %v", cfg.GeminiModel, err),
+			"run visionbot check again; the bot retries a refused setting without it anyway"})
+	} else if len(refusals) == 0 {
+		results = append(results, checkResult{checkPass, "Gemini settings",
+			fmt.Sprintf("%s takes GEMINI_THINKING=%s and a media resolution", cfg.GeminiModel, cfg.Thinking), ""})
+	}
+	return results
+}
+
+// refusalFix says what to do about a refused setting.
+func refusalFix(r gemini.Refusal) string {
+	if r.Setting == "thinking setting" {
+		return "set GEMINI_THINKING to a level this model takes (low is taken by every current model), or leave it: answers come without the setting"
+	}
+	return "nothing is required; to have media_resolution count, set GEMINI_MODEL to a Gemini 2.5 or later model"
+}
+
+// checkModelName asks Gemini for the configured model.
+func checkModelName(ctx context.Context, cfg config, model modelChecker) checkResult {
 	const name = "Gemini model"
 	backend := "Gemini API"
 	modelFix := "list the models your key can use at https://ai.google.dev/gemini-api/docs/models and set GEMINI_MODEL, or unset it for " + gemini.DefaultConfig().Model
@@ -232,7 +278,7 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		results = append(results, checkResult{checkPass, "use cases", describeCatalog(catalog), ""})
 	}
 	var checker modelChecker // nil: no model to ask
-	if model, err := newModel(ctx, cfg); err != nil {
+	if model, err := newModel(ctx, cfg, zap.NewNop()); err != nil {
 		results = append(results, checkResult{checkFail, "Gemini credentials", err.Error(), credentialsFix(cfg)})
 	} else {
 		checker = model

@@ -59,10 +59,15 @@ type config struct {
 	GeminiModel   string          `env:"GEMINI_MODEL" part:"gemini"`
 	Thinking      gemini.Thinking `env:"GEMINI_THINKING" part:"gemini"`
 	GeminiTimeout time.Duration   `env:"GEMINI_TIMEOUT" part:"gemini"`
+	// Grounding lets use cases that ask for it search Google, which is
+	// billed per grounded request.
+	Grounding gemini.Grounding `env:"GROUNDING" part:"gemini"`
 
-	MaxImages  int    `env:"MAX_IMAGES" part:"images"`
-	MaxFileMB  int    `env:"MAX_FILE_MB" part:"images"`
-	PromptsDir string `env:"PROMPTS_DIR" part:"prompts"`
+	MaxImages int `env:"MAX_IMAGES" part:"images"`
+	MaxFileMB int `env:"MAX_FILE_MB" part:"images"`
+	// MaxRequestMB bounds the image bytes of one request to Gemini.
+	MaxRequestMB int    `env:"MAX_REQUEST_MB" part:"images"`
+	PromptsDir   string `env:"PROMPTS_DIR" part:"prompts"`
 
 	Workers       int           `env:"WORKERS" part:"bot"`
 	QueueSize     int           `env:"QUEUE_SIZE" part:"bot"`
@@ -108,9 +113,11 @@ func defaultConfig() config {
 		GeminiModel:   g.Model,
 		Thinking:      g.Thinking,
 		GeminiTimeout: g.Timeout,
+		Grounding:     gemini.Grounding(g.Grounding),
 
-		MaxImages: h.MaxImages,
-		MaxFileMB: int(h.MaxFileBytes >> 20),
+		MaxImages:    h.MaxImages,
+		MaxFileMB:    int(h.MaxFileBytes >> 20),
+		MaxRequestMB: int(h.MaxRequestBytes >> 20),
 
 		Workers:       b.Workers,
 		QueueSize:     b.Queue,
@@ -351,7 +358,7 @@ func (c config) validate(need part) []string {
 		p = append(p, c.geminiProblems()...)
 	}
 	if need&partImages != 0 {
-		p = append(p, positiveProblems(map[string]bool{"MAX_IMAGES": c.MaxImages > 0, "MAX_FILE_MB": c.MaxFileMB > 0})...)
+		p = append(p, positiveProblems(map[string]bool{"MAX_IMAGES": c.MaxImages > 0, "MAX_FILE_MB": c.MaxFileMB > 0, "MAX_REQUEST_MB": c.MaxRequestMB > 0})...)
 	}
 	if need&partBot != 0 {
 		p = append(p, c.botProblems()...)

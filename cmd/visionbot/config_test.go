@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/visionbot/visionbot/bot"
+	"github.com/visionbot/visionbot/gemini"
+	"github.com/visionbot/visionbot/handlers"
 )
 
 func TestLoadConfigReadsDotenvUnderTheEnvironment(t *testing.T) {
@@ -185,5 +187,13 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 		if name := f.Tag.Get("env"); !strings.Contains(table, "`"+name+"`") {
 			t.Errorf("README.md, Configuration, does not document %s", name)
 		}
+	}
+}
+
+// The default bound on a request's images fits Gemini's inline request
+// once base64-encoded, with room for the JSON.
+func TestMaxRequestDefaultFitsGemini(t *testing.T) {
+	if got := handlers.DefaultConfig().MaxRequestBytes; got <= 0 || got > gemini.InlineImageBudget {
+		t.Errorf("MAX_REQUEST_MB's default is %d bytes; gemini.InlineImageBudget is %d", got, gemini.InlineImageBudget)
 	}
 }

@@ -147,7 +147,7 @@ func newSocketOpener(cfg config, obs bot.Observer) *slack.Client {
 
 // newModel is the Gemini client of the bot, visionbot analyze and
 // visionbot check. It makes no call.
-func newModel(ctx context.Context, cfg config) (*gemini.Client, error) {
+func newModel(ctx context.Context, cfg config, log *zap.Logger) (*gemini.Client, error) {
 	var httpClient *http.Client
 	if !cfg.UseVertexAI { // Vertex needs genai's own client, which adds credentials
 		// No Timeout here: an answer streams for as long as it takes, and
@@ -157,6 +157,7 @@ func newModel(ctx context.Context, cfg config) (*gemini.Client, error) {
 	g := gemini.DefaultConfig()
 	g.APIKey, g.VertexAI, g.Project, g.Location = cfg.geminiKey().reveal(), cfg.UseVertexAI, cfg.CloudProject, cfg.CloudLocation
 	g.BaseURL, g.Model, g.Thinking, g.Timeout = cfg.GeminiBaseURL.String(), cfg.GeminiModel, cfg.Thinking, cfg.GeminiTimeout
+	g.Grounding, g.Log = bool(cfg.Grounding), log
 	g.HTTPClient = httpClient
 	model, err := gemini.New(ctx, g)
 	if err != nil {
@@ -193,7 +194,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	client := newSlack(cfg, botObs, func(code string) { stop(tokenRefused{code: code}) })
-	model, err := newModel(ctx, cfg)
+	model, err := newModel(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -210,7 +211,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	api := bot.NewAPI(client, files, &http.Client{Timeout: 15 * time.Second}, stream)
 
 	flowCfg := handlers.DefaultConfig()
-	flowCfg.MaxImages, flowCfg.MaxFileBytes = cfg.MaxImages, int64(cfg.MaxFileMB)<<20
+	flowCfg.MaxImages, flowCfg.MaxFileBytes, flowCfg.MaxRequestBytes = cfg.MaxImages, int64(cfg.MaxFileMB)<<20, int64(cfg.MaxRequestMB)<<20
 	flowCfg.HistoryWindow, flowCfg.MaxQuestion = cfg.HistoryWindow, cfg.MaxQuestionChars
 	flowCfg.BotUserID, flowCfg.Reactions, flowCfg.Observer = self.UserID, cfg.ReactionTriggers, flowObs
 	flowCfg.ProgressReactions = cfg.ProgressReactions

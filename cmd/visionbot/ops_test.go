@@ -125,8 +125,8 @@ func TestMetricsAndHealth(t *testing.T) {
 	}{
 		{"visionbot_requests_total", map[string]string{"trigger": "mention", "use_case": "recipe", "outcome": "ok"}, 1, 1},
 		{"visionbot_requests_total", map[string]string{"trigger": "mention", "use_case": "describe", "outcome": "no_image"}, 1, 1},
-		{"visionbot_gemini_tokens_total", map[string]string{"use_case": "recipe", "direction": "in"}, 1, 0},
-		{"visionbot_gemini_tokens_total", map[string]string{"use_case": "recipe", "direction": "out"}, 1, 0},
+		{"visionbot_gemini_tokens_total", map[string]string{"use_case": "recipe", "kind": "input"}, 1, 0},
+		{"visionbot_gemini_tokens_total", map[string]string{"use_case": "recipe", "kind": "output"}, 1, 0},
 		{"visionbot_slack_errors_total", map[string]string{"method": "chat.startStream", "code": "feature_not_enabled"}, 1, 1},
 		{"visionbot_feedback_votes_total", map[string]string{"use_case": "recipe", "vote": "up"}, 1, 1},
 		{"visionbot_ack_duration_seconds", nil, 3, 0}, // two mentions and a click, at least

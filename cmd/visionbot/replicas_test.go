@@ -114,11 +114,12 @@ func TestDeployHandsTheRequestToAnotherReplica(t *testing.T) {
 		"REDIS_URL": redistest.Start(t).URL(), "SHUTDOWN_GRACE": "0", "JOB_CLAIM_AFTER": "1m", "STREAM_MODE": "native",
 	}
 	s, g := newEmulators(t)
-	g.Script(
-		geminiemu.Reply{Text: "The first words of an answer that never ends.", Chunks: 3, ChunkDelay: time.Hour},
-		geminiemu.Reply{Text: "The whole answer, from the other replica."},
-	)
+	// Each replica's start asks Gemini too: the answer that never ends is
+	// scripted once the first is up, and every other call gets the whole
+	// answer.
+	g.SetDefault(geminiemu.Reply{Text: "The whole answer, from the other replica."})
 	leaving := launchBot(t, s, g, env)
+	g.Script(geminiemu.Reply{Text: "The first words of an answer that never ends.", Chunks: 3, ChunkDelay: time.Hour})
 	inner := mentionEvent(t, "C1", "U1", "1700000000.000100", "recipe", photoFile(leaving, slackemu.MakePNG(32, 24)))
 	if _, err := s.SendEvent(inner, ""); err != nil {
 		t.Fatal(err)

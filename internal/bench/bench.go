@@ -25,9 +25,10 @@ type Options struct {
 	// Loads runs just these loads of the load stage ("realistic/32"); empty
 	// runs them all.
 	Loads []string
-	// Only runs just the named stages (acks, load, memory, open, replicas)
-	// of our mode, with no pass-through: for a quick look at one figure
-	// while working on it. Empty runs everything.
+	// Only runs just the named stages (acks, load, memory, open) of our
+	// mode, with no pass-through, or tokens (which measures both), or
+	// replicas (three bot processes sharing Redis): for a quick look at
+	// one figure while working on it. Empty runs everything.
 	Only []string
 }
 
@@ -47,6 +48,9 @@ type Results struct {
 	Ours        Mode            `json:"ours"`
 	PassThrough Mode            `json:"pass_through"`
 	Tiers       map[string]Tier `json:"slack_tiers"`
+	// Tokens is one analysis per use case, ours and pass-through, for
+	// each model's accounting.
+	Tokens []TokenRow `json:"tokens_per_analysis"`
 	// Replicas are three bot processes sharing a redis-server; nil when
 	// the stage did not run.
 	Replicas *Replicas `json:"replicas,omitempty"`
@@ -173,6 +177,13 @@ func Run(ctx context.Context, opt Options) (*Results, error) {
 			res.Ours = m
 		}
 	}
+	if opt.runs("tokens") {
+		rows, err := tokenStage(ctx, opt, photos, func(format string, a ...any) { say("tokens: "+format, a...) })
+		if err != nil {
+			return nil, fmt.Errorf("tokens: %w", err)
+		}
+		res.Tokens = rows
+	}
 	if opt.runs("replicas") {
 		r, err := replicaStage(ctx, opt, photos, func(format string, a ...any) { say(format, a...) })
 		if err != nil {
@@ -258,6 +269,18 @@ func figures(r loadResult) Figures {
 		TimerLateMS:    r.Late,
 		Reconnects:     r.Reconnects,
 	}
+}
+
+// streams counts the answers Gemini was asked for, leaving out the start's
+// check of the model and its settings.
+func (e *env) streams() int {
+	n := 0
+	for _, r := range e.gemini.Requests() {
+		if r.Method == "streamGenerateContent" {
+			n++
+		}
+	}
+	return n
 }
 
 func requestSizes(e *env) []int {
@@ -404,7 +427,7 @@ func memoryStage(ctx context.Context, opt Options, photos photoSet, pass bool, m
 			return err
 		}
 	}
-	waitUntil(ctx, func() bool { return len(e.gemini.Requests()) >= 128 }, time.Minute)
+	waitUntil(ctx, func() bool { return e.streams() >= 128 }, time.Minute)
 	held, _ := e.rss()
 	m.MemPerRequest = (held - idle) / 128
 	waitUntil(ctx, func() bool { return e.track.pending() == 0 }, 2*time.Minute)
@@ -451,7 +474,7 @@ func ackStage(ctx context.Context, opt Options, photos photoSet, m *Mode) error 
 			return err
 		}
 	}
-	waitUntil(ctx, func() bool { return len(e.gemini.Requests()) >= 128 }, time.Minute)
+	waitUntil(ctx, func() bool { return e.streams() >= 128 }, time.Minute)
 	// Slack delivers at most 30 000 events an hour to a workspace's app
 	// (about 8 a second); these come at 200 a second, 25 times that. Sent
 	// back to back instead, they would time how fast slack-go parses a

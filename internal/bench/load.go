@@ -40,10 +40,18 @@ type loadResult struct {
 // request sends request i as a mention with the photo, and returns the
 // thread where its answer goes.
 func (e *env) request(i int, base int64) (thread string, done <-chan struct{}, err error) {
+	// The question names the request, so that the replica stage knows
+	// from a Gemini request which replica asked about which request.
+	return e.requestAs(i, base, fmt.Sprintf("recipe (request %d)", i))
+}
+
+// requestAs is request with the words after the mention, such as a use
+// case's name.
+func (e *env) requestAs(i int, base int64, words string) (thread string, done <-chan struct{}, err error) {
 	thread = fmt.Sprintf("%d.%06d", base+int64(i/1_000_000), i%1_000_000)
 	channel := fmt.Sprintf("CBENCH%02d", i%channels)
 	inner, _ := json.Marshal(map[string]any{
-		"type": "app_mention", "user": fmt.Sprintf("U%03d", i%200), "text": fmt.Sprintf("<@%s> recipe (request %d)", slackemu.BotUserID, i),
+		"type": "app_mention", "user": fmt.Sprintf("U%03d", i%200), "text": "<@" + slackemu.BotUserID + "> " + words,
 		"ts": thread, "event_ts": thread, "channel": channel, "files": []any{e.file},
 	})
 	// The message is in the channel before Slack tells the bot, as in

@@ -3,18 +3,12 @@ package bench
 import (
 	"fmt"
 	"io"
-	"reflect"
 	"slices"
 	"strings"
 )
 
 // WriteTable prints the results as the Markdown table of docs/benchmarks.md.
 func WriteTable(w io.Writer, r *Results) {
-	if r.Replicas != nil && reflect.DeepEqual(r.Ours, Mode{FirstText: map[string]Figures{}, CallsPerMinute: map[string]int{}}) {
-		// Only the replica stage ran (-only replicas).
-		writeReplicas(w, r.Replicas, r.Tiers)
-		return
-	}
 	o, p := r.Ours, r.PassThrough
 	verdict := func(ok bool) string {
 		if ok {
@@ -34,6 +28,15 @@ func WriteTable(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "Machine: %d CPUs (%s), %s, %s, %s. Realistic latency: Slack round trip %v, downloads %d MB/s, Gemini first token %v, %d tokens/s.\n\n",
 		r.Machine.CPUs, r.Machine.CPU, r.Machine.Go, r.Machine.OS, r.Machine.Date,
 		r.Realistic.SlackRTT, r.Realistic.Bandwidth>>20, r.Realistic.TTFT, r.Realistic.TokensPerSec)
+	if !measuredLoad(o) {
+		// A run of the tokens or the replica stage alone: no load figure
+		// to judge.
+		writeTokens(w, r.Tokens)
+		if r.Replicas != nil {
+			writeReplicas(w, r.Replicas, r.Tiers)
+		}
+		return
+	}
 	fmt.Fprintf(w, "Timer lateness (a 10 ms sleep's excess) on this machine idle: p50 %.2f / p99 %.2f ms; during the ack run: %s. Every figure below that is a time carries noise of that size.\n\n",
 		r.Machine.IdleTimerLateMS[0], r.Machine.IdleTimerLateMS[1], pair(o.AckTimerLateMS))
 	fmt.Fprintln(w, "| figure | target | ours | verdict | pass-through | ours / theirs |")
@@ -72,6 +75,10 @@ func WriteTable(w io.Writer, r *Results) {
 		callsSummary(o.CallsPerMinute, r.Tiers), verdict(len(over) == 0))
 	fmt.Fprintf(w, "| goroutines before / after the run | back to baseline | %d / %d | %s | | |\n",
 		o.Goroutines[0], o.Goroutines[1], verdict(o.Goroutines[0] >= 0 && o.Goroutines[1] <= o.Goroutines[0]))
+	if ours, theirs, n := meanInput(r.Tokens, tokenModels[0]); n > 0 {
+		fmt.Fprintf(w, "| input tokens per analysis, %s, mean of %d use cases (table below) | each use case its media resolution | %d | | %d | %s |\n",
+			tokenModels[0], n, ours, theirs, tokenRatio(ours, theirs))
+	}
 
 	fmt.Fprintln(w, "\nTime to first visible text by load (p50 / p99; overhead = minus the injected latency):")
 	writeLoadHeader(w)
@@ -93,6 +100,7 @@ func WriteTable(w io.Writer, r *Results) {
 	if len(over) > 0 {
 		fmt.Fprintf(w, "\nAbove Slack's tier in some minute: %s.\n", strings.Join(over, ", "))
 	}
+	writeTokens(w, r.Tokens)
 	if r.Replicas != nil {
 		writeReplicas(w, r.Replicas, r.Tiers)
 	}
@@ -132,6 +140,49 @@ func writeReplicas(w io.Writer, r *Replicas, tiers map[string]Tier) {
 	if len(over) > 0 {
 		fmt.Fprintf(w, "\nAbove Slack's tier in some minute, the replicas together: %s.\n", strings.Join(over, ", "))
 	}
+}
+
+// measuredLoad reports whether the run measured any of the load figures.
+func measuredLoad(o Mode) bool {
+	return len(o.FirstText) > 0 || o.AckStalledMS[1] > 0 || o.MemPerRequest != 0 || o.OpenLoop.Requests > 0
+}
+
+// meanInput is the mean input tokens of one analysis on model, ours and
+// pass-through, over the use cases measured.
+func meanInput(rows []TokenRow, model string) (ours, theirs, n int) {
+	for _, r := range rows {
+		if r.Model == model {
+			ours, theirs, n = ours+r.Ours.Input, theirs+r.PassThrough.Input, n+1
+		}
+	}
+	if n == 0 {
+		return 0, 0, 0
+	}
+	return ours / n, theirs / n, n
+}
+
+// writeTokens prints the tokens of one analysis by use case, ours against
+// pass-through, for each model's accounting.
+func writeTokens(w io.Writer, rows []TokenRow) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nTokens per analysis by use case (the Gemini emulator's model of Gemini's accounting; input / output / thinking):")
+	fmt.Fprintln(w, "\n| model | use case | ours | pass-through | input, ours / theirs |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.Model, r.UseCase, tokenUse(r.Ours), tokenUse(r.PassThrough),
+			tokenRatio(r.Ours.Input, r.PassThrough.Input))
+	}
+}
+
+func tokenUse(u TokenUse) string { return fmt.Sprintf("%d / %d / %d", u.Input, u.Output, u.Thinking) }
+
+func tokenRatio(a, b int) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", float64(a)/float64(b))
 }
 
 func pair(v [2]float64) string { return fmt.Sprintf("%.2f / %.2f ms", v[0], v[1]) }

@@ -50,10 +50,13 @@ const (
 	UnknownModel
 	Quota       // 429 RESOURCE_EXHAUSTED
 	Unavailable // 5xx, overloaded
+	// RequestTooLarge is Gemini refusing a request body over its size
+	// limit (413, or a 400 "Request payload size exceeds the limit").
+	RequestTooLarge
 	Timeout
 	// CutOff is an answer that stopped before its end: the stream closed
-	// without a finish reason, or the output limit was still hit after
-	// the bounded continuations.
+	// without a finish reason (Detail ""), or the output limit was still
+	// hit after the one continuation (Detail MAX_TOKENS or CONTINUATION).
 	CutOff
 
 	// The bot's own refusals and interruptions.
@@ -87,7 +90,7 @@ var names = map[Kind]string{
 	SlackAuth: "slack_auth", Archived: "archived",
 	Blocked: "blocked", EmptyAnswer: "empty_answer", ImageRejected: "image_rejected",
 	ModelAuth: "model_auth", UnknownModel: "unknown_model", Quota: "quota",
-	Unavailable: "unavailable", Timeout: "timeout", CutOff: "cut_off",
+	Unavailable: "unavailable", RequestTooLarge: "request_too_large", Timeout: "timeout", CutOff: "cut_off",
 	Busy: "busy", RateLimited: "rate_limited", ThreadCap: "thread_cap",
 	NotEnabled: "not_enabled", Stopping: "stopping", JobTimeout: "job_timeout", Stopped: "stopped",
 	HandedOver: "handed_over", TooManyTries: "too_many_tries",

@@ -31,8 +31,18 @@ type Reply struct {
 	Body []byte
 	// Text builds a normal answer: a few SSE chunks when streaming, one JSON
 	// when unary, with finishReason STOP and usageMetadata. An empty Text
-	// (a zero Reply) is an answer that finishes without any text.
+	// (a zero Reply) is an answer that finishes without any text. Unless
+	// ReadRequests(false), the request shapes it as Gemini would: an
+	// answer over its maxOutputTokens is cut there with finishReason
+	// MAX_TOKENS, and the usage counts the request's text and images by
+	// Gemini's documented rules (model.go).
 	Text string
+	// Thought is a thought summary streamed before Text; it counts as
+	// thinking tokens and spends maxOutputTokens first, as on Gemini.
+	Thought string
+	// Sources are the web pages a grounded Text cites: sent as the last
+	// chunk's groundingMetadata when the request turned Google Search on.
+	Sources []Source
 	// Chunks is how many SSE events a streamed Text is cut into (0: 3, as
 	// the real API streams a short answer); a load run sets more, paced by
 	// ChunkDelay, to stream at a given rate of tokens.
@@ -68,14 +78,17 @@ type Server struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
-	mu         sync.Mutex
-	dropBodies bool
-	models     map[string]bool
-	apiKey     string
-	script     []Reply
-	fallback   Reply
-	requests   []Recorded
-	cancelled  int
+	mu           sync.Mutex
+	dropBodies   bool
+	skipRequests bool
+	requestLimit int
+	refusals     map[string][]refusal
+	models       map[string]bool
+	apiKey       string
+	script       []Reply
+	fallback     Reply
+	requests     []Recorded
+	cancelled    int
 	// arrived is closed and replaced whenever a request is recorded, which
 	// wakes every WaitRequests without polling.
 	arrived chan struct{}
@@ -172,6 +185,52 @@ func (s *Server) DropBodies(drop bool) {
 	s.dropBodies = drop
 }
 
+// ReadRequests(false) answers without reading request bodies: no token
+// accounting (a fixed prompt count), no output limit, no refusals. A load
+// run of large images then costs the emulator what it always did, and
+// leaves the machine to the bot.
+func (s *Server) ReadRequests(read bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skipRequests = !read
+}
+
+// SetRequestLimit makes a generate call whose body is over n bytes fail as
+// Google's front end fails it: HTTP 413 with an HTML page. 0 takes any.
+func (s *Server) SetRequestLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requestLimit = n
+}
+
+// RejectThinkingLevel makes model refuse a request whose thinkingLevel is
+// level (such as "MINIMAL", which Gemini 3.7 Flash refuses), or any
+// thinking config when level is "", with Gemini's 400 INVALID_ARGUMENT.
+func (s *Server) RejectThinkingLevel(model, level string) {
+	s.addRefusal(model, refusal{thinkingLevel: level})
+}
+
+// RejectThinkingBudget makes model refuse a request whose thinkingBudget
+// is budget (0 on some Flash-Lite and Pro models), with Gemini's 400.
+func (s *Server) RejectThinkingBudget(model string, budget int) {
+	s.addRefusal(model, refusal{thinkingBudget: &budget})
+}
+
+// RejectMediaResolution makes model refuse any media resolution, global or
+// per part, as Gemini's Gemma models do.
+func (s *Server) RejectMediaResolution(model string) {
+	s.addRefusal(model, refusal{media: true})
+}
+
+func (s *Server) addRefusal(model string, f refusal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refusals == nil {
+		s.refusals = map[string][]refusal{}
+	}
+	s.refusals[model] = append(s.refusals[model], f)
+}
+
 func (s *Server) record(r Recorded) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -247,7 +306,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	})
 
 	s.mu.Lock()
-	wantKey, known := s.apiKey, s.models[rt.model]
+	wantKey, known, limit, read := s.apiKey, s.models[rt.model], s.requestLimit, !s.skipRequests
+	refusals := s.refusals[rt.model]
 	s.mu.Unlock()
 	switch {
 	case wantKey != "" && key != wantKey:
@@ -259,8 +319,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case rt.method == "get":
 		writeJSON(w, http.StatusOK, nil, modelBody(rt))
 		return
+	case limit > 0 && len(body) > limit:
+		writeJSON(w, http.StatusRequestEntityTooLarge, http.Header{"Content-Type": {"text/html; charset=UTF-8"}}, []byte(requestTooLargeBody))
+		return
 	}
-	s.answer(w, r, rt, s.nextReply())
+	var req *Request
+	if read {
+		req = parseRequest(body)
+		for _, f := range refusals {
+			if msg := f.refuses(rt.model, req); msg != "" {
+				writeJSON(w, http.StatusBadRequest, nil, errorBody(http.StatusBadRequest, msg))
+				return
+			}
+		}
+	}
+	s.answer(w, r, rt, s.nextReply(), req)
 }
 
 // noteCancelled counts a reply cut off because its client went away.
@@ -298,7 +371,9 @@ func (s *Server) wait(r *http.Request, d time.Duration) bool {
 	}
 }
 
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Reply) {
+// answer sends rep; req is the request as read, nil under
+// ReadRequests(false).
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Reply, req *Request) {
 	if rep.Hang {
 		select {
 		case <-r.Context().Done():
@@ -324,9 +399,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Re
 	case status >= 400:
 		body = errorBody(status, http.StatusText(status))
 	case streaming:
-		body = sseAnswer(rep.Text, rt.model, rep.Chunks)
+		body = sseAnswer(textSpec(rt.model, rep, req), rt.model, rep.Chunks)
 	default:
-		body = unaryAnswer(rep.Text, rt.model)
+		body = unaryAnswer(textSpec(rt.model, rep, req), rt.model)
 	}
 	if status != http.StatusOK || !streaming {
 		writeJSON(w, status, rep.Header, body)
@@ -422,7 +497,8 @@ func errorBody(code int, message string) []byte {
 }
 
 type wirePart struct {
-	Text string `json:"text"`
+	Text    string `json:"text"`
+	Thought bool   `json:"thought,omitempty"`
 }
 
 type wireContent struct {
@@ -431,14 +507,16 @@ type wireContent struct {
 }
 
 type wireCandidate struct {
-	Content      *wireContent `json:"content,omitempty"`
-	FinishReason string       `json:"finishReason,omitempty"`
-	Index        int          `json:"index"`
+	Content           *wireContent   `json:"content,omitempty"`
+	FinishReason      string         `json:"finishReason,omitempty"`
+	GroundingMetadata *wireGrounding `json:"groundingMetadata,omitempty"`
+	Index             int            `json:"index"`
 }
 
 type wireUsage struct {
 	PromptTokenCount     int `json:"promptTokenCount"`
 	CandidatesTokenCount int `json:"candidatesTokenCount,omitempty"`
+	ThoughtsTokenCount   int `json:"thoughtsTokenCount,omitempty"`
 	TotalTokenCount      int `json:"totalTokenCount"`
 }
 
@@ -449,49 +527,84 @@ type wireResponse struct {
 	ResponseID    string          `json:"responseId"`
 }
 
-// promptTokens is a fixed stand-in: the emulator does not tokenize.
-const promptTokens = 8
+// fixedPromptTokens is the prompt count under ReadRequests(false), when
+// the emulator does not read the request.
+const fixedPromptTokens = 8
 
 // outputTokens roughly follows the ~4 characters per token of real models,
 // so that token counts grow with the answer.
-func outputTokens(text string) int { return utf8.RuneCountInString(text)/4 + 1 }
+func outputTokens(text string) int {
+	if text == "" {
+		return 0
+	}
+	return utf8.RuneCountInString(text)/4 + 1
+}
 
-func unaryAnswer(text, model string) []byte {
-	out := outputTokens(text)
+// textSpec is what a Text reply sends: shaped by the request, or, when it
+// was not read, the reply as it is with a fixed prompt count.
+func textSpec(model string, rep Reply, req *Request) answerSpec {
+	if req != nil {
+		return shape(model, rep, req)
+	}
+	out, thought := outputTokens(rep.Text), outputTokens(rep.Thought)
+	return answerSpec{text: rep.Text, thought: rep.Thought, finish: "STOP", usage: wireUsage{
+		PromptTokenCount: fixedPromptTokens, CandidatesTokenCount: out, ThoughtsTokenCount: thought,
+		TotalTokenCount: fixedPromptTokens + out + thought,
+	}}
+}
+
+func unaryAnswer(spec answerSpec, model string) []byte {
+	var parts []wirePart
+	if spec.thought != "" {
+		parts = append(parts, wirePart{Text: spec.thought, Thought: true})
+	}
+	parts = append(parts, wirePart{Text: spec.text})
 	b, _ := json.Marshal(wireResponse{
 		Candidates: []wireCandidate{{
-			Content:      &wireContent{Parts: []wirePart{{Text: text}}, Role: "model"},
-			FinishReason: "STOP",
+			Content:      &wireContent{Parts: parts, Role: "model"},
+			FinishReason: spec.finish, GroundingMetadata: spec.grounding,
 		}},
-		UsageMetadata: wireUsage{PromptTokenCount: promptTokens, CandidatesTokenCount: out, TotalTokenCount: promptTokens + out},
+		UsageMetadata: spec.usage,
 		ModelVersion:  model,
 		ResponseID:    "geminiemu",
 	})
 	return b
 }
 
-// sseAnswer splits text into chunks (three by default, the way the real
-// API streams a short answer); usage grows chunk by chunk as a running total.
-func sseAnswer(text, model string, chunks int) []byte {
+// sseAnswer splits the text into chunks (three by default, the way the
+// real API streams a short answer), after a chunk with the thought summary
+// if any; usage grows chunk by chunk as a running total, and the last
+// chunk carries the finish reason, the whole usage and the grounding.
+func sseAnswer(spec answerSpec, model string, chunks int) []byte {
 	if chunks <= 0 {
 		chunks = 3
 	}
-	pieces := splitText(text, chunks)
 	var buf bytes.Buffer
-	var sent strings.Builder
-	for i, p := range pieces {
-		sent.WriteString(p)
-		cand := wireCandidate{Content: &wireContent{Parts: []wirePart{{Text: p}}, Role: "model"}}
-		usage := wireUsage{PromptTokenCount: promptTokens, TotalTokenCount: promptTokens}
-		if i == len(pieces)-1 {
-			cand.FinishReason = "STOP"
-			usage.CandidatesTokenCount = outputTokens(sent.String())
-			usage.TotalTokenCount += usage.CandidatesTokenCount
-		}
+	write := func(cand wireCandidate, usage wireUsage) {
 		b, _ := json.Marshal(wireResponse{Candidates: []wireCandidate{cand}, UsageMetadata: usage, ModelVersion: model, ResponseID: "geminiemu"})
 		buf.WriteString("data: ")
 		buf.Write(b)
 		buf.WriteString("\r\n\r\n")
+	}
+	running := wireUsage{PromptTokenCount: spec.usage.PromptTokenCount}
+	if spec.thought != "" {
+		running.ThoughtsTokenCount = spec.usage.ThoughtsTokenCount
+		running.TotalTokenCount = running.PromptTokenCount + running.ThoughtsTokenCount
+		write(wireCandidate{Content: &wireContent{Parts: []wirePart{{Text: spec.thought, Thought: true}}, Role: "model"}}, running)
+	}
+	pieces := splitText(spec.text, chunks)
+	var sent strings.Builder
+	for i, p := range pieces {
+		sent.WriteString(p)
+		cand := wireCandidate{Content: &wireContent{Parts: []wirePart{{Text: p}}, Role: "model"}}
+		usage := running
+		usage.CandidatesTokenCount = outputTokens(sent.String())
+		usage.TotalTokenCount = usage.PromptTokenCount + usage.CandidatesTokenCount + usage.ThoughtsTokenCount
+		if i == len(pieces)-1 {
+			cand.FinishReason, cand.GroundingMetadata = spec.finish, spec.grounding
+			usage = spec.usage
+		}
+		write(cand, usage)
 	}
 	return buf.Bytes()
 }

@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image"
+	"image/png"
 	"net/http"
 	"os"
 	"strings"
@@ -366,6 +368,247 @@ func TestBuiltInBodiesMatchFixtures(t *testing.T) {
 		}
 		if !json.Valid(got.Bytes()) {
 			t.Errorf("%s: invalid JSON", tt.fixture)
+		}
+	}
+}
+
+// Gemini's documented image token rules, as the emulator counts them.
+func TestImageTokens(t *testing.T) {
+	tests := []struct {
+		model      string
+		w, h       int
+		resolution string
+		want       int
+	}{
+		// Gemini 3: a fixed count per media resolution; none is high.
+		{"gemini-3-flash-preview", 4032, 3024, "", 1120},
+		{"gemini-3-flash-preview", 200, 200, "MEDIA_RESOLUTION_LOW", 280},
+		{"gemini-3-flash-preview", 720, 540, "MEDIA_RESOLUTION_MEDIUM", 560},
+		{"gemini-3-flash-preview", 720, 540, "MEDIA_RESOLUTION_HIGH", 1120},
+		{"gemini-3.7-flash", 720, 540, "MEDIA_RESOLUTION_ULTRA_HIGH", 2240},
+		{"gemini-flash-latest", 720, 540, "MEDIA_RESOLUTION_LOW", 280},
+		// Gemini 2.x: 258 per 768x768 tile, one for a small image.
+		{"gemini-2.5-flash", 384, 384, "", 258},
+		{"gemini-2.5-flash", 720, 540, "", 258},
+		{"gemini-2.5-flash", 1024, 768, "", 2 * 258},
+		{"gemini-2.5-flash", 4032, 3024, "", 6 * 4 * 258},
+		{"gemini-2.5-flash", 4032, 3024, "MEDIA_RESOLUTION_LOW", 64},
+		{"gemini-2.5-flash", 4032, 3024, "MEDIA_RESOLUTION_MEDIUM", 256},
+		{"gemini-2.5-flash", 4032, 3024, "MEDIA_RESOLUTION_HIGH", 256},
+	}
+	for _, tt := range tests {
+		if got := geminiemu.ImageTokens(tt.model, tt.w, tt.h, tt.resolution); got != tt.want {
+			t.Errorf("ImageTokens(%s, %dx%d, %q) = %d, want %d", tt.model, tt.w, tt.h, tt.resolution, got, tt.want)
+		}
+	}
+}
+
+func pngOf(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// The usage a request gets counts its text and images as Gemini does, and
+// its answer and thoughts as streamed.
+func TestUsageFromTheRequest(t *testing.T) {
+	photo := pngOf(t, 1000, 800)
+	system := strings.Repeat("s", 40) // 10 tokens
+	prompt := strings.Repeat("p", 21) // 6 tokens
+	tests := []struct {
+		model      string
+		resolution genai.MediaResolution
+		wantPrompt int
+	}{
+		{"gemini-2.5-flash", "", 10 + 6 + 2*2*258},
+		{"gemini-2.5-flash", genai.MediaResolutionLow, 10 + 6 + 64},
+		{"gemini-3-flash-preview", "", 10 + 6 + 1120},
+		{"gemini-3-flash-preview", genai.MediaResolutionMedium, 10 + 6 + 560},
+	}
+	for _, tt := range tests {
+		t.Run(tt.model+"/"+string(tt.resolution), func(t *testing.T) {
+			emu := geminiemu.New()
+			defer emu.Close()
+			emu.Script(geminiemu.Reply{Text: strings.Repeat("a", 40), Thought: strings.Repeat("t", 80)})
+			c := newClient(t, emu, "k")
+			contents := []*genai.Content{genai.NewContentFromParts([]*genai.Part{
+				genai.NewPartFromBytes(photo, "image/png"), genai.NewPartFromText(prompt)}, genai.RoleUser)}
+			var last *genai.GenerateContentResponse
+			var thought string
+			for resp, err := range c.Models.GenerateContentStream(context.Background(), tt.model, contents, &genai.GenerateContentConfig{
+				SystemInstruction: genai.NewContentFromText(system, genai.RoleUser), MediaResolution: tt.resolution,
+			}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range resp.Candidates[0].Content.Parts {
+					if p.Thought {
+						thought += p.Text
+					}
+				}
+				last = resp
+			}
+			u := last.UsageMetadata
+			if u.PromptTokenCount != int32(tt.wantPrompt) || u.CandidatesTokenCount != 11 || u.ThoughtsTokenCount != 21 {
+				t.Errorf("usage prompt %d, candidates %d, thoughts %d; want %d, 11, 21",
+					u.PromptTokenCount, u.CandidatesTokenCount, u.ThoughtsTokenCount, tt.wantPrompt)
+			}
+			if thought == "" {
+				t.Error("no thought summary streamed")
+			}
+		})
+	}
+}
+
+// maxOutputTokens cuts an answer as Gemini does, thinking spending it
+// first, and ReadRequests(false) leaves the reply as scripted.
+func TestOutputLimit(t *testing.T) {
+	text := strings.Repeat("word ", 40) // 200 characters: 51 tokens
+	tests := []struct {
+		name       string
+		limit      int32
+		thought    string
+		read       bool
+		wantFinish genai.FinishReason
+		wantMaxLen int
+	}{
+		{"under the limit", 100, "", true, genai.FinishReasonStop, len(text)},
+		{"over the limit", 20, "", true, genai.FinishReasonMaxTokens, 19 * 4},
+		{"thinking spends it first", 30, strings.Repeat("t", 76), true, genai.FinishReasonMaxTokens, 10 * 4},
+		{"thinking spends it all", 10, strings.Repeat("t", 400), true, genai.FinishReasonMaxTokens, 0},
+		{"not read", 20, "", false, genai.FinishReasonStop, len(text)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			emu := geminiemu.New()
+			defer emu.Close()
+			emu.ReadRequests(tt.read)
+			emu.Script(geminiemu.Reply{Text: text, Thought: tt.thought})
+			c := newClient(t, emu, "k")
+			var got strings.Builder
+			var finish genai.FinishReason
+			for resp, err := range c.Models.GenerateContentStream(context.Background(), "gemini-2.5-flash", genai.Text("hi"),
+				&genai.GenerateContentConfig{MaxOutputTokens: tt.limit}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got.WriteString(resp.Text())
+				if f := resp.Candidates[0].FinishReason; f != "" {
+					finish = f
+				}
+			}
+			if finish != tt.wantFinish || got.Len() > tt.wantMaxLen || !strings.HasPrefix(text, got.String()) {
+				t.Errorf("finish %s, %d characters; want %s and at most %d characters of the reply", finish, got.Len(), tt.wantFinish, tt.wantMaxLen)
+			}
+		})
+	}
+}
+
+// A model refuses the thinking settings and media resolution it was told
+// to, with Gemini's 400, before taking a scripted reply.
+func TestRefusedSettings(t *testing.T) {
+	budget := func(n int32) *genai.ThinkingConfig { return &genai.ThinkingConfig{ThinkingBudget: &n} }
+	tests := []struct {
+		name     string
+		setup    func(*geminiemu.Server)
+		config   *genai.GenerateContentConfig
+		wantCode int
+		wantMsg  string
+	}{
+		{"level refused", func(s *geminiemu.Server) { s.RejectThinkingLevel("gemini-3.7-flash", "MINIMAL") },
+			&genai.GenerateContentConfig{ThinkingConfig: &genai.ThinkingConfig{ThinkingLevel: genai.ThinkingLevelMinimal}},
+			400, "Thinking level MINIMAL is not supported for this model"},
+		{"another level taken", func(s *geminiemu.Server) { s.RejectThinkingLevel("gemini-3.7-flash", "MINIMAL") },
+			&genai.GenerateContentConfig{ThinkingConfig: &genai.ThinkingConfig{ThinkingLevel: genai.ThinkingLevelLow}}, 0, ""},
+		{"budget 0 refused", func(s *geminiemu.Server) { s.RejectThinkingBudget("gemini-3.7-flash", 0) },
+			&genai.GenerateContentConfig{ThinkingConfig: budget(0)}, 400, "Budget 0 is invalid"},
+		{"another budget taken", func(s *geminiemu.Server) { s.RejectThinkingBudget("gemini-3.7-flash", 0) },
+			&genai.GenerateContentConfig{ThinkingConfig: budget(512)}, 0, ""},
+		{"media resolution refused", func(s *geminiemu.Server) { s.RejectMediaResolution("gemini-3.7-flash") },
+			&genai.GenerateContentConfig{MediaResolution: genai.MediaResolutionLow}, 400, "Media resolution is not enabled for models/gemini-3.7-flash"},
+		{"no media resolution taken", func(s *geminiemu.Server) { s.RejectMediaResolution("gemini-3.7-flash") },
+			&genai.GenerateContentConfig{}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			emu := geminiemu.New()
+			defer emu.Close()
+			emu.AddModel("gemini-3.7-flash")
+			tt.setup(emu)
+			emu.Script(geminiemu.Reply{Text: "scripted"})
+			c := newClient(t, emu, "k")
+			resp, err := c.Models.GenerateContent(context.Background(), "gemini-3.7-flash", genai.Text("hi"), tt.config)
+			if tt.wantCode == 0 {
+				if err != nil || resp.Text() != "scripted" {
+					t.Fatalf("text %v, err %v", resp, err)
+				}
+				return
+			}
+			if e := apiError(t, err); e.Code != tt.wantCode || e.Status != "INVALID_ARGUMENT" || !strings.Contains(e.Message, tt.wantMsg) {
+				t.Errorf("error %v, want %d INVALID_ARGUMENT %q", e, tt.wantCode, tt.wantMsg)
+			}
+			// A refused request takes no reply from the script.
+			if resp, err := c.Models.GenerateContent(context.Background(), "gemini-3.7-flash", genai.Text("hi"), nil); err != nil || resp.Text() != "scripted" {
+				t.Errorf("after a refusal: %v, %v", resp, err)
+			}
+		})
+	}
+}
+
+// A body over the limit gets the front end's 413, which is no JSON.
+func TestRequestLimit(t *testing.T) {
+	emu := geminiemu.New()
+	defer emu.Close()
+	emu.SetRequestLimit(1000)
+	c := newClient(t, emu, "k")
+	_, err := c.Models.GenerateContent(context.Background(), "gemini-2.5-flash", genai.Text(strings.Repeat("x", 2000)), nil)
+	if e := apiError(t, err); e.Code != 413 || !strings.Contains(e.Message, "too large") {
+		t.Errorf("error %v, want 413 with the front end's page", e)
+	}
+	if _, err := c.Models.GenerateContent(context.Background(), "gemini-2.5-flash", genai.Text("small"), nil); err != nil {
+		t.Errorf("a small request: %v", err)
+	}
+}
+
+// A grounded reply carries its sources on the last chunk, and only when
+// the request turned Google Search on.
+func TestGroundingMetadata(t *testing.T) {
+	sources := []geminiemu.Source{{URI: "https://example.com/a", Title: "example.com"}, {URI: "https://example.org/b", Title: "example.org"}}
+	for _, search := range []bool{true, false} {
+		emu := geminiemu.New()
+		emu.Script(geminiemu.Reply{Text: "grounded answer", Sources: sources})
+		c := newClient(t, emu, "k")
+		config := &genai.GenerateContentConfig{}
+		if search {
+			config.Tools = []*genai.Tool{{GoogleSearch: &genai.GoogleSearch{}}}
+		}
+		var metas []*genai.GroundingMetadata
+		var finishedWith *genai.GroundingMetadata
+		for resp, err := range c.Models.GenerateContentStream(context.Background(), "gemini-2.5-flash", genai.Text("hi"), config) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			cand := resp.Candidates[0]
+			if cand.GroundingMetadata != nil {
+				metas = append(metas, cand.GroundingMetadata)
+			}
+			if cand.FinishReason != "" {
+				finishedWith = cand.GroundingMetadata
+			}
+		}
+		emu.Close()
+		if !search {
+			if len(metas) != 0 {
+				t.Errorf("grounding metadata without the search tool: %+v", metas)
+			}
+			continue
+		}
+		if len(metas) != 1 || finishedWith == nil || len(finishedWith.GroundingChunks) != 2 ||
+			finishedWith.GroundingChunks[1].Web.URI != "https://example.org/b" || len(finishedWith.WebSearchQueries) == 0 {
+			t.Errorf("grounding metadata %+v, want the two sources on the last chunk only", metas)
 		}
 	}
 }

@@ -26,6 +26,18 @@ type Turn struct {
 	Images []Image
 }
 
+// MediaResolution is how finely the model looks at images: each level
+// costs more input tokens per image than the one before it. The zero value
+// leaves the choice to the model.
+type MediaResolution string
+
+const (
+	MediaResolutionDefault MediaResolution = ""
+	MediaResolutionLow     MediaResolution = "low"
+	MediaResolutionMedium  MediaResolution = "medium"
+	MediaResolutionHigh    MediaResolution = "high"
+)
+
 // Request is everything the model needs for one answer.
 type Request struct {
 	// System is the use case's system instruction.
@@ -33,11 +45,42 @@ type Request struct {
 	// Turns is the conversation, oldest first; the last one is the user's
 	// current request (use-case prompt, question and images).
 	Turns []Turn
+	// MaxOutputTokens bounds the answer's text, in tokens; 0 leaves it to
+	// the model. The adapter adds what thinking may spend on top.
+	MaxOutputTokens int
+	// MediaResolution is what the use case needs to see in its images.
+	MediaResolution MediaResolution
+	// Grounding asks for an answer grounded in web search results, when
+	// the operator allows it.
+	Grounding bool
 }
 
-// Usage is what the model reports it spent.
+// Usage is what the model reports about an answer besides its text: what
+// it spent, and the sources it drew on.
 type Usage struct {
-	Model        string
-	InputTokens  int
-	OutputTokens int
+	Model string
+	// InputTokens are the prompt's: text, images and earlier turns.
+	InputTokens int
+	// OutputTokens are the answer's text; ThinkingTokens what the model
+	// spent thinking before and while it wrote (billed as output).
+	OutputTokens   int
+	ThinkingTokens int
+	// Sources are the web pages a grounded answer drew on, in the order
+	// the model gave them, without repeats.
+	Sources []Source
+}
+
+// Total is every token of the answer: what a spend limit counts.
+func (u Usage) Total() int { return u.InputTokens + u.OutputTokens + u.ThinkingTokens }
+
+// Source is one web page a grounded answer drew on.
+type Source struct {
+	// URL is where the link goes: for Google Search grounding, often a
+	// Google redirect to the page.
+	URL string
+	// Host is the page's own host, what a reader should see
+	// ("example.com"), even when URL is a redirect.
+	Host string
+	// Title is the page's title, when the model gave one.
+	Title string
 }
