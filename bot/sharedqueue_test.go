@@ -149,6 +149,16 @@ func (r *testReplica) crash(t *testing.T) {
 	}
 }
 
+// redisAndSlack are the Redis and the Slack the replicas of a test share.
+func redisAndSlack(t *testing.T) (*redistest.Server, *slackemu.Server) {
+	t.Helper()
+	srv := redistest.Start(t)
+	emu := slackemu.New()
+	t.Cleanup(emu.Close)
+	emu.SetBotToken(apiTestToken)
+	return srv, emu
+}
+
 // mention is a request whose answer goes in a new thread of channel.
 func mention(emu *slackemu.Server, channel string) handlers.Request {
 	root := emu.AddMessage(channel, map[string]any{"user": "U1", "text": "a photo"})
@@ -167,23 +177,24 @@ func submit(t *testing.T, r *testReplica, req handlers.Request) {
 
 func waitStarted(t *testing.T, r *testReplica) handlers.Request {
 	t.Helper()
-	select {
-	case req := <-r.flows.started:
-		return req
-	case <-time.After(sharedWait):
-		t.Fatalf("%s never ran the request", r.name)
-		return handlers.Request{}
-	}
+	return receive(t, r.flows.started, r.name+" never ran the request")
 }
 
 func waitFinished(t *testing.T, r *testReplica) error {
 	t.Helper()
+	return receive(t, r.flows.finished, r.name+" never finished the request")
+}
+
+// receive waits for the next value on ch; failing names what never came.
+func receive[T any](t *testing.T, ch <-chan T, failing string) T {
+	t.Helper()
 	select {
-	case err := <-r.flows.finished:
-		return err
+	case v := <-ch:
+		return v
 	case <-time.After(sharedWait):
-		t.Fatalf("%s never finished the request", r.name)
-		return nil
+		t.Fatal(failing)
+		var zero T
+		return zero
 	}
 }
 
@@ -239,6 +250,22 @@ func waitQueueEmpty(t *testing.T, srv *redistest.Server) {
 	}
 }
 
+// crashWithAnswerOnScreen starts replica a, has it answer a mention in
+// C1 in mode until its first words show, and crashes it there; the
+// request's takeover waits a second.
+func crashWithAnswerOnScreen(t *testing.T, mode StreamMode) (*redistest.Server, *slackemu.Server, *testReplica, handlers.Request, Config) {
+	t.Helper()
+	srv, emu := redisAndSlack(t)
+	cfg := sharedConfig(time.Second)
+	a := startReplica(t, srv, emu, "a", cfg, mode, "A's answer")
+	req := mention(emu, "C1")
+	submit(t, a, req)
+	waitStarted(t, a)
+	waitShown(t, emu, mode)
+	a.crash(t)
+	return srv, emu, a, req, cfg
+}
+
 // A replica crashes with an answer on screen; another takes the request
 // over after JOB_CLAIM_AFTER and answers it in the same message: the
 // stream the dead one left open is stopped, or its placeholder edited,
@@ -246,18 +273,8 @@ func waitQueueEmpty(t *testing.T, srv *redistest.Server) {
 func TestCrashedReplicasRequestIsTakenOver(t *testing.T) {
 	for _, mode := range []StreamMode{StreamNative, StreamUpdate} {
 		t.Run(string(mode), func(t *testing.T) {
-			srv := redistest.Start(t)
-			emu := slackemu.New()
-			t.Cleanup(emu.Close)
-			emu.SetBotToken(apiTestToken)
-			cfg := sharedConfig(time.Second)
-			a := startReplica(t, srv, emu, "a", cfg, mode, "A's answer")
-			req := mention(emu, "C1")
-			submit(t, a, req)
-			waitStarted(t, a)
-			waitShown(t, emu, mode)
+			srv, emu, _, req, cfg := crashWithAnswerOnScreen(t, mode)
 			left := shownTS(t, emu, "C1")
-			a.crash(t)
 
 			b := startReplica(t, srv, emu, "b", cfg, mode, "B's answer")
 			if got := waitStarted(t, b); got.Thread != req.Thread {
@@ -324,16 +341,7 @@ func shownTS(t *testing.T, emu *slackemu.Server, channel string) string {
 func TestSlowReplicaWritesNothingAfterTakeover(t *testing.T) {
 	for _, mode := range []StreamMode{StreamNative, StreamUpdate} {
 		t.Run(string(mode), func(t *testing.T) {
-			srv := redistest.Start(t)
-			emu := slackemu.New()
-			t.Cleanup(emu.Close)
-			emu.SetBotToken(apiTestToken)
-			cfg := sharedConfig(time.Second)
-			a := startReplica(t, srv, emu, "a", cfg, mode, "A's answer")
-			submit(t, a, mention(emu, "C1"))
-			waitStarted(t, a)
-			waitShown(t, emu, mode)
-			a.crash(t)
+			srv, emu, a, _, cfg := crashWithAnswerOnScreen(t, mode)
 
 			b := startReplica(t, srv, emu, "b", cfg, mode, "B's answer")
 			b.release()
@@ -366,10 +374,7 @@ func TestSlowReplicaWritesNothingAfterTakeover(t *testing.T) {
 // nothing by the replica that stops, and the other answers it in the
 // message the first one opened.
 func TestStopHandsRequestsBackToTheOthers(t *testing.T) {
-	srv := redistest.Start(t)
-	emu := slackemu.New()
-	t.Cleanup(emu.Close)
-	emu.SetBotToken(apiTestToken)
+	srv, emu := redisAndSlack(t)
 	// Far beyond the test's waits: only a hand-back can be this quick.
 	cfg := sharedConfig(time.Minute)
 	a := startReplica(t, srv, emu, "a", cfg, StreamNative, "A's answer")
@@ -395,10 +400,7 @@ func TestStopHandsRequestsBackToTheOthers(t *testing.T) {
 // users are told to ask again, in the message each answer was in, and the
 // requests are done with.
 func TestLastReplicaTellsItsUsers(t *testing.T) {
-	srv := redistest.Start(t)
-	emu := slackemu.New()
-	t.Cleanup(emu.Close)
-	emu.SetBotToken(apiTestToken)
+	srv, emu := redisAndSlack(t)
 	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamNative, "A's answer")
 	submit(t, a, mention(emu, "C1"))
 	waitStarted(t, a)
@@ -417,10 +419,7 @@ func TestLastReplicaTellsItsUsers(t *testing.T) {
 // run Tries times, then its user gets one notice, in place of what the
 // runs showed, and the request is done with: never a loop.
 func TestPoisonRequestGetsOneNoticeAfterItsTries(t *testing.T) {
-	srv := redistest.Start(t)
-	emu := slackemu.New()
-	t.Cleanup(emu.Close)
-	emu.SetBotToken(apiTestToken)
+	srv, emu := redisAndSlack(t)
 	cfg := sharedConfig(time.Second)
 	cfg.Tries = 2
 	first := startReplica(t, srv, emu, "r0", cfg, StreamUpdate, "never")
@@ -449,10 +448,7 @@ func TestPoisonRequestGetsOneNoticeAfterItsTries(t *testing.T) {
 // and queues, counted in Redis), and when Redis is down a request runs in
 // the replica that admitted it.
 func TestSharedQueueBoundsAndFallsBack(t *testing.T) {
-	srv := redistest.Start(t)
-	emu := slackemu.New()
-	t.Cleanup(emu.Close)
-	emu.SetBotToken(apiTestToken)
+	srv, emu := redisAndSlack(t)
 	cfg := sharedConfig(time.Minute)
 	cfg.Workers, cfg.Queue = 1, 1
 	a := startReplica(t, srv, emu, "a", cfg, StreamOff, "A's answer")
