@@ -180,6 +180,7 @@ func sharedBudget(t *testing.T, srv *redistest.Server, name string) (*budget, *R
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	r := NewReplicas(store, name)
+	t.Cleanup(func() { _ = r.Close() })
 	b := newBudget(slackTiers(), time.Now)
 	b.shared = r
 	return b, r

@@ -53,12 +53,27 @@ func newReplicaScripts() replicaScripts {
 // NewReplicas shares store's Redis with the other replicas; name tells
 // this replica from them (its consumer in the stream's group): unique
 // per process, such as the host name and a random suffix.
+//
+// Its connections are its own, to the same server as the store's: a
+// renewal or a heartbeat may take longer than an admission's 200 ms
+// before Redis counts as failed (see sharedQueue.callTimeout), since a
+// replica that takes a slow Redis for a dead one keeps its requests on
+// trust. Close them with Close.
 func NewReplicas(store *RedisStore, name string) *Replicas {
+	o := *store.client.Options()
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = maxRedisCall, maxRedisCall, maxRedisCall
 	return &Replicas{
-		client: store.client, prefix: store.opts.Prefix, timeout: store.opts.Timeout, health: store.health,
+		client: redis.NewClient(&o), prefix: store.opts.Prefix, timeout: store.opts.Timeout, health: store.health,
 		name: name, scripts: newReplicaScripts(),
 	}
 }
+
+// maxRedisCall bounds any one call of the replicas to Redis; each call's
+// own context bounds it further.
+const maxRedisCall = time.Second
+
+// Close closes the replicas' connections to Redis.
+func (r *Replicas) Close() error { return r.client.Close() }
 
 // Name is this replica's name among the others.
 func (r *Replicas) Name() string { return r.name }
@@ -128,9 +143,17 @@ end
 return 1
 `
 
+// callTimeout bounds a heartbeat, a renewal, a takeover or an
+// acknowledgement, when a claim lives claimAfter: a fifth of it (the
+// margin its lease leaves), within 200 ms and a second. An admission's
+// call, which holds up a person's request, keeps the store's timeout.
+func callTimeout(claimAfter time.Duration) time.Duration {
+	return min(max(claimAfter/5, 200*time.Millisecond), maxRedisCall)
+}
+
 // beat records a heartbeat; life is how long it counts this replica alive.
 func (r *Replicas) beat(ctx context.Context, life time.Duration, stream, group string) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout(life))
 	defer cancel()
 	n, err := r.scripts.beat.Run(ctx, r.client, []string{r.key("replicas"), stream}, r.name, life.Milliseconds(), group).Int64()
 	if err != nil {
@@ -142,7 +165,7 @@ func (r *Replicas) beat(ctx context.Context, life time.Duration, stream, group s
 
 // others is how many other replicas are alive.
 func (r *Replicas) others(ctx context.Context, life time.Duration) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout(life))
 	defer cancel()
 	n, err := r.scripts.others.Run(ctx, r.client, []string{r.key("replicas")}, r.name, life.Milliseconds()).Int()
 	if err != nil {
@@ -153,7 +176,7 @@ func (r *Replicas) others(ctx context.Context, life time.Duration) (int, error) 
 
 // leave takes this replica out of the heartbeats at its end.
 func (r *Replicas) leave(ctx context.Context, stream, group string) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, maxRedisCall)
 	defer cancel()
 	if err := r.scripts.leave.Run(ctx, r.client, []string{r.key("replicas"), stream}, r.name, group).Err(); err != nil {
 		return fmt.Errorf("leave the replicas: %w", err)

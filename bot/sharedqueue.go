@@ -344,7 +344,7 @@ func (q *sharedQueue) read(ctx context.Context) {
 // ensureGroup creates the stream and its group, when Redis lost them (a
 // restart without persistence) or none was ever made.
 func (q *sharedQueue) ensureGroup(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, q.r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
 	defer cancel()
 	err := q.r.client.XGroupCreateMkStream(ctx, q.stream(), workerGroup, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
@@ -379,7 +379,7 @@ func (q *sharedQueue) readNew(ctx context.Context, n int) ([]job, error) {
 // takeOver takes up to n requests that their replicas stopped renewing.
 func (q *sharedQueue) takeOver(ctx context.Context, cursor string, n int) ([]job, string, error) {
 	leased := time.Now()
-	rctx, cancel := context.WithTimeout(ctx, q.r.timeout)
+	rctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
 	defer cancel()
 	res, err := q.r.scripts.claim.Run(rctx, q.r.client, []string{q.stream()},
 		workerGroup, q.r.name, q.claimAfter.Milliseconds(), cursor, n, q.r.key("job:")).Slice()
@@ -561,7 +561,7 @@ func (q *sharedQueue) renewIn(ctx context.Context, claims []*claim) ([]bool, err
 	for _, c := range claims {
 		args = append(args, c.id, c.deliveries)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.r.timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout(q.claimAfter))
 	defer cancel()
 	res, err := q.r.scripts.renew.Run(ctx, q.r.client, []string{q.stream()}, args...).Int64Slice()
 	if err == nil && len(res) != len(claims) {
@@ -585,7 +585,7 @@ func (q *sharedQueue) record(ctx context.Context, c *claim, m shownMessage) bool
 	if err != nil || !q.r.tryRedis() {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.r.timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout(q.claimAfter))
 	defer cancel()
 	n, err := q.r.scripts.record.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id)},
 		workerGroup, q.r.name, c.id, c.deliveries, data, q.keyLife().Milliseconds()).Int()
@@ -640,7 +640,7 @@ func (q *sharedQueue) settle(ctx context.Context, c *claim) {
 }
 
 func (q *sharedQueue) ack(ctx context.Context, c *claim) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, q.r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
 	defer cancel()
 	n, err := q.r.scripts.ack.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id)},
 		workerGroup, q.r.name, c.id, c.deliveries).Int()
@@ -651,7 +651,7 @@ func (q *sharedQueue) ack(ctx context.Context, c *claim) (bool, error) {
 }
 
 func (q *sharedQueue) giveBack(ctx context.Context, c *claim) error {
-	ctx, cancel := context.WithTimeout(ctx, q.r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
 	defer cancel()
 	err := q.r.scripts.giveBack.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id)},
 		workerGroup, q.r.name, c.id, c.deliveries, giveBackIdle.Milliseconds(), q.keyLife().Milliseconds()).Err()

@@ -99,7 +99,8 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 	flows.api = apiOn(emu)
 	flows.api.stream = filled(StreamConfig{Mode: mode, Interval: 10 * time.Millisecond})
 	p := newPool(flows, cfg.Workers, cfg.Queue, log)
-	q := newSharedQueue(NewReplicas(store, name), p, log, cfg)
+	replicas := NewReplicas(store, name)
+	q := newSharedQueue(replicas, p, log, cfg)
 	p.shared = q
 	ctx, stopJobs := context.WithCancel(context.Background())
 	p.start(ctx, cfg.JobTimeout)
@@ -112,6 +113,7 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 			p.stop(0)
 			q.close(ctx)
 			stopJobs()
+			_ = replicas.Close()
 			_ = store.Close()
 		})
 	}
@@ -145,6 +147,7 @@ func (r *testReplica) crash(t *testing.T) {
 		// once their runs do.
 		r.pool.stop(sharedWait)
 		r.stopJobs()
+		_ = r.q.r.Close()
 		_ = r.store.Close()
 	}
 }

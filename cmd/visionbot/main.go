@@ -229,6 +229,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	if store != nil {
 		defer store.Close()
 		replicas = bot.NewReplicas(store, replicaName())
+		defer replicas.Close()
 		api.ShareTiers(replicas)
 		relay = store
 	}

@@ -76,6 +76,10 @@ type replica struct {
 	exited chan struct{}
 }
 
+// tookOver is what a replica logs when it takes over a request another
+// replica held (bot/sharedqueue.go).
+const tookOver = "took over a request another replica stopped answering"
+
 // logCounter keeps a bot's last log lines, and counts those that say a
 // replica took over a request.
 type logCounter struct {
@@ -86,7 +90,7 @@ type logCounter struct {
 
 func (l *logCounter) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	for _, s := range []string{"took over a request", "connected to Slack", "handed back"} {
+	for _, s := range []string{tookOver, "connected to Slack"} {
 		l.count[s] += bytes.Count(p, []byte(s))
 	}
 	l.mu.Unlock()
@@ -179,7 +183,7 @@ func (c *cluster) close() {
 func (c *cluster) takenOver() int {
 	n := 0
 	for _, r := range c.bots {
-		n += r.logs.seen("took over a request")
+		n += r.logs.seen(tookOver)
 	}
 	return n
 }
