@@ -75,6 +75,9 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 	case overLimitQuietly:
 		return
 	}
+	if pol.limits && !b.withinBudget(ctx, req.Origin) {
+		return
+	}
 	if pol.beside {
 		b.pool.runBeside(string(req.Trigger), req)
 		return
@@ -192,6 +195,31 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 		return overLimit, why
 	}
 	return admitted, handlers.Refusal{}
+}
+
+// withinBudget checks the daily token budgets of a request that will ask
+// Gemini. Over one, its user is told once until the budget resets, then
+// gets silence, as with the rates.
+func (b *Bot) withinBudget(ctx context.Context, o handlers.Origin) bool {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	over := b.cfg.Ledger.Check(ctx, o)
+	if over == nil {
+		return true
+	}
+	budget := over.why.Reason.Budget()
+	if b.cfg.Observer != nil {
+		b.cfg.Observer.BudgetRefused(budget)
+	}
+	fields := []zap.Field{zap.String("budget", budget), zap.String("user", o.User), zap.String("channel", o.Channel),
+		zap.Int64("tokens_a_day", over.why.Limit), zap.Duration("reset_in", over.why.RetryIn)}
+	if first, err := b.store.Claim(ctx, over.why.RetryIn, "told:"+over.key+":"+o.User); !first && err == nil {
+		b.log.Debug("refused a request over a token budget, silently: the user was told already", fields...)
+		return false
+	}
+	b.log.Info("refused a request over a token budget and told the user", fields...)
+	b.decline(o, over.why)
+	return false
 }
 
 // stop carries a person's Stop to the request answering in the thread,

@@ -226,6 +226,14 @@ func (failingStore) Admit(context.Context, time.Duration, []string, []Counter) (
 	return Admission{}, fmt.Errorf("store down")
 }
 
+func (failingStore) Spent(context.Context, ...string) ([]int64, error) {
+	return nil, fmt.Errorf("store down")
+}
+
+func (failingStore) Spend(context.Context, time.Duration, int64, ...string) error {
+	return fmt.Errorf("store down")
+}
+
 // fakeTeams is users.info for the tests' workspace T1: the users whose id
 // starts with UX are of another team, T9, as in a Slack Connect channel;
 // UFAIL can't be looked up.

@@ -21,6 +21,9 @@ type Observer interface {
 	// code ("not_in_channel", "ratelimited", …), "http_NNN" for another
 	// HTTP status, or "transport" when no answer came.
 	SlackError(method, code string)
+	// BudgetRefused is a request refused because a daily token budget is
+	// spent: "user", "channel" or "workspace".
+	BudgetRefused(budget string)
 }
 
 // ObserveErrors wraps next, the transport of the Slack Web API client, so

@@ -18,9 +18,16 @@ import (
 
 // recordingObserver keeps what the bot reports.
 type recordingObserver struct {
-	mu     sync.Mutex
-	acks   int
-	errors []string // "method code"
+	mu      sync.Mutex
+	acks    int
+	errors  []string // "method code"
+	budgets []string
+}
+
+func (o *recordingObserver) BudgetRefused(budget string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.budgets = append(o.budgets, budget)
 }
 
 func (o *recordingObserver) Acked(time.Duration) {

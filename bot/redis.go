@@ -288,6 +288,64 @@ func (s *RedisStore) Admit(ctx context.Context, ttl time.Duration, seen []string
 	return Admission{Fresh: true, Counts: counts}, nil
 }
 
+// Spent implements Store: one MGET.
+func (s *RedisStore) Spent(ctx context.Context, keys ...string) ([]int64, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if !s.tryRedis() {
+		return s.memory.Spent(ctx, keys...)
+	}
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = s.opts.Prefix + k
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	vals, err := s.client.MGet(rctx, full...).Result()
+	if err != nil {
+		s.failed(err)
+		return s.memory.Spent(ctx, keys...)
+	}
+	s.worked()
+	out := make([]int64, len(keys))
+	for i, v := range vals {
+		if str, ok := v.(string); ok {
+			out[i], _ = strconv.ParseInt(str, 10, 64)
+		}
+	}
+	return out, nil
+}
+
+// Spend implements Store in one round trip: SET NX with the expiry makes a
+// new key with its ttl (EXPIRE NX would need Redis 7), then INCRBY adds.
+func (s *RedisStore) Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	// Kept in memory too, so that a fallback still knows what this
+	// replica spent.
+	_ = s.memory.Spend(ctx, ttl, n, keys...)
+	if !s.tryRedis() {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	_, err := s.client.Pipelined(rctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.SetNX(rctx, s.opts.Prefix+k, 0, ttl)
+			p.IncrBy(rctx, s.opts.Prefix+k, n)
+		}
+		return nil
+	})
+	if err != nil {
+		s.failed(err)
+		return nil
+	}
+	s.worked()
+	return nil
+}
+
 // tryRedis says whether this call goes to Redis: always while it works;
 // after a failure, one call per RetryAfter, to see whether it is back.
 func (h *health) tryRedis() bool {

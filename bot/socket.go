@@ -88,6 +88,8 @@ type Config struct {
 	Tries int
 	// Stops takes people's Stops to their requests; nil for none.
 	Stops *StopBoard
+	// Ledger holds the daily token budgets; nil for none.
+	Ledger *Ledger
 }
 
 // DefaultConfig is what the bot runs with unless configured otherwise: the

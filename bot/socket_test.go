@@ -121,6 +121,7 @@ func refusalKind(why handlers.Refusal, how string) string {
 	name := map[handlers.RefusalReason]string{
 		handlers.RefusedBusy: "busy", handlers.RefusedUserRate: "user-rate", handlers.RefusedChannelRate: "channel-rate",
 		handlers.RefusedThreadCap: "thread-cap", handlers.RefusedNotEnabled: "not-enabled", handlers.RefusedUnknownTeam: "unknown-team",
+		handlers.RefusedUserBudget: "user-budget", handlers.RefusedChannelBudget: "channel-budget", handlers.RefusedWorkspaceBudget: "workspace-budget",
 	}[why.Reason] + how
 	if why.Limit > 0 {
 		name += fmt.Sprintf("(%d in %v)", why.Limit, why.RetryIn)

@@ -19,6 +19,12 @@ type Store interface {
 	// Claim records keys for ttl and reports whether none of them was
 	// recorded already.
 	Claim(ctx context.Context, ttl time.Duration, keys ...string) (bool, error)
+	// Spent are the totals of the keys, in the order asked; 0 for a key
+	// never spent on, or expired.
+	Spent(ctx context.Context, keys ...string) ([]int64, error)
+	// Spend adds n to each key's total; a key lives ttl from its first
+	// spend.
+	Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error
 }
 
 // Counter is one limit a request counts against: a counter that lives
@@ -69,6 +75,9 @@ type orderedKey struct {
 	key   string
 	until time.Time // identifies the entry the key was inserted with
 }
+
+// NewMemoryStore is the store of one process, for a bot without Redis.
+func NewMemoryStore() Store { return newMemoryStore(maxMemoryKeys, time.Now) }
 
 // newMemoryStore returns an empty store holding at most max keys; now may
 // be a fake clock.
@@ -126,6 +135,36 @@ func (s *memoryStore) count(now time.Time, key string, window time.Duration) Cou
 	e.n++
 	s.entries[key] = e
 	return Count{N: e.n, ResetIn: e.until.Sub(now)}
+}
+
+// Spent implements Store.
+func (s *memoryStore) Spent(_ context.Context, keys ...string) ([]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	out := make([]int64, len(keys))
+	for i, k := range keys {
+		e, _ := s.live(k, now)
+		out[i] = e.n
+	}
+	return out, nil
+}
+
+// Spend implements Store.
+func (s *memoryStore) Spend(_ context.Context, ttl time.Duration, n int64, keys ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.prune(now)
+	for _, k := range keys {
+		if e, ok := s.live(k, now); ok {
+			e.n += n
+			s.entries[k] = e
+			continue
+		}
+		s.insert(k, memoryEntry{n: n, until: now.Add(ttl)})
+	}
+	return nil
 }
 
 // Len is how many keys the store holds, for the test of its bound.

@@ -202,6 +202,17 @@ type Config struct {
 	MaxHistoryChars int
 	// Observer receives each request's figures when it ends; nil for none.
 	Observer Observer
+	// Spending is charged the tokens of each request that used the model,
+	// when it ends; nil for no budgets.
+	Spending Spending
+}
+
+// Spending charges what a request cost to the daily budgets it counts
+// against (the bot's store, shared by replicas). It is called once, when
+// the request ends, with the tokens Gemini reported (input, output and
+// thinking together).
+type Spending interface {
+	Spend(ctx context.Context, o Origin, tokens int)
 }
 
 // Observer receives the figures of every request when it ends, for

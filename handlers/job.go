@@ -32,6 +32,10 @@ const (
 	reactionFailed  = "warning"
 )
 
+// spendTimeout bounds charging a request's tokens to its budgets, which
+// happens after its answer was given, on a context of its own.
+const spendTimeout = 2 * time.Second
+
 // job is one request being answered: where its answer goes, what it asks
 // the model, the reply being written, and the figures of its one log line.
 type job struct {
@@ -305,6 +309,13 @@ func (j *job) end(err error, outcome string) {
 		}
 	}
 	f := &j.figures
+	// What Gemini reported is spent, whatever became of the answer: a
+	// failed or stopped request used those tokens too.
+	if spent := f.usage.Total(); spent > 0 && j.h.cfg.Spending != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), spendTimeout)
+		j.h.cfg.Spending.Spend(ctx, j.where, spent)
+		cancel()
+	}
 	total := j.h.now().Sub(f.start)
 	if obs := j.h.cfg.Observer; obs != nil {
 		obs.RequestDone(Figures{

@@ -27,7 +27,27 @@ const (
 	// RefusedUnknownTeam: the user's team could not be looked up, so the
 	// allow-lists could not tell whether they may use the bot.
 	RefusedUnknownTeam
+	// RefusedUserBudget, RefusedChannelBudget and RefusedWorkspaceBudget:
+	// the day's token budget of the user, the channel or the user's
+	// workspace is spent.
+	RefusedUserBudget
+	RefusedChannelBudget
+	RefusedWorkspaceBudget
 )
+
+// Budget names the budget a refusal is for ("user", "channel",
+// "workspace"), or "" for a refusal of another kind.
+func (r RefusalReason) Budget() string {
+	switch r {
+	case RefusedUserBudget:
+		return "user"
+	case RefusedChannelBudget:
+		return "channel"
+	case RefusedWorkspaceBudget:
+		return "workspace"
+	}
+	return ""
+}
 
 // kind is the failure.Kind whose words tell the user of the refusal.
 func (r RefusalReason) kind() failure.Kind {
@@ -38,6 +58,8 @@ func (r RefusalReason) kind() failure.Kind {
 		return failure.ThreadCap
 	case RefusedNotEnabled, RefusedUnknownTeam:
 		return failure.NotEnabled
+	case RefusedUserBudget, RefusedChannelBudget, RefusedWorkspaceBudget:
+		return failure.OverBudget
 	}
 	return failure.Busy
 }
@@ -48,7 +70,8 @@ func (r RefusalReason) kind() failure.Kind {
 type Refusal struct {
 	Reason RefusalReason
 	// Limit is the limit reached: requests per Window for a rate, answers
-	// for the thread cap; 0 when the reason has none.
+	// for the thread cap, tokens a day for a budget; 0 when the reason has
+	// none.
 	Limit  int64
 	Window time.Duration
 	// RetryIn is how long until the user may ask again; 0 when unknown.
@@ -65,6 +88,8 @@ func (why Refusal) Error() string {
 		return "outside the allow-lists"
 	case RefusedUnknownTeam:
 		return "the user's team could not be looked up"
+	case RefusedUserBudget, RefusedChannelBudget, RefusedWorkspaceBudget:
+		return fmt.Sprintf("the %s's %d tokens a day spent, resets in %v", why.Reason.Budget(), why.Limit, why.RetryIn)
 	}
 	return "no room in the queue"
 }
@@ -72,7 +97,7 @@ func (why Refusal) Error() string {
 // error is the refusal as the failure userMessage turns into words; the
 // detail tells a user's rate from a channel's.
 func (why Refusal) error() error {
-	detail := ""
+	detail := why.Reason.Budget()
 	switch why.Reason {
 	case RefusedUserRate:
 		detail = "user"
@@ -102,6 +127,11 @@ func (h *Handler) refusalMessage(kind failure.Kind, why Refusal) string {
 		}
 		return fmt.Sprintf("This thread already has %s: start a new thread to ask more "+
 			"(post the photo again, or mention %s in a new message).", answers, h.cfg.BotName)
+	case failure.OverBudget:
+		who := map[RefusalReason]string{RefusedUserBudget: "You have", RefusedChannelBudget: "This channel has",
+			RefusedWorkspaceBudget: "Your workspace has"}[why.Reason]
+		return fmt.Sprintf("%s used today's share of Gemini (%s tokens a day, set by the app's admin). "+
+			"It resets at midnight UTC, in %s.", who, thousands(int(why.Limit)), waitText(why.RetryIn))
 	case failure.NotEnabled:
 		if why.Reason == RefusedUnknownTeam {
 			return "I couldn't check with Slack who may use me just now. Try again in a minute."

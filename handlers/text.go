@@ -134,7 +134,7 @@ func (h *Handler) botMessage(kind failure.Kind, detail string, err error) (strin
 	switch kind {
 	case failure.Busy:
 		return "I'm answering a lot of requests right now. Try again shortly.", true
-	case failure.RateLimited, failure.ThreadCap, failure.NotEnabled:
+	case failure.RateLimited, failure.ThreadCap, failure.NotEnabled, failure.OverBudget:
 		var why Refusal
 		errors.As(err, &why)
 		return h.refusalMessage(failure.KindOf(err), why), true

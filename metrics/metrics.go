@@ -28,6 +28,7 @@ type Metrics struct {
 	tokens       *prometheus.CounterVec
 	slackErrors  *prometheus.CounterVec
 	geminiErrors *prometheus.CounterVec
+	budgets      *prometheus.CounterVec
 }
 
 // New registers visionbot's metrics, and the Go runtime's and the
@@ -68,13 +69,17 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "visionbot_slack_errors_total",
 			Help: "Slack Web API calls that failed, by method and Slack's error code (http_NNN for another status, transport when no answer came).",
 		}, []string{"method", "code"}),
+		budgets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "visionbot_budget_refusals_total",
+			Help: "Requests refused because a daily token budget was spent, by budget (user, channel, workspace).",
+		}, []string{"budget"}),
 		geminiErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "visionbot_gemini_errors_total",
 			Help: "Gemini calls that failed, by kind (quota, unavailable, timeout, blocked, model_auth, …).",
 		}, []string{"code"}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.requests, m.ack, m.download, m.firstToken, m.total, m.tokens, m.slackErrors, m.geminiErrors,
+		m.requests, m.ack, m.download, m.firstToken, m.total, m.tokens, m.slackErrors, m.geminiErrors, m.budgets,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -117,6 +122,11 @@ func (m *Metrics) Acked(took time.Duration) {
 // SlackError implements bot.Observer.
 func (m *Metrics) SlackError(method, code string) {
 	m.slackErrors.WithLabelValues(method, code).Inc()
+}
+
+// BudgetRefused implements bot.Observer.
+func (m *Metrics) BudgetRefused(budget string) {
+	m.budgets.WithLabelValues(budget).Inc()
 }
 
 // jobCounter is the bot's pool, read at each scrape.

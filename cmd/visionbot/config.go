@@ -84,6 +84,10 @@ type config struct {
 	ChannelRate         bot.Rate `env:"CHANNEL_RATE" part:"bot"`
 	MaxRepliesPerThread bot.Cap  `env:"MAX_REPLIES_PER_THREAD" part:"bot"`
 	MaxQuestionChars    int      `env:"MAX_QUESTION_CHARS" part:"bot"`
+	// Daily token budgets; 0 (off) for none.
+	UserDailyTokens      bot.Tokens `env:"USER_DAILY_TOKENS" part:"bot"`
+	ChannelDailyTokens   bot.Tokens `env:"CHANNEL_DAILY_TOKENS" part:"bot"`
+	WorkspaceDailyTokens bot.Tokens `env:"WORKSPACE_DAILY_TOKENS" part:"bot"`
 	// Allow-lists: empty lets everyone in.
 	AllowedChannels    bot.SlackIDs `env:"ALLOWED_CHANNELS" part:"bot"`
 	AllowedUsers       bot.SlackIDs `env:"ALLOWED_USERS" part:"bot"`
@@ -443,6 +447,11 @@ func positiveProblems(ok map[string]bool) []string {
 func (c config) limits() bot.Limits {
 	return bot.Limits{User: c.UserRate, Channel: c.ChannelRate, ThreadReplies: c.MaxRepliesPerThread,
 		ThreadWindow: bot.DefaultConfig().Limits.ThreadWindow}
+}
+
+// budgets are the daily token budgets.
+func (c config) budgets() bot.Budgets {
+	return bot.Budgets{User: c.UserDailyTokens, Channel: c.ChannelDailyTokens, Workspace: c.WorkspaceDailyTokens}
 }
 
 // access is who may use the bot.

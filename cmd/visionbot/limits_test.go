@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/visionbot/visionbot/internal/geminiemu"
+	"github.com/visionbot/visionbot/internal/redistest"
 	"github.com/visionbot/visionbot/internal/slackemu"
 )
 
@@ -137,5 +138,63 @@ func TestAFailedResponseURLStaysOutOfTheLog(t *testing.T) {
 	}
 	if strings.Contains(logs, "hookSecretPath") {
 		t.Errorf("the log holds the response_url:\n%s", logs)
+	}
+}
+
+// Daily token budgets, in one process and across replicas sharing Redis:
+// a request that finds its budget spent is refused with when it resets,
+// and the person is told once.
+func TestDailyTokenBudgets(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		name := "in memory"
+		if shared {
+			name = "across replicas through Redis"
+		}
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{"USER_DAILY_TOKENS": "1"}
+			if shared {
+				env["REDIS_URL"] = redistest.Start(t).URL()
+			}
+			s, g := newEmulators(t)
+			first := launchBot(t, s, g, env)
+			g.SetDefault(geminiemu.Reply{Text: "A recipe."})
+			mention := func(h *harness, ts string) {
+				t.Helper()
+				file := photoFile(h, slackemu.MakePNG(32, 24))
+				s.AddMessage("C1", map[string]any{"user": "U1", "text": "recipe", "files": []any{file}, "ts": ts})
+				if _, err := s.SendEvent(mentionEvent(t, "C1", "U1", ts, "recipe", file), ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mention(first, "1700000000.000100")
+			first.waitLog(t, 1, `"msg":"request"`, `"outcome":"ok"`, `"tokens_in"`)
+
+			// The next requests reach the newest connection: with Redis,
+			// another replica, which must know what the first one spent.
+			second := first
+			if shared {
+				second = launchBot(t, s, g, env)
+				if err := s.WaitConnects(2, wait); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mention(second, "1700000001.000100")
+			mention(second, "1700000002.000100")
+			second.waitLog(t, 1, "refused a request over a token budget and told the user", `"budget":"user"`)
+			second.waitLog(t, 1, "refused a request over a token budget, silently")
+			var refusals []string
+			for _, p := range s.Posted("C1") {
+				if p.ThreadTS != "1700000000.000100" {
+					refusals = append(refusals, p.ThreadTS+" "+answerText(t, p))
+				}
+			}
+			if len(refusals) != 1 || !strings.HasPrefix(refusals[0], "1700000001.000100 ") ||
+				!strings.Contains(refusals[0], "used today's share of Gemini (1 tokens a day") || !strings.Contains(refusals[0], "midnight UTC") {
+				t.Errorf("refusals in the channel: %q, want one, in the first refused request's thread", refusals)
+			}
+			if n := len(streamConfigs(t, g)); n != 1 {
+				t.Errorf("Gemini was asked %d times, want once", n)
+			}
+		})
 	}
 }

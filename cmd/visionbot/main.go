@@ -223,6 +223,9 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		return err
 	}
 	var (
+		// memory is where seen events, limits and token budgets are kept:
+		// this process's own, or Redis's for every replica.
+		memory   bot.Store = bot.NewMemoryStore()
 		replicas *bot.Replicas
 		relay    bot.StopRelay // nil: Stops reach this process's requests only
 	)
@@ -231,10 +234,11 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		replicas = bot.NewReplicas(store, replicaName())
 		defer replicas.Close()
 		api.ShareTiers(replicas)
-		relay = store
+		memory, relay = store, store
 	}
 	stops := bot.NewStopBoard(log, relay)
-	flowCfg.Stops = stops
+	ledger := bot.NewLedger(memory, cfg.budgets(), self.TeamID, log)
+	flowCfg.Stops, flowCfg.Spending = stops, ledger
 	flows := handlers.New(handlers.Slack{Reader: api, Files: api, Poster: api, Reactor: api, Views: api, Agent: api},
 		model, catalog, log, flowCfg, nil)
 
@@ -242,11 +246,8 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	botCfg := bot.DefaultConfig()
 	botCfg.Workers, botCfg.Queue, botCfg.JobTimeout, botCfg.ShutdownGrace = cfg.Workers, cfg.QueueSize, cfg.JobTimeout, cfg.ShutdownGrace
 	botCfg.Limits, botCfg.Access, botCfg.Reactions = cfg.limits(), cfg.access(), cfg.ReactionTriggers
-	botCfg.Teams, botCfg.Observer, botCfg.Stops = bot.CachedTeams(api), botObs, stops
+	botCfg.Store, botCfg.Teams, botCfg.Observer, botCfg.Stops, botCfg.Ledger = memory, bot.CachedTeams(api), botObs, stops, ledger
 	botCfg.Replicas, botCfg.ClaimAfter = replicas, cfg.JobClaimAfter
-	if store != nil {
-		botCfg.Store = store
-	}
 	b := bot.New(socket, socket.Events, flows, self, log, botCfg)
 	if collect != nil {
 		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {
@@ -302,9 +303,9 @@ func (e tokenRefused) Error() string {
 	return fmt.Sprintf("Slack stopped accepting SLACK_BOT_TOKEN (%s), so the bot stopped: %s", e.code, bot.BotTokenFix)
 }
 
-// newStore is where the loop keeps seen events and counts its limits,
-// and where replicas share their queue and Slack's tiers: Redis when
-// REDIS_URL names one, else this process's memory (nil). A Redis that
+// newStore is where the loop keeps seen events and counts its limits and
+// budgets, and where replicas share their queue and Slack's tiers: Redis
+// when REDIS_URL names one, else nil (this process's memory). A Redis that
 // does not answer at start is no reason to refuse: a replica must answer,
 // so it starts on its memory, says so, and moves to Redis when Redis
 // answers. A Redis that refuses the password or is too old for the queue

@@ -1,0 +1,137 @@
+package bot
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/redistest"
+)
+
+func TestTokensFromText(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Tokens
+		bad  bool
+	}{
+		{"off", 0, false},
+		{"0", 0, false},
+		{"2000000", 2_000_000, false},
+		{"2_000_000", 2_000_000, false},
+		{"2,000,000", 2_000_000, false},
+		{" 500 ", 500, false},
+		{"-1", 0, true},
+		{"2M", 0, true},
+		{"lots", 0, true},
+	}
+	for _, tt := range tests {
+		var got Tokens
+		err := got.UnmarshalText([]byte(tt.in))
+		if (err != nil) != tt.bad || got != tt.want {
+			t.Errorf("%q: got %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.bad)
+		}
+	}
+}
+
+// The budgets of a person, a channel and a workspace, in memory and in
+// Redis: checked before a request, charged after it, per UTC day, and the
+// refusal says when the day ends.
+func TestLedger(t *testing.T) {
+	stores := map[string]func(t *testing.T) Store{
+		"memory": func(*testing.T) Store { return newMemoryStore(maxMemoryKeys, time.Now) },
+		"redis": func(t *testing.T) Store {
+			RouteRedisLogs(zap.NewNop())
+			store, err := NewRedisStore(redistest.Start(t).URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = store.Close() })
+			return store
+		},
+	}
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) {
+			clock := time.Date(2026, 12, 2, 21, 0, 0, 0, time.UTC)
+			l := NewLedger(newStore(t), Budgets{User: 1000, Channel: 1500, Workspace: 2500}, "T1", zap.NewNop())
+			l.now = func() time.Time { return clock }
+			ctx := context.Background()
+			u1 := handlers.Origin{User: "U1", Channel: "C1", Team: "T1"}
+			u2 := handlers.Origin{User: "U2", Channel: "C1"} // team unknown: the bot's own
+			u3 := handlers.Origin{User: "U3", Channel: "C2", Team: "T1"}
+			u4 := handlers.Origin{User: "U4", Channel: "C2", Team: "T1"}
+			outsider := handlers.Origin{User: "UX", Channel: "C3", Team: "T9"}
+			steps := []struct {
+				name  string
+				spend *handlers.Origin
+				n     int
+				check handlers.Origin
+				want  handlers.RefusalReason // 0: let through
+			}{
+				{"a first request", nil, 0, u1, 0},
+				{"under the person's budget", &u1, 999, u1, 0},
+				{"at it", &u1, 1, u1, handlers.RefusedUserBudget},
+				{"another person in the channel", nil, 0, u2, 0},
+				{"the channel's budget spent by two people", &u2, 500, u2, handlers.RefusedChannelBudget},
+				{"another channel of the workspace", &u3, 999, u3, 0},
+				{"the workspace's budget spent (U2 counted in the bot's team)", &u4, 1, u4, handlers.RefusedWorkspaceBudget},
+				{"an outsider's workspace spends its own", nil, 0, outsider, 0},
+			}
+			for _, s := range steps {
+				if s.spend != nil {
+					l.Spend(ctx, *s.spend, s.n)
+				}
+				over := l.Check(ctx, s.check)
+				switch {
+				case s.want == 0 && over != nil:
+					t.Fatalf("%s: refused %+v", s.name, over.why)
+				case s.want != 0 && (over == nil || over.why.Reason != s.want):
+					t.Fatalf("%s: got %+v, want refused with %v", s.name, over, s.want)
+				case over != nil && over.why.RetryIn != 3*time.Hour:
+					t.Errorf("%s: resets in %v, want 3h (midnight UTC)", s.name, over.why.RetryIn)
+				}
+			}
+			// A new UTC day starts every budget afresh.
+			clock = clock.Add(3*time.Hour + time.Second)
+			for _, o := range []handlers.Origin{u1, u2, u3, u4} {
+				if over := l.Check(ctx, o); over != nil {
+					t.Errorf("the next day, %s is refused: %+v", o.User, over.why)
+				}
+			}
+		})
+	}
+}
+
+// Admission checks the budgets of requests that will ask Gemini: over
+// one, the person is told once, then gets silence until it resets, and
+// each refusal is counted by budget; a vote or the Home tab spends
+// nothing and is not refused.
+func TestAdmissionRefusesOverBudget(t *testing.T) {
+	socket, flows, obs := &fakeSocket{}, &fakeFlows{}, &recordingObserver{}
+	cfg := testConfig(1, 8)
+	store := newMemoryStore(maxMemoryKeys, time.Now)
+	cfg.Store, cfg.Observer, cfg.Teams = store, obs, fakeTeams{}
+	cfg.Ledger = NewLedger(store, Budgets{User: 100}, "T1", zap.NewNop())
+	cfg.Ledger.Spend(context.Background(), handlers.Origin{User: "U1", Channel: "C1"}, 100)
+	b := New(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
+	b.pool.start(context.Background(), time.Minute)
+	deliver(b, mentionIn("Ev1", "C1", "U1", "1.000001", "").event(t, "env-1"))
+	deliver(b, mentionIn("Ev2", "C1", "U1", "1.000002", "").event(t, "env-2"))
+	deliver(b, mentionIn("Ev3", "C1", "U2", "1.000003", "").event(t, "env-3"))
+	deliver(b, request{event: callback("T1", "Ev4", map[string]any{"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})}.event(t, "env-4"))
+	b.pool.stop(5 * time.Second)
+
+	slices.Sort(flows.calls)
+	want := []string{"home  ", "mention C1 1.000003", "user-budget(100 in …) C1 1.000001"}
+	if len(flows.calls) != 3 || flows.calls[0] != want[0] || flows.calls[1] != want[1] ||
+		!strings.HasPrefix(flows.calls[2], "user-budget(100 in ") || !strings.HasSuffix(flows.calls[2], ") C1 1.000001") {
+		t.Errorf("flows = %q, want %q (the second request over budget in silence)", flows.calls, want)
+	}
+	if !slices.Equal(obs.budgets, []string{"user", "user"}) {
+		t.Errorf("refusals counted %v, want two of the user's budget", obs.budgets)
+	}
+}
