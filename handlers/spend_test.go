@@ -21,7 +21,6 @@ func (r *recordingSpending) Spend(_ context.Context, o Origin, tokens int) {
 	r.spent = append(r.spent, o.User+" "+o.Channel+" "+itoa(tokens))
 }
 
-
 // A request is charged, when it ends, the tokens Gemini reported (input,
 // output and thinking together), whether its answer was shown or not; a
 // request that never asked Gemini is charged nothing.
