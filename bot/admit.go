@@ -82,7 +82,7 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 		b.pool.runBeside(string(req.Trigger), req)
 		return
 	}
-	if !b.pool.trySubmit(req) {
+	if !b.queue.submit(ctx, req) {
 		b.log.Warn("queue full: told the user to retry", zap.String("channel", req.Channel))
 		b.decline(req.Origin, handlers.Refusal{Reason: handlers.RefusedBusy})
 	}

@@ -22,6 +22,8 @@ import (
 // status set reserves its clearing in the tier, as a reaction reserves its
 // removal, so that no status is left up for want of room.
 func (a *API) SetStatus(ctx context.Context, channel, thread, status string, loading []string) error {
+	ctx, release := claimOf(ctx).bound(ctx)
+	defer release()
 	key := "status/" + channel + "/" + thread
 	if status == "" {
 		if !a.takeRemoval(key) && !a.budget.take(0, "assistant.threads.setStatus") {
@@ -43,6 +45,8 @@ func (a *API) SetStatus(ctx context.Context, channel, thread, status string, loa
 // person Slack's Stop button; the end takes the session out of it. As
 // with the status, "processing" reserves the call that ends it.
 func (a *API) SetSession(ctx context.Context, channel, thread, status string) error {
+	ctx, release := claimOf(ctx).bound(ctx)
+	defer release()
 	key := "session/" + channel + "/" + thread
 	if status == slack.AgentSessionStatusProcessing {
 		if !a.budget.takeTwice("agents.sessions.setStatus") {
@@ -61,6 +65,8 @@ func (a *API) SetSession(ctx context.Context, channel, thread, status string) er
 // SuggestPrompts sets the suggested prompts of a conversation. An agent
 // app gives no thread_ts: Slack's docs say such a call fails silently.
 func (a *API) SuggestPrompts(ctx context.Context, channel, title string, prompts []handlers.Prompt) error {
+	ctx, release := claimOf(ctx).bound(ctx)
+	defer release()
 	if !a.budget.take(0, "assistant.threads.setSuggestedPrompts") {
 		return handlers.ErrNotShown
 	}

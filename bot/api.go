@@ -42,6 +42,11 @@ func NewAPI(client *slack.Client, files *Downloader, hooks *http.Client, stream 
 	}
 }
 
+// ShareTiers counts this replica's Slack calls with the other replicas'
+// against Slack's rate tiers, which are the workspace's: through Redis,
+// and, when Redis fails, within this replica's share.
+func (a *API) ShareTiers(r *Replicas) { a.budget.shared = r }
+
 // The API plays every role the flows declare, and looks up teams for
 // admission.
 var (
@@ -62,6 +67,8 @@ var (
 // reactions.add stays the tighter bound, so the reservation costs no answer
 // its reactions.
 func (a *API) AddReaction(ctx context.Context, channel, ts, emoji string) error {
+	ctx, release := claimOf(ctx).bound(ctx)
+	defer release()
 	if !a.budget.take(0, "reactions.add", "reactions.remove") {
 		return handlers.ErrNotShown
 	}
@@ -77,6 +84,8 @@ func (a *API) AddReaction(ctx context.Context, channel, ts, emoji string) error 
 // was paid for when it was added; any other must find room in the tier, or
 // is left (handlers.ErrNotShown).
 func (a *API) RemoveReaction(ctx context.Context, channel, ts, emoji string) error {
+	ctx, release := claimOf(ctx).bound(ctx)
+	defer release()
 	if !a.takeRemoval(reactionKey(channel, ts, emoji)) && !a.budget.take(0, "reactions.remove") {
 		return handlers.ErrNotShown
 	}
@@ -115,8 +124,21 @@ func (a *API) takeRemoval(key string) bool {
 }
 
 // PostReply posts markdown in the thread as markdown blocks, which Slack
-// renders itself, in as many messages as its block limit needs.
+// renders itself, in as many messages as its block limit needs. For a
+// request of the shared queue it is a final write: fenced, and made over
+// the message an earlier run of the request left in the thread, if any.
 func (a *API) PostReply(ctx context.Context, channel, threadTS, markdown string) error {
+	c := claimOf(ctx)
+	ctx, release, err := c.fenced(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if c.takesOver(channel, threadTS) {
+		r := a.newReply(ctx, handlers.Thread{Channel: channel, TS: threadTS})
+		close(r.done)
+		return r.complete(ctx, splitMarkdown(markdown, a.replyLimit), nil)
+	}
 	for _, part := range splitMarkdown(markdown, a.replyLimit) {
 		_, _, err := a.client.PostMessageContext(ctx, channel,
 			slack.MsgOptionTS(threadTS),
@@ -132,6 +154,11 @@ func (a *API) PostReply(ctx context.Context, channel, threadTS, markdown string)
 
 // PostMessage posts markdown at the top of a channel.
 func (a *API) PostMessage(ctx context.Context, channel, markdown string) (string, error) {
+	ctx, release, err := claimOf(ctx).fenced(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	_, ts, err := a.client.PostMessageContext(ctx, channel,
 		slack.MsgOptionText(notificationText(markdown), false),
 		slack.MsgOptionBlocks(slack.NewMarkdownBlock("", markdown)),
@@ -170,6 +197,11 @@ func (a *API) Message(ctx context.Context, channel, ts string) (handlers.Message
 // Respond posts an ephemeral answer to a response_url (of a command, a
 // click, a form), which works even where the bot is not a channel member.
 func (a *API) Respond(ctx context.Context, responseURL, text string) error {
+	ctx, release, err := claimOf(ctx).fenced(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return a.respond(ctx, responseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text})
 }
 

@@ -22,10 +22,16 @@ func newTestAPI(t *testing.T) (*API, *slackemu.Server) {
 	emu := slackemu.New()
 	t.Cleanup(emu.Close)
 	emu.SetBotToken(apiTestToken)
+	return apiOn(emu), emu
+}
+
+// apiOn is an API on emu, whose bot token is apiTestToken: one per
+// replica when several share an emulator.
+func apiOn(emu *slackemu.Server) *API {
 	client := slack.New(apiTestToken, slack.OptionAPIURL(emu.APIURL()))
 	u, _ := url.Parse(emu.URL())
 	files := NewDownloader(&http.Client{Timeout: 10 * time.Second}, apiTestToken, []string{u.Scheme + "://" + u.Host})
-	return NewAPI(client, files, &http.Client{Timeout: 10 * time.Second}, DefaultStreamConfig()), emu
+	return NewAPI(client, files, &http.Client{Timeout: 10 * time.Second}, DefaultStreamConfig())
 }
 
 func TestPostReplySplitsLongAnswers(t *testing.T) {

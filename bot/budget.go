@@ -11,11 +11,31 @@ import (
 // progress reactions) ask first and are coalesced or skipped when the
 // minute is full; calls that deliver a final answer are always made, and
 // live edits leave a reserve for them.
+//
+// Slack's tiers are per workspace, so replicas count their calls together
+// in Redis (shared). When Redis fails, a replica keeps within its share:
+// each limit divided by the replicas it last saw alive, and by two at
+// least, since another may have started meanwhile; it never takes the
+// whole tier for itself. Its own calls are always counted here too, so
+// that its share knows the minute's calls it made through Redis.
 type budget struct {
 	mu     sync.Mutex
 	now    func() time.Time
 	limits map[string]int
 	calls  map[string][]time.Time // per method, the last minute's calls, oldest first
+	shared sharedTiers            // nil: this process is the whole app
+}
+
+// sharedTiers counts the calls of every replica of the app against the
+// tiers: Replicas, in Redis.
+type sharedTiers interface {
+	// take records a call of each method and reports true when every one
+	// has room beyond reserve in the last minute; it records nothing when
+	// one has not. With limits nil it records the calls whatever the
+	// budget. An error is a count not made.
+	take(limits map[string]int, reserve int, methods []string) (bool, error)
+	// count is how many replicas were alive when last seen; 0 for none.
+	count() int
 }
 
 // slackTiers are the per-minute rates of the methods the bot calls while
@@ -58,9 +78,19 @@ func newBudget(limits map[string]int, now func() time.Time) *budget {
 // and reports true when every one of them has room in the last minute,
 // beyond reserve calls kept back; it records nothing when one has not.
 func (b *budget) take(reserve int, methods ...string) bool {
+	if b.shared != nil {
+		ok, err := b.shared.take(b.limits, reserve, methods)
+		if err == nil {
+			if ok {
+				b.record(methods...)
+			}
+			return ok
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
+	share := b.share()
 	for _, m := range methods {
 		need := 0
 		for _, o := range methods {
@@ -68,35 +98,50 @@ func (b *budget) take(reserve int, methods ...string) bool {
 				need++
 			}
 		}
-		if limit, ok := b.limits[m]; ok && len(b.recent(m, now))+need > limit-reserve {
+		// The reserve shrinks with the share, so that a share still has
+		// room for first words.
+		if limit, ok := b.limits[m]; ok && len(b.recent(m, now))+need > (limit-reserve)/share {
 			return false
 		}
 	}
-	for _, m := range methods {
-		b.calls[m] = append(b.recent(m, now), now)
-	}
+	b.recordLocked(now, methods...)
 	return true
 }
 
-// takeTwice records two calls of method when the minute has room for both:
-// one now, and the one that will take down what it puts up.
-func (b *budget) takeTwice(method string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.now()
-	if limit, ok := b.limits[method]; ok && len(b.recent(method, now))+2 > limit {
-		return false
+// share is how many replicas this one shares the tiers with while it
+// counts alone: 1 without replicas.
+func (b *budget) share() int {
+	if b.shared == nil {
+		return 1
 	}
-	b.calls[method] = append(b.recent(method, now), now, now)
-	return true
+	return max(b.shared.count(), 2)
+}
+
+// takeTwice records two calls of method when the minute has room for both:
+// one now, and the one that will take down what it puts up (take counts a
+// method named twice as two calls).
+func (b *budget) takeTwice(method string) bool {
+	return b.take(0, method, method)
 }
 
 // force records a call made whatever the budget: the final answer.
 func (b *budget) force(method string) {
+	if b.shared != nil {
+		_, _ = b.shared.take(nil, 0, []string{method})
+	}
+	b.record(method)
+}
+
+func (b *budget) record(methods ...string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.now()
-	b.calls[method] = append(b.recent(method, now), now)
+	b.recordLocked(b.now(), methods...)
+}
+
+func (b *budget) recordLocked(now time.Time, methods ...string) {
+	for _, m := range methods {
+		b.calls[m] = append(b.recent(m, now), now)
+	}
 }
 
 // recent drops the calls older than a minute and returns the rest.

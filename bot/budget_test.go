@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/redistest"
 )
 
 func TestBudget(t *testing.T) {
@@ -164,6 +169,103 @@ func TestEditsStayWithinTheirTier(t *testing.T) {
 		if want := fmt.Sprintf("Answer %d.", i); p.Markdown() != want {
 			t.Errorf("message %d shows %q, want %q", i, p.Markdown(), want)
 		}
+	}
+}
+
+// sharedBudget is a replica's budget counting in srv's Redis, as
+// API.ShareTiers makes it.
+func sharedBudget(t *testing.T, srv *redistest.Server, name string) (*budget, *Replicas) {
+	t.Helper()
+	RouteRedisLogs(zap.NewNop())
+	store, err := NewRedisStore(srv.URL(), zap.NewNop(), DefaultRedisOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	r := NewReplicas(store, name)
+	t.Cleanup(func() { _ = r.Close() })
+	b := newBudget(slackTiers(), time.Now)
+	b.shared = r
+	return b, r
+}
+
+// Slack's tiers are the workspace's: three replicas taking at once get the
+// tier between them, never more, and a final answer one replica forces
+// counts for the others.
+func TestSharedTiersAcrossReplicas(t *testing.T) {
+	srv := redistest.Start(t)
+	budgets := make([]*budget, 3)
+	for i := range budgets {
+		budgets[i], _ = sharedBudget(t, srv, fmt.Sprintf("r%d", i))
+	}
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	for _, b := range budgets {
+		wg.Go(func() {
+			for range 15 {
+				if b.take(0, "chat.startStream", "chat.stopStream") {
+					granted.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if tier := int64(slackTiers()["chat.startStream"]); granted.Load() != tier {
+		t.Errorf("the replicas started %d streams in a minute, want Tier 2's %d", granted.Load(), tier)
+	}
+	for range slackTiers()["chat.update"] - laterEditReserve {
+		budgets[0].force("chat.update")
+	}
+	if budgets[1].take(laterEditReserve, "chat.update") {
+		t.Error("a later edit took the reserve the other replica's final edits used up")
+	}
+	if !budgets[2].take(0, "chat.update") {
+		t.Error("a first edit found no room left in the tier")
+	}
+}
+
+// When Redis fails, a replica counts alone within its share: the tier
+// divided by the replicas it last saw alive, by two at least, counting
+// the calls it made through Redis in that minute.
+func TestSharedTiersFallBackToAShare(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	var seenThree, alone *budget
+	for i := range 3 {
+		b, r := sharedBudget(t, srv, fmt.Sprintf("r%d", i))
+		if err := r.beat(ctx, time.Minute, "visionbot:jobs", workerGroup); err != nil {
+			t.Fatal(err)
+		}
+		seenThree = b
+	}
+	rdb := rawClient(t, srv.URL())
+	if err := rdb.Del(ctx, "visionbot:replicas").Err(); err != nil {
+		t.Fatal(err)
+	}
+	alone, r := sharedBudget(t, srv, "alone")
+	if err := r.beat(ctx, time.Minute, "visionbot:jobs", workerGroup); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if !alone.take(0, "chat.update") {
+			t.Fatal("a take through Redis was refused")
+		}
+	}
+	srv.Stop()
+	takes := func(b *budget) int {
+		n := 0
+		for range 60 {
+			if b.take(0, "chat.update") {
+				n++
+			}
+		}
+		return n
+	}
+	if got := takes(seenThree); got != 50/3 {
+		t.Errorf("a replica that saw three took %d edits alone, want a third of 50, %d", got, 50/3)
+	}
+	if got := takes(alone); got != 50/2-10 {
+		t.Errorf("a replica that saw itself alone took %d more edits, want half of 50 less the 10 it made, %d", got, 50/2-10)
 	}
 }
 

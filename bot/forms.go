@@ -30,7 +30,12 @@ var uploadTypes = []string{"jpg", "jpeg", "png", "webp", "gif", "heic", "heif"}
 
 // OpenForm opens a modal.
 func (a *API) OpenForm(ctx context.Context, triggerID string, form handlers.Form) error {
-	_, err := a.client.OpenViewContext(ctx, triggerID, renderForm(form))
+	ctx, release, err := claimOf(ctx).fenced(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, err = a.client.OpenViewContext(ctx, triggerID, renderForm(form))
 	return wrapSlackError("views.open", err)
 }
 

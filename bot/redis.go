@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,16 +40,24 @@ func DefaultRedisOptions() RedisOptions {
 // in Redis it also keeps in memory, so that a fallback still knows the
 // events this replica saw.
 type RedisStore struct {
-	client   *redis.Client
-	addr     string
-	opts     RedisOptions
-	memory   *memoryStore
-	log      *zap.Logger
-	now      func() time.Time
-	mu       sync.Mutex
-	down     bool      // Redis failed; memory answers until retryAt
-	retryAt  time.Time // when to try Redis again
+	client *redis.Client
+	opts   RedisOptions
+	memory *memoryStore
+	*health
 	admitLua *redis.Script
+}
+
+// health is whether Redis answers, for every use of it in a replica: the
+// store, the job queue, the heartbeats and the shared tiers fall back to
+// this process together, and come back together, with one warning.
+type health struct {
+	log        *zap.Logger
+	addr       string
+	retryAfter time.Duration
+	now        func() time.Time
+	mu         sync.Mutex
+	down       bool      // Redis failed; this process answers alone until retryAt
+	retryAt    time.Time // when to try Redis again
 }
 
 // admitScript is Store.Admit in one round trip. KEYS are the seen keys,
@@ -114,8 +123,10 @@ func NewRedisStore(rawURL string, log *zap.Logger, opts RedisOptions) (*RedisSto
 	o.DisableIdentity = true
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return &RedisStore{
-		client: redis.NewClient(o), addr: o.Addr, opts: opts, log: log, now: time.Now,
-		memory: newMemoryStore(maxMemoryKeys, time.Now), admitLua: redis.NewScript(admitScript),
+		client: redis.NewClient(o), opts: opts,
+		memory:   newMemoryStore(maxMemoryKeys, time.Now),
+		health:   &health{log: log, addr: o.Addr, retryAfter: opts.RetryAfter, now: time.Now},
+		admitLua: redis.NewScript(admitScript),
 	}, nil
 }
 
@@ -146,11 +157,65 @@ func (s *RedisStore) Ping(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.down, s.retryAt = true, s.now().Add(s.opts.RetryAfter)
+		s.down, s.retryAt = true, s.now().Add(s.retryAfter)
 		return fmt.Errorf("ping Redis at %s: %w", s.addr, err)
 	}
 	s.down = false
 	return nil
+}
+
+// MinRedisVersion is the oldest Redis replicas can share: their queue
+// takes over a dead replica's requests with XAUTOCLAIM, new in 6.2.
+const MinRedisVersion = "6.2.0"
+
+// ErrRedisAuth is Redis refusing the password REDIS_URL gave (or asking
+// for one it did not give).
+var ErrRedisAuth = errors.New("it refused the password")
+
+// Version asks Redis for its version, which also proves that it answers
+// and takes the password. Like Ping, it starts the store on its memory
+// when Redis does not answer. An error never holds the password: Redis's
+// refusals do not repeat it, and the address is host:port.
+func (s *RedisStore) Version(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	info, err := s.client.InfoMap(ctx, "server").Result()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.down, s.retryAt = true, s.now().Add(s.retryAfter)
+		if msg := err.Error(); strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") ||
+			strings.Contains(msg, "invalid password") || strings.Contains(msg, "without any password configured") {
+			return "", fmt.Errorf("ask Redis at %s for its version: %w (%w)", s.addr, ErrRedisAuth, err)
+		}
+		return "", fmt.Errorf("ask Redis at %s for its version: %w", s.addr, err)
+	}
+	s.down = false
+	version := info["Server"]["redis_version"]
+	if version == "" {
+		return "", fmt.Errorf("ask Redis at %s for its version: its INFO has no redis_version", s.addr)
+	}
+	return version, nil
+}
+
+// RedisVersionSupported reports whether Redis version v (such as 7.0.15)
+// is MinRedisVersion or later.
+func RedisVersionSupported(v string) bool {
+	have, want := strings.Split(v, "."), strings.Split(MinRedisVersion, ".")
+	for i := range want {
+		h := 0 // "6.2" is 6.2.0
+		if i < len(have) {
+			var err error
+			if h, err = strconv.Atoi(have[i]); err != nil {
+				return false
+			}
+		}
+		w, _ := strconv.Atoi(want[i])
+		if h != w {
+			return h > w
+		}
+	}
+	return true
 }
 
 // Close closes the connections to Redis.
@@ -283,42 +348,52 @@ func (s *RedisStore) Spend(ctx context.Context, ttl time.Duration, n int64, keys
 
 // tryRedis says whether this call goes to Redis: always while it works;
 // after a failure, one call per RetryAfter, to see whether it is back.
-func (s *RedisStore) tryRedis() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.down {
+func (h *health) tryRedis() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.down {
 		return true
 	}
-	now := s.now()
-	if now.Before(s.retryAt) {
+	now := h.now()
+	if now.Before(h.retryAt) {
 		return false
 	}
-	s.retryAt = now.Add(s.opts.RetryAfter)
+	h.retryAt = now.Add(h.retryAfter)
 	return true
 }
 
-// failed switches to memory, warning only when Redis was up until now.
-func (s *RedisStore) failed(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.retryAt = s.now().Add(s.opts.RetryAfter)
-	if s.down {
+// failed switches to this process alone, warning only when Redis was up
+// until now.
+func (h *health) failed(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.retryAt = h.now().Add(h.retryAfter)
+	if h.down {
 		return
 	}
-	s.down = true
-	s.log.Warn("Redis failed: seen events and limits are kept in this process's memory, not shared with other replicas, until it answers again",
-		zap.String("redis", s.addr), zap.Error(err))
+	h.down = true
+	h.log.Warn("Redis failed: seen events, limits, queued requests and Slack's rate tiers are kept in this process, "+
+		"not shared with other replicas, until it answers again",
+		zap.String("redis", h.addr), zap.Error(err))
 }
 
 // worked goes back to Redis after a failure.
-func (s *RedisStore) worked() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.down {
+func (h *health) worked() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.down {
 		return
 	}
-	s.down = false
-	s.log.Info("Redis answers again: seen events and limits are shared with the other replicas", zap.String("redis", s.addr))
+	h.down = false
+	h.log.Info("Redis answers again: seen events, limits, queued requests and Slack's rate tiers are shared with the other replicas",
+		zap.String("redis", h.addr))
+}
+
+// isDown reports whether Redis failed and has not answered since.
+func (h *health) isDown() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.down
 }
 
 // stopsChannel is the Redis channel Stops are published on.

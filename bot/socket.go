@@ -74,6 +74,18 @@ type Config struct {
 	Access Access
 	// Reactions maps a trigger emoji to the use case it asks for.
 	Reactions map[string]string
+	// Replicas, when set, queues admitted requests in Redis for every
+	// replica's workers; nil keeps them in this process.
+	Replicas *Replicas
+	// ClaimAfter is how long a request held by a replica that stopped
+	// renewing it (it crashed, hung or lost Redis) waits before another
+	// replica takes it over. Each replica renews its requests three times
+	// as often.
+	ClaimAfter time.Duration
+	// Tries is how many runs a request of the shared queue gets before its
+	// user is told it failed: each run ended by a crash is one; a hand-back
+	// at a stop is none.
+	Tries int
 	// Stops takes people's Stops to their requests; nil for none.
 	Stops *StopBoard
 	// Ledger holds the daily token budgets; nil for none.
@@ -96,7 +108,9 @@ func DefaultConfig() Config {
 			ThreadReplies: 20,
 			ThreadWindow:  24 * time.Hour,
 		},
-		Reactions: handlers.DefaultReactions(),
+		Reactions:  handlers.DefaultReactions(),
+		ClaimAfter: 15 * time.Second,
+		Tries:      3,
 	}
 }
 
@@ -126,6 +140,10 @@ type Bot struct {
 	decoder decoder
 	intake  chan socketmode.Event
 	pool    *pool
+	// queue is where admitted requests wait: the pool, or the shared
+	// queue when replicas share Redis.
+	queue  queue
+	shared *sharedQueue
 	// connected follows the Socket Mode connection, for readiness checks.
 	connected atomic.Bool
 }
@@ -137,13 +155,19 @@ func New(socket Socket, events <-chan socketmode.Event, flows Flows, self Identi
 	if store == nil {
 		store = newMemoryStore(maxMemoryKeys, time.Now)
 	}
-	return &Bot{
+	b := &Bot{
 		socket: socket, events: events, flows: flows, self: self, log: log, cfg: cfg,
 		store: store, access: newAccess(cfg.Access),
 		decoder: decoder{self: self, reactions: cfg.Reactions},
 		intake:  make(chan socketmode.Event, intakeQueue),
 		pool:    newPool(flows, cfg.Workers, cfg.Queue, log),
 	}
+	b.queue = b.pool
+	if cfg.Replicas != nil {
+		b.shared = newSharedQueue(cfg.Replicas, b.pool, log, cfg)
+		b.pool.shared, b.queue = b.shared, b.shared
+	}
+	return b
 }
 
 // Ready reports whether the Socket Mode connection is up: without it no
@@ -168,6 +192,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopJobs()
 	b.pool.start(jobCtx, b.cfg.JobTimeout)
+	if b.shared != nil {
+		b.shared.start(jobCtx)
+	}
 	// Stops relayed by the other replicas reach this one's requests until
 	// the stop: no new request starts after it.
 	var listening sync.WaitGroup
@@ -208,9 +235,20 @@ loop:
 	b.connected.Store(false)
 	close(b.intake)
 	admitting.Wait()
-	if !b.pool.stop(b.cfg.ShutdownGrace) {
+	if b.shared != nil {
+		b.shared.stopReading()
+	}
+	switch {
+	case b.pool.stop(b.cfg.ShutdownGrace):
+	case b.pool.handBack.Load():
+		b.log.Info("shutdown grace ended with requests still running: they were handed back to the other replicas",
+			zap.Duration("grace", b.cfg.ShutdownGrace))
+	default:
 		b.log.Warn("shutdown grace ended with requests still running: their users were told to ask again",
 			zap.Duration("grace", b.cfg.ShutdownGrace))
+	}
+	if b.shared != nil {
+		b.shared.close(jobCtx)
 	}
 	if socketDone != nil {
 		select {

@@ -91,21 +91,32 @@ const streamMargin = 1000
 // OpenReply starts an answer in a thread. Except when streaming is off, one
 // goroutine makes every Slack call of the answer until Finish or Fail, so
 // Append never waits for Slack and the calls for one message never overlap.
+//
+// A request of the shared queue writes within its claim's lease, records
+// the message it opens for a run that may take it over, and takes over
+// the message an earlier run of it left: a stream still open is stopped,
+// and the message edited into this run's answer instead of a second one.
 func (a *API) OpenReply(ctx context.Context, to handlers.Thread) handlers.Reply {
-	r := &reply{
-		api:  a,
-		to:   to,
-		cfg:  a.stream,
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-	}
-	r.limit = max(a.replyLimit-streamMargin, a.replyLimit/2)
+	r := a.newReply(ctx, to)
 	if r.cfg.Mode == StreamOff {
 		close(r.done)
 		return r
 	}
 	go r.run(ctx)
+	return r
+}
+
+func (a *API) newReply(ctx context.Context, to handlers.Thread) *reply {
+	r := &reply{
+		api:   a,
+		to:    to,
+		cfg:   a.stream,
+		claim: claimOf(ctx),
+		wake:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	r.limit = max(a.replyLimit-streamMargin, a.replyLimit/2)
 	return r
 }
 
@@ -115,6 +126,9 @@ type reply struct {
 	to    handlers.Thread
 	cfg   StreamConfig
 	limit int // bytes shown while streaming; the rest waits for Finish
+	// claim is the hold of the request's replica on it; nil outside the
+	// shared queue.
+	claim *claim
 
 	wake chan struct{} // capacity 1: Append's nudge never blocks
 	stop chan struct{} // closed by the first Finish or Fail
@@ -210,6 +224,11 @@ func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Fo
 	if ok, err := r.end(ctx); !ok {
 		return err
 	}
+	ctx, release, err := r.claim.fenced(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	parts := splitMarkdown(markdown, r.api.replyLimit)
 	most := max(r.cfg.MaxParts, 1)
 	if len(parts) <= most {
@@ -239,6 +258,11 @@ func (r *reply) Fail(ctx context.Context, notice string) error {
 	if ok, err := r.end(ctx); !ok {
 		return err
 	}
+	ctx, release, err := r.claim.fenced(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return r.complete(ctx, splitMarkdown(notice, r.api.replyLimit), nil)
 }
 
@@ -253,6 +277,11 @@ func (r *reply) Stopped(ctx context.Context, note string) error {
 	if ok, err := r.end(ctx); !ok {
 		return err
 	}
+	ctx, release, err := r.claim.fenced(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	m := &r.msg
 	if m.phase == lost {
 		r.findPlaceholder(ctx)
@@ -309,6 +338,8 @@ func (r *reply) run(ctx context.Context) {
 	call := func(do func(context.Context)) {
 		callCtx, cancel := context.WithTimeout(live, liveCallTimeout)
 		defer cancel()
+		callCtx, release := r.claim.bound(callCtx)
+		defer release()
 		do(callCtx)
 	}
 	call(r.open)
@@ -367,9 +398,13 @@ func (r *reply) pending() bool {
 	return len(r.visible()) > len(r.msg.shown)
 }
 
-// open starts the message: a native stream, or else a placeholder to edit.
-// When both fail there is no message and Finish posts the answer.
+// open starts the message: the one an earlier run of the request left, a
+// native stream, or else a placeholder to edit. When both fail there is no
+// message and Finish posts the answer.
 func (r *reply) open(ctx context.Context) {
+	if r.takeOver(ctx) {
+		return
+	}
 	dm := strings.HasPrefix(r.to.Channel, "D")
 	// Without its recipient, a stream in a channel vanishes when it stops.
 	canStream := dm || (r.to.User != "" && r.to.Team != "")
@@ -383,6 +418,7 @@ func (r *reply) open(ctx context.Context) {
 		started := r.api.now()
 		if _, ts, err := r.api.client.StartStreamContext(ctx, r.to.Channel, opts...); err == nil {
 			r.msg = replyMessage{phase: streaming, ts: ts, streamOpen: true, started: started}
+			r.claim.record(ctx, r.shown(true))
 			return
 		}
 	}
@@ -397,6 +433,9 @@ func (r *reply) open(ctx context.Context) {
 	// placeholder whose post seemed to fail can be told from another
 	// answer's in the same thread.
 	r.placeholderID = "vb-wait|" + rand.Text()
+	// Recorded before it is posted: a run that takes the request over
+	// after a crash in the post looks for it by its block id.
+	r.claim.record(ctx, r.shown(false))
 	_, ts, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
 		slack.MsgOptionTS(r.to.TS),
 		slack.MsgOptionText(notificationText(placeholder), false),
@@ -404,11 +443,40 @@ func (r *reply) open(ctx context.Context) {
 	switch {
 	case err == nil:
 		r.msg = replyMessage{phase: editing, ts: ts, finalBooked: booked}
+		r.claim.record(ctx, r.shown(false))
 	case slackErrorCode(err) == "":
 		// A 5xx or a lost response: the placeholder may be in the thread
 		// with a ts this reply never learnt. Finish looks for it.
 		r.msg.phase = lost
 	}
+}
+
+// shown is what the reply shows, for the claim's record.
+func (r *reply) shown(stream bool) shownMessage {
+	return shownMessage{Channel: r.to.Channel, Thread: r.to.TS, TS: r.msg.ts, Stream: stream, Block: r.placeholderID}
+}
+
+// takeOver makes the reply's message the one an earlier run of its
+// request left in the thread, if any: a stream it left open is stopped
+// (a stopped stream is an ordinary message of the bot, which chat.update
+// edits), and a placeholder whose post seemed to fail is looked for at
+// the end by its block id. It reports whether there was one.
+func (r *reply) takeOver(ctx context.Context) bool {
+	left := r.claim.takeLeft(r.to.Channel, r.to.TS)
+	if left == nil {
+		return false
+	}
+	r.placeholderID = left.Block
+	if left.TS == "" {
+		r.msg.phase = lost
+		return true
+	}
+	r.msg = replyMessage{phase: editing, ts: left.TS, streamOpen: left.Stream}
+	if left.Stream {
+		_ = r.stopStream(ctx)
+	}
+	r.claim.record(ctx, r.shown(false))
+	return true
 }
 
 // flush shows what was appended since the last flush.
@@ -483,6 +551,11 @@ func (r *reply) stopStream(ctx context.Context, opts ...slack.MsgOption) error {
 // complete makes the thread show exactly parts, the footer under the last.
 func (r *reply) complete(ctx context.Context, parts []string, footer *handlers.Footer) error {
 	m := &r.msg
+	if m.phase == unopened {
+		// No message of its own (streaming off, or none could be opened):
+		// one an earlier run left still takes the answer.
+		r.takeOver(ctx)
+	}
 	if m.phase == streaming && strings.HasPrefix(parts[0], m.shown) {
 		var opts []slack.MsgOption
 		if rest := parts[0][len(m.shown):]; rest != "" {

@@ -144,6 +144,13 @@ func (h *Handler) botMessage(kind failure.Kind, detail string, err error) (strin
 		return "_Stopped._", true
 	case failure.JobTimeout:
 		return "This one took longer than I allow for an answer, so I stopped. Try again, perhaps with fewer images or a shorter question.", true
+	case failure.HandedOver:
+		// Never shown: the replica that let the request go writes nothing
+		// more to Slack for it. Here for the log and for completeness.
+		return "Another copy of me took this one over.", true
+	case failure.TooManyTries:
+		return fmt.Sprintf("I tried to answer this %s times and stopped on the way each time, so I gave up on it. "+
+			"Try again, perhaps with another photo; if it keeps happening, tell the app's admin.", detail), true
 	}
 	return "", false
 }

@@ -37,13 +37,13 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	quick := fs.Bool("quick", false, "fewer requests: a smoke run")
 	profiles := fs.String("pprof", "", "a folder for CPU and allocation profiles taken under load")
 	loads := fs.String("loads", "", "with -only load: just these loads, comma-separated, such as realistic/32,zero/32")
-	only := fs.String("only", "", "run just these stages, comma-separated: acks, load, memory, open (our mode only), tokens (ours and pass-through)")
+	only := fs.String("only", "", "run just these stages, comma-separated: acks, load, memory, open (our mode only), tokens (ours and pass-through), replicas (three bot processes sharing Redis)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	for _, stage := range splitList(*only) {
-		if !slices.Contains([]string{"acks", "load", "memory", "open", "tokens"}, stage) {
-			return fmt.Errorf("-only: unknown stage %q: the stages are acks, load, memory, open and tokens", stage)
+		if !slices.Contains([]string{"acks", "load", "memory", "open", "tokens", "replicas"}, stage) {
+			return fmt.Errorf("-only: unknown stage %q: the stages are acks, load, memory, open, tokens and replicas", stage)
 		}
 	}
 	res, err := bench.Run(ctx, bench.Options{Binary: *binary, Quick: *quick, ProfileDir: *profiles, Progress: stderr,

@@ -238,6 +238,27 @@ func checkModelName(ctx context.Context, cfg config, model modelChecker) checkRe
 		"check the network, and GOOGLE_GEMINI_BASE_URL if it is set, then try again"}
 }
 
+// checkRedis asks the Redis of REDIS_URL whether replicas can share it: it
+// answers, takes the password, and is recent enough for the queue. It also
+// reports whether Redis answered at all: the bot starts without a Redis
+// that does not answer (on its memory), not with one that refuses it.
+func checkRedis(ctx context.Context, store *bot.RedisStore) (checkResult, bool) {
+	const name = "Redis"
+	version, err := store.Version(ctx)
+	switch {
+	case errors.Is(err, bot.ErrRedisAuth):
+		return checkResult{checkFail, name, err.Error(),
+			"put Redis's password (its requirepass) in REDIS_URL as redis://:password@host:6379/0, with any @ : / in it percent-encoded"}, true
+	case err != nil:
+		return checkResult{checkFail, name, fmt.Sprintf("%v", err),
+			"check the host and port in REDIS_URL, that Redis runs there, and that this machine can reach it (firewall, Kubernetes Service, rediss:// for TLS)"}, false
+	case !bot.RedisVersionSupported(version):
+		return checkResult{checkFail, name, fmt.Sprintf("Redis %s at %s is too old: replicas need %s or later (XAUTOCLAIM)", version, store.Addr(), bot.MinRedisVersion),
+			"upgrade Redis to 6.2 or later (Debian and Ubuntu ship 7.x: apt-get install redis-server; Docker: redis:7)"}, true
+	}
+	return checkResult{checkPass, name, fmt.Sprintf("Redis %s at %s answers and takes the password", version, store.Addr()), ""}, true
+}
+
 // credentialsFix says where the credentials of the configured backend come from.
 func credentialsFix(cfg config) string {
 	if cfg.UseVertexAI {
@@ -274,7 +295,19 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		checker = model
 	}
 	_, serviceResults := runChecks(ctx, cfg, newSlack(cfg, nil, nil), checker)
-	return printChecks(stdout, append(results, serviceResults...))
+	results = append(results, serviceResults...)
+	if cfg.RedisURL.secret != "" {
+		bot.RouteRedisLogs(zap.NewNop())
+		store, err := bot.NewRedisStore(cfg.RedisURL.reveal(), zap.NewNop(), bot.DefaultRedisOptions())
+		if err != nil {
+			results = append(results, checkResult{checkFail, "Redis", err.Error(), "fix REDIS_URL"})
+		} else {
+			r, _ := checkRedis(ctx, store)
+			_ = store.Close()
+			results = append(results, r)
+		}
+	}
+	return printChecks(stdout, results)
 }
 
 // checksFailed is the error of visionbot check once the list is printed.

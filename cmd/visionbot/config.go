@@ -97,6 +97,9 @@ type config struct {
 	// RedisURL is the Redis that replicas share seen events and limits
 	// through; empty for this process's memory. It may hold a password.
 	RedisURL redisURL `env:"REDIS_URL" part:"bot"`
+	// JobClaimAfter is how long a request held by a replica that stopped
+	// renewing it waits before another replica takes it over.
+	JobClaimAfter time.Duration `env:"JOB_CLAIM_AFTER" part:"bot"`
 
 	LogLevel  logLevel  `env:"LOG_LEVEL" part:"bot"`
 	LogFormat logFormat `env:"LOG_FORMAT" part:"bot"`
@@ -137,6 +140,7 @@ func defaultConfig() config {
 		ChannelRate:         b.Limits.Channel,
 		MaxRepliesPerThread: b.Limits.ThreadReplies,
 		MaxQuestionChars:    h.MaxQuestion,
+		JobClaimAfter:       b.ClaimAfter,
 
 		LogLevel:  logLevel{zapcore.InfoLevel},
 		LogFormat: "json",
@@ -415,6 +419,9 @@ func (c config) botProblems() []string {
 		"JOB_TIMEOUT": c.JobTimeout > 0, "SHUTDOWN_GRACE": c.ShutdownGrace >= 0,
 		"MAX_QUESTION_CHARS": c.MaxQuestionChars > 0,
 	})
+	if c.JobClaimAfter < time.Second {
+		p = append(p, "JOB_CLAIM_AFTER must be at least 1s: replicas renew what they hold three times as often, and each renewal is a trip to Redis")
+	}
 	if c.StreamInterval < 200*time.Millisecond {
 		p = append(p, "STREAM_INTERVAL must be at least 200ms: Slack rate-limits message updates")
 	}

@@ -35,8 +35,16 @@ func TestDeploymentFiles(t *testing.T) {
 			} `yaml:"httpGet"`
 		}
 		var deployment struct {
-			Kind string `yaml:"kind"`
+			Kind     string `yaml:"kind"`
+			Metadata struct {
+				Name string `yaml:"name"`
+			} `yaml:"metadata"`
 			Spec struct {
+				Strategy struct {
+					RollingUpdate struct {
+						MaxUnavailable *int `yaml:"maxUnavailable"`
+					} `yaml:"rollingUpdate"`
+				} `yaml:"strategy"`
 				Template struct {
 					Spec struct {
 						Containers []struct {
@@ -73,7 +81,7 @@ func TestDeploymentFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if doc["kind"] == "Deployment" {
+			if meta, _ := doc["metadata"].(map[string]any); doc["kind"] == "Deployment" && meta["name"] == "visionbot" {
 				raw, _ := yaml.Marshal(doc)
 				if err := yaml.Unmarshal(raw, &deployment); err != nil {
 					t.Fatal(err)
@@ -96,8 +104,11 @@ func TestDeploymentFiles(t *testing.T) {
 				_, metricsPort, _ = net.SplitHostPort(e.Value)
 			}
 		}
-		if secrets < 3 {
-			t.Errorf("%d variables from the Secret, want the two Slack tokens and the Gemini key", secrets)
+		if secrets < 4 {
+			t.Errorf("%d variables from the Secret, want the two Slack tokens, the Gemini key and REDIS_URL", secrets)
+		}
+		if u := deployment.Spec.Strategy.RollingUpdate.MaxUnavailable; u == nil || *u != 0 {
+			t.Error("a rollout may stop an old replica before a new one is up: nobody to hand requests back to")
 		}
 		if len(c.Ports) != 1 || metricsPort != strconv.Itoa(c.Ports[0].ContainerPort) {
 			t.Fatalf("METRICS_ADDR port %q and container ports %+v differ", metricsPort, c.Ports)

@@ -188,9 +188,10 @@ func TestDailyTokenBudgets(t *testing.T) {
 					refusals = append(refusals, p.ThreadTS+" "+answerText(t, p))
 				}
 			}
-			if len(refusals) != 1 || !strings.HasPrefix(refusals[0], "1700000001.000100 ") ||
+			// Admission runs the two at once: either may be the one told.
+			if len(refusals) != 1 || !strings.HasPrefix(refusals[0], "170000000") ||
 				!strings.Contains(refusals[0], "used today's share of Gemini (1 tokens a day") || !strings.Contains(refusals[0], "midnight UTC") {
-				t.Errorf("refusals in the channel: %q, want one, in the first refused request's thread", refusals)
+				t.Errorf("refusals in the channel: %q, want one, in a refused request's thread", refusals)
 			}
 			if n := len(streamConfigs(t, g)); n != 1 {
 				t.Errorf("Gemini was asked %d times, want once", n)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,7 +61,8 @@ Commands:
   analyze [-use-case NAME] [-q QUESTION] IMAGE...
                       answer about local image files, as the bot would, on stdout
   usecases            list the use cases, with their aliases
-  check               check the configuration, the Slack app and the Gemini model
+  check               check the configuration, the Slack app, the Gemini model and Redis
+  version             print the version and the commit it was built from
 
 Configuration comes from the environment and from a .env file in the
 working directory; see README.md.`
@@ -78,6 +81,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return listUseCases(getenv, stdout)
 	case "check":
 		return check(ctx, getenv, stdout)
+	case "version":
+		fmt.Fprintln(stdout, readBuild())
+		return nil
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -212,14 +218,26 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	flowCfg.Backend, flowCfg.VertexAI = backendName(cfg), cfg.UseVertexAI
 	flowCfg.RefKey = refKey(cfg.SlackBotToken)
 
-	store, closeStore := newStore(ctx, cfg, log)
-	defer closeStore()
-	var relay bot.StopRelay
-	if redisStore, ok := store.(*bot.RedisStore); ok {
-		relay = redisStore
+	store, err := newStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	var (
+		// memory is where seen events, limits and token budgets are kept:
+		// this process's own, or Redis's for every replica.
+		memory   bot.Store = bot.NewMemoryStore()
+		replicas *bot.Replicas
+		relay    bot.StopRelay // nil: Stops reach this process's requests only
+	)
+	if store != nil {
+		defer store.Close()
+		replicas = bot.NewReplicas(store, replicaName())
+		defer replicas.Close()
+		api.ShareTiers(replicas)
+		memory, relay = store, store
 	}
 	stops := bot.NewStopBoard(log, relay)
-	ledger := bot.NewLedger(store, cfg.budgets(), self.TeamID, log)
+	ledger := bot.NewLedger(memory, cfg.budgets(), self.TeamID, log)
 	flowCfg.Stops, flowCfg.Spending = stops, ledger
 	flows := handlers.New(handlers.Slack{Reader: api, Files: api, Poster: api, Reactor: api, Views: api, Agent: api},
 		model, catalog, log, flowCfg, nil)
@@ -228,7 +246,8 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	botCfg := bot.DefaultConfig()
 	botCfg.Workers, botCfg.Queue, botCfg.JobTimeout, botCfg.ShutdownGrace = cfg.Workers, cfg.QueueSize, cfg.JobTimeout, cfg.ShutdownGrace
 	botCfg.Limits, botCfg.Access, botCfg.Reactions = cfg.limits(), cfg.access(), cfg.ReactionTriggers
-	botCfg.Store, botCfg.Teams, botCfg.Observer, botCfg.Stops, botCfg.Ledger = store, bot.CachedTeams(api), botObs, stops, ledger
+	botCfg.Store, botCfg.Teams, botCfg.Observer, botCfg.Stops, botCfg.Ledger = memory, bot.CachedTeams(api), botObs, stops, ledger
+	botCfg.Replicas, botCfg.ClaimAfter = replicas, cfg.JobClaimAfter
 	b := bot.New(socket, socket.Events, flows, self, log, botCfg)
 	if collect != nil {
 		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {
@@ -240,9 +259,14 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		}
 		defer stop()
 	}
-	log.Info("visionbot starting",
+	build := readBuild()
+	fields := []zap.Field{zap.String("version", build.version), zap.String("commit", build.commit),
 		zap.String("bot_user", self.UserID), zap.String("team", self.TeamID),
-		zap.String("model", model.Model()), zap.Int("workers", cfg.Workers), zap.Int("use_cases", len(catalog.All())))
+		zap.String("model", model.Model()), zap.Int("workers", cfg.Workers), zap.Int("use_cases", len(catalog.All()))}
+	if replicas != nil {
+		fields = append(fields, zap.String("replica", replicas.Name()))
+	}
+	log.Info("visionbot starting", fields...)
 	err = b.Run(ctx)
 	log.Info("visionbot stopped")
 	var refused tokenRefused
@@ -279,29 +303,47 @@ func (e tokenRefused) Error() string {
 	return fmt.Sprintf("Slack stopped accepting SLACK_BOT_TOKEN (%s), so the bot stopped: %s", e.code, bot.BotTokenFix)
 }
 
-// newStore is where the loop keeps seen events and counts its limits:
-// Redis when REDIS_URL names one, shared by the replicas, else this
-// process's memory. A Redis that does not answer at start is no
-// reason to refuse: a replica must answer, so it starts on its memory,
-// says so, and moves to Redis when Redis answers.
-func newStore(ctx context.Context, cfg config, log *zap.Logger) (bot.Store, func()) {
+// newStore is where the loop keeps seen events and counts its limits and
+// budgets, and where replicas share their queue and Slack's tiers: Redis
+// when REDIS_URL names one, else nil (this process's memory). A Redis that
+// does not answer at start is no reason to refuse: a replica must answer,
+// so it starts on its memory, says so, and moves to Redis when Redis
+// answers. A Redis that refuses the password or is too old for the queue
+// is a mistake to fix first: the start is refused with what to do.
+func newStore(ctx context.Context, cfg config, log *zap.Logger) (*bot.RedisStore, error) {
 	if cfg.RedisURL.secret == "" {
-		return bot.NewMemoryStore(), func() {}
+		return nil, nil
 	}
 	bot.RouteRedisLogs(log)
 	store, err := bot.NewRedisStore(cfg.RedisURL.reveal(), log, bot.DefaultRedisOptions())
 	if err != nil { // validated by loadConfig
-		log.Warn("REDIS_URL unusable: seen events and limits stay in this process's memory", zap.Error(err))
-		return bot.NewMemoryStore(), func() {}
+		return nil, usageError{err}
 	}
-	closeStore := func() { _ = store.Close() }
-	if err := store.Ping(ctx); err != nil {
-		log.Warn("REDIS_URL does not answer: starting with seen events and limits in this process's memory, "+
-			"not shared with other replicas, until Redis answers", zap.String("redis", store.Addr()), zap.Error(err))
-		return store, closeStore
+	result, reachable := checkRedis(ctx, store)
+	switch {
+	case !reachable:
+		log.Warn("REDIS_URL does not answer: starting with seen events, limits, queued requests and Slack's rate tiers "+
+			"in this process's memory, not shared with other replicas, until Redis answers",
+			zap.String("redis", store.Addr()), zap.String("detail", result.detail))
+	case result.status == checkFail:
+		_ = store.Close()
+		return nil, startupRefused{failed: []checkResult{result}}
+	default:
+		log.Info("seen events, limits, queued requests and Slack's rate tiers are shared through Redis",
+			zap.String("redis", store.Addr()), zap.String("detail", result.detail))
 	}
-	log.Info("seen events and limits are shared through Redis", zap.String("redis", store.Addr()))
-	return store, closeStore
+	return store, nil
+}
+
+// replicaName tells this process from the other replicas in Redis and in
+// the logs: the host's name (a pod's, in Kubernetes) and a random suffix,
+// since a restarted process is a new replica.
+func replicaName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "visionbot"
+	}
+	return host + "-" + strings.ToLower(rand.Text()[:8])
 }
 
 // isSlackAuthError recognises the token errors slack-go's Socket Mode

@@ -26,9 +26,9 @@ type Options struct {
 	// runs them all.
 	Loads []string
 	// Only runs just the named stages (acks, load, memory, open) of our
-	// mode, with no pass-through, or tokens (which measures both): for a
-	// quick look at one figure while working on it. Empty runs
-	// everything.
+	// mode, with no pass-through, or tokens (which measures both), or
+	// replicas (three bot processes sharing Redis): for a quick look at
+	// one figure while working on it. Empty runs everything.
 	Only []string
 }
 
@@ -51,6 +51,9 @@ type Results struct {
 	// Tokens is one analysis per use case, ours and pass-through, for
 	// each model's accounting.
 	Tokens []TokenRow `json:"tokens_per_analysis"`
+	// Replicas are three bot processes sharing a redis-server; nil when
+	// the stage did not run.
+	Replicas *Replicas `json:"replicas,omitempty"`
 }
 
 // Machine is where the run happened.
@@ -183,6 +186,13 @@ func Run(ctx context.Context, opt Options) (*Results, error) {
 			return nil, fmt.Errorf("tokens: %w", err)
 		}
 		res.Tokens = rows
+	}
+	if opt.runs("replicas") {
+		r, err := replicaStage(ctx, opt, photos, func(format string, a ...any) { say(format, a...) })
+		if err != nil {
+			return nil, fmt.Errorf("replicas: %w", err)
+		}
+		res.Replicas = &r
 	}
 	return res, nil
 }

@@ -49,7 +49,36 @@ type env struct {
 // startEnv starts the emulators with lat, registers the photo, and starts
 // the bot binary configured through its environment only.
 func startEnv(binary string, lat Latency, photo photoSet, passThrough bool, extraEnv map[string]string) (*env, error) {
-	e := &env{slack: slackemu.New(), gemini: geminiemu.New(), stderr: &tailBuffer{}}
+	e := newEnv(lat, photo, passThrough)
+	port, err := freePort()
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	e.metrics = "127.0.0.1:" + strconv.Itoa(port)
+	vars := botVars(e.slack, e.gemini)
+	vars["METRICS_ADDR"] = e.metrics
+	if passThrough {
+		vars["STREAM_MODE"] = "off"
+	}
+	for k, v := range extraEnv {
+		vars[k] = v
+	}
+	if e.cmd, err = startBot(binary, vars, e.stderr); err != nil {
+		e.close()
+		return nil, err
+	}
+	if err := e.slack.WaitConnected(30 * time.Second); err != nil {
+		e.close()
+		return nil, fmt.Errorf("the bot did not connect: %w\n%s", err, e.stderr)
+	}
+	return e, nil
+}
+
+// newEnv starts the emulators with lat and registers the photo, with no
+// bot yet.
+func newEnv(lat Latency, photo photoSet, passThrough bool) *env {
+	e := &env{slack: slackemu.New(), gemini: newGemini(lat), stderr: &tailBuffer{}}
 	e.slack.SetBotToken(botToken)
 	e.slack.SetAppToken(appToken)
 	e.slack.SetLatency(lat.SlackRTT)
@@ -57,12 +86,6 @@ func startEnv(binary string, lat Latency, photo photoSet, passThrough bool, extr
 	// not read for seconds, and a run should report that, not die of it.
 	e.slack.SetWriteTimeout(30 * time.Second)
 	e.slack.SetBandwidth(lat.Bandwidth)
-	e.gemini.SetAPIKey(apiKey)
-	e.gemini.DropBodies(true)
-	// The load runs measure the bot, not the emulator's reading of 170 KB
-	// requests: only the tokens stage has them read.
-	e.gemini.ReadRequests(false)
-	e.gemini.SetDefault(answerReply(lat))
 	e.track = newTracker(e.slack)
 	e.slack.OnCall(e.track.onCall)
 
@@ -78,46 +101,50 @@ func startEnv(binary string, lat Latency, photo photoSet, passThrough bool, extr
 		spec.Thumbs = map[int][]byte{1024: photo.thumb1024, 720: photo.thumb720}
 	}
 	e.file = e.slack.AddFile(spec)
+	return e
+}
 
-	port, err := freePort()
-	if err != nil {
-		e.close()
-		return nil, err
-	}
-	e.metrics = "127.0.0.1:" + strconv.Itoa(port)
-	vars := map[string]string{
+// newGemini is a Gemini emulator answering at lat's pace.
+func newGemini(lat Latency) *geminiemu.Server {
+	g := geminiemu.New()
+	g.SetAPIKey(apiKey)
+	g.DropBodies(true)
+	// The load runs measure the bot, not the emulator's reading of 170 KB
+	// requests: only the tokens stage has them read.
+	g.ReadRequests(false)
+	g.SetDefault(answerReply(lat))
+	return g
+}
+
+// botVars is the environment of a bot against these emulators.
+func botVars(s *slackemu.Server, g *geminiemu.Server) map[string]string {
+	return map[string]string{
 		"SLACK_BOT_TOKEN": botToken, "SLACK_APP_TOKEN": appToken, "GEMINI_API_KEY": apiKey,
-		"SLACK_API_URL": e.slack.APIURL(), "GOOGLE_GEMINI_BASE_URL": e.gemini.URL(),
-		"METRICS_ADDR": e.metrics, "LOG_LEVEL": "warn", "WORKERS": "128", "QUEUE_SIZE": "256",
+		"SLACK_API_URL": s.APIURL(), "GOOGLE_GEMINI_BASE_URL": g.URL(),
+		"LOG_LEVEL": "warn", "WORKERS": "128", "QUEUE_SIZE": "256",
 		"SHUTDOWN_GRACE": "2s", "REACTION_TRIGGERS": "off",
 		// The load comes from 200 users in 16 channels at rates no person
 		// reaches: the per-user and per-channel limits would refuse most
 		// of it, and the bench measures answers, not refusals.
 		"USER_RATE": "off", "CHANNEL_RATE": "off", "MAX_REPLIES_PER_THREAD": "0",
 	}
-	if passThrough {
-		vars["STREAM_MODE"] = "off"
-	}
-	for k, v := range extraEnv {
-		vars[k] = v
-	}
-	e.cmd = exec.Command(binary)
-	e.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+}
+
+// startBot starts the bot binary with vars as its whole environment (and
+// PATH and HOME), in a folder without a .env, its log to stderr.
+func startBot(binary string, vars map[string]string, stderr io.Writer) (*exec.Cmd, error) {
+	cmd := exec.Command(binary)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range vars {
-		e.cmd.Env = append(e.cmd.Env, k+"="+v)
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	e.cmd.Dir = os.TempDir() // no .env from the repository
-	e.cmd.Stdout = io.Discard
-	e.cmd.Stderr = e.stderr
-	if err := e.cmd.Start(); err != nil {
-		e.close()
+	cmd.Dir = os.TempDir() // no .env from the repository
+	cmd.Stdout = io.Discard
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
-	if err := e.slack.WaitConnected(30 * time.Second); err != nil {
-		e.close()
-		return nil, fmt.Errorf("the bot did not connect: %w\n%s", err, e.stderr)
-	}
-	return e, nil
+	return cmd, nil
 }
 
 // answerReply is a ~300-token answer, streamed at the given pace.
@@ -134,19 +161,26 @@ func answerReply(lat Latency) geminiemu.Reply {
 // close stops the bot with SIGTERM, as an orchestrator does, then the
 // emulators.
 func (e *env) close() {
-	if e.cmd != nil && e.cmd.Process != nil {
-		_ = e.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = e.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = e.cmd.Process.Kill()
-			<-done
-		}
-	}
+	terminate(e.cmd)
 	e.slack.Close()
 	e.gemini.Close()
+}
+
+// terminate stops a bot with SIGTERM, as an orchestrator does, and kills
+// it when it has not exited within 15 s.
+func terminate(cmd *exec.Cmd) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 // rss returns the bot's resident and peak resident memory in bytes.

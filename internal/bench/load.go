@@ -28,17 +28,21 @@ type loadResult struct {
 	Sign []time.Duration `json:"-"`
 	// Live are the waits of the answers shown while they were written;
 	// Held counts those posted whole at the end.
-	Live       []time.Duration `json:"-"`
-	Held       int             `json:"held"`
-	Injected   time.Duration   `json:"injected_ns"`               // the part of the first text's wait the emulators add
-	Late       [2]float64      `json:"timer_lateness_p50_p99_ms"` // the machine's, during the run
-	Reconnects int             `json:"reconnects"`
+	Live []time.Duration `json:"-"`
+	Held int             `json:"held"`
+	// Threads are the requests' threads, in the order sent.
+	Threads    []string      `json:"-"`
+	Injected   time.Duration `json:"injected_ns"`               // the part of the first text's wait the emulators add
+	Late       [2]float64    `json:"timer_lateness_p50_p99_ms"` // the machine's, during the run
+	Reconnects int           `json:"reconnects"`
 }
 
 // request sends request i as a mention with the photo, and returns the
 // thread where its answer goes.
 func (e *env) request(i int, base int64) (thread string, done <-chan struct{}, err error) {
-	return e.requestAs(i, base, "recipe")
+	// The question names the request, so that the replica stage knows
+	// from a Gemini request which replica asked about which request.
+	return e.requestAs(i, base, fmt.Sprintf("recipe (request %d)", i))
 }
 
 // requestAs is request with the words after the mention, such as a use
@@ -137,6 +141,7 @@ func (e *env) openLoop(ctx context.Context, rate float64, d time.Duration) (res 
 		}
 		threads, dones = append(threads, thread), append(dones, done)
 	}
+	res.Threads = threads
 	for i, done := range dones {
 		select {
 		case <-done:

@@ -29,8 +29,12 @@ func WriteTable(w io.Writer, r *Results) {
 		r.Machine.CPUs, r.Machine.CPU, r.Machine.Go, r.Machine.OS, r.Machine.Date,
 		r.Realistic.SlackRTT, r.Realistic.Bandwidth>>20, r.Realistic.TTFT, r.Realistic.TokensPerSec)
 	if !measuredLoad(o) {
-		// A run of the tokens stage alone: no load figure to judge.
+		// A run of the tokens or the replica stage alone: no load figure
+		// to judge.
 		writeTokens(w, r.Tokens)
+		if r.Replicas != nil {
+			writeReplicas(w, r.Replicas, r.Tiers)
+		}
 		return
 	}
 	fmt.Fprintf(w, "Timer lateness (a 10 ms sleep's excess) on this machine idle: p50 %.2f / p99 %.2f ms; during the ack run: %s. Every figure below that is a time carries noise of that size.\n\n",
@@ -77,8 +81,7 @@ func WriteTable(w io.Writer, r *Results) {
 	}
 
 	fmt.Fprintln(w, "\nTime to first visible text by load (p50 / p99; overhead = minus the injected latency):")
-	fmt.Fprintln(w, "\n| load | requests | first sign of work | first text | injected | overhead | overhead, shown while written | held to the end | completed/s | timer lateness | reconnects |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	writeLoadHeader(w)
 	keys := make([]string, 0, len(o.FirstText))
 	for k := range o.FirstText {
 		keys = append(keys, k)
@@ -98,6 +101,45 @@ func WriteTable(w io.Writer, r *Results) {
 		fmt.Fprintf(w, "\nAbove Slack's tier in some minute: %s.\n", strings.Join(over, ", "))
 	}
 	writeTokens(w, r.Tokens)
+	if r.Replicas != nil {
+		writeReplicas(w, r.Replicas, r.Tiers)
+	}
+}
+
+// writeReplicas prints the replica stage: the workspace's calls against
+// the tiers, and how requests ended through a kill -9 and a rolling
+// restart.
+func writeReplicas(w io.Writer, r *Replicas, tiers map[string]Tier) {
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**not met**"
+	}
+	fmt.Fprintf(w, "\n%d replicas on one Slack, sharing one redis-server (JOB_CLAIM_AFTER %.0f ms):\n\n", r.Replicas, r.ClaimAfterMS)
+	fmt.Fprintln(w, "| figure | target | replicas | verdict |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	over := overTier(r.CallsPerMinute, tiers)
+	fmt.Fprintf(w, "| Slack calls per method per minute, the workspace as a whole, vs its tier | never above | %s | %s |\n",
+		callsSummary(r.CallsPerMinute, tiers), verdict(len(over) == 0))
+	for _, row := range []struct {
+		name string
+		o    Outcome
+	}{{"open loop, 20 arrivals/s", r.OpenOutcome}, {"kill -9 of the replica holding most requests", r.Kill}, {"rolling restart under load", r.Rolling}} {
+		o := row.o
+		fmt.Fprintf(w, "| %s: answered exactly once / lost / doubled / told to ask again / streams left open (of %d; %d taken over) | all / 0 / 0 / 0 / 0 | %d / %d / %d / %d / %d | %s |\n",
+			row.name, o.Requests, o.TakenOver, o.Once, o.Lost, o.Doubled, o.AskAgain, o.OpenStreams,
+			verdict(o.Once == o.Requests && o.Lost == 0 && o.Doubled == 0 && o.AskAgain == 0 && o.OpenStreams == 0))
+	}
+	fmt.Fprintf(w, "| kill -9: wait from the event to the final answer of the %d requests the killed replica held, p50 / p99 | report (≥ JOB_CLAIM_AFTER) | %s | |\n",
+		r.Kill.Held, pair(r.Kill.TakenOverWaitMS))
+	if ol := r.OpenLoop; ol.Requests > 0 {
+		writeLoadHeader(w)
+		loadRow(w, "3 replicas, open loop, 20 arrivals/s, realistic", ol)
+	}
+	if len(over) > 0 {
+		fmt.Fprintf(w, "\nAbove Slack's tier in some minute, the replicas together: %s.\n", strings.Join(over, ", "))
+	}
 }
 
 // measuredLoad reports whether the run measured any of the load figures.
@@ -144,6 +186,12 @@ func tokenRatio(a, b int) string {
 }
 
 func pair(v [2]float64) string { return fmt.Sprintf("%.2f / %.2f ms", v[0], v[1]) }
+
+// writeLoadHeader starts a table of loadRow rows.
+func writeLoadHeader(w io.Writer) {
+	fmt.Fprintln(w, "\n| load | requests | first sign of work | first text | injected | overhead | overhead, shown while written | held to the end | completed/s | timer lateness | reconnects |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+}
 
 func loadRow(w io.Writer, name string, f Figures) {
 	fmt.Fprintf(w, "| %s | %d | %s | %s | %.0f ms | %s | %s | %d | %.1f | %s | %d |\n",

@@ -23,6 +23,7 @@ type tracker struct {
 	// held are the requests whose first visible text was their final
 	// answer: posted whole, with nothing shown while it was written.
 	held  map[string]bool
+	final map[string]time.Time // when the final answer was applied
 	done  map[string]chan struct{}
 	calls map[string][]time.Time // method → when Slack applied each call
 }
@@ -30,7 +31,7 @@ type tracker struct {
 func newTracker(s *slackemu.Server) *tracker {
 	return &tracker{
 		slack: s, sent: map[string]time.Time{}, visible: map[string]time.Time{}, sign: map[string]time.Time{}, held: map[string]bool{},
-		done: map[string]chan struct{}{}, calls: map[string][]time.Time{},
+		final: map[string]time.Time{}, done: map[string]chan struct{}{}, calls: map[string][]time.Time{},
 	}
 }
 
@@ -82,6 +83,9 @@ func (t *tracker) onCall(c slackemu.Call) {
 		t.visible[thread] = c.At
 		t.held[thread] = final
 	}
+	if _, seen := t.final[thread]; final && !seen {
+		t.final[thread] = c.At
+	}
 	if ch := t.done[thread]; final && ch != nil {
 		close(ch)
 		delete(t.done, thread)
@@ -132,9 +136,29 @@ func (t *tracker) perMinute() map[string]int {
 	return out
 }
 
+// finalAt is when a request's final answer was applied, if it was.
+func (t *tracker) finalAt(thread string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at, ok := t.final[thread]
+	return at, ok
+}
+
+// sentAt is when a request's event was sent.
+func (t *tracker) sentAt(thread string) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sent[thread]
+}
+
 // pending is how many requests have no final answer yet.
 func (t *tracker) pending() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.done)
 }
+
+// isFinal reports whether a message's blocks are a final answer's: the
+// footer, with its native feedback buttons, goes under the final answer
+// only.
+func isFinal(blocks string) bool { return strings.Contains(blocks, `"context_actions"`) }

@@ -75,6 +75,13 @@ const (
 	JobTimeout
 	// Stopped is a request its person stopped with Slack's Stop button.
 	Stopped
+	// HandedOver is a request this replica let go of: another replica took
+	// it over, or this one gave it back at a stop. Its user is told
+	// nothing by this replica: the one that runs it now answers.
+	HandedOver
+	// TooManyTries is a request whose runs kept ending without an answer
+	// (the replicas running it stopped on the way); Detail is how many.
+	TooManyTries
 )
 
 var names = map[Kind]string{
@@ -89,6 +96,7 @@ var names = map[Kind]string{
 	Unavailable: "unavailable", RequestTooLarge: "request_too_large", Timeout: "timeout", CutOff: "cut_off",
 	Busy: "busy", RateLimited: "rate_limited", ThreadCap: "thread_cap", OverBudget: "over_budget",
 	NotEnabled: "not_enabled", Stopping: "stopping", JobTimeout: "job_timeout", Stopped: "stopped",
+	HandedOver: "handed_over", TooManyTries: "too_many_tries",
 }
 
 // String is the stable name used in logs and metrics.

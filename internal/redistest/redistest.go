@@ -1,7 +1,7 @@
-// Package redistest runs a throwaway redis-server on 127.0.0.1 for tests:
-// no data on disk, a free port, stopped when the test ends. It asks for a
-// password, as a production Redis does, so that the tests see the bot
-// keep it out of every log line and error.
+// Package redistest runs a throwaway redis-server on 127.0.0.1 for tests
+// and the bench: no data on disk, a free port, stopped when the test ends.
+// It asks for a password, as a production Redis does, so that the tests
+// see the bot keep it out of every log line and error.
 //
 // A test that needs it is skipped when redis-server is not installed,
 // except in CI (the CI variable set), where that is a failure: the Redis
@@ -44,25 +44,41 @@ type Server struct {
 // Start starts redis-server for t and stops it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
+	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("redis-server is not installed, and CI must run the Redis tests: .ci/run installs it (apt-get install -y redis-server)")
 		}
 		t.Skip("redis-server is not installed: install it (Debian: apt-get install redis-server) to run the Redis tests")
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s, err := Launch(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.t = t
 	t.Cleanup(s.Stop)
+	return s
+}
+
+// Launch starts redis-server with its files in dir, for a caller that is
+// no test (the bench); Stop ends it.
+func Launch(dir string) (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server is not installed (Debian: apt-get install redis-server): %w", err)
+	}
+	s := &Server{bin: bin, dir: dir}
 	// A free port may be taken between finding it and redis binding it:
 	// then try another.
 	for attempt := 0; ; attempt++ {
-		s.port = freePort(t)
+		if s.port, err = freePort(); err != nil {
+			return nil, err
+		}
 		err := s.start()
 		if err == nil {
-			return s
+			return s, nil
 		}
 		if attempt == 2 {
-			t.Fatalf("start redis-server: %v", err)
+			return nil, fmt.Errorf("start redis-server: %w", err)
 		}
 	}
 }
@@ -87,7 +103,8 @@ func (s *Server) Stop() {
 	<-exited
 }
 
-// Restart starts the server again on the same port, empty.
+// Restart starts the server again on the same port, empty; only for a
+// server of Start.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
@@ -155,14 +172,13 @@ func ping(addr string) error {
 	return nil
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func lastLines(s string) string {

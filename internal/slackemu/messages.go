@@ -237,6 +237,21 @@ func (s *Server) Posted(channel string) []Posted {
 	return out
 }
 
+// OpenStreams returns the ts of the bot's streams in channel that still
+// take appends: an answer that ended, or a replica that died, must leave
+// none behind.
+func (s *Server) OpenStreams(channel string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, m := range s.msgs[channel] {
+		if m.byBot && s.live(m) {
+			out = append(out, m.ts)
+		}
+	}
+	return out
+}
+
 // Ephemerals returns the ephemeral messages the bot sent in channel.
 func (s *Server) Ephemerals(channel string) []Posted {
 	s.mu.Lock()
@@ -428,6 +443,13 @@ func (s *Server) updateMessage(r *apiReq) any {
 	m, e := s.ownMessage(r, "cant_update_message")
 	if e != nil {
 		return e
+	}
+	if s.live(m) {
+		// Slack documents chat.update for a stream that has ended (stopped,
+		// or expired on its side), not for one still streaming: the
+		// emulator refuses it, so that a writer that takes over another
+		// process's stream must stop it first.
+		return apiErr("cant_update_message")
 	}
 	f := cloneFields(m.fields)
 	if e := messageContent(f, r, false); e != nil {

@@ -402,6 +402,45 @@ func TestStreaming(t *testing.T) {
 	}
 }
 
+// A stream belongs to the app, not to the connection or process that
+// started it: another client with the bot token stops it, as a replica
+// that takes over a request of one that died does. Until then it is open,
+// and chat.update refuses it.
+func TestStreamTakenOverByAnotherClient(t *testing.T) {
+	s, first := newEmu(t)
+	ctx := context.Background()
+	root := s.AddMessage("C6", map[string]any{"user": "U1", "text": "photo"})
+	_, ts, err := first.StartStreamContext(ctx, "C6", slack.MsgOptionTS(root), slack.MsgOptionMarkdownText("Half an"),
+		slack.MsgOptionRecipientUserID("U1"), slack.MsgOptionRecipientTeamID(TeamID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if open := s.OpenStreams("C6"); len(open) != 1 || open[0] != ts {
+		t.Fatalf("open streams = %v, want [%s]", open, ts)
+	}
+	second := slack.New(botToken, slack.OptionAPIURL(s.APIURL()))
+	edit := func() error {
+		_, _, _, err := second.UpdateMessageContext(ctx, "C6", ts, slack.MsgOptionText("Whole", false),
+			slack.MsgOptionBlocks(slack.NewMarkdownBlock("", "The whole answer")))
+		return err
+	}
+	if err := edit(); slackCode(err) != "cant_update_message" {
+		t.Errorf("update of a live stream: %v, want cant_update_message", err)
+	}
+	if _, _, err := second.StopStreamContext(ctx, "C6", ts); err != nil {
+		t.Fatalf("stop by another client: %v", err)
+	}
+	if open := s.OpenStreams("C6"); len(open) != 0 {
+		t.Errorf("open streams after the stop = %v", open)
+	}
+	if err := edit(); err != nil {
+		t.Fatalf("update of the stopped stream: %v", err)
+	}
+	if p := s.Posted("C6"); len(p) != 1 || p[0].Markdown() != "The whole answer" {
+		t.Errorf("posted = %+v", p)
+	}
+}
+
 func TestStreamWithoutRecipient(t *testing.T) {
 	s, api := newEmu(t)
 	ctx := context.Background()

@@ -1,0 +1,203 @@
+package bot
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/visionbot/visionbot/internal/failure"
+)
+
+// claim is a replica's hold on one request of the shared queue: the stream
+// entry Redis delivered to it, and the fencing token that says this run is
+// still the one that owns the request. The token is Redis's own record of
+// the delivery: the consumer the group's pending list names for the entry
+// and the entry's delivery count, which XREADGROUP sets to 1 and every
+// XAUTOCLAIM raises by one. A run that was taken over, or a slow one that
+// wakes up after another replica took its request, finds another consumer
+// or another count there.
+//
+// Every call the request makes to Slack runs within the claim's lease:
+// a call is sent only before the lease ends, and the lease ends before
+// another replica can take the request over (XAUTOCLAIM takes only an
+// entry idle for JOB_CLAIM_AFTER, and each renewal makes it busy again).
+// So a replica that stalled, lost its heartbeat or was cut off cannot
+// write over the answer of the replica that took its request: the thread
+// ends with one answer. The writes that end a request (the final text, a
+// notice) first renew the lease in Redis (fence), so that a run that lost
+// its request learns it there and writes nothing.
+type claim struct {
+	q          *sharedQueue
+	id         string // the stream entry
+	deliveries int64  // the entry's delivery count when this run got it
+	// left is what an earlier run of the request showed in Slack, for this
+	// run's reply to take over: nil when there is nothing to replace.
+	left *shownMessage
+
+	lost     context.Context // done once this run let the request go
+	lose     context.CancelCauseFunc
+	mu       sync.Mutex
+	until    time.Time               // the lease: no Slack call starts after it
+	cancel   context.CancelCauseFunc // the run's, once it started
+	giveBack bool                    // at a stop: the request goes back to the queue
+}
+
+// shownMessage is what a request's reply shows in Slack, kept in Redis
+// (bot/stream.go records it when the reply opens) so that a run that takes
+// the request over replaces it, instead of leaving it beside a second
+// answer.
+type shownMessage struct {
+	Channel string `json:"channel"`
+	Thread  string `json:"thread"`
+	// TS is the message; "" for a placeholder whose post may or may not
+	// have reached Slack, to be found by its block id.
+	TS string `json:"ts,omitempty"`
+	// Stream is a native stream, which may still be open.
+	Stream bool `json:"stream,omitempty"`
+	// Block is a placeholder's block id.
+	Block string `json:"block,omitempty"`
+}
+
+// errHandedOver is what a run that let its request go gets from every call
+// to Slack: nothing more is written for it by this replica.
+func errHandedOver() error {
+	return failure.Errorf("write to Slack", failure.HandedOver, "", nil)
+}
+
+func newClaim(q *sharedQueue, id string, deliveries int64, left *shownMessage, leased time.Time) *claim {
+	c := &claim{q: q, id: id, deliveries: deliveries, left: left}
+	c.lost, c.lose = context.WithCancelCause(context.Background())
+	c.until = leased.Add(q.lease())
+	return c
+}
+
+type claimKey struct{}
+
+// withClaim is ctx carrying the claim of the request it runs: the Slack
+// adapter bounds and fences the request's calls by it.
+func withClaim(ctx context.Context, c *claim) context.Context {
+	return context.WithValue(ctx, claimKey{}, c)
+}
+
+// claimOf is the claim of the request ctx runs, nil for a request of this
+// process's own queue, whose calls need no fence.
+func claimOf(ctx context.Context) *claim {
+	c, _ := ctx.Value(claimKey{}).(*claim)
+	return c
+}
+
+// bound is ctx ending when the lease does or the request is let go: a call
+// made on it is not sent once another replica may own the request. On a
+// nil claim it is ctx.
+func (c *claim) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c == nil {
+		return ctx, func() {}
+	}
+	c.mu.Lock()
+	until := c.until
+	c.mu.Unlock()
+	ctx, cancel := context.WithDeadlineCause(ctx, until, errHandedOver())
+	stop := context.AfterFunc(c.lost, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// fence renews the lease in Redis and reports errHandedOver when the
+// request is no longer this run's. When Redis does not answer, the run
+// keeps its request: no other replica can take it through a Redis that
+// is down, and a replica must answer whatever happens to Redis.
+func (c *claim) fence(ctx context.Context) error {
+	if c == nil {
+		return nil
+	}
+	if c.lost.Err() != nil {
+		return errHandedOver()
+	}
+	if !c.q.renew(ctx, c) {
+		return errHandedOver()
+	}
+	return nil
+}
+
+// renewed extends the lease from start, when a renewal was sent.
+func (c *claim) renewed(start time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until := start.Add(c.q.lease()); until.After(c.until) {
+		c.until = until
+	}
+}
+
+// started is called by the worker with the run's cancel function, so that
+// a request taken over ends its run.
+func (c *claim) started(cancel context.CancelCauseFunc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cancel = cancel
+}
+
+// letGo ends this run's hold: no Slack call is made for it from now on,
+// and the run, if it started, ends with cause.
+func (c *claim) letGo(cause error) {
+	c.lose(cause)
+	c.mu.Lock()
+	cancel := c.cancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel(cause)
+	}
+}
+
+// handBack lets the request go at a stop: the run ends without a word to
+// its user, and once it has, the request goes back to the queue for
+// another replica, which takes over what this one showed.
+func (c *claim) handBack() {
+	c.mu.Lock()
+	c.giveBack = true
+	c.mu.Unlock()
+	c.letGo(failure.Errorf("stop", failure.HandedOver, "handed back to another replica", nil))
+}
+
+// takeLeft returns what an earlier run showed in this thread, once: the
+// reply that gets it takes it over.
+func (c *claim) takeLeft(channel, thread string) *shownMessage {
+	if !c.takesOver(channel, thread) {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	left := c.left
+	c.left = nil
+	return left
+}
+
+// takesOver reports whether an earlier run left a message in this thread
+// for this run to take over.
+func (c *claim) takesOver(channel, thread string) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.left != nil && c.left.Channel == channel && c.left.Thread == thread
+}
+
+// record keeps in Redis what the request's reply shows, for a run that
+// may take it over. It reports false when the request is no longer this
+// run's.
+func (c *claim) record(ctx context.Context, m shownMessage) bool {
+	if c == nil {
+		return true
+	}
+	return c.q.record(ctx, c, m)
+}
+
+// fenced is ctx for a write that ends the request (its final text, a
+// notice): the lease renewed in Redis first, and ctx bounded by it. It
+// fails with errHandedOver when the request is another run's.
+func (c *claim) fenced(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := c.fence(ctx); err != nil {
+		return ctx, func() {}, err
+	}
+	ctx, cancel := c.bound(ctx)
+	return ctx, cancel, nil
+}

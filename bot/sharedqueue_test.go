@@ -1,0 +1,508 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/redistest"
+	"github.com/visionbot/visionbot/internal/slackemu"
+)
+
+// These tests run replicas of the shared queue in this process, each with
+// its own Redis connections, workers and Slack API, against one real
+// redis-server and one Slack emulator. A replica "crashes" by losing its
+// heartbeats and its reads at once, without its shutdown path, its runs
+// left hanging where they were: what kill -9 leaves in Redis and in Slack,
+// while the test keeps the goroutines to wake them later as a slow replica
+// that comes back after its requests were taken over. (The bench kills
+// real processes with SIGKILL: docs/benchmarks.md, replicas.)
+
+// sharedWait bounds every wait of these tests: a deadline for a stuck
+// test, never a measure of how fast a takeover is.
+const sharedWait = 15 * time.Second
+
+// gatedFlows answers each request through the real reply writer: it opens
+// the reply, shows its first words, and finishes with its answer once its
+// gate opens; a run cut by its context ends with a notice naming the
+// cause's kind, as the handlers' runs do.
+type gatedFlows struct {
+	api      *API
+	answer   string
+	gate     chan struct{}
+	started  chan handlers.Request
+	finished chan error // what each Finish, Fail or notice returned
+}
+
+func newGatedFlows(answer string) *gatedFlows {
+	return &gatedFlows{answer: answer, gate: make(chan struct{}), started: make(chan handlers.Request, 16), finished: make(chan error, 16)}
+}
+
+func (f *gatedFlows) Run(ctx context.Context, r handlers.Request) {
+	f.started <- r
+	reply := f.api.OpenReply(ctx, handlers.Thread{Channel: r.Channel, TS: r.Thread, User: r.User, Team: r.Team})
+	reply.Append("First words of " + f.answer)
+	select {
+	case <-f.gate:
+		reply.Append(" and more of " + f.answer)
+		f.finished <- reply.Finish(ctx, f.answer, nil)
+	case <-ctx.Done():
+		f.finished <- reply.Fail(ctx, "notice: "+failure.KindOf(context.Cause(ctx)).String())
+	}
+}
+
+func (f *gatedFlows) Interrupted(ctx context.Context, o handlers.Origin, cause error) {
+	f.finished <- f.api.PostReply(ctx, o.Channel, o.Thread, "notice: "+failure.KindOf(cause).String())
+}
+
+// testReplica is one replica of the shared queue.
+type testReplica struct {
+	name  string
+	store *RedisStore
+	q     *sharedQueue
+	pool  *pool
+	flows *gatedFlows
+	stop  func() // its shutdown path, once
+	// stopJobs cancels the context its runs and loops were started on.
+	stopJobs context.CancelFunc
+}
+
+// sharedConfig is a replica's configuration in these tests: a takeover
+// after claimAfter, two workers.
+func sharedConfig(claimAfter time.Duration) Config {
+	cfg := DefaultConfig()
+	cfg.Workers, cfg.Queue, cfg.ClaimAfter, cfg.JobTimeout = 2, 2, claimAfter, time.Minute
+	return cfg
+}
+
+// startReplica starts a replica reading srv's queue; mode is how its
+// replies show. It stops at the test's end, through its shutdown path
+// unless it crashed.
+func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, name string, cfg Config, mode StreamMode, answer string) *testReplica {
+	t.Helper()
+	RouteRedisLogs(zap.NewNop())
+	log := zaptest.NewLogger(t).Named(name)
+	store, err := NewRedisStore(srv.URL(), log, DefaultRedisOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := newGatedFlows(answer)
+	flows.api = apiOn(emu)
+	flows.api.stream = filled(StreamConfig{Mode: mode, Interval: 10 * time.Millisecond})
+	p := newPool(flows, cfg.Workers, cfg.Queue, log)
+	replicas := NewReplicas(store, name)
+	q := newSharedQueue(replicas, p, log, cfg)
+	p.shared = q
+	ctx, stopJobs := context.WithCancel(context.Background())
+	p.start(ctx, cfg.JobTimeout)
+	q.start(ctx)
+	r := &testReplica{name: name, store: store, q: q, pool: p, flows: flows, stopJobs: stopJobs}
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			q.stopReading()
+			p.stop(0)
+			q.close(ctx)
+			stopJobs()
+			_ = replicas.Close()
+			_ = store.Close()
+		})
+	}
+	t.Cleanup(func() {
+		r.release()
+		r.stop()
+	})
+	return r
+}
+
+// release opens the gate: the replica's runs finish.
+func (r *testReplica) release() {
+	select {
+	case <-r.flows.gate:
+	default:
+		close(r.flows.gate)
+	}
+}
+
+// crash stops the replica's heartbeats and reads at once, without its
+// shutdown path: its requests stay its own in Redis, unrenewed, and its
+// runs hang until release.
+func (r *testReplica) crash(t *testing.T) {
+	t.Helper()
+	close(r.q.readStop)
+	<-r.q.readDone
+	close(r.q.beatStop)
+	<-r.q.beatDone
+	r.stop = func() {
+		// What is left of it at the test's end: its workers, which end
+		// once their runs do.
+		r.pool.stop(sharedWait)
+		r.stopJobs()
+		_ = r.q.r.Close()
+		_ = r.store.Close()
+	}
+}
+
+// redisAndSlack are the Redis and the Slack the replicas of a test share.
+func redisAndSlack(t *testing.T) (*redistest.Server, *slackemu.Server) {
+	t.Helper()
+	srv := redistest.Start(t)
+	emu := slackemu.New()
+	t.Cleanup(emu.Close)
+	emu.SetBotToken(apiTestToken)
+	return srv, emu
+}
+
+// mention is a request whose answer goes in a new thread of channel.
+func mention(emu *slackemu.Server, channel string) handlers.Request {
+	root := emu.AddMessage(channel, map[string]any{"user": "U1", "text": "a photo"})
+	return handlers.Request{
+		Origin: handlers.Origin{Trigger: handlers.TriggerMention, Channel: channel, Thread: root, Message: root, User: "U1", Team: slackemu.TeamID},
+		Ask:    handlers.Said{Text: "describe"},
+	}
+}
+
+func submit(t *testing.T, r *testReplica, req handlers.Request) {
+	t.Helper()
+	if !r.q.submit(context.Background(), req) {
+		t.Fatal("the shared queue refused the request")
+	}
+}
+
+func waitStarted(t *testing.T, r *testReplica) handlers.Request {
+	t.Helper()
+	return receive(t, r.flows.started, r.name+" never ran the request")
+}
+
+func waitFinished(t *testing.T, r *testReplica) error {
+	t.Helper()
+	return receive(t, r.flows.finished, r.name+" never finished the request")
+}
+
+// receive waits for the next value on ch; failing names what never came.
+func receive[T any](t *testing.T, ch <-chan T, failing string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(sharedWait):
+		t.Fatal(failing)
+		var zero T
+		return zero
+	}
+}
+
+// waitShown waits until the thread shows something of the answer being
+// written: a stream's first append, or a placeholder's edit.
+func waitShown(t *testing.T, emu *slackemu.Server, mode StreamMode) {
+	t.Helper()
+	method := "chat.appendStream"
+	if mode == StreamUpdate {
+		method = "chat.update"
+	}
+	waitCalls(t, emu, method, 1)
+}
+
+// onlyAnswer checks that channel holds exactly one message of the bot,
+// showing want, with no stream left open.
+func onlyAnswer(t *testing.T, emu *slackemu.Server, channel, want string) slackemu.Posted {
+	t.Helper()
+	posted := emu.Posted(channel)
+	if open := emu.OpenStreams(channel); len(open) > 0 {
+		t.Errorf("streams left open: %v", open)
+	}
+	if len(posted) != 1 {
+		for _, p := range posted {
+			t.Logf("posted %s: %q", p.TS, p.Markdown())
+		}
+		t.Fatalf("%d messages of the bot in %s, want the one answer", len(posted), channel)
+	}
+	if got := posted[0].Markdown(); got != want {
+		t.Errorf("the thread shows %q, want %q", got, want)
+	}
+	return posted[0]
+}
+
+// queueLen is how many requests the stream still holds.
+func queueLen(t *testing.T, srv *redistest.Server) int64 {
+	t.Helper()
+	n, err := rawClient(t, srv.URL()).XLen(context.Background(), "visionbot:"+streamKey).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func waitQueueEmpty(t *testing.T, srv *redistest.Server) {
+	t.Helper()
+	deadline := time.Now().Add(sharedWait)
+	for queueLen(t, srv) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests still in the queue", queueLen(t, srv))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// crashWithAnswerOnScreen starts replica a, has it answer a mention in
+// C1 in mode until its first words show, and crashes it there; the
+// request's takeover waits a second.
+func crashWithAnswerOnScreen(t *testing.T, mode StreamMode) (*redistest.Server, *slackemu.Server, *testReplica, handlers.Request, Config) {
+	t.Helper()
+	srv, emu := redisAndSlack(t)
+	cfg := sharedConfig(time.Second)
+	a := startReplica(t, srv, emu, "a", cfg, mode, "A's answer")
+	req := mention(emu, "C1")
+	submit(t, a, req)
+	waitStarted(t, a)
+	waitShown(t, emu, mode)
+	a.crash(t)
+	return srv, emu, a, req, cfg
+}
+
+// A replica crashes with an answer on screen; another takes the request
+// over after JOB_CLAIM_AFTER and answers it in the same message: the
+// stream the dead one left open is stopped, or its placeholder edited,
+// and the thread ends with exactly one answer.
+func TestCrashedReplicasRequestIsTakenOver(t *testing.T) {
+	for _, mode := range []StreamMode{StreamNative, StreamUpdate} {
+		t.Run(string(mode), func(t *testing.T) {
+			srv, emu, _, req, cfg := crashWithAnswerOnScreen(t, mode)
+			left := shownTS(t, emu, "C1")
+
+			b := startReplica(t, srv, emu, "b", cfg, mode, "B's answer")
+			if got := waitStarted(t, b); got.Thread != req.Thread {
+				t.Fatalf("b ran %+v", got)
+			}
+			// While b writes, the message a left shows b's words: a stream
+			// a left open was stopped first, or Slack would refuse the edits.
+			waitText(t, emu, "C1", left, "First words of B's answer")
+			if open := emu.OpenStreams("C1"); len(open) > 0 {
+				t.Errorf("a's stream is still open while b writes: %v", open)
+			}
+			b.release()
+			if err := waitFinished(t, b); err != nil {
+				t.Fatalf("b's answer: %v", err)
+			}
+			answer := onlyAnswer(t, emu, "C1", "B's answer")
+			if answer.TS != left {
+				t.Errorf("the answer is message %s, want the one a left, %s", answer.TS, left)
+			}
+			if mode == StreamNative && len(emu.Calls("chat.stopStream")) == 0 {
+				t.Error("b never stopped the stream a left open")
+			}
+			waitQueueEmpty(t, srv)
+		})
+	}
+}
+
+// waitText waits until message ts of channel shows text.
+func waitText(t *testing.T, emu *slackemu.Server, channel, ts, text string) {
+	t.Helper()
+	deadline := time.Now().Add(sharedWait)
+	for {
+		m := emu.Message(channel, ts)
+		shown := fmt.Sprint(m["text"], m["blocks"])
+		if strings.Contains(shown, text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message %s shows %q, never %q", ts, shown, text)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// shownTS is the message the bot shows in channel: its open stream, or
+// else its one message.
+func shownTS(t *testing.T, emu *slackemu.Server, channel string) string {
+	t.Helper()
+	if open := emu.OpenStreams(channel); len(open) == 1 {
+		return open[0]
+	}
+	posted := emu.Posted(channel)
+	if len(posted) != 1 {
+		t.Fatalf("%d messages in %s, want the one being written", len(posted), channel)
+	}
+	return posted[0].TS
+}
+
+// A slow replica (stalled, cut off from Redis) wakes up after its request
+// was taken over and goes on as if nothing happened: it appends, then
+// finishes. Its lease has ended and Redis says the request is another
+// run's, so it writes nothing, and the answer of the replica that took it
+// over stays the only one.
+func TestSlowReplicaWritesNothingAfterTakeover(t *testing.T) {
+	for _, mode := range []StreamMode{StreamNative, StreamUpdate} {
+		t.Run(string(mode), func(t *testing.T) {
+			srv, emu, a, _, cfg := crashWithAnswerOnScreen(t, mode)
+
+			b := startReplica(t, srv, emu, "b", cfg, mode, "B's answer")
+			b.release()
+			waitStarted(t, b)
+			if err := waitFinished(t, b); err != nil {
+				t.Fatalf("b's answer: %v", err)
+			}
+			before := len(emu.Calls(""))
+
+			a.release()
+			err := waitFinished(t, a)
+			if failure.KindOf(err) != failure.HandedOver {
+				t.Errorf("a's late Finish = %v, want it refused as handed over", err)
+			}
+			if calls := emu.Calls(""); len(calls) != before {
+				for _, c := range calls[before:] {
+					t.Logf("a called %s %v", c.Method, c.Params)
+				}
+				t.Errorf("a made %d calls to Slack after its request was taken over", len(calls)-before)
+			}
+			onlyAnswer(t, emu, "C1", "B's answer")
+			waitQueueEmpty(t, srv)
+		})
+	}
+}
+
+// A deploy: SIGTERM reaches a replica with a request it can't finish
+// within SHUTDOWN_GRACE. Another replica is alive, so the request is
+// handed back at once (well before JOB_CLAIM_AFTER), its user is told
+// nothing by the replica that stops, and the other answers it in the
+// message the first one opened.
+func TestStopHandsRequestsBackToTheOthers(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	// Far beyond the test's waits: only a hand-back can be this quick.
+	cfg := sharedConfig(time.Minute)
+	a := startReplica(t, srv, emu, "a", cfg, StreamNative, "A's answer")
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	waitShown(t, emu, StreamNative)
+	b := startReplica(t, srv, emu, "b", cfg, StreamNative, "B's answer")
+	b.release()
+
+	a.stop()
+	if err := waitFinished(t, a); failure.KindOf(err) != failure.HandedOver {
+		t.Errorf("a's run ended with %v, want it handed over without a notice", err)
+	}
+	waitStarted(t, b)
+	if err := waitFinished(t, b); err != nil {
+		t.Fatalf("b's answer: %v", err)
+	}
+	onlyAnswer(t, emu, "C1", "B's answer")
+	waitQueueEmpty(t, srv)
+}
+
+// The last replica standing has no one to hand its requests to: their
+// users are told to ask again, in the message each answer was in, and the
+// requests are done with.
+func TestLastReplicaTellsItsUsers(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamNative, "A's answer")
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	waitShown(t, emu, StreamNative)
+	a.stop()
+	if err := waitFinished(t, a); err != nil {
+		t.Fatalf("the notice: %v", err)
+	}
+	onlyAnswer(t, emu, "C1", "notice: "+failure.Stopping.String())
+	if n := queueLen(t, srv); n != 0 {
+		t.Errorf("%d requests left in the queue", n)
+	}
+}
+
+// A request whose every run ends with its replica (a poison request) is
+// run Tries times, then its user gets one notice, in place of what the
+// runs showed, and the request is done with: never a loop.
+func TestPoisonRequestGetsOneNoticeAfterItsTries(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	cfg := sharedConfig(time.Second)
+	cfg.Tries = 2
+	first := startReplica(t, srv, emu, "r0", cfg, StreamUpdate, "never")
+	submit(t, first, mention(emu, "C1"))
+	replicas := []*testReplica{first}
+	for i := range cfg.Tries {
+		r := replicas[i]
+		waitStarted(t, r)
+		r.crash(t)
+		replicas = append(replicas, startReplica(t, srv, emu, fmt.Sprintf("r%d", i+1), cfg, StreamUpdate, "never"))
+	}
+	last := replicas[len(replicas)-1]
+	if err := waitFinished(t, last); err != nil {
+		t.Fatalf("the notice: %v", err)
+	}
+	select {
+	case req := <-last.flows.started:
+		t.Errorf("the request ran a third time: %+v", req)
+	default:
+	}
+	onlyAnswer(t, emu, "C1", "notice: "+failure.TooManyTries.String())
+	waitQueueEmpty(t, srv)
+}
+
+// Admission refuses what the live replicas can't take on (their workers
+// and queues, counted in Redis), and when Redis is down a request runs in
+// the replica that admitted it.
+func TestSharedQueueBoundsAndFallsBack(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	cfg := sharedConfig(time.Minute)
+	cfg.Workers, cfg.Queue = 1, 1
+	a := startReplica(t, srv, emu, "a", cfg, StreamOff, "A's answer")
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	submit(t, a, mention(emu, "C2")) // waits in Redis: a has no free worker
+	if a.q.submit(context.Background(), mention(emu, "C3")) {
+		t.Error("a third request was queued beyond one replica's worker and queue")
+	}
+	if n := queueLen(t, srv); n != 2 {
+		t.Errorf("the queue holds %d requests, want 2", n)
+	}
+
+	srv.Stop()
+	if !a.q.submit(context.Background(), mention(emu, "C4")) {
+		t.Error("with Redis down, a request was refused instead of queued here")
+	}
+	a.release()
+	waitFinished(t, a)
+	req := waitStarted(t, a) // the one queued here while Redis was down
+	if req.Channel != "C4" {
+		t.Errorf("ran %s, want C4's request from this replica's own queue", req.Channel)
+	}
+}
+
+// Every kind of request survives the trip through Redis.
+func TestQueuedRequestsRoundTrip(t *testing.T) {
+	origin := handlers.Origin{Trigger: handlers.TriggerSlash, Channel: "C1", Thread: "1.1", Message: "1.2", User: "U1", Team: "T1",
+		ResponseURL: "https://hooks.slack.test/commands/1", TriggerID: "trig"}
+	file := handlers.File{ID: "F1", Name: "a.png", Mimetype: "image/png", Size: 10, Thumbs: []handlers.Thumb{{URL: "u", Width: 1, Height: 2}}}
+	ref := handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1"}}
+	for _, ask := range []handlers.Ask{
+		handlers.Said{Text: "hi", Files: []handlers.File{file}}, handlers.Command{Text: "recipe"},
+		handlers.ShortcutOn{Message: handlers.Message{Channel: "C1", TS: "1.1", Files: []handlers.File{file}, Answer: &ref}},
+		handlers.Submission{UseCase: "recipe", Question: "q", Uploads: []handlers.File{file}, Files: []string{"F2"}},
+		handlers.Rerun{UseCase: "code", Ref: ref}, handlers.Vote{Up: true, Ref: ref},
+		handlers.Reacted{Emoji: "mag", UseCase: "describe"}, handlers.HomeOpened{},
+	} {
+		payload, err := encodeRequest(handlers.Request{Origin: origin, Ask: ask})
+		if err != nil {
+			t.Fatalf("%T: %v", ask, err)
+		}
+		got, err := decodeRequest(payload)
+		if err != nil {
+			t.Fatalf("%T: %v", ask, err)
+		}
+		if !reflect.DeepEqual(got, handlers.Request{Origin: origin, Ask: ask}) {
+			t.Errorf("%T came back as %#v", ask, got)
+		}
+	}
+	if _, err := decodeRequest(`{"origin":{"Channel":"C1"},"kind":"Unheard","ask":{}}`); err == nil || !strings.Contains(err.Error(), "Unheard") {
+		t.Errorf("an unknown kind: %v", err)
+	}
+}
