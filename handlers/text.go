@@ -228,7 +228,8 @@ func (h *Handler) privacyText() string {
 		use = "Google Cloud's terms for Vertex AI apply: https://cloud.google.com/terms/service-terms."
 	}
 	return fmt.Sprintf("Your photos and questions go to Google Gemini through %s, only to answer you. "+
-		"I keep nothing myself: no images, no answers, no history beyond what Slack shows in the thread. %s",
+		"I keep nothing myself: no images, no answers, no history beyond what Slack shows in the thread "+
+		"(a request waiting for its turn is held only until it is answered). %s",
 		h.cfg.Backend, use)
 }
 
