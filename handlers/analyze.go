@@ -235,6 +235,9 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 	}
 	answer, err := h.ask(ctx, j, ModelRequest(j.useCase, j.question, images, conv.later...))
 	if answer != "" {
+		// The bot's own notes follow the model's words, which alone were
+		// made safe: a source's link leads through Google's redirect and
+		// shows the site it names.
 		answer += SourcesNote(j.figures.usage.Sources)
 	}
 	var cutOff error
@@ -260,11 +263,12 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 	h.deliver(ctx, j, answer, &Footer{Ref: AnswerRef{UseCase: j.useCase.Name, Files: fileIDs(files), Thread: j.where.Thread}, Choices: h.choices()}, cutOff)
 }
 
-// ask streams the model's answer into the job's reply, with mentions held
-// back until they are whole and defused, and returns the whole answer.
+// ask streams the model's answer into the job's reply, made safe to post
+// as it comes (postable: links show their host, mentions notify nobody),
+// and returns the whole answer made safe the same way. What was streamed
+// is a prefix of it, by construction.
 func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (string, error) {
-	var text strings.Builder
-	var shown mentionGuard
+	var safe postableStream
 	f := &j.figures
 	modelStart := h.now()
 	usage, err := h.model.Stream(ctx, req, func(delta string) {
@@ -273,9 +277,8 @@ func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (string, 
 			// that stands still.
 			f.firstToken = max(h.now().Sub(f.start), time.Nanosecond)
 		}
-		text.WriteString(delta)
-		if safe := shown.write(delta); safe != "" {
-			j.reply.Append(safe)
+		if shown := safe.write(delta); shown != "" {
+			j.reply.Append(shown)
 		}
 	})
 	f.model = h.now().Sub(modelStart)
@@ -284,17 +287,17 @@ func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (string, 
 		f.modelError = failure.KindOf(err).String()
 		err = fmt.Errorf("ask the model: %w", err)
 	}
-	return strings.TrimSpace(text.String()), err
+	return safe.end(), err
 }
 
-// deliver finishes the reply with the answer and its footer, on a context
-// of its own: an answer that is complete is shown even when the job's
-// context ends now. cutOff is the notice the answer already carries, if
-// it stopped short.
+// deliver finishes the reply with the answer (safe to post: the model's
+// words went through postable) and its footer, on a context of its own: an
+// answer that is complete is shown even when the job's context ends now.
+// cutOff is the notice the answer already carries, if it stopped short.
 func (h *Handler) deliver(ctx context.Context, j *job, answer string, footer *Footer, cutOff error) {
 	fctx, cancel := finishing(ctx)
 	defer cancel()
-	err := j.timed(func() error { return j.reply.Finish(fctx, defuseMentions(answer), footer) })
+	err := j.timed(func() error { return j.reply.Finish(fctx, answer, footer) })
 	if err != nil {
 		j.endProgress(fctx, false)
 		j.tellPrivately(fctx, err)
