@@ -173,7 +173,7 @@ func (s *scanner) lineStart(b *strings.Builder, t string, final bool) int {
 	if s.fence.n > 0 {
 		return s.inBlock(b, t, j, col, blank, final)
 	}
-	if s.untrusted || blank || col > 3 {
+	if blank || col > 3 {
 		if blank {
 			s.tag = 0 // inline HTML ends with its paragraph
 		}
@@ -199,18 +199,24 @@ func (s *scanner) lineStart(b *strings.Builder, t string, final bool) int {
 				break
 			}
 		}
-		s.fence = fence{char: t[j], n: run, indent: col}
+		// A fence line is never a code span's backticks, so it stays as
+		// it is; but once fences are untrusted, what follows is prose.
+		if !s.untrusted {
+			s.fence, s.tag = fence{char: t[j], n: run, indent: col}, 0
+		}
 		b.WriteString(t[:j+run])
 		s.midLine = true
 		return j + run // the info string is written as code
 	case '<':
-		if j+1 == len(t) && !final {
+		kind, ok := kindOfAngle(t[j:], final)
+		if !ok {
 			return more
 		}
-		if j+1 < len(t) && (isLetter(t[j+1]) || strings.IndexByte("/!?", t[j+1]) >= 0) {
+		if kind == angleTag {
 			// It may open an HTML block, in which a parser that reads
 			// HTML would take no fence: the fences that follow are no
-			// longer known for code.
+			// longer known for code. (A mention or a URL here is
+			// rewritten: no parser sees HTML in it.)
 			s.untrusted = true
 		}
 	}
@@ -455,33 +461,59 @@ func runOf(t string, c byte) int {
 	return n
 }
 
-// angle handles a "<": Slack's mentions, Slack's links and autolinks, or
-// what may be an HTML tag.
-func (s *scanner) angle(b *strings.Builder, t string, final, code bool) int {
+// angleKind is what a "<" opens, as far as safety goes.
+type angleKind int
+
+const (
+	angleText    angleKind = iota // nothing: a "<" as in "a < b"
+	angleMention                  // Slack's "<@" or "<!"
+	angleURL                      // "<scheme:": Slack's link or an autolink
+	angleTag                      // what may be an HTML tag: "<name", "</", "<?"
+)
+
+// kindOfAngle reads what the "<" at the start of t opens; ok is false when
+// that needs more text.
+func kindOfAngle(t string, final bool) (kind angleKind, ok bool) {
 	if len(t) == 1 {
-		return s.last(b, t, final)
+		return angleText, final
 	}
 	switch c := t[1]; {
 	case c == '@' || c == '!':
-		return defuseMention(b, t, final, code)
+		return angleMention, true
+	case c == '/' || c == '?':
+		return angleTag, true
 	case isLetter(c):
 		j := 2
 		for j < len(t) && isSchemeChar(t[j]) {
 			j++
 		}
 		if j == len(t) && !final {
-			return more
+			return angleText, false
 		}
 		if j < len(t) && t[j] == ':' && j-1 >= 2 && j-1 <= 32 {
-			return s.urlBrackets(b, t, final, code)
+			return angleURL, true
 		}
-	case c == '/' || c == '?':
-	default:
-		b.WriteByte('<')
-		return 1
+		return angleTag, true
 	}
-	if !code && s.tag == 0 {
-		s.tag = 1
+	return angleText, true
+}
+
+// angle handles a "<": Slack's mentions, Slack's links and autolinks, or
+// what may be an HTML tag.
+func (s *scanner) angle(b *strings.Builder, t string, final, code bool) int {
+	kind, ok := kindOfAngle(t, final)
+	if !ok {
+		return more
+	}
+	switch kind {
+	case angleMention:
+		return defuseMention(b, t, final, code)
+	case angleURL:
+		return s.urlBrackets(b, t, final, code)
+	case angleTag:
+		if !code && s.tag == 0 {
+			s.tag = 1
+		}
 	}
 	b.WriteByte('<')
 	return 1

@@ -73,9 +73,11 @@ func postableCases() []struct{ name, said, want string } {
 		{"a backtick in an HTML attribute", "<a title=\"`\">[Sign](https://evil.example)`",
 			"<a title=\"\\`\">Sign ([evil.example](https://evil.example))\\`"},
 		{"a line less indented than its block", "- a\n  ```\n  x\n[Sign](https://evil.example)\n```\n[In](https://evil.example)",
-			"- a\n  ```\n  x\nSign ([evil.example](https://evil.example))\n\\`\\`\\`\nIn ([evil.example](https://evil.example))"},
+			"- a\n  ```\n  x\nSign ([evil.example](https://evil.example))\n```\nIn ([evil.example](https://evil.example))"},
 		{"an HTML block before a fence", "<div>\n```\n\n[Sign](https://evil.example)",
-			"<div>\n\\`\\`\\`\n\nSign ([evil.example](https://evil.example))"},
+			"<div>\n```\n\nSign ([evil.example](https://evil.example))"},
+		{"a line that starts with a mention or a URL is no HTML", "<!here> look\n<https://docs.example>\n```\nf[0](x)\n```",
+			"@" + j + "here look\n<https://docs.example>\n```\nf[0](x)\n```"},
 		{"a closing fence too far in", "- a\n   ```\n   x\n     ```\n   [Sign](https://evil.example)",
 			"- a\n   ```\n   x\n     ```\n   Sign ([evil.example](https://evil.example))"},
 		// Mentions notify nobody.
