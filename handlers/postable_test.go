@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // j is the word joiner that defuses a mention, written short for the
@@ -167,4 +169,37 @@ func TestPostableStreamDoesNotStall(t *testing.T) {
 			t.Errorf("write(%q) shows %q, want %q", tt.written, got, tt.shown)
 		}
 	}
+}
+
+// FuzzPostable holds what is posted of any model text to what no parser
+// may find in it: a mention that pings, Slack's link with a text of its
+// own, broken UTF-8; and the stream, cut anywhere, to a prefix of it.
+func FuzzPostable(f *testing.F) {
+	for _, c := range postableCases() {
+		f.Add(c.said, uint16(len(c.said)/2))
+	}
+	pings := regexp.MustCompile(`<(?:![Hh][Ee][Rr][Ee]|![Cc][Hh][Aa][Nn][Nn][Ee][Ll]|![Ee][Vv][Ee][Rr][Yy][Oo][Nn][Ee]|!subteam\^[^>\n]*|@[UW][A-Z0-9]+)[|>]`)
+	slackLink := regexp.MustCompile(`<https?://[^>\n]*\|[^>\n]*>`)
+	f.Fuzz(func(t *testing.T, said string, cut uint16) {
+		if !utf8.ValidString(said) {
+			t.Skip() // the model's text is always UTF-8
+		}
+		got := postable(said)
+		if pings.MatchString(got) || slackLink.MatchString(got) {
+			t.Fatalf("postable(%q) = %q", said, got)
+		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("postable(%q) = %q: broken UTF-8", said, got)
+		}
+		at := int(cut) % (len(said) + 1)
+		for at > 0 && !utf8.RuneStart(said[at%len(said)]) {
+			at-- // the model's pieces are whole characters
+		}
+		var s postableStream
+		shown := s.write(said[:at])
+		shown += s.write(said[at:])
+		if !strings.HasPrefix(got, shown) || s.end() != got {
+			t.Fatalf("streaming %q cut at %d: shown %q, ended %q, want %q", said, at, shown, s.end(), got)
+		}
+	})
 }
