@@ -112,6 +112,9 @@ type scanner struct {
 	// in, until its ">" or a blank line: a parser that reads HTML would not
 	// take a backtick there for code.
 	tag byte
+	// unclosed says that the rest of the line has no ">": a "<" on it
+	// opens no mention or link, without reading the line again.
+	unclosed bool
 }
 
 type fence struct {
@@ -281,7 +284,7 @@ func (s *scanner) proseStep(b *strings.Builder, t string, final bool) int {
 	switch c := t[0]; c {
 	case '\n':
 		b.WriteByte('\n')
-		s.midLine = false
+		s.midLine, s.unclosed = false, false
 		return 1
 	case '\\':
 		if len(t) == 1 {
@@ -371,7 +374,7 @@ func (s *scanner) codeStep(b *strings.Builder, t string, final bool) int {
 	switch t[0] {
 	case '\n':
 		b.WriteByte('\n')
-		s.midLine = s.code
+		s.midLine, s.unclosed = s.code, false
 		return 1
 	case '<':
 		return s.angle(b, t, final, true)
@@ -507,7 +510,7 @@ func (s *scanner) angle(b *strings.Builder, t string, final, code bool) int {
 	}
 	switch kind {
 	case angleMention:
-		return defuseMention(b, t, final, code)
+		return s.defuseMention(b, t, final, code)
 	case angleURL:
 		return s.urlBrackets(b, t, final, code)
 	case angleTag:
@@ -523,16 +526,13 @@ func (s *scanner) angle(b *strings.Builder, t string, final, code bool) int {
 // shows "@" and a word joiner before the label. In code only real
 // mentions are touched. One unclosed on its line gets the joiner after its
 // opening: nothing can complete it.
-func defuseMention(b *strings.Builder, t string, final, code bool) int {
-	end := strings.IndexAny(t, ">\n")
-	if end < 0 && !final {
+func (s *scanner) defuseMention(b *strings.Builder, t string, final, code bool) int {
+	end, ok := s.closeOf(t, final)
+	if !ok {
 		return more
 	}
-	if end < 0 || t[end] == '\n' {
-		if end < 0 {
-			end = len(t)
-		}
-		if code && !pings(t[1], t[2:end]) {
+	if end < 0 {
+		if code && !pings(t[1], t[2:lineLength(t)]) {
 			b.WriteByte('<')
 			return 1
 		}
@@ -546,6 +546,32 @@ func defuseMention(b *strings.Builder, t string, final, code bool) int {
 	}
 	b.WriteString("@" + joiner + inline(mentionLabel(inner), code))
 	return end + 1
+}
+
+// closeOf finds the ">" that closes the "<" t starts with, on its line:
+// -1 when the line (or, final, the text) ends first; ok is false when that
+// needs more text.
+func (s *scanner) closeOf(t string, final bool) (end int, ok bool) {
+	if s.unclosed {
+		return -1, true
+	}
+	end = strings.IndexAny(t, ">\n")
+	switch {
+	case end >= 0 && t[end] == '>':
+		return end, true
+	case end < 0 && !final:
+		return 0, false
+	}
+	s.unclosed = true
+	return -1, true
+}
+
+// lineLength is the length of the line t starts with.
+func lineLength(t string) int {
+	if i := strings.IndexByte(t, '\n'); i >= 0 {
+		return i
+	}
+	return len(t)
 }
 
 // mentionLabel is what a mention shows: its label, else its target.
@@ -587,11 +613,11 @@ func pings(kind byte, inner string) bool {
 // text. One unclosed on its line is written "&lt;", so that no parser
 // completes it later.
 func (s *scanner) urlBrackets(b *strings.Builder, t string, final, code bool) int {
-	end := strings.IndexAny(t, ">\n")
-	if end < 0 && !final {
+	end, ok := s.closeOf(t, final)
+	if !ok {
 		return more
 	}
-	if end < 0 || t[end] == '\n' {
+	if end < 0 {
 		if code {
 			b.WriteByte('<')
 			return 1
@@ -674,12 +700,23 @@ func bracket(t string, final bool) (string, int) {
 	return hostLink(inline(label, false), label, target, host), end + 2 + n
 }
 
+// Beyond these lengths a link is not looked for: a "[" is then text, and
+// its "](" is broken anyway. They keep a line of "[" from costing a scan
+// of the line for each, and a "[" from holding the stream long.
+const (
+	maxLabel       = 1000
+	maxDestination = 4096
+)
+
 // labelEnd finds the "]" that closes the "[" t starts with, on its line:
 // brackets nest, and a code span or an escape hides one. It is -1 when
 // there is none, ok false when that needs more text.
 func labelEnd(t string, final bool) (int, bool) {
 	depth := 0
 	for i := 0; i < len(t); {
+		if i > maxLabel {
+			return -1, true
+		}
 		switch t[i] {
 		case '\n':
 			return -1, true
@@ -722,6 +759,10 @@ func labelEnd(t string, final bool) (int, bool) {
 // there, and ok is false when that needs more text.
 func destination(t string, final bool) (dest string, n int, ok bool) {
 	short := func() (string, int, bool) { return "", 0, final }
+	if len(t) > maxDestination {
+		t = t[:maxDestination]
+		short = func() (string, int, bool) { return "", 0, true }
+	}
 	i := skipBlanks(t, 0)
 	if i == len(t) {
 		return short()

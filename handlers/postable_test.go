@@ -54,6 +54,8 @@ func postableCases() []struct{ name, said, want string } {
 		{"a reference definition", "[Sign in][1]\n\n[1]: https://evil.example", "[Sign in][1]\n\n[1\\]: https://evil.example"},
 		{"a label over two lines", "[Sign in\nto Slack](https://evil.example)", "[Sign in\nto Slack\\](https://evil.example)"},
 		{"a space before the URL", "[Sign in] (https://evil.example)", `[Sign in\] (https://evil.example)`},
+		{"a label too long to look for", "[" + strings.Repeat("x", maxLabel+1) + "](https://evil.example)",
+			"[" + strings.Repeat("x", maxLabel+1) + "\\](https://evil.example)"},
 		{"an unclosed Slack link", "<https://evil.example|Sign in\nto Slack>", "&lt;https://evil.example|Sign in\nto Slack>"},
 		// Text that only looks like links stays as it is.
 		{"brackets", "a[i] and - [ ] todo, [x] done, [see below]", "a[i] and - [ ] todo, [x] done, [see below]"},
@@ -162,6 +164,7 @@ func TestPostableStreamDoesNotStall(t *testing.T) {
 		{"Hi `code", "Hi "},
 		{"```go", ""},
 		{"Done!", "Done"},
+		{"[" + strings.Repeat("x", maxLabel+1), "[" + strings.Repeat("x", maxLabel+1)},
 	}
 	for _, tt := range tests {
 		var s postableStream
