@@ -42,16 +42,8 @@ func TestLinksAndMentionsAreSafeEndToEnd(t *testing.T) {
 			mentionWithPhoto(t, h, ts, "<@"+slackemu.BotUserID+"> describe")
 			h.waitLog(t, 1, `"trigger":"mention"`, `"outcome":"ok"`)
 
-			var answers []slackemu.Posted
-			for _, p := range h.slack.Posted("C1") {
-				if p.ThreadTS == ts {
-					answers = append(answers, p)
-				}
-			}
-			if len(answers) != 1 {
-				t.Fatalf("answers in the thread = %+v, want one", answers)
-			}
-			got := answerText(t, answers[0])
+			posted := onlyAnswer(t, h, "C1", ts)
+			got := answerText(t, posted)
 			for _, want := range shows {
 				if !strings.Contains(got, want) {
 					t.Errorf("the answer shows %q, without %q", got, want)
@@ -78,9 +70,9 @@ func TestLinksAndMentionsAreSafeEndToEnd(t *testing.T) {
 			}
 			// chat.startStream takes no unfurl arguments: a streamed answer
 			// has Slack's defaults, and only posts can be held to this.
-			if a := answers[0]; !a.Streamed && (len(posts) == 0 || a.UnfurlLinks || a.UnfurlMedia) {
+			if !posted.Streamed && (len(posts) == 0 || posted.UnfurlLinks || posted.UnfurlMedia) {
 				t.Errorf("the answer was posted with unfurl links %v, media %v (%d posts); want both off",
-					a.UnfurlLinks, a.UnfurlMedia, len(posts))
+					posted.UnfurlLinks, posted.UnfurlMedia, len(posts))
 			}
 		})
 	}
