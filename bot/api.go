@@ -123,6 +123,16 @@ func (a *API) takeRemoval(key string) bool {
 	return ok && a.now().Sub(at) < time.Minute
 }
 
+// unfurlsOff keeps Slack from fetching a message's links and previewing
+// them under it. An answer's links are the model's: a preview would fetch
+// whatever URL it wrote, from Slack's servers, and show the page it chose
+// in the thread. Only chat.postMessage takes these arguments (chat.update
+// and the streaming methods document none): every post of the bot sends
+// them.
+func unfurlsOff() slack.MsgOption {
+	return slack.MsgOptionCompose(slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
+}
+
 // PostReply posts markdown in the thread as markdown blocks, which Slack
 // renders itself, in as many messages as its block limit needs. For a
 // request of the shared queue it is a final write: fenced, and made over
@@ -142,6 +152,7 @@ func (a *API) PostReply(ctx context.Context, channel, threadTS, markdown string)
 	for _, part := range splitMarkdown(markdown, a.replyLimit) {
 		_, _, err := a.client.PostMessageContext(ctx, channel,
 			slack.MsgOptionTS(threadTS),
+			unfurlsOff(),
 			slack.MsgOptionText(notificationText(part), false),
 			slack.MsgOptionBlocks(slack.NewMarkdownBlock("", part)),
 		)
@@ -160,6 +171,7 @@ func (a *API) PostMessage(ctx context.Context, channel, markdown string) (string
 	}
 	defer release()
 	_, ts, err := a.client.PostMessageContext(ctx, channel,
+		unfurlsOff(),
 		slack.MsgOptionText(notificationText(markdown), false),
 		slack.MsgOptionBlocks(slack.NewMarkdownBlock("", markdown)),
 	)

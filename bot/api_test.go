@@ -54,6 +54,29 @@ func TestPostReplySplitsLongAnswers(t *testing.T) {
 	}
 }
 
+// The bot's posts ask Slack for no previews: the links in them are
+// fetched by nobody and shown as they are.
+func TestPostsUnfurlNothing(t *testing.T) {
+	api, emu := newTestAPI(t)
+	ctx := context.Background()
+	const text = "See https://example.com/page and https://example.com/photo.png"
+	if err := api.PostReply(ctx, "C1", "1700000000.000100", text); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.PostMessage(ctx, "C2", text); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []string{"C1", "C2"} {
+		posted := emu.Posted(ch)
+		if len(posted) != 1 {
+			t.Fatalf("posted in %s: %+v", ch, posted)
+		}
+		if p := posted[0]; p.UnfurlLinks || p.UnfurlMedia {
+			t.Errorf("%s: unfurl links %v, media %v; want both off", ch, p.UnfurlLinks, p.UnfurlMedia)
+		}
+	}
+}
+
 func TestSlackErrorsBecomeKinds(t *testing.T) {
 	api, emu := newTestAPI(t)
 	ctx := context.Background()

@@ -437,7 +437,7 @@ func (r *reply) open(ctx context.Context) {
 	// after a crash in the post looks for it by its block id.
 	r.claim.record(ctx, r.shown(false))
 	_, ts, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
-		slack.MsgOptionTS(r.to.TS),
+		slack.MsgOptionTS(r.to.TS), unfurlsOff(),
 		slack.MsgOptionText(notificationText(placeholder), false),
 		slack.MsgOptionBlocks(slack.NewMarkdownBlock(r.placeholderID, placeholder)))
 	switch {
@@ -637,7 +637,7 @@ func (r *reply) post(ctx context.Context, parts []string, footer *handlers.Foote
 		}
 		err := retryRateLimited(ctx, func() error {
 			_, _, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
-				append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS)}, markdownMessage(part, under)...)...)
+				append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS), unfurlsOff()}, markdownMessage(part, under)...)...)
 			return err
 		})
 		if err != nil {

@@ -235,14 +235,17 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 		j.fail(ctx, err)
 		return
 	}
-	answer, err := h.ask(ctx, j, ModelRequest(j.useCase, j.question, images, conv.later...))
-	// The code is taken from the model's text as written, before any note
-	// is added under it or a mention defused in it: a file pings nobody.
+	answer, written, err := h.ask(ctx, j, ModelRequest(j.useCase, j.question, images, conv.later...))
+	// The code is taken from the model's text as written: a file is shown
+	// as it is, links and mentions included, and pings nobody.
 	var snippets []Snippet
 	if j.useCase.CodeFiles {
-		snippets = codeSnippets(answer)
+		snippets = codeSnippets(written)
 	}
 	if answer != "" {
+		// The bot's own notes follow the model's words, which alone were
+		// made safe: a source's link leads through Google's redirect and
+		// shows the site it names.
 		answer += SourcesNote(j.figures.usage.Sources)
 	}
 	var cutOff error
@@ -272,11 +275,13 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 	h.deliver(ctx, j, answer, footer, cutOff, snippets)
 }
 
-// ask streams the model's answer into the job's reply, with mentions held
-// back until they are whole and defused, and returns the whole answer.
-func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (string, error) {
-	var text strings.Builder
-	var shown mentionGuard
+// ask streams the model's answer into the job's reply, made safe to post
+// as it comes (postable: links show their host, mentions notify nobody),
+// and returns the whole answer made safe the same way, and as written.
+// What was streamed is a prefix of the safe answer, by construction.
+func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (answer, raw string, err error) {
+	var safe postableStream
+	var written strings.Builder
 	f := &j.figures
 	modelStart := h.now()
 	usage, err := h.model.Stream(ctx, req, func(delta string) {
@@ -285,9 +290,9 @@ func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (string, 
 			// that stands still.
 			f.firstToken = max(h.now().Sub(f.start), time.Nanosecond)
 		}
-		text.WriteString(delta)
-		if safe := shown.write(delta); safe != "" {
-			j.reply.Append(safe)
+		written.WriteString(delta)
+		if shown := safe.write(delta); shown != "" {
+			j.reply.Append(shown)
 		}
 	})
 	f.model = h.now().Sub(modelStart)
@@ -296,18 +301,18 @@ func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (string, 
 		f.modelError = failure.KindOf(err).String()
 		err = fmt.Errorf("ask the model: %w", err)
 	}
-	return strings.TrimSpace(text.String()), err
+	return safe.end(), written.String(), err
 }
 
-// deliver finishes the reply with the answer, its footer and the snippets
-// to share should the thread not take it whole, on a context of its own:
-// an answer that is complete is shown even when the job's context ends
-// now. cutOff is the notice the answer already carries, if it stopped
-// short.
+// deliver finishes the reply with the answer (safe to post: the model's
+// words went through postable), its footer and the snippets to share should
+// the thread not take it whole, on a context of its own: an answer that is
+// complete is shown even when the job's context ends now. cutOff is the
+// notice the answer already carries, if it stopped short.
 func (h *Handler) deliver(ctx context.Context, j *job, answer string, footer *Footer, cutOff error, snippets []Snippet) {
 	fctx, cancel := finishing(ctx)
 	defer cancel()
-	err := j.timed(func() error { return j.reply.Finish(fctx, defuseMentions(answer), footer, snippets...) })
+	err := j.timed(func() error { return j.reply.Finish(fctx, answer, footer, snippets...) })
 	var notShared *SnippetsNotShared
 	if errors.As(err, &notShared) {
 		// The answer and its note are in the thread; the files were extra.

@@ -260,6 +260,22 @@ func TestMessageFlows(t *testing.T) {
 			finalReaction: "+white_check_mark",
 		},
 		{
+			name:    "links the model writes show their real host",
+			trigger: TriggerMention,
+			msg:     Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}},
+			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
+				s.data[thumbURL("F1", 720)] = jpegData
+				m.chunks = []string{"[Sign in to Slack](https://evil.example/login) or <https://evil.example|https://slack.com>, ",
+					"not [this](javascript:alert(1)). `[code](https://x.example)` stays."}
+			},
+			replyThread: "1700000000.000100",
+			replyContains: []string{"Sign in to Slack ([evil.example](https://evil.example/login)) or " +
+				"https://slack.com ([evil.example](https://evil.example)), not [this\\](javascript:alert(1)). `[code](https://x.example)` stays."},
+			replyLacks:    []string{"[Sign in to Slack](", "|https://slack.com>"},
+			modelCalls:    1,
+			finalReaction: "+white_check_mark",
+		},
+		{
 			name:    "several images go in one request, bounded, and the answer says which it is about",
 			trigger: TriggerMention,
 			msg: Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{
@@ -626,6 +642,52 @@ func TestModelFailuresTellTheUser(t *testing.T) {
 			}
 			if last := s.reactions[len(s.reactions)-1]; !strings.HasPrefix(last, "+warning") {
 				t.Errorf("reactions = %v, want the answer marked as failed", s.reactions)
+			}
+		})
+	}
+}
+
+// While an answer streams, what is shown never holds a link with a
+// disguised text or a mention that pings, however the model's pieces cut
+// them, and is always the start of the final answer.
+func TestStreamedAnswerIsSafeAtEveryStep(t *testing.T) {
+	label := strings.Repeat("all of you ", 30) // 330 bytes
+	tests := []struct {
+		name   string
+		chunks []string
+		want   string // in the final answer
+	}{
+		{"a labelled mention longer than 256 bytes",
+			[]string{"Hi <!channel|", label[:100], label[100:200], label[200:300], label[300:] + "> bye"},
+			"Hi @\u2060" + label + " bye"},
+		{"a link cut into pieces",
+			[]string{"Go [Sign in to", " Slack](https://ev", "il.example/login) now"},
+			"Go Sign in to Slack ([evil.example](https://evil.example/login)) now"},
+		{"Slack's link cut into pieces",
+			[]string{"Go <https://evil.example|", "https://slack.com", "> now"},
+			"Go https://slack.com ([evil.example](https://evil.example)) now"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeSlack()
+			s.data[thumbURL("F1", 720)] = testJPEG(t)
+			newTestHandler(t, s, &fakeModel{chunks: tt.chunks}).Run(context.Background(),
+				mention(Message{Channel: "C1", TS: "1.1", User: "U1", Files: []File{photo("F1")}}))
+			if len(s.replies) != 1 || !strings.Contains(s.replies[0].text, tt.want) {
+				t.Fatalf("replies %+v, want one with %q", s.replies, tt.want)
+			}
+			final := s.replies[0].text
+			var shown strings.Builder
+			for _, a := range s.opened[0].appended {
+				shown.WriteString(a)
+				for _, bad := range []string{"<!channel", "Slack](https:", "|https://slack.com>"} {
+					if strings.Contains(shown.String(), bad) {
+						t.Errorf("shown while streaming: %q, with %q", shown.String(), bad)
+					}
+				}
+			}
+			if shown.Len() == 0 || !strings.HasPrefix(final, shown.String()) {
+				t.Errorf("streamed %q is not the start of the final %q", shown.String(), final)
 			}
 		})
 	}

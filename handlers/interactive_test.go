@@ -46,32 +46,6 @@ func TestAnswerStreamsIntoTheReplyAndEndsWithAFooter(t *testing.T) {
 	}
 }
 
-func TestMentionGuardShowsOnlyAPrefixOfTheFinalText(t *testing.T) {
-	texts := []string{
-		"Hello <@U123> and <!here|here>, see <!subteam^S1|@team> @channel @everyone done.",
-		"  leading space, trailing space  \n",
-		"email me@example.com or @Here",
-		"<not a mention> < and > and <@U1",
-		"Résumé — 日本語 <@U9|bob> fin",
-	}
-	for _, text := range texts {
-		final := defuseMentions(strings.TrimSpace(text))
-		for size := 1; size <= 7; size++ {
-			var g mentionGuard
-			var shown strings.Builder
-			for i := 0; i < len(text); i += size {
-				shown.WriteString(g.write(text[i:min(i+size, len(text))]))
-			}
-			if !strings.HasPrefix(final, shown.String()) {
-				t.Errorf("chunks of %d: shown %q is not a prefix of %q", size, shown.String(), final)
-			}
-			if len(final)-shown.Len() > maxHeldMention {
-				t.Errorf("chunks of %d: held back %d bytes", size, len(final)-shown.Len())
-			}
-		}
-	}
-}
-
 // followUpThread is a channel thread: a person's photo, the bot's answer,
 // a teammate's remark.
 func followUpThread() []Message {

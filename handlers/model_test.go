@@ -58,23 +58,31 @@ func TestLogLineCarriesTokens(t *testing.T) {
 // A grounded answer ends with its sources, each link showing its host; an
 // answer without sources gets no such line.
 func TestGroundedAnswerEndsWithItsSources(t *testing.T) {
+	sources := []vision.Source{
+		{URL: "https://vertexaisearch.cloud.google.com/grounding-api-redirect/Ab1", Host: "accuweather.com"},
+		{URL: "https://en.wikipedia.org/wiki/Eiffel_Tower_(Paris)", Host: "en.wikipedia.org"},
+	}
+	const sourcesNote = "\n\nSources: [accuweather.com](https://vertexaisearch.cloud.google.com/grounding-api-redirect/Ab1), " +
+		"[en.wikipedia.org](https://en.wikipedia.org/wiki/Eiffel_Tower_%28Paris%29)"
 	tests := []struct {
 		name    string
+		said    string
 		sources []vision.Source
 		want    string // the end of the answer
 	}{
-		{"sources", []vision.Source{
-			{URL: "https://vertexaisearch.cloud.google.com/grounding-api-redirect/Ab1", Host: "accuweather.com"},
-			{URL: "https://en.wikipedia.org/wiki/Eiffel_Tower_(Paris)", Host: "en.wikipedia.org"},
-		}, "The tower opens at 9:30.\n\nSources: [accuweather.com](https://vertexaisearch.cloud.google.com/grounding-api-redirect/Ab1), " +
-			"[en.wikipedia.org](https://en.wikipedia.org/wiki/Eiffel_Tower_%28Paris%29)"},
-		{"none", nil, "The tower opens at 9:30."},
+		{"sources", "The tower opens at 9:30.", sources, "The tower opens at 9:30." + sourcesNote},
+		{"none", "The tower opens at 9:30.", nil, "The tower opens at 9:30."},
+		// The sources are the bot's: their links lead through Google's
+		// redirect and show the site it names; only the model's own link
+		// is rewritten to show where it goes.
+		{"a link of the model's", "Tickets on [the official site](https://evil.example/tickets).", sources,
+			"Tickets on the official site ([evil.example](https://evil.example/tickets))." + sourcesNote},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testJPEG(t)
-			m := &fakeModel{chunks: []string{"The tower opens at 9:30."}, usage: &vision.Usage{Model: "fake", Sources: tt.sources}}
+			m := &fakeModel{chunks: []string{tt.said}, usage: &vision.Usage{Model: "fake", Sources: tt.sources}}
 			newTestHandler(t, s, m).Run(context.Background(),
 				mention(Message{Channel: "C1", TS: "1.1", User: "U1", Text: "guide", Files: []File{photo("F1")}}))
 			if len(s.replies) != 1 || !strings.HasSuffix(s.replies[0].text, tt.want) {

@@ -257,48 +257,6 @@ func (h *Handler) howTo() []string {
 	return lines
 }
 
-// defuseMentions keeps the model from pinging people: Slack's mention
-// syntax (<@U…>, <!here>, <!channel>, <!subteam^…>) and the plain words
-// @here, @channel and @everyone get a word joiner after the "@", which
-// shows the same but notifies nobody.
-func defuseMentions(text string) string {
-	const joiner = "\u2060"
-	var b strings.Builder
-	for i := 0; i < len(text); {
-		if text[i] == '<' && i+1 < len(text) && (text[i+1] == '@' || text[i+1] == '!') {
-			if end := strings.IndexByte(text[i:], '>'); end > 0 {
-				inner := text[i+2 : i+end]
-				if label, ok := strings.CutPrefix(inner, "subteam^"); ok {
-					inner = label
-				}
-				if _, label, ok := strings.Cut(inner, "|"); ok && label != "" {
-					inner = strings.TrimPrefix(label, "@")
-				}
-				b.WriteString("@" + joiner + inner)
-				i += end + 1
-				continue
-			}
-		}
-		if text[i] == '@' && startsWithBroadcast(text[i+1:]) {
-			b.WriteString("@" + joiner)
-			i++
-			continue
-		}
-		b.WriteByte(text[i])
-		i++
-	}
-	return b.String()
-}
-
-func startsWithBroadcast(s string) bool {
-	for _, word := range []string{"here", "channel", "everyone"} {
-		if len(s) >= len(word) && strings.EqualFold(s[:len(word)], word) {
-			return true
-		}
-	}
-	return false
-}
-
 // tsBefore compares two Slack timestamps ("1700000000.000100") exactly.
 func tsBefore(a, b string) bool {
 	as, af, _ := strings.Cut(a, ".")
@@ -379,9 +337,7 @@ func SourcesNote(sources []vision.Source) string {
 		if s.Host == "" || s.URL == "" {
 			continue
 		}
-		// Nothing in a URL may close the link early.
-		target := strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "<", "%3C", ">", "%3E").Replace(s.URL)
-		links = append(links, fmt.Sprintf("[%s](%s)", strings.NewReplacer("[", "", "]", "").Replace(s.Host), target))
+		links = append(links, fmt.Sprintf("[%s](%s)", strings.NewReplacer("[", "", "]", "").Replace(s.Host), linkURL(s.URL)))
 	}
 	if len(links) == 0 {
 		return ""
@@ -390,7 +346,7 @@ func SourcesNote(sources []vision.Source) string {
 }
 
 // fileNames lists files by name (their id when they have none) as code,
-// which no name can break out of.
+// which no name can break out of; a mention in a name notifies nobody.
 func fileNames(files []File) string {
 	names := make([]string, 0, len(files))
 	for _, f := range files {
@@ -398,7 +354,7 @@ func fileNames(files []File) string {
 		if name == "" {
 			name = f.ID
 		}
-		names = append(names, "`"+strings.ReplaceAll(name, "`", "'")+"`")
+		names = append(names, "`"+inline(strings.ReplaceAll(name, "`", "'"), true)+"`")
 	}
 	return strings.Join(names, ", ")
 }

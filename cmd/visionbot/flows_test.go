@@ -61,6 +61,21 @@ func answerText(t *testing.T, p slackemu.Posted) string {
 	return b.String()
 }
 
+// onlyAnswer is the one message the bot left in the thread ts of channel.
+func onlyAnswer(t *testing.T, h *harness, channel, ts string) slackemu.Posted {
+	t.Helper()
+	var answers []slackemu.Posted
+	for _, p := range h.slack.Posted(channel) {
+		if p.ThreadTS == ts {
+			answers = append(answers, p)
+		}
+	}
+	if len(answers) != 1 {
+		t.Fatalf("answers in the thread = %+v, want exactly one", answers)
+	}
+	return answers[0]
+}
+
 // footerID is the block_id of the actions block under an answer.
 func footerID(t *testing.T, p slackemu.Posted) string {
 	t.Helper()
@@ -183,22 +198,14 @@ func TestStreamedAnswer(t *testing.T) {
 			file := mentionWithPhoto(t, h, ts, "<@"+slackemu.BotUserID+"> recipe")
 			h.waitLog(t, 1, `"trigger":"mention"`, `"outcome":"ok"`)
 
-			var answers []slackemu.Posted
-			for _, p := range h.slack.Posted("C1") {
-				if p.ThreadTS == ts {
-					answers = append(answers, p)
-				}
+			got := onlyAnswer(t, h, "C1", ts)
+			if text := answerText(t, got); text != answer {
+				t.Errorf("answer shows %q, want %q", text, answer)
 			}
-			if len(answers) != 1 {
-				t.Fatalf("answers in the thread = %+v, want exactly one", answers)
+			if got.Streamed != tt.streamed {
+				t.Errorf("streamed = %v, want %v", got.Streamed, tt.streamed)
 			}
-			if got := answerText(t, answers[0]); got != answer {
-				t.Errorf("answer shows %q, want %q", got, answer)
-			}
-			if answers[0].Streamed != tt.streamed {
-				t.Errorf("streamed = %v, want %v", answers[0].Streamed, tt.streamed)
-			}
-			if id := footerAbout(t, answers[0]); id != "recipe|"+file["id"].(string) {
+			if id := footerAbout(t, got); id != "recipe|"+file["id"].(string) {
 				t.Errorf("footer block_id = %q", id)
 			}
 			for _, m := range tt.noMethods {

@@ -25,6 +25,13 @@ type Posted struct {
 	Files       []string        // the ids of the files it shares (files.completeUploadExternal)
 	User        string          // ephemerals only: the user who sees it
 	At          time.Time       // when it was posted (stream: when it started)
+	// UnfurlLinks and UnfurlMedia say whether Slack would preview the
+	// message's links to pages and to media: as its chat.postMessage's
+	// unfurl_links and unfurl_media said, else by Slack's defaults for an
+	// app's message (pages no, media yes). chat.update and the streaming
+	// methods take no such arguments.
+	UnfurlLinks bool
+	UnfurlMedia bool
 }
 
 // message is a stored message. fields is the Slack message object as
@@ -40,6 +47,8 @@ type message struct {
 	streamed  bool
 	user      string // ephemeral target
 	at        time.Time
+
+	unfurlLinks, unfurlMedia bool // see Posted
 
 	// dropOnStop marks a stream started in a channel without its recipient:
 	// Slack shows it while it streams and drops it when it stops.
@@ -63,6 +72,7 @@ func (m *message) posted() Posted {
 	p := Posted{
 		Channel: m.channel, TS: m.ts, ThreadTS: m.threadTS(), Text: m.str("text"),
 		Streamed: m.streamed, User: m.user, At: m.at,
+		UnfurlLinks: m.unfurlLinks, UnfurlMedia: m.unfurlMedia,
 	}
 	p.Blocks, _ = m.fields["blocks"].(json.RawMessage)
 	p.Attachments, _ = m.fields["attachments"].(json.RawMessage)
@@ -397,12 +407,25 @@ func (s *Server) postMessage(r *apiReq) any {
 	if e := messageContent(f, r, true); e != nil {
 		return e
 	}
-	m := &message{channel: ch, ts: ts, fields: f, byBot: true, at: time.Now()}
+	m := &message{channel: ch, ts: ts, fields: f, byBot: true, at: time.Now(),
+		unfurlLinks: flag(r.param("unfurl_links"), false), unfurlMedia: flag(r.param("unfurl_media"), true)}
 	s.store(m)
 	if t := m.threadTS(); t != "" {
 		s.clearStatusOnReply(ch, t)
 	}
 	return okResp("channel", ch, "ts", ts, "message", s.render(m))
+}
+
+// flag reads a boolean argument as Slack does ("true" or "1", "false" or
+// "0"), or def when it is missing.
+func flag(v string, def bool) bool {
+	switch v {
+	case "true", "1":
+		return true
+	case "false", "0":
+		return false
+	}
+	return def
 }
 
 func (s *Server) postEphemeral(r *apiReq) any {
@@ -503,7 +526,7 @@ func (s *Server) startStream(r *apiReq) any {
 	// recipient would see it, so the message is gone once it stops.
 	drop := !strings.HasPrefix(ch, "D") && (r.param("recipient_user_id") == "" || r.param("recipient_team_id") == "")
 	s.store(&message{channel: ch, ts: ts, fields: f, byBot: true, streaming: true, streamed: true,
-		dropOnStop: drop, at: time.Now()})
+		dropOnStop: drop, at: time.Now(), unfurlMedia: true})
 	s.clearStatusOnReply(ch, r.param("thread_ts"))
 	return okResp("channel", ch, "ts", ts)
 }

@@ -370,6 +370,51 @@ func postText(ctx context.Context, api *slack.Client, ch, text, thread string) (
 	return ts, err
 }
 
+// A post records whether Slack would unfurl its links and media: as its
+// arguments say, else by Slack's defaults for an app's message; an edit
+// keeps them, and a stream has the defaults.
+func TestUnfurlFlags(t *testing.T) {
+	s, api := newEmu(t)
+	ctx := context.Background()
+	tests := []struct {
+		name         string
+		opts         []slack.MsgOption
+		links, media bool
+	}{
+		{"defaults", nil, false, true},
+		{"both off", []slack.MsgOption{slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl()}, false, false},
+		{"links on", []slack.MsgOption{slack.MsgOptionEnableLinkUnfurl()}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ts, err := api.PostMessageContext(ctx, "C5", append([]slack.MsgOption{slack.MsgOptionText(tt.name, false)}, tt.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, err := api.UpdateMessageContext(ctx, "C5", ts, slack.MsgOptionText(tt.name+" edited", false)); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range s.Posted("C5") {
+				if p.TS == ts && (p.UnfurlLinks != tt.links || p.UnfurlMedia != tt.media || p.Text != tt.name+" edited") {
+					t.Errorf("posted %+v: unfurl links %v, media %v, want %v, %v", p, p.UnfurlLinks, p.UnfurlMedia, tt.links, tt.media)
+				}
+			}
+		})
+	}
+	root := s.AddMessage("C6", map[string]any{"user": "U1", "text": "photo"})
+	_, ts, err := api.StartStreamContext(ctx, "C6", slack.MsgOptionTS(root), slack.MsgOptionMarkdownText("hi"),
+		slack.MsgOptionRecipientUserID("U1"), slack.MsgOptionRecipientTeamID(TeamID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := api.StopStreamContext(ctx, "C6", ts); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Posted("C6"); len(p) != 1 || p[0].UnfurlLinks || !p[0].UnfurlMedia {
+		t.Errorf("streamed %+v: want Slack's defaults, media unfurled", p)
+	}
+}
+
 func TestStreaming(t *testing.T) {
 	s, api := newEmu(t)
 	ctx := context.Background()
