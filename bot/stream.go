@@ -219,16 +219,11 @@ func (r *reply) Append(text string) {
 // since its code is all there already, and each file would cost Slack
 // calls and stay in the workspace for nothing.
 func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Footer, snippets ...handlers.Snippet) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	if ok, err := r.end(ctx); !ok {
+	ctx, done, err := r.ending(ctx)
+	if done == nil {
 		return err
 	}
-	ctx, release, err := r.claim.fenced(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
+	defer done()
 	parts := splitMarkdown(markdown, r.api.replyLimit)
 	most := max(r.cfg.MaxParts, 1)
 	if len(parts) <= most {
@@ -253,16 +248,11 @@ func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Fo
 // Fail is Finish with the notice as the answer: whatever was shown that the
 // notice does not start with is replaced.
 func (r *reply) Fail(ctx context.Context, notice string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	if ok, err := r.end(ctx); !ok {
+	ctx, done, err := r.ending(ctx)
+	if done == nil {
 		return err
 	}
-	ctx, release, err := r.claim.fenced(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
+	defer done()
 	return r.complete(ctx, splitMarkdown(notice, r.api.replyLimit), nil)
 }
 
@@ -272,16 +262,11 @@ func (r *reply) Fail(ctx context.Context, notice string) error {
 // shows, with note under it; with nothing shown yet, note replaces the
 // placeholder or is posted.
 func (r *reply) Stopped(ctx context.Context, note string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	if ok, err := r.end(ctx); !ok {
+	ctx, done, err := r.ending(ctx)
+	if done == nil {
 		return err
 	}
-	ctx, release, err := r.claim.fenced(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
+	defer done()
 	m := &r.msg
 	if m.phase == lost {
 		r.findPlaceholder(ctx)
@@ -305,6 +290,25 @@ func (r *reply) Stopped(ctx context.Context, note string) error {
 
 // end stops the goroutine and waits for the call it may be making. It
 // reports false when the reply had already ended.
+// ending starts the one ending of the reply (Finish, Fail or Stopped): on a
+// context of its own (see finishTimeout), once the writer's last call is
+// done, and within the request's claim on the shared queue. done releases
+// them; it is nil when there is nothing to write: another ending ran
+// (err nil), or the claim or the wait failed (err says which).
+func (r *reply) ending(ctx context.Context) (_ context.Context, done func(), err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	if ok, err := r.end(ctx); !ok {
+		cancel()
+		return nil, nil, err
+	}
+	ctx, release, err := r.claim.fenced(ctx)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ctx, func() { release(); cancel() }, nil
+}
+
 func (r *reply) end(ctx context.Context) (bool, error) {
 	r.mu.Lock()
 	ended := r.ended
