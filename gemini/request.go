@@ -70,7 +70,7 @@ func (c *Client) requestConfig(req vision.Request, images inlineImages) *genai.G
 		t := *c.thinking
 		config.ThinkingConfig = &t
 	}
-	if mr, ok := mediaResolutions[req.MediaResolution]; ok && len(images) > 0 &&
+	if mr, ok := mediaResolution(req.MediaResolution); ok && len(images) > 0 &&
 		acceptsMediaResolution(c.model) && !c.refused.has(settingMediaResolution) {
 		config.MediaResolution = mr
 	}
@@ -97,16 +97,23 @@ func (c *Client) maxOutputTokens(answer int) int32 {
 	return int32(min(answer+c.thinkingAllowance, maxOutputTokenLimit))
 }
 
-// mediaResolutions are Gemini's names for the use cases' levels. They go in
+// mediaResolution is Gemini's name for a use case's level, and false for
+// none (the model's own). It goes in
 // generationConfig.mediaResolution, which Google's "Media resolution" page
 // (ai.google.dev/gemini-api/docs/media-resolution) documents as taken
 // "globally for an entire generateContent request (all multimodal
 // models)"; the per-part setting is for Gemini 3 only and adds nothing the
 // bot needs (its extra level, ultra high, is per part only).
-var mediaResolutions = map[vision.MediaResolution]genai.MediaResolution{
-	vision.MediaResolutionLow:    genai.MediaResolutionLow,
-	vision.MediaResolutionMedium: genai.MediaResolutionMedium,
-	vision.MediaResolutionHigh:   genai.MediaResolutionHigh,
+func mediaResolution(level vision.MediaResolution) (genai.MediaResolution, bool) {
+	switch level {
+	case vision.MediaResolutionLow:
+		return genai.MediaResolutionLow, true
+	case vision.MediaResolutionMedium:
+		return genai.MediaResolutionMedium, true
+	case vision.MediaResolutionHigh:
+		return genai.MediaResolutionHigh, true
+	}
+	return "", false
 }
 
 // acceptsMediaResolution reports whether model is one the bot sends a

@@ -75,9 +75,9 @@ func WriteTable(w io.Writer, r *Results) {
 		callsSummary(o.CallsPerMinute, r.Tiers), verdict(len(over) == 0))
 	fmt.Fprintf(w, "| goroutines before / after the run | back to baseline | %d / %d | %s | | |\n",
 		o.Goroutines[0], o.Goroutines[1], verdict(o.Goroutines[0] >= 0 && o.Goroutines[1] <= o.Goroutines[0]))
-	if ours, theirs, n := meanInput(r.Tokens, tokenModels[0]); n > 0 {
+	if ours, theirs, n := meanInput(r.Tokens, tokenModels()[0]); n > 0 {
 		fmt.Fprintf(w, "| input tokens per analysis, %s, mean of %d use cases (table below) | each use case its media resolution | %d | | %d | %s |\n",
-			tokenModels[0], n, ours, theirs, tokenRatio(ours, theirs))
+			tokenModels()[0], n, ours, theirs, tokenRatio(ours, theirs))
 	}
 
 	fmt.Fprintln(w, "\nTime to first visible text by load (p50 / p99; overhead = minus the injected latency):")

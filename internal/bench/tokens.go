@@ -35,7 +35,7 @@ type TokenRow struct {
 // tokenModels are the models whose accounting the stage shows: the
 // default alias, counted as Gemini 3 counts images (a fixed count per
 // media resolution), and Gemini 2.5, counted by 768x768 tiles.
-var tokenModels = []string{"gemini-flash-latest", "gemini-2.5-flash"}
+func tokenModels() []string { return []string{"gemini-flash-latest", "gemini-2.5-flash"} }
 
 // tokenStage sends each built-in use case one analysis of the photo, as
 // the bot sends it (Slack's thumbnail, or the original for code, at the use
@@ -55,7 +55,7 @@ func tokenStage(ctx context.Context, opt Options, photos photoSet, say func(stri
 	}
 	defer os.RemoveAll(plain)
 	var rows []TokenRow
-	for _, model := range tokenModels {
+	for _, model := range tokenModels() {
 		byMode := map[bool]map[string]TokenUse{}
 		for _, pass := range []bool{false, true} {
 			extra := map[string]string{"GEMINI_MODEL": model}
