@@ -151,5 +151,8 @@ func renderHome(home handlers.Home) slack.HomeTabViewRequest {
 		how.WriteString("• " + line + "\n")
 	}
 	blocks = append(blocks, mrkdwn(how.String()))
+	if home.Privacy != "" {
+		blocks = append(blocks, slack.NewDividerBlock(), slack.NewHeaderBlock(plain("Your photos")), mrkdwn(home.Privacy))
+	}
 	return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
 }

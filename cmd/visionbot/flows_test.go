@@ -537,7 +537,8 @@ func TestReactionTriggerAndHome(t *testing.T) {
 	}
 	waitFor(t, func() bool { return len(h.slack.Views()) == 1 }, "the Home tab is published")
 	raw, _ := json.Marshal(h.slack.Views()[0])
-	for _, want := range []string{`"type":"home"`, "recipe", "nutrition", "Analyze image", "/analyze", "fork_and_knife"} {
+	for _, want := range []string{`"type":"home"`, "recipe", "nutrition", "Analyze image", "/analyze", "fork_and_knife",
+		"I keep nothing myself", "ai.google.dev/gemini-api/terms"} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("the Home tab lacks %q", want)
 		}
