@@ -33,7 +33,11 @@ func (h *Handler) said(ctx context.Context, j *job, s Said) {
 		return
 	}
 	text, viewed, hasRef := h.viewedRef(s.Text, j.where.User)
-	j.ask(h.catalog.Choose(text))
+	uc, question, named := h.catalog.Named(text)
+	if !named {
+		uc, question = h.catalog.Default(), strings.TrimSpace(text)
+	}
+	j.ask(uc, question)
 	ctx = j.startProgress(ctx)
 	if err := h.checkQuestion(j.question); err != nil {
 		j.fail(ctx, err)
@@ -43,20 +47,14 @@ func (h *Handler) said(ctx context.Context, j *job, s Said) {
 	case hasRef && len(s.Files) == 0:
 		h.answerViewed(ctx, j, viewed)
 	case threaded:
-		h.followThread(ctx, j, inThread{ts: j.where.Message, text: text, files: s.Files})
+		h.followThread(ctx, j, inThread{ts: j.where.Message, text: text, files: s.Files, named: named})
 	case len(s.Files) > 0:
 		h.answer(ctx, j, conversation{files: s.Files})
-	case j.where.Trigger == TriggerDM && j.question == "" && h.namesUseCase(text):
+	case j.where.Trigger == TriggerDM && j.question == "" && named:
 		h.askForPhoto(ctx, j)
 	default:
 		j.fail(ctx, failure.Errorf("find an image", failure.NoImage, "", nil))
 	}
-}
-
-// namesUseCase says whether text starts with a use case's name or alias.
-func (h *Handler) namesUseCase(text string) bool {
-	_, named := h.named(text)
-	return named
 }
 
 // followThread answers a message in a thread with the thread: its photos

@@ -13,6 +13,7 @@ type inThread struct {
 	ts    string
 	text  string
 	files []File
+	named bool // text starts with a use case's name or alias
 }
 
 // followUp builds the conversation for a message in a thread from the
@@ -45,7 +46,7 @@ func (h *Handler) followUp(msgs []Message, m inThread, uc prompts.UseCase, quest
 		return conversation{}, false
 	}
 	text := strings.TrimSpace(m.text)
-	if _, named := h.named(text); !named && th.useCase != "" {
+	if !m.named && th.useCase != "" {
 		if last, ok := h.catalog.Lookup(th.useCase); ok {
 			uc = last
 		}
@@ -64,12 +65,6 @@ func (h *Handler) followUp(msgs []Message, m inThread, uc prompts.UseCase, quest
 	// The new message's length was checked before (checkQuestion).
 	later = append(later, vision.Turn{Role: vision.RoleUser, Text: text})
 	return conversation{files: files, later: later, useCase: uc, question: question}, true
-}
-
-// named is the use case text starts with, if it names one.
-func (h *Handler) named(text string) (prompts.UseCase, bool) {
-	first, _, _ := strings.Cut(strings.TrimSpace(text), " ")
-	return h.catalog.Lookup(strings.ToLower(strings.Trim(first, ",:;.!?")))
 }
 
 // thread is what a follow-up needs of the messages before it.
@@ -129,7 +124,7 @@ func (h *Handler) readThread(before []Message, taken int) thread {
 		case h.ours(msg) && msg.Answer != nil:
 			th.useCase = msg.Answer.UseCase
 		case !h.ours(msg) && msg.BotID == "":
-			if uc, named := h.named(h.withoutOwnMention(msg.Text)); named {
+			if uc, _, named := h.catalog.Named(h.withoutOwnMention(msg.Text)); named {
 				th.useCase = uc.Name
 			}
 		}

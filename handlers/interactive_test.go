@@ -96,6 +96,16 @@ func TestFollowUps(t *testing.T) {
 			wantLast: "looks great\n\nnutrition per serving?",
 		},
 		{
+			// The word and the question on two lines: the use case is the
+			// first word, whatever space follows it.
+			name:     "a use case named before a line break switches to it too",
+			msg:      Message{Channel: "C1", TS: "1700000000.000500", ThreadTS: "1700000000.000100", User: "U1", Text: "describe\nwhat is this?"},
+			thread:   followUpThread(),
+			wantUC:   "describe",
+			wantRole: []vision.Role{vision.RoleUser, vision.RoleModel, vision.RoleUser},
+			wantLast: "looks great\n\ndescribe\nwhat is this?",
+		},
+		{
 			name: "a follow-up in an upload's thread finds the image through the answer",
 			msg:  Message{Channel: "C1", TS: "1700000000.000500", ThreadTS: "1700000000.000100", User: "U1", Text: "in React please"},
 			thread: []Message{

@@ -399,17 +399,27 @@ func (c *Catalog) All() []UseCase {
 // chosen and the whole text is the question. The question is trimmed; blank
 // text gives the default and "".
 func (c *Catalog) Choose(text string) (uc UseCase, question string) {
+	if uc, rest, ok := c.Named(text); ok {
+		return uc, rest
+	}
+	return c.Default(), strings.TrimSpace(text)
+}
+
+// Named is the use case that text's first word names, and the rest of the
+// text; ok is false when the first word names none.
+func (c *Catalog) Named(text string) (uc UseCase, rest string, ok bool) {
 	text = strings.TrimSpace(text)
-	first, rest := text, ""
+	first := text
 	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
 		first, rest = text[:i], text[i:]
 	}
-	if first != "" {
-		if uc, ok := c.Lookup(first); ok {
-			return uc, strings.TrimSpace(rest)
-		}
+	if first == "" {
+		return UseCase{}, "", false
 	}
-	return c.Default(), text
+	if uc, ok = c.Lookup(first); !ok {
+		return UseCase{}, "", false
+	}
+	return uc, strings.TrimSpace(rest), true
 }
 
 // UsageHint is the slash command's one-line usage, names only, in the order
