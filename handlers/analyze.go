@@ -25,7 +25,6 @@ func (h *Handler) said(ctx context.Context, j *job, s Said) {
 	threaded := j.where.inThread()
 	bare := strings.TrimSpace(s.Text) == "" && !threaded
 	if len(s.Files) == 0 && (isHelp(s.Text) || bare) {
-		j.where.Message = "" // no reactions on a help text
 		err := j.timed(func() error {
 			return h.slack.Poster.PostReply(ctx, j.where.Channel, j.where.Thread, h.helpText())
 		})

@@ -67,13 +67,17 @@ func (h *Handler) openUploadForm(ctx context.Context, j *job) {
 	j.end(err, "form")
 }
 
+// emptyForm is the detail of a NoImage failure of a form: neither the
+// analyzed message nor the form held an image.
+const emptyForm = "empty form"
+
 // submission answers a submitted form: in the analyzed message's thread,
 // or for an upload, in the thread of a new message that says who asked.
 func (h *Handler) submission(ctx context.Context, j *job, sub Submission) {
 	j.ask(h.useCaseNamed(sub.UseCase), strings.TrimSpace(sub.Question))
 	if err := h.checkQuestion(j.question); err != nil {
 		// Privately: the thread isn't the place for a form's typo.
-		j.where.Thread, j.where.Message = "", ""
+		j.where.Thread = ""
 		j.fail(ctx, err)
 		return
 	}
@@ -82,7 +86,7 @@ func (h *Handler) submission(ctx context.Context, j *job, sub Submission) {
 		files = stubs(sub.Files)
 	}
 	if len(files) == 0 {
-		j.fail(ctx, failure.Errorf("read the form", failure.NoImage, "", nil))
+		j.fail(ctx, failure.Errorf("read the form", failure.NoImage, emptyForm, nil))
 		return
 	}
 	if j.where.Thread == "" {

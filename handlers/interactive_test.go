@@ -303,6 +303,9 @@ func TestSubmit(t *testing.T) {
 		wantReply   string
 		wantRespond string
 		wantFileIDs []string
+		// wantReactions are the reactions on the analyzed message: none
+		// for a request that ended before it showed :eyes:.
+		wantReactions []string
 	}{
 		{
 			name:        "the shortcut's form answers in the message's thread",
@@ -326,6 +329,14 @@ func TestSubmit(t *testing.T) {
 			sub:         Submission{UseCase: "recipe", Uploads: []File{photo("F1")}},
 			postErr:     failure.Errorf("chat.postMessage", failure.NotInChannel, "", errors.New("not_in_channel")),
 			wantRespond: "/invite @visionbot",
+		},
+		{
+			name:          "a form without an image is told so, with no outcome reaction where there was no :eyes:",
+			form:          FormTarget{Channel: "C1", Thread: "1700000000.000100", Message: "1700000000.000200", ResponseURL: "https://hooks.slack.com/r"},
+			sub:           Submission{UseCase: "recipe"},
+			wantThread:    "1700000000.000100",
+			wantReply:     "I couldn't find an image in that message or the form. Open *Analyze image* again and attach a photo (JPEG, PNG, WebP, HEIC or GIF).",
+			wantReactions: []string{},
 		},
 		{
 			name:        "a question over the bound is refused privately, and nothing is posted",
@@ -360,7 +371,7 @@ func TestSubmit(t *testing.T) {
 				}
 			} else if len(s.replies) != 1 || s.replies[0].thread != tt.wantThread || s.replies[0].text != tt.wantReply {
 				t.Errorf("replies = %+v, want %q in %s", s.replies, tt.wantReply, tt.wantThread)
-			} else if s.replies[0].footer.Ref.UseCase != tt.sub.UseCase {
+			} else if answered := tt.wantReply == "Answer."; answered && (s.replies[0].footer == nil || s.replies[0].footer.Ref.UseCase != tt.sub.UseCase) {
 				t.Errorf("footer = %+v", s.replies[0].footer)
 			}
 			if tt.wantFileIDs != nil && !slices.Equal(s.fileInfos, tt.wantFileIDs) {
@@ -371,6 +382,9 @@ func TestSubmit(t *testing.T) {
 			}
 			if tt.wantRespond == "" && len(s.responses) != 0 {
 				t.Errorf("responses = %q, want none", s.responses)
+			}
+			if tt.wantReactions != nil && !slices.Equal(s.reactions, tt.wantReactions) {
+				t.Errorf("reactions = %q, want %q", s.reactions, tt.wantReactions)
 			}
 		})
 	}

@@ -59,7 +59,11 @@ type job struct {
 // Slack's Stop button), and, when configured, :eyes: on the message. Its
 // calls run beside the answer, which never waits for them.
 type progress struct {
-	calls sync.WaitGroup
+	// started: startProgress ran, so endProgress has something to end. A
+	// request that fails before (a refusal, a form without an image) ends
+	// with no outcome reaction, as it showed no :eyes:.
+	started bool
+	calls   sync.WaitGroup
 	// shown says what the calls put up, so that the end takes down only
 	// that; written by the calls, read after calls.Wait.
 	status, session, eyes bool
@@ -110,6 +114,7 @@ func (j *job) startProgress(ctx context.Context) context.Context {
 	if thread == "" {
 		return ctx
 	}
+	j.progress.started = true
 	if stops := j.h.cfg.Stops; stops != nil {
 		var stop context.CancelCauseFunc
 		ctx, stop = context.WithCancelCause(ctx)
@@ -175,6 +180,10 @@ func (j *job) logCourtesy(what string, err error) {
 // outcome. These are courtesies: a failure is logged, never shown, and one
 // skipped under load is not even logged. ctx is a finishing context.
 func (j *job) endProgress(ctx context.Context, ok bool) {
+	if !j.progress.started {
+		return
+	}
+	j.progress.started = false
 	if j.progress.unwatch != nil {
 		j.progress.unwatch()
 		j.progress.unwatch = nil

@@ -75,7 +75,6 @@ func (h *Handler) Interrupted(ctx context.Context, o Origin, cause error) {
 // tell is the one way to reach the person behind a request that is not
 // running: a notice, on a context of its own, with no progress reaction.
 func (h *Handler) tell(ctx context.Context, o Origin, err error, privately bool) {
-	o.Message = ""
 	j := h.start(o)
 	if privately && o.ResponseURL != "" {
 		ctx, cancel := finishing(ctx)

@@ -32,8 +32,12 @@ func (h *Handler) userMessage(err error) string {
 func (h *Handler) inputMessage(kind failure.Kind, detail string, err error) (string, bool) {
 	switch kind {
 	case failure.NoImage:
-		if detail == noRecentPhoto {
+		switch detail {
+		case noRecentPhoto:
 			return h.noRecentPhotoText(), true
+		case emptyForm:
+			return fmt.Sprintf("I couldn't find an image in that message or the form. Open *Analyze image* again and attach a photo (%s).",
+				SupportedFormats), true
 		}
 		return fmt.Sprintf("I couldn't find an image here. Attach a photo (%s) to your message and mention me, "+
 			"or mention me in the photo's thread. Say `%s help` to see what I can do.", SupportedFormats, h.cfg.BotName), true
