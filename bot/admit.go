@@ -75,9 +75,6 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 	case overLimitQuietly:
 		return
 	}
-	if pol.limits && !b.withinBudget(ctx, req.Origin) {
-		return
-	}
 	if pol.beside {
 		b.pool.runBeside(string(req.Trigger), req)
 		return
@@ -163,7 +160,7 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 	}
 	counters := make([]Counter, len(limits))
 	for i, l := range limits {
-		counters[i] = Counter{Key: l.key, Window: l.window}
+		counters[i] = Counter{Key: l.key, Window: l.window, Read: l.read}
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
@@ -177,13 +174,16 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 	}
 	for i, l := range limits {
 		c := adm.Counts[i]
-		if c.N <= l.max {
+		if !l.passed(c) {
 			continue
 		}
-		why := handlers.Refusal{Reason: l.reason, Limit: l.max, Window: l.window, RetryIn: c.ResetIn}
 		resetIn := c.ResetIn
-		if resetIn <= 0 {
+		if resetIn <= 0 || l.read { // a budget's total outlives its day
 			resetIn = l.window
+		}
+		why := handlers.Refusal{Reason: l.reason, Limit: l.max, Window: l.window, RetryIn: resetIn}
+		if budget := l.reason.Budget(); budget != "" && b.cfg.Observer != nil {
+			b.cfg.Observer.BudgetRefused(budget)
 		}
 		first, err := b.store.Claim(ctx, resetIn, "told:"+l.key+":"+o.User)
 		fields := []zap.Field{zap.String("limit", l.key), zap.String("user", o.User), zap.Int64("count", c.N), zap.Duration("reset_in", resetIn)}
@@ -195,31 +195,6 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 		return overLimit, why
 	}
 	return admitted, handlers.Refusal{}
-}
-
-// withinBudget checks the daily token budgets of a request that will ask
-// Gemini. Over one, its user is told once until the budget resets, then
-// gets silence, as with the rates.
-func (b *Bot) withinBudget(ctx context.Context, o handlers.Origin) bool {
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	defer cancel()
-	over := b.cfg.Ledger.Check(ctx, o)
-	if over == nil {
-		return true
-	}
-	budget := over.why.Reason.Budget()
-	if b.cfg.Observer != nil {
-		b.cfg.Observer.BudgetRefused(budget)
-	}
-	fields := []zap.Field{zap.String("budget", budget), zap.String("user", o.User), zap.String("channel", o.Channel),
-		zap.Int64("tokens_a_day", over.why.Limit), zap.Duration("reset_in", over.why.RetryIn)}
-	if first, err := b.store.Claim(ctx, over.why.RetryIn, "told:"+over.key+":"+o.User); !first && err == nil {
-		b.log.Debug("refused a request over a token budget, silently: the user was told already", fields...)
-		return false
-	}
-	b.log.Info("refused a request over a token budget and told the user", fields...)
-	b.decline(o, over.why)
-	return false
 }
 
 // stop carries a person's Stop to the request answering in the thread,

@@ -28,11 +28,6 @@ func (s stalledStore) Claim(ctx context.Context, ttl time.Duration, keys ...stri
 	return s.memory.Claim(ctx, ttl, keys...)
 }
 
-func (s stalledStore) Spent(ctx context.Context, keys ...string) ([]int64, error) {
-	<-s.release
-	return s.memory.Spent(ctx, keys...)
-}
-
 func (s stalledStore) Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error {
 	<-s.release
 	return s.memory.Spend(ctx, ttl, n, keys...)

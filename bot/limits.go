@@ -189,27 +189,41 @@ func (acc access) allows(o handlers.Origin, ownTeam string) bool {
 	return acc.external || ownTeam == "" || o.Team == ownTeam
 }
 
-// limit is one counter a request is checked against.
+// limit is one counter a request is checked against. A rate or the
+// thread cap counts the request and refuses it beyond max; a budget
+// (read) is only read, refuses once its total reaches max, and resets when
+// its window (the rest of the day) ends.
 type limit struct {
 	key    string
 	max    int64
 	window time.Duration
 	reason handlers.RefusalReason
+	read   bool
+}
+
+// passed reports whether the count c is beyond the limit.
+func (l limit) passed(c Count) bool {
+	if l.read {
+		return c.N >= l.max
+	}
+	return c.N > l.max
 }
 
 // limitsOf are the counters o's request counts against, in the order they
-// are checked.
+// are checked: the rates, the thread cap, then the token budgets.
 func (b *Bot) limitsOf(o handlers.Origin) []limit {
 	l := b.cfg.Limits
 	var out []limit
 	if l.User.on() && o.User != "" {
-		out = append(out, limit{"rate:user:" + o.User, l.User.N, l.User.Per, handlers.RefusedUserRate})
+		out = append(out, limit{key: "rate:user:" + o.User, max: l.User.N, window: l.User.Per, reason: handlers.RefusedUserRate})
 	}
 	if l.Channel.on() && o.Channel != "" {
-		out = append(out, limit{"rate:channel:" + o.Channel, l.Channel.N, l.Channel.Per, handlers.RefusedChannelRate})
+		out = append(out, limit{key: "rate:channel:" + o.Channel, max: l.Channel.N, window: l.Channel.Per, reason: handlers.RefusedChannelRate})
 	}
-	if l.ThreadReplies > 0 && o.Channel != "" && o.Thread != "" {
-		out = append(out, limit{"thread:" + o.Channel + ":" + o.Thread, int64(l.ThreadReplies), l.ThreadWindow, handlers.RefusedThreadCap})
+	// A cap without a window would expire as it is counted: none at all.
+	if l.ThreadReplies > 0 && l.ThreadWindow > 0 && o.Channel != "" && o.Thread != "" {
+		out = append(out, limit{key: "thread:" + o.Channel + ":" + o.Thread, max: int64(l.ThreadReplies), window: l.ThreadWindow, reason: handlers.RefusedThreadCap})
 	}
-	return out
+	// The day's token budgets are read in the same call to the store.
+	return append(out, b.cfg.Ledger.limitsOf(o)...)
 }

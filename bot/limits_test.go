@@ -226,10 +226,6 @@ func (failingStore) Admit(context.Context, time.Duration, []string, []Counter) (
 	return Admission{}, fmt.Errorf("store down")
 }
 
-func (failingStore) Spent(context.Context, ...string) ([]int64, error) {
-	return nil, fmt.Errorf("store down")
-}
-
 func (failingStore) Spend(context.Context, time.Duration, int64, ...string) error {
 	return fmt.Errorf("store down")
 }

@@ -62,10 +62,11 @@ type health struct {
 
 // admitScript is Store.Admit in one round trip. KEYS are the seen keys,
 // then the counters; ARGV[1] is how many seen keys there are, ARGV[2] their
-// ttl in milliseconds, then each counter's window. It answers {0} for a
-// duplicate, else {1, n1, ms1, n2, ms2, …}: each counter's count and the
-// milliseconds until it resets. A counter without an expiry (a new one, or
-// one left by a crash between two calls) gets its window.
+// ttl in milliseconds, then each counter's window (-1 for a counter only
+// read). It answers {0} for a duplicate, else {1, n1, ms1, n2, ms2, …}:
+// each counter's count and the milliseconds until it resets. A counter
+// without an expiry (a new one, or one left by a crash between two calls)
+// gets its window; one only read is left as it is (0 when absent).
 const admitScript = `
 local seen = tonumber(ARGV[1])
 local fresh = true
@@ -76,14 +77,19 @@ if not fresh then return {0} end
 local out = {1}
 for i = seen + 1, #KEYS do
   local window = tonumber(ARGV[2 + i - seen])
-  local n = redis.call('INCR', KEYS[i])
-  local ttl = redis.call('PTTL', KEYS[i])
-  if ttl < 0 then
-    redis.call('PEXPIRE', KEYS[i], window)
-    ttl = window
+  if window < 0 then
+    out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0')
+    out[#out + 1] = math.max(redis.call('PTTL', KEYS[i]), 0)
+  else
+    local n = redis.call('INCR', KEYS[i])
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('PEXPIRE', KEYS[i], window)
+      ttl = window
+    end
+    out[#out + 1] = n
+    out[#out + 1] = ttl
   end
-  out[#out + 1] = n
-  out[#out + 1] = ttl
 end
 return out
 `
@@ -262,7 +268,11 @@ func (s *RedisStore) Admit(ctx context.Context, ttl time.Duration, seen []string
 	}
 	for _, c := range counters {
 		keys = append(keys, s.opts.Prefix+c.Key)
-		args = append(args, c.Window.Milliseconds())
+		window := c.Window.Milliseconds()
+		if c.Read {
+			window = -1
+		}
+		args = append(args, window)
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
@@ -286,35 +296,6 @@ func (s *RedisStore) Admit(ctx context.Context, ttl time.Duration, seen []string
 		counts[i] = Count{N: res[1+2*i], ResetIn: time.Duration(res[2+2*i]) * time.Millisecond}
 	}
 	return Admission{Fresh: true, Counts: counts}, nil
-}
-
-// Spent implements Store: one MGET.
-func (s *RedisStore) Spent(ctx context.Context, keys ...string) ([]int64, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	if !s.tryRedis() {
-		return s.memory.Spent(ctx, keys...)
-	}
-	full := make([]string, len(keys))
-	for i, k := range keys {
-		full[i] = s.opts.Prefix + k
-	}
-	rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
-	vals, err := s.client.MGet(rctx, full...).Result()
-	if err != nil {
-		s.failed(err)
-		return s.memory.Spent(ctx, keys...)
-	}
-	s.worked()
-	out := make([]int64, len(keys))
-	for i, v := range vals {
-		if str, ok := v.(string); ok {
-			out[i], _ = strconv.ParseInt(str, 10, 64)
-		}
-	}
-	return out, nil
 }
 
 // Spend implements Store in one round trip: SET NX with the expiry makes a

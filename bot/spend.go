@@ -64,31 +64,29 @@ func NewLedger(store Store, budgets Budgets, team string, log *zap.Logger) *Ledg
 // off between replicas.
 const spendTTL = 26 * time.Hour
 
-// account is one budget a request counts against today.
-type account struct {
-	key    string
-	max    int64
-	reason handlers.RefusalReason
-}
-
-// accountsOf are the budgets o's request counts against on day: the
+// limitsOf are the budgets o's request counts against today, as limits
+// admission reads in its one call to the store (Counter.Read): the
 // user's, the channel's and the workspace's (the person's own team, so
-// that in Slack Connect each organisation spends its own).
-func (l *Ledger) accountsOf(o handlers.Origin, day string) []account {
-	var out []account
-	if l.budgets.User > 0 && o.User != "" {
-		out = append(out, account{"spend:" + day + ":user:" + o.User, int64(l.budgets.User), handlers.RefusedUserBudget})
+// that in Slack Connect each organisation spends its own). Each is spent
+// once its total reaches its max, and resets at midnight UTC.
+func (l *Ledger) limitsOf(o handlers.Origin) []limit {
+	if l == nil || !l.budgets.on() {
+		return nil
 	}
-	if l.budgets.Channel > 0 && o.Channel != "" {
-		out = append(out, account{"spend:" + day + ":channel:" + o.Channel, int64(l.budgets.Channel), handlers.RefusedChannelBudget})
+	day, left := today(l.now())
+	team := o.Team
+	if team == "" {
+		team = l.team
 	}
-	if l.budgets.Workspace > 0 {
-		team := o.Team
-		if team == "" {
-			team = l.team
+	var out []limit
+	add := func(on bool, who string, max Tokens, reason handlers.RefusalReason) {
+		if on && max > 0 {
+			out = append(out, limit{key: "spend:" + day + ":" + who, max: int64(max), window: left, reason: reason, read: true})
 		}
-		out = append(out, account{"spend:" + day + ":team:" + team, int64(l.budgets.Workspace), handlers.RefusedWorkspaceBudget})
 	}
+	add(o.User != "", "user:"+o.User, l.budgets.User, handlers.RefusedUserBudget)
+	add(o.Channel != "", "channel:"+o.Channel, l.budgets.Channel, handlers.RefusedChannelBudget)
+	add(true, "team:"+team, l.budgets.Workspace, handlers.RefusedWorkspaceBudget)
 	return out
 }
 
@@ -99,38 +97,6 @@ func today(now time.Time) (day string, left time.Duration) {
 	return now.Format(time.DateOnly), midnight.Sub(now)
 }
 
-// overBudget is a request refused because a budget of its is spent.
-type overBudget struct {
-	why handlers.Refusal
-	key string // the budget's key in the store, for telling its user once
-}
-
-// Check says whether o may start a request that asks Gemini: nil, or the
-// first of its budgets already spent. A store that fails lets the request
-// through, as the other limits do.
-func (l *Ledger) Check(ctx context.Context, o handlers.Origin) *overBudget {
-	if l == nil || !l.budgets.on() {
-		return nil
-	}
-	day, left := today(l.now())
-	accounts := l.accountsOf(o, day)
-	keys := make([]string, len(accounts))
-	for i, a := range accounts {
-		keys[i] = a.key
-	}
-	spent, err := l.store.Spent(ctx, keys...)
-	if err != nil {
-		l.log.Warn("could not read the token budgets: letting the request through", zap.Error(err))
-		return nil
-	}
-	for i, a := range accounts {
-		if spent[i] >= a.max {
-			return &overBudget{why: handlers.Refusal{Reason: a.reason, Limit: a.max, Window: 24 * time.Hour, RetryIn: left}, key: a.key}
-		}
-	}
-	return nil
-}
-
 // Spend implements handlers.Spending: tokens are added to each of o's
 // budgets for today. A request already started is never cut for its
 // budget; the next one is refused.
@@ -138,11 +104,10 @@ func (l *Ledger) Spend(ctx context.Context, o handlers.Origin, tokens int) {
 	if l == nil || !l.budgets.on() || tokens <= 0 {
 		return
 	}
-	day, _ := today(l.now())
-	accounts := l.accountsOf(o, day)
-	keys := make([]string, len(accounts))
-	for i, a := range accounts {
-		keys[i] = a.key
+	limits := l.limitsOf(o)
+	keys := make([]string, len(limits))
+	for i, b := range limits {
+		keys[i] = b.key
 	}
 	if err := l.store.Spend(ctx, spendTTL, int64(tokens), keys...); err != nil {
 		l.log.Warn("could not charge a request's tokens to its budgets", zap.String("user", o.User),

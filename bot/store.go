@@ -19,19 +19,19 @@ type Store interface {
 	// Claim records keys for ttl and reports whether none of them was
 	// recorded already.
 	Claim(ctx context.Context, ttl time.Duration, keys ...string) (bool, error)
-	// Spent are the totals of the keys, in the order asked; 0 for a key
-	// never spent on, or expired.
-	Spent(ctx context.Context, keys ...string) ([]int64, error)
 	// Spend adds n to each key's total; a key lives ttl from its first
 	// spend.
 	Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error
 }
 
 // Counter is one limit a request counts against: a counter that lives
-// Window from its first hit (a fixed window).
+// Window from its first hit (a fixed window). A counter to Read is only
+// read, not added to: a daily token budget, which Spend adds to when the
+// request ends.
 type Counter struct {
 	Key    string
 	Window time.Duration
+	Read   bool
 }
 
 // Admission is what the store says of a request.
@@ -119,6 +119,11 @@ func (s *memoryStore) Admit(_ context.Context, ttl time.Duration, seen []string,
 	}
 	counts := make([]Count, len(counters))
 	for i, c := range counters {
+		if c.Read {
+			e, _ := s.live(c.Key, now)
+			counts[i] = Count{N: e.n, ResetIn: max(e.until.Sub(now), 0)}
+			continue
+		}
 		counts[i] = s.count(now, c.Key, c.Window)
 	}
 	return Admission{Fresh: true, Counts: counts}, nil
@@ -135,19 +140,6 @@ func (s *memoryStore) count(now time.Time, key string, window time.Duration) Cou
 	e.n++
 	s.entries[key] = e
 	return Count{N: e.n, ResetIn: e.until.Sub(now)}
-}
-
-// Spent implements Store.
-func (s *memoryStore) Spent(_ context.Context, keys ...string) ([]int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	out := make([]int64, len(keys))
-	for i, k := range keys {
-		e, _ := s.live(k, now)
-		out[i] = e.n
-	}
-	return out, nil
 }
 
 // Spend implements Store.
