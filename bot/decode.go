@@ -172,8 +172,9 @@ func (d decoder) reaction(ev *slackevents.ReactionAddedEvent, eventKey string) d
 		Message: item.Timestamp, User: ev.User}
 	return decoded{
 		req: handlers.Request{Origin: o, Ask: handlers.Reacted{Emoji: ev.Reaction, UseCase: useCase}},
-		// Two people adding the same emoji ask the same question once.
-		seen: []string{eventKey, "reaction:" + item.Channel + ":" + item.Timestamp + ":" + ev.Reaction},
+		// Two people adding the same emoji (whatever its skin tone) ask
+		// the same question once.
+		seen: []string{eventKey, "reaction:" + item.Channel + ":" + item.Timestamp + ":" + useCase},
 	}
 }
 

@@ -144,7 +144,7 @@ func TestDecode(t *testing.T) {
 			clear(m)
 			set("type", "reaction_added", "user", "U1", "reaction", "fork_and_knife::skin-tone-2", "item_user", "U2",
 				"item", map[string]any{"type": "message", "channel": "C1", "ts": "1.000100"}, "event_ts", "2.0")(m)
-		}, `reaction channel=C1 thread=1.000100 message=1.000100 user=U1 team= | reacted fork_and_knife::skin-tone-2 for recipe | seen event:Ev044C51K43V,reaction:C1:1.000100:fork_and_knife::skin-tone-2`},
+		}, `reaction channel=C1 thread=1.000100 message=1.000100 user=U1 team= | reacted fork_and_knife::skin-tone-2 for recipe | seen event:Ev044C51K43V,reaction:C1:1.000100:recipe`},
 		{"another emoji", "events/message_im.slack-web.json", func(m map[string]any) {
 			clear(m)
 			set("type", "reaction_added", "user", "U1", "reaction", "tada", "item", map[string]any{"type": "message", "channel": "C1", "ts": "1.0"})(m)

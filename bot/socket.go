@@ -310,9 +310,17 @@ func (b *Bot) handOver(evt socketmode.Event) {
 	}
 	b.log.Warn("admission is behind: told the user to retry")
 	b.pool.notify("busy", func(ctx context.Context) {
-		if d := b.decoder.decode(evt); d.ignored == "" {
-			b.flows.Decline(ctx, d.req.Origin, handlers.Refusal{Reason: handlers.RefusedBusy})
+		d := b.decoder.decode(evt)
+		if d.ignored != "" || d.stop != nil {
+			return
 		}
+		// The allow-lists promise silence outside them; without looking
+		// the team up, a person not known to be inside gets it too.
+		o := d.req.Origin
+		if policyOf(d.req.Trigger).allowLists && !b.access.allows(o, b.self.TeamID) {
+			return
+		}
+		b.flows.Decline(ctx, o, handlers.Refusal{Reason: handlers.RefusedBusy})
 	})
 }
 

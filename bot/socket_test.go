@@ -297,3 +297,29 @@ func TestDuplicatesAndOverflow(t *testing.T) {
 		t.Errorf("flows = %v, want %v", flows.calls, want)
 	}
 }
+
+// When admission is a whole intake behind, the person is told the bot is
+// busy; but never outside the allow-lists, which promise silence there,
+// and never for a Stop, which asks nothing.
+func TestBusyIntakeKeepsTheAllowLists(t *testing.T) {
+	socket, flows := &fakeSocket{}, &fakeFlows{}
+	cfg := testConfig(1, 8)
+	cfg.Access = Access{Channels: SlackIDs{"C1"}}
+	b := New(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
+	b.pool.start(context.Background(), time.Minute)
+	mention := func(eventID, channel string) socketmode.Event {
+		return request{event: callback("T1", eventID, map[string]any{"type": "app_mention", "user": "U1", "user_team": "T1",
+			"text": "<@UBOT> recipe", "ts": "1.00000" + eventID[len(eventID)-1:], "channel": channel})}.event(t, "env-"+eventID)
+	}
+	for len(b.intake) < cap(b.intake) {
+		b.intake <- mention("Ev0", "C1")
+	}
+	b.handOver(mention("Ev1", "C9")) // outside ALLOWED_CHANNELS
+	b.handOver(mention("Ev2", "C1"))
+	b.handOver(request{event: callback("T1", "Ev3", map[string]any{"type": "agent_session_stopped", "user": "U1",
+		"channel": "C1", "thread_ts": "1.000001"})}.event(t, "env-Ev3"))
+	b.pool.stop(5 * time.Second)
+	if !slices.Equal(flows.calls, []string{"busy C1 1.000002"}) {
+		t.Errorf("flows = %q, want only the busy notice in the allowed channel", flows.calls)
+	}
+}
