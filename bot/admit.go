@@ -200,11 +200,11 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 // stop carries a person's Stop to the request answering in the thread,
 // once per event: Slack's retry of it finds the request gone anyway.
 func (b *Bot) stop(ctx context.Context, d decoded) {
-	if verdict, _ := b.checkStore(ctx, d.seen, nil, handlers.Origin{}); verdict == duplicate {
-		return
-	}
 	if b.cfg.Stops == nil {
 		b.log.Debug("a Stop, and no board to take it", zap.String("channel", d.stop.channel))
+		return
+	}
+	if verdict, _ := b.checkStore(ctx, d.seen, nil, handlers.Origin{}); verdict == duplicate {
 		return
 	}
 	b.cfg.Stops.Stop(ctx, d.stop.channel, d.stop.thread)

@@ -154,22 +154,6 @@ func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 // password.
 func (s *RedisStore) Addr() string { return s.addr }
 
-// Ping checks that Redis answers. When it does not, the store starts on
-// its memory (without a warning of its own: the caller says it).
-func (s *RedisStore) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
-	err := s.client.Ping(ctx).Err()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil {
-		s.down, s.retryAt = true, s.now().Add(s.retryAfter)
-		return fmt.Errorf("ping Redis at %s: %w", s.addr, err)
-	}
-	s.down = false
-	return nil
-}
-
 // MinRedisVersion is the oldest Redis replicas can share: their queue
 // takes over a dead replica's requests with XAUTOCLAIM, new in 6.2.
 const MinRedisVersion = "6.2.0"
@@ -179,8 +163,8 @@ const MinRedisVersion = "6.2.0"
 var ErrRedisAuth = errors.New("it refused the password")
 
 // Version asks Redis for its version, which also proves that it answers
-// and takes the password. Like Ping, it starts the store on its memory
-// when Redis does not answer. An error never holds the password: Redis's
+// and takes the password. When Redis does not answer, the store starts on
+// its memory (without a warning of its own: the caller says it). An error never holds the password: Redis's
 // refusals do not repeat it, and the address is host:port.
 func (s *RedisStore) Version(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
@@ -190,7 +174,9 @@ func (s *RedisStore) Version(ctx context.Context) (string, error) {
 	defer s.mu.Unlock()
 	if err != nil {
 		s.down, s.retryAt = true, s.now().Add(s.retryAfter)
-		if msg := err.Error(); strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") ||
+		// go-redis knows NOAUTH and WRONGPASS; Redis before 6 words its
+		// refusals in prose.
+		if msg := err.Error(); redis.IsAuthError(err) ||
 			strings.Contains(msg, "invalid password") || strings.Contains(msg, "without any password configured") {
 			return "", fmt.Errorf("ask Redis at %s for its version: %w (%w)", s.addr, ErrRedisAuth, err)
 		}

@@ -45,16 +45,15 @@ func imageURL(f File, detail bool, maxBytes int64) string {
 // imageChoice is one copy of a file the bot may send: the original or one
 // of Slack's thumbnails, with its size when Slack said it (the original's).
 type imageChoice struct {
-	url      string
-	size     int64 // 0: unknown until downloaded
-	original bool
+	url  string
+	size int64 // 0: unknown until downloaded
 }
 
 // imageChoices are the copies of a file to send, the preferred first (see
 // imageURL), then each smaller thumbnail, largest first: what a request
 // falls back on when its images together are over its bound.
 func imageChoices(f File, detail bool, maxBytes int64) []imageChoice {
-	original := imageChoice{url: f.URLDownload, size: f.Size, original: true}
+	original := imageChoice{url: f.URLDownload, size: f.Size}
 	if original.url == "" {
 		original.url = f.URLPrivate
 	}

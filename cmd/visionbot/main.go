@@ -94,22 +94,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg, stderr)
-	if err != nil {
-		return err
-	}
+	log := newLogger(cfg, stderr)
 	defer func() { _ = log.Sync() }()
 	return serve(ctx, cfg, log)
 }
 
-func newLogger(cfg config, w io.Writer) (*zap.Logger, error) {
+func newLogger(cfg config, w io.Writer) *zap.Logger {
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	enc := zapcore.NewJSONEncoder(encCfg)
 	if cfg.LogFormat == "console" {
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), cfg.LogLevel.Level)), nil
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), cfg.LogLevel.Level))
 }
 
 // newSlack is the Web API client of the bot and of visionbot check. obs,

@@ -293,7 +293,7 @@ func shape(model string, rep Reply, r *Request) answerSpec {
 		if t := outputTokens(spec.thought); t > limit {
 			spec.thought = cutToTokens(spec.thought, limit)
 		}
-		left := limit - thoughtTokens(spec.thought)
+		left := limit - outputTokens(spec.thought)
 		if outputTokens(spec.text) > left {
 			spec.text, spec.finish = cutToTokens(spec.text, left), "MAX_TOKENS"
 		}
@@ -301,20 +301,13 @@ func shape(model string, rep Reply, r *Request) answerSpec {
 	spec.usage = wireUsage{
 		PromptTokenCount:     promptTokens(model, r),
 		CandidatesTokenCount: outputTokens(spec.text),
-		ThoughtsTokenCount:   thoughtTokens(spec.thought),
+		ThoughtsTokenCount:   outputTokens(spec.thought),
 	}
 	spec.usage.TotalTokenCount = spec.usage.PromptTokenCount + spec.usage.CandidatesTokenCount + spec.usage.ThoughtsTokenCount
 	if len(rep.Sources) > 0 && r.searches() {
 		spec.grounding = grounding(rep.Sources)
 	}
 	return spec
-}
-
-func thoughtTokens(thought string) int {
-	if thought == "" {
-		return 0
-	}
-	return outputTokens(thought)
 }
 
 // cutToTokens keeps the start of s that outputTokens counts as at most n.
