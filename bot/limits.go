@@ -18,11 +18,11 @@ type Rate struct {
 func (r Rate) on() bool { return r.N > 0 && r.Per > 0 }
 
 // UnmarshalText reads a rate such as 10/1m ("10/m" and "10/minute" too), or
-// "off" (or a count of 0) for no limit, so that configuration parses it
-// once, where it is read.
+// "off" (or "none", as earlier versions took, or a count of 0) for no
+// limit, so that configuration parses it once, where it is read.
 func (r *Rate) UnmarshalText(text []byte) error {
 	s := strings.TrimSpace(string(text))
-	if s == "off" {
+	if s == "off" || s == "none" {
 		*r = Rate{}
 		return nil
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strings"
@@ -240,8 +241,8 @@ func TestPromptsForThePhotoBeingViewed(t *testing.T) {
 // newest first, with the new message's own, at most MaxImages.
 func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 	s := newFakeSlack()
-	for _, id := range []string{"F1", "F2", "F3", "F4", "F5"} {
-		s.data[thumbURL(id, 720)] = testJPEG(t)
+	for i, id := range []string{"F1", "F2", "F3", "F4", "F5"} {
+		s.data[thumbURL(id, 720)] = testPNG(t, 8+i, 8) // each its own bytes, to tell the order
 	}
 	s.thread = []Message{
 		{TS: "1700000000.000100", User: "U1", Text: "recipe", Files: []File{photo("F1")}},
@@ -264,6 +265,11 @@ func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 	wantOrder := []string{thumbURL("F5", 720), thumbURL("F4", 720), thumbURL("F2", 720), thumbURL("F3", 720)}
 	if got := slices.Sorted(slices.Values(s.downloaded)); !slices.Equal(got, slices.Sorted(slices.Values(wantOrder))) {
 		t.Errorf("downloaded %v, want the newest %d: %v", s.downloaded, cfg.MaxImages, wantOrder)
+	}
+	for i, img := range m.got[0].Turns[0].Images {
+		if i < len(wantOrder) && !bytes.Equal(img.Data, s.data[wantOrder[i]]) {
+			t.Errorf("image %d is not %s: the model gets them newest first", i, wantOrder[i])
+		}
 	}
 	if recipe, _ := h.catalog.Lookup("recipe"); m.got[0].System != recipe.System {
 		t.Error("the follow-up left the thread's use case")

@@ -618,6 +618,8 @@ func TestModelFailuresTellTheUser(t *testing.T) {
 			failure.Errorf("gemini stream", failure.Quota, "retry in 48.805646254s", nil), []string{"busy", "49s"}, nil},
 		{"a rejected key says an admin must fix it", nil,
 			failure.Errorf("gemini stream", failure.ModelAuth, "API key not valid", nil), []string{"admin must fix", "GEMINI_API_KEY"}, nil},
+		{"a model Gemini doesn't offer says whom to tell, and what", nil,
+			failure.Errorf("gemini stream", failure.UnknownModel, "404", nil), []string{"Tell the app's admin", "GEMINI_MODEL"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -276,11 +276,12 @@ func DefaultConfig() Config {
 type Reactions map[string]string
 
 // UnmarshalText reads REACTION_TRIGGERS: "fork_and_knife=recipe,mag=describe"
-// (colons around emoji names are allowed), or "off" for none. Whether each
-// use case exists is checked against the catalog, once it is loaded.
+// (colons around emoji names are allowed), or "off" (or "none", as earlier
+// versions took) for none. Whether each use case exists is checked against
+// the catalog, once it is loaded.
 func (r *Reactions) UnmarshalText(text []byte) error {
 	s := strings.TrimSpace(string(text))
-	if s == "off" {
+	if s == "off" || s == "none" {
 		*r = Reactions{}
 		return nil
 	}

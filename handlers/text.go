@@ -82,13 +82,11 @@ func (h *Handler) slackMessage(kind failure.Kind, detail string, err error) (str
 	case failure.NotInChannel:
 		return fmt.Sprintf("I'm not a member of this channel. Invite me with `/invite %s`, then try again.", h.cfg.BotName), true
 	case failure.MissingScope:
-		scope := detail
-		if scope == "" {
-			scope = "a required"
-		} else {
-			scope = "`" + scope + "`"
+		scope := "a required"
+		if detail != "" {
+			scope = "the `" + detail + "`"
 		}
-		return fmt.Sprintf("I'm missing the %s permission. An admin can add it under OAuth & Permissions "+
+		return fmt.Sprintf("I'm missing %s permission. An admin can add it under OAuth & Permissions "+
 			"in the app's settings and reinstall the app.", scope), true
 	case failure.SlackAuth:
 		return "Slack refused my token, so I can't work here until an admin reinstalls the app and updates SLACK_BOT_TOKEN.", true
@@ -111,7 +109,8 @@ func (h *Handler) geminiMessage(kind failure.Kind, detail string, err error) (st
 		return "I can't use Gemini right now: it rejected the bot's API key, and an admin must fix it " +
 			"(GEMINI_API_KEY; the bot's log says more). Until then I can't answer photos.", true
 	case failure.UnknownModel:
-		return "The Gemini model I'm configured with isn't available. The app's admin should check GEMINI_MODEL.", true
+		return "The Gemini model I'm configured with isn't available, so I can't answer photos until it is fixed. " +
+			"Tell the app's admin: GEMINI_MODEL names a model Gemini doesn't offer (visionbot check lists the fix).", true
 	case failure.Quota:
 		if after, ok := strings.CutPrefix(detail, "retry in "); ok {
 			return "Gemini is busy: the bot's quota is used up for now. Try again in " + roundDelay(after) + ".", true

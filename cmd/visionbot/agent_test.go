@@ -137,16 +137,22 @@ func TestStopReachesTheReplicaRunningTheRequest(t *testing.T) {
 // the bot.
 func dm(t *testing.T, h *harness, ts, thread, text string, files ...any) {
 	t.Helper()
-	msg := map[string]any{"user": "U1", "text": text, "ts": ts}
+	dmFrom(t, h, "D1", "U1", ts, thread, text, files...)
+}
+
+// dmFrom is dm by user in their DM channel.
+func dmFrom(t *testing.T, h *harness, channel, user, ts, thread, text string, files ...any) {
+	t.Helper()
+	msg := map[string]any{"user": user, "text": text, "ts": ts}
 	if thread != "" {
 		msg["thread_ts"] = thread
 	}
 	if len(files) > 0 {
 		msg["files"] = files
 	}
-	h.slack.AddMessage("D1", msg)
+	h.slack.AddMessage(channel, msg)
 	inner := fixtureEvent(t, "slack/events/message_im.slack-web.json", func(ev map[string]any) {
-		ev["channel"], ev["user"], ev["team"], ev["ts"], ev["text"] = "D1", "U1", slackemu.TeamID, ts, text
+		ev["channel"], ev["user"], ev["team"], ev["ts"], ev["text"] = channel, user, slackemu.TeamID, ts, text
 		delete(ev, "blocks")
 		if thread != "" {
 			ev["thread_ts"] = thread
@@ -187,7 +193,7 @@ func TestMessagesTabPrompts(t *testing.T) {
 	if posted[0].ThreadTS != pick || !strings.Contains(posted[0].Text, "photo") || strings.Count(posted[0].Text, "\n") > 0 {
 		t.Fatalf("ask = %+v, want one line in the prompt's thread asking for the photo", posted[0])
 	}
-	if len(streamRequests(t, h)) != 0 {
+	if len(streamRequests(t, h.gemini)) != 0 {
 		t.Error("Gemini was asked without a photo")
 	}
 
@@ -197,7 +203,7 @@ func TestMessagesTabPrompts(t *testing.T) {
 	if posted[1].ThreadTS != pick || answerText(t, posted[1]) != "Pasta for two." {
 		t.Fatalf("answer = %+v", posted[1])
 	}
-	reqs := streamRequests(t, h)
+	reqs := streamRequests(t, h.gemini)
 	if len(reqs) != 1 || !strings.Contains(strings.ToLower(reqs[0].SystemInstruction.Parts[0].Text), "recipe") {
 		t.Errorf("the photo was not answered with the recipe use case: %+v", reqs)
 	}
@@ -242,7 +248,7 @@ func TestPromptsForTheMessageViewed(t *testing.T) {
 	if posted[0].ThreadTS != pick || answerText(t, posted[0]) != "A lunch recipe." {
 		t.Fatalf("answer = %+v, want it in the DM thread of the prompt", posted[0])
 	}
-	reqs := streamRequests(t, h)
+	reqs := streamRequests(t, h.gemini)
 	if len(reqs) != 1 || !strings.Contains(strings.ToLower(reqs[0].SystemInstruction.Parts[0].Text), "recipe") {
 		t.Fatalf("Gemini requests %+v, want one recipe", reqs)
 	}
@@ -257,12 +263,14 @@ func TestPromptsForTheMessageViewed(t *testing.T) {
 		t.Error("the bot wrote in the channel of the message viewed")
 	}
 
-	// The same reference, as another person: not theirs to use.
+	// A reference with its signature changed, and the same reference sent
+	// by another person: neither is theirs to use.
 	forged := strings.Replace(recipe, "#", "#0", 1)
 	dm(t, h, "1700000003.000100", "", forged)
-	h.waitLog(t, 2, `"trigger":"dm"`)
-	if n := len(streamRequests(t, h)); n != 1 {
-		t.Errorf("a forged reference reached Gemini: %d requests", n)
+	dmFrom(t, h, "D2", "U2", "1700000004.000100", "", recipe)
+	h.waitLog(t, 3, `"trigger":"dm"`)
+	if n := len(streamRequests(t, h.gemini)); n != 1 {
+		t.Errorf("a reference not made for its sender reached Gemini: %d requests", n)
 	}
 }
 

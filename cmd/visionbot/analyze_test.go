@@ -73,7 +73,7 @@ func TestAnalyze(t *testing.T) {
 					t.Error("the recipe use case did not reach Gemini")
 				}
 				parts := req.Contents[0].Parts
-				if len(req.Contents) != 1 || parts[0].InlineData == nil || parts[0].InlineData.MimeType != "image/png" ||
+				if len(req.Contents) != 1 || parts[0].InlineData == nil || parts[0].InlineData.MIMEType != "image/png" ||
 					!strings.Contains(parts[len(parts)-1].Text, "for two") {
 					t.Errorf("request = %+v, want the image, then the prompt with the question", req.Contents)
 				}
@@ -234,10 +234,10 @@ func TestAnalyze(t *testing.T) {
 var groundingSources = []geminiemu.Source{{URI: "https://example.com/tower", Title: "example.com"}}
 
 // lastStream is the body of the last answer Gemini was asked for.
-func lastStream(t *testing.T, g *geminiemu.Server) geminiRequest {
+func lastStream(t *testing.T, g *geminiemu.Server) *geminiemu.Request {
 	t.Helper()
-	reqs := streamRequests(t, &harness{gemini: g})
-	if len(reqs) == 0 || len(reqs[len(reqs)-1].SystemInstruction.Parts) == 0 {
+	reqs := streamRequests(t, g)
+	if len(reqs) == 0 || reqs[len(reqs)-1].SystemInstruction == nil || len(reqs[len(reqs)-1].SystemInstruction.Parts) == 0 {
 		t.Fatalf("no answer was asked of Gemini: %+v", g.Requests())
 	}
 	return reqs[len(reqs)-1]

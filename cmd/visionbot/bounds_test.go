@@ -13,24 +13,6 @@ import (
 // End-to-end tests of what the bot asks of Gemini and what it posts back,
 // with the real slack-go and genai clients against the emulators.
 
-// streamConfigs are the requests of every answer Gemini was asked for, as
-// the emulator read them.
-func streamConfigs(t *testing.T, g *geminiemu.Server) []*geminiemu.Request {
-	t.Helper()
-	var out []*geminiemu.Request
-	for _, r := range g.Requests() {
-		if r.Method != "streamGenerateContent" {
-			continue
-		}
-		req, err := r.Request()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, req)
-	}
-	return out
-}
-
 // Each use case's budget and media resolution reach Gemini, and the
 // request's log line says what the answer cost.
 func TestUseCaseSettingsReachGemini(t *testing.T) {
@@ -48,7 +30,7 @@ func TestUseCaseSettingsReachGemini(t *testing.T) {
 	for i, tt := range tests {
 		mentionWithPhoto(t, h, tt.ts, "<@"+slackemu.BotUserID+"> "+tt.text)
 		h.waitLog(t, i+1, `"msg":"request"`, "tokens_thinking")
-		got := streamConfigs(t, h.gemini)[i].GenerationConfig
+		got := streamRequests(t, h.gemini)[i].GenerationConfig
 		if got.MaxOutputTokens != tt.wantTokens || got.MediaResolution != tt.wantMedia {
 			t.Errorf("%q: maxOutputTokens %d, mediaResolution %q; want %d, %q", tt.text, got.MaxOutputTokens, got.MediaResolution, tt.wantTokens, tt.wantMedia)
 		}
@@ -71,7 +53,7 @@ func TestOneContinuationAtMost(t *testing.T) {
 	mentionWithPhoto(t, h, "1700000000.000100", "<@"+slackemu.BotUserID+"> terse")
 	h.waitLog(t, 1, `"msg":"request failed"`, `"use_case":"terse"`, `"outcome":"cut_off"`)
 
-	configs := streamConfigs(t, h.gemini)
+	configs := streamRequests(t, h.gemini)
 	if len(configs) != 2 || configs[0].GenerationConfig.MaxOutputTokens != 20 {
 		t.Fatalf("%d answer requests (maxOutputTokens %+v), want 2 with 20", len(configs), configs)
 	}
@@ -94,12 +76,12 @@ func TestRefusedThinkingSettingAtStart(t *testing.T) {
 	mentionWithPhoto(t, h, "1700000002.000100", "<@"+slackemu.BotUserID+"> and now?")
 	h.waitLog(t, 2, `"msg":"request"`, `"outcome":"ok"`)
 
-	for _, c := range streamConfigs(t, g) {
+	for _, c := range streamRequests(t, g) {
 		if c.GenerationConfig.ThinkingConfig != nil {
 			t.Errorf("an answer request carries the refused thinking setting: %+v", c.GenerationConfig.ThinkingConfig)
 		}
 	}
-	if n := len(streamConfigs(t, g)); n != 2 {
+	if n := len(streamRequests(t, g)); n != 2 {
 		t.Errorf("%d answer requests, want 2: the start's check spared the retries", n)
 	}
 	h.waitLog(t, 1, "refused a setting", "gemini-3.7-flash", "thinkingLevel MINIMAL")
@@ -121,7 +103,7 @@ func TestRequestTooLargeTellsTheUser(t *testing.T) {
 			t.Errorf("the thread says %q, lacking %q", got, want)
 		}
 	}
-	if n := len(streamConfigs(t, h.gemini)); n != 1 {
+	if n := len(streamRequests(t, h.gemini)); n != 1 {
 		t.Errorf("%d answer requests, want 1: a 413 is not retried", n)
 	}
 }
@@ -141,7 +123,7 @@ func TestGroundedGuide(t *testing.T) {
 	mentionWithPhoto(t, h, "1700000002.000100", "<@"+slackemu.BotUserID+"> describe")
 	h.waitLog(t, 1, `"msg":"request"`, `"use_case":"describe"`)
 
-	configs := streamConfigs(t, h.gemini)
+	configs := streamRequests(t, h.gemini)
 	if len(configs) != 2 || len(configs[0].Tools) != 1 || configs[0].Tools[0]["googleSearch"] == nil || len(configs[1].Tools) != 0 {
 		t.Errorf("tools %+v: want Google Search for the guide only", configs)
 	}

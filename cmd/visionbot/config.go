@@ -153,7 +153,7 @@ type webURL struct{ *url.URL }
 func (u *webURL) UnmarshalText(text []byte) error {
 	parsed, err := url.Parse(string(text))
 	if err != nil || (parsed.Scheme != "https" && parsed.Scheme != "http") || parsed.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", text)
+		return fmt.Errorf("%q is not an http(s) URL such as https://example.com/api/; leave it unset for the service's own endpoint", text)
 	}
 	u.URL = parsed
 	return nil

@@ -127,16 +127,17 @@ func footerAbout(t *testing.T, p slackemu.Posted) string {
 	return parts[3] + "|" + parts[4]
 }
 
-// streamRequests returns the bodies Gemini received for answers.
-func streamRequests(t *testing.T, h *harness) []geminiRequest {
+// streamRequests are the requests of every answer Gemini was asked for,
+// as the emulator read them.
+func streamRequests(t *testing.T, g *geminiemu.Server) []*geminiemu.Request {
 	t.Helper()
-	var out []geminiRequest
-	for _, r := range h.gemini.Requests() {
+	var out []*geminiemu.Request
+	for _, r := range g.Requests() {
 		if r.Method != "streamGenerateContent" {
 			continue
 		}
-		var req geminiRequest
-		if err := json.Unmarshal(r.Body, &req); err != nil {
+		req, err := r.Request()
+		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, req)
@@ -312,7 +313,7 @@ func TestShortcutModalAnswer(t *testing.T) {
 	if answer == nil || answerText(t, *answer) != "Vegan version." {
 		t.Fatalf("no answer in the message's thread: %+v", h.slack.Posted("C1"))
 	}
-	reqs := streamRequests(t, h)
+	reqs := streamRequests(t, h.gemini)
 	if len(reqs) != 1 || !strings.Contains(reqs[0].Contents[0].Parts[len(reqs[0].Contents[0].Parts)-1].Text+reqs[0].Contents[0].Parts[0].Text, "make it vegan") {
 		t.Errorf("the question did not reach Gemini: %+v", reqs)
 	}
@@ -389,7 +390,7 @@ func TestFollowUpAndTryAnotherUseCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitLog(t, 2, `"outcome":"ok"`)
-	reqs := streamRequests(t, h)
+	reqs := streamRequests(t, h.gemini)
 	if len(reqs) != 2 {
 		t.Fatalf("Gemini requests = %d, want 2", len(reqs))
 	}
@@ -433,7 +434,7 @@ func TestFollowUpAndTryAnotherUseCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitLog(t, 1, `"trigger":"rerun"`, `"outcome":"ok"`)
-	reqs = streamRequests(t, h)
+	reqs = streamRequests(t, h.gemini)
 	if len(reqs) != 3 || !strings.Contains(strings.ToLower(reqs[2].SystemInstruction.Parts[0].Text), "nutrition") {
 		t.Fatalf("the rerun did not ask for nutrition: %d requests", len(reqs))
 	}

@@ -195,7 +195,7 @@ func TestDailyTokenBudgets(t *testing.T) {
 				!strings.Contains(refusals[0], "used today's share of Gemini (1 tokens a day") || !strings.Contains(refusals[0], "midnight UTC") {
 				t.Errorf("refusals in the channel: %q, want one, in a refused request's thread", refusals)
 			}
-			if n := len(streamConfigs(t, g)); n != 1 {
+			if n := len(streamRequests(t, g)); n != 1 {
 				t.Errorf("Gemini was asked %d times, want once", n)
 			}
 		})

@@ -213,25 +213,6 @@ func photoFile(h *harness, thumb []byte) map[string]any {
 	})
 }
 
-// geminiRequest is the part of a generateContent body the tests read.
-type geminiRequest struct {
-	SystemInstruction struct {
-		Parts []struct {
-			Text string `json:"text"`
-		} `json:"parts"`
-	} `json:"systemInstruction"`
-	Contents []struct {
-		Role  string `json:"role"`
-		Parts []struct {
-			Text       string `json:"text"`
-			InlineData *struct {
-				MimeType string `json:"mimeType"`
-				Data     string `json:"data"`
-			} `json:"inlineData"`
-		} `json:"parts"`
-	} `json:"contents"`
-}
-
 func TestMentionWithPhoto(t *testing.T) {
 	h := startBot(t, nil)
 	// A real 720-px thumbnail: Slack reports a thumbnail's own size.
@@ -267,15 +248,12 @@ func TestMentionWithPhoto(t *testing.T) {
 		t.Errorf("answer = %q", got)
 	}
 
-	var req geminiRequest
-	for _, r := range h.gemini.Requests() { // the first is the startup check of the model
-		if r.Method == "streamGenerateContent" {
-			if err := json.Unmarshal(r.Body, &req); err != nil {
-				t.Fatal(err)
-			}
-		}
+	reqs := streamRequests(t, h.gemini)
+	if len(reqs) != 1 {
+		t.Fatalf("%d answers asked of Gemini, want 1", len(reqs))
 	}
-	if len(req.SystemInstruction.Parts) == 0 || !strings.Contains(strings.ToLower(req.SystemInstruction.Parts[0].Text), "recipe") {
+	req := reqs[0]
+	if req.SystemInstruction == nil || len(req.SystemInstruction.Parts) == 0 || !strings.Contains(strings.ToLower(req.SystemInstruction.Parts[0].Text), "recipe") {
 		t.Errorf("system instruction lacks the recipe use case: %+v", req.SystemInstruction)
 	}
 	var sawImage, sawQuestion bool
@@ -283,7 +261,7 @@ func TestMentionWithPhoto(t *testing.T) {
 		for _, p := range c.Parts {
 			if p.InlineData != nil {
 				data, _ := base64.StdEncoding.DecodeString(p.InlineData.Data)
-				sawImage = bytes.Equal(data, thumb) && p.InlineData.MimeType == "image/png"
+				sawImage = bytes.Equal(data, thumb) && p.InlineData.MIMEType == "image/png"
 			}
 			sawQuestion = sawQuestion || strings.Contains(p.Text, "for two")
 		}

@@ -92,7 +92,7 @@ func TestCustomUseCases(t *testing.T) {
 		h.gemini.Script(geminiemu.Reply{Text: "A tart."})
 		mentionWithPhoto(t, h, "1700000000.000100", "<@"+slackemu.BotUserID+"> bake something like this")
 		h.waitLog(t, 1, `"use_case":"recipe"`, `"outcome":"ok"`)
-		if sys := streamRequests(t, h)[0].SystemInstruction.Parts[0].Text; sys != "You are a pastry chef." {
+		if sys := streamRequests(t, h.gemini)[0].SystemInstruction.Parts[0].Text; sys != "You are a pastry chef." {
 			t.Errorf("system instruction = %q, want the custom recipe's", sys)
 		}
 	})
