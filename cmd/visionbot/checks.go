@@ -259,6 +259,16 @@ func checkRedis(ctx context.Context, store *bot.RedisStore) (checkResult, bool) 
 	return checkResult{checkPass, name, fmt.Sprintf("Redis %s at %s answers and takes the password", version, store.Addr()), ""}, true
 }
 
+// redisURLFix says what REDIS_URL must look like.
+const redisURLFix = "set REDIS_URL to redis://[:password@]host:port/db, or rediss:// for TLS, with any @ : / in the password percent-encoded"
+
+// openRedis is the store on REDIS_URL, with the Redis client's own logs
+// routed to log. It does not connect.
+func openRedis(cfg config, log *zap.Logger) (*bot.RedisStore, error) {
+	bot.RouteRedisLogs(log)
+	return bot.NewRedisStore(cfg.RedisURL.reveal(), log, bot.DefaultRedisOptions())
+}
+
 // credentialsFix says where the credentials of the configured backend come from.
 func credentialsFix(cfg config) string {
 	if cfg.UseVertexAI {
@@ -297,10 +307,9 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	_, serviceResults := runChecks(ctx, cfg, newSlack(cfg, nil, nil), checker)
 	results = append(results, serviceResults...)
 	if cfg.RedisURL.secret != "" {
-		bot.RouteRedisLogs(zap.NewNop())
-		store, err := bot.NewRedisStore(cfg.RedisURL.reveal(), zap.NewNop(), bot.DefaultRedisOptions())
+		store, err := openRedis(cfg, zap.NewNop())
 		if err != nil {
-			results = append(results, checkResult{checkFail, "Redis", err.Error(), "fix REDIS_URL"})
+			results = append(results, checkResult{checkFail, "Redis", err.Error(), redisURLFix})
 		} else {
 			r, _ := checkRedis(ctx, store)
 			_ = store.Close()

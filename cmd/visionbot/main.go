@@ -311,10 +311,9 @@ func newStore(ctx context.Context, cfg config, log *zap.Logger) (*bot.RedisStore
 	if cfg.RedisURL.secret == "" {
 		return nil, nil
 	}
-	bot.RouteRedisLogs(log)
-	store, err := bot.NewRedisStore(cfg.RedisURL.reveal(), log, bot.DefaultRedisOptions())
+	store, err := openRedis(cfg, log)
 	if err != nil { // validated by loadConfig
-		return nil, usageError{err}
+		return nil, usageError{fmt.Errorf("%w: %s", err, redisURLFix)}
 	}
 	result, reachable := checkRedis(ctx, store)
 	switch {
