@@ -155,7 +155,7 @@ func (h *Handler) vote(ctx context.Context, j *job, v Vote) {
 	}
 	h.log.Info("feedback", zap.String("use_case", uc), zap.String("vote", vote),
 		zap.String("channel", j.where.Channel), zap.String("user", j.where.User))
-	j.ended = true // counted and logged above: a vote is no request of its own
+	j.notARequest()
 	if j.where.ResponseURL == "" {
 		return
 	}
@@ -193,7 +193,7 @@ func (h *Handler) whatWasWrong(ctx context.Context, j *job, w WhatWasWrong) {
 	}
 	h.log.Info("feedback: what was wrong", zap.String("use_case", w.Ref.UseCase), zap.String("what", line),
 		zap.String("channel", j.where.Channel), zap.String("user", j.where.User))
-	j.ended = true // logged above: no request of its own
+	j.notARequest()
 	if j.where.ResponseURL != "" && line != "" {
 		j.respond(ctx, "Thanks, noted: that helps make the "+w.Ref.UseCase+" answers better.")
 	}

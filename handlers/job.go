@@ -303,6 +303,11 @@ func (j *job) respond(ctx context.Context, text string) {
 	}
 }
 
+// notARequest marks a job whose ask is feedback, not a request (a vote, the
+// line after a 👎): its flow logged what it did, and no request log line or
+// metric counts it.
+func (j *job) notARequest() { j.ended = true }
+
 // end writes the request's one log line and reports its figures; outcome
 // "" is "ok" or the failure's Kind.
 func (j *job) end(err error, outcome string) {
