@@ -66,12 +66,9 @@ func (h *Handler) viewing(ctx context.Context, j *job, v Viewing) {
 // and carries a signed reference to the message, which said reads back.
 func (h *Handler) aboutMessage(v Viewing, user string) []Prompt {
 	ref := h.messageRef(v.Channel, v.TS, user)
-	var out []Prompt
-	for _, uc := range h.catalog.All() {
-		if uc.Suggestion == "" || len(out) == maxPrompts {
-			continue
-		}
-		out = append(out, Prompt{Title: uc.Suggestion + " (the photo you're viewing)", Message: uc.Name + " " + ref})
+	out := h.suggestions()
+	for i, p := range out {
+		out[i] = Prompt{Title: p.Title + " (the photo you're viewing)", Message: p.Message + " " + ref}
 	}
 	return out
 }
