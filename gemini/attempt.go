@@ -106,9 +106,7 @@ func addUsage(total, part vision.Usage) vision.Usage {
 	total.OutputTokens += part.OutputTokens
 	total.ThinkingTokens += part.ThinkingTokens
 	for _, s := range part.Sources {
-		if !containsSource(total.Sources, s.URL) && len(total.Sources) < maxSources {
-			total.Sources = append(total.Sources, s)
-		}
+		total.Sources = addSource(total.Sources, s)
 	}
 	return total
 }

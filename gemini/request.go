@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -285,21 +286,17 @@ func sourcesOf(have []vision.Source, gm *genai.GroundingMetadata) []vision.Sourc
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			continue
 		}
-		if containsSource(have, web.URI) {
-			continue
-		}
-		have = append(have, vision.Source{URL: web.URI, Host: sourceHost(u, web), Title: web.Title})
+		have = addSource(have, vision.Source{URL: web.URI, Host: sourceHost(u, web), Title: web.Title})
 	}
 	return have
 }
 
-func containsSource(have []vision.Source, uri string) bool {
-	for _, s := range have {
-		if s.URL == uri {
-			return true
-		}
+// addSource adds s to have unless it is there already or have is full.
+func addSource(have []vision.Source, s vision.Source) []vision.Source {
+	if len(have) >= maxSources || slices.ContainsFunc(have, func(h vision.Source) bool { return h.URL == s.URL }) {
+		return have
 	}
-	return false
+	return append(have, s)
 }
 
 // groundingRedirectHost is the host of Google's redirects to grounding
