@@ -49,15 +49,14 @@ func (e *env) request(i int, base int64) (thread string, done <-chan struct{}, e
 // case's name.
 func (e *env) requestAs(i int, base int64, words string) (thread string, done <-chan struct{}, err error) {
 	thread = fmt.Sprintf("%d.%06d", base+int64(i/1_000_000), i%1_000_000)
-	channel := fmt.Sprintf("CBENCH%02d", i%channels)
+	channel, user, text := fmt.Sprintf("CBENCH%02d", i%channels), fmt.Sprintf("U%03d", i%200), "<@"+slackemu.BotUserID+"> "+words
 	inner, _ := json.Marshal(map[string]any{
-		"type": "app_mention", "user": fmt.Sprintf("U%03d", i%200), "text": "<@" + slackemu.BotUserID + "> " + words,
+		"type": "app_mention", "user": user, "text": text,
 		"ts": thread, "event_ts": thread, "channel": channel, "files": []any{e.file},
 	})
 	// The message is in the channel before Slack tells the bot, as in
 	// Slack: the thread's status needs it.
-	e.slack.AddMessage(channel, map[string]any{"user": fmt.Sprintf("U%03d", i%200), "text": "<@" + slackemu.BotUserID + "> recipe",
-		"ts": thread, "files": []any{e.file}})
+	e.slack.AddMessage(channel, map[string]any{"user": user, "text": text, "ts": thread, "files": []any{e.file}})
 	done = e.track.expect(thread, time.Now())
 	_, err = e.slack.SendEvent(inner, "")
 	if errors.Is(err, slackemu.ErrNotConnected) {

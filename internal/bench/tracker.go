@@ -68,7 +68,7 @@ func (t *tracker) onCall(c slackemu.Call) {
 		shows = text != "" && !strings.Contains(text, "Looking at your photo")
 	}
 	// The feedback buttons go under the final answer only.
-	final := strings.Contains(c.Params["blocks"], `"context_actions"`)
+	final := isFinal(c.Params["blocks"])
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
