@@ -116,7 +116,8 @@ func validSessionStatus(status string) bool {
 
 // setSessionStatus is agents.sessions.setStatus: a valid status; a
 // channel_id, which public channels require; a thread_ts, which a
-// thread-based session requires.
+// thread-based session requires. The bot's sessions are all in channel
+// threads, so the emulator asks for both.
 func (s *Server) setSessionStatus(r *apiReq) any {
 	status, ch, thread := r.param("status"), r.param("channel_id"), r.param("thread_ts")
 	if !validSessionStatus(status) {
