@@ -288,8 +288,6 @@ func (r *reply) Stopped(ctx context.Context, note string) error {
 	return r.post(ctx, []string{note}, nil)
 }
 
-// end stops the goroutine and waits for the call it may be making. It
-// reports false when the reply had already ended.
 // ending starts the one ending of the reply (Finish, Fail or Stopped): on a
 // context of its own (see finishTimeout), once the writer's last call is
 // done, and within the request's claim on the shared queue. done releases
@@ -309,6 +307,8 @@ func (r *reply) ending(ctx context.Context) (_ context.Context, done func(), err
 	return ctx, func() { release(); cancel() }, nil
 }
 
+// end stops the goroutine and waits for the call it may be making. It
+// reports false when the reply had already ended.
 func (r *reply) end(ctx context.Context) (bool, error) {
 	r.mu.Lock()
 	ended := r.ended
