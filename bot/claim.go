@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -34,10 +36,16 @@ type claim struct {
 	// run's reply to take over: nil when there is nothing to replace.
 	left *shownMessage
 
-	lost     context.Context // done once this run let the request go
-	lose     context.CancelCauseFunc
-	mu       sync.Mutex
-	until    time.Time               // the lease: no Slack call starts after it
+	lost context.Context // done once this run let the request go
+	lose context.CancelCauseFunc
+	mu   sync.Mutex
+	// until is the lease: no Slack call starts after it. The lease ending
+	// is an event, not a deadline each call reads once: expiry, armed at
+	// until and moved on by each renewal, lets the request go, so that a
+	// write longer than one lease goes on while the heartbeats renew it,
+	// and stops, with the claim lost, once they no longer do.
+	until    time.Time
+	expiry   *time.Timer             // nil once the claim is done with
 	cancel   context.CancelCauseFunc // the run's, once it started
 	giveBack bool                    // at a stop: the request goes back to the queue
 }
@@ -64,11 +72,45 @@ func errHandedOver() error {
 	return failure.Errorf("write to Slack", failure.HandedOver, "", nil)
 }
 
+// errLeaseEnded is why a run whose lease ended without a renewal let its
+// request go: another replica may take it from JOB_CLAIM_AFTER on.
+func errLeaseEnded() error {
+	return failure.Errorf("renew the request", failure.HandedOver, "its lease ended without a renewal", nil)
+}
+
 func newClaim(q *sharedQueue, id string, deliveries int64, left *shownMessage, leased time.Time) *claim {
 	c := &claim{q: q, id: id, deliveries: deliveries, left: left}
 	c.lost, c.lose = context.WithCancelCause(context.Background())
 	c.until = leased.Add(q.lease())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expiry = time.AfterFunc(time.Until(c.until), c.expire)
 	return c
+}
+
+// expire lets the request go once its lease has ended; a renewal that
+// came while the timer fired moves it on instead.
+func (c *claim) expire() {
+	c.mu.Lock()
+	if left := time.Until(c.until); left > 0 {
+		if c.expiry != nil {
+			c.expiry.Reset(left)
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.lose(errLeaseEnded())
+}
+
+// done stops the lease's timer once the queue forgot the claim.
+func (c *claim) done() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expiry != nil {
+		c.expiry.Stop()
+		c.expiry = nil
+	}
 }
 
 type claimKey struct{}
@@ -86,19 +128,45 @@ func claimOf(ctx context.Context) *claim {
 	return c
 }
 
-// bound is ctx ending when the lease does or the request is let go: a call
-// made on it is not sent once another replica may own the request. On a
-// nil claim it is ctx.
+// bound is ctx ending, with the claim's cause, when the request is let go,
+// its lease ending without a renewal included: a call made on it is not
+// sent once another replica may own the request, and one under way is
+// cut. It follows the renewals, so a write may outlast any one lease. On
+// a nil claim it is ctx.
 func (c *claim) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if c == nil {
 		return ctx, func() {}
 	}
 	c.mu.Lock()
-	until := c.until
+	ended := !time.Now().Before(c.until)
 	c.mu.Unlock()
-	ctx, cancel := context.WithDeadlineCause(ctx, until, errHandedOver())
-	stop := context.AfterFunc(c.lost, cancel)
-	return ctx, func() { stop(); cancel() }
+	if ended {
+		// The timer may be late (a stalled process wakes up): the call
+		// must not start past the lease all the same.
+		c.lose(errLeaseEnded())
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	if c.lost.Err() != nil {
+		// At once, not on AfterFunc's goroutine: no call may start.
+		cancel(context.Cause(c.lost))
+		return ctx, func() { cancel(nil) }
+	}
+	stop := context.AfterFunc(c.lost, func() { cancel(context.Cause(c.lost)) })
+	return ctx, func() { stop(); cancel(nil) }
+}
+
+// cause is err, led by why the request was let go when it was: a write
+// cut because another replica may own the request reports that
+// (failure.HandedOver), not a bare "context canceled".
+func (c *claim) cause(err error) error {
+	if c == nil || err == nil || c.lost.Err() == nil {
+		return err
+	}
+	why := context.Cause(c.lost)
+	if errors.Is(err, why) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", why, err)
 }
 
 // fence renews the lease in Redis and reports errHandedOver when the
@@ -118,12 +186,17 @@ func (c *claim) fence(ctx context.Context) error {
 	return nil
 }
 
-// renewed extends the lease from start, when a renewal was sent.
+// renewed extends the lease from start, when a renewal was sent, and
+// moves its expiry on. A claim already lost stays lost: its lease ended,
+// and another replica may have taken the request since.
 func (c *claim) renewed(start time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if until := start.Add(c.q.lease()); until.After(c.until) {
 		c.until = until
+		if c.expiry != nil && c.lost.Err() == nil {
+			c.expiry.Reset(time.Until(until))
+		}
 	}
 }
 

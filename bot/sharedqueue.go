@@ -663,8 +663,9 @@ func (q *sharedQueue) giveBack(ctx context.Context, c *claim) error {
 
 func (q *sharedQueue) forget(c *claim) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	delete(q.held, c)
+	q.mu.Unlock()
+	c.done()
 }
 
 // queuedRequest is a request as the stream holds it: its Ask as JSON,

@@ -506,3 +506,85 @@ func TestQueuedRequestsRoundTrip(t *testing.T) {
 		t.Errorf("an unknown kind: %v", err)
 	}
 }
+
+// threePartAnswer is an answer the thread takes in three messages (the
+// most one answer fills by default): its Finish makes at least three
+// calls to Slack.
+func threePartAnswer() string {
+	var paragraphs []string
+	for _, part := range []string{"one", "two", "three"} {
+		paragraphs = append(paragraphs, "Part "+part+": "+strings.Repeat("words of the answer ", markdownBlockLimit/25))
+	}
+	return strings.Join(paragraphs, "\n\n")
+}
+
+// A Finish longer than one lease (a slow Slack, an answer in several
+// messages) goes on to its end while the heartbeats renew the request:
+// the lease is followed, not read once as the Finish starts, and the
+// request is acknowledged once the answer is whole.
+func TestFinishOutlastsOneLeaseWhileRenewed(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	answer := threePartAnswer()
+	parts := splitMarkdown(answer, markdownBlockLimit)
+	if len(parts) != 3 {
+		t.Fatalf("the answer is %d parts, want 3", len(parts))
+	}
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Second), StreamNative, answer)
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	waitShown(t, emu, StreamNative)
+
+	// Each of the Finish's three calls or more takes half a lease.
+	emu.SetLatency(a.q.lease() / 2)
+	start := time.Now()
+	a.release()
+	if err := waitFinished(t, a); err != nil {
+		t.Fatalf("the Finish: %v", err)
+	}
+	if took := time.Since(start); took <= a.q.lease() {
+		t.Fatalf("the Finish took %v, within one lease (%v): this test shows nothing", took, a.q.lease())
+	}
+	posted := emu.Posted("C1")
+	if len(posted) != len(parts) {
+		t.Fatalf("%d messages in the thread, want the answer's %d parts", len(posted), len(parts))
+	}
+	for i, p := range posted {
+		if p.Markdown() != parts[i] {
+			t.Errorf("message %d shows %.40q…, want part %d, %.40q…", i, p.Markdown(), i, parts[i])
+		}
+	}
+	waitQueueEmpty(t, srv)
+}
+
+// A replica whose renewals stop while its Finish is under way (it is cut
+// off from Redis, or stalls) is cut at the end of its lease: its Finish
+// reports the request handed over, the request is not acknowledged, and
+// another replica takes it over and answers it.
+func TestFinishCutWhenRenewalsStopIsNotAcknowledged(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	cfg := sharedConfig(time.Second)
+	a := startReplica(t, srv, emu, "a", cfg, StreamNative, "A's answer")
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	waitShown(t, emu, StreamNative)
+
+	// The Finish's first call gets no answer: only the end of a's lease
+	// can end it. Then a's heartbeats stop.
+	emu.Hang("chat.stopStream", 1)
+	a.release()
+	waitCalls(t, emu, "chat.stopStream", 1)
+	a.crash(t)
+	err := waitFinished(t, a)
+	if failure.KindOf(err) != failure.HandedOver {
+		t.Errorf("a's cut Finish = %v, want it handed over", err)
+	}
+
+	b := startReplica(t, srv, emu, "b", cfg, StreamNative, "B's answer")
+	b.release()
+	waitStarted(t, b)
+	if err := waitFinished(t, b); err != nil {
+		t.Fatalf("b's answer: %v", err)
+	}
+	onlyAnswer(t, emu, "C1", "B's answer")
+	waitQueueEmpty(t, srv)
+}
