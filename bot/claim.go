@@ -255,13 +255,13 @@ func (c *claim) takesOver(channel, thread string) bool {
 }
 
 // record keeps in Redis what the request's reply shows, for a run that
-// may take it over. It reports false when the request is no longer this
-// run's.
-func (c *claim) record(ctx context.Context, m shownMessage) bool {
+// may take it over. When Redis says the request is no longer this run's,
+// the run lets it go, as at a renewal.
+func (c *claim) record(ctx context.Context, m shownMessage) {
 	if c == nil {
-		return true
+		return
 	}
-	return c.q.record(ctx, c, m)
+	c.q.record(ctx, c, m)
 }
 
 // fenced is ctx for a write that ends the request (its final text, a

@@ -579,11 +579,12 @@ func (q *sharedQueue) renewIn(ctx context.Context, claims []*claim) ([]bool, err
 	return owned, nil
 }
 
-// record implements claim.record.
-func (q *sharedQueue) record(ctx context.Context, c *claim, m shownMessage) bool {
+// record implements claim.record. When Redis fails, the run keeps its
+// request, as at a renewal: a replica answers whatever happens to Redis.
+func (q *sharedQueue) record(ctx context.Context, c *claim, m shownMessage) {
 	data, err := json.Marshal(m)
 	if err != nil || !q.r.tryRedis() {
-		return true
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout(q.claimAfter))
 	defer cancel()
@@ -591,9 +592,11 @@ func (q *sharedQueue) record(ctx context.Context, c *claim, m shownMessage) bool
 		workerGroup, q.r.name, c.id, c.deliveries, data, q.keyLife().Milliseconds()).Int()
 	if err != nil {
 		q.r.failed(err)
-		return true
+		return
 	}
-	return n == 1
+	if n != 1 {
+		c.letGo(failure.Errorf("record what the request shows", failure.HandedOver, "taken over by another replica", nil))
+	}
 }
 
 // keyLife bounds how long what a request showed is kept: long after any

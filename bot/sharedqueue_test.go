@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -587,4 +588,48 @@ func TestFinishCutWhenRenewalsStopIsNotAcknowledged(t *testing.T) {
 	}
 	onlyAnswer(t, emu, "C1", "B's answer")
 	waitQueueEmpty(t, srv)
+}
+
+// heldClaim is the one request r holds.
+func heldClaim(t *testing.T, r *testReplica) *claim {
+	t.Helper()
+	r.q.mu.Lock()
+	defer r.q.mu.Unlock()
+	if len(r.q.held) != 1 {
+		t.Fatalf("%s holds %d requests, want 1", r.name, len(r.q.held))
+	}
+	for c := range r.q.held {
+		return c
+	}
+	return nil
+}
+
+// A run that records what its reply shows and hears from Redis that the
+// request is another run's lets it go there, as a renewal would: it
+// writes nothing more, and its run ends handed over.
+func TestRecordLetsGoOfARequestTakenOver(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamOff, "A's answer")
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	c := heldClaim(t, a)
+
+	// Another replica's run takes the request, as after a takeover.
+	ctx := context.Background()
+	err := rawClient(t, srv.URL()).XClaim(ctx, &redis.XClaimArgs{
+		Stream: "visionbot:" + streamKey, Group: workerGroup, Consumer: "b", Messages: []string{c.id},
+	}).Err()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.record(ctx, shownMessage{Channel: "C1", Thread: "1.1", TS: "1.2"})
+	if c.lost.Err() == nil {
+		t.Fatal("the run still holds a request Redis gives to another")
+	}
+	if err := waitFinished(t, a); failure.KindOf(err) != failure.HandedOver {
+		t.Errorf("a's run ended with %v, want it handed over", err)
+	}
+	if posted := emu.Posted("C1"); len(posted) != 0 {
+		t.Errorf("a wrote %d messages for a request it let go", len(posted))
+	}
 }
