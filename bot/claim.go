@@ -231,27 +231,19 @@ func (c *claim) handBack() {
 }
 
 // takeLeft returns what an earlier run showed in this thread, once: the
-// reply that gets it takes it over.
+// reply that gets it takes it over. It is nil on a nil claim.
 func (c *claim) takeLeft(channel, thread string) *shownMessage {
-	if !c.takesOver(channel, thread) {
+	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	left := c.left
+	if left == nil || left.Channel != channel || left.Thread != thread {
+		return nil
+	}
 	c.left = nil
 	return left
-}
-
-// takesOver reports whether an earlier run left a message in this thread
-// for this run to take over.
-func (c *claim) takesOver(channel, thread string) bool {
-	if c == nil {
-		return false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.left != nil && c.left.Channel == channel && c.left.Thread == thread
 }
 
 // record keeps in Redis what the request's reply shows, for a run that
