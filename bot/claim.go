@@ -15,13 +15,13 @@ import (
 // still the one that owns the request. The token is Redis's own record of
 // the delivery: the consumer the group's pending list names for the entry
 // and the entry's delivery count, which XREADGROUP sets to 1 and every
-// XAUTOCLAIM raises by one. A run that was taken over, or a slow one that
+// takeover (XCLAIM, in claimLua) raises by one. A run that was taken over, or a slow one that
 // wakes up after another replica took its request, finds another consumer
 // or another count there.
 //
 // Every call the request makes to Slack runs within the claim's lease:
 // a call is sent only before the lease ends, and the lease ends before
-// another replica can take the request over (XAUTOCLAIM takes only an
+// another replica can take the request over (claimLua takes only an
 // entry idle for JOB_CLAIM_AFTER, and each renewal makes it busy again).
 // So a replica that stalled, lost its heartbeat or was cut off cannot
 // write over the answer of the replica that took its request: the thread

@@ -77,17 +77,34 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'req', ARGV[5])
 // then for each request taken its id, its fields, its delivery count, what
 // an earlier run showed ("" for nothing) and how many times it was handed
 // back.
+//
+// It finds them with XPENDING and claims each with XCLAIM rather than
+// XAUTOCLAIM, whose answer for an entry trimmed from the stream while
+// pending differs by version: Redis 6.2 claims it and answers a nil in
+// its place, without its id, so it could be neither acknowledged nor told
+// from the others, and was claimed again at every scan; 7.0 drops it from
+// the pending list and names it apart. Here a trimmed entry is found by
+// its id (XRANGE answers nothing) and acknowledged, and XCLAIM only ever
+// meets entries that exist, the same on both. XCLAIM takes min-idle 0:
+// XPENDING, in the same script, already chose the idle ones. The next
+// cursor is after the last entry found, exclusive (XPENDING's "(", 6.2
+// too), or 0-0 once the pending list was scanned to its end.
 const claimLua = `
-local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
-local out = {r[1]}
-for _, e in ipairs(r[2]) do
-  if type(e) == 'table' and type(e[2]) == 'table' then
-    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
-    local job = redis.call('HMGET', ARGV[6] .. e[1], 'shown', 'handbacks')
-    out[#out + 1] = {e[1], e[2], p[1][4], job[1] or '', job[2] or '0'}
-  elseif type(e) == 'table' then
-    -- Redis 6.2 gives a trimmed entry without its fields: nothing to run.
-    redis.call('XACK', KEYS[1], ARGV[1], e[1])
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5])
+local out = {'0-0'}
+if #pending >= tonumber(ARGV[5]) then
+  out[1] = '(' .. pending[#pending][1]
+end
+for _, p in ipairs(pending) do
+  local id = p[1]
+  if #redis.call('XRANGE', KEYS[1], id, id) == 0 then
+    -- Trimmed while pending: nothing to run.
+    redis.call('XACK', KEYS[1], ARGV[1], id)
+  else
+    local e = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id)[1]
+    local job = redis.call('HMGET', ARGV[6] .. id, 'shown', 'handbacks')
+    -- XCLAIM counted this delivery.
+    out[#out + 1] = {id, e[2], p[4] + 1, job[1] or '', job[2] or '0'}
   end
 end
 return out
@@ -149,7 +166,7 @@ return 1
 // as many as it has free workers, and acknowledges a request once its
 // answer is final. A replica that stops renewing its requests (it crashed,
 // hung or was cut off) has them taken over by another after
-// JOB_CLAIM_AFTER (XAUTOCLAIM); one that stops on purpose hands back what
+// JOB_CLAIM_AFTER (claimLua); one that stops on purpose hands back what
 // it could not finish within SHUTDOWN_GRACE. A request whose runs keep
 // ending without an answer is answered with an error after a few tries.
 type sharedQueue struct {
