@@ -15,19 +15,25 @@ import (
 // still the one that owns the request. The token is Redis's own record of
 // the delivery: the consumer the group's pending list names for the entry
 // and the entry's delivery count, which XREADGROUP sets to 1 and every
-// takeover (XCLAIM, in claimLua) raises by one. A run that was taken over, or a slow one that
-// wakes up after another replica took its request, finds another consumer
-// or another count there.
+// takeover (XCLAIM, in claimLua) raises by one. A run that was taken over,
+// or a slow one that wakes up after another replica took its request,
+// finds another consumer or another count there.
 //
 // Every call the request makes to Slack runs within the claim's lease:
-// a call is sent only before the lease ends, and the lease ends before
-// another replica can take the request over (claimLua takes only an
-// entry idle for JOB_CLAIM_AFTER, and each renewal makes it busy again).
-// So a replica that stalled, lost its heartbeat or was cut off cannot
-// write over the answer of the replica that took its request: the thread
-// ends with one answer. The writes that end a request (the final text, a
-// notice) first renew the lease in Redis (fence), so that a run that lost
-// its request learns it there and writes nothing.
+// a call is sent only before the lease ends, and a lease renewed in Redis
+// ends before another replica can take the request over (claimLua takes
+// only an entry idle for JOB_CLAIM_AFTER, and each renewal makes it busy
+// again). So a replica that stalled, or whose heartbeats stopped, writes
+// nothing over the answer of the replica that took its request. One cut
+// off from Redis is another matter: while Redis does not answer it, its
+// leases are extended on trust (extendAll), as a replica answers whatever
+// happens to Redis and nobody takes a request through a Redis that is
+// down. When the other replicas still reach that Redis, one of them takes
+// the request over after JOB_CLAIM_AFTER, and both write in the thread:
+// the price of not stopping when Redis does. The writes that end a
+// request (the final text, a notice) first renew the lease in Redis
+// (fence), so that a run that lost its request learns it there and
+// writes nothing.
 type claim struct {
 	q          *sharedQueue
 	id         string // the stream entry
