@@ -696,12 +696,13 @@ type queuedRequest struct {
 	Ask    json.RawMessage `json:"ask"`
 }
 
-// askTypes are the kinds of Ask a queued request may hold, by name.
+// askTypes are the kinds of Ask a queued request may hold, by name: those
+// of the triggers admission queues (policyOf). A shortcut, a vote, the
+// Home and Messages tabs run beside the queue, never through it.
 func askTypes() map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for _, a := range []handlers.Ask{
-		handlers.Said{}, handlers.Command{}, handlers.ShortcutOn{}, handlers.Submission{},
-		handlers.Rerun{}, handlers.Vote{}, handlers.Reacted{}, handlers.HomeOpened{},
+		handlers.Said{}, handlers.Command{}, handlers.Submission{}, handlers.Rerun{}, handlers.Reacted{},
 	} {
 		t := reflect.TypeOf(a)
 		out[t.Name()] = t
