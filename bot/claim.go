@@ -32,8 +32,8 @@ import (
 // the request over after JOB_CLAIM_AFTER, and both write in the thread:
 // the price of not stopping when Redis does. The writes that end a
 // request (the final text, a notice) first renew the lease in Redis
-// (fence), so that a run that lost its request learns it there and
-// writes nothing.
+// (fence) unless Redis confirmed the one they run in, so that a run that
+// lost its request learns it there and writes nothing.
 type claim struct {
 	q          *sharedQueue
 	id         string // the stream entry
@@ -50,10 +50,15 @@ type claim struct {
 	// until and moved on by each renewal, lets the request go, so that a
 	// write longer than one lease goes on while the heartbeats renew it,
 	// and stops, with the claim lost, once they no longer do.
-	until    time.Time
-	expiry   *time.Timer             // nil once the claim is done with
-	cancel   context.CancelCauseFunc // the run's, once it started
-	giveBack bool                    // at a stop: the request goes back to the queue
+	until time.Time
+	// confirmed is the end of the last lease Redis confirmed: its read
+	// or a renewal that found the request this run's. Before it, no other
+	// replica can have taken the request. until may run past it, when
+	// leases are extended on trust while Redis does not answer.
+	confirmed time.Time
+	expiry    *time.Timer             // nil once the claim is done with
+	cancel    context.CancelCauseFunc // the run's, once it started
+	giveBack  bool                    // at a stop: the request goes back to the queue
 }
 
 // shownMessage is what a request's reply shows in Slack, kept in Redis
@@ -88,6 +93,7 @@ func newClaim(q *sharedQueue, id string, deliveries int64, left *shownMessage, l
 	c := &claim{q: q, id: id, deliveries: deliveries, left: left}
 	c.lost, c.lose = context.WithCancelCause(context.Background())
 	c.until = leased.Add(q.lease())
+	c.confirmed = c.until
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.expiry = time.AfterFunc(time.Until(c.until), c.expire)
@@ -175,16 +181,28 @@ func (c *claim) cause(err error) error {
 	return fmt.Errorf("%w: %w", why, err)
 }
 
-// fence renews the lease in Redis and reports errHandedOver when the
-// request is no longer this run's. When Redis does not answer, the run
-// keeps its request: no other replica can take it through a Redis that
-// is down, and a replica must answer whatever happens to Redis.
+// fence reports errHandedOver when the request is no longer this run's.
+// Within a lease Redis confirmed, it is, with no trip to Redis: another
+// replica can take the request only once it was idle for JOB_CLAIM_AFTER
+// since the renewal, longer than the lease, and bound cuts the write
+// when the lease ends. Past that (a lease extended on trust while Redis
+// did not answer, or a run that stalled), fence renews in Redis, so that
+// a run that lost its request learns it there. When Redis does not
+// answer, the run keeps its request: no other replica can take it
+// through a Redis that is down, and a replica must answer whatever
+// happens to Redis.
 func (c *claim) fence(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
 	if c.lost.Err() != nil {
 		return errHandedOver()
+	}
+	c.mu.Lock()
+	sure := time.Now().Before(c.confirmed)
+	c.mu.Unlock()
+	if sure {
+		return nil
 	}
 	if !c.q.renew(ctx, c) {
 		return errHandedOver()
@@ -193,12 +211,18 @@ func (c *claim) fence(ctx context.Context) error {
 }
 
 // renewed extends the lease from start, when a renewal was sent, and
-// moves its expiry on. A claim already lost stays lost: its lease ended,
-// and another replica may have taken the request since.
-func (c *claim) renewed(start time.Time) {
+// moves its expiry on; inRedis says Redis confirmed the renewal, rather
+// than the lease being extended on trust while Redis does not answer. A
+// claim already lost stays lost: its lease ended, and another replica may
+// have taken the request since.
+func (c *claim) renewed(start time.Time, inRedis bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if until := start.Add(c.q.lease()); until.After(c.until) {
+	until := start.Add(c.q.lease())
+	if inRedis && until.After(c.confirmed) {
+		c.confirmed = until
+	}
+	if until.After(c.until) {
 		c.until = until
 		if c.expiry != nil && c.lost.Err() == nil {
 			c.expiry.Reset(time.Until(until))
@@ -263,8 +287,9 @@ func (c *claim) record(ctx context.Context, m shownMessage) {
 }
 
 // fenced is ctx for a write that ends the request (its final text, a
-// notice): the lease renewed in Redis first, and ctx bounded by it. It
-// fails with errHandedOver when the request is another run's.
+// notice): the request checked to be this run's (fence), and ctx bounded
+// by its lease. It fails with errHandedOver when the request is another
+// run's.
 func (c *claim) fenced(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	if err := c.fence(ctx); err != nil {
 		return ctx, func() {}, err

@@ -511,7 +511,7 @@ func (q *sharedQueue) extendAll(now time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for c := range q.held {
-		c.renewed(now)
+		c.renewed(now, false)
 	}
 }
 
@@ -552,13 +552,13 @@ func (q *sharedQueue) renewAll(ctx context.Context) {
 // reports false only when Redis says the request is another run's.
 func (q *sharedQueue) renew(ctx context.Context, c *claim) bool {
 	if !q.r.tryRedis() {
-		c.renewed(time.Now())
+		c.renewed(time.Now(), false)
 		return true
 	}
 	owned, err := q.renewIn(ctx, []*claim{c})
 	if err != nil {
 		q.r.failed(err)
-		c.renewed(time.Now())
+		c.renewed(time.Now(), false)
 		return true
 	}
 	q.r.worked()
@@ -590,7 +590,7 @@ func (q *sharedQueue) renewIn(ctx context.Context, claims []*claim) ([]bool, err
 	owned := make([]bool, len(claims))
 	for i, c := range claims {
 		if owned[i] = res[i] == 1; owned[i] {
-			c.renewed(start)
+			c.renewed(start, true)
 		}
 	}
 	return owned, nil

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,9 +87,9 @@ func sharedConfig(claimAfter time.Duration) Config {
 }
 
 // startReplica starts a replica reading srv's queue; mode is how its
-// replies show. It stops at the test's end, through its shutdown path
+// replies show, hooks see its calls to Redis for the queue. It stops at the test's end, through its shutdown path
 // unless it crashed.
-func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, name string, cfg Config, mode StreamMode, answer string) *testReplica {
+func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, name string, cfg Config, mode StreamMode, answer string, hooks ...redis.Hook) *testReplica {
 	t.Helper()
 	RouteRedisLogs(zap.NewNop())
 	log := zaptest.NewLogger(t).Named(name)
@@ -101,6 +102,9 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 	flows.api.stream = filled(StreamConfig{Mode: mode, Interval: 10 * time.Millisecond})
 	p := newPool(flows, cfg.Workers, cfg.Queue, log)
 	replicas := NewReplicas(store, name)
+	for _, h := range hooks {
+		replicas.client.AddHook(h)
+	}
 	q := newSharedQueue(replicas, p, log, cfg)
 	p.shared = q
 	ctx, stopJobs := context.WithCancel(context.Background())
@@ -721,5 +725,80 @@ func TestTrimmedPendingRequestIsDropped(t *testing.T) {
 	case req := <-b.flows.started:
 		t.Errorf("b ran a second request: %+v", req)
 	default:
+	}
+}
+
+// scriptRuns counts how many times a replica runs one Lua script.
+type scriptRuns struct {
+	hash, src string
+	n         atomic.Int64
+}
+
+func newScriptRuns(src string) *scriptRuns {
+	return &scriptRuns{hash: redis.NewScript(src).Hash(), src: src}
+}
+
+func (s *scriptRuns) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (s *scriptRuns) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); len(args) > 1 && (args[1] == s.hash || args[1] == s.src) {
+			s.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (s *scriptRuns) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// An answer that ends within the lease Redis confirmed makes no trip to
+// Redis before its final writes: no other replica can take the request
+// before that lease ends.
+func TestFinishWithinAConfirmedLeaseAsksNoRenewal(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	renewals := newScriptRuns(renewLua)
+	// The heartbeats renew every 20 s, long after this test.
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamNative, "A's answer", renewals)
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	waitShown(t, emu, StreamNative)
+	a.release()
+	if err := waitFinished(t, a); err != nil {
+		t.Fatalf("a's answer: %v", err)
+	}
+	onlyAnswer(t, emu, "C1", "A's answer")
+	waitQueueEmpty(t, srv)
+	if n := renewals.n.Load(); n != 0 {
+		t.Errorf("%d renewals for an answer within its lease, want none", n)
+	}
+}
+
+// Past the lease Redis confirmed (its lease was extended on trust while
+// Redis did not answer), a final write asks Redis first, and finds there
+// a request another replica took meanwhile.
+func TestFencePastTheConfirmedLeaseAsksRedis(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamOff, "A's answer")
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	c := heldClaim(t, a)
+	// As if Redis stopped answering a for a while: its lease went on on
+	// trust, past the one Redis last confirmed.
+	c.mu.Lock()
+	c.confirmed = time.Now()
+	c.mu.Unlock()
+	c.renewed(time.Now(), false)
+	// Meanwhile another replica took the request.
+	ctx := context.Background()
+	err := rawClient(t, srv.URL()).XClaim(ctx, &redis.XClaimArgs{
+		Stream: "visionbot:" + streamKey, Group: workerGroup, Consumer: "b", Messages: []string{c.id},
+	}).Err()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.fence(ctx); failure.KindOf(err) != failure.HandedOver {
+		t.Errorf("fence = %v, want the request handed over", err)
 	}
 }
