@@ -137,6 +137,9 @@ func unfurlsOff() slack.MsgOption {
 // renders itself, in as many messages as its block limit needs. For a
 // request of the shared queue it is a final write: fenced, and made over
 // the message an earlier run of the request left in the thread, if any.
+// It is the ending of a reply that never opened: complete posts the
+// parts, each retried once past a long rate limit as an answer's are, or
+// makes the message an earlier run left show them.
 func (a *API) PostReply(ctx context.Context, channel, threadTS, markdown string) error {
 	c := claimOf(ctx)
 	ctx, release, err := c.fenced(ctx)
@@ -144,28 +147,14 @@ func (a *API) PostReply(ctx context.Context, channel, threadTS, markdown string)
 		return err
 	}
 	defer release()
-	if c.takesOver(channel, threadTS) {
-		r := a.newReply(ctx, handlers.Thread{Channel: channel, TS: threadTS})
-		close(r.done)
-		return r.complete(ctx, splitMarkdown(markdown, a.replyLimit), nil)
-	}
-	for _, part := range splitMarkdown(markdown, a.replyLimit) {
-		_, _, err := a.client.PostMessageContext(ctx, channel,
-			slack.MsgOptionTS(threadTS),
-			unfurlsOff(),
-			slack.MsgOptionText(notificationText(part), false),
-			slack.MsgOptionBlocks(slack.NewMarkdownBlock("", part)),
-		)
-		if err != nil {
-			return wrapSlackError("chat.postMessage", err)
-		}
-	}
-	return nil
+	r := a.newReply(ctx, handlers.Thread{Channel: channel, TS: threadTS})
+	return c.cause(r.complete(ctx, splitMarkdown(markdown, a.replyLimit), nil))
 }
 
 // PostMessage posts markdown at the top of a channel.
 func (a *API) PostMessage(ctx context.Context, channel, markdown string) (string, error) {
-	ctx, release, err := claimOf(ctx).fenced(ctx)
+	c := claimOf(ctx)
+	ctx, release, err := c.fenced(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -176,7 +165,7 @@ func (a *API) PostMessage(ctx context.Context, channel, markdown string) (string
 		slack.MsgOptionBlocks(slack.NewMarkdownBlock("", markdown)),
 	)
 	if err != nil {
-		return "", wrapSlackError("chat.postMessage", err)
+		return "", c.cause(wrapSlackError("chat.postMessage", err))
 	}
 	return ts, nil
 }
@@ -209,12 +198,13 @@ func (a *API) Message(ctx context.Context, channel, ts string) (handlers.Message
 // Respond posts an ephemeral answer to a response_url (of a command, a
 // click, a form), which works even where the bot is not a channel member.
 func (a *API) Respond(ctx context.Context, responseURL, text string) error {
-	ctx, release, err := claimOf(ctx).fenced(ctx)
+	c := claimOf(ctx)
+	ctx, release, err := c.fenced(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return a.respond(ctx, responseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text})
+	return c.cause(a.respond(ctx, responseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text}))
 }
 
 // TeamOf looks up the team a user belongs to with users.info: in Slack

@@ -54,6 +54,20 @@ func TestPostReplySplitsLongAnswers(t *testing.T) {
 	}
 }
 
+// A reply posted whole (a notice, an answer without a reply) gets
+// through a rate limit longer than the transport waits out, as an
+// answer's final posts do: it is the same ending.
+func TestPostReplyWaitsOutARateLimit(t *testing.T) {
+	api, emu := newTestAPI(t)
+	emu.Fail("chat.postMessage", 1, http.StatusTooManyRequests, http.Header{"Retry-After": {"0"}}, `{"ok":false,"error":"ratelimited"}`)
+	if err := api.PostReply(context.Background(), "C1", "1700000000.000100", "the notice"); err != nil {
+		t.Fatalf("PostReply = %v, want the post sent again after Retry-After", err)
+	}
+	if posted := emu.Posted("C1"); len(posted) != 1 || posted[0].Markdown() != "the notice" {
+		t.Errorf("posted = %+v, want the notice once", posted)
+	}
+}
+
 // The bot's posts ask Slack for no previews: the links in them are
 // fetched by nobody and shown as they are.
 func TestPostsUnfurlNothing(t *testing.T) {

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -13,19 +15,25 @@ import (
 // still the one that owns the request. The token is Redis's own record of
 // the delivery: the consumer the group's pending list names for the entry
 // and the entry's delivery count, which XREADGROUP sets to 1 and every
-// XAUTOCLAIM raises by one. A run that was taken over, or a slow one that
-// wakes up after another replica took its request, finds another consumer
-// or another count there.
+// takeover (XCLAIM, in claimLua) raises by one. A run that was taken over,
+// or a slow one that wakes up after another replica took its request,
+// finds another consumer or another count there.
 //
 // Every call the request makes to Slack runs within the claim's lease:
-// a call is sent only before the lease ends, and the lease ends before
-// another replica can take the request over (XAUTOCLAIM takes only an
-// entry idle for JOB_CLAIM_AFTER, and each renewal makes it busy again).
-// So a replica that stalled, lost its heartbeat or was cut off cannot
-// write over the answer of the replica that took its request: the thread
-// ends with one answer. The writes that end a request (the final text, a
-// notice) first renew the lease in Redis (fence), so that a run that lost
-// its request learns it there and writes nothing.
+// a call is sent only before the lease ends, and a lease renewed in Redis
+// ends before another replica can take the request over (claimLua takes
+// only an entry idle for JOB_CLAIM_AFTER, and each renewal makes it busy
+// again). So a replica that stalled, or whose heartbeats stopped, writes
+// nothing over the answer of the replica that took its request. One cut
+// off from Redis is another matter: while Redis does not answer it, its
+// leases are extended on trust (extendAll), as a replica answers whatever
+// happens to Redis and nobody takes a request through a Redis that is
+// down. When the other replicas still reach that Redis, one of them takes
+// the request over after JOB_CLAIM_AFTER, and both write in the thread:
+// the price of not stopping when Redis does. The writes that end a
+// request (the final text, a notice) first renew the lease in Redis
+// (fence) unless Redis confirmed the one they run in, so that a run that
+// lost its request learns it there and writes nothing.
 type claim struct {
 	q          *sharedQueue
 	id         string // the stream entry
@@ -34,12 +42,23 @@ type claim struct {
 	// run's reply to take over: nil when there is nothing to replace.
 	left *shownMessage
 
-	lost     context.Context // done once this run let the request go
-	lose     context.CancelCauseFunc
-	mu       sync.Mutex
-	until    time.Time               // the lease: no Slack call starts after it
-	cancel   context.CancelCauseFunc // the run's, once it started
-	giveBack bool                    // at a stop: the request goes back to the queue
+	lost context.Context // done once this run let the request go
+	lose context.CancelCauseFunc
+	mu   sync.Mutex
+	// until is the lease: no Slack call starts after it. The lease ending
+	// is an event, not a deadline each call reads once: expiry, armed at
+	// until and moved on by each renewal, lets the request go, so that a
+	// write longer than one lease goes on while the heartbeats renew it,
+	// and stops, with the claim lost, once they no longer do.
+	until time.Time
+	// confirmed is the end of the last lease Redis confirmed: its read
+	// or a renewal that found the request this run's. Before it, no other
+	// replica can have taken the request. until may run past it, when
+	// leases are extended on trust while Redis does not answer.
+	confirmed time.Time
+	expiry    *time.Timer             // nil once the claim is done with
+	cancel    context.CancelCauseFunc // the run's, once it started
+	giveBack  bool                    // at a stop: the request goes back to the queue
 }
 
 // shownMessage is what a request's reply shows in Slack, kept in Redis
@@ -64,11 +83,46 @@ func errHandedOver() error {
 	return failure.Errorf("write to Slack", failure.HandedOver, "", nil)
 }
 
+// errLeaseEnded is why a run whose lease ended without a renewal let its
+// request go: another replica may take it from JOB_CLAIM_AFTER on.
+func errLeaseEnded() error {
+	return failure.Errorf("renew the request", failure.HandedOver, "its lease ended without a renewal", nil)
+}
+
 func newClaim(q *sharedQueue, id string, deliveries int64, left *shownMessage, leased time.Time) *claim {
 	c := &claim{q: q, id: id, deliveries: deliveries, left: left}
 	c.lost, c.lose = context.WithCancelCause(context.Background())
 	c.until = leased.Add(q.lease())
+	c.confirmed = c.until
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expiry = time.AfterFunc(time.Until(c.until), c.expire)
 	return c
+}
+
+// expire lets the request go once its lease has ended; a renewal that
+// came while the timer fired moves it on instead.
+func (c *claim) expire() {
+	c.mu.Lock()
+	if left := time.Until(c.until); left > 0 {
+		if c.expiry != nil {
+			c.expiry.Reset(left)
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.lose(errLeaseEnded())
+}
+
+// done stops the lease's timer once the queue forgot the claim.
+func (c *claim) done() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expiry != nil {
+		c.expiry.Stop()
+		c.expiry = nil
+	}
 }
 
 type claimKey struct{}
@@ -86,25 +140,57 @@ func claimOf(ctx context.Context) *claim {
 	return c
 }
 
-// bound is ctx ending when the lease does or the request is let go: a call
-// made on it is not sent once another replica may own the request. On a
-// nil claim it is ctx.
+// bound is ctx ending, with the claim's cause, when the request is let go,
+// its lease ending without a renewal included: a call made on it is not
+// sent once another replica may own the request, and one under way is
+// cut. It follows the renewals, so a write may outlast any one lease. On
+// a nil claim it is ctx.
 func (c *claim) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if c == nil {
 		return ctx, func() {}
 	}
 	c.mu.Lock()
-	until := c.until
+	ended := !time.Now().Before(c.until)
 	c.mu.Unlock()
-	ctx, cancel := context.WithDeadlineCause(ctx, until, errHandedOver())
-	stop := context.AfterFunc(c.lost, cancel)
-	return ctx, func() { stop(); cancel() }
+	if ended {
+		// The timer may be late (a stalled process wakes up): the call
+		// must not start past the lease all the same.
+		c.lose(errLeaseEnded())
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	if c.lost.Err() != nil {
+		// At once, not on AfterFunc's goroutine: no call may start.
+		cancel(context.Cause(c.lost))
+		return ctx, func() { cancel(nil) }
+	}
+	stop := context.AfterFunc(c.lost, func() { cancel(context.Cause(c.lost)) })
+	return ctx, func() { stop(); cancel(nil) }
 }
 
-// fence renews the lease in Redis and reports errHandedOver when the
-// request is no longer this run's. When Redis does not answer, the run
-// keeps its request: no other replica can take it through a Redis that
-// is down, and a replica must answer whatever happens to Redis.
+// cause is err, led by why the request was let go when it was: a write
+// cut because another replica may own the request reports that
+// (failure.HandedOver), not a bare "context canceled".
+func (c *claim) cause(err error) error {
+	if c == nil || err == nil || c.lost.Err() == nil {
+		return err
+	}
+	why := context.Cause(c.lost)
+	if errors.Is(err, why) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", why, err)
+}
+
+// fence reports errHandedOver when the request is no longer this run's.
+// Within a lease Redis confirmed, it is, with no trip to Redis: another
+// replica can take the request only once it was idle for JOB_CLAIM_AFTER
+// since the renewal, longer than the lease, and bound cuts the write
+// when the lease ends. Past that (a lease extended on trust while Redis
+// did not answer, or a run that stalled), fence renews in Redis, so that
+// a run that lost its request learns it there. When Redis does not
+// answer, the run keeps its request: no other replica can take it
+// through a Redis that is down, and a replica must answer whatever
+// happens to Redis.
 func (c *claim) fence(ctx context.Context) error {
 	if c == nil {
 		return nil
@@ -112,18 +198,35 @@ func (c *claim) fence(ctx context.Context) error {
 	if c.lost.Err() != nil {
 		return errHandedOver()
 	}
+	c.mu.Lock()
+	sure := time.Now().Before(c.confirmed)
+	c.mu.Unlock()
+	if sure {
+		return nil
+	}
 	if !c.q.renew(ctx, c) {
 		return errHandedOver()
 	}
 	return nil
 }
 
-// renewed extends the lease from start, when a renewal was sent.
-func (c *claim) renewed(start time.Time) {
+// renewed extends the lease from start, when a renewal was sent, and
+// moves its expiry on; inRedis says Redis confirmed the renewal, rather
+// than the lease being extended on trust while Redis does not answer. A
+// claim already lost stays lost: its lease ended, and another replica may
+// have taken the request since.
+func (c *claim) renewed(start time.Time, inRedis bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if until := start.Add(c.q.lease()); until.After(c.until) {
+	until := start.Add(c.q.lease())
+	if inRedis && until.After(c.confirmed) {
+		c.confirmed = until
+	}
+	if until.After(c.until) {
 		c.until = until
+		if c.expiry != nil && c.lost.Err() == nil {
+			c.expiry.Reset(time.Until(until))
+		}
 	}
 }
 
@@ -158,42 +261,35 @@ func (c *claim) handBack() {
 }
 
 // takeLeft returns what an earlier run showed in this thread, once: the
-// reply that gets it takes it over.
+// reply that gets it takes it over. It is nil on a nil claim.
 func (c *claim) takeLeft(channel, thread string) *shownMessage {
-	if !c.takesOver(channel, thread) {
+	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	left := c.left
+	if left == nil || left.Channel != channel || left.Thread != thread {
+		return nil
+	}
 	c.left = nil
 	return left
 }
 
-// takesOver reports whether an earlier run left a message in this thread
-// for this run to take over.
-func (c *claim) takesOver(channel, thread string) bool {
-	if c == nil {
-		return false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.left != nil && c.left.Channel == channel && c.left.Thread == thread
-}
-
 // record keeps in Redis what the request's reply shows, for a run that
-// may take it over. It reports false when the request is no longer this
-// run's.
-func (c *claim) record(ctx context.Context, m shownMessage) bool {
+// may take it over. When Redis says the request is no longer this run's,
+// the run lets it go, as at a renewal.
+func (c *claim) record(ctx context.Context, m shownMessage) {
 	if c == nil {
-		return true
+		return
 	}
-	return c.q.record(ctx, c, m)
+	c.q.record(ctx, c, m)
 }
 
 // fenced is ctx for a write that ends the request (its final text, a
-// notice): the lease renewed in Redis first, and ctx bounded by it. It
-// fails with errHandedOver when the request is another run's.
+// notice): the request checked to be this run's (fence), and ctx bounded
+// by its lease. It fails with errHandedOver when the request is another
+// run's.
 func (c *claim) fenced(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	if err := c.fence(ctx); err != nil {
 		return ctx, func() {}, err

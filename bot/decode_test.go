@@ -87,10 +87,21 @@ func describe(d decoded) string {
 	return s + " | seen " + strings.Join(d.seen, ",")
 }
 
-// Decoding is one pure function from an envelope to a request or a reason
-// to ignore it, checked here on the real payloads of ../shared/fixtures (a
-// copy lives in internal/fixtures/data).
-func TestDecode(t *testing.T) {
+// decodeCase is an envelope, a fixture with an edit of its payload, and
+// what it decodes to, summed up by describe.
+type decodeCase struct {
+	name    string
+	fixture string
+	edit    func(map[string]any)
+	want    string
+}
+
+// decodeCases are real payloads of ../shared/fixtures (a copy lives in
+// internal/fixtures/data), one or more of every kind the bot takes, with
+// what each decodes to: TestDecode checks them, and
+// TestQueuedRequestsRoundTrip sends the requests they make through the
+// shared queue.
+func decodeCases() []decodeCase {
 	set := func(kv ...any) func(map[string]any) {
 		return func(m map[string]any) {
 			for i := 0; i < len(kv); i += 2 {
@@ -104,12 +115,7 @@ func TestDecode(t *testing.T) {
 	}
 	ref := encodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}})
 	form := handlers.FormTarget{Channel: "C1", Thread: "1.000100", Message: "1.000200", Files: []string{"F1"}, ResponseURL: "https://hooks.slack.com/r"}
-	tests := []struct {
-		name    string
-		fixture string
-		edit    func(map[string]any)
-		want    string
-	}{
+	return []decodeCase{
 		// Mentions.
 		{"a mention: the author's team is the event's team field, not the envelope's",
 			"socketmode/events_api_app_mention.python-slack-sdk.json", nil,
@@ -247,8 +253,18 @@ func TestDecode(t *testing.T) {
 		{"hello", "socketmode/hello.slack-go.json", nil, "ignored: not a request envelope: hello"},
 		{"a disconnect warning", "socketmode/disconnect_warning.slack-go.json", nil, "ignored: not a request envelope: disconnect"},
 	}
-	d := decoder{self: Identity{UserID: "UBOT", BotID: "BBOT", TeamID: "T1"}, reactions: handlers.DefaultReactions()}
-	for _, tt := range tests {
+}
+
+// testDecoder is the decoder of the bot decodeCases are written for.
+func testDecoder() decoder {
+	return decoder{self: Identity{UserID: "UBOT", BotID: "BBOT", TeamID: "T1"}, reactions: handlers.DefaultReactions()}
+}
+
+// Decoding is one pure function from an envelope to a request or a reason
+// to ignore it, checked here on real payloads.
+func TestDecode(t *testing.T) {
+	d := testDecoder()
+	for _, tt := range decodeCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			got := describe(d.decode(fixtureFrame(t, tt.fixture, tt.edit)))
 			if got != tt.want {

@@ -30,13 +30,14 @@ var uploadTypes = []string{"jpg", "jpeg", "png", "webp", "gif", "heic", "heif"}
 
 // OpenForm opens a modal.
 func (a *API) OpenForm(ctx context.Context, triggerID string, form handlers.Form) error {
-	ctx, release, err := claimOf(ctx).fenced(ctx)
+	c := claimOf(ctx)
+	ctx, release, err := c.fenced(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
 	_, err = a.client.OpenViewContext(ctx, triggerID, renderForm(form))
-	return wrapSlackError("views.open", err)
+	return c.cause(wrapSlackError("views.open", err))
 }
 
 func plain(text string) *slack.TextBlockObject {

@@ -19,8 +19,10 @@ import (
 // whose connections and health it shares, and give it to Config.Replicas
 // and API.ShareTiers.
 //
-// It needs Redis 6.2 or later (XAUTOCLAIM), a single server, not a
-// cluster: its scripts touch the keys of the requests they find.
+// It needs Redis 6.2 or later (XPENDING's IDLE filter and exclusive
+// ranges, with which its queue finds what to take over), a single
+// server, not a cluster: its scripts touch the keys of the requests they
+// find.
 type Replicas struct {
 	client  *redis.Client
 	prefix  string

@@ -77,17 +77,34 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'req', ARGV[5])
 // then for each request taken its id, its fields, its delivery count, what
 // an earlier run showed ("" for nothing) and how many times it was handed
 // back.
+//
+// It finds them with XPENDING and claims each with XCLAIM rather than
+// XAUTOCLAIM, whose answer for an entry trimmed from the stream while
+// pending differs by version: Redis 6.2 claims it and answers a nil in
+// its place, without its id, so it could be neither acknowledged nor told
+// from the others, and was claimed again at every scan; 7.0 drops it from
+// the pending list and names it apart. Here a trimmed entry is found by
+// its id (XRANGE answers nothing) and acknowledged, and XCLAIM only ever
+// meets entries that exist, the same on both. XCLAIM takes min-idle 0:
+// XPENDING, in the same script, already chose the idle ones. The next
+// cursor is after the last entry found, exclusive (XPENDING's "(", 6.2
+// too), or 0-0 once the pending list was scanned to its end.
 const claimLua = `
-local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
-local out = {r[1]}
-for _, e in ipairs(r[2]) do
-  if type(e) == 'table' and type(e[2]) == 'table' then
-    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
-    local job = redis.call('HMGET', ARGV[6] .. e[1], 'shown', 'handbacks')
-    out[#out + 1] = {e[1], e[2], p[1][4], job[1] or '', job[2] or '0'}
-  elseif type(e) == 'table' then
-    -- Redis 6.2 gives a trimmed entry without its fields: nothing to run.
-    redis.call('XACK', KEYS[1], ARGV[1], e[1])
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5])
+local out = {'0-0'}
+if #pending >= tonumber(ARGV[5]) then
+  out[1] = '(' .. pending[#pending][1]
+end
+for _, p in ipairs(pending) do
+  local id = p[1]
+  if #redis.call('XRANGE', KEYS[1], id, id) == 0 then
+    -- Trimmed while pending: nothing to run.
+    redis.call('XACK', KEYS[1], ARGV[1], id)
+  else
+    local e = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id)[1]
+    local job = redis.call('HMGET', ARGV[6] .. id, 'shown', 'handbacks')
+    -- XCLAIM counted this delivery.
+    out[#out + 1] = {id, e[2], p[4] + 1, job[1] or '', job[2] or '0'}
   end
 end
 return out
@@ -149,7 +166,7 @@ return 1
 // as many as it has free workers, and acknowledges a request once its
 // answer is final. A replica that stops renewing its requests (it crashed,
 // hung or was cut off) has them taken over by another after
-// JOB_CLAIM_AFTER (XAUTOCLAIM); one that stops on purpose hands back what
+// JOB_CLAIM_AFTER (claimLua); one that stops on purpose hands back what
 // it could not finish within SHUTDOWN_GRACE. A request whose runs keep
 // ending without an answer is answered with an error after a few tries.
 type sharedQueue struct {
@@ -494,7 +511,7 @@ func (q *sharedQueue) extendAll(now time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for c := range q.held {
-		c.renewed(now)
+		c.renewed(now, false)
 	}
 }
 
@@ -535,13 +552,13 @@ func (q *sharedQueue) renewAll(ctx context.Context) {
 // reports false only when Redis says the request is another run's.
 func (q *sharedQueue) renew(ctx context.Context, c *claim) bool {
 	if !q.r.tryRedis() {
-		c.renewed(time.Now())
+		c.renewed(time.Now(), false)
 		return true
 	}
 	owned, err := q.renewIn(ctx, []*claim{c})
 	if err != nil {
 		q.r.failed(err)
-		c.renewed(time.Now())
+		c.renewed(time.Now(), false)
 		return true
 	}
 	q.r.worked()
@@ -573,17 +590,18 @@ func (q *sharedQueue) renewIn(ctx context.Context, claims []*claim) ([]bool, err
 	owned := make([]bool, len(claims))
 	for i, c := range claims {
 		if owned[i] = res[i] == 1; owned[i] {
-			c.renewed(start)
+			c.renewed(start, true)
 		}
 	}
 	return owned, nil
 }
 
-// record implements claim.record.
-func (q *sharedQueue) record(ctx context.Context, c *claim, m shownMessage) bool {
+// record implements claim.record. When Redis fails, the run keeps its
+// request, as at a renewal: a replica answers whatever happens to Redis.
+func (q *sharedQueue) record(ctx context.Context, c *claim, m shownMessage) {
 	data, err := json.Marshal(m)
 	if err != nil || !q.r.tryRedis() {
-		return true
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout(q.claimAfter))
 	defer cancel()
@@ -591,9 +609,11 @@ func (q *sharedQueue) record(ctx context.Context, c *claim, m shownMessage) bool
 		workerGroup, q.r.name, c.id, c.deliveries, data, q.keyLife().Milliseconds()).Int()
 	if err != nil {
 		q.r.failed(err)
-		return true
+		return
 	}
-	return n == 1
+	if n != 1 {
+		c.letGo(failure.Errorf("record what the request shows", failure.HandedOver, "taken over by another replica", nil))
+	}
 }
 
 // keyLife bounds how long what a request showed is kept: long after any
@@ -663,8 +683,9 @@ func (q *sharedQueue) giveBack(ctx context.Context, c *claim) error {
 
 func (q *sharedQueue) forget(c *claim) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	delete(q.held, c)
+	q.mu.Unlock()
+	c.done()
 }
 
 // queuedRequest is a request as the stream holds it: its Ask as JSON,
@@ -675,12 +696,13 @@ type queuedRequest struct {
 	Ask    json.RawMessage `json:"ask"`
 }
 
-// askTypes are the kinds of Ask a queued request may hold, by name.
+// askTypes are the kinds of Ask a queued request may hold, by name: those
+// of the triggers admission queues (policyOf). A shortcut, a vote, the
+// Home and Messages tabs run beside the queue, never through it.
 func askTypes() map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for _, a := range []handlers.Ask{
-		handlers.Said{}, handlers.Command{}, handlers.ShortcutOn{}, handlers.Submission{},
-		handlers.Rerun{}, handlers.Vote{}, handlers.Reacted{}, handlers.HomeOpened{},
+		handlers.Said{}, handlers.Command{}, handlers.Submission{}, handlers.Rerun{}, handlers.Reacted{},
 	} {
 		t := reflect.TypeOf(a)
 		out[t.Name()] = t

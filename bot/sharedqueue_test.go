@@ -6,9 +6,11 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -85,9 +87,9 @@ func sharedConfig(claimAfter time.Duration) Config {
 }
 
 // startReplica starts a replica reading srv's queue; mode is how its
-// replies show. It stops at the test's end, through its shutdown path
+// replies show, hooks see its calls to Redis for the queue. It stops at the test's end, through its shutdown path
 // unless it crashed.
-func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, name string, cfg Config, mode StreamMode, answer string) *testReplica {
+func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, name string, cfg Config, mode StreamMode, answer string, hooks ...redis.Hook) *testReplica {
 	t.Helper()
 	RouteRedisLogs(zap.NewNop())
 	log := zaptest.NewLogger(t).Named(name)
@@ -100,6 +102,9 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 	flows.api.stream = filled(StreamConfig{Mode: mode, Interval: 10 * time.Millisecond})
 	p := newPool(flows, cfg.Workers, cfg.Queue, log)
 	replicas := NewReplicas(store, name)
+	for _, h := range hooks {
+		replicas.client.AddHook(h)
+	}
 	q := newSharedQueue(replicas, p, log, cfg)
 	p.shared = q
 	ctx, stopJobs := context.WithCancel(context.Background())
@@ -477,32 +482,323 @@ func TestSharedQueueBoundsAndFallsBack(t *testing.T) {
 	}
 }
 
-// Every kind of request survives the trip through Redis.
+// Every request admission queues survives the trip through Redis, and the
+// queue knows no kind of Ask that admission never queues. The requests are
+// the ones the decoder makes of real payloads (decodeCases), sorted by
+// admission's own policy: a new Ask that admission queues fails here
+// until askTypes has it, and one that runs beside the queue fails here if
+// askTypes lists it.
 func TestQueuedRequestsRoundTrip(t *testing.T) {
+	roundTrip := func(what string, req handlers.Request) {
+		t.Helper()
+		payload, err := encodeRequest(req)
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		got, err := decodeRequest(payload)
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		if !reflect.DeepEqual(got, req) {
+			t.Errorf("%s: %#v came back as %#v", what, req, got)
+		}
+	}
+	d := testDecoder()
+	queued := map[string]bool{}
+	for _, tc := range decodeCases() {
+		req := d.decode(fixtureFrame(t, tc.fixture, tc.edit)).req
+		if req.Ask == nil || policyOf(req.Trigger).beside {
+			continue
+		}
+		queued[reflect.TypeOf(req.Ask).Name()] = true
+		roundTrip(fmt.Sprintf("%s (%s, %T)", tc.name, req.Trigger, req.Ask), req)
+	}
+	for kind := range askTypes() {
+		if !queued[kind] {
+			t.Errorf("askTypes lists %s, which admission never queues", kind)
+		}
+	}
+
+	// Every field filled, where the payloads above leave some empty.
 	origin := handlers.Origin{Trigger: handlers.TriggerSlash, Channel: "C1", Thread: "1.1", Message: "1.2", User: "U1", Team: "T1",
 		ResponseURL: "https://hooks.slack.test/commands/1", TriggerID: "trig"}
 	file := handlers.File{ID: "F1", Name: "a.png", Mimetype: "image/png", Size: 10, Thumbs: []handlers.Thumb{{URL: "u", Width: 1, Height: 2}}}
 	ref := handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1"}}
 	for _, ask := range []handlers.Ask{
 		handlers.Said{Text: "hi", Files: []handlers.File{file}}, handlers.Command{Text: "recipe"},
-		handlers.ShortcutOn{Message: handlers.Message{Channel: "C1", TS: "1.1", Files: []handlers.File{file}, Answer: &ref}},
 		handlers.Submission{UseCase: "recipe", Question: "q", Uploads: []handlers.File{file}, Files: []string{"F2"}},
-		handlers.Rerun{UseCase: "code", Ref: ref}, handlers.Vote{Up: true, Ref: ref},
-		handlers.Reacted{Emoji: "mag", UseCase: "describe"}, handlers.HomeOpened{},
+		handlers.Rerun{UseCase: "code", Ref: ref}, handlers.Reacted{Emoji: "mag", UseCase: "describe"},
 	} {
-		payload, err := encodeRequest(handlers.Request{Origin: origin, Ask: ask})
-		if err != nil {
-			t.Fatalf("%T: %v", ask, err)
-		}
-		got, err := decodeRequest(payload)
-		if err != nil {
-			t.Fatalf("%T: %v", ask, err)
-		}
-		if !reflect.DeepEqual(got, handlers.Request{Origin: origin, Ask: ask}) {
-			t.Errorf("%T came back as %#v", ask, got)
-		}
+		roundTrip(fmt.Sprintf("%T", ask), handlers.Request{Origin: origin, Ask: ask})
 	}
 	if _, err := decodeRequest(`{"origin":{"Channel":"C1"},"kind":"Unheard","ask":{}}`); err == nil || !strings.Contains(err.Error(), "Unheard") {
 		t.Errorf("an unknown kind: %v", err)
+	}
+}
+
+// threePartAnswer is an answer the thread takes in three messages (the
+// most one answer fills by default): its Finish makes at least three
+// calls to Slack.
+func threePartAnswer() string {
+	var paragraphs []string
+	for _, part := range []string{"one", "two", "three"} {
+		paragraphs = append(paragraphs, "Part "+part+": "+strings.Repeat("words of the answer ", markdownBlockLimit/25))
+	}
+	return strings.Join(paragraphs, "\n\n")
+}
+
+// A Finish longer than one lease (a slow Slack, an answer in several
+// messages) goes on to its end while the heartbeats renew the request:
+// the lease is followed, not read once as the Finish starts, and the
+// request is acknowledged once the answer is whole.
+func TestFinishOutlastsOneLeaseWhileRenewed(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	answer := threePartAnswer()
+	parts := splitMarkdown(answer, markdownBlockLimit)
+	if len(parts) != 3 {
+		t.Fatalf("the answer is %d parts, want 3", len(parts))
+	}
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Second), StreamNative, answer)
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	waitShown(t, emu, StreamNative)
+
+	// Each of the Finish's three calls or more takes half a lease.
+	emu.SetLatency(a.q.lease() / 2)
+	start := time.Now()
+	a.release()
+	if err := waitFinished(t, a); err != nil {
+		t.Fatalf("the Finish: %v", err)
+	}
+	if took := time.Since(start); took <= a.q.lease() {
+		t.Fatalf("the Finish took %v, within one lease (%v): this test shows nothing", took, a.q.lease())
+	}
+	posted := emu.Posted("C1")
+	if len(posted) != len(parts) {
+		t.Fatalf("%d messages in the thread, want the answer's %d parts", len(posted), len(parts))
+	}
+	for i, p := range posted {
+		if p.Markdown() != parts[i] {
+			t.Errorf("message %d shows %.40q…, want part %d, %.40q…", i, p.Markdown(), i, parts[i])
+		}
+	}
+	waitQueueEmpty(t, srv)
+}
+
+// A replica whose renewals stop while its Finish is under way (it is cut
+// off from Redis, or stalls) is cut at the end of its lease: its Finish
+// reports the request handed over, the request is not acknowledged, and
+// another replica takes it over and answers it.
+func TestFinishCutWhenRenewalsStopIsNotAcknowledged(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	cfg := sharedConfig(time.Second)
+	a := startReplica(t, srv, emu, "a", cfg, StreamNative, "A's answer")
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	waitShown(t, emu, StreamNative)
+
+	// The Finish's first call gets no answer: only the end of a's lease
+	// can end it. Then a's heartbeats stop.
+	emu.Hang("chat.stopStream", 1)
+	a.release()
+	waitCalls(t, emu, "chat.stopStream", 1)
+	a.crash(t)
+	err := waitFinished(t, a)
+	if failure.KindOf(err) != failure.HandedOver {
+		t.Errorf("a's cut Finish = %v, want it handed over", err)
+	}
+
+	b := startReplica(t, srv, emu, "b", cfg, StreamNative, "B's answer")
+	b.release()
+	waitStarted(t, b)
+	if err := waitFinished(t, b); err != nil {
+		t.Fatalf("b's answer: %v", err)
+	}
+	onlyAnswer(t, emu, "C1", "B's answer")
+	waitQueueEmpty(t, srv)
+}
+
+// heldClaim is the one request r holds.
+func heldClaim(t *testing.T, r *testReplica) *claim {
+	t.Helper()
+	r.q.mu.Lock()
+	defer r.q.mu.Unlock()
+	if len(r.q.held) != 1 {
+		t.Fatalf("%s holds %d requests, want 1", r.name, len(r.q.held))
+	}
+	for c := range r.q.held {
+		return c
+	}
+	return nil
+}
+
+// A run that records what its reply shows and hears from Redis that the
+// request is another run's lets it go there, as a renewal would: it
+// writes nothing more, and its run ends handed over.
+func TestRecordLetsGoOfARequestTakenOver(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamOff, "A's answer")
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	c := heldClaim(t, a)
+
+	// Another replica's run takes the request, as after a takeover.
+	ctx := context.Background()
+	err := rawClient(t, srv.URL()).XClaim(ctx, &redis.XClaimArgs{
+		Stream: "visionbot:" + streamKey, Group: workerGroup, Consumer: "b", Messages: []string{c.id},
+	}).Err()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.record(ctx, shownMessage{Channel: "C1", Thread: "1.1", TS: "1.2"})
+	if c.lost.Err() == nil {
+		t.Fatal("the run still holds a request Redis gives to another")
+	}
+	if err := waitFinished(t, a); failure.KindOf(err) != failure.HandedOver {
+		t.Errorf("a's run ended with %v, want it handed over", err)
+	}
+	if posted := emu.Posted("C1"); len(posted) != 0 {
+		t.Errorf("a wrote %d messages for a request it let go", len(posted))
+	}
+}
+
+// A request trimmed from the stream while a dead replica held it has
+// nothing left to run: the replica that scans for it acknowledges it,
+// once, instead of claiming it at every scan, and the live request
+// beside it is still taken over and answered. (Redis 6.2's XAUTOCLAIM
+// answers a nil without the id for such an entry: claimLua does not
+// depend on how a version answers that.)
+func TestTrimmedPendingRequestIsDropped(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	ctx := context.Background()
+	raw := rawClient(t, srv.URL())
+	stream := "visionbot:" + streamKey
+	if err := raw.XGroupCreateMkStream(ctx, stream, workerGroup, "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, channel := range []string{"C1", "C2"} {
+		payload, err := encodeRequest(mention(emu, channel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := raw.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: map[string]any{"req": payload}}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	// A replica that died holding both; then the first is trimmed.
+	if err := raw.XReadGroup(ctx, &redis.XReadGroupArgs{Group: workerGroup, Consumer: "dead", Streams: []string{stream, ">"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.XDel(ctx, stream, ids[0]).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	b := startReplica(t, srv, emu, "b", sharedConfig(time.Second), StreamOff, "B's answer")
+	b.release()
+	if got := waitStarted(t, b); got.Channel != "C2" {
+		t.Fatalf("b ran %s's request, want C2's, the one still in the stream", got.Channel)
+	}
+	if err := waitFinished(t, b); err != nil {
+		t.Fatalf("b's answer: %v", err)
+	}
+	onlyAnswer(t, emu, "C2", "B's answer")
+	deadline := time.Now().Add(sharedWait)
+	for {
+		pending, err := raw.XPending(ctx, stream, workerGroup).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pending.Count == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests still pending, from %s to %s: the trimmed one was never dropped", pending.Count, pending.Lower, pending.Higher)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case req := <-b.flows.started:
+		t.Errorf("b ran a second request: %+v", req)
+	default:
+	}
+}
+
+// scriptRuns counts how many times a replica runs one Lua script.
+type scriptRuns struct {
+	hash, src string
+	n         atomic.Int64
+}
+
+func newScriptRuns(src string) *scriptRuns {
+	return &scriptRuns{hash: redis.NewScript(src).Hash(), src: src}
+}
+
+func (s *scriptRuns) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (s *scriptRuns) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); len(args) > 1 && (args[1] == s.hash || args[1] == s.src) {
+			s.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (s *scriptRuns) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// An answer that ends within the lease Redis confirmed makes no trip to
+// Redis before its final writes: no other replica can take the request
+// before that lease ends.
+func TestFinishWithinAConfirmedLeaseAsksNoRenewal(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	renewals := newScriptRuns(renewLua)
+	// The heartbeats renew every 20 s, long after this test.
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamNative, "A's answer", renewals)
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	waitShown(t, emu, StreamNative)
+	a.release()
+	if err := waitFinished(t, a); err != nil {
+		t.Fatalf("a's answer: %v", err)
+	}
+	onlyAnswer(t, emu, "C1", "A's answer")
+	waitQueueEmpty(t, srv)
+	if n := renewals.n.Load(); n != 0 {
+		t.Errorf("%d renewals for an answer within its lease, want none", n)
+	}
+}
+
+// Past the lease Redis confirmed (its lease was extended on trust while
+// Redis did not answer), a final write asks Redis first, and finds there
+// a request another replica took meanwhile.
+func TestFencePastTheConfirmedLeaseAsksRedis(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamOff, "A's answer")
+	submit(t, a, mention(emu, "C1"))
+	waitStarted(t, a)
+	c := heldClaim(t, a)
+	// As if Redis stopped answering a for a while: its lease went on on
+	// trust, past the one Redis last confirmed.
+	c.mu.Lock()
+	c.confirmed = time.Now()
+	c.mu.Unlock()
+	c.renewed(time.Now(), false)
+	// Meanwhile another replica took the request.
+	ctx := context.Background()
+	err := rawClient(t, srv.URL()).XClaim(ctx, &redis.XClaimArgs{
+		Stream: "visionbot:" + streamKey, Group: workerGroup, Consumer: "b", Messages: []string{c.id},
+	}).Err()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.fence(ctx); failure.KindOf(err) != failure.HandedOver {
+		t.Errorf("fence = %v, want the request handed over", err)
 	}
 }

@@ -218,12 +218,12 @@ func (r *reply) Append(text string) {
 // they hold what was cut. An answer the thread takes whole shares none,
 // since its code is all there already, and each file would cost Slack
 // calls and stay in the workspace for nothing.
-func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Footer, snippets ...handlers.Snippet) error {
+func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Footer, snippets ...handlers.Snippet) (err error) {
 	ctx, done, err := r.ending(ctx)
 	if done == nil {
 		return err
 	}
-	defer done()
+	defer done(&err)
 	parts := splitMarkdown(markdown, r.api.replyLimit)
 	most := max(r.cfg.MaxParts, 1)
 	if len(parts) <= most {
@@ -247,12 +247,12 @@ func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Fo
 
 // Fail is Finish with the notice as the answer: whatever was shown that the
 // notice does not start with is replaced.
-func (r *reply) Fail(ctx context.Context, notice string) error {
+func (r *reply) Fail(ctx context.Context, notice string) (err error) {
 	ctx, done, err := r.ending(ctx)
 	if done == nil {
 		return err
 	}
-	defer done()
+	defer done(&err)
 	return r.complete(ctx, splitMarkdown(notice, r.api.replyLimit), nil)
 }
 
@@ -261,12 +261,12 @@ func (r *reply) Fail(ctx context.Context, notice string) error {
 // note follows it in the thread. A message being edited keeps what it
 // shows, with note under it; with nothing shown yet, note replaces the
 // placeholder or is posted.
-func (r *reply) Stopped(ctx context.Context, note string) error {
+func (r *reply) Stopped(ctx context.Context, note string) (err error) {
 	ctx, done, err := r.ending(ctx)
 	if done == nil {
 		return err
 	}
-	defer done()
+	defer done(&err)
 	m := &r.msg
 	if m.phase == lost {
 		r.findPlaceholder(ctx)
@@ -288,14 +288,13 @@ func (r *reply) Stopped(ctx context.Context, note string) error {
 	return r.post(ctx, []string{note}, nil)
 }
 
-// end stops the goroutine and waits for the call it may be making. It
-// reports false when the reply had already ended.
 // ending starts the one ending of the reply (Finish, Fail or Stopped): on a
 // context of its own (see finishTimeout), once the writer's last call is
 // done, and within the request's claim on the shared queue. done releases
-// them; it is nil when there is nothing to write: another ending ran
+// them and puts, in front of the ending's error, why the claim was lost
+// if it was; it is nil when there is nothing to write: another ending ran
 // (err nil), or the claim or the wait failed (err says which).
-func (r *reply) ending(ctx context.Context) (_ context.Context, done func(), err error) {
+func (r *reply) ending(ctx context.Context) (_ context.Context, done func(err *error), err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	if ok, err := r.end(ctx); !ok {
 		cancel()
@@ -306,9 +305,11 @@ func (r *reply) ending(ctx context.Context) (_ context.Context, done func(), err
 		cancel()
 		return nil, nil, err
 	}
-	return ctx, func() { release(); cancel() }, nil
+	return ctx, func(err *error) { *err = r.claim.cause(*err); release(); cancel() }, nil
 }
 
+// end stops the goroutine and waits for the call it may be making. It
+// reports false when the reply had already ended.
 func (r *reply) end(ctx context.Context) (bool, error) {
 	r.mu.Lock()
 	ended := r.ended

@@ -253,7 +253,7 @@ func checkRedis(ctx context.Context, store *bot.RedisStore) (checkResult, bool) 
 		return checkResult{checkFail, name, fmt.Sprintf("%v", err),
 			"check the host and port in REDIS_URL, that Redis runs there, and that this machine can reach it (firewall, Kubernetes Service, rediss:// for TLS)"}, false
 	case !bot.RedisVersionSupported(version):
-		return checkResult{checkFail, name, fmt.Sprintf("Redis %s at %s is too old: replicas need %s or later (XAUTOCLAIM)", version, store.Addr(), bot.MinRedisVersion),
+		return checkResult{checkFail, name, fmt.Sprintf("Redis %s at %s is too old: replicas need %s or later (XPENDING with IDLE)", version, store.Addr(), bot.MinRedisVersion),
 			"upgrade Redis to 6.2 or later (Debian and Ubuntu ship 7.x: apt-get install redis-server; Docker: redis:7)"}, true
 	}
 	return checkResult{checkPass, name, fmt.Sprintf("Redis %s at %s answers and takes the password", version, store.Addr()), ""}, true
