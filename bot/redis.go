@@ -155,7 +155,7 @@ func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 func (s *RedisStore) Addr() string { return s.addr }
 
 // MinRedisVersion is the oldest Redis replicas can share: their queue
-// takes over a dead replica's requests with XAUTOCLAIM, new in 6.2.
+// finds a dead replica's requests with XPENDING … IDLE, new in 6.2.
 const MinRedisVersion = "6.2.0"
 
 // ErrRedisAuth is Redis refusing the password REDIS_URL gave (or asking

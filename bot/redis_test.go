@@ -303,7 +303,7 @@ func TestAdmitCountsOnlyFreshRequests(t *testing.T) {
 	}
 }
 
-// Replicas need XAUTOCLAIM: Redis 6.2 or later.
+// Replicas need XPENDING with IDLE: Redis 6.2 or later.
 func TestRedisVersionSupported(t *testing.T) {
 	for v, want := range map[string]bool{
 		"7.0.15": true, "6.2.0": true, "6.2": true, "10.0.1": true, "6.0.16": false, "5.0.7": false, "6": false, "": false, "6.x": false,
