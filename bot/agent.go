@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -84,7 +85,7 @@ func (a *API) RespondDownvoted(ctx context.Context, responseURL string, d handle
 	return a.respond(ctx, responseURL, &slack.WebhookMessage{
 		ResponseType: slack.ResponseTypeEphemeral,
 		Text:         d.Text,
-		Blocks:       &slack.Blocks{BlockSet: downvotedBlocks(d)},
+		Blocks:       &slack.Blocks{BlockSet: blocks.Downvoted(d)},
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/failure"
 )
@@ -265,7 +266,7 @@ func (a *API) FileInfo(ctx context.Context, fileID string) (handlers.File, error
 	if err != nil {
 		return handlers.File{}, wrapSlackError("files.info", err)
 	}
-	return fileFromSlack(*f), nil
+	return blocks.File(*f), nil
 }
 
 func (a *API) Download(ctx context.Context, url string, maxBytes int64) ([]byte, error) {
@@ -280,37 +281,17 @@ func messageFromSlack(channel string, m slack.Msg) handlers.Message {
 	return handlers.Message{
 		Channel: channel, TS: m.Timestamp, ThreadTS: m.ThreadTimestamp,
 		User: m.User, Team: m.Team, BotID: m.BotID, Text: m.Text,
-		Files: messageFiles(m.Files, m.Attachments), Answer: refFromBlocks(m.Blocks),
+		Files: messageFiles(m.Files, m.Attachments), Answer: blocks.RefOf(m.Blocks),
 	}
 }
 
 // messageFiles are a message's files and those of the messages it
 // forwards: Slack puts a forwarded message's files in its attachment.
 func messageFiles(files []slack.File, attachments []slack.Attachment) []handlers.File {
-	out := filesFromSlack(files)
+	out := blocks.Files(files)
 	for _, att := range attachments {
 		if att.IsShare {
-			out = append(out, filesFromSlack(att.Files)...)
-		}
-	}
-	return out
-}
-
-func fileFromSlack(f slack.File) handlers.File {
-	out := handlers.File{
-		ID: f.ID, Name: f.Name, Mimetype: f.Mimetype, Filetype: f.Filetype, Size: int64(f.Size),
-		URLPrivate: f.URLPrivate, URLDownload: f.URLPrivateDownload, Access: f.FileAccess,
-	}
-	for _, t := range []handlers.Thumb{
-		{URL: f.Thumb1024, Width: f.Thumb1024W, Height: f.Thumb1024H},
-		{URL: f.Thumb960, Width: f.Thumb960W, Height: f.Thumb960H},
-		{URL: f.Thumb800, Width: f.Thumb800W, Height: f.Thumb800H},
-		{URL: f.Thumb720, Width: f.Thumb720W, Height: f.Thumb720H},
-		{URL: f.Thumb480, Width: f.Thumb480W, Height: f.Thumb480H},
-		{URL: f.Thumb360, Width: f.Thumb360W, Height: f.Thumb360H},
-	} {
-		if t.URL != "" {
-			out.Thumbs = append(out.Thumbs, t)
+			out = append(out, blocks.Files(att.Files)...)
 		}
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 
+	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -125,7 +126,7 @@ func (d decoder) mention(ev *slackevents.AppMentionEvent, authorTeam, eventKey s
 	}
 	o := messageOrigin(handlers.TriggerMention, ev.Channel, ev.TimeStamp, ev.ThreadTimeStamp, ev.User, firstOf(ev.UserTeam, authorTeam))
 	return decoded{
-		req:  handlers.Request{Origin: o, Ask: handlers.Said{Text: d.withoutOwnMention(ev.Text), Files: filesFromSlack(ev.Files)}},
+		req:  handlers.Request{Origin: o, Ask: handlers.Said{Text: d.withoutOwnMention(ev.Text), Files: blocks.Files(ev.Files)}},
 		seen: []string{eventKey, "message:" + ev.Channel + ":" + ev.TimeStamp},
 	}
 }
@@ -231,7 +232,7 @@ func (d decoder) interaction(cb slack.InteractionCallback) decoded {
 	user, team := cb.User.ID, cb.User.TeamID
 	switch cb.Type {
 	case slack.InteractionTypeMessageAction:
-		if cb.CallbackID != CallbackShortcut {
+		if cb.CallbackID != blocks.CallbackShortcut {
 			return ignore("a shortcut the bot does not have: " + cb.CallbackID)
 		}
 		msg := messageFromSlack(cb.Channel.ID, cb.Message.Msg)
@@ -244,7 +245,7 @@ func (d decoder) interaction(cb slack.InteractionCallback) decoded {
 			Ask: handlers.ShortcutOn{Message: msg},
 		}}
 	case slack.InteractionTypeViewSubmission:
-		if cb.View.CallbackID != CallbackAnalyze {
+		if cb.View.CallbackID != blocks.CallbackAnalyze {
 			return ignore("a modal the bot did not open: " + cb.View.CallbackID)
 		}
 		target, err := handlers.ReadFormTarget(cb.View.PrivateMetadata)
@@ -254,7 +255,7 @@ func (d decoder) interaction(cb slack.InteractionCallback) decoded {
 		return decoded{req: handlers.Request{
 			Origin: handlers.Origin{Trigger: handlers.TriggerForm, Channel: target.Channel, Thread: target.Thread,
 				Message: target.Message, User: user, Team: team, ResponseURL: target.ResponseURL},
-			Ask: readSubmission(cb, target),
+			Ask: blocks.ReadSubmission(cb, target),
 		}}
 	case slack.InteractionTypeBlockActions:
 		for _, act := range cb.ActionCallback.BlockActions {
@@ -270,7 +271,7 @@ func (d decoder) interaction(cb slack.InteractionCallback) decoded {
 // action reads a click under one of the bot's answers; the answer's footer
 // says what it was about.
 func (d decoder) action(cb slack.InteractionCallback, act *slack.BlockAction) decoded {
-	ref, ok := decodeRef(act.BlockID)
+	ref, ok := blocks.DecodeRef(act.BlockID)
 	if !ok {
 		return ignore("an action outside the bot's footer")
 	}
@@ -280,19 +281,19 @@ func (d decoder) action(cb slack.InteractionCallback, act *slack.BlockAction) de
 		Team: cb.User.TeamID, ResponseURL: cb.ResponseURL,
 		Thread: firstOf(ref.Thread, cb.Container.ThreadTs, cb.Message.ThreadTimestamp, cb.Container.MessageTs)}
 	switch act.ActionID {
-	case ActionRerun:
+	case blocks.ActionRerun:
 		o.Trigger = handlers.TriggerRerun
 		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Rerun{UseCase: act.SelectedOption.Value, Ref: ref}}}
-	case ActionFeedback:
-		if act.Value != feedbackUp && act.Value != feedbackDown {
+	case blocks.ActionFeedback:
+		if act.Value != blocks.FeedbackUp && act.Value != blocks.FeedbackDown {
 			return ignore("a feedback button of unknown value: " + act.Value)
 		}
 		o.Trigger = handlers.TriggerFeedback
-		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Vote{Up: act.Value == feedbackUp, Ref: ref}}}
-	case ActionFeedbackUp, ActionFeedbackDown:
+		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Vote{Up: act.Value == blocks.FeedbackUp, Ref: ref}}}
+	case blocks.ActionFeedbackUp, blocks.ActionFeedbackDown:
 		o.Trigger = handlers.TriggerFeedback
-		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Vote{Up: act.ActionID == ActionFeedbackUp, Ref: ref}}}
-	case ActionWhatWasWrong:
+		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Vote{Up: act.ActionID == blocks.ActionFeedbackUp, Ref: ref}}}
+	case blocks.ActionWhatWasWrong:
 		o.Trigger = handlers.TriggerFeedback
 		return decoded{req: handlers.Request{Origin: o, Ask: handlers.WhatWasWrong{Text: act.Value, Ref: ref}}}
 	}
@@ -338,12 +339,4 @@ func (d decoder) withoutOwnMention(text string) string {
 func reactionName(emoji string) string {
 	name, _, _ := strings.Cut(emoji, "::")
 	return name
-}
-
-func filesFromSlack(files []slack.File) []handlers.File {
-	out := make([]handlers.File, 0, len(files))
-	for _, f := range files {
-		out = append(out, fileFromSlack(f))
-	}
-	return out
 }

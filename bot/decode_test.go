@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack/socketmode"
 
+	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -113,7 +114,7 @@ func decodeCases() []decodeCase {
 			}
 		}
 	}
-	ref := encodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}})
+	ref := blocks.EncodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}})
 	form := handlers.FormTarget{Channel: "C1", Thread: "1.000100", Message: "1.000200", Files: []string{"F1"}, ResponseURL: "https://hooks.slack.com/r"}
 	return []decodeCase{
 		// Mentions.
@@ -194,60 +195,60 @@ func decodeCases() []decodeCase {
 		{"a slash command", "socketmode/slash_commands.slack-go.json", nil,
 			`slash channel=C9876543210 thread= message= user=U2345678901 team= private trigger=13345224609.738474920 | command "Fix login" | seen envelope:command-envelope`},
 		// Interactions.
-		{"the message shortcut", "interactive/message_action.bolt-python.json", set("callback_id", CallbackShortcut),
+		{"the message shortcut", "interactive/message_action.bolt-python.json", set("callback_id", blocks.CallbackShortcut),
 			"shortcut channel=C111 thread= message= user=W111 team= private trigger=111.222.xxx | shortcut on 1583636382.000300, 0 files | seen envelope:env-message_action.bolt-python.json"},
 		{"another app's shortcut", "interactive/message_action.bolt-python.json", nil, "ignored: a shortcut the bot does not have: test-shortcut"},
 		{"a global shortcut", "socketmode/interactive_global_shortcut.python-slack-sdk.json", nil, "ignored: an interaction the bot does not handle: shortcut"},
 		{"a submitted form: where it goes comes from its metadata", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "view_submission", "user", map[string]any{"id": "U1", "team_id": "T1"},
-				"view", map[string]any{"id": "V1", "type": "modal", "callback_id": CallbackAnalyze, "private_metadata": form.Encode(),
+				"view", map[string]any{"id": "V1", "type": "modal", "callback_id": blocks.CallbackAnalyze, "private_metadata": form.Encode(),
 					"state": map[string]any{"values": map[string]any{
-						inputUseCase:  map[string]any{inputUseCase: map[string]any{"type": "static_select", "selected_option": map[string]any{"value": "nutrition"}}},
-						inputQuestion: map[string]any{inputQuestion: map[string]any{"type": "plain_text_input", "value": "per 100 g"}},
+						blocks.InputUseCase:  map[string]any{blocks.InputUseCase: map[string]any{"type": "static_select", "selected_option": map[string]any{"value": "nutrition"}}},
+						blocks.InputQuestion: map[string]any{blocks.InputQuestion: map[string]any{"type": "plain_text_input", "value": "per 100 g"}},
 					}}})(p)
 		}, `form channel=C1 thread=1.000100 message=1.000200 user=U1 team=T1 private | submitted nutrition "per 100 g", 0 uploads, files [F1] | seen envelope:env-message_action.bolt-python.json`},
 		{"a form whose metadata isn't ours", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "view_submission", "user", map[string]any{"id": "U1"},
-				"view", map[string]any{"id": "V1", "type": "modal", "callback_id": CallbackAnalyze, "private_metadata": "{"})(p)
+				"view", map[string]any{"id": "V1", "type": "modal", "callback_id": blocks.CallbackAnalyze, "private_metadata": "{"})(p)
 		}, "ignored: a modal whose metadata can't be read"},
 		{"Try another use case", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"}, "response_url", "https://hooks.slack.com/r",
 				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300", "thread_ts": "1.000100"},
-				"actions", []any{map[string]any{"type": "static_select", "action_id": ActionRerun, "block_id": ref,
+				"actions", []any{map[string]any{"type": "static_select", "action_id": blocks.ActionRerun, "block_id": ref,
 					"selected_option": map[string]any{"value": "nutrition"}}})(p)
 		}, "rerun channel=C1 thread=1.000100 message= user=U1 team=T1 private | rerun nutrition of recipe [F1 F2] | seen envelope:env-message_action.bolt-python.json"},
 		{"a vote", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
 				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300"},
-				"actions", []any{map[string]any{"type": "button", "action_id": ActionFeedbackDown, "block_id": ref, "value": "down"}})(p)
+				"actions", []any{map[string]any{"type": "button", "action_id": blocks.ActionFeedbackDown, "block_id": ref, "value": "down"}})(p)
 		}, "feedback channel=C1 thread=1.000300 message= user=U1 team=T1 | vote up=false on recipe | seen envelope:env-message_action.bolt-python.json"},
 		{"a vote on the native buttons", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
 				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300", "thread_ts": "1.000100"},
-				"actions", []any{map[string]any{"type": "feedback_buttons", "action_id": ActionFeedback, "block_id": ref, "value": "up",
+				"actions", []any{map[string]any{"type": "feedback_buttons", "action_id": blocks.ActionFeedback, "block_id": ref, "value": "up",
 					"text": map[string]any{"type": "plain_text", "text": "👍"}}})(p)
 		}, "feedback channel=C1 thread=1.000100 message= user=U1 team=T1 | vote up=true on recipe | seen envelope:env-message_action.bolt-python.json"},
 		{"a native button of unknown value", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
-				"actions", []any{map[string]any{"type": "feedback_buttons", "action_id": ActionFeedback, "block_id": ref, "value": "meh"}})(p)
+				"actions", []any{map[string]any{"type": "feedback_buttons", "action_id": blocks.ActionFeedback, "block_id": ref, "value": "meh"}})(p)
 		}, "ignored: no action of the bot's"},
 		{"what was wrong, in a private follow-up: the thread comes from the footer", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"}, "response_url", "https://hooks.slack.com/r",
 				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000900", "is_ephemeral": true},
-				"actions", []any{map[string]any{"type": "plain_text_input", "action_id": ActionWhatWasWrong,
-					"block_id": encodeRef(handlers.AnswerRef{Thread: "1.000100", UseCase: "recipe"}), "value": "it was soup, not pasta"}})(p)
+				"actions", []any{map[string]any{"type": "plain_text_input", "action_id": blocks.ActionWhatWasWrong,
+					"block_id": blocks.EncodeRef(handlers.AnswerRef{Thread: "1.000100", UseCase: "recipe"}), "value": "it was soup, not pasta"}})(p)
 		}, `feedback channel=C1 thread=1.000100 message= user=U1 team=T1 private | what was wrong with recipe: "it was soup, not pasta" | seen envelope:env-message_action.bolt-python.json`},
 		{"a click outside the bot's footer", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1"},
-				"actions", []any{map[string]any{"type": "button", "action_id": ActionFeedbackUp, "block_id": "abc"}})(p)
+				"actions", []any{map[string]any{"type": "button", "action_id": blocks.ActionFeedbackUp, "block_id": "abc"}})(p)
 		}, "ignored: no action of the bot's"},
 		// Frames that ask nothing.
 		{"hello", "socketmode/hello.slack-go.json", nil, "ignored: not a request envelope: hello"},

@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -49,7 +50,7 @@ func messageActionFixture(t *testing.T, edit func(map[string]any)) map[string]an
 }
 
 func TestInteractionRouting(t *testing.T) {
-	ref := encodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}})
+	ref := blocks.EncodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}})
 	meta := handlers.FormTarget{Channel: "C1", ResponseURL: "https://hooks.slack.com/r"}.Encode()
 	tests := []struct {
 		name     string
@@ -60,7 +61,7 @@ func TestInteractionRouting(t *testing.T) {
 		{
 			name: "the Analyze image shortcut opens the form for the message, files included",
 			payload: messageActionFixture(t, func(p map[string]any) {
-				p["callback_id"] = CallbackShortcut
+				p["callback_id"] = blocks.CallbackShortcut
 				p["message"].(map[string]any)["files"] = []any{map[string]any{"id": "F1", "mimetype": "image/png", "filetype": "png"}}
 			}),
 			want:     []string{"shortcut C111 1583636382.000300"},
@@ -69,7 +70,7 @@ func TestInteractionRouting(t *testing.T) {
 		{
 			name: "a forwarded message's files are found in its attachment",
 			payload: messageActionFixture(t, func(p map[string]any) {
-				p["callback_id"] = CallbackShortcut
+				p["callback_id"] = blocks.CallbackShortcut
 				p["message"].(map[string]any)["attachments"] = []any{map[string]any{
 					"is_share": true, "files": []any{map[string]any{"id": "F9", "mimetype": "image/jpeg"}}}}
 			}),
@@ -83,11 +84,11 @@ func TestInteractionRouting(t *testing.T) {
 			name: "a submitted form runs with its use case, question, files and metadata",
 			payload: map[string]any{
 				"type": "view_submission", "user": map[string]any{"id": "U1", "team_id": "T1"},
-				"view": map[string]any{"id": "V1", "type": "modal", "callback_id": CallbackAnalyze, "private_metadata": meta,
+				"view": map[string]any{"id": "V1", "type": "modal", "callback_id": blocks.CallbackAnalyze, "private_metadata": meta,
 					"state": map[string]any{"values": map[string]any{
-						inputUseCase:  map[string]any{inputUseCase: map[string]any{"type": "static_select", "selected_option": map[string]any{"value": "recipe"}}},
-						inputQuestion: map[string]any{inputQuestion: map[string]any{"type": "plain_text_input", "value": "vegan"}},
-						inputFile: map[string]any{inputFile: map[string]any{"type": "file_input", "files": []any{
+						blocks.InputUseCase:  map[string]any{blocks.InputUseCase: map[string]any{"type": "static_select", "selected_option": map[string]any{"value": "recipe"}}},
+						blocks.InputQuestion: map[string]any{blocks.InputQuestion: map[string]any{"type": "plain_text_input", "value": "vegan"}},
+						blocks.InputFile: map[string]any{blocks.InputFile: map[string]any{"type": "file_input", "files": []any{
 							map[string]any{"id": "F1", "name": "dish.png", "mimetype": "image/png", "url_private": "https://files.slack.com/x.png"}}}},
 					}}},
 			},
@@ -99,7 +100,7 @@ func TestInteractionRouting(t *testing.T) {
 			payload: map[string]any{
 				"type": "block_actions", "user": map[string]any{"id": "U1"}, "response_url": "https://hooks.slack.com/r",
 				"container": map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1700000000.000300", "thread_ts": "1700000000.000100"},
-				"actions": []any{map[string]any{"type": "static_select", "action_id": ActionRerun, "block_id": ref,
+				"actions": []any{map[string]any{"type": "static_select", "action_id": blocks.ActionRerun, "block_id": ref,
 					"selected_option": map[string]any{"value": "nutrition"}}},
 			},
 			want:     []string{"rerun C1 1700000000.000100"},
@@ -110,7 +111,7 @@ func TestInteractionRouting(t *testing.T) {
 			payload: map[string]any{
 				"type": "block_actions", "user": map[string]any{"id": "U1"},
 				"container": map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1700000000.000300"},
-				"actions":   []any{map[string]any{"type": "button", "action_id": ActionFeedbackUp, "block_id": ref, "value": "up"}},
+				"actions":   []any{map[string]any{"type": "button", "action_id": blocks.ActionFeedbackUp, "block_id": ref, "value": "up"}},
 			},
 			want:     []string{"feedback C1"},
 			wantText: "true|recipe",
@@ -119,7 +120,7 @@ func TestInteractionRouting(t *testing.T) {
 			name: "a click on a block that isn't ours is ignored",
 			payload: map[string]any{
 				"type": "block_actions", "user": map[string]any{"id": "U1"},
-				"actions": []any{map[string]any{"type": "button", "action_id": ActionFeedbackUp, "block_id": "abc"}},
+				"actions": []any{map[string]any{"type": "button", "action_id": blocks.ActionFeedbackUp, "block_id": "abc"}},
 			},
 		},
 	}
@@ -181,124 +182,5 @@ func TestReactionAndHomeRouting(t *testing.T) {
 	}
 	if len(socket.acks) != 6 {
 		t.Errorf("acks = %v, want all 6", socket.acks)
-	}
-}
-
-func TestFooterRoundTrip(t *testing.T) {
-	footer := &handlers.Footer{
-		Ref:     handlers.AnswerRef{Thread: "1700000000.000100", UseCase: "recipe", Files: []string{"F1", "F2"}},
-		Choices: []handlers.Choice{{Name: "describe", Label: "describe: " + strings.Repeat("long ", 30)}, {Name: "recipe", Label: "recipe"}},
-	}
-	render := func() (string, slack.Msg) {
-		t.Helper()
-		raw, err := json.Marshal(map[string]any{"type": "message", "ts": "1.2", "blocks": footerBlocks(footer)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var msg slack.Msg
-		if err := json.Unmarshal(raw, &msg); err != nil {
-			t.Fatal(err)
-		}
-		return string(raw), msg
-	}
-	s, msg := render()
-	got := messageFromSlack("C1", msg).Answer
-	if got == nil || got.UseCase != "recipe" || got.Thread != footer.Ref.Thread || !slices.Equal(got.Files, []string{"F1", "F2"}) {
-		t.Fatalf("read back %+v", got)
-	}
-	if strings.Contains(s, `"value":"recipe"`) {
-		t.Error("the menu offers the use case the answer already used")
-	}
-	for _, want := range []string{ActionRerun, "Try another use case", `"type":"context_actions"`, `"type":"feedback_buttons"`,
-		`"action_id":"` + ActionFeedback + `"`, `"value":"up"`, `"value":"down"`} {
-		if !strings.Contains(s, want) {
-			t.Errorf("footer lacks %q: %s", want, s)
-		}
-	}
-	// Slack wants new block ids for every version of a message, and the
-	// two blocks of one footer differ too.
-	ids := map[string]bool{}
-	for range 3 {
-		_, msg := render()
-		for _, b := range msg.Blocks.BlockSet {
-			if ids[b.ID()] {
-				t.Errorf("block_id %q used twice", b.ID())
-			}
-			ids[b.ID()] = true
-		}
-	}
-	if len(ids) != 6 {
-		t.Errorf("%d block ids in three renderings of two blocks", len(ids))
-	}
-
-	many := handlers.AnswerRef{UseCase: "describe"}
-	for range 40 {
-		many.Files = append(many.Files, "F0123456789")
-	}
-	if id := encodeRef(many); len(id) > maxBlockID {
-		t.Errorf("block_id of %d characters, Slack allows %d", len(id), maxBlockID)
-	}
-}
-
-// Block ids the bot reads back: its own, those of older answers (vb1),
-// and anything else, which is not the bot's.
-func TestDecodeRef(t *testing.T) {
-	tests := []struct {
-		id   string
-		want *handlers.AnswerRef
-	}{
-		{"vb2|ABCDEFGH|1700000000.000100|recipe|F1,F2", &handlers.AnswerRef{Thread: "1700000000.000100", UseCase: "recipe", Files: []string{"F1", "F2"}}},
-		{"vb2|ABCDEFGH||describe|", &handlers.AnswerRef{UseCase: "describe"}},
-		{"vb1|nutrition|F9", &handlers.AnswerRef{UseCase: "nutrition", Files: []string{"F9"}}},
-		{"vb2|ABCDEFGH|1.2|", nil},
-		{"vb2|ABCDEFGH|1.2||F1", nil},
-		{"vb1|", nil},
-		{"vb-wait|XYZ", nil},
-		{"", nil},
-	}
-	for _, tt := range tests {
-		got, ok := decodeRef(tt.id)
-		if ok != (tt.want != nil) {
-			t.Errorf("decodeRef(%q) ok = %v", tt.id, ok)
-			continue
-		}
-		if ok && (got.Thread != tt.want.Thread || got.UseCase != tt.want.UseCase || !slices.Equal(got.Files, tt.want.Files)) {
-			t.Errorf("decodeRef(%q) = %+v, want %+v", tt.id, got, *tt.want)
-		}
-	}
-}
-
-func TestFormsRender(t *testing.T) {
-	choices := []handlers.Choice{{Name: "describe", Label: "describe"}, {Name: "code", Label: "code"}}
-	tests := []struct {
-		form handlers.Form
-		want []string
-		lack []string
-	}{
-		{handlers.Form{Kind: handlers.FormAnalyze, Choices: choices, UseCase: "code", Metadata: "m1", MaxQuestion: 500},
-			[]string{`"max_length":500`, `"callback_id":"analyze"`, `"private_metadata":"m1"`, `"initial_option":{"text":{"type":"plain_text","text":"code","emoji":false},"value":"code"}`, inputQuestion, `"submit"`},
-			[]string{"file_input"}},
-		{handlers.Form{Kind: handlers.FormUpload, Choices: choices, UseCase: "describe", Question: "in Go", MaxFiles: 4},
-			[]string{`"max_length":3000`, "file_input", `"max_files":4`, `"initial_value":"in Go"`, `"heic"`},
-			nil},
-		{handlers.Form{Kind: handlers.FormNotice, Notice: "no image here"},
-			[]string{"no image here"},
-			[]string{`"submit"`, inputUseCase}},
-	}
-	for _, tt := range tests {
-		raw, err := json.Marshal(renderForm(tt.form))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, w := range tt.want {
-			if !strings.Contains(string(raw), w) {
-				t.Errorf("form %d lacks %s: %s", tt.form.Kind, w, raw)
-			}
-		}
-		for _, l := range tt.lack {
-			if strings.Contains(string(raw), l) {
-				t.Errorf("form %d has %s: %s", tt.form.Kind, l, raw)
-			}
-		}
 	}
 }

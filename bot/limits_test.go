@@ -14,6 +14,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -74,7 +75,7 @@ func interactive(payload map[string]any) request {
 
 func shortcutIn(channel, user, team string) request {
 	return interactive(map[string]any{
-		"type": "message_action", "callback_id": CallbackShortcut, "trigger_id": "tr1", "response_url": "https://hooks.slack.com/app/x",
+		"type": "message_action", "callback_id": blocks.CallbackShortcut, "trigger_id": "tr1", "response_url": "https://hooks.slack.com/app/x",
 		"user": map[string]any{"id": user, "team_id": team}, "channel": map[string]any{"id": channel},
 		"message": map[string]any{"type": "message", "ts": "1700000000.000100", "user": "U2"},
 	})
@@ -84,7 +85,7 @@ func submitTo(channel, thread, user string) request {
 	meta := fmt.Sprintf(`{"c":%q,"t":%q,"r":"https://hooks.slack.com/r"}`, channel, thread)
 	return interactive(map[string]any{
 		"type": "view_submission", "user": map[string]any{"id": user, "team_id": "T1"},
-		"view": map[string]any{"id": "V1", "type": "modal", "callback_id": CallbackAnalyze, "private_metadata": meta},
+		"view": map[string]any{"id": "V1", "type": "modal", "callback_id": blocks.CallbackAnalyze, "private_metadata": meta},
 	})
 }
 
@@ -92,8 +93,8 @@ func rerunIn(channel, thread, user string) request {
 	return interactive(map[string]any{
 		"type": "block_actions", "user": map[string]any{"id": user, "team_id": "T1"}, "response_url": "https://hooks.slack.com/r",
 		"container": map[string]any{"type": "message", "channel_id": channel, "message_ts": thread + "1", "thread_ts": thread},
-		"actions": []any{map[string]any{"type": "static_select", "action_id": ActionRerun,
-			"block_id": encodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1"}}), "selected_option": map[string]any{"value": "nutrition"}}},
+		"actions": []any{map[string]any{"type": "static_select", "action_id": blocks.ActionRerun,
+			"block_id": blocks.EncodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1"}}), "selected_option": map[string]any{"value": "nutrition"}}},
 	})
 }
 

@@ -1,5 +1,7 @@
 package bot
 
+import "github.com/visionbot/visionbot/bot/blocks"
+
 // What the code relies on from the Slack app's configuration. manifest.yaml
 // must declare exactly these; a test compares them.
 
@@ -10,7 +12,7 @@ func RequiredBotEvents() []string {
 
 // RequiredShortcuts are the message shortcuts the loop routes, by
 // callback_id.
-func RequiredShortcuts() []string { return []string{CallbackShortcut} }
+func RequiredShortcuts() []string { return []string{blocks.CallbackShortcut} }
 
 // RequiredCommands are the slash commands the loop routes.
 func RequiredCommands() []string { return []string{"/analyze"} }

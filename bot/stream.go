@@ -13,6 +13,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -567,7 +568,7 @@ func (r *reply) complete(ctx context.Context, parts []string, footer *handlers.F
 			opts = append(opts, slack.MsgOptionMarkdownText(rest))
 		}
 		if len(parts) == 1 && footer != nil {
-			opts = append(opts, slack.MsgOptionBlocks(footerBlocks(footer)...))
+			opts = append(opts, slack.MsgOptionBlocks(blocks.Footer(footer)...))
 		}
 		if r.stopStream(ctx, opts...) == nil {
 			return r.post(ctx, parts[1:], footer)
@@ -655,10 +656,10 @@ func (r *reply) post(ctx context.Context, parts []string, footer *handlers.Foote
 // markdownMessage is the content of a message showing markdown, with the
 // footer under it.
 func markdownMessage(markdown string, footer *handlers.Footer) []slack.MsgOption {
-	blocks := append([]slack.Block{slack.NewMarkdownBlock("", markdown)}, footerBlocks(footer)...)
+	set := append([]slack.Block{slack.NewMarkdownBlock("", markdown)}, blocks.Footer(footer)...)
 	return []slack.MsgOption{
 		slack.MsgOptionText(notificationText(markdown), false),
-		slack.MsgOptionBlocks(blocks...),
+		slack.MsgOptionBlocks(set...),
 	}
 }
 

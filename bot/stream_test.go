@@ -13,6 +13,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/slackemu"
 )
@@ -89,11 +90,11 @@ func streamedText(emu *slackemu.Server) string {
 // hasFooter reports whether a message carries replyFooter's reference in
 // its blocks.
 func hasFooter(p slackemu.Posted) bool {
-	var blocks slack.Blocks
-	if p.Blocks == nil || json.Unmarshal(p.Blocks, &blocks) != nil {
+	var set slack.Blocks
+	if p.Blocks == nil || json.Unmarshal(p.Blocks, &set) != nil {
 		return false
 	}
-	ref, want := refFromBlocks(blocks), replyFooter().Ref
+	ref, want := blocks.RefOf(set), replyFooter().Ref
 	return ref != nil && ref.UseCase == want.UseCase && slices.Equal(ref.Files, want.Files)
 }
 

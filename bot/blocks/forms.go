@@ -1,7 +1,6 @@
-package bot
+package blocks
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -19,32 +18,20 @@ const (
 
 // Block and action ids of the modal's inputs, read back on submission.
 const (
-	inputUseCase  = "usecase"
-	inputQuestion = "question"
-	inputFile     = "file"
+	InputUseCase  = "usecase"
+	InputQuestion = "question"
+	InputFile     = "file"
 )
 
 // uploadTypes are the file types the upload modal accepts: those the bot
 // reads (HEIC is sent to Gemini as is; GIF becomes its first frame).
 var uploadTypes = []string{"jpg", "jpeg", "png", "webp", "gif", "heic", "heif"}
 
-// OpenForm opens a modal.
-func (a *API) OpenForm(ctx context.Context, triggerID string, form handlers.Form) error {
-	c := claimOf(ctx)
-	ctx, release, err := c.fenced(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	_, err = a.client.OpenViewContext(ctx, triggerID, renderForm(form))
-	return c.cause(wrapSlackError("views.open", err))
-}
-
 func plain(text string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.PlainTextType, text, false, false)
 }
 
-func renderForm(form handlers.Form) slack.ModalViewRequest {
+func Form(form handlers.Form) slack.ModalViewRequest {
 	view := slack.ModalViewRequest{
 		Type:            slack.VTModal,
 		Title:           plain("Analyze image"),
@@ -63,9 +50,9 @@ func renderForm(form handlers.Form) slack.ModalViewRequest {
 	}
 	view.Submit = plain("Analyze")
 	if form.Kind == handlers.FormUpload {
-		file := slack.NewFileInputBlockElement(inputFile).WithFileTypes(uploadTypes...)
+		file := slack.NewFileInputBlockElement(InputFile).WithFileTypes(uploadTypes...)
 		file.MaxFiles = max(form.MaxFiles, 1)
-		blocks = append(blocks, slack.NewInputBlock(inputFile, plain("Image"), nil, file))
+		blocks = append(blocks, slack.NewInputBlock(InputFile, plain("Image"), nil, file))
 	}
 	var options []*slack.OptionBlockObject
 	var initial *slack.OptionBlockObject
@@ -79,11 +66,11 @@ func renderForm(form handlers.Form) slack.ModalViewRequest {
 			initial = opt
 		}
 	}
-	menu := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a use case"), inputUseCase, options...)
+	menu := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a use case"), InputUseCase, options...)
 	menu.InitialOption = initial
-	blocks = append(blocks, slack.NewInputBlock(inputUseCase, plain("Use case"), nil, menu))
+	blocks = append(blocks, slack.NewInputBlock(InputUseCase, plain("Use case"), nil, menu))
 
-	question := slack.NewPlainTextInputBlockElement(plain("e.g. vegetarian, for four people"), inputQuestion)
+	question := slack.NewPlainTextInputBlockElement(plain("e.g. vegetarian, for four people"), InputQuestion)
 	question.Multiline = true
 	// Slack takes at most 3000 for a plain_text_input.
 	question.MaxLength = 3000
@@ -91,40 +78,31 @@ func renderForm(form handlers.Form) slack.ModalViewRequest {
 		question.MaxLength = min(form.MaxQuestion, 3000)
 	}
 	question.InitialValue = form.Question
-	q := slack.NewInputBlock(inputQuestion, plain("Question (optional)"), nil, question)
+	q := slack.NewInputBlock(InputQuestion, plain("Question (optional)"), nil, question)
 	q.Optional = true
 	blocks = append(blocks, q)
 	view.Blocks = slack.Blocks{BlockSet: blocks}
 	return view
 }
 
-// readSubmission reads the inputs of a submitted analyze modal.
-func readSubmission(cb slack.InteractionCallback, target handlers.FormTarget) handlers.Submission {
+// ReadSubmission reads the inputs of a submitted analyze modal.
+func ReadSubmission(cb slack.InteractionCallback, target handlers.FormTarget) handlers.Submission {
 	sub := handlers.Submission{Files: target.Files}
 	if cb.View.State == nil {
 		return sub
 	}
 	values := cb.View.State.Values
-	sub.UseCase = values[inputUseCase][inputUseCase].SelectedOption.Value
-	sub.Question = values[inputQuestion][inputQuestion].Value
-	sub.Uploads = filesFromSlack(values[inputFile][inputFile].Files)
+	sub.UseCase = values[InputUseCase][InputUseCase].SelectedOption.Value
+	sub.Question = values[InputQuestion][InputQuestion].Value
+	sub.Uploads = Files(values[InputFile][InputFile].Files)
 	return sub
-}
-
-// PublishHome shows the Home tab. The markdown block is for messages
-// only, so the tab is written in sections of mrkdwn.
-func (a *API) PublishHome(ctx context.Context, user string, home handlers.Home) error {
-	_, err := a.client.PublishViewContext(ctx, slack.PublishViewContextRequest{
-		UserID: user, View: renderHome(home),
-	})
-	return wrapSlackError("views.publish", err)
 }
 
 func mrkdwn(text string) *slack.SectionBlock {
 	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)
 }
 
-func renderHome(home handlers.Home) slack.HomeTabViewRequest {
+func Home(home handlers.Home) slack.HomeTabViewRequest {
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain("visionbot")),
 		mrkdwn(home.Intro),

@@ -1,4 +1,4 @@
-package bot
+package blocks
 
 import (
 	"crypto/rand"
@@ -31,8 +31,8 @@ const (
 	// ActionWhatWasWrong is the one-line input of the follow-up to a 👎.
 	ActionWhatWasWrong = "what_was_wrong"
 
-	feedbackUp   = "up"
-	feedbackDown = "down"
+	FeedbackUp   = "up"
+	FeedbackDown = "down"
 )
 
 // Slack's limits on what the footer holds.
@@ -42,19 +42,19 @@ const (
 	maxSelectOptions = 100
 )
 
-// footerBlocks renders a footer; nil renders nothing.
-func footerBlocks(f *handlers.Footer) []slack.Block {
+// Footer renders a footer; nil renders nothing.
+func Footer(f *handlers.Footer) []slack.Block {
 	if f == nil {
 		return nil
 	}
 	var blocks []slack.Block
 	if menu := rerunMenu(f.Ref, f.Choices); menu != nil {
-		blocks = append(blocks, slack.NewActionBlock(encodeRef(f.Ref), menu))
+		blocks = append(blocks, slack.NewActionBlock(EncodeRef(f.Ref), menu))
 	}
 	feedback := slack.NewFeedbackButtonsBlockElement(ActionFeedback,
-		slack.NewFeedbackButton(plain("👍"), feedbackUp).WithAccessibilityLabel("This answer helped"),
-		slack.NewFeedbackButton(plain("👎"), feedbackDown).WithAccessibilityLabel("This answer missed"))
-	return append(blocks, slack.NewContextActionsBlock(encodeRef(f.Ref), feedback))
+		slack.NewFeedbackButton(plain("👍"), FeedbackUp).WithAccessibilityLabel("This answer helped"),
+		slack.NewFeedbackButton(plain("👎"), FeedbackDown).WithAccessibilityLabel("This answer missed"))
+	return append(blocks, slack.NewContextActionsBlock(EncodeRef(f.Ref), feedback))
 }
 
 // rerunMenu is the "Try another use case" menu: every choice but the
@@ -73,25 +73,25 @@ func rerunMenu(ref handlers.AnswerRef, choices []handlers.Choice) *slack.SelectB
 	return slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Try another use case"), ActionRerun, options...)
 }
 
-// downvotedBlocks are the private follow-up to a 👎: what to do, the menu
+// Downvoted are the private follow-up to a 👎: what to do, the menu
 // of the other use cases, and a line to say what was wrong, sent on Enter.
-func downvotedBlocks(d handlers.Downvoted) []slack.Block {
+func Downvoted(d handlers.Downvoted) []slack.Block {
 	blocks := []slack.Block{mrkdwn(d.Text)}
 	if menu := rerunMenu(d.Ref, d.Choices); menu != nil {
-		blocks = append(blocks, slack.NewActionBlock(encodeRef(d.Ref), menu))
+		blocks = append(blocks, slack.NewActionBlock(EncodeRef(d.Ref), menu))
 	}
 	line := slack.NewPlainTextInputBlockElement(plain("What was wrong? One line, then Enter"), ActionWhatWasWrong).
 		WithMaxLength(500).
 		WithDispatchActionConfig(&slack.DispatchActionConfig{TriggerActionsOn: []string{"on_enter_pressed"}})
-	input := slack.NewInputBlock(encodeRef(d.Ref), plain("What was wrong?"), nil, line).WithDispatchAction(true)
+	input := slack.NewInputBlock(EncodeRef(d.Ref), plain("What was wrong?"), nil, line).WithDispatchAction(true)
 	input.Optional = true
 	return append(blocks, input)
 }
 
-// encodeRef writes a reference as a new block_id:
+// EncodeRef writes a reference as a new block_id:
 // vb2|nonce|thread|use case|files, dropping files that do not fit in
 // Slack's 255 characters.
-func encodeRef(ref handlers.AnswerRef) string {
+func EncodeRef(ref handlers.AnswerRef) string {
 	id := footerPrefix + rand.Text()[:8] + "|" + ref.Thread + "|" + ref.UseCase + "|"
 	for i, f := range ref.Files {
 		part := f
@@ -106,9 +106,9 @@ func encodeRef(ref handlers.AnswerRef) string {
 	return id
 }
 
-// decodeRef reads a block_id written by encodeRef, or by the footer of
+// DecodeRef reads a block_id written by EncodeRef, or by the footer of
 // older answers.
-func decodeRef(blockID string) (handlers.AnswerRef, bool) {
+func DecodeRef(blockID string) (handlers.AnswerRef, bool) {
 	var ref handlers.AnswerRef
 	var files string
 	if rest, ok := strings.CutPrefix(blockID, footerPrefix); ok {
@@ -134,12 +134,12 @@ func decodeRef(blockID string) (handlers.AnswerRef, bool) {
 	return ref, true
 }
 
-// refFromBlocks finds the footer among a message's blocks.
-func refFromBlocks(blocks slack.Blocks) *handlers.AnswerRef {
+// RefOf finds the footer among a message's blocks.
+func RefOf(blocks slack.Blocks) *handlers.AnswerRef {
 	for _, b := range blocks.BlockSet {
 		switch b.(type) {
 		case *slack.ActionBlock, *slack.ContextActionsBlock:
-			if ref, ok := decodeRef(b.ID()); ok {
+			if ref, ok := DecodeRef(b.ID()); ok {
 				return &ref
 			}
 		}

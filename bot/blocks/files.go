@@ -1,0 +1,36 @@
+package blocks
+
+import (
+	"github.com/slack-go/slack"
+	"github.com/visionbot/visionbot/handlers"
+)
+
+// What the bot reads back of the files Slack sends, in events, submissions
+// and Web API answers alike.
+
+func Files(files []slack.File) []handlers.File {
+	out := make([]handlers.File, 0, len(files))
+	for _, f := range files {
+		out = append(out, File(f))
+	}
+	return out
+}
+func File(f slack.File) handlers.File {
+	out := handlers.File{
+		ID: f.ID, Name: f.Name, Mimetype: f.Mimetype, Filetype: f.Filetype, Size: int64(f.Size),
+		URLPrivate: f.URLPrivate, URLDownload: f.URLPrivateDownload, Access: f.FileAccess,
+	}
+	for _, t := range []handlers.Thumb{
+		{URL: f.Thumb1024, Width: f.Thumb1024W, Height: f.Thumb1024H},
+		{URL: f.Thumb960, Width: f.Thumb960W, Height: f.Thumb960H},
+		{URL: f.Thumb800, Width: f.Thumb800W, Height: f.Thumb800H},
+		{URL: f.Thumb720, Width: f.Thumb720W, Height: f.Thumb720H},
+		{URL: f.Thumb480, Width: f.Thumb480W, Height: f.Thumb480H},
+		{URL: f.Thumb360, Width: f.Thumb360W, Height: f.Thumb360H},
+	} {
+		if t.URL != "" {
+			out.Thumbs = append(out.Thumbs, t)
+		}
+	}
+	return out
+}
