@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -158,9 +159,9 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 	if len(keys) == 0 && len(limits) == 0 {
 		return admitted, handlers.Refusal{}
 	}
-	counters := make([]Counter, len(limits))
+	counters := make([]store.Counter, len(limits))
 	for i, l := range limits {
-		counters[i] = Counter{Key: l.key, Window: l.window, Read: l.read}
+		counters[i] = store.Counter{Key: l.key, Window: l.window, Read: l.read}
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
@@ -185,7 +186,7 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 		if budget := l.reason.Budget(); budget != "" && b.cfg.Observer != nil {
 			b.cfg.Observer.BudgetRefused(budget)
 		}
-		first, err := b.store.Claim(ctx, resetIn, "told:"+l.key+":"+o.User)
+		first, err := b.store.Remember(ctx, resetIn, "told:"+l.key+":"+o.User)
 		fields := []zap.Field{zap.String("limit", l.key), zap.String("user", o.User), zap.Int64("count", c.N), zap.Duration("reset_in", resetIn)}
 		if !first && err == nil {
 			b.log.Debug("refused a request over a limit, silently: the user was told already", fields...)
@@ -208,4 +209,22 @@ func (b *Bot) stop(ctx context.Context, d decoded) {
 		return
 	}
 	b.cfg.Stops.Stop(ctx, d.stop.channel, d.stop.thread)
+}
+
+// Store is the memory behind admission: the events the bot has seen and
+// the counters of its limits. In one process store.Memory is enough;
+// several replicas share a store.Redis, so that an event Slack delivers to
+// two of them is answered once and a limit counts every replica's answers.
+type Store interface {
+	// Admit is one request's whole check, in one call (one round trip to
+	// Redis): it records the seen keys for ttl and, when none of them was
+	// recorded already, adds one to each counter. A key already recorded
+	// keeps its first expiry; a duplicate counts nothing.
+	Admit(ctx context.Context, ttl time.Duration, seen []string, counters []store.Counter) (store.Admission, error)
+	// Remember records keys for ttl and reports whether none of them was
+	// recorded already.
+	Remember(ctx context.Context, ttl time.Duration, keys ...string) (bool, error)
+	// Spend adds n to each key's total; a key lives ttl from its first
+	// spend.
+	Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack/socketmode"
+	"github.com/visionbot/visionbot/bot/store"
 	"go.uber.org/zap"
 )
 
@@ -15,17 +16,17 @@ import (
 // takes its time would.
 type stalledStore struct {
 	release chan struct{}
-	memory  *memoryStore
+	memory  *store.Memory
 }
 
-func (s stalledStore) Admit(ctx context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error) {
+func (s stalledStore) Admit(ctx context.Context, ttl time.Duration, seen []string, counters []store.Counter) (store.Admission, error) {
 	<-s.release
 	return s.memory.Admit(ctx, ttl, seen, counters)
 }
 
-func (s stalledStore) Claim(ctx context.Context, ttl time.Duration, keys ...string) (bool, error) {
+func (s stalledStore) Remember(ctx context.Context, ttl time.Duration, keys ...string) (bool, error) {
 	<-s.release
-	return s.memory.Claim(ctx, ttl, keys...)
+	return s.memory.Remember(ctx, ttl, keys...)
 }
 
 func (s stalledStore) Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error {
@@ -49,7 +50,7 @@ func (s *signalSocket) Ack(req socketmode.Request, payload ...any) error {
 // eight events arriving together are all acked, and answered once the
 // store answers.
 func TestAcksNeverWaitOnTheStore(t *testing.T) {
-	store := stalledStore{release: make(chan struct{}), memory: newMemoryStore(maxMemoryKeys, time.Now)}
+	store := stalledStore{release: make(chan struct{}), memory: store.NewMemory(time.Now)}
 	events := make(chan socketmode.Event)
 	socket := &signalSocket{acked: make(chan string, 8)}
 	flows := &fakeFlows{}

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/redistest"
 )
@@ -176,13 +177,13 @@ func TestEditsStayWithinTheirTier(t *testing.T) {
 // API.ShareTiers makes it.
 func sharedBudget(t *testing.T, srv *redistest.Server, name string) (*budget, *Replicas) {
 	t.Helper()
-	RouteRedisLogs(zap.NewNop())
-	store, err := NewRedisStore(srv.URL(), zap.NewNop(), DefaultRedisOptions())
+	store.RouteRedisLogs(zap.NewNop())
+	store, err := store.NewRedis(srv.URL(), zap.NewNop(), store.DefaultRedisOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	r := NewReplicas(store, name)
+	r := NewReplicas(store.Link(), name)
 	t.Cleanup(func() { _ = r.Close() })
 	b := newBudget(slackTiers(), time.Now)
 	b.shared = r
@@ -238,7 +239,7 @@ func TestSharedTiersFallBackToAShare(t *testing.T) {
 		}
 		seenThree = b
 	}
-	rdb := rawClient(t, srv.URL())
+	rdb := redistest.Client(t, srv.URL())
 	if err := rdb.Del(ctx, "visionbot:replicas").Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -202,7 +203,7 @@ type limit struct {
 }
 
 // passed reports whether the count c is beyond the limit.
-func (l limit) passed(c Count) bool {
+func (l limit) passed(c store.Count) bool {
 	if l.read {
 		return c.N >= l.max
 	}

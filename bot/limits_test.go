@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/bot/blocks"
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -113,7 +114,7 @@ func runRequests(t *testing.T, cfg Config, requests []request) []string {
 	}
 	base.Teams = fakeTeams{}
 	cfg = base
-	cfg.Store = newMemoryStore(maxMemoryKeys, clock.Now)
+	cfg.Store = store.NewMemory(clock.Now)
 	socket, flows := &fakeSocket{}, &fakeFlows{}
 	b := New(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
 	b.pool.start(context.Background(), time.Minute)
@@ -219,12 +220,12 @@ func TestLimits(t *testing.T) {
 // failingStore fails every call.
 type failingStore struct{}
 
-func (failingStore) Claim(context.Context, time.Duration, ...string) (bool, error) {
+func (failingStore) Remember(context.Context, time.Duration, ...string) (bool, error) {
 	return false, fmt.Errorf("store down")
 }
 
-func (failingStore) Admit(context.Context, time.Duration, []string, []Counter) (Admission, error) {
-	return Admission{}, fmt.Errorf("store down")
+func (failingStore) Admit(context.Context, time.Duration, []string, []store.Counter) (store.Admission, error) {
+	return store.Admission{}, fmt.Errorf("store down")
 }
 
 func (failingStore) Spend(context.Context, time.Duration, int64, ...string) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/visionbot/visionbot/bot/store"
 )
 
 // Replicas is what the replicas of one Slack app share through Redis
@@ -27,7 +28,7 @@ type Replicas struct {
 	client  *redis.Client
 	prefix  string
 	timeout time.Duration
-	*health
+	*store.Health
 	name string
 	// live is how many replicas, this one included, had a fresh heartbeat
 	// at this one's last; 0 before the first.
@@ -61,11 +62,11 @@ func newReplicaScripts() replicaScripts {
 // before Redis counts as failed (see sharedQueue.callTimeout), since a
 // replica that takes a slow Redis for a dead one keeps its requests on
 // trust. Close them with Close.
-func NewReplicas(store *RedisStore, name string) *Replicas {
-	o := *store.client.Options()
+func NewReplicas(link store.Link, name string) *Replicas {
+	o := link.Options
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = maxRedisCall, maxRedisCall, maxRedisCall
 	return &Replicas{
-		client: redis.NewClient(&o), prefix: store.opts.Prefix, timeout: store.opts.Timeout, health: store.health,
+		client: redis.NewClient(&o), prefix: link.Prefix, timeout: link.Timeout, Health: link.Health,
 		name: name, scripts: newReplicaScripts(),
 	}
 }
@@ -216,7 +217,7 @@ var errRedisDown = errors.New("not asked: Redis failed a moment ago")
 // take implements sharedTiers: limits nil records the calls whatever
 // the budget.
 func (r *Replicas) take(limits map[string]int, reserve int, methods []string) (bool, error) {
-	if !r.tryRedis() {
+	if !r.TryRedis() {
 		return false, errRedisDown
 	}
 	keys := make([]string, len(methods))
@@ -234,9 +235,9 @@ func (r *Replicas) take(limits map[string]int, reserve int, methods []string) (b
 	defer cancel()
 	ok, err := r.scripts.tier.Run(ctx, r.client, keys, args...).Int()
 	if err != nil {
-		r.failed(err)
+		r.Failed(err)
 		return false, err
 	}
-	r.worked()
+	r.Worked()
 	return ok == 1, nil
 }

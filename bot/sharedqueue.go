@@ -220,7 +220,7 @@ func (q *sharedQueue) submit(ctx context.Context, req handlers.Request) bool {
 		q.log.Error("a request could not be queued in Redis: it runs here", zap.Error(err))
 		return q.pool.submit(ctx, req)
 	}
-	if !q.r.tryRedis() {
+	if !q.r.TryRedis() {
 		return q.pool.submit(ctx, req)
 	}
 	ctx, cancel := context.WithTimeout(ctx, q.r.timeout)
@@ -231,20 +231,20 @@ func (q *sharedQueue) submit(ctx context.Context, req handlers.Request) bool {
 	case errors.Is(err, redis.Nil):
 		return false
 	case err != nil:
-		q.r.failed(err)
+		q.r.Failed(err)
 		return q.pool.submit(ctx, req)
 	}
-	q.r.worked()
+	q.r.Worked()
 	return true
 }
 
 // start beats once, so that admission counts this replica at once, then
 // keeps beating and reads requests for the pool's workers.
 func (q *sharedQueue) start(ctx context.Context) {
-	if q.r.tryRedis() {
+	if q.r.TryRedis() {
 		q.ensureGroup(ctx)
 		if err := q.r.beat(ctx, q.claimAfter, q.stream(), workerGroup); err != nil {
-			q.r.failed(err)
+			q.r.Failed(err)
 		}
 	}
 	go q.heartbeats(ctx)
@@ -263,7 +263,7 @@ func (q *sharedQueue) stopReading() {
 func (q *sharedQueue) close(ctx context.Context) {
 	close(q.beatStop)
 	<-q.beatDone
-	if !q.r.isDown() {
+	if !q.r.IsDown() {
 		if err := q.r.leave(ctx, q.stream(), workerGroup); err != nil {
 			q.log.Warn("could not leave the replicas in Redis: the others count this one alive for JOB_CLAIM_AFTER more", zap.Error(err))
 		}
@@ -321,8 +321,8 @@ func (q *sharedQueue) read(ctx context.Context) {
 			}
 			continue
 		}
-		if !q.r.tryRedis() {
-			if !q.pause(ctx, q.r.retryAfter) {
+		if !q.r.TryRedis() {
+			if !q.pause(ctx, q.r.RetryAfter()) {
 				return
 			}
 			continue
@@ -348,13 +348,13 @@ func (q *sharedQueue) read(ctx context.Context) {
 				q.ensureGroup(ctx)
 				continue
 			}
-			q.r.failed(fmt.Errorf("read the queue: %w", err))
-			if !q.pause(ctx, q.r.retryAfter) {
+			q.r.Failed(fmt.Errorf("read the queue: %w", err))
+			if !q.pause(ctx, q.r.RetryAfter()) {
 				return
 			}
 			continue
 		}
-		q.r.worked()
+		q.r.Worked()
 	}
 }
 
@@ -365,7 +365,7 @@ func (q *sharedQueue) ensureGroup(ctx context.Context) {
 	defer cancel()
 	err := q.r.client.XGroupCreateMkStream(ctx, q.stream(), workerGroup, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		q.r.failed(fmt.Errorf("create the queue's group: %w", err))
+		q.r.Failed(fmt.Errorf("create the queue's group: %w", err))
 	}
 }
 
@@ -491,16 +491,16 @@ func (q *sharedQueue) heartbeats(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if !q.r.tryRedis() {
+		if !q.r.TryRedis() {
 			q.extendAll(time.Now())
 			continue
 		}
 		if err := q.r.beat(ctx, q.claimAfter, q.stream(), workerGroup); err != nil {
-			q.r.failed(err)
+			q.r.Failed(err)
 			q.extendAll(time.Now())
 			continue
 		}
-		q.r.worked()
+		q.r.Worked()
 		q.renewAll(ctx)
 	}
 }
@@ -532,7 +532,7 @@ func (q *sharedQueue) renewAll(ctx context.Context) {
 	}
 	owned, err := q.renewIn(ctx, claims)
 	if err != nil {
-		q.r.failed(err)
+		q.r.Failed(err)
 		q.extendAll(time.Now())
 		return
 	}
@@ -551,17 +551,17 @@ func (q *sharedQueue) renewAll(ctx context.Context) {
 // renew renews one run's hold before a write that ends its request. It
 // reports false only when Redis says the request is another run's.
 func (q *sharedQueue) renew(ctx context.Context, c *claim) bool {
-	if !q.r.tryRedis() {
+	if !q.r.TryRedis() {
 		c.renewed(time.Now(), false)
 		return true
 	}
 	owned, err := q.renewIn(ctx, []*claim{c})
 	if err != nil {
-		q.r.failed(err)
+		q.r.Failed(err)
 		c.renewed(time.Now(), false)
 		return true
 	}
-	q.r.worked()
+	q.r.Worked()
 	if !owned[0] {
 		c.letGo(failure.Errorf("renew the request", failure.HandedOver, "taken over by another replica", nil))
 		return false
@@ -600,7 +600,7 @@ func (q *sharedQueue) renewIn(ctx context.Context, claims []*claim) ([]bool, err
 // request, as at a renewal: a replica answers whatever happens to Redis.
 func (q *sharedQueue) record(ctx context.Context, c *claim, m shownMessage) {
 	data, err := json.Marshal(m)
-	if err != nil || !q.r.tryRedis() {
+	if err != nil || !q.r.TryRedis() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout(q.claimAfter))
@@ -608,7 +608,7 @@ func (q *sharedQueue) record(ctx context.Context, c *claim, m shownMessage) {
 	n, err := q.r.scripts.record.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id)},
 		workerGroup, q.r.name, c.id, c.deliveries, data, q.keyLife().Milliseconds()).Int()
 	if err != nil {
-		q.r.failed(err)
+		q.r.Failed(err)
 		return
 	}
 	if n != 1 {
@@ -651,7 +651,7 @@ func (q *sharedQueue) settle(ctx context.Context, c *claim) {
 	owned, err := q.ack(ctx, c)
 	switch {
 	case err != nil:
-		q.r.failed(err)
+		q.r.Failed(err)
 		return
 	case !owned:
 		q.log.Warn("a request was taken over as its answer ended: the replica that took it replaces the answer", zap.String("id", c.id))

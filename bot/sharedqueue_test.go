@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/redistest"
@@ -69,7 +70,7 @@ func (f *gatedFlows) Interrupted(ctx context.Context, o handlers.Origin, cause e
 // testReplica is one replica of the shared queue.
 type testReplica struct {
 	name  string
-	store *RedisStore
+	store *store.Redis
 	q     *sharedQueue
 	pool  *pool
 	flows *gatedFlows
@@ -91,9 +92,9 @@ func sharedConfig(claimAfter time.Duration) Config {
 // unless it crashed.
 func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, name string, cfg Config, mode StreamMode, answer string, hooks ...redis.Hook) *testReplica {
 	t.Helper()
-	RouteRedisLogs(zap.NewNop())
+	store.RouteRedisLogs(zap.NewNop())
 	log := zaptest.NewLogger(t).Named(name)
-	store, err := NewRedisStore(srv.URL(), log, DefaultRedisOptions())
+	store, err := store.NewRedis(srv.URL(), log, store.DefaultRedisOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 	flows.api = apiOn(emu)
 	flows.api.stream = filled(StreamConfig{Mode: mode, Interval: 10 * time.Millisecond})
 	p := newPool(flows, cfg.Workers, cfg.Queue, log)
-	replicas := NewReplicas(store, name)
+	replicas := NewReplicas(store.Link(), name)
 	for _, h := range hooks {
 		replicas.client.AddHook(h)
 	}
@@ -240,7 +241,7 @@ func onlyAnswer(t *testing.T, emu *slackemu.Server, channel, want string) slacke
 // queueLen is how many requests the stream still holds.
 func queueLen(t *testing.T, srv *redistest.Server) int64 {
 	t.Helper()
-	n, err := rawClient(t, srv.URL()).XLen(context.Background(), "visionbot:"+streamKey).Result()
+	n, err := redistest.Client(t, srv.URL()).XLen(context.Background(), "visionbot:"+streamKey).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +453,7 @@ func TestPoisonRequestGetsOneNoticeAfterItsTries(t *testing.T) {
 	waitQueueEmpty(t, srv)
 }
 
-// Admission refuses what the live replicas can't take on (their workers
+// store.Admission refuses what the live replicas can't take on (their workers
 // and queues, counted in Redis), and when Redis is down a request runs in
 // the replica that admitted it.
 func TestSharedQueueBoundsAndFallsBack(t *testing.T) {
@@ -646,7 +647,7 @@ func TestRecordLetsGoOfARequestTakenOver(t *testing.T) {
 
 	// Another replica's run takes the request, as after a takeover.
 	ctx := context.Background()
-	err := rawClient(t, srv.URL()).XClaim(ctx, &redis.XClaimArgs{
+	err := redistest.Client(t, srv.URL()).XClaim(ctx, &redis.XClaimArgs{
 		Stream: "visionbot:" + streamKey, Group: workerGroup, Consumer: "b", Messages: []string{c.id},
 	}).Err()
 	if err != nil {
@@ -673,7 +674,7 @@ func TestRecordLetsGoOfARequestTakenOver(t *testing.T) {
 func TestTrimmedPendingRequestIsDropped(t *testing.T) {
 	srv, emu := redisAndSlack(t)
 	ctx := context.Background()
-	raw := rawClient(t, srv.URL())
+	raw := redistest.Client(t, srv.URL())
 	stream := "visionbot:" + streamKey
 	if err := raw.XGroupCreateMkStream(ctx, stream, workerGroup, "0").Err(); err != nil {
 		t.Fatal(err)
@@ -792,7 +793,7 @@ func TestFencePastTheConfirmedLeaseAsksRedis(t *testing.T) {
 	c.renewed(time.Now(), false)
 	// Meanwhile another replica took the request.
 	ctx := context.Background()
-	err := rawClient(t, srv.URL()).XClaim(ctx, &redis.XClaimArgs{
+	err := redistest.Client(t, srv.URL()).XClaim(ctx, &redis.XClaimArgs{
 		Stream: "visionbot:" + streamKey, Group: workerGroup, Consumer: "b", Messages: []string{c.id},
 	}).Err()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -114,7 +115,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// Admission runs beside the loop that acks: the loop hands each envelope
+// store.Admission runs beside the loop that acks: the loop hands each envelope
 // over and returns to the socket at once, so that no call to the store or
 // to Slack can delay an ack.
 const (
@@ -151,13 +152,13 @@ type Bot struct {
 // New returns a Bot reading events from events (the Socket Mode client's
 // Events channel).
 func New(socket Socket, events <-chan socketmode.Event, flows Flows, self Identity, log *zap.Logger, cfg Config) *Bot {
-	store := cfg.Store
-	if store == nil {
-		store = newMemoryStore(maxMemoryKeys, time.Now)
+	memory := cfg.Store
+	if memory == nil {
+		memory = store.NewMemory(time.Now)
 	}
 	b := &Bot{
 		socket: socket, events: events, flows: flows, self: self, log: log, cfg: cfg,
-		store: store, access: newAccess(cfg.Access),
+		store: memory, access: newAccess(cfg.Access),
 		decoder: decoder{self: self, reactions: cfg.Reactions},
 		intake:  make(chan socketmode.Event, intakeQueue),
 		pool:    newPool(flows, cfg.Workers, cfg.Queue, log),

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/redistest"
 )
@@ -43,10 +44,10 @@ func TestTokensFromText(t *testing.T) {
 // refusal says when the day ends.
 func TestLedger(t *testing.T) {
 	stores := map[string]func(t *testing.T) Store{
-		"memory": func(*testing.T) Store { return newMemoryStore(maxMemoryKeys, time.Now) },
+		"memory": func(*testing.T) Store { return store.NewMemory(time.Now) },
 		"redis": func(t *testing.T) Store {
-			RouteRedisLogs(zap.NewNop())
-			store, err := NewRedisStore(redistest.Start(t).URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
+			store.RouteRedisLogs(zap.NewNop())
+			store, err := store.NewRedis(redistest.Start(t).URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,14 +120,14 @@ func TestLedger(t *testing.T) {
 	}
 }
 
-// Admission checks the budgets of requests that will ask Gemini: over
+// store.Admission checks the budgets of requests that will ask Gemini: over
 // one, the person is told once, then gets silence until it resets, and
 // each refusal is counted by budget; a vote or the Home tab spends
 // nothing and is not refused.
 func TestAdmissionRefusesOverBudget(t *testing.T) {
 	socket, flows, obs := &fakeSocket{}, &fakeFlows{}, &recordingObserver{}
 	cfg := testConfig(1, 8)
-	store := newMemoryStore(maxMemoryKeys, time.Now)
+	store := store.NewMemory(time.Now)
 	cfg.Store, cfg.Observer, cfg.Teams = store, obs, fakeTeams{}
 	cfg.Ledger = NewLedger(store, Budgets{User: 100}, "T1", zap.NewNop())
 	cfg.Ledger.Spend(context.Background(), handlers.Origin{User: "U1", Channel: "C1"}, 100)
@@ -147,4 +148,13 @@ func TestAdmissionRefusesOverBudget(t *testing.T) {
 	if !slices.Equal(obs.budgets, []string{"user", "user"}) {
 		t.Errorf("refusals counted %v, want two of the user's budget", obs.budgets)
 	}
+}
+
+func redisOptions(timeout, retryAfter time.Duration) store.RedisOptions {
+	o := store.DefaultRedisOptions()
+	o.Timeout = timeout
+	if retryAfter > 0 {
+		o.RetryAfter = retryAfter
+	}
+	return o
 }

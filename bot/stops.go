@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -90,12 +89,4 @@ func (s *StopBoard) listen(ctx context.Context) {
 		return
 	}
 	s.relay.SubscribeStops(ctx, func(channel, thread string) { s.stopHere(channel, thread) })
-}
-
-// stopMessage is a Stop on the relay: "channel thread".
-func stopMessage(channel, thread string) string { return channel + " " + thread }
-
-func parseStopMessage(m string) (channel, thread string, ok bool) {
-	channel, thread, ok = strings.Cut(m, " ")
-	return channel, thread, ok && channel != "" && thread != ""
 }

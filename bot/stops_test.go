@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/internal/redistest"
 )
 
@@ -38,13 +39,13 @@ func TestStopBoard(t *testing.T) {
 // With replicas, the Stop reaches the replica that runs the request,
 // wherever Slack delivered the event.
 func TestStopsCrossReplicas(t *testing.T) {
-	RouteRedisLogs(zap.NewNop())
+	store.RouteRedisLogs(zap.NewNop())
 	srv := redistest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var boards []*StopBoard
 	for range 2 {
-		store, err := NewRedisStore(srv.URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
+		store, err := store.NewRedis(srv.URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,8 +55,8 @@ func TestStopsCrossReplicas(t *testing.T) {
 		boards = append(boards, board)
 	}
 	// Both replicas listen before the Stop is published.
-	raw := rawClient(t, srv.URL())
-	channel := DefaultRedisOptions().Prefix + stopsChannel
+	raw := redistest.Client(t, srv.URL())
+	channel := store.DefaultRedisOptions().Prefix + store.StopsChannel
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n, err := raw.PubSubNumSub(ctx, channel).Result()

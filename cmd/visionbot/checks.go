@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/bot"
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/gemini"
 	"github.com/visionbot/visionbot/internal/failure"
 )
@@ -242,21 +243,21 @@ func checkModelName(ctx context.Context, cfg config, model modelChecker) checkRe
 // answers, takes the password, and is recent enough for the queue. It also
 // reports whether Redis answered at all: the bot starts without a Redis
 // that does not answer (on its memory), not with one that refuses it.
-func checkRedis(ctx context.Context, store *bot.RedisStore) (checkResult, bool) {
+func checkRedis(ctx context.Context, db *store.Redis) (checkResult, bool) {
 	const name = "Redis"
-	version, err := store.Version(ctx)
+	version, err := db.Version(ctx)
 	switch {
-	case errors.Is(err, bot.ErrRedisAuth):
+	case errors.Is(err, store.ErrRedisAuth):
 		return checkResult{checkFail, name, err.Error(),
 			"put Redis's password (its requirepass) in REDIS_URL as redis://:password@host:6379/0, with any @ : / in it percent-encoded"}, true
 	case err != nil:
 		return checkResult{checkFail, name, fmt.Sprintf("%v", err),
 			"check the host and port in REDIS_URL, that Redis runs there, and that this machine can reach it (firewall, Kubernetes Service, rediss:// for TLS)"}, false
-	case !bot.RedisVersionSupported(version):
-		return checkResult{checkFail, name, fmt.Sprintf("Redis %s at %s is too old: replicas need %s or later (XPENDING with IDLE)", version, store.Addr(), bot.MinRedisVersion),
+	case !store.RedisVersionSupported(version):
+		return checkResult{checkFail, name, fmt.Sprintf("Redis %s at %s is too old: replicas need %s or later (XPENDING with IDLE)", version, db.Addr(), store.MinRedisVersion),
 			"upgrade Redis to 6.2 or later (Debian and Ubuntu ship 7.x: apt-get install redis-server; Docker: redis:7)"}, true
 	}
-	return checkResult{checkPass, name, fmt.Sprintf("Redis %s at %s answers and takes the password", version, store.Addr()), ""}, true
+	return checkResult{checkPass, name, fmt.Sprintf("Redis %s at %s answers and takes the password", version, db.Addr()), ""}, true
 }
 
 // redisURLFix says what REDIS_URL must look like.
@@ -264,9 +265,9 @@ const redisURLFix = "set REDIS_URL to redis://[:password@]host:port/db, or redis
 
 // openRedis is the store on REDIS_URL, with the Redis client's own logs
 // routed to log. It does not connect.
-func openRedis(cfg config, log *zap.Logger) (*bot.RedisStore, error) {
-	bot.RouteRedisLogs(log)
-	return bot.NewRedisStore(cfg.RedisURL.reveal(), log, bot.DefaultRedisOptions())
+func openRedis(cfg config, log *zap.Logger) (*store.Redis, error) {
+	store.RouteRedisLogs(log)
+	return store.NewRedis(cfg.RedisURL.reveal(), log, store.DefaultRedisOptions())
 }
 
 // credentialsFix says where the credentials of the configured backend come from.
@@ -307,12 +308,12 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	_, serviceResults := runChecks(ctx, cfg, newSlack(cfg, nil, nil), checker)
 	results = append(results, serviceResults...)
 	if cfg.RedisURL.secret != "" {
-		store, err := openRedis(cfg, zap.NewNop())
+		db, err := openRedis(cfg, zap.NewNop())
 		if err != nil {
 			results = append(results, checkResult{checkFail, "Redis", err.Error(), redisURLFix})
 		} else {
-			r, _ := checkRedis(ctx, store)
-			_ = store.Close()
+			r, _ := checkRedis(ctx, db)
+			_ = db.Close()
 			results = append(results, r)
 		}
 	}

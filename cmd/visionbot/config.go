@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/visionbot/visionbot/bot"
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/gemini"
 	"github.com/visionbot/visionbot/handlers"
 )
@@ -172,7 +173,7 @@ func (u webURL) String() string {
 type redisURL struct{ secret }
 
 func (r *redisURL) UnmarshalText(text []byte) error {
-	if err := bot.CheckRedisURL(string(text)); err != nil {
+	if err := store.CheckRedisURL(string(text)); err != nil {
 		return fmt.Errorf("is not a Redis URL such as redis://redis:6379/0 (redis://[:password@]host:port/db, or rediss:// for TLS): %w", err)
 	}
 	r.secret = secret(text)

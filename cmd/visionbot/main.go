@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/visionbot/visionbot/bot"
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/gemini"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/metrics"
@@ -215,23 +216,23 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	flowCfg.Backend, flowCfg.VertexAI = backendName(cfg), cfg.UseVertexAI
 	flowCfg.RefKey = refKey(cfg.SlackBotToken)
 
-	store, err := newStore(ctx, cfg, log)
+	db, err := newStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	var (
 		// memory is where seen events, limits and token budgets are kept:
 		// this process's own, or Redis's for every replica.
-		memory   bot.Store = bot.NewMemoryStore()
+		memory   bot.Store = store.NewMemory(nil)
 		replicas *bot.Replicas
 		relay    bot.StopRelay // nil: Stops reach this process's requests only
 	)
-	if store != nil {
-		defer store.Close()
-		replicas = bot.NewReplicas(store, replicaName())
+	if db != nil {
+		defer db.Close()
+		replicas = bot.NewReplicas(db.Link(), replicaName())
 		defer replicas.Close()
 		api.ShareTiers(replicas)
-		memory, relay = store, store
+		memory, relay = db, db
 	}
 	stops := bot.NewStopBoard(log, relay)
 	ledger := bot.NewLedger(memory, cfg.budgets(), self.TeamID, log)
@@ -307,28 +308,28 @@ func (e tokenRefused) Error() string {
 // so it starts on its memory, says so, and moves to Redis when Redis
 // answers. A Redis that refuses the password or is too old for the queue
 // is a mistake to fix first: the start is refused with what to do.
-func newStore(ctx context.Context, cfg config, log *zap.Logger) (*bot.RedisStore, error) {
+func newStore(ctx context.Context, cfg config, log *zap.Logger) (*store.Redis, error) {
 	if cfg.RedisURL.secret == "" {
 		return nil, nil
 	}
-	store, err := openRedis(cfg, log)
+	db, err := openRedis(cfg, log)
 	if err != nil { // validated by loadConfig
 		return nil, usageError{fmt.Errorf("%w: %s", err, redisURLFix)}
 	}
-	result, reachable := checkRedis(ctx, store)
+	result, reachable := checkRedis(ctx, db)
 	switch {
 	case !reachable:
 		log.Warn("REDIS_URL does not answer: starting with seen events, limits, queued requests and Slack's rate tiers "+
 			"in this process's memory, not shared with other replicas, until Redis answers",
-			zap.String("redis", store.Addr()), zap.String("detail", result.detail))
+			zap.String("redis", db.Addr()), zap.String("detail", result.detail))
 	case result.status == checkFail:
-		_ = store.Close()
+		_ = db.Close()
 		return nil, startupRefused{failed: []checkResult{result}}
 	default:
 		log.Info("seen events, limits, queued requests and Slack's rate tiers are shared through Redis",
-			zap.String("redis", store.Addr()), zap.String("detail", result.detail))
+			zap.String("redis", db.Addr()), zap.String("detail", result.detail))
 	}
-	return store, nil
+	return db, nil
 }
 
 // replicaName tells this process from the other replicas in Redis and in

@@ -1,4 +1,4 @@
-package bot
+package store
 
 import (
 	"context"
@@ -7,35 +7,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/visionbot/visionbot/internal/redistest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/visionbot/visionbot/internal/redistest"
 )
 
 // timeTravel is a store under test and how to move its clock: a fake
 // clock for memory, and for Redis every key's expiry brought closer.
 type timeTravel struct {
-	store   Store
+	store   admitter
 	advance func(t *testing.T, d time.Duration)
 }
 
 func memoryTravel() timeTravel {
 	clock := newFakeClock()
-	return timeTravel{store: newMemoryStore(maxMemoryKeys, clock.Now), advance: func(_ *testing.T, d time.Duration) { clock.Advance(d) }}
+	return timeTravel{store: newMemory(maxMemoryKeys, clock.Now), advance: func(_ *testing.T, d time.Duration) { clock.Advance(d) }}
 }
 
 func redisTravel(t *testing.T) timeTravel {
 	RouteRedisLogs(zap.NewNop())
 	srv := redistest.Start(t)
-	store, err := NewRedisStore(srv.URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
+	store, err := NewRedis(srv.URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	raw := rawClient(t, srv.URL())
+	raw := redistest.Client(t, srv.URL())
 	return timeTravel{store: store, advance: func(t *testing.T, d time.Duration) {
 		ctx := context.Background()
 		keys, err := raw.Keys(ctx, "visionbot:*").Result()
@@ -56,17 +54,6 @@ func redisTravel(t *testing.T) timeTravel {
 	}}
 }
 
-func rawClient(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	o, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(o)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // storeStep is one call to a store, after its clock moved on by advance.
 // A Claim has keys; a Count has key and window.
 type storeStep struct {
@@ -79,23 +66,6 @@ type storeStep struct {
 	window    time.Duration
 	wantN     int64
 	wantReset time.Duration
-}
-
-// storeSteps are the semantics every Store has: the memory of one process
-// and the Redis of replicas alike.
-var storeSteps = []storeStep{
-	{name: "a first delivery is fresh", keys: []string{"event:Ev1", "message:C1:1.1"}, ttl: 10 * time.Minute, wantFresh: true},
-	{name: "Slack's retry of it is not", keys: []string{"event:Ev1", "message:C1:1.1"}, ttl: 10 * time.Minute},
-	{name: "one key seen is enough", keys: []string{"event:Ev2", "message:C1:1.1"}, ttl: 10 * time.Minute},
-	{name: "the new key of a stale claim is recorded all the same", keys: []string{"event:Ev2"}, ttl: 10 * time.Minute},
-	{name: "another message is fresh", keys: []string{"event:Ev3", "message:C1:1.2"}, ttl: 10 * time.Minute, wantFresh: true},
-	{name: "9m59s later it is still known", advance: 9*time.Minute + 59*time.Second, keys: []string{"event:Ev3"}, ttl: 10 * time.Minute},
-	{name: "a claim again does not extend the memory", advance: 2 * time.Second, keys: []string{"event:Ev3"}, ttl: 10 * time.Minute, wantFresh: true},
-	{name: "a counter starts at 1 with the whole window", key: "rate:user:U1", window: time.Minute, wantN: 1, wantReset: time.Minute},
-	{name: "it counts within the window", advance: 20 * time.Second, key: "rate:user:U1", window: time.Minute, wantN: 2, wantReset: 40 * time.Second},
-	{name: "another counter is apart", key: "rate:user:U2", window: time.Minute, wantN: 1, wantReset: time.Minute},
-	{name: "the window is fixed from the first hit", advance: 30 * time.Second, key: "rate:user:U1", window: time.Minute, wantN: 3, wantReset: 10 * time.Second},
-	{name: "after the window a new one starts", advance: 10 * time.Second, key: "rate:user:U1", window: time.Minute, wantN: 1, wantReset: time.Minute},
 }
 
 func TestStoreSemantics(t *testing.T) {
@@ -113,7 +83,7 @@ func TestStoreSemantics(t *testing.T) {
 			for _, step := range storeSteps {
 				tt.advance(t, step.advance)
 				if step.keys != nil {
-					fresh, err := tt.store.Claim(ctx, step.ttl, step.keys...)
+					fresh, err := tt.store.Remember(ctx, step.ttl, step.keys...)
 					if err != nil {
 						t.Fatalf("%s: %v", step.name, err)
 					}
@@ -143,38 +113,38 @@ func TestRedisStoreFallsBackAndRecovers(t *testing.T) {
 	RouteRedisLogs(zap.NewNop())
 	srv := redistest.Start(t)
 	core, logs := observer.New(zapcore.InfoLevel)
-	store, err := NewRedisStore(srv.URL(), zap.New(core), redisOptions(time.Second, 20*time.Millisecond))
+	store, err := NewRedis(srv.URL(), zap.New(core), redisOptions(time.Second, 20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	ctx := context.Background()
-	raw := rawClient(t, srv.URL())
+	raw := redistest.Client(t, srv.URL())
 	if _, err := store.Version(ctx); err != nil {
 		t.Fatal(err)
 	}
-	claim := func(key string) bool {
+	remember := func(key string) bool {
 		t.Helper()
-		fresh, err := store.Claim(ctx, time.Hour, key)
+		fresh, err := store.Remember(ctx, time.Hour, key)
 		if err != nil {
 			t.Fatalf("Claim %s: %v", key, err)
 		}
 		return fresh
 	}
 
-	if !claim("event:before") {
-		t.Fatal("a first claim is not fresh")
+	if !remember("event:before") {
+		t.Fatal("a first key is not fresh")
 	}
 	if n, _ := raw.Exists(ctx, "visionbot:event:before").Result(); n != 1 {
-		t.Fatal("the claim is not in Redis")
+		t.Fatal("the key is not in Redis")
 	}
 
 	srv.Stop()
-	if claim("event:before") {
+	if remember("event:before") {
 		t.Error("with Redis gone, an event seen through it is fresh again")
 	}
-	if !claim("event:during") || claim("event:during") {
-		t.Error("with Redis gone, claims are not kept in memory")
+	if !remember("event:during") || remember("event:during") {
+		t.Error("with Redis gone, keys are not kept in memory")
 	}
 	for range 3 {
 		if n, _, err := count(ctx, store, "rate:user:U1", time.Minute); err != nil || n < 1 {
@@ -191,13 +161,13 @@ func TestRedisStoreFallsBackAndRecovers(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the store did not go back to Redis; logs: %v", logs.All())
 		}
-		claim("event:probe")
+		remember("event:probe")
 	}
-	if !claim("event:after") {
+	if !remember("event:after") {
 		t.Error("a new event after the recovery is not fresh")
 	}
 	if n, _ := raw.Exists(ctx, "visionbot:event:after").Result(); n != 1 {
-		t.Error("after the recovery, claims are not in Redis")
+		t.Error("after the recovery, keys are not in Redis")
 	}
 }
 
@@ -206,7 +176,7 @@ func TestRedisStoreStartsWithRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop()
 	core, logs := observer.New(zapcore.InfoLevel)
-	store, err := NewRedisStore(srv.URL(), zap.New(core), redisOptions(500*time.Millisecond, time.Hour))
+	store, err := NewRedis(srv.URL(), zap.New(core), redisOptions(500*time.Millisecond, time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +185,7 @@ func TestRedisStoreStartsWithRedisDown(t *testing.T) {
 		t.Fatalf("Version = %v, want an error naming the address", err)
 	}
 	for i := range 3 {
-		if fresh, err := store.Claim(context.Background(), time.Minute, "event:E"); err != nil || fresh != (i == 0) {
+		if fresh, err := store.Remember(context.Background(), time.Minute, "event:E"); err != nil || fresh != (i == 0) {
 			t.Errorf("Claim %d = %v, %v", i, fresh, err)
 		}
 	}
@@ -312,4 +282,29 @@ func TestRedisVersionSupported(t *testing.T) {
 			t.Errorf("RedisVersionSupported(%q) = %v, want %v", v, got, want)
 		}
 	}
+}
+
+// storeSteps are the semantics every Store has: the memory of one process
+// and the Redis of replicas alike.
+var storeSteps = []storeStep{
+	{name: "a first delivery is fresh", keys: []string{"event:Ev1", "message:C1:1.1"}, ttl: 10 * time.Minute, wantFresh: true},
+	{name: "Slack's retry of it is not", keys: []string{"event:Ev1", "message:C1:1.1"}, ttl: 10 * time.Minute},
+	{name: "one key seen is enough", keys: []string{"event:Ev2", "message:C1:1.1"}, ttl: 10 * time.Minute},
+	{name: "the new key of a stale delivery is recorded all the same", keys: []string{"event:Ev2"}, ttl: 10 * time.Minute},
+	{name: "another message is fresh", keys: []string{"event:Ev3", "message:C1:1.2"}, ttl: 10 * time.Minute, wantFresh: true},
+	{name: "9m59s later it is still known", advance: 9*time.Minute + 59*time.Second, keys: []string{"event:Ev3"}, ttl: 10 * time.Minute},
+	{name: "remembering again does not extend the memory", advance: 2 * time.Second, keys: []string{"event:Ev3"}, ttl: 10 * time.Minute, wantFresh: true},
+	{name: "a counter starts at 1 with the whole window", key: "rate:user:U1", window: time.Minute, wantN: 1, wantReset: time.Minute},
+	{name: "it counts within the window", advance: 20 * time.Second, key: "rate:user:U1", window: time.Minute, wantN: 2, wantReset: 40 * time.Second},
+	{name: "another counter is apart", key: "rate:user:U2", window: time.Minute, wantN: 1, wantReset: time.Minute},
+	{name: "the window is fixed from the first hit", advance: 30 * time.Second, key: "rate:user:U1", window: time.Minute, wantN: 3, wantReset: 10 * time.Second},
+	{name: "after the window a new one starts", advance: 10 * time.Second, key: "rate:user:U1", window: time.Minute, wantN: 1, wantReset: time.Minute},
+}
+
+// admitter is what the tests ask of both stores: the interface admission
+// declares (bot.Store).
+type admitter interface {
+	Admit(ctx context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error)
+	Remember(ctx context.Context, ttl time.Duration, keys ...string) (bool, error)
+	Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error
 }

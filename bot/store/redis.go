@@ -1,4 +1,4 @@
-package bot
+package store
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// RedisOptions tune a RedisStore.
+// RedisOptions tune a Redis.
 type RedisOptions struct {
 	// Timeout bounds each call to Redis: admission waits for it before it
 	// queues a request.
@@ -32,25 +32,25 @@ func DefaultRedisOptions() RedisOptions {
 	return RedisOptions{Timeout: 200 * time.Millisecond, RetryAfter: time.Second, Prefix: "visionbot:"}
 }
 
-// RedisStore is the Store that replicas share: an event that Slack
-// delivers to two of them is claimed by one, and the limits count every
+// Redis is the store that replicas share: an event that Slack
+// delivers to two of them is answered by one, and the limits count every
 // replica's requests. When Redis fails it falls back to this process's
 // memory, warns once, and goes back to Redis when Redis answers again: a
-// replica must answer whatever happens to Redis. What it claims and counts
+// replica must answer whatever happens to Redis. What it remembers and counts
 // in Redis it also keeps in memory, so that a fallback still knows the
 // events this replica saw.
-type RedisStore struct {
+type Redis struct {
 	client *redis.Client
 	opts   RedisOptions
-	memory *memoryStore
-	*health
+	memory *Memory
+	*Health
 	admitLua *redis.Script
 }
 
-// health is whether Redis answers, for every use of it in a replica: the
+// Health is whether Redis answers, for every use of it in a replica: the
 // store, the job queue, the heartbeats and the shared tiers fall back to
 // this process together, and come back together, with one warning.
-type health struct {
+type Health struct {
 	log        *zap.Logger
 	addr       string
 	retryAfter time.Duration
@@ -112,10 +112,10 @@ func parseRedisURL(raw string) (*redis.Options, error) {
 	return o, err
 }
 
-// NewRedisStore returns a store on the Redis server url names
+// NewRedis returns a store on the Redis server url names
 // (redis://[:password@]host:port/db, or rediss:// for TLS). It does not
 // connect: see Ping.
-func NewRedisStore(rawURL string, log *zap.Logger, opts RedisOptions) (*RedisStore, error) {
+func NewRedis(rawURL string, log *zap.Logger, opts RedisOptions) (*Redis, error) {
 	o, err := parseRedisURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -128,10 +128,10 @@ func NewRedisStore(rawURL string, log *zap.Logger, opts RedisOptions) (*RedisSto
 	o.DialerRetries = 1
 	o.DisableIdentity = true
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return &RedisStore{
+	return &Redis{
 		client: redis.NewClient(o), opts: opts,
-		memory:   newMemoryStore(maxMemoryKeys, time.Now),
-		health:   &health{log: log, addr: o.Addr, retryAfter: opts.RetryAfter, now: time.Now},
+		memory:   newMemory(maxMemoryKeys, time.Now),
+		Health:   &Health{log: log, addr: o.Addr, retryAfter: opts.RetryAfter, now: time.Now},
 		admitLua: redis.NewScript(admitScript),
 	}, nil
 }
@@ -152,7 +152,7 @@ func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 
 // Addr is the Redis server's host:port, for logs: the URL may hold a
 // password.
-func (s *RedisStore) Addr() string { return s.addr }
+func (s *Redis) Addr() string { return s.addr }
 
 // MinRedisVersion is the oldest Redis replicas can share: their queue
 // finds a dead replica's requests with XPENDING … IDLE, new in 6.2.
@@ -166,7 +166,7 @@ var ErrRedisAuth = errors.New("it refused the password")
 // and takes the password. When Redis does not answer, the store starts on
 // its memory (without a warning of its own: the caller says it). An error never holds the password: Redis's
 // refusals do not repeat it, and the address is host:port.
-func (s *RedisStore) Version(ctx context.Context) (string, error) {
+func (s *Redis) Version(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	info, err := s.client.InfoMap(ctx, "server").Result()
@@ -211,12 +211,12 @@ func RedisVersionSupported(v string) bool {
 }
 
 // Close closes the connections to Redis.
-func (s *RedisStore) Close() error { return s.client.Close() }
+func (s *Redis) Close() error { return s.client.Close() }
 
-// Claim implements Store.
-func (s *RedisStore) Claim(ctx context.Context, ttl time.Duration, keys ...string) (bool, error) {
-	if !s.tryRedis() {
-		return s.memory.Claim(ctx, ttl, keys...)
+// Remember implements bot.Store.
+func (s *Redis) Remember(ctx context.Context, ttl time.Duration, keys ...string) (bool, error) {
+	if !s.TryRedis() {
+		return s.memory.Remember(ctx, ttl, keys...)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
@@ -227,11 +227,11 @@ func (s *RedisStore) Claim(ctx context.Context, ttl time.Duration, keys ...strin
 		return nil
 	})
 	if err != nil {
-		s.failed(err)
-		return s.memory.Claim(ctx, ttl, keys...)
+		s.Failed(err)
+		return s.memory.Remember(ctx, ttl, keys...)
 	}
-	s.worked()
-	_, _ = s.memory.Claim(ctx, ttl, keys...)
+	s.Worked()
+	_, _ = s.memory.Remember(ctx, ttl, keys...)
 	fresh := true
 	for _, c := range cmds {
 		if set, ok := c.(*redis.BoolCmd); !ok || !set.Val() {
@@ -241,9 +241,9 @@ func (s *RedisStore) Claim(ctx context.Context, ttl time.Duration, keys ...strin
 	return fresh, nil
 }
 
-// Admit implements Store.
-func (s *RedisStore) Admit(ctx context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error) {
-	if !s.tryRedis() {
+// Admit implements bot.Store.
+func (s *Redis) Admit(ctx context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error) {
+	if !s.TryRedis() {
 		return s.memory.Admit(ctx, ttl, seen, counters)
 	}
 	keys := make([]string, 0, len(seen)+len(counters))
@@ -267,10 +267,10 @@ func (s *RedisStore) Admit(ctx context.Context, ttl time.Duration, seen []string
 		err = errors.New("admit script: unexpected answer")
 	}
 	if err != nil {
-		s.failed(err)
+		s.Failed(err)
 		return s.memory.Admit(ctx, ttl, seen, counters)
 	}
-	s.worked()
+	s.Worked()
 	// Kept in memory too, so that a fallback still knows what this
 	// replica saw and counted.
 	_, _ = s.memory.Admit(ctx, ttl, seen, counters)
@@ -284,16 +284,16 @@ func (s *RedisStore) Admit(ctx context.Context, ttl time.Duration, seen []string
 	return Admission{Fresh: true, Counts: counts}, nil
 }
 
-// Spend implements Store in one round trip: SET NX with the expiry makes a
+// Spend implements bot.Store in one round trip: SET NX with the expiry makes a
 // new key with its ttl (EXPIRE NX would need Redis 7), then INCRBY adds.
-func (s *RedisStore) Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error {
+func (s *Redis) Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
 	// Kept in memory too, so that a fallback still knows what this
 	// replica spent.
 	_ = s.memory.Spend(ctx, ttl, n, keys...)
-	if !s.tryRedis() {
+	if !s.TryRedis() {
 		return nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
@@ -306,16 +306,16 @@ func (s *RedisStore) Spend(ctx context.Context, ttl time.Duration, n int64, keys
 		return nil
 	})
 	if err != nil {
-		s.failed(err)
+		s.Failed(err)
 		return nil
 	}
-	s.worked()
+	s.Worked()
 	return nil
 }
 
 // tryRedis says whether this call goes to Redis: always while it works;
 // after a failure, one call per RetryAfter, to see whether it is back.
-func (h *health) tryRedis() bool {
+func (h *Health) TryRedis() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.down {
@@ -331,7 +331,7 @@ func (h *health) tryRedis() bool {
 
 // failed switches to this process alone, warning only when Redis was up
 // until now.
-func (h *health) failed(err error) {
+func (h *Health) Failed(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.retryAt = h.now().Add(h.retryAfter)
@@ -345,7 +345,7 @@ func (h *health) failed(err error) {
 }
 
 // worked goes back to Redis after a failure.
-func (h *health) worked() {
+func (h *Health) Worked() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.down {
@@ -357,20 +357,20 @@ func (h *health) worked() {
 }
 
 // isDown reports whether Redis failed and has not answered since.
-func (h *health) isDown() bool {
+func (h *Health) IsDown() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.down
 }
 
-// stopsChannel is the Redis channel Stops are published on.
-const stopsChannel = "stops"
+// StopsChannel is the Redis channel Stops are published on.
+const StopsChannel = "stops"
 
 // PublishStop tells every replica of a person's Stop in a thread.
-func (s *RedisStore) PublishStop(ctx context.Context, channel, thread string) error {
+func (s *Redis) PublishStop(ctx context.Context, channel, thread string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	if err := s.client.Publish(ctx, s.opts.Prefix+stopsChannel, stopMessage(channel, thread)).Err(); err != nil {
+	if err := s.client.Publish(ctx, s.opts.Prefix+StopsChannel, stopMessage(channel, thread)).Err(); err != nil {
 		return fmt.Errorf("publish a Stop to Redis at %s: %w", s.addr, err)
 	}
 	return nil
@@ -378,8 +378,8 @@ func (s *RedisStore) PublishStop(ctx context.Context, channel, thread string) er
 
 // SubscribeStops calls stop for each Stop any replica publishes, until ctx
 // ends. The client reconnects a dropped subscription on its own.
-func (s *RedisStore) SubscribeStops(ctx context.Context, stop func(channel, thread string)) {
-	sub := s.client.Subscribe(ctx, s.opts.Prefix+stopsChannel)
+func (s *Redis) SubscribeStops(ctx context.Context, stop func(channel, thread string)) {
+	sub := s.client.Subscribe(ctx, s.opts.Prefix+StopsChannel)
 	defer func() { _ = sub.Close() }()
 	msgs := sub.Channel()
 	for {
@@ -395,4 +395,33 @@ func (s *RedisStore) SubscribeStops(ctx context.Context, stop func(channel, thre
 			}
 		}
 	}
+}
+
+// RetryAfter is how long a replica answers alone after Redis failed
+// before it tries Redis again.
+func (h *Health) RetryAfter() time.Duration { return h.retryAfter }
+
+// Link is what the replicas' own connections to the store's Redis are
+// made from: the same server, keys under the same prefix, and one Health,
+// so that the store, the queue and the tiers fall back and come back
+// together.
+type Link struct {
+	Options redis.Options
+	Prefix  string
+	// Timeout bounds an admission's call to Redis.
+	Timeout time.Duration
+	Health  *Health
+}
+
+// Link is how replicas reach this store's Redis.
+func (s *Redis) Link() Link {
+	return Link{Options: *s.client.Options(), Prefix: s.opts.Prefix, Timeout: s.opts.Timeout, Health: s.Health}
+}
+
+// stopMessage is a Stop on the relay: "channel thread".
+func stopMessage(channel, thread string) string { return channel + " " + thread }
+
+func parseStopMessage(m string) (channel, thread string, ok bool) {
+	channel, thread, ok = strings.Cut(m, " ")
+	return channel, thread, ok && channel != "" && thread != ""
 }

@@ -1,28 +1,15 @@
-package bot
+// Package store is what admission remembers: the events the bot has seen,
+// the counters of its limits and the day's token allowances, in this
+// process's memory (Memory) or, for replicas, in Redis (Redis), which
+// falls back to memory while Redis does not answer. It knows nothing of
+// Slack: keys and counters are strings and numbers.
+package store
 
 import (
 	"context"
 	"sync"
 	"time"
 )
-
-// Store is the memory behind admission: the events the bot has seen and
-// the counters of its limits. In one process memoryStore is enough;
-// several replicas share a RedisStore, so that an event Slack delivers to
-// two of them is answered once and a limit counts every replica's answers.
-type Store interface {
-	// Admit is one request's whole check, in one call (one round trip to
-	// Redis): it records the seen keys for ttl and, when none of them was
-	// recorded already, adds one to each counter. A key already recorded
-	// keeps its first expiry; a duplicate counts nothing.
-	Admit(ctx context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error)
-	// Claim records keys for ttl and reports whether none of them was
-	// recorded already.
-	Claim(ctx context.Context, ttl time.Duration, keys ...string) (bool, error)
-	// Spend adds n to each key's total; a key lives ttl from its first
-	// spend.
-	Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error
-}
 
 // Counter is one limit a request counts against: a counter that lives
 // Window from its first hit (a fixed window). A counter to Read is only
@@ -49,13 +36,13 @@ type Count struct {
 	ResetIn time.Duration
 }
 
-// maxMemoryKeys bounds memoryStore: a flood of distinct events must not
+// maxMemoryKeys bounds Memory: a flood of distinct events must not
 // grow the process without end. 100 000 keys are a few MB, and far more
 // than Slack delivers to one app within the dedupe window.
 const maxMemoryKeys = 100_000
 
-// memoryStore is the Store of one process.
-type memoryStore struct {
+// Memory is the store of one process.
+type Memory struct {
 	mu      sync.Mutex
 	now     func() time.Time
 	max     int
@@ -76,27 +63,32 @@ type orderedKey struct {
 	until time.Time // identifies the entry the key was inserted with
 }
 
-// NewMemoryStore is the store of one process, for a bot without Redis.
-func NewMemoryStore() Store { return newMemoryStore(maxMemoryKeys, time.Now) }
-
-// newMemoryStore returns an empty store holding at most max keys; now may
-// be a fake clock.
-func newMemoryStore(max int, now func() time.Time) *memoryStore {
-	return &memoryStore{now: now, max: max, entries: make(map[string]memoryEntry), lastPrune: now()}
+// NewMemory is the store of one process, for a bot without Redis.
+func NewMemory(now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	return newMemory(maxMemoryKeys, now)
 }
 
-// Claim implements Store.
-func (s *memoryStore) Claim(_ context.Context, ttl time.Duration, keys ...string) (bool, error) {
+// newMemory returns an empty store holding at most max keys; now may
+// be a fake clock.
+func newMemory(max int, now func() time.Time) *Memory {
+	return &Memory{now: now, max: max, entries: make(map[string]memoryEntry), lastPrune: now()}
+}
+
+// Remember implements bot.Store.
+func (s *Memory) Remember(_ context.Context, ttl time.Duration, keys ...string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	s.prune(now)
-	return s.claim(now, ttl, keys), nil
+	return s.remember(now, ttl, keys), nil
 }
 
-// claim records the keys not yet recorded and reports whether that was
+// remember records the keys not yet recorded and reports whether that was
 // all of them; the caller holds mu.
-func (s *memoryStore) claim(now time.Time, ttl time.Duration, keys []string) bool {
+func (s *Memory) remember(now time.Time, ttl time.Duration, keys []string) bool {
 	fresh := true
 	for _, k := range keys {
 		if _, ok := s.live(k, now); ok {
@@ -108,13 +100,13 @@ func (s *memoryStore) claim(now time.Time, ttl time.Duration, keys []string) boo
 	return fresh
 }
 
-// Admit implements Store.
-func (s *memoryStore) Admit(_ context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error) {
+// Admit implements bot.Store.
+func (s *Memory) Admit(_ context.Context, ttl time.Duration, seen []string, counters []Counter) (Admission, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	s.prune(now)
-	if !s.claim(now, ttl, seen) {
+	if !s.remember(now, ttl, seen) {
 		return Admission{}, nil
 	}
 	counts := make([]Count, len(counters))
@@ -130,7 +122,7 @@ func (s *memoryStore) Admit(_ context.Context, ttl time.Duration, seen []string,
 }
 
 // count adds one to key's counter; the caller holds mu.
-func (s *memoryStore) count(now time.Time, key string, window time.Duration) Count {
+func (s *Memory) count(now time.Time, key string, window time.Duration) Count {
 	e, ok := s.live(key, now)
 	if !ok {
 		e = memoryEntry{n: 1, until: now.Add(window)}
@@ -142,8 +134,8 @@ func (s *memoryStore) count(now time.Time, key string, window time.Duration) Cou
 	return Count{N: e.n, ResetIn: e.until.Sub(now)}
 }
 
-// Spend implements Store.
-func (s *memoryStore) Spend(_ context.Context, ttl time.Duration, n int64, keys ...string) error {
+// Spend implements bot.Store.
+func (s *Memory) Spend(_ context.Context, ttl time.Duration, n int64, keys ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -160,13 +152,13 @@ func (s *memoryStore) Spend(_ context.Context, ttl time.Duration, n int64, keys 
 }
 
 // Len is how many keys the store holds, for the test of its bound.
-func (s *memoryStore) Len() int {
+func (s *Memory) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.entries)
 }
 
-func (s *memoryStore) live(key string, now time.Time) (memoryEntry, bool) {
+func (s *Memory) live(key string, now time.Time) (memoryEntry, bool) {
 	e, ok := s.entries[key]
 	if !ok || !now.Before(e.until) {
 		return memoryEntry{}, false
@@ -175,7 +167,7 @@ func (s *memoryStore) live(key string, now time.Time) (memoryEntry, bool) {
 }
 
 // insert adds a new key, forgetting the oldest ones when the store is full.
-func (s *memoryStore) insert(key string, e memoryEntry) {
+func (s *Memory) insert(key string, e memoryEntry) {
 	for len(s.entries) >= s.max && len(s.order) > 0 {
 		old := s.order[0]
 		s.order = s.order[1:]
@@ -189,7 +181,7 @@ func (s *memoryStore) insert(key string, e memoryEntry) {
 
 // prune drops expired keys at most once a minute, so that the cost stays
 // off most calls, and compacts the insertion order with them.
-func (s *memoryStore) prune(now time.Time) {
+func (s *Memory) prune(now time.Time) {
 	if now.Sub(s.lastPrune) < time.Minute {
 		return
 	}
