@@ -77,10 +77,10 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 		return
 	}
 	if pol.beside {
-		b.pool.runBeside(string(req.Trigger), req)
+		b.queue.Beside(string(req.Trigger), req)
 		return
 	}
-	if !b.queue.submit(ctx, req) {
+	if !b.queue.Submit(ctx, req) {
 		b.log.Warn("queue full: told the user to retry", zap.String("channel", req.Channel))
 		b.decline(req.Origin, handlers.Refusal{Reason: handlers.RefusedBusy})
 	}
@@ -88,7 +88,7 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 
 // decline queues a refusal for the person who asked.
 func (b *Bot) decline(o handlers.Origin, why handlers.Refusal) {
-	b.pool.notify("refused", func(ctx context.Context) { b.flows.Decline(ctx, o, why) })
+	b.queue.Notify("refused", func(ctx context.Context) { b.flows.Decline(ctx, o, why) })
 }
 
 // allowed applies the allow-lists to a request, first looking up the

@@ -57,7 +57,7 @@ func TestAcksNeverWaitOnTheStore(t *testing.T) {
 	cfg := testConfig(2, 16)
 	cfg.Store = store
 	cfg.Limits = Limits{User: Rate{N: 100, Per: time.Minute}, Channel: Rate{N: 100, Per: time.Minute}, ThreadReplies: 100, ThreadWindow: time.Hour}
-	b := New(socket, events, flows, Identity{UserID: "UBOT"}, zap.NewNop(), cfg)
+	b := newTestBot(socket, events, flows, Identity{UserID: "UBOT"}, zap.NewNop(), cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()

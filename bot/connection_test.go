@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/slackapi"
 	"github.com/visionbot/visionbot/internal/slackemu"
 )
 
@@ -34,18 +35,18 @@ type liveBot struct {
 // startLiveBot runs a bot whose connections are opened through the pacer
 // set up by connect, with slack-go's ping timeout set to ping (0: the
 // default). It stops when the test ends.
-func startLiveBot(t *testing.T, emu *slackemu.Server, flows Flows, connect ConnectConfig, ping time.Duration, cfg Config) *liveBot {
+func startLiveBot(t *testing.T, emu *slackemu.Server, flows testFlows, connect slackapi.ConnectConfig, ping time.Duration, cfg testCfg) *liveBot {
 	t.Helper()
 	emu.SetBotToken(liveBotToken)
 	emu.SetAppToken(liveAppToken)
 	client := slack.New(liveBotToken, slack.OptionAPIURL(emu.APIURL()), slack.OptionAppLevelToken(liveAppToken),
-		slack.OptionHTTPClient(&http.Client{Transport: PaceConnections(nil, connect)}))
+		slack.OptionHTTPClient(&http.Client{Transport: slackapi.PaceConnections(nil, connect)}))
 	var opts []socketmode.Option
 	if ping > 0 {
 		opts = append(opts, socketmode.OptionPingInterval(ping))
 	}
 	socket := socketmode.New(client, opts...)
-	b := New(socket, socket.Events, flows, Identity{UserID: slackemu.BotUserID}, zap.NewNop(), cfg)
+	b := newTestBot(socket, socket.Events, flows, Identity{UserID: slackemu.BotUserID}, zap.NewNop(), cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
@@ -176,10 +177,10 @@ func TestDisconnectAfterEveryHelloIsRateBounded(t *testing.T) {
 			emu := newEmu(t)
 			emu.DisconnectAfterHello(reason)
 			flows := &fakeFlows{}
-			lb := startLiveBot(t, emu, flows, ConnectConfig{
+			lb := startLiveBot(t, emu, flows, slackapi.ConnectConfig{
 				MinGap: time.Second, MaxGap: 16 * time.Second, Healthy: time.Hour,
 				Now: clock.Now, Sleep: clock.Sleep,
-			}, 0, Config{Workers: 2})
+			}, 0, testCfg{Workers: 2})
 			if _, err := emu.WaitCalls("apps.connections.open", opens, liveWait); err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +238,7 @@ func TestReconnectsAfterLostConnection(t *testing.T) {
 			emu := newEmu(t)
 			emu.SetPingInterval(50 * time.Millisecond)
 			flows := &fakeFlows{}
-			lb := startLiveBot(t, emu, flows, ConnectConfig{MinGap: time.Millisecond}, time.Second, Config{Workers: 2})
+			lb := startLiveBot(t, emu, flows, slackapi.ConnectConfig{MinGap: time.Millisecond}, time.Second, testCfg{Workers: 2})
 			if err := emu.WaitConnects(1, liveWait); err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +274,7 @@ func TestOpeningAConnectionFails(t *testing.T) {
 			emu := newEmu(t)
 			tt.fault(emu)
 			flows := &fakeFlows{}
-			lb := startLiveBot(t, emu, flows, ConnectConfig{Timeout: tt.timeout, MinGap: time.Millisecond}, 0, Config{Workers: 2})
+			lb := startLiveBot(t, emu, flows, slackapi.ConnectConfig{Timeout: tt.timeout, MinGap: time.Millisecond}, 0, testCfg{Workers: 2})
 			calls, err := emu.WaitCalls("apps.connections.open", 2, liveWait)
 			if err != nil {
 				t.Fatalf("no second try: %v", err)
@@ -294,7 +295,7 @@ func TestOpeningAConnectionFails(t *testing.T) {
 func TestBadEnvelopesAreAckedAndSkipped(t *testing.T) {
 	emu := newEmu(t)
 	flows := &fakeFlows{}
-	lb := startLiveBot(t, emu, flows, ConnectConfig{}, 0, Config{Workers: 2})
+	lb := startLiveBot(t, emu, flows, slackapi.ConnectConfig{}, 0, testCfg{Workers: 2})
 	if err := emu.WaitConnects(1, liveWait); err != nil {
 		t.Fatal(err)
 	}

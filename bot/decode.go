@@ -150,7 +150,7 @@ func (d decoder) directMessage(ev *slackevents.MessageEvent, eventKey string) de
 	o := messageOrigin(handlers.TriggerDM, ev.Channel, ev.TimeStamp, ev.ThreadTimeStamp, ev.User, firstOf(ev.UserTeam, msg.Team))
 	return decoded{
 		req: handlers.Request{Origin: o, Ask: handlers.Said{Text: d.withoutOwnMention(ev.Text),
-			Files: messageFiles(msg.Files, msg.Attachments)}},
+			Files: blocks.MessageFiles(msg.Files, msg.Attachments)}},
 		seen: []string{eventKey, "message:" + ev.Channel + ":" + ev.TimeStamp},
 	}
 }
@@ -235,7 +235,7 @@ func (d decoder) interaction(cb slack.InteractionCallback) decoded {
 		if cb.CallbackID != blocks.CallbackShortcut {
 			return ignore("a shortcut the bot does not have: " + cb.CallbackID)
 		}
-		msg := messageFromSlack(cb.Channel.ID, cb.Message.Msg)
+		msg := blocks.Message(cb.Channel.ID, cb.Message.Msg)
 		if msg.TS == "" {
 			msg.TS = cb.MessageTs
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -272,5 +273,36 @@ func TestDecode(t *testing.T) {
 				t.Errorf("decoded\n  %s\nwant\n  %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// Every request the decoder makes that admission queues crosses the
+// shared queue as it is: its wire form (handlers.EncodeRequest) follows
+// from its type.
+func TestDecodedRequestsRoundTrip(t *testing.T) {
+	d := testDecoder()
+	queued := 0
+	for _, tc := range decodeCases() {
+		req := d.decode(fixtureFrame(t, tc.fixture, tc.edit)).req
+		if req.Ask == nil || policyOf(req.Trigger).beside {
+			continue
+		}
+		queued++
+		data, err := handlers.EncodeRequest(req)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		got, err := handlers.DecodeRequest(data)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, req) {
+			t.Errorf("%s: %#v came back as %#v", tc.name, req, got)
+		}
+	}
+	if queued == 0 {
+		t.Fatal("no decode case makes a queued request")
 	}
 }

@@ -83,9 +83,9 @@ func TestDuplicateDeliveries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
 			socket, flows := &fakeSocket{}, &fakeFlows{}
-			b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(),
-				Config{Workers: 1, Queue: 8, DedupeTTL: 10 * time.Minute, Store: store.NewMemory(clock.Now)})
-			b.pool.start(context.Background(), time.Minute)
+			b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(),
+				testCfg{Workers: 1, Queue: 8, Config: Config{DedupeTTL: 10 * time.Minute, Store: store.NewMemory(clock.Now)}})
+			b.queue.Start(context.Background())
 			for _, d := range tt.deliveries {
 				clock.Advance(d.later)
 				ev := fixtureCallback(t, d.fixture, d.edit)
@@ -93,7 +93,7 @@ func TestDuplicateDeliveries(t *testing.T) {
 				deliver(b, socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev,
 					Request: &socketmode.Request{EnvelopeID: d.envelope, RetryAttempt: d.retry}})
 			}
-			b.pool.stop(5 * time.Second)
+			b.queue.Shutdown(context.Background())
 			calls := slices.Sorted(slices.Values(flows.calls))
 			if !slices.Equal(calls, tt.want) {
 				t.Errorf("flows = %v, want %v", calls, tt.want)

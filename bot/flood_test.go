@@ -3,6 +3,8 @@ package bot
 import (
 	"fmt"
 	"testing"
+
+	"github.com/visionbot/visionbot/bot/slackapi"
 )
 
 // 200 events arrive on the real Socket Mode connection while every worker
@@ -13,7 +15,7 @@ func TestFloodWhileGeminiIsStalled(t *testing.T) {
 	const workers, queue, events = 4, 8, 200
 	emu := newEmu(t)
 	flows := &blockingFlows{started: make(chan struct{}, events), release: make(chan struct{})}
-	lb := startLiveBot(t, emu, flows, ConnectConfig{}, 0, Config{Workers: workers, Queue: queue})
+	lb := startLiveBot(t, emu, flows, slackapi.ConnectConfig{}, 0, testCfg{Workers: workers, Queue: queue})
 	if err := emu.WaitConnected(liveWait); err != nil {
 		t.Fatal(err)
 	}

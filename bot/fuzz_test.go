@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
@@ -98,10 +97,10 @@ func FuzzEnvelope(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		socket, flows := &fakeSocket{}, &fakeFlows{}
-		b := New(socket, nil, flows, Identity{UserID: "UBOT", BotID: "BBOT"}, zap.NewNop(), testConfig(2, 4))
-		b.pool.start(context.Background(), time.Minute)
+		b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT", BotID: "BBOT"}, zap.NewNop(), testConfig(2, 4))
+		b.queue.Start(context.Background())
 		deliver(b, socketEvent(frame))
-		b.pool.stop(10 * time.Second)
+		b.queue.Shutdown(context.Background())
 
 		var env struct {
 			EnvelopeID string `json:"envelope_id"`

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
@@ -127,11 +126,11 @@ func TestInteractionRouting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			socket, flows := &fakeSocket{}, &fakeFlows{}
-			b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 4))
-			b.pool.start(context.Background(), time.Minute)
+			b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 4))
+			b.queue.Start(context.Background())
 			deliver(b, socketmode.Event{Type: socketmode.EventTypeInteractive, Data: interaction(t, tt.payload),
 				Request: &socketmode.Request{EnvelopeID: "env-1"}})
-			b.pool.stop(5 * time.Second)
+			b.queue.Shutdown(context.Background())
 
 			if !slices.Equal(socket.acks, []string{"env-1"}) {
 				t.Errorf("acks = %v, want the envelope acked once", socket.acks)
@@ -153,8 +152,8 @@ func TestInteractionRouting(t *testing.T) {
 
 func TestReactionAndHomeRouting(t *testing.T) {
 	socket, flows := &fakeSocket{}, &fakeFlows{}
-	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 8))
-	b.pool.start(context.Background(), time.Minute)
+	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 8))
+	b.queue.Start(context.Background())
 	send := func(eventID string, inner map[string]any) {
 		raw, _ := json.Marshal(map[string]any{"type": "event_callback", "team_id": "T1", "event_id": eventID, "event": inner})
 		ev, err := slackevents.ParseEvent(raw, slackevents.OptionNoVerifyToken())
@@ -173,7 +172,7 @@ func TestReactionAndHomeRouting(t *testing.T) {
 	send("Ev4", reaction("UBOT", "fork_and_knife"))
 	send("Ev5", map[string]any{"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})
 	send("Ev6", map[string]any{"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "messages"})
-	b.pool.stop(5 * time.Second)
+	b.queue.Shutdown(context.Background())
 
 	slices.Sort(flows.calls)
 	want := []string{"handlers.MessagesOpened D1 ", "home  ", "reaction C1 1700000000.000100"}

@@ -113,16 +113,15 @@ func runRequests(t *testing.T, cfg Config, requests []request) []string {
 		base.Limits.ThreadWindow = DefaultConfig().Limits.ThreadWindow
 	}
 	base.Teams = fakeTeams{}
-	cfg = base
-	cfg.Store = store.NewMemory(clock.Now)
+	base.Store = store.NewMemory(clock.Now)
 	socket, flows := &fakeSocket{}, &fakeFlows{}
-	b := New(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
-	b.pool.start(context.Background(), time.Minute)
+	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), base)
+	b.queue.Start(context.Background())
 	for i, r := range requests {
 		clock.Advance(r.later)
 		deliver(b, r.event(t, fmt.Sprintf("env-%d", i)))
 	}
-	b.pool.stop(5 * time.Second)
+	b.queue.Shutdown(context.Background())
 	if len(socket.acks) != len(requests) {
 		t.Errorf("acks = %v: every envelope is acked, refused or not", socket.acks)
 	}
@@ -254,13 +253,13 @@ func TestStoreErrorsLetRequestsThrough(t *testing.T) {
 	cfg := testConfig(1, 8)
 	cfg.Store, cfg.Teams = failingStore{}, fakeTeams{}
 	cfg.Limits = Limits{User: Rate{N: 1, Per: time.Minute}, Channel: Rate{N: 1, Per: time.Minute}, ThreadReplies: 1, ThreadWindow: time.Hour}
-	b := New(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
-	b.pool.start(context.Background(), time.Minute)
+	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
+	b.queue.Start(context.Background())
 	for i := range 3 {
 		ts := fmt.Sprintf("1.00000%d", i)
 		deliver(b, mentionIn("Ev"+ts, "C1", "U1", ts, "1.000000").event(t, "env-"+ts))
 	}
-	b.pool.stop(5 * time.Second)
+	b.queue.Shutdown(context.Background())
 	if len(flows.calls) != 3 {
 		t.Errorf("flows = %q, want all 3 mentions answered", flows.calls)
 	}

@@ -62,17 +62,17 @@ func TestPanickingJobTellsTheUserAndTheBotGoesOn(t *testing.T) {
 	core, logs := observer.New(zap.ErrorLevel)
 	socket := &fakeSocket{}
 	flows := &scriptedFlows{started: make(chan string, 4)}
-	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.New(core), testConfig(1, 4))
-	b.pool.start(context.Background(), time.Minute)
+	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT"}, zap.New(core), testConfig(1, 4))
+	b.queue.Start(context.Background())
 	deliver(b, mentionEvent(t, "env-1", "1.000001")) // panics
 	deliver(b, mentionEvent(t, "env-2", "4.000004")) // the next event
-	b.pool.stop(30 * time.Second)
+	b.queue.Shutdown(context.Background())
 
 	want := []string{"failed C1 1.000001", "mention C1 4.000004"}
 	if got := flows.calls; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("flows = %v, want %v: the user of the panicked job told, the next one answered", got, want)
 	}
-	panics := logs.FilterMessage("job panicked").All()
+	panics := logs.FilterMessage("request panicked").All()
 	if len(panics) != 1 {
 		t.Fatalf("logged %d panics, want 1", len(panics))
 	}
@@ -93,7 +93,7 @@ func TestStopLetsJobsFinishAndTellsTheRest(t *testing.T) {
 	flows := &scriptedFlows{started: make(chan string, 4), release: make(chan struct{})}
 	cfg := testConfig(2, 4)
 	cfg.ShutdownGrace = 2 * time.Second
-	b := New(socket, events, flows, Identity{UserID: "UBOT"}, zap.NewNop(), cfg)
+	b := newTestBot(socket, events, flows, Identity{UserID: "UBOT"}, zap.NewNop(), cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()

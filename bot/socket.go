@@ -5,34 +5,51 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 )
 
-// Flows are the requests' flows: the pool runs each admitted request,
-// admission declines through them, and the pool tells through them the
-// users of requests it could not run.
+// Flows are the requests' flows as admission needs them: to tell a person
+// that their request was turned away. The queue runs the rest.
 type Flows interface {
-	Run(ctx context.Context, r handlers.Request)
 	// Decline tells the person who asked that the request was turned away,
 	// why, and when to ask again.
 	Decline(ctx context.Context, o handlers.Origin, why handlers.Refusal)
-	// Interrupted tells the person who asked that the request ended
-	// without its answer: the bot is stopping, or the job failed on a bug.
-	Interrupted(ctx context.Context, o handlers.Origin, cause error)
+}
+
+// Queue is where admission puts requests (queue.Queue): it runs them, the
+// short ones beside the others, and the notices to their users.
+type Queue interface {
+	Start(ctx context.Context)
+	Submit(ctx context.Context, req handlers.Request) bool
+	Beside(what string, req handlers.Request)
+	Notify(what string, notice func(context.Context))
+	Load() (running, queued int)
+	Shutdown(ctx context.Context)
 }
 
 // Teams looks up the team a user belongs to (users.info), for the
 // allow-lists of surfaces whose events don't say it.
 type Teams interface {
 	TeamOf(ctx context.Context, user string) (string, error)
+}
+
+// Observer is what the loop and admission report, for metrics. It must be
+// safe for concurrent use and quick: Acked is called on the loop that acks
+// every envelope. A nil Observer reports nothing.
+type Observer interface {
+	// Acked is how long an envelope took from reaching the loop to its ack.
+	Acked(took time.Duration)
+	// BudgetRefused is a request refused because a daily token budget is
+	// spent: "user", "channel" or "workspace".
+	BudgetRefused(budget string)
 }
 
 // Socket is the part of the Socket Mode client the loop uses.
@@ -53,13 +70,7 @@ type Identity struct {
 // DefaultConfig: the zero value of a field is its own setting (no queue,
 // no grace, no limit), not a default.
 type Config struct {
-	Workers    int           // requests answered at once
-	Queue      int           // requests waiting beyond those
-	JobTimeout time.Duration // how long one request may run
-	// ShutdownGrace is how long running requests may finish after a stop;
-	// then they are told to ask again.
-	ShutdownGrace time.Duration
-	DedupeTTL     time.Duration // how long an event is remembered
+	DedupeTTL time.Duration // how long an event is remembered
 	// Store remembers seen events and counts the limits; nil for one in
 	// this process's memory. Replicas share a RedisStore.
 	Store Store
@@ -75,18 +86,6 @@ type Config struct {
 	Access Access
 	// Reactions maps a trigger emoji to the use case it asks for.
 	Reactions map[string]string
-	// Replicas, when set, queues admitted requests in Redis for every
-	// replica's workers; nil keeps them in this process.
-	Replicas *Replicas
-	// ClaimAfter is how long a request held by a replica that stopped
-	// renewing it (it crashed, hung or lost Redis) waits before another
-	// replica takes it over. Each replica renews its requests three times
-	// as often.
-	ClaimAfter time.Duration
-	// Tries is how many runs a request of the shared queue gets before its
-	// user is told it failed: each run ended by a crash is one; a hand-back
-	// at a stop is none.
-	Tries int
 	// Stops takes people's Stops to their requests; nil for none.
 	Stops *StopBoard
 	// Ledger holds the daily token budgets; nil for none.
@@ -97,10 +96,6 @@ type Config struct {
 // one place these defaults are written.
 func DefaultConfig() Config {
 	return Config{
-		Workers:       16,
-		Queue:         256,
-		JobTimeout:    3 * time.Minute,
-		ShutdownGrace: 30 * time.Second,
 		// Slack retries an event for minutes; the memory lasts longer.
 		DedupeTTL: 15 * time.Minute,
 		Limits: Limits{
@@ -109,13 +104,11 @@ func DefaultConfig() Config {
 			ThreadReplies: 20,
 			ThreadWindow:  24 * time.Hour,
 		},
-		Reactions:  handlers.DefaultReactions(),
-		ClaimAfter: 15 * time.Second,
-		Tries:      3,
+		Reactions: handlers.DefaultReactions(),
 	}
 }
 
-// store.Admission runs beside the loop that acks: the loop hands each envelope
+// Admission runs beside the loop that acks: the loop hands each envelope
 // over and returns to the socket at once, so that no call to the store or
 // to Slack can delay an ack.
 const (
@@ -140,18 +133,16 @@ type Bot struct {
 	access  access
 	decoder decoder
 	intake  chan socketmode.Event
-	pool    *pool
-	// queue is where admitted requests wait: the pool, or the shared
+	// queue runs admitted requests: this process's pool, or the shared
 	// queue when replicas share Redis.
-	queue  queue
-	shared *sharedQueue
+	queue Queue
 	// connected follows the Socket Mode connection, for readiness checks.
 	connected atomic.Bool
 }
 
 // New returns a Bot reading events from events (the Socket Mode client's
 // Events channel).
-func New(socket Socket, events <-chan socketmode.Event, flows Flows, self Identity, log *zap.Logger, cfg Config) *Bot {
+func New(socket Socket, events <-chan socketmode.Event, flows Flows, queue Queue, self Identity, log *zap.Logger, cfg Config) *Bot {
 	memory := cfg.Store
 	if memory == nil {
 		memory = store.NewMemory(time.Now)
@@ -161,12 +152,7 @@ func New(socket Socket, events <-chan socketmode.Event, flows Flows, self Identi
 		store: memory, access: newAccess(cfg.Access),
 		decoder: decoder{self: self, reactions: cfg.Reactions},
 		intake:  make(chan socketmode.Event, intakeQueue),
-		pool:    newPool(flows, cfg.Workers, cfg.Queue, log),
-	}
-	b.queue = b.pool
-	if cfg.Replicas != nil {
-		b.shared = newSharedQueue(cfg.Replicas, b.pool, log, cfg)
-		b.pool.shared, b.queue = b.shared, b.shared
+		queue:   queue,
 	}
 	return b
 }
@@ -177,52 +163,54 @@ func (b *Bot) Ready() bool { return b.connected.Load() }
 
 // Jobs reports the requests being answered now and those waiting for a
 // worker.
-func (b *Bot) Jobs() (running, queued int) { return b.pool.load() }
+func (b *Bot) Jobs() (running, queued int) { return b.queue.Load() }
 
 // Run connects and serves until ctx ends, then lets running requests
-// finish within the shutdown grace. It returns the Socket Mode client's
-// error if that gives up first.
+// finish within the queue's shutdown grace. It returns the Socket Mode
+// client's error if that gives up first.
+//
+// Its goroutines live and die together (an errgroup): the socket, the
+// listener of Stops relayed by other replicas and the admitters end with
+// the loop, and Run returns only once each has.
 func (b *Bot) Run(ctx context.Context) error {
-	socketCtx, stopSocket := context.WithCancel(ctx)
-	defer stopSocket()
-	socketDone := make(chan error, 1)
-	go func() { socketDone <- b.socket.RunContext(socketCtx) }()
-
-	// Requests outlive ctx by the grace period, so that a stop does not
-	// cut an answer in half.
+	serving, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	// Requests outlive ctx by the grace period, so that a shutdown does
+	// not cut an answer in half.
 	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopJobs()
-	b.pool.start(jobCtx, b.cfg.JobTimeout)
-	if b.shared != nil {
-		b.shared.start(jobCtx)
-	}
+	b.queue.Start(jobCtx)
+
+	var socketErr error
+	var g errgroup.Group
+	g.Go(func() error {
+		// The socket ending ends the loop too.
+		defer stopServing()
+		err := b.socket.RunContext(serving)
+		if err != nil && !errors.Is(err, context.Canceled) && serving.Err() == nil {
+			socketErr = fmt.Errorf("socket mode: %w", err)
+		}
+		return nil
+	})
 	// Stops relayed by the other replicas reach this one's requests until
-	// the stop: no new request starts after it.
-	var listening sync.WaitGroup
+	// the shutdown: no new request starts after it.
 	if b.cfg.Stops != nil {
-		listening.Go(func() { b.cfg.Stops.listen(socketCtx) })
+		g.Go(func() error { b.cfg.Stops.listen(serving); return nil })
 	}
-	defer listening.Wait()
-	var admitting sync.WaitGroup
+	var admitting errgroup.Group
 	for range admitters {
-		admitting.Go(func() {
+		admitting.Go(func() error {
 			for evt := range b.intake {
 				b.admitEnvelope(jobCtx, evt)
 			}
+			return nil
 		})
 	}
 
-	var runErr error
 loop:
 	for {
 		select {
-		case <-ctx.Done():
-			break loop
-		case err := <-socketDone:
-			socketDone = nil
-			if err != nil && !errors.Is(err, context.Canceled) {
-				runErr = fmt.Errorf("socket mode: %w", err)
-			}
+		case <-serving.Done():
 			break loop
 		case evt, ok := <-b.events:
 			if !ok {
@@ -231,33 +219,14 @@ loop:
 			b.handle(evt)
 		}
 	}
-	stopSocket()
+	stopServing()
 	// Not ready from here on: running requests may finish, no new ones come.
 	b.connected.Store(false)
 	close(b.intake)
-	admitting.Wait()
-	if b.shared != nil {
-		b.shared.stopReading()
-	}
-	switch {
-	case b.pool.stop(b.cfg.ShutdownGrace):
-	case b.pool.handBack.Load():
-		b.log.Info("shutdown grace ended with requests still running: they were handed back to the other replicas",
-			zap.Duration("grace", b.cfg.ShutdownGrace))
-	default:
-		b.log.Warn("shutdown grace ended with requests still running: their users were told to ask again",
-			zap.Duration("grace", b.cfg.ShutdownGrace))
-	}
-	if b.shared != nil {
-		b.shared.close(jobCtx)
-	}
-	if socketDone != nil {
-		select {
-		case <-socketDone:
-		case <-time.After(5 * time.Second):
-		}
-	}
-	return runErr
+	_ = admitting.Wait()
+	b.queue.Shutdown(jobCtx)
+	_ = g.Wait()
+	return socketErr
 }
 
 // admitEnvelope decodes an envelope and admits what it asks for.
@@ -310,7 +279,7 @@ func (b *Bot) handOver(evt socketmode.Event) {
 	default:
 	}
 	b.log.Warn("admission is behind: told the user to retry")
-	b.pool.notify("busy", func(ctx context.Context) {
+	b.queue.Notify("busy", func(ctx context.Context) {
 		d := b.decoder.decode(evt)
 		if d.ignored != "" || d.stop != nil {
 			return

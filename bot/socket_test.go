@@ -16,6 +16,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/queue"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/failure"
 )
@@ -131,11 +132,48 @@ func refusalKind(why handlers.Refusal, how string) string {
 
 // testConfig is the bot's configuration with workers and queue as given
 // and the limits off, so that a test sees only what it sets up.
-func testConfig(workers, queue int) Config {
+func testConfig(workers, queue int) testCfg {
 	cfg := DefaultConfig()
-	cfg.Workers, cfg.Queue = workers, queue
 	cfg.Limits = Limits{}
-	return cfg
+	return testCfg{Config: cfg, Workers: workers, Queue: queue}
+}
+
+// testCfg is a test bot's configuration: the loop's and admission's, and
+// the size of its queue.
+type testCfg struct {
+	Config
+	Workers, Queue int
+	// ShutdownGrace is the queue's; 0 for 10 s.
+	ShutdownGrace time.Duration
+}
+
+// testFlows are the fakes of the flows the bot tests give the bot and its
+// queue.
+type testFlows interface {
+	Flows
+	Run(ctx context.Context, r handlers.Request)
+	Interrupted(ctx context.Context, o handlers.Origin, cause error)
+}
+
+// unleased runs a test's flows on the real queue, whose requests of this
+// process have no lease.
+type unleased struct{ flows testFlows }
+
+func (u unleased) Run(ctx context.Context, r handlers.Request, _ *queue.Lease) { u.flows.Run(ctx, r) }
+
+func (u unleased) Interrupted(ctx context.Context, o handlers.Origin, cause error, _ *queue.Lease) {
+	u.flows.Interrupted(ctx, o, cause)
+}
+
+// newTestBot is a Bot on a real queue of cfg's size, whose requests run
+// within a minute each.
+func newTestBot(socket Socket, events <-chan socketmode.Event, flows testFlows, self Identity, log *zap.Logger, cfg testCfg) *Bot {
+	grace := cfg.ShutdownGrace
+	if grace == 0 {
+		grace = 10 * time.Second
+	}
+	q := queue.New(unleased{flows}, nil, log, queue.Config{Workers: cfg.Workers, Queue: cfg.Queue, JobTimeout: time.Minute, ShutdownGrace: grace})
+	return New(socket, events, flows, q, self, log, cfg.Config)
 }
 
 // deliver hands an envelope to the loop, then runs admission for what the
@@ -232,11 +270,11 @@ func TestRouting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			socket, flows := &fakeSocket{}, &fakeFlows{}
-			b := New(socket, nil, flows, self, zap.NewNop(), testConfig(1, 4))
-			b.pool.start(context.Background(), time.Minute)
+			b := newTestBot(socket, nil, flows, self, zap.NewNop(), testConfig(1, 4))
+			b.queue.Start(context.Background())
 			ev := fixtureCallback(t, tt.fixture, tt.edit)
 			deliver(b, socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: "env-1"}})
-			b.pool.stop(5 * time.Second)
+			b.queue.Shutdown(context.Background())
 
 			if !slices.Equal(socket.acks, []string{"env-1"}) {
 				t.Errorf("acks = %v, want the envelope acked once", socket.acks)
@@ -272,8 +310,8 @@ func (f *blockingFlows) Run(ctx context.Context, r handlers.Request) {
 func TestDuplicatesAndOverflow(t *testing.T) {
 	socket := &fakeSocket{}
 	flows := &blockingFlows{started: make(chan struct{}, 4), release: make(chan struct{})}
-	b := New(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 1))
-	b.pool.start(context.Background(), time.Minute)
+	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 1))
+	b.queue.Start(context.Background())
 	mention := func(envID, eventID, ts string) {
 		ev := fixtureCallback(t, "socketmode/events_api_app_mention.slack-go.json", func(e map[string]any) { e["ts"] = ts })
 		ev.Data.(*slackevents.EventsAPICallbackEvent).EventID = eventID
@@ -286,7 +324,7 @@ func TestDuplicatesAndOverflow(t *testing.T) {
 	mention("env-4", "Ev4", "2.000002") // waits in the queue
 	mention("env-5", "Ev5", "3.000003") // no room: told to retry
 	close(flows.release)
-	b.pool.stop(5 * time.Second)
+	b.queue.Shutdown(context.Background())
 
 	if !slices.Equal(socket.acks, []string{"env-1", "env-2", "env-3", "env-4", "env-5"}) {
 		t.Errorf("acks = %v: every envelope is acked", socket.acks)
@@ -305,8 +343,8 @@ func TestBusyIntakeKeepsTheAllowLists(t *testing.T) {
 	socket, flows := &fakeSocket{}, &fakeFlows{}
 	cfg := testConfig(1, 8)
 	cfg.Access = Access{Channels: SlackIDs{"C1"}}
-	b := New(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
-	b.pool.start(context.Background(), time.Minute)
+	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
+	b.queue.Start(context.Background())
 	mention := func(eventID, channel string) socketmode.Event {
 		return request{event: callback("T1", eventID, map[string]any{"type": "app_mention", "user": "U1", "user_team": "T1",
 			"text": "<@UBOT> recipe", "ts": "1.00000" + eventID[len(eventID)-1:], "channel": channel})}.event(t, "env-"+eventID)
@@ -318,7 +356,7 @@ func TestBusyIntakeKeepsTheAllowLists(t *testing.T) {
 	b.handOver(mention("Ev2", "C1"))
 	b.handOver(request{event: callback("T1", "Ev3", map[string]any{"type": "agent_session_stopped", "user": "U1",
 		"channel": "C1", "thread_ts": "1.000001"})}.event(t, "env-Ev3"))
-	b.pool.stop(5 * time.Second)
+	b.queue.Shutdown(context.Background())
 	if !slices.Equal(flows.calls, []string{"busy C1 1.000002"}) {
 		t.Errorf("flows = %q, want only the busy notice in the allowed channel", flows.calls)
 	}

@@ -64,7 +64,7 @@ func TestLedger(t *testing.T) {
 			l.now = func() time.Time { return clock }
 			cfg := testConfig(1, 1)
 			cfg.Store, cfg.Ledger = store, l
-			b := New(&fakeSocket{}, nil, &fakeFlows{}, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
+			b := newTestBot(&fakeSocket{}, nil, &fakeFlows{}, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
 			// check is admission's own check of the budgets: read in the
 			// same call to the store as the rates.
 			check := func(o handlers.Origin) *handlers.Refusal {
@@ -120,7 +120,7 @@ func TestLedger(t *testing.T) {
 	}
 }
 
-// store.Admission checks the budgets of requests that will ask Gemini: over
+// Admission checks the budgets of requests that will ask Gemini: over
 // one, the person is told once, then gets silence until it resets, and
 // each refusal is counted by budget; a vote or the Home tab spends
 // nothing and is not refused.
@@ -131,13 +131,13 @@ func TestAdmissionRefusesOverBudget(t *testing.T) {
 	cfg.Store, cfg.Observer, cfg.Teams = store, obs, fakeTeams{}
 	cfg.Ledger = NewLedger(store, Budgets{User: 100}, "T1", zap.NewNop())
 	cfg.Ledger.Spend(context.Background(), handlers.Origin{User: "U1", Channel: "C1"}, 100)
-	b := New(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
-	b.pool.start(context.Background(), time.Minute)
+	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
+	b.queue.Start(context.Background())
 	deliver(b, mentionIn("Ev1", "C1", "U1", "1.000001", "").event(t, "env-1"))
 	deliver(b, mentionIn("Ev2", "C1", "U1", "1.000002", "").event(t, "env-2"))
 	deliver(b, mentionIn("Ev3", "C1", "U2", "1.000003", "").event(t, "env-3"))
 	deliver(b, request{event: callback("T1", "Ev4", map[string]any{"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})}.event(t, "env-4"))
-	b.pool.stop(5 * time.Second)
+	b.queue.Shutdown(context.Background())
 
 	slices.Sort(flows.calls)
 	want := []string{"home  ", "mention C1 1.000003", "user-budget(100 in …) C1 1.000001"}

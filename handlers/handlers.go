@@ -324,6 +324,14 @@ type Handler struct {
 	votes   *votes
 }
 
+// With is the handler writing to Slack through s: the queue runs each
+// request on the Slack its lease allows.
+func (h *Handler) With(s Slack) *Handler {
+	c := *h
+	c.slack = s
+	return &c
+}
+
 // New returns a Handler with cfg as it is: start from DefaultConfig. now
 // may be nil (time.Now).
 func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cfg Config, now func() time.Time) *Handler {

@@ -14,15 +14,18 @@ import (
 	"github.com/visionbot/visionbot/prompts"
 )
 
-// finishTimeout bounds the calls that end a request: the final answer or
+// FinishTimeout bounds the calls that end a request: the final answer or
 // notice, the outcome reaction, a private message. They run on a context
 // of their own, so that a request cut short by a shutdown or by its
 // deadline still leaves its thread finished and its user told.
-const finishTimeout = 15 * time.Second
+//
+// It is the one bound of every ending: the reply writer's final calls
+// (bot/slackapi) and the queue's notices (bot/queue) use it too.
+const FinishTimeout = 15 * time.Second
 
 // finishing is the context the calls that end a request run on.
 func finishing(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	return context.WithTimeout(context.WithoutCancel(ctx), FinishTimeout)
 }
 
 // Reactions that show progress on the message being answered.

@@ -54,10 +54,13 @@ type Request struct {
 	Ask Ask
 }
 
-// Ask is what was asked: one of Said, Command, ShortcutOn, Submission,
-// Rerun, Vote, WhatWasWrong, Reacted, HomeOpened, MessagesOpened and
-// Viewing.
-type Ask interface{ ask() }
+// Ask is what was asked: one of the kinds that have a field in asks (Said,
+// Command, ShortcutOn, Submission, Rerun, Vote, WhatWasWrong, Reacted,
+// HomeOpened, MessagesOpened, Viewing). Its one method puts it in that
+// field, which is how a request crosses the shared queue (wire.go): a new
+// kind can't be an Ask without its field, so there is no list to keep in
+// step with the kinds.
+type Ask interface{ into(w *asks) }
 
 // Said is a message to the bot, a mention or a DM: its text without the
 // bot's mention, and the files attached.
@@ -124,14 +127,14 @@ type Viewing struct {
 	TS      string
 }
 
-func (Said) ask()           {}
-func (Command) ask()        {}
-func (ShortcutOn) ask()     {}
-func (Submission) ask()     {}
-func (Rerun) ask()          {}
-func (Vote) ask()           {}
-func (WhatWasWrong) ask()   {}
-func (MessagesOpened) ask() {}
-func (Viewing) ask()        {}
-func (Reacted) ask()        {}
-func (HomeOpened) ask()     {}
+func (a Said) into(w *asks)           { w.Said = &a }
+func (a Command) into(w *asks)        { w.Command = &a }
+func (a ShortcutOn) into(w *asks)     { w.ShortcutOn = &a }
+func (a Submission) into(w *asks)     { w.Submission = &a }
+func (a Rerun) into(w *asks)          { w.Rerun = &a }
+func (a Vote) into(w *asks)           { w.Vote = &a }
+func (a WhatWasWrong) into(w *asks)   { w.WhatWasWrong = &a }
+func (a MessagesOpened) into(w *asks) { w.MessagesOpened = &a }
+func (a Viewing) into(w *asks)        { w.Viewing = &a }
+func (a Reacted) into(w *asks)        { w.Reacted = &a }
+func (a HomeOpened) into(w *asks)     { w.HomeOpened = &a }

@@ -34,3 +34,27 @@ func File(f slack.File) handlers.File {
 	}
 	return out
 }
+
+// Message converts a slack-go message.
+func Message(channel string, m slack.Msg) handlers.Message {
+	if m.Channel != "" {
+		channel = m.Channel
+	}
+	return handlers.Message{
+		Channel: channel, TS: m.Timestamp, ThreadTS: m.ThreadTimestamp,
+		User: m.User, Team: m.Team, BotID: m.BotID, Text: m.Text,
+		Files: MessageFiles(m.Files, m.Attachments), Answer: RefOf(m.Blocks),
+	}
+}
+
+// MessageFiles are a message's files and those of the messages it
+// forwards: Slack puts a forwarded message's files in its attachment.
+func MessageFiles(files []slack.File, attachments []slack.Attachment) []handlers.File {
+	out := Files(files)
+	for _, att := range attachments {
+		if att.IsShare {
+			out = append(out, Files(att.Files)...)
+		}
+	}
+	return out
+}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/bot"
+	"github.com/visionbot/visionbot/bot/slackapi"
 	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/gemini"
 	"github.com/visionbot/visionbot/internal/failure"
@@ -110,8 +111,8 @@ func checkBotToken(ctx context.Context, sl slackAuth) (bot.Identity, []checkResu
 	resp, err := sl.AuthTestContext(ctx)
 	if err != nil {
 		var refused slack.SlackErrorResponse
-		if errors.As(err, &refused) && bot.IsTokenRefusal(refused.Err) {
-			return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("Slack refused SLACK_BOT_TOKEN (%s)", refused.Err), bot.BotTokenFix}}
+		if errors.As(err, &refused) && slackapi.IsTokenRefusal(refused.Err) {
+			return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("Slack refused SLACK_BOT_TOKEN (%s)", refused.Err), slackapi.BotTokenFix}}
 		}
 		return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("auth.test failed: %v", err),
 			"check the network, and SLACK_API_URL if it is set"}}
@@ -166,10 +167,10 @@ func checkAppToken(ctx context.Context, sl slackAuth) checkResult {
 	switch {
 	case err == nil:
 		return checkResult{checkPass, name, "Socket Mode accepts it", ""}
-	case errors.As(err, &refused) && bot.IsTokenRefusal(refused.Err):
-		return checkResult{checkFail, name, fmt.Sprintf("Slack refused SLACK_APP_TOKEN (%s)", refused.Err), bot.AppTokenFix}
+	case errors.As(err, &refused) && slackapi.IsTokenRefusal(refused.Err):
+		return checkResult{checkFail, name, fmt.Sprintf("Slack refused SLACK_APP_TOKEN (%s)", refused.Err), slackapi.AppTokenFix}
 	}
-	return checkResult{checkFail, name, fmt.Sprintf("apps.connections.open failed: %v", err), bot.AppTokenFix}
+	return checkResult{checkFail, name, fmt.Sprintf("apps.connections.open failed: %v", err), slackapi.AppTokenFix}
 }
 
 // checkModel asks Gemini for the configured model, then whether it takes

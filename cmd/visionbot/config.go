@@ -18,6 +18,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/visionbot/visionbot/bot"
+	"github.com/visionbot/visionbot/bot/queue"
+	"github.com/visionbot/visionbot/bot/slackapi"
 	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/gemini"
 	"github.com/visionbot/visionbot/handlers"
@@ -76,11 +78,11 @@ type config struct {
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" part:"bot"`
 	HistoryWindow time.Duration `env:"HISTORY_WINDOW" part:"bot"`
 
-	ProgressReactions bool               `env:"PROGRESS_REACTIONS" part:"bot"`
-	StreamMode        bot.StreamMode     `env:"STREAM_MODE" part:"bot"`
-	StreamInterval    time.Duration      `env:"STREAM_INTERVAL" part:"bot"`
-	MaxAnswerParts    int                `env:"MAX_ANSWER_PARTS" part:"bot"`
-	ReactionTriggers  handlers.Reactions `env:"REACTION_TRIGGERS" part:"bot"`
+	ProgressReactions bool                `env:"PROGRESS_REACTIONS" part:"bot"`
+	StreamMode        slackapi.StreamMode `env:"STREAM_MODE" part:"bot"`
+	StreamInterval    time.Duration       `env:"STREAM_INTERVAL" part:"bot"`
+	MaxAnswerParts    int                 `env:"MAX_ANSWER_PARTS" part:"bot"`
+	ReactionTriggers  handlers.Reactions  `env:"REACTION_TRIGGERS" part:"bot"`
 
 	UserRate            bot.Rate `env:"USER_RATE" part:"bot"`
 	ChannelRate         bot.Rate `env:"CHANNEL_RATE" part:"bot"`
@@ -112,7 +114,7 @@ type config struct {
 // defaultConfig is the configuration before the environment is read: the
 // packages' own defaults, and this command's.
 func defaultConfig() config {
-	b, h, g, st := bot.DefaultConfig(), handlers.DefaultConfig(), gemini.DefaultConfig(), bot.DefaultStreamConfig()
+	b, q, h, g, st := bot.DefaultConfig(), queue.DefaultConfig(), handlers.DefaultConfig(), gemini.DefaultConfig(), slackapi.DefaultStreamConfig()
 	slackAPI, _ := url.Parse("https://slack.com/api/")
 	return config{
 		SlackAPIURL:   webURL{slackAPI},
@@ -125,10 +127,10 @@ func defaultConfig() config {
 		MaxFileMB:    int(h.MaxFileBytes >> 20),
 		MaxRequestMB: int(h.MaxRequestBytes >> 20),
 
-		Workers:       b.Workers,
-		QueueSize:     b.Queue,
-		JobTimeout:    b.JobTimeout,
-		ShutdownGrace: b.ShutdownGrace,
+		Workers:       q.Workers,
+		QueueSize:     q.Queue,
+		JobTimeout:    q.JobTimeout,
+		ShutdownGrace: q.ShutdownGrace,
 		HistoryWindow: h.HistoryWindow,
 
 		ProgressReactions: h.ProgressReactions,
@@ -141,7 +143,7 @@ func defaultConfig() config {
 		ChannelRate:         b.Limits.Channel,
 		MaxRepliesPerThread: b.Limits.ThreadReplies,
 		MaxQuestionChars:    h.MaxQuestion,
-		JobClaimAfter:       b.ClaimAfter,
+		JobClaimAfter:       q.ClaimAfter,
 
 		LogLevel:  logLevel{zapcore.InfoLevel},
 		LogFormat: "json",
@@ -428,7 +430,7 @@ func (c config) botProblems() []string {
 	}
 	if c.MaxAnswerParts < 1 {
 		p = append(p, fmt.Sprintf("MAX_ANSWER_PARTS must be at least 1 (it is %d): it is how many thread messages one answer may fill before it is cut with a note; unset, it is %d",
-			c.MaxAnswerParts, bot.DefaultStreamConfig().MaxParts))
+			c.MaxAnswerParts, slackapi.DefaultStreamConfig().MaxParts))
 	}
 	if c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {

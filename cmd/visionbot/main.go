@@ -23,6 +23,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/visionbot/visionbot/bot"
+	"github.com/visionbot/visionbot/bot/queue"
+	"github.com/visionbot/visionbot/bot/slackapi"
 	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/gemini"
 	"github.com/visionbot/visionbot/handlers"
@@ -113,20 +115,20 @@ func newLogger(cfg config, w io.Writer) *zap.Logger {
 // newSlack is the Web API client of the bot and of visionbot check. obs,
 // which may be nil, sees every call Slack refuses; tokenRefused, which may
 // be nil, hears when Slack stops taking the bot token.
-func newSlack(cfg config, obs bot.Observer, tokenRefused func(code string)) *slack.Client {
+func newSlack(cfg config, obs slackapi.Observer, tokenRefused func(code string)) *slack.Client {
 	// Every outbound call has a deadline; http.DefaultClient has none. Calls
 	// that failed on Slack's side are made again where that is safe
-	// (bot.SlackRetries), and each attempt is seen below.
+	// (slackapi.SlackRetries), and each attempt is seen below.
 	var transport http.RoundTripper = newTransport(cfg.Workers)
 	if tokenRefused != nil {
-		transport = bot.WatchToken(transport, tokenRefused)
+		transport = slackapi.WatchToken(transport, tokenRefused)
 	}
-	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: bot.ObserveErrors(transport, obs)}
+	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: slackapi.ObserveErrors(transport, obs)}
 	return slack.New(cfg.SlackBotToken.reveal(),
 		slack.OptionAPIURL(cfg.SlackAPIURL.String()),
 		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),
 		slack.OptionHTTPClient(httpClient),
-		slack.OptionRetryConfig(bot.SlackRetries()),
+		slack.OptionRetryConfig(slackapi.SlackRetries()),
 	)
 }
 
@@ -134,8 +136,8 @@ func newSlack(cfg config, obs bot.Observer, tokenRefused func(code string)) *sla
 // (apps.connections.open). Its own transport spaces the opens out, since
 // slack-go reconnects at once after every disconnect frame, and gives each
 // a deadline of its own.
-func newSocketOpener(cfg config, obs bot.Observer) *slack.Client {
-	httpClient := &http.Client{Transport: bot.PaceConnections(bot.ObserveErrors(nil, obs), bot.ConnectConfig{})}
+func newSocketOpener(cfg config, obs slackapi.Observer) *slack.Client {
+	httpClient := &http.Client{Transport: slackapi.PaceConnections(slackapi.ObserveErrors(nil, obs), slackapi.ConnectConfig{})}
 	return slack.New(cfg.SlackBotToken.reveal(),
 		slack.OptionAPIURL(cfg.SlackAPIURL.String()),
 		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),
@@ -178,20 +180,21 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		collect  *metrics.Metrics
 		flowObs  handlers.Observer
 		botObs   bot.Observer
+		slackObs slackapi.Observer
 	)
 	if cfg.MetricsAddr != "" {
 		registry = prometheus.NewRegistry()
 		if collect, err = metrics.New(registry); err != nil {
 			return err
 		}
-		flowObs, botObs = collect, collect
+		flowObs, botObs, slackObs = collect, collect, collect
 	}
 
 	// A bot token Slack stops taking (revoked, the app uninstalled) fails
 	// every request: the bot stops and says what to fix instead.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	client := newSlack(cfg, botObs, func(code string) { stop(tokenRefused{code: code}) })
+	client := newSlack(cfg, slackObs, func(code string) { stop(tokenRefused{code: code}) })
 	model, err := newModel(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -202,11 +205,11 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	}
 
 	apiURL := cfg.SlackAPIURL.URL
-	files := bot.NewDownloader(&http.Client{Timeout: 60 * time.Second, Transport: newTransport(cfg.Workers)}, cfg.SlackBotToken.reveal(),
-		append(bot.SlackFileHosts(), apiURL.Scheme+"://"+apiURL.Host))
-	stream := bot.DefaultStreamConfig()
+	files := slackapi.NewDownloader(&http.Client{Timeout: 60 * time.Second, Transport: newTransport(cfg.Workers)}, cfg.SlackBotToken.reveal(),
+		append(slackapi.SlackFileHosts(), apiURL.Scheme+"://"+apiURL.Host))
+	stream := slackapi.DefaultStreamConfig()
 	stream.Mode, stream.Interval, stream.MaxParts = cfg.StreamMode, cfg.StreamInterval, cfg.MaxAnswerParts
-	api := bot.NewAPI(client, files, &http.Client{Timeout: 15 * time.Second}, stream)
+	api := slackapi.New(client, files, &http.Client{Timeout: 15 * time.Second}, stream)
 
 	flowCfg := handlers.DefaultConfig()
 	flowCfg.MaxImages, flowCfg.MaxFileBytes, flowCfg.MaxRequestBytes = cfg.MaxImages, int64(cfg.MaxFileMB)<<20, int64(cfg.MaxRequestMB)<<20
@@ -224,12 +227,12 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		// memory is where seen events, limits and token budgets are kept:
 		// this process's own, or Redis's for every replica.
 		memory   bot.Store = store.NewMemory(nil)
-		replicas *bot.Replicas
+		replicas *queue.Replicas
 		relay    bot.StopRelay // nil: Stops reach this process's requests only
 	)
 	if db != nil {
 		defer db.Close()
-		replicas = bot.NewReplicas(db.Link(), replicaName())
+		replicas = queue.NewReplicas(db.Link(), replicaName())
 		defer replicas.Close()
 		api.ShareTiers(replicas)
 		memory, relay = db, db
@@ -237,16 +240,17 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	stops := bot.NewStopBoard(log, relay)
 	ledger := bot.NewLedger(memory, cfg.budgets(), self.TeamID, log)
 	flowCfg.Stops, flowCfg.Spending = stops, ledger
-	flows := handlers.New(handlers.Slack{Reader: api, Files: api, Poster: api, Reactor: api, Views: api, Agent: api},
-		model, catalog, log, flowCfg, nil)
+	flows := handlers.New(api.Slack(slackapi.Unleased{}), model, catalog, log, flowCfg, nil)
 
-	socket := socketmode.New(newSocketOpener(cfg, botObs))
+	socket := socketmode.New(newSocketOpener(cfg, slackObs))
+	queueCfg := queue.DefaultConfig()
+	queueCfg.Workers, queueCfg.Queue, queueCfg.JobTimeout, queueCfg.ShutdownGrace = cfg.Workers, cfg.QueueSize, cfg.JobTimeout, cfg.ShutdownGrace
+	queueCfg.ClaimAfter = cfg.JobClaimAfter
+	requests := queue.New(leasedFlows{flows: flows, api: api}, replicas, log, queueCfg)
 	botCfg := bot.DefaultConfig()
-	botCfg.Workers, botCfg.Queue, botCfg.JobTimeout, botCfg.ShutdownGrace = cfg.Workers, cfg.QueueSize, cfg.JobTimeout, cfg.ShutdownGrace
 	botCfg.Limits, botCfg.Access, botCfg.Reactions = cfg.limits(), cfg.access(), cfg.ReactionTriggers
 	botCfg.Store, botCfg.Teams, botCfg.Observer, botCfg.Stops, botCfg.Ledger = memory, bot.CachedTeams(api), botObs, stops, ledger
-	botCfg.Replicas, botCfg.ClaimAfter = replicas, cfg.JobClaimAfter
-	b := bot.New(socket, socket.Events, flows, self, log, botCfg)
+	b := bot.New(socket, socket.Events, flows, requests, self, log, botCfg)
 	if collect != nil {
 		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {
 			return err
@@ -272,9 +276,24 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		return refused
 	}
 	if err != nil && isSlackAuthError(err) {
-		return usageError{fmt.Errorf("open the Socket Mode connection: Slack refused SLACK_APP_TOKEN (%w): %s", errors.Unwrap(err), bot.AppTokenFix)}
+		return usageError{fmt.Errorf("open the Socket Mode connection: Slack refused SLACK_APP_TOKEN (%w): %s", errors.Unwrap(err), slackapi.AppTokenFix)}
 	}
 	return err
+}
+
+// leasedFlows runs the flows of a queued request on the Slack adapter as
+// the request's lease allows: every write of the request goes through it.
+type leasedFlows struct {
+	flows *handlers.Handler
+	api   *slackapi.API
+}
+
+func (f leasedFlows) Run(ctx context.Context, r handlers.Request, lease *queue.Lease) {
+	f.flows.With(f.api.Slack(lease)).Run(ctx, r)
+}
+
+func (f leasedFlows) Interrupted(ctx context.Context, o handlers.Origin, cause error, lease *queue.Lease) {
+	f.flows.With(f.api.Slack(lease)).Interrupted(ctx, o, cause)
 }
 
 // backendName says where photos go, for the texts that tell users.
@@ -298,7 +317,7 @@ func refKey(botToken secret) []byte {
 type tokenRefused struct{ code string }
 
 func (e tokenRefused) Error() string {
-	return fmt.Sprintf("Slack stopped accepting SLACK_BOT_TOKEN (%s), so the bot stopped: %s", e.code, bot.BotTokenFix)
+	return fmt.Sprintf("Slack stopped accepting SLACK_BOT_TOKEN (%s), so the bot stopped: %s", e.code, slackapi.BotTokenFix)
 }
 
 // newStore is where the loop keeps seen events and counts its limits and
@@ -347,7 +366,7 @@ func replicaName() string {
 // client gives up on: it returns them as plain errors of Slack's code.
 func isSlackAuthError(err error) bool {
 	for e := err; e != nil; e = errors.Unwrap(e) {
-		if bot.IsTokenRefusal(e.Error()) {
+		if slackapi.IsTokenRefusal(e.Error()) {
 			return true
 		}
 	}

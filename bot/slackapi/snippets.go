@@ -1,4 +1,4 @@
-package bot
+package slackapi
 
 import (
 	"context"
@@ -115,18 +115,18 @@ func snippetFiles(snippets []handlers.Snippet) []snippetFile {
 // files.completeUploadExternal. They are booked in Slack's tiers together,
 // so that none starts without room for the rest; without room they are
 // skipped (handlers.ErrNotShown).
-func (a *API) shareSnippets(ctx context.Context, to handlers.Thread, snippets []handlers.Snippet) (int, error) {
+func (a *API) shareSnippets(ctx context.Context, c *slack.Client, to handlers.Thread, snippets []handlers.Snippet) (int, error) {
 	files := snippetFiles(snippets)
 	if len(files) == 0 {
 		return 0, nil
 	}
 	calls := append(slices.Repeat([]string{"files.getUploadURLExternal"}, len(files)), "files.completeUploadExternal")
-	if !a.budget.take(0, calls...) {
+	if !a.tiers.take(0, calls...) {
 		return 0, handlers.ErrNotShown
 	}
 	shared := make([]slack.FileSummary, 0, len(files))
 	for _, f := range files {
-		up, err := a.client.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{
+		up, err := c.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{
 			FileName: f.name, FileSize: len(f.code), SnippetType: f.slackType,
 		})
 		if err != nil {
@@ -137,7 +137,7 @@ func (a *API) shareSnippets(ctx context.Context, to handlers.Thread, snippets []
 		}
 		shared = append(shared, slack.FileSummary{ID: up.FileID, Title: f.name})
 	}
-	_, err := a.client.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{
+	_, err := c.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{
 		Files: shared, Channel: to.Channel, ThreadTimestamp: to.TS,
 	})
 	if err != nil {

@@ -1,7 +1,10 @@
-// Package bot is visionbot's Slack side: the Socket Mode loop (ack first,
-// filter, dedupe, bounded pool) and the Web API adapter (secure downloads,
-// thread replies) that the handlers call through their own interfaces.
-package bot
+// Package slackapi is visionbot's Web API adapter: the one importer of
+// slack-go's Web API client. It plays the roles the flows declare
+// (handlers.Slack): reads on the API itself, and every write on the
+// Writer of one request, through the request's Lease. It also holds the
+// reply writer (stream.go), downloads with the bot token, snippets, and
+// what every call shares: Slack's rate tiers, retries, error codes.
+package slackapi
 
 import (
 	"context"
@@ -19,26 +22,27 @@ import (
 
 // API implements handlers.Slack on slack-go.
 type API struct {
-	client     *slack.Client
+	read       reads
+	web        webClient
 	files      *Downloader
 	hooks      *http.Client // response_url posts: no token is sent there
 	stream     StreamConfig
-	budget     *budget // the workspace's rate tiers, shared by every answer
+	tiers      *tiers // the workspace's rate tiers, shared by every answer
 	replyLimit int
 	now        func() time.Time
 
 	mu sync.Mutex
-	// removals are the reactions whose removal was counted in the budget
+	// removals are the reactions whose removal was counted in the tiers
 	// when they were added, by when.
 	removals map[string]time.Time
 }
 
-// NewAPI wraps client. files downloads with the bot token; hooks posts to
+// New wraps client. files downloads with the bot token; hooks posts to
 // response URLs; stream says how answers reach Slack as they are written.
-func NewAPI(client *slack.Client, files *Downloader, hooks *http.Client, stream StreamConfig) *API {
+func New(client *slack.Client, files *Downloader, hooks *http.Client, stream StreamConfig) *API {
 	return &API{
-		client: client, files: files, hooks: hooks, stream: stream,
-		budget: newBudget(slackTiers(), time.Now), replyLimit: markdownBlockLimit, now: time.Now,
+		read: client, web: webClient{client}, files: files, hooks: hooks, stream: stream,
+		tiers: newTiers(slackTiers(), time.Now), replyLimit: markdownBlockLimit, now: time.Now,
 		removals: map[string]time.Time{},
 	}
 }
@@ -46,35 +50,41 @@ func NewAPI(client *slack.Client, files *Downloader, hooks *http.Client, stream 
 // ShareTiers counts this replica's Slack calls with the other replicas'
 // against Slack's rate tiers, which are the workspace's: through Redis,
 // and, when Redis fails, within this replica's share.
-func (a *API) ShareTiers(r *Replicas) { a.budget.shared = r }
+func (a *API) ShareTiers(t SharedTiers) { a.tiers.shared = t }
 
-// The API plays every role the flows declare, and looks up teams for
-// admission.
+// The API reads, and a Writer writes, in the roles the flows declare.
 var (
 	_ handlers.Reader  = (*API)(nil)
 	_ handlers.Files   = (*API)(nil)
-	_ handlers.Poster  = (*API)(nil)
-	_ handlers.Reactor = (*API)(nil)
-	_ handlers.Views   = (*API)(nil)
-	_ handlers.Agent   = (*API)(nil)
-	_ Teams            = (*API)(nil)
+	_ handlers.Poster  = (*Writer)(nil)
+	_ handlers.Reactor = (*Writer)(nil)
+	_ handlers.Views   = (*Writer)(nil)
+	_ handlers.Agent   = (*Writer)(nil)
 )
 
+// Slack is the flows' Slack for a request held by lease: reads of the API,
+// writes through the lease.
+func (a *API) Slack(lease Lease) handlers.Slack {
+	w := a.For(lease)
+	return handlers.Slack{Reader: a, Files: a, Poster: w, Reactor: w, Views: w, Agent: w}
+}
+
 // AddReaction shows progress. Under load, when the minute's reactions.add
-// budget is spent, it is skipped with handlers.ErrNotShown: the answer
+// tier is spent, it is skipped with handlers.ErrNotShown: the answer
 // matters more. Any reaction the bot adds may be taken off again, so each
 // add also reserves that removal; the removal itself then records nothing.
 // With two adds to each answer (:eyes:, then the outcome) and one removal,
 // reactions.add stays the tighter bound, so the reservation costs no answer
 // its reactions.
-func (a *API) AddReaction(ctx context.Context, channel, ts, emoji string) error {
-	ctx, release := claimOf(ctx).bound(ctx)
+func (w *Writer) AddReaction(ctx context.Context, channel, ts, emoji string) error {
+	ctx, client, release := w.write(ctx)
 	defer release()
-	if !a.budget.take(0, "reactions.add", "reactions.remove") {
+	a := w.api
+	if !a.tiers.take(0, "reactions.add", "reactions.remove") {
 		return handlers.ErrNotShown
 	}
 	a.reserveRemoval(reactionKey(channel, ts, emoji))
-	err := a.client.AddReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
+	err := client.AddReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
 	if slackErrorCode(err) == "already_reacted" {
 		return nil
 	}
@@ -84,13 +94,14 @@ func (a *API) AddReaction(ctx context.Context, channel, ts, emoji string) error 
 // RemoveReaction takes a reaction off. One the bot added within the minute
 // was paid for when it was added; any other must find room in the tier, or
 // is left (handlers.ErrNotShown).
-func (a *API) RemoveReaction(ctx context.Context, channel, ts, emoji string) error {
-	ctx, release := claimOf(ctx).bound(ctx)
+func (w *Writer) RemoveReaction(ctx context.Context, channel, ts, emoji string) error {
+	ctx, client, release := w.write(ctx)
 	defer release()
-	if !a.takeRemoval(reactionKey(channel, ts, emoji)) && !a.budget.take(0, "reactions.remove") {
+	a := w.api
+	if !a.takeRemoval(reactionKey(channel, ts, emoji)) && !a.tiers.take(0, "reactions.remove") {
 		return handlers.ErrNotShown
 	}
-	err := a.client.RemoveReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
+	err := client.RemoveReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
 	if slackErrorCode(err) == "no_reaction" {
 		return nil
 	}
@@ -100,7 +111,7 @@ func (a *API) RemoveReaction(ctx context.Context, channel, ts, emoji string) err
 func reactionKey(channel, ts, emoji string) string { return channel + "/" + ts + "/" + emoji }
 
 // reserveRemoval remembers that key's removal was counted now. A
-// reservation lasts as long as the budget's window: older ones are
+// reservation lasts as long as the tiers' window: older ones are
 // forgotten, which keeps the map as small as a minute of adds.
 func (a *API) reserveRemoval(key string) {
 	a.mu.Lock()
@@ -141,32 +152,30 @@ func unfurlsOff() slack.MsgOption {
 // It is the ending of a reply that never opened: complete posts the
 // parts, each retried once past a long rate limit as an answer's are, or
 // makes the message an earlier run left show them.
-func (a *API) PostReply(ctx context.Context, channel, threadTS, markdown string) error {
-	c := claimOf(ctx)
-	ctx, release, err := c.fenced(ctx)
+func (w *Writer) PostReply(ctx context.Context, channel, threadTS, markdown string) error {
+	ctx, client, release, err := w.final(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	r := a.newReply(ctx, handlers.Thread{Channel: channel, TS: threadTS})
-	return c.cause(r.complete(ctx, splitMarkdown(markdown, a.replyLimit), nil))
+	r := w.newReply(handlers.Thread{Channel: channel, TS: threadTS})
+	return w.lease.Cause(r.complete(ctx, client, splitMarkdown(markdown, w.api.replyLimit), nil))
 }
 
 // PostMessage posts markdown at the top of a channel.
-func (a *API) PostMessage(ctx context.Context, channel, markdown string) (string, error) {
-	c := claimOf(ctx)
-	ctx, release, err := c.fenced(ctx)
+func (w *Writer) PostMessage(ctx context.Context, channel, markdown string) (string, error) {
+	ctx, client, release, err := w.final(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer release()
-	_, ts, err := a.client.PostMessageContext(ctx, channel,
+	_, ts, err := client.PostMessageContext(ctx, channel,
 		unfurlsOff(),
 		slack.MsgOptionText(notificationText(markdown), false),
 		slack.MsgOptionBlocks(slack.NewMarkdownBlock("", markdown)),
 	)
 	if err != nil {
-		return "", c.cause(wrapSlackError("chat.postMessage", err))
+		return "", w.lease.Cause(wrapSlackError("chat.postMessage", err))
 	}
 	return ts, nil
 }
@@ -175,14 +184,14 @@ func (a *API) PostMessage(ctx context.Context, channel, markdown string) (string
 // top-level message (itself first) and for a reply (its thread, which is
 // searched), so one method covers both.
 func (a *API) Message(ctx context.Context, channel, ts string) (handlers.Message, error) {
-	first, _, _, err := a.client.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+	first, _, _, err := a.read.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
 		ChannelID: channel, Timestamp: ts, Limit: 1, Inclusive: true,
 	})
 	if err != nil {
 		return handlers.Message{}, wrapSlackError("conversations.replies", err)
 	}
 	if len(first) > 0 && first[0].Timestamp == ts {
-		return messageFromSlack(channel, first[0].Msg), nil
+		return blocks.Message(channel, first[0].Msg), nil
 	}
 	thread, err := a.Replies(ctx, channel, ts)
 	if err != nil {
@@ -198,20 +207,19 @@ func (a *API) Message(ctx context.Context, channel, ts string) (handlers.Message
 
 // Respond posts an ephemeral answer to a response_url (of a command, a
 // click, a form), which works even where the bot is not a channel member.
-func (a *API) Respond(ctx context.Context, responseURL, text string) error {
-	c := claimOf(ctx)
-	ctx, release, err := c.fenced(ctx)
+func (w *Writer) Respond(ctx context.Context, responseURL, text string) error {
+	ctx, _, release, err := w.final(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return c.cause(a.respond(ctx, responseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text}))
+	return w.lease.Cause(w.api.respond(ctx, responseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text}))
 }
 
 // TeamOf looks up the team a user belongs to with users.info: in Slack
 // Connect, a person in the bot's channel may be of another team.
 func (a *API) TeamOf(ctx context.Context, user string) (string, error) {
-	u, err := a.client.GetUserInfoContext(ctx, user)
+	u, err := a.read.GetUserInfoContext(ctx, user)
 	if err != nil {
 		return "", wrapSlackError("users.info", err)
 	}
@@ -219,7 +227,7 @@ func (a *API) TeamOf(ctx context.Context, user string) (string, error) {
 }
 
 func (a *API) History(ctx context.Context, channel string, oldest time.Time, limit int) ([]handlers.Message, error) {
-	resp, err := a.client.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+	resp, err := a.read.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
 		ChannelID: channel,
 		Oldest:    strconv.FormatInt(oldest.Unix(), 10) + ".000000",
 		Limit:     limit,
@@ -229,7 +237,7 @@ func (a *API) History(ctx context.Context, channel string, oldest time.Time, lim
 	}
 	out := make([]handlers.Message, 0, len(resp.Messages))
 	for _, m := range resp.Messages {
-		out = append(out, messageFromSlack(channel, m.Msg))
+		out = append(out, blocks.Message(channel, m.Msg))
 	}
 	return out, nil
 }
@@ -241,7 +249,7 @@ func (a *API) Replies(ctx context.Context, channel, threadTS string) ([]handlers
 	var out []handlers.Message
 	cursor := ""
 	for range maxThreadPages {
-		msgs, hasMore, next, err := a.client.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+		msgs, hasMore, next, err := a.read.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
 			ChannelID: channel,
 			Timestamp: threadTS,
 			Cursor:    cursor,
@@ -251,7 +259,7 @@ func (a *API) Replies(ctx context.Context, channel, threadTS string) ([]handlers
 			return nil, wrapSlackError("conversations.replies", err)
 		}
 		for _, m := range msgs {
-			out = append(out, messageFromSlack(channel, m.Msg))
+			out = append(out, blocks.Message(channel, m.Msg))
 		}
 		if !hasMore || next == "" {
 			break
@@ -262,7 +270,7 @@ func (a *API) Replies(ctx context.Context, channel, threadTS string) ([]handlers
 }
 
 func (a *API) FileInfo(ctx context.Context, fileID string) (handlers.File, error) {
-	f, _, _, err := a.client.GetFileInfoContext(ctx, fileID, 0, 0)
+	f, _, _, err := a.read.GetFileInfoContext(ctx, fileID, 0, 0)
 	if err != nil {
 		return handlers.File{}, wrapSlackError("files.info", err)
 	}
@@ -271,28 +279,4 @@ func (a *API) FileInfo(ctx context.Context, fileID string) (handlers.File, error
 
 func (a *API) Download(ctx context.Context, url string, maxBytes int64) ([]byte, error) {
 	return a.files.Get(ctx, url, maxBytes)
-}
-
-// messageFromSlack converts a slack-go message.
-func messageFromSlack(channel string, m slack.Msg) handlers.Message {
-	if m.Channel != "" {
-		channel = m.Channel
-	}
-	return handlers.Message{
-		Channel: channel, TS: m.Timestamp, ThreadTS: m.ThreadTimestamp,
-		User: m.User, Team: m.Team, BotID: m.BotID, Text: m.Text,
-		Files: messageFiles(m.Files, m.Attachments), Answer: blocks.RefOf(m.Blocks),
-	}
-}
-
-// messageFiles are a message's files and those of the messages it
-// forwards: Slack puts a forwarded message's files in its attachment.
-func messageFiles(files []slack.File, attachments []slack.Attachment) []handlers.File {
-	out := blocks.Files(files)
-	for _, att := range attachments {
-		if att.IsShare {
-			out = append(out, blocks.Files(att.Files)...)
-		}
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package bot
+package slackapi
 
 import (
 	"bufio"
@@ -8,22 +8,15 @@ import (
 	"net/http"
 	"path"
 	"strconv"
-	"time"
 )
 
-// Observer is what the Slack side reports, for metrics. It must be safe for
-// concurrent use and quick: Acked is called on the loop that acks every
-// envelope. A nil Observer reports nothing.
+// Observer is what the Web API client reports, for metrics. It must be
+// safe for concurrent use. A nil Observer reports nothing.
 type Observer interface {
-	// Acked is how long an envelope took from reaching the loop to its ack.
-	Acked(took time.Duration)
 	// SlackError is one Web API call that did not succeed: Slack's error
 	// code ("not_in_channel", "ratelimited", …), "http_NNN" for another
 	// HTTP status, or "transport" when no answer came.
 	SlackError(method, code string)
-	// BudgetRefused is a request refused because a daily token budget is
-	// spent: "user", "channel" or "workspace".
-	BudgetRefused(budget string)
 }
 
 // ObserveErrors wraps next, the transport of the Slack Web API client, so

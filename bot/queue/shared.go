@@ -1,11 +1,10 @@
-package bot
+package queue
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,15 +16,6 @@ import (
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/failure"
 )
-
-// queue is where admission puts the requests the workers answer: this
-// process's pool, or, with replicas, a stream in Redis that every
-// replica's workers read.
-type queue interface {
-	// submit queues a request, or reports false at once when the queue is
-	// full: its user is told the bot is busy.
-	submit(ctx context.Context, req handlers.Request) bool
-}
 
 // The shared queue's names in Redis, under the store's prefix.
 const (
@@ -40,10 +30,10 @@ const (
 // at once.
 const maxReplicas = 10
 
-// giveBackIdle is the idle time a request handed back at a stop is given:
+// handBackIdle is the idle time a request handed back at a stop is given:
 // far beyond any JOB_CLAIM_AFTER, so that the next replica to look takes
 // it at once.
-const giveBackIdle = 24 * time.Hour
+const handBackIdle = 24 * time.Hour
 
 // ownedLua is whether the group's pending list still gives entry id to
 // consumer with the delivery count n: the fencing token of a run.
@@ -70,7 +60,7 @@ end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'req', ARGV[5])
 `
 
-// claimLua takes over requests whose replica stopped renewing them: those
+// takeoverLua takes over requests whose replica stopped renewing them: those
 // idle for JOB_CLAIM_AFTER. KEYS: the stream; ARGV: the group, this
 // consumer, the idle time in ms, the scan's cursor, how many (the free
 // workers), the prefix of the requests' keys. It answers the next cursor,
@@ -89,7 +79,7 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'req', ARGV[5])
 // XPENDING, in the same script, already chose the idle ones. The next
 // cursor is after the last entry found, exclusive (XPENDING's "(", 6.2
 // too), or 0-0 once the pending list was scanned to its end.
-const claimLua = `
+const takeoverLua = `
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5])
 local out = {'0-0'}
 if #pending >= tonumber(ARGV[5]) then
@@ -148,12 +138,12 @@ redis.call('DEL', KEYS[2])
 return 1
 `
 
-// giveBackLua hands a request back at a stop: idle as if long forgotten,
+// handBackLua hands a request back at a stop: idle as if long forgotten,
 // so that the next replica to look takes it, and counted as handed back,
 // so that the take is not held against the request as a failed try.
 // KEYS and ARGV as recordLua's first four, then the idle time in ms and
 // the key's life in ms.
-const giveBackLua = ownedLua + `
+const handBackLua = ownedLua + `
 if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
 redis.call('HINCRBY', KEYS[2], 'handbacks', 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
@@ -166,7 +156,7 @@ return 1
 // as many as it has free workers, and acknowledges a request once its
 // answer is final. A replica that stops renewing its requests (it crashed,
 // hung or was cut off) has them taken over by another after
-// JOB_CLAIM_AFTER (claimLua); one that stops on purpose hands back what
+// JOB_CLAIM_AFTER (takeoverLua); one that stops on purpose hands back what
 // it could not finish within SHUTDOWN_GRACE. A request whose runs keep
 // ending without an answer is answered with an error after a few tries.
 type sharedQueue struct {
@@ -185,7 +175,7 @@ type sharedQueue struct {
 	mu sync.Mutex
 	// held are the requests this replica runs, renewed by each heartbeat;
 	// and those it answered whose acknowledgement Redis has yet to take.
-	held map[*claim]bool // true: answered, to acknowledge
+	held map[*Lease]bool // true: answered, to acknowledge
 }
 
 func newSharedQueue(r *Replicas, p *pool, log *zap.Logger, cfg Config) *sharedQueue {
@@ -193,7 +183,7 @@ func newSharedQueue(r *Replicas, p *pool, log *zap.Logger, cfg Config) *sharedQu
 		r: r, pool: p, log: log, claimAfter: cfg.ClaimAfter, perReplica: max(cfg.Workers+cfg.Queue, 1), tries: cfg.Tries,
 		readStop: make(chan struct{}), readDone: make(chan struct{}),
 		beatStop: make(chan struct{}), beatDone: make(chan struct{}),
-		held: map[*claim]bool{},
+		held: map[*Lease]bool{},
 	}
 }
 
@@ -212,10 +202,10 @@ func (q *sharedQueue) beatEvery() time.Duration { return q.claimAfter / 3 }
 // to take over, and how long one read waits for new requests.
 func (q *sharedQueue) scanEvery() time.Duration { return min(q.claimAfter/3, time.Second) }
 
-// submit implements queue. When Redis fails the request runs in this
+// submit queues req in Redis. When Redis fails the request runs in this
 // process's queue: a replica answers whatever happens to Redis.
 func (q *sharedQueue) submit(ctx context.Context, req handlers.Request) bool {
-	payload, err := encodeRequest(req)
+	payload, err := handlers.EncodeRequest(req)
 	if err != nil {
 		q.log.Error("a request could not be queued in Redis: it runs here", zap.Error(err))
 		return q.pool.submit(ctx, req)
@@ -328,7 +318,7 @@ func (q *sharedQueue) read(ctx context.Context) {
 			continue
 		}
 		var (
-			jobs []job
+			jobs []entry
 			err  error
 		)
 		if time.Since(scanned) >= q.scanEvery() {
@@ -336,7 +326,7 @@ func (q *sharedQueue) read(ctx context.Context) {
 			jobs, cursor, err = q.takeOver(ctx, cursor, free)
 		}
 		if err == nil && len(jobs) < free {
-			var fresh []job
+			var fresh []entry
 			fresh, err = q.readNew(ctx, free-len(jobs))
 			jobs = append(jobs, fresh...)
 		}
@@ -371,7 +361,7 @@ func (q *sharedQueue) ensureGroup(ctx context.Context) {
 
 // readNew reads up to n requests never delivered, waiting scanEvery for
 // them at most.
-func (q *sharedQueue) readNew(ctx context.Context, n int) ([]job, error) {
+func (q *sharedQueue) readNew(ctx context.Context, n int) ([]entry, error) {
 	leased := time.Now()
 	streams, err := q.r.client.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: workerGroup, Consumer: q.r.name, Streams: []string{q.stream(), ">"},
@@ -383,7 +373,7 @@ func (q *sharedQueue) readNew(ctx context.Context, n int) ([]job, error) {
 	if err != nil {
 		return nil, err
 	}
-	var jobs []job
+	var jobs []entry
 	for _, s := range streams {
 		for _, m := range s.Messages {
 			payload, _ := m.Values["req"].(string)
@@ -394,7 +384,7 @@ func (q *sharedQueue) readNew(ctx context.Context, n int) ([]job, error) {
 }
 
 // takeOver takes up to n requests that their replicas stopped renewing.
-func (q *sharedQueue) takeOver(ctx context.Context, cursor string, n int) ([]job, string, error) {
+func (q *sharedQueue) takeOver(ctx context.Context, cursor string, n int) ([]entry, string, error) {
 	leased := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
 	defer cancel()
@@ -407,7 +397,7 @@ func (q *sharedQueue) takeOver(ctx context.Context, cursor string, n int) ([]job
 		return nil, "0-0", errors.New("take over requests: empty answer")
 	}
 	next, _ := res[0].(string)
-	var jobs []job
+	var jobs []entry
 	for _, e := range res[1:] {
 		f, _ := e.([]any)
 		if len(f) != 5 {
@@ -434,20 +424,17 @@ func (q *sharedQueue) takeOver(ctx context.Context, cursor string, n int) ([]job
 // job is a request read from Redis, held by this replica from now on. One
 // that its runs have failed tries times is not run again: its user is
 // told.
-func (q *sharedQueue) job(ctx context.Context, id, payload string, deliveries int64, shown string, handbacks int, leased time.Time) job {
-	var left *shownMessage
+func (q *sharedQueue) job(ctx context.Context, id, payload string, deliveries int64, shown string, handbacks int, leased time.Time) entry {
+	var left []byte
 	if shown != "" {
-		left = &shownMessage{}
-		if err := json.Unmarshal([]byte(shown), left); err != nil {
-			left = nil
-		}
+		left = []byte(shown)
 	}
-	c := newClaim(q, id, deliveries, left, leased)
+	c := newLease(q, id, deliveries, left, leased)
 	q.mu.Lock()
 	q.held[c] = false
 	q.mu.Unlock()
-	j := job{claim: c}
-	req, err := decodeRequest(payload)
+	j := entry{lease: c}
+	req, err := handlers.DecodeRequest([]byte(payload))
 	j.req = req
 	if err != nil {
 		q.log.Error("a queued request could not be read: its user is told it failed", zap.String("id", id), zap.Error(err))
@@ -459,7 +446,12 @@ func (q *sharedQueue) job(ctx context.Context, id, payload string, deliveries in
 	}
 	if j.giveUp != nil && left != nil && j.req.Thread == "" {
 		// Where the earlier runs answered: their placeholder is replaced.
-		j.req.Channel, j.req.Thread = left.Channel, left.Thread
+		// The record is the Slack adapter's (slackapi's shownMessage); its
+		// channel and thread are all the queue reads of it.
+		var where struct{ Channel, Thread string }
+		if json.Unmarshal(left, &where) == nil {
+			j.req.Channel, j.req.Thread = where.Channel, where.Thread
+		}
 	}
 	return j
 }
@@ -467,14 +459,14 @@ func (q *sharedQueue) job(ctx context.Context, id, payload string, deliveries in
 // dispatch hands a held request to the next free worker. Reading stopped
 // (a stop began) while it waited: the request goes back to the queue at
 // once, as no worker here will run it.
-func (q *sharedQueue) dispatch(j job) {
+func (q *sharedQueue) dispatch(j entry) {
 	q.pool.handing.Add(1)
 	select {
 	case q.pool.direct <- j:
 	case <-q.readStop:
 		q.pool.handing.Add(-1)
-		j.claim.handBack()
-		q.finish(j.claim)
+		j.lease.handBack()
+		q.finish(j.lease)
 	}
 }
 
@@ -520,8 +512,8 @@ func (q *sharedQueue) extendAll(now time.Time) {
 // failed is acknowledged again.
 func (q *sharedQueue) renewAll(ctx context.Context) {
 	q.mu.Lock()
-	claims := make([]*claim, 0, len(q.held))
-	answered := map[*claim]bool{}
+	claims := make([]*Lease, 0, len(q.held))
+	answered := map[*Lease]bool{}
 	for c, done := range q.held {
 		claims = append(claims, c)
 		answered[c] = done
@@ -550,12 +542,12 @@ func (q *sharedQueue) renewAll(ctx context.Context) {
 
 // renew renews one run's hold before a write that ends its request. It
 // reports false only when Redis says the request is another run's.
-func (q *sharedQueue) renew(ctx context.Context, c *claim) bool {
+func (q *sharedQueue) renew(ctx context.Context, c *Lease) bool {
 	if !q.r.TryRedis() {
 		c.renewed(time.Now(), false)
 		return true
 	}
-	owned, err := q.renewIn(ctx, []*claim{c})
+	owned, err := q.renewIn(ctx, []*Lease{c})
 	if err != nil {
 		q.r.Failed(err)
 		c.renewed(time.Now(), false)
@@ -571,7 +563,7 @@ func (q *sharedQueue) renew(ctx context.Context, c *claim) bool {
 
 // renewIn runs renewLua for claims and renews the lease of each that is
 // still owned.
-func (q *sharedQueue) renewIn(ctx context.Context, claims []*claim) ([]bool, error) {
+func (q *sharedQueue) renewIn(ctx context.Context, claims []*Lease) ([]bool, error) {
 	start := time.Now()
 	args := make([]any, 0, 2+2*len(claims))
 	args = append(args, workerGroup, q.r.name)
@@ -596,11 +588,10 @@ func (q *sharedQueue) renewIn(ctx context.Context, claims []*claim) ([]bool, err
 	return owned, nil
 }
 
-// record implements claim.record. When Redis fails, the run keeps its
+// record implements Lease.Record. When Redis fails, the run keeps its
 // request, as at a renewal: a replica answers whatever happens to Redis.
-func (q *sharedQueue) record(ctx context.Context, c *claim, m shownMessage) {
-	data, err := json.Marshal(m)
-	if err != nil || !q.r.TryRedis() {
+func (q *sharedQueue) record(ctx context.Context, c *Lease, data []byte) {
+	if !q.r.TryRedis() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout(q.claimAfter))
@@ -623,17 +614,17 @@ func (q *sharedQueue) keyLife() time.Duration { return 24 * time.Hour }
 // finish ends this replica's hold once the run is over: an answered
 // request is acknowledged, one handed back at a stop goes back to the
 // queue, one taken over is only forgotten.
-func (q *sharedQueue) finish(c *claim) {
+func (q *sharedQueue) finish(c *Lease) {
 	c.mu.Lock()
-	giveBack := c.giveBack
+	handedBack := c.handedBack
 	c.mu.Unlock()
-	if c.lost.Err() != nil && !giveBack {
+	if c.lost.Err() != nil && !handedBack {
 		q.forget(c)
 		return
 	}
 	ctx := context.Background()
-	if giveBack {
-		if err := q.giveBack(ctx, c); err != nil {
+	if handedBack {
+		if err := q.handBack(ctx, c); err != nil {
 			q.log.Warn("could not hand a request back: another replica takes it after JOB_CLAIM_AFTER", zap.String("id", c.id), zap.Error(err))
 		}
 		q.forget(c)
@@ -647,7 +638,7 @@ func (q *sharedQueue) finish(c *claim) {
 
 // settle acknowledges an answered request; when Redis fails, it stays
 // held, renewed and acknowledged again with the next heartbeat.
-func (q *sharedQueue) settle(ctx context.Context, c *claim) {
+func (q *sharedQueue) settle(ctx context.Context, c *Lease) {
 	owned, err := q.ack(ctx, c)
 	switch {
 	case err != nil:
@@ -659,7 +650,7 @@ func (q *sharedQueue) settle(ctx context.Context, c *claim) {
 	q.forget(c)
 }
 
-func (q *sharedQueue) ack(ctx context.Context, c *claim) (bool, error) {
+func (q *sharedQueue) ack(ctx context.Context, c *Lease) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
 	defer cancel()
 	n, err := q.r.scripts.ack.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id)},
@@ -670,79 +661,20 @@ func (q *sharedQueue) ack(ctx context.Context, c *claim) (bool, error) {
 	return n == 1, nil
 }
 
-func (q *sharedQueue) giveBack(ctx context.Context, c *claim) error {
+func (q *sharedQueue) handBack(ctx context.Context, c *Lease) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
 	defer cancel()
-	err := q.r.scripts.giveBack.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id)},
-		workerGroup, q.r.name, c.id, c.deliveries, giveBackIdle.Milliseconds(), q.keyLife().Milliseconds()).Err()
+	err := q.r.scripts.handBack.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id)},
+		workerGroup, q.r.name, c.id, c.deliveries, handBackIdle.Milliseconds(), q.keyLife().Milliseconds()).Err()
 	if err != nil {
 		return fmt.Errorf("hand back request %s: %w", c.id, err)
 	}
 	return nil
 }
 
-func (q *sharedQueue) forget(c *claim) {
+func (q *sharedQueue) forget(c *Lease) {
 	q.mu.Lock()
 	delete(q.held, c)
 	q.mu.Unlock()
 	c.done()
-}
-
-// queuedRequest is a request as the stream holds it: its Ask as JSON,
-// tagged with its type's name.
-type queuedRequest struct {
-	Origin handlers.Origin `json:"origin"`
-	Kind   string          `json:"kind"`
-	Ask    json.RawMessage `json:"ask"`
-}
-
-// askTypes are the kinds of Ask a queued request may hold, by name: those
-// of the triggers admission queues (policyOf). A shortcut, a vote, the
-// Home and Messages tabs run beside the queue, never through it.
-func askTypes() map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	for _, a := range []handlers.Ask{
-		handlers.Said{}, handlers.Command{}, handlers.Submission{}, handlers.Rerun{}, handlers.Reacted{},
-	} {
-		t := reflect.TypeOf(a)
-		out[t.Name()] = t
-	}
-	return out
-}
-
-func encodeRequest(req handlers.Request) (string, error) {
-	if req.Ask == nil {
-		return "", errors.New("encode a request: it asks nothing")
-	}
-	t := reflect.TypeOf(req.Ask)
-	if askTypes()[t.Name()] != t {
-		return "", fmt.Errorf("encode a request: %T is no Ask the queue knows", req.Ask)
-	}
-	ask, err := json.Marshal(req.Ask)
-	if err != nil {
-		return "", fmt.Errorf("encode a request: %w", err)
-	}
-	data, err := json.Marshal(queuedRequest{Origin: req.Origin, Kind: t.Name(), Ask: ask})
-	if err != nil {
-		return "", fmt.Errorf("encode a request: %w", err)
-	}
-	return string(data), nil
-}
-
-// decodeRequest reads a queued request. When only its Ask can't be read
-// (a kind a newer replica queued), the Origin still says whom to tell.
-func decodeRequest(payload string) (handlers.Request, error) {
-	var q queuedRequest
-	if err := json.Unmarshal([]byte(payload), &q); err != nil {
-		return handlers.Request{}, fmt.Errorf("decode a queued request: %w", err)
-	}
-	t, ok := askTypes()[q.Kind]
-	if !ok {
-		return handlers.Request{Origin: q.Origin}, fmt.Errorf("decode a queued request: unknown kind %q", q.Kind)
-	}
-	ask := reflect.New(t)
-	if err := json.Unmarshal(q.Ask, ask.Interface()); err != nil {
-		return handlers.Request{Origin: q.Origin}, fmt.Errorf("decode a queued request's %s: %w", q.Kind, err)
-	}
-	return handlers.Request{Origin: q.Origin, Ask: ask.Elem().Interface().(handlers.Ask)}, nil
 }

@@ -1,4 +1,4 @@
-package bot
+package slackapi
 
 import (
 	"context"
@@ -136,7 +136,7 @@ func TestReplyNativeStream(t *testing.T) {
 			api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative})
 			th := replyThread(emu, tc.channel)
 			ctx := context.Background()
-			r := api.OpenReply(ctx, th)
+			r := api.For(Unleased{}).OpenReply(ctx, th)
 			waitCalls(t, emu, "chat.startStream", 1)
 			r.Append("Hello ")
 			waitCalls(t, emu, "chat.appendStream", 1) // the first text goes out at once
@@ -190,7 +190,7 @@ func TestReplyStreamCoalescesAppends(t *testing.T) {
 	api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative, Interval: time.Hour})
 	th := replyThread(emu, "C1")
 	ctx := context.Background()
-	r := api.OpenReply(ctx, th)
+	r := api.For(Unleased{}).OpenReply(ctx, th)
 	waitCalls(t, emu, "chat.startStream", 1)
 	var answer strings.Builder
 	const appends = 100
@@ -231,7 +231,7 @@ func TestReplyFallsBackToUpdates(t *testing.T) {
 				th = tc.thread(th)
 			}
 			ctx := context.Background()
-			r := api.OpenReply(ctx, th)
+			r := api.For(Unleased{}).OpenReply(ctx, th)
 			waitCalls(t, emu, "chat.postMessage", 1)
 			checkThread(t, emu, th, []string{placeholder}, false)
 			r.Append("Hello")
@@ -296,7 +296,7 @@ func TestReplyStreamEndsMidway(t *testing.T) {
 			}
 			th := replyThread(emu, "C1")
 			ctx := context.Background()
-			r := api.OpenReply(ctx, th)
+			r := api.For(Unleased{}).OpenReply(ctx, th)
 			r.Append("Hello ")
 			if tc.brk != nil {
 				waitCalls(t, emu, "chat.appendStream", 1)
@@ -328,7 +328,7 @@ func TestReplyStreamRateLimited(t *testing.T) {
 		`{"ok":false,"error":"ratelimited"}`)
 	th := replyThread(emu, "C1")
 	ctx := context.Background()
-	r := api.OpenReply(ctx, th)
+	r := api.For(Unleased{}).OpenReply(ctx, th)
 	r.Append("Hello ")
 	waitCalls(t, emu, "chat.appendStream", 1)
 	r.Append("world.")
@@ -354,7 +354,7 @@ func TestReplyUpdateAndOffModes(t *testing.T) {
 			api, emu := newReplyAPI(t, StreamConfig{Mode: mode})
 			th := replyThread(emu, "C1")
 			ctx := context.Background()
-			r := api.OpenReply(ctx, th)
+			r := api.For(Unleased{}).OpenReply(ctx, th)
 			r.Append("Some ")
 			r.Append("text.")
 			if mode == StreamUpdate {
@@ -404,7 +404,7 @@ func streamedReply(t *testing.T, cfg StreamConfig, limit int, answer string) (ha
 	api, emu := newReplyAPI(t, cfg)
 	api.replyLimit = limit
 	th := replyThread(emu, "C1")
-	r := api.OpenReply(context.Background(), th)
+	r := api.For(Unleased{}).OpenReply(context.Background(), th)
 	for chunk := range slicesOf(answer, 97) {
 		r.Append(chunk)
 	}
@@ -527,7 +527,7 @@ func TestReplyFail(t *testing.T) {
 			api, emu := newReplyAPI(t, StreamConfig{Mode: tc.mode})
 			th := replyThread(emu, "C1")
 			ctx := context.Background()
-			r := api.OpenReply(ctx, th)
+			r := api.For(Unleased{}).OpenReply(ctx, th)
 			r.Append(tc.shown)
 			if tc.wait != "" {
 				waitCalls(t, emu, tc.wait, 1)
@@ -568,7 +568,7 @@ func TestReplyUpdateFailsAtFinish(t *testing.T) {
 			api, emu := newReplyAPI(t, StreamConfig{Mode: StreamUpdate})
 			th := replyThread(emu, "C1")
 			ctx := context.Background()
-			r := api.OpenReply(ctx, th)
+			r := api.For(Unleased{}).OpenReply(ctx, th)
 			waitCalls(t, emu, "chat.postMessage", 1)
 			emu.Fail("chat.update", tc.n, tc.status, tc.header, tc.body)
 			answer := "The answer."
@@ -626,7 +626,7 @@ func TestReplyEndsOnce(t *testing.T) {
 			api, emu := newReplyAPI(t, StreamConfig{Mode: mode})
 			th := replyThread(emu, "D1")
 			ctx := context.Background()
-			r := api.OpenReply(ctx, th)
+			r := api.For(Unleased{}).OpenReply(ctx, th)
 			r.Append("The answer.")
 			if err := r.Finish(ctx, "The answer.", nil); err != nil {
 				t.Fatal(err)
@@ -651,7 +651,7 @@ func TestReplyStopsWithItsContext(t *testing.T) {
 	api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative})
 	th := replyThread(emu, "C1")
 	ctx, cancel := context.WithCancel(context.Background())
-	r := api.OpenReply(ctx, th)
+	r := api.For(Unleased{}).OpenReply(ctx, th)
 	r.Append("Hello ")
 	waitCalls(t, emu, "chat.appendStream", 1)
 	cancel()
@@ -685,7 +685,7 @@ func TestReplyFinishesOnItsOwnContext(t *testing.T) {
 			api, emu := newReplyAPI(t, StreamConfig{Mode: tc.mode})
 			th := replyThread(emu, "C1")
 			ctx, cancel := context.WithCancel(context.Background())
-			r := api.OpenReply(ctx, th)
+			r := api.For(Unleased{}).OpenReply(ctx, th)
 			r.Append("Half an answ")
 			waitCalls(t, emu, tc.shown, 1)
 			cancel()
@@ -717,7 +717,7 @@ func TestReplyStopped(t *testing.T) {
 			api, emu := newReplyAPI(t, StreamConfig{Mode: tt.mode})
 			th := replyThread(emu, "C1")
 			ctx := context.Background()
-			r := api.OpenReply(ctx, th)
+			r := api.For(Unleased{}).OpenReply(ctx, th)
 			r.Append("The first words")
 			switch tt.mode {
 			case StreamNative:

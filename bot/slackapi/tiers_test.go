@@ -1,4 +1,4 @@
-package bot
+package slackapi
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/queue"
 	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/redistest"
@@ -18,7 +19,7 @@ import (
 
 func TestBudget(t *testing.T) {
 	clock := time.Unix(1700000000, 0)
-	b := newBudget(map[string]int{"a": 3, "b": 1}, func() time.Time { return clock })
+	b := newTiers(map[string]int{"a": 3, "b": 1}, func() time.Time { return clock })
 	steps := []struct {
 		name    string
 		advance time.Duration
@@ -50,10 +51,10 @@ func TestBudget(t *testing.T) {
 func TestStreamsBeyondTheTierFallBackToEdits(t *testing.T) {
 	api, emu := newTestAPI(t)
 	api.stream = filled(StreamConfig{Mode: StreamNative, Interval: 10 * time.Millisecond})
-	api.budget = newBudget(map[string]int{"chat.startStream": 1, "chat.stopStream": 1, "chat.update": 50}, time.Now)
+	api.tiers = newTiers(map[string]int{"chat.startStream": 1, "chat.stopStream": 1, "chat.update": 50}, time.Now)
 	ctx := context.Background()
 	for i, thread := range []string{"1700000000.000100", "1700000000.000200"} {
-		r := api.OpenReply(ctx, handlers.Thread{Channel: "C1", TS: thread, User: "U1", Team: "T1"})
+		r := api.For(Unleased{}).OpenReply(ctx, handlers.Thread{Channel: "C1", TS: thread, User: "U1", Team: "T1"})
 		// The first opens a stream, the second (over the tier) a placeholder.
 		opened := "chat.startStream"
 		if i == 1 {
@@ -89,7 +90,7 @@ func TestReactionsStayWithinTheirTiers(t *testing.T) {
 	clock := time.Unix(1700000000, 0)
 	now := func() time.Time { return clock }
 	api.now = now
-	api.budget = newBudget(map[string]int{"reactions.add": 2, "reactions.remove": 2}, now)
+	api.tiers = newTiers(map[string]int{"reactions.add": 2, "reactions.remove": 2}, now)
 	ctx := context.Background()
 	ts := []string{emu.AddMessage("C1", map[string]any{"text": "a"}), emu.AddMessage("C1", map[string]any{"text": "b"}),
 		emu.AddMessage("C1", map[string]any{"text": "c"})}
@@ -99,15 +100,15 @@ func TestReactionsStayWithinTheirTiers(t *testing.T) {
 		call    func() error
 		skipped bool
 	}{
-		{"the first :eyes:", 0, func() error { return api.AddReaction(ctx, "C1", ts[0], "eyes") }, false},
-		{"the second :eyes:", 0, func() error { return api.AddReaction(ctx, "C1", ts[1], "eyes") }, false},
-		{"a third add is over the tier", 0, func() error { return api.AddReaction(ctx, "C1", ts[2], "eyes") }, true},
-		{"removing a reserved reaction needs no room", 0, func() error { return api.RemoveReaction(ctx, "C1", ts[0], "eyes") }, false},
-		{"nor does the other", 0, func() error { return api.RemoveReaction(ctx, "C1", ts[1], "eyes") }, false},
-		{"a reservation is used once", 0, func() error { return api.RemoveReaction(ctx, "C1", ts[1], "eyes") }, true},
-		{"an unreserved removal needs room", 0, func() error { return api.RemoveReaction(ctx, "C1", ts[2], "eyes") }, true},
-		{"a minute later the tier has room again", time.Minute, func() error { return api.AddReaction(ctx, "C1", ts[2], "eyes") }, false},
-		{"and a reservation older than the window is gone", 2 * time.Minute, func() error { return api.RemoveReaction(ctx, "C1", ts[2], "eyes") }, false},
+		{"the first :eyes:", 0, func() error { return api.For(Unleased{}).AddReaction(ctx, "C1", ts[0], "eyes") }, false},
+		{"the second :eyes:", 0, func() error { return api.For(Unleased{}).AddReaction(ctx, "C1", ts[1], "eyes") }, false},
+		{"a third add is over the tier", 0, func() error { return api.For(Unleased{}).AddReaction(ctx, "C1", ts[2], "eyes") }, true},
+		{"removing a reserved reaction needs no room", 0, func() error { return api.For(Unleased{}).RemoveReaction(ctx, "C1", ts[0], "eyes") }, false},
+		{"nor does the other", 0, func() error { return api.For(Unleased{}).RemoveReaction(ctx, "C1", ts[1], "eyes") }, false},
+		{"a reservation is used once", 0, func() error { return api.For(Unleased{}).RemoveReaction(ctx, "C1", ts[1], "eyes") }, true},
+		{"an unreserved removal needs room", 0, func() error { return api.For(Unleased{}).RemoveReaction(ctx, "C1", ts[2], "eyes") }, true},
+		{"a minute later the tier has room again", time.Minute, func() error { return api.For(Unleased{}).AddReaction(ctx, "C1", ts[2], "eyes") }, false},
+		{"and a reservation older than the window is gone", 2 * time.Minute, func() error { return api.For(Unleased{}).RemoveReaction(ctx, "C1", ts[2], "eyes") }, false},
 	}
 	for _, s := range steps {
 		clock = clock.Add(s.advance)
@@ -131,12 +132,12 @@ func TestReactionsStayWithinTheirTiers(t *testing.T) {
 func TestEditsStayWithinTheirTier(t *testing.T) {
 	api, emu := newTestAPI(t)
 	api.stream = filled(StreamConfig{Mode: StreamUpdate, Interval: 10 * time.Millisecond})
-	api.budget = newBudget(map[string]int{"chat.update": 3}, time.Now)
+	api.tiers = newTiers(map[string]int{"chat.update": 3}, time.Now)
 	ctx := context.Background()
 	threads := []string{"1700000000.000100", "1700000000.000200", "1700000000.000300"}
 	var replies []handlers.Reply
 	open := func(i int) handlers.Reply {
-		r := api.OpenReply(ctx, handlers.Thread{Channel: "C1", TS: threads[i], User: "U1", Team: "T1"})
+		r := api.For(Unleased{}).OpenReply(ctx, handlers.Thread{Channel: "C1", TS: threads[i], User: "U1", Team: "T1"})
 		replies = append(replies, r)
 		return r
 	}
@@ -175,7 +176,7 @@ func TestEditsStayWithinTheirTier(t *testing.T) {
 
 // sharedBudget is a replica's budget counting in srv's Redis, as
 // API.ShareTiers makes it.
-func sharedBudget(t *testing.T, srv *redistest.Server, name string) (*budget, *Replicas) {
+func sharedBudget(t *testing.T, srv *redistest.Server, name string) (*tiers, *queue.Replicas) {
 	t.Helper()
 	store.RouteRedisLogs(zap.NewNop())
 	store, err := store.NewRedis(srv.URL(), zap.NewNop(), store.DefaultRedisOptions())
@@ -183,9 +184,9 @@ func sharedBudget(t *testing.T, srv *redistest.Server, name string) (*budget, *R
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	r := NewReplicas(store.Link(), name)
+	r := queue.NewReplicas(store.Link(), name)
 	t.Cleanup(func() { _ = r.Close() })
-	b := newBudget(slackTiers(), time.Now)
+	b := newTiers(slackTiers(), time.Now)
 	b.shared = r
 	return b, r
 }
@@ -195,7 +196,7 @@ func sharedBudget(t *testing.T, srv *redistest.Server, name string) (*budget, *R
 // counts for the others.
 func TestSharedTiersAcrossReplicas(t *testing.T) {
 	srv := redistest.Start(t)
-	budgets := make([]*budget, 3)
+	budgets := make([]*tiers, 3)
 	for i := range budgets {
 		budgets[i], _ = sharedBudget(t, srv, fmt.Sprintf("r%d", i))
 	}
@@ -230,30 +231,19 @@ func TestSharedTiersAcrossReplicas(t *testing.T) {
 // the calls it made through Redis in that minute.
 func TestSharedTiersFallBackToAShare(t *testing.T) {
 	srv := redistest.Start(t)
-	ctx := context.Background()
-	var seenThree, alone *budget
-	for i := range 3 {
-		b, r := sharedBudget(t, srv, fmt.Sprintf("r%d", i))
-		if err := r.beat(ctx, time.Minute, "visionbot:jobs", workerGroup); err != nil {
-			t.Fatal(err)
-		}
-		seenThree = b
-	}
-	rdb := redistest.Client(t, srv.URL())
-	if err := rdb.Del(ctx, "visionbot:replicas").Err(); err != nil {
-		t.Fatal(err)
-	}
+	// How many replicas each last saw alive is the queue's to count
+	// (queue.Replicas, tested there); here it is given.
+	seenThree, r := sharedBudget(t, srv, "r0")
+	seenThree.shared = liveCount{r, 3}
 	alone, r := sharedBudget(t, srv, "alone")
-	if err := r.beat(ctx, time.Minute, "visionbot:jobs", workerGroup); err != nil {
-		t.Fatal(err)
-	}
+	alone.shared = liveCount{r, 1}
 	for range 10 {
 		if !alone.take(0, "chat.update") {
 			t.Fatal("a take through Redis was refused")
 		}
 	}
 	srv.Stop()
-	takes := func(b *budget) int {
+	takes := func(b *tiers) int {
 		n := 0
 		for range 60 {
 			if b.take(0, "chat.update") {
@@ -270,20 +260,28 @@ func TestSharedTiersFallBackToAShare(t *testing.T) {
 	}
 }
 
+// liveCount is shared tiers whose replicas last seen alive are n.
+type liveCount struct {
+	SharedTiers
+	n int
+}
+
+func (l liveCount) Count() int { return l.n }
+
 // A loading status and a "processing" session each book the call that
 // takes them down: within the tier, nothing the bot puts up is left up for
 // want of room, and what finds no room is skipped, not queued.
 func TestAgentCallsStayWithinTheirTiers(t *testing.T) {
 	api, emu := newTestAPI(t)
-	api.budget = newBudget(map[string]int{"assistant.threads.setStatus": 4, "agents.sessions.setStatus": 4}, time.Now)
+	api.tiers = newTiers(map[string]int{"assistant.threads.setStatus": 4, "agents.sessions.setStatus": 4}, time.Now)
 	ctx := context.Background()
 	ts := []string{emu.AddMessage("C1", map[string]any{"text": "a"}), emu.AddMessage("C1", map[string]any{"text": "b"}),
 		emu.AddMessage("C1", map[string]any{"text": "c"})}
 	status := func(i int, s string) func() error {
-		return func() error { return api.SetStatus(ctx, "C1", ts[i], s, []string{"Reading…"}) }
+		return func() error { return api.For(Unleased{}).SetStatus(ctx, "C1", ts[i], s, []string{"Reading…"}) }
 	}
 	session := func(i int, s string) func() error {
-		return func() error { return api.SetSession(ctx, "C1", ts[i], s) }
+		return func() error { return api.For(Unleased{}).SetSession(ctx, "C1", ts[i], s) }
 	}
 	steps := []struct {
 		name    string

@@ -1,4 +1,4 @@
-package bot
+package slackapi
 
 import (
 	"context"
@@ -31,13 +31,13 @@ func apiOn(emu *slackemu.Server) *API {
 	client := slack.New(apiTestToken, slack.OptionAPIURL(emu.APIURL()))
 	u, _ := url.Parse(emu.URL())
 	files := NewDownloader(&http.Client{Timeout: 10 * time.Second}, apiTestToken, []string{u.Scheme + "://" + u.Host})
-	return NewAPI(client, files, &http.Client{Timeout: 10 * time.Second}, DefaultStreamConfig())
+	return New(client, files, &http.Client{Timeout: 10 * time.Second}, DefaultStreamConfig())
 }
 
 func TestPostReplySplitsLongAnswers(t *testing.T) {
 	api, emu := newTestAPI(t)
 	answer := strings.Repeat("A paragraph of the answer that goes on.\n\n", 700) // ~29 KB
-	if err := api.PostReply(context.Background(), "C1", "1700000000.000100", answer); err != nil {
+	if err := api.For(Unleased{}).PostReply(context.Background(), "C1", "1700000000.000100", answer); err != nil {
 		t.Fatal(err)
 	}
 	posted := emu.Posted("C1")
@@ -60,7 +60,7 @@ func TestPostReplySplitsLongAnswers(t *testing.T) {
 func TestPostReplyWaitsOutARateLimit(t *testing.T) {
 	api, emu := newTestAPI(t)
 	emu.Fail("chat.postMessage", 1, http.StatusTooManyRequests, http.Header{"Retry-After": {"0"}}, `{"ok":false,"error":"ratelimited"}`)
-	if err := api.PostReply(context.Background(), "C1", "1700000000.000100", "the notice"); err != nil {
+	if err := api.For(Unleased{}).PostReply(context.Background(), "C1", "1700000000.000100", "the notice"); err != nil {
 		t.Fatalf("PostReply = %v, want the post sent again after Retry-After", err)
 	}
 	if posted := emu.Posted("C1"); len(posted) != 1 || posted[0].Markdown() != "the notice" {
@@ -74,10 +74,10 @@ func TestPostsUnfurlNothing(t *testing.T) {
 	api, emu := newTestAPI(t)
 	ctx := context.Background()
 	const text = "See https://example.com/page and https://example.com/photo.png"
-	if err := api.PostReply(ctx, "C1", "1700000000.000100", text); err != nil {
+	if err := api.For(Unleased{}).PostReply(ctx, "C1", "1700000000.000100", text); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.PostMessage(ctx, "C2", text); err != nil {
+	if _, err := api.For(Unleased{}).PostMessage(ctx, "C2", text); err != nil {
 		t.Fatal(err)
 	}
 	for _, ch := range []string{"C1", "C2"} {
@@ -137,17 +137,17 @@ func TestHistoryAndFiles(t *testing.T) {
 	if err != nil || info.URLPrivate == "" {
 		t.Errorf("files.info = %+v, %v", info, err)
 	}
-	if err := api.Respond(ctx, emu.ResponseURL(), "hello"); err != nil {
+	if err := api.For(Unleased{}).Respond(ctx, emu.ResponseURL(), "hello"); err != nil {
 		t.Fatal(err)
 	}
 	if resps := emu.Responses(); len(resps) != 1 || resps[0].Body["text"] != "hello" || resps[0].Body["response_type"] != "ephemeral" {
 		t.Errorf("responses = %+v", resps)
 	}
 	for _, reaction := range []func() error{
-		func() error { return api.AddReaction(ctx, "C1", ts, "eyes") },
-		func() error { return api.AddReaction(ctx, "C1", ts, "eyes") }, // already_reacted is fine
-		func() error { return api.RemoveReaction(ctx, "C1", ts, "eyes") },
-		func() error { return api.RemoveReaction(ctx, "C1", ts, "eyes") }, // no_reaction is fine
+		func() error { return api.For(Unleased{}).AddReaction(ctx, "C1", ts, "eyes") },
+		func() error { return api.For(Unleased{}).AddReaction(ctx, "C1", ts, "eyes") }, // already_reacted is fine
+		func() error { return api.For(Unleased{}).RemoveReaction(ctx, "C1", ts, "eyes") },
+		func() error { return api.For(Unleased{}).RemoveReaction(ctx, "C1", ts, "eyes") }, // no_reaction is fine
 	} {
 		if err := reaction(); err != nil {
 			t.Errorf("reaction: %v", err)
@@ -172,7 +172,7 @@ func TestSlackOkFalseErrorsAreSorted(t *testing.T) {
 		t.Run(tc.code, func(t *testing.T) {
 			api, emu := newTestAPI(t)
 			emu.Fail("chat.postMessage", 1, http.StatusOK, nil, `{"ok":false,"error":"`+tc.code+`"}`)
-			err := api.PostReply(context.Background(), "C1", "1700000000.000100", "hello")
+			err := api.For(Unleased{}).PostReply(context.Background(), "C1", "1700000000.000100", "hello")
 			if failure.KindOf(err) != tc.want {
 				t.Errorf("err = %v (kind %v), want %v", err, failure.KindOf(err), tc.want)
 			}

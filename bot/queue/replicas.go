@@ -1,4 +1,4 @@
-package bot
+package queue
 
 import (
 	"context"
@@ -41,15 +41,15 @@ type Replicas struct {
 // that reads and writes what it needs atomically.
 type replicaScripts struct {
 	beat, others, leave, tier                    *redis.Script
-	enqueue, claim, renew, record, ack, giveBack *redis.Script
+	enqueue, claim, renew, record, ack, handBack *redis.Script
 }
 
 func newReplicaScripts() replicaScripts {
 	return replicaScripts{
 		beat: redis.NewScript(beatLua), others: redis.NewScript(othersLua), leave: redis.NewScript(leaveLua),
-		tier: redis.NewScript(tierLua), enqueue: redis.NewScript(enqueueLua), claim: redis.NewScript(claimLua),
+		tier: redis.NewScript(tierLua), enqueue: redis.NewScript(enqueueLua), claim: redis.NewScript(takeoverLua),
 		renew: redis.NewScript(renewLua), record: redis.NewScript(recordLua), ack: redis.NewScript(ackLua),
-		giveBack: redis.NewScript(giveBackLua),
+		handBack: redis.NewScript(handBackLua),
 	}
 }
 
@@ -83,9 +83,9 @@ func (r *Replicas) Name() string { return r.name }
 
 func (r *Replicas) key(name string) string { return r.prefix + name }
 
-// count is how many replicas were alive at the last heartbeat, for the
+// Count is how many replicas were alive at the last heartbeat, for the
 // share of Slack's tiers a replica takes alone when Redis fails.
-func (r *Replicas) count() int { return int(r.live.Load()) }
+func (r *Replicas) Count() int { return int(r.live.Load()) }
 
 // Redis's clock, in milliseconds, for every script that judges time, so
 // that the replicas' own clocks never disagree about who is alive or
@@ -216,7 +216,7 @@ var errRedisDown = errors.New("not asked: Redis failed a moment ago")
 
 // take implements sharedTiers: limits nil records the calls whatever
 // the budget.
-func (r *Replicas) take(limits map[string]int, reserve int, methods []string) (bool, error) {
+func (r *Replicas) Take(limits map[string]int, reserve int, methods []string) (bool, error) {
 	if !r.TryRedis() {
 		return false, errRedisDown
 	}

@@ -1,4 +1,4 @@
-package bot
+package queue
 
 import (
 	"context"
@@ -20,29 +20,27 @@ import (
 const maxBeside = 32
 
 // Notices ("busy, try again", refusals) wait in a queue of their own,
-// served by a few goroutines: a flood of requests beyond the job queue
+// served by a few goroutines: a flood of requests beyond the queue
 // must get one each, not lose them to a bound on what runs at once.
 const (
 	noticeQueue   = 1024
 	noticeWorkers = 4
 )
 
-// noticeTimeout bounds telling a user about a request the pool never ran,
-// and how long a stop waits for cancelled jobs to tell their users.
-const noticeTimeout = 15 * time.Second
-
-// runner is what the pool runs: the flows.
-type runner interface {
-	Run(ctx context.Context, r handlers.Request)
-	Interrupted(ctx context.Context, o handlers.Origin, cause error)
+// Flows are what the queue runs: each request's flow, and the notice to
+// the user of a request that ended without its answer. Both write to
+// Slack within lease, nil for a request of this process's own queue.
+type Flows interface {
+	Run(ctx context.Context, r handlers.Request, lease *Lease)
+	Interrupted(ctx context.Context, o handlers.Origin, cause error, lease *Lease)
 }
 
-// job is one request for a worker.
-type job struct {
+// entry is one request for a worker.
+type entry struct {
 	req handlers.Request
-	// claim is this replica's hold on a request of the shared queue; nil
+	// lease is this replica's hold on a request of the shared queue; nil
 	// for one of this process's own queue.
-	claim *claim
+	lease *Lease
 	// giveUp, when set, is what the request's user is told instead of
 	// running it: its runs kept failing, or it could not be read.
 	giveUp error
@@ -53,11 +51,11 @@ type job struct {
 // itself, with its answer or a notice; the pool tells the users only of
 // the requests it could not run.
 type pool struct {
-	flows   runner
+	flows   Flows
 	workers int
-	jobs    chan job // this process's own queue
+	jobs    chan entry // this process's own queue
 	// direct hands a request of the shared queue to a free worker.
-	direct chan job
+	direct chan entry
 	// slots are the workers at work: the shared queue reads no more
 	// requests than there are free workers.
 	slots chan struct{}
@@ -89,21 +87,21 @@ type pool struct {
 	// cancels are the running requests' cancel functions, with their
 	// claims: a stop past its grace ends them with failure.Stopping as the
 	// cause, or hands them back to the other replicas.
-	cancels map[*context.CancelCauseFunc]*claim
+	cancels map[*context.CancelCauseFunc]*Lease
 }
 
-func newPool(flows runner, workers, queue int, log *zap.Logger) *pool {
+func newPool(flows Flows, workers, queue int, log *zap.Logger) *pool {
 	return &pool{
 		flows:   flows,
 		workers: workers,
-		jobs:    make(chan job, queue),
-		direct:  make(chan job),
+		jobs:    make(chan entry, queue),
+		direct:  make(chan entry),
 		slots:   make(chan struct{}, workers),
 		freed:   make(chan struct{}, 1),
 		notices: make(chan func(context.Context), noticeQueue),
 		beside:  make(chan struct{}, maxBeside),
 		log:     log,
-		cancels: map[*context.CancelCauseFunc]*claim{},
+		cancels: map[*context.CancelCauseFunc]*Lease{},
 	}
 }
 
@@ -145,11 +143,11 @@ func (p *pool) start(ctx context.Context, timeout time.Duration) {
 
 // runQueued runs a request from a queue on this worker, which holds a
 // slot for it, and lets the slot go.
-func (p *pool) runQueued(j job) {
+func (p *pool) runQueued(j entry) {
 	defer p.release()
-	if p.stopping.Load() && j.claim == nil {
+	if p.stopping.Load() && j.lease == nil {
 		// Still queued when the grace ended: too late to start.
-		p.interrupt(j.req.Origin, failure.Errorf("stop", failure.Stopping, "", nil))
+		p.tell(j.req.Origin, failure.Errorf("stop", failure.Stopping, "", nil), nil)
 		return
 	}
 	p.run(j)
@@ -164,11 +162,11 @@ func (p *pool) release() {
 	}
 }
 
-// submit implements queue: it queues a request, or reports false at once
+// submit queues a request, or reports false at once
 // when workers and queue are all taken.
 func (p *pool) submit(_ context.Context, req handlers.Request) bool {
 	select {
-	case p.jobs <- job{req: req}:
+	case p.jobs <- entry{req: req}:
 		return true
 	default:
 		return false
@@ -191,7 +189,7 @@ func (p *pool) runBeside(what string, req handlers.Request) {
 	}
 	p.wg.Go(func() {
 		defer func() { <-p.beside }()
-		p.run(job{req: req})
+		p.run(entry{req: req})
 	})
 }
 
@@ -215,28 +213,27 @@ func (p *pool) load() (running, queued int) {
 // panic that the flows let through ends the request, not the bot. A
 // request of the shared queue runs with its claim, and is acknowledged
 // or handed back once it ended.
-func (p *pool) run(j job) {
+func (p *pool) run(j entry) {
 	p.running.Add(1)
 	defer p.running.Add(-1)
-	if j.claim != nil {
-		defer p.shared.finish(j.claim)
+	if j.lease != nil {
+		defer p.shared.finish(j.lease)
 	}
 	ctx, cancel := context.WithCancelCause(p.ctx)
 	defer cancel(nil)
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, p.timeout,
 		failure.Errorf("run the request", failure.JobTimeout, p.timeout.String(), nil))
 	defer cancelTimeout()
-	if j.claim != nil {
-		ctx = withClaim(ctx, j.claim)
-		j.claim.started(cancel)
+	if j.lease != nil {
+		j.lease.started(cancel)
 	}
 	p.mu.Lock()
-	p.cancels[&cancel] = j.claim
+	p.cancels[&cancel] = j.lease
 	p.mu.Unlock()
 	if p.stopping.Load() {
 		// Taken from the queue just as a stop gave up waiting: it missed
 		// the cancelling, so it cancels itself.
-		p.cut(&cancel, j.claim)
+		p.cut(&cancel, j.lease)
 	}
 	defer func() {
 		p.mu.Lock()
@@ -245,38 +242,28 @@ func (p *pool) run(j job) {
 	}()
 	defer func() {
 		if v := recover(); v != nil {
-			p.log.Error("job panicked", zap.String("panic", fmt.Sprint(v)), zap.ByteString("stack", debug.Stack()))
-			p.tell(ctx, j.req.Origin, failure.Errorf("run the request", failure.Internal, "panicked", nil))
+			p.log.Error("request panicked", zap.String("panic", fmt.Sprint(v)), zap.ByteString("stack", debug.Stack()))
+			p.tell(j.req.Origin, failure.Errorf("run the request", failure.Internal, "panicked", nil), j.lease)
 		}
 	}()
 	if j.giveUp != nil {
-		p.tell(ctx, j.req.Origin, j.giveUp)
+		p.tell(j.req.Origin, j.giveUp, j.lease)
 		return
 	}
-	p.flows.Run(ctx, j.req)
+	p.flows.Run(ctx, j.req, j.lease)
 }
 
 // tell tells a request's user that it ended without its answer, on a
-// bounded context of its own that keeps the request's claim: a notice for
-// a request of the shared queue replaces what its runs showed.
-func (p *pool) tell(jobCtx context.Context, o handlers.Origin, cause error) {
-	p.notice(func(ctx context.Context) {
-		if c := claimOf(jobCtx); c != nil {
-			ctx = withClaim(ctx, c)
-		}
-		p.flows.Interrupted(ctx, o, cause)
-	})
-}
-
-// interrupt tells a request's user that it ended without its answer.
-func (p *pool) interrupt(o handlers.Origin, cause error) {
-	p.notice(func(ctx context.Context) { p.flows.Interrupted(ctx, o, cause) })
+// bounded context of its own, within the request's lease: a notice for a
+// request of the shared queue replaces what its runs showed.
+func (p *pool) tell(o handlers.Origin, cause error, lease *Lease) {
+	p.notice(func(ctx context.Context) { p.flows.Interrupted(ctx, o, cause, lease) })
 }
 
 // notice runs a notice on a context of its own, bounded: the pool's may be
 // cancelled already.
 func (p *pool) notice(notice func(context.Context)) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), noticeTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), handlers.FinishTimeout)
 	defer cancel()
 	defer func() {
 		if v := recover(); v != nil {
@@ -291,7 +278,7 @@ func (p *pool) notice(notice func(context.Context)) {
 // run ends without a word to its user (the replica that takes it over
 // answers); any other is cancelled with failure.Stopping, and its user is
 // told to ask again.
-func (p *pool) cut(cancel *context.CancelCauseFunc, c *claim) {
+func (p *pool) cut(cancel *context.CancelCauseFunc, c *Lease) {
 	if c != nil && p.handBack.Load() {
 		c.handBack()
 		return
@@ -299,12 +286,12 @@ func (p *pool) cut(cancel *context.CancelCauseFunc, c *claim) {
 	(*cancel)(failure.Errorf("stop", failure.Stopping, "", nil))
 }
 
-// stop takes no more requests and lets the queued and running ones finish.
+// shutdown takes no more requests and lets the queued and running ones finish.
 // It reports whether they did within grace. If not, the running ones are
 // cancelled with failure.Stopping as the cause, so that each tells its
 // user to ask again through its own reply, and the queued ones are told
 // so by the workers; stop waits a little for that telling.
-func (p *pool) stop(grace time.Duration) bool {
+func (p *pool) shutdown(grace time.Duration) bool {
 	p.stopped.Do(func() {
 		close(p.jobs)
 		close(p.direct)
@@ -329,7 +316,7 @@ func (p *pool) stop(grace time.Duration) bool {
 	p.mu.Unlock()
 	select {
 	case <-done:
-	case <-time.After(2 * noticeTimeout):
+	case <-time.After(2 * handlers.FinishTimeout):
 		p.log.Warn("requests still running after they were told to stop")
 	}
 	return false

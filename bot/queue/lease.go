@@ -1,4 +1,4 @@
-package bot
+package queue
 
 import (
 	"context"
@@ -10,18 +10,19 @@ import (
 	"github.com/visionbot/visionbot/internal/failure"
 )
 
-// claim is a replica's hold on one request of the shared queue: the stream
-// entry Redis delivered to it, and the fencing token that says this run is
+// Lease is a replica's time-bounded right to write one request's answer:
+// the stream entry Redis delivered to it, and the fencing token that says this run is
 // still the one that owns the request. The token is Redis's own record of
 // the delivery: the consumer the group's pending list names for the entry
 // and the entry's delivery count, which XREADGROUP sets to 1 and every
-// takeover (XCLAIM, in claimLua) raises by one. A run that was taken over,
+// takeover (XCLAIM, in takeoverLua) raises by one. A run that was taken over,
 // or a slow one that wakes up after another replica took its request,
 // finds another consumer or another count there.
 //
-// Every call the request makes to Slack runs within the claim's lease:
+// Every call the request makes to Slack runs within the lease (the Slack
+// adapter asks it for each write: slackapi.Lease):
 // a call is sent only before the lease ends, and a lease renewed in Redis
-// ends before another replica can take the request over (claimLua takes
+// ends before another replica can take the request over (takeoverLua takes
 // only an entry idle for JOB_CLAIM_AFTER, and each renewal makes it busy
 // again). So a replica that stalled, or whose heartbeats stopped, writes
 // nothing over the answer of the replica that took its request. One cut
@@ -34,13 +35,17 @@ import (
 // request (the final text, a notice) first renew the lease in Redis
 // (fence) unless Redis confirmed the one they run in, so that a run that
 // lost its request learns it there and writes nothing.
-type claim struct {
+//
+// A nil *Lease is the lease of a request of this process's own queue: it
+// bounds nothing, and records nothing.
+type Lease struct {
 	q          *sharedQueue
 	id         string // the stream entry
 	deliveries int64  // the entry's delivery count when this run got it
-	// left is what an earlier run of the request showed in Slack, for this
-	// run's reply to take over: nil when there is nothing to replace.
-	left *shownMessage
+	// left is what an earlier run of the request showed in Slack, as the
+	// Slack adapter recorded it, for this run's reply to take over: nil
+	// when there is nothing to replace.
+	left []byte
 
 	lost context.Context // done once this run let the request go
 	lose context.CancelCauseFunc
@@ -49,32 +54,16 @@ type claim struct {
 	// is an event, not a deadline each call reads once: expiry, armed at
 	// until and moved on by each renewal, lets the request go, so that a
 	// write longer than one lease goes on while the heartbeats renew it,
-	// and stops, with the claim lost, once they no longer do.
+	// and stops, with the lease lost, once they no longer do.
 	until time.Time
 	// confirmed is the end of the last lease Redis confirmed: its read
 	// or a renewal that found the request this run's. Before it, no other
 	// replica can have taken the request. until may run past it, when
 	// leases are extended on trust while Redis does not answer.
-	confirmed time.Time
-	expiry    *time.Timer             // nil once the claim is done with
-	cancel    context.CancelCauseFunc // the run's, once it started
-	giveBack  bool                    // at a stop: the request goes back to the queue
-}
-
-// shownMessage is what a request's reply shows in Slack, kept in Redis
-// (bot/stream.go records it when the reply opens) so that a run that takes
-// the request over replaces it, instead of leaving it beside a second
-// answer.
-type shownMessage struct {
-	Channel string `json:"channel"`
-	Thread  string `json:"thread"`
-	// TS is the message; "" for a placeholder whose post may or may not
-	// have reached Slack, to be found by its block id.
-	TS string `json:"ts,omitempty"`
-	// Stream is a native stream, which may still be open.
-	Stream bool `json:"stream,omitempty"`
-	// Block is a placeholder's block id.
-	Block string `json:"block,omitempty"`
+	confirmed  time.Time
+	expiry     *time.Timer             // nil once the lease is done with
+	cancel     context.CancelCauseFunc // the run's, once it started
+	handedBack bool                    // at a stop: the request goes back to the queue
 }
 
 // errHandedOver is what a run that let its request go gets from every call
@@ -89,8 +78,8 @@ func errLeaseEnded() error {
 	return failure.Errorf("renew the request", failure.HandedOver, "its lease ended without a renewal", nil)
 }
 
-func newClaim(q *sharedQueue, id string, deliveries int64, left *shownMessage, leased time.Time) *claim {
-	c := &claim{q: q, id: id, deliveries: deliveries, left: left}
+func newLease(q *sharedQueue, id string, deliveries int64, left []byte, leased time.Time) *Lease {
+	c := &Lease{q: q, id: id, deliveries: deliveries, left: left}
 	c.lost, c.lose = context.WithCancelCause(context.Background())
 	c.until = leased.Add(q.lease())
 	c.confirmed = c.until
@@ -102,7 +91,7 @@ func newClaim(q *sharedQueue, id string, deliveries int64, left *shownMessage, l
 
 // expire lets the request go once its lease has ended; a renewal that
 // came while the timer fired moves it on instead.
-func (c *claim) expire() {
+func (c *Lease) expire() {
 	c.mu.Lock()
 	if left := time.Until(c.until); left > 0 {
 		if c.expiry != nil {
@@ -115,8 +104,8 @@ func (c *claim) expire() {
 	c.lose(errLeaseEnded())
 }
 
-// done stops the lease's timer once the queue forgot the claim.
-func (c *claim) done() {
+// done stops the lease's timer once the queue forgot the lease.
+func (c *Lease) done() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.expiry != nil {
@@ -125,27 +114,12 @@ func (c *claim) done() {
 	}
 }
 
-type claimKey struct{}
-
-// withClaim is ctx carrying the claim of the request it runs: the Slack
-// adapter bounds and fences the request's calls by it.
-func withClaim(ctx context.Context, c *claim) context.Context {
-	return context.WithValue(ctx, claimKey{}, c)
-}
-
-// claimOf is the claim of the request ctx runs, nil for a request of this
-// process's own queue, whose calls need no fence.
-func claimOf(ctx context.Context) *claim {
-	c, _ := ctx.Value(claimKey{}).(*claim)
-	return c
-}
-
-// bound is ctx ending, with the claim's cause, when the request is let go,
+// Bound is ctx ending, with the lease's cause, when the request is let go,
 // its lease ending without a renewal included: a call made on it is not
 // sent once another replica may own the request, and one under way is
 // cut. It follows the renewals, so a write may outlast any one lease. On
-// a nil claim it is ctx.
-func (c *claim) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+// a nil Lease it is ctx.
+func (c *Lease) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if c == nil {
 		return ctx, func() {}
 	}
@@ -167,10 +141,10 @@ func (c *claim) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return ctx, func() { stop(); cancel(nil) }
 }
 
-// cause is err, led by why the request was let go when it was: a write
+// Cause is err, led by why the request was let go when it was: a write
 // cut because another replica may own the request reports that
 // (failure.HandedOver), not a bare "context canceled".
-func (c *claim) cause(err error) error {
+func (c *Lease) Cause(err error) error {
 	if c == nil || err == nil || c.lost.Err() == nil {
 		return err
 	}
@@ -191,7 +165,7 @@ func (c *claim) cause(err error) error {
 // answer, the run keeps its request: no other replica can take it
 // through a Redis that is down, and a replica must answer whatever
 // happens to Redis.
-func (c *claim) fence(ctx context.Context) error {
+func (c *Lease) fence(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
@@ -213,9 +187,9 @@ func (c *claim) fence(ctx context.Context) error {
 // renewed extends the lease from start, when a renewal was sent, and
 // moves its expiry on; inRedis says Redis confirmed the renewal, rather
 // than the lease being extended on trust while Redis does not answer. A
-// claim already lost stays lost: its lease ended, and another replica may
+// lease already lost stays lost: its lease ended, and another replica may
 // have taken the request since.
-func (c *claim) renewed(start time.Time, inRedis bool) {
+func (c *Lease) renewed(start time.Time, inRedis bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	until := start.Add(c.q.lease())
@@ -232,7 +206,7 @@ func (c *claim) renewed(start time.Time, inRedis bool) {
 
 // started is called by the worker with the run's cancel function, so that
 // a request taken over ends its run.
-func (c *claim) started(cancel context.CancelCauseFunc) {
+func (c *Lease) started(cancel context.CancelCauseFunc) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cancel = cancel
@@ -240,7 +214,7 @@ func (c *claim) started(cancel context.CancelCauseFunc) {
 
 // letGo ends this run's hold: no Slack call is made for it from now on,
 // and the run, if it started, ends with cause.
-func (c *claim) letGo(cause error) {
+func (c *Lease) letGo(cause error) {
 	c.lose(cause)
 	c.mu.Lock()
 	cancel := c.cancel
@@ -253,47 +227,48 @@ func (c *claim) letGo(cause error) {
 // handBack lets the request go at a stop: the run ends without a word to
 // its user, and once it has, the request goes back to the queue for
 // another replica, which takes over what this one showed.
-func (c *claim) handBack() {
+func (c *Lease) handBack() {
 	c.mu.Lock()
-	c.giveBack = true
+	c.handedBack = true
 	c.mu.Unlock()
 	c.letGo(failure.Errorf("stop", failure.HandedOver, "handed back to another replica", nil))
 }
 
-// takeLeft returns what an earlier run showed in this thread, once: the
-// reply that gets it takes it over. It is nil on a nil claim.
-func (c *claim) takeLeft(channel, thread string) *shownMessage {
+// TakeLeft returns what an earlier run of the request recorded, once, when
+// match says it is the asking reply's: that reply takes it over. It is nil
+// on a nil Lease.
+func (c *Lease) TakeLeft(match func(shown []byte) bool) []byte {
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	left := c.left
-	if left == nil || left.Channel != channel || left.Thread != thread {
+	if left == nil || !match(left) {
 		return nil
 	}
 	c.left = nil
 	return left
 }
 
-// record keeps in Redis what the request's reply shows, for a run that
+// Record keeps in Redis what the request's reply shows, for a run that
 // may take it over. When Redis says the request is no longer this run's,
 // the run lets it go, as at a renewal.
-func (c *claim) record(ctx context.Context, m shownMessage) {
+func (c *Lease) Record(ctx context.Context, shown []byte) {
 	if c == nil {
 		return
 	}
-	c.q.record(ctx, c, m)
+	c.q.record(ctx, c, shown)
 }
 
-// fenced is ctx for a write that ends the request (its final text, a
+// Fenced is ctx for a write that ends the request (its final text, a
 // notice): the request checked to be this run's (fence), and ctx bounded
 // by its lease. It fails with errHandedOver when the request is another
 // run's.
-func (c *claim) fenced(ctx context.Context) (context.Context, context.CancelFunc, error) {
+func (c *Lease) Fenced(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	if err := c.fence(ctx); err != nil {
 		return ctx, func() {}, err
 	}
-	ctx, cancel := c.bound(ctx)
+	ctx, cancel := c.Bound(ctx)
 	return ctx, cancel, nil
 }

@@ -1,4 +1,4 @@
-package bot
+package slackapi
 
 import (
 	"context"
@@ -22,21 +22,22 @@ import (
 // SetStatus shows a thread's loading status, or clears it (status ""). A
 // status set reserves its clearing in the tier, as a reaction reserves its
 // removal, so that no status is left up for want of room.
-func (a *API) SetStatus(ctx context.Context, channel, thread, status string, loading []string) error {
-	ctx, release := claimOf(ctx).bound(ctx)
+func (w *Writer) SetStatus(ctx context.Context, channel, thread, status string, loading []string) error {
+	ctx, client, release := w.write(ctx)
 	defer release()
+	a := w.api
 	key := "status/" + channel + "/" + thread
 	if status == "" {
-		if !a.takeRemoval(key) && !a.budget.take(0, "assistant.threads.setStatus") {
+		if !a.takeRemoval(key) && !a.tiers.take(0, "assistant.threads.setStatus") {
 			return handlers.ErrNotShown
 		}
 	} else {
-		if !a.budget.takeTwice("assistant.threads.setStatus") {
+		if !a.tiers.takeTwice("assistant.threads.setStatus") {
 			return handlers.ErrNotShown
 		}
 		a.reserveRemoval(key)
 	}
-	err := a.client.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
+	err := client.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
 		ChannelID: channel, ThreadTS: thread, Status: status, LoadingMessages: loading,
 	})
 	return wrapSlackError("assistant.threads.setStatus", err)
@@ -45,19 +46,20 @@ func (a *API) SetStatus(ctx context.Context, channel, thread, status string, loa
 // SetSession sets a thread's agent session status: "processing" gives the
 // person Slack's Stop button; the end takes the session out of it. As
 // with the status, "processing" reserves the call that ends it.
-func (a *API) SetSession(ctx context.Context, channel, thread, status string) error {
-	ctx, release := claimOf(ctx).bound(ctx)
+func (w *Writer) SetSession(ctx context.Context, channel, thread, status string) error {
+	ctx, client, release := w.write(ctx)
 	defer release()
+	a := w.api
 	key := "session/" + channel + "/" + thread
 	if status == slack.AgentSessionStatusProcessing {
-		if !a.budget.takeTwice("agents.sessions.setStatus") {
+		if !a.tiers.takeTwice("agents.sessions.setStatus") {
 			return handlers.ErrNotShown
 		}
 		a.reserveRemoval(key)
-	} else if !a.takeRemoval(key) && !a.budget.take(0, "agents.sessions.setStatus") {
+	} else if !a.takeRemoval(key) && !a.tiers.take(0, "agents.sessions.setStatus") {
 		return handlers.ErrNotShown
 	}
-	_, err := a.client.SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{
+	_, err := client.SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{
 		Status: status, ChannelID: channel, ThreadTS: thread,
 	})
 	return wrapSlackError("agents.sessions.setStatus", err)
@@ -65,24 +67,30 @@ func (a *API) SetSession(ctx context.Context, channel, thread, status string) er
 
 // SuggestPrompts sets the suggested prompts of a conversation. An agent
 // app gives no thread_ts: Slack's docs say such a call fails silently.
-func (a *API) SuggestPrompts(ctx context.Context, channel, title string, prompts []handlers.Prompt) error {
-	ctx, release := claimOf(ctx).bound(ctx)
+func (w *Writer) SuggestPrompts(ctx context.Context, channel, title string, prompts []handlers.Prompt) error {
+	ctx, client, release := w.write(ctx)
 	defer release()
-	if !a.budget.take(0, "assistant.threads.setSuggestedPrompts") {
+	a := w.api
+	if !a.tiers.take(0, "assistant.threads.setSuggestedPrompts") {
 		return handlers.ErrNotShown
 	}
 	params := slack.AssistantThreadsSetSuggestedPromptsParameters{ChannelID: channel, Title: title}
 	for _, p := range prompts {
 		params.AddPrompt(p.Title, p.Message)
 	}
-	err := a.client.SetAssistantThreadsSuggestedPromptsContext(ctx, params)
+	err := client.SetAssistantThreadsSuggestedPromptsContext(ctx, params)
 	return wrapSlackError("assistant.threads.setSuggestedPrompts", err)
 }
 
 // RespondDownvoted sends the private follow-up to a 👎 through the click's
 // response_url.
-func (a *API) RespondDownvoted(ctx context.Context, responseURL string, d handlers.Downvoted) error {
-	return a.respond(ctx, responseURL, &slack.WebhookMessage{
+func (w *Writer) RespondDownvoted(ctx context.Context, responseURL string, d handlers.Downvoted) error {
+	ctx, _, release, err := w.final(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return w.api.respond(ctx, responseURL, &slack.WebhookMessage{
 		ResponseType: slack.ResponseTypeEphemeral,
 		Text:         d.Text,
 		Blocks:       &slack.Blocks{BlockSet: blocks.Downvoted(d)},

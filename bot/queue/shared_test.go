@@ -1,9 +1,10 @@
-package bot
+package queue
 
 import (
 	"context"
 	"fmt"
-	"reflect"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,9 +12,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/slack-go/slack"
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/visionbot/visionbot/bot/slackapi"
 	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/failure"
@@ -30,6 +34,10 @@ import (
 // that comes back after its requests were taken over. (The bench kills
 // real processes with SIGKILL: docs/benchmarks.md, replicas.)
 
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
 // sharedWait bounds every wait of these tests: a deadline for a stuck
 // test, never a measure of how fast a takeover is.
 const sharedWait = 15 * time.Second
@@ -39,7 +47,7 @@ const sharedWait = 15 * time.Second
 // gate opens; a run cut by its context ends with a notice naming the
 // cause's kind, as the handlers' runs do.
 type gatedFlows struct {
-	api      *API
+	api      *slackapi.API
 	answer   string
 	gate     chan struct{}
 	started  chan handlers.Request
@@ -50,9 +58,9 @@ func newGatedFlows(answer string) *gatedFlows {
 	return &gatedFlows{answer: answer, gate: make(chan struct{}), started: make(chan handlers.Request, 16), finished: make(chan error, 16)}
 }
 
-func (f *gatedFlows) Run(ctx context.Context, r handlers.Request) {
+func (f *gatedFlows) Run(ctx context.Context, r handlers.Request, lease *Lease) {
 	f.started <- r
-	reply := f.api.OpenReply(ctx, handlers.Thread{Channel: r.Channel, TS: r.Thread, User: r.User, Team: r.Team})
+	reply := f.api.For(lease).OpenReply(ctx, handlers.Thread{Channel: r.Channel, TS: r.Thread, User: r.User, Team: r.Team})
 	reply.Append("First words of " + f.answer)
 	select {
 	case <-f.gate:
@@ -63,8 +71,8 @@ func (f *gatedFlows) Run(ctx context.Context, r handlers.Request) {
 	}
 }
 
-func (f *gatedFlows) Interrupted(ctx context.Context, o handlers.Origin, cause error) {
-	f.finished <- f.api.PostReply(ctx, o.Channel, o.Thread, "notice: "+failure.KindOf(cause).String())
+func (f *gatedFlows) Interrupted(ctx context.Context, o handlers.Origin, cause error, lease *Lease) {
+	f.finished <- f.api.For(lease).PostReply(ctx, o.Channel, o.Thread, "notice: "+failure.KindOf(cause).String())
 }
 
 // testReplica is one replica of the shared queue.
@@ -87,10 +95,24 @@ func sharedConfig(claimAfter time.Duration) Config {
 	return cfg
 }
 
+// testToken is the bot token of the Slack emulator in these tests.
+const testToken = "xoxb-queue-test"
+
+// apiOn is a Slack adapter on emu whose answers show in mode, updated
+// every 10 ms: one per replica, as each process has its own.
+func apiOn(emu *slackemu.Server, mode slackapi.StreamMode) *slackapi.API {
+	client := slack.New(testToken, slack.OptionAPIURL(emu.APIURL()))
+	u, _ := url.Parse(emu.URL())
+	files := slackapi.NewDownloader(&http.Client{Timeout: 10 * time.Second}, testToken, []string{u.Scheme + "://" + u.Host})
+	stream := slackapi.DefaultStreamConfig()
+	stream.Mode, stream.Interval = mode, 10*time.Millisecond
+	return slackapi.New(client, files, &http.Client{Timeout: 10 * time.Second}, stream)
+}
+
 // startReplica starts a replica reading srv's queue; mode is how its
 // replies show, hooks see its calls to Redis for the queue. It stops at the test's end, through its shutdown path
 // unless it crashed.
-func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, name string, cfg Config, mode StreamMode, answer string, hooks ...redis.Hook) *testReplica {
+func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, name string, cfg Config, mode slackapi.StreamMode, answer string, hooks ...redis.Hook) *testReplica {
 	t.Helper()
 	store.RouteRedisLogs(zap.NewNop())
 	log := zaptest.NewLogger(t).Named(name)
@@ -99,8 +121,7 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 		t.Fatal(err)
 	}
 	flows := newGatedFlows(answer)
-	flows.api = apiOn(emu)
-	flows.api.stream = filled(StreamConfig{Mode: mode, Interval: 10 * time.Millisecond})
+	flows.api = apiOn(emu, mode)
 	p := newPool(flows, cfg.Workers, cfg.Queue, log)
 	replicas := NewReplicas(store.Link(), name)
 	for _, h := range hooks {
@@ -116,7 +137,7 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 	r.stop = func() {
 		once.Do(func() {
 			q.stopReading()
-			p.stop(0)
+			p.shutdown(0)
 			q.close(ctx)
 			stopJobs()
 			_ = replicas.Close()
@@ -151,7 +172,7 @@ func (r *testReplica) crash(t *testing.T) {
 	r.stop = func() {
 		// What is left of it at the test's end: its workers, which end
 		// once their runs do.
-		r.pool.stop(sharedWait)
+		r.pool.shutdown(sharedWait)
 		r.stopJobs()
 		_ = r.q.r.Close()
 		_ = r.store.Close()
@@ -164,7 +185,7 @@ func redisAndSlack(t *testing.T) (*redistest.Server, *slackemu.Server) {
 	srv := redistest.Start(t)
 	emu := slackemu.New()
 	t.Cleanup(emu.Close)
-	emu.SetBotToken(apiTestToken)
+	emu.SetBotToken(testToken)
 	return srv, emu
 }
 
@@ -209,13 +230,15 @@ func receive[T any](t *testing.T, ch <-chan T, failing string) T {
 
 // waitShown waits until the thread shows something of the answer being
 // written: a stream's first append, or a placeholder's edit.
-func waitShown(t *testing.T, emu *slackemu.Server, mode StreamMode) {
+func waitShown(t *testing.T, emu *slackemu.Server, mode slackapi.StreamMode) {
 	t.Helper()
 	method := "chat.appendStream"
-	if mode == StreamUpdate {
+	if mode == slackapi.StreamUpdate {
 		method = "chat.update"
 	}
-	waitCalls(t, emu, method, 1)
+	if _, err := emu.WaitCalls(method, 1, sharedWait); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // onlyAnswer checks that channel holds exactly one message of the bot,
@@ -262,7 +285,7 @@ func waitQueueEmpty(t *testing.T, srv *redistest.Server) {
 // crashWithAnswerOnScreen starts replica a, has it answer a mention in
 // C1 in mode until its first words show, and crashes it there; the
 // request's takeover waits a second.
-func crashWithAnswerOnScreen(t *testing.T, mode StreamMode) (*redistest.Server, *slackemu.Server, *testReplica, handlers.Request, Config) {
+func crashWithAnswerOnScreen(t *testing.T, mode slackapi.StreamMode) (*redistest.Server, *slackemu.Server, *testReplica, handlers.Request, Config) {
 	t.Helper()
 	srv, emu := redisAndSlack(t)
 	cfg := sharedConfig(time.Second)
@@ -280,7 +303,7 @@ func crashWithAnswerOnScreen(t *testing.T, mode StreamMode) (*redistest.Server, 
 // stream the dead one left open is stopped, or its placeholder edited,
 // and the thread ends with exactly one answer.
 func TestCrashedReplicasRequestIsTakenOver(t *testing.T) {
-	for _, mode := range []StreamMode{StreamNative, StreamUpdate} {
+	for _, mode := range []slackapi.StreamMode{slackapi.StreamNative, slackapi.StreamUpdate} {
 		t.Run(string(mode), func(t *testing.T) {
 			srv, emu, _, req, cfg := crashWithAnswerOnScreen(t, mode)
 			left := shownTS(t, emu, "C1")
@@ -303,7 +326,7 @@ func TestCrashedReplicasRequestIsTakenOver(t *testing.T) {
 			if answer.TS != left {
 				t.Errorf("the answer is message %s, want the one a left, %s", answer.TS, left)
 			}
-			if mode == StreamNative && len(emu.Calls("chat.stopStream")) == 0 {
+			if mode == slackapi.StreamNative && len(emu.Calls("chat.stopStream")) == 0 {
 				t.Error("b never stopped the stream a left open")
 			}
 			waitQueueEmpty(t, srv)
@@ -348,7 +371,7 @@ func shownTS(t *testing.T, emu *slackemu.Server, channel string) string {
 // run's, so it writes nothing, and the answer of the replica that took it
 // over stays the only one.
 func TestSlowReplicaWritesNothingAfterTakeover(t *testing.T) {
-	for _, mode := range []StreamMode{StreamNative, StreamUpdate} {
+	for _, mode := range []slackapi.StreamMode{slackapi.StreamNative, slackapi.StreamUpdate} {
 		t.Run(string(mode), func(t *testing.T) {
 			srv, emu, a, _, cfg := crashWithAnswerOnScreen(t, mode)
 
@@ -386,11 +409,11 @@ func TestStopHandsRequestsBackToTheOthers(t *testing.T) {
 	srv, emu := redisAndSlack(t)
 	// Far beyond the test's waits: only a hand-back can be this quick.
 	cfg := sharedConfig(time.Minute)
-	a := startReplica(t, srv, emu, "a", cfg, StreamNative, "A's answer")
+	a := startReplica(t, srv, emu, "a", cfg, slackapi.StreamNative, "A's answer")
 	submit(t, a, mention(emu, "C1"))
 	waitStarted(t, a)
-	waitShown(t, emu, StreamNative)
-	b := startReplica(t, srv, emu, "b", cfg, StreamNative, "B's answer")
+	waitShown(t, emu, slackapi.StreamNative)
+	b := startReplica(t, srv, emu, "b", cfg, slackapi.StreamNative, "B's answer")
 	b.release()
 
 	a.stop()
@@ -410,10 +433,10 @@ func TestStopHandsRequestsBackToTheOthers(t *testing.T) {
 // requests are done with.
 func TestLastReplicaTellsItsUsers(t *testing.T) {
 	srv, emu := redisAndSlack(t)
-	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamNative, "A's answer")
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), slackapi.StreamNative, "A's answer")
 	submit(t, a, mention(emu, "C1"))
 	waitStarted(t, a)
-	waitShown(t, emu, StreamNative)
+	waitShown(t, emu, slackapi.StreamNative)
 	a.stop()
 	if err := waitFinished(t, a); err != nil {
 		t.Fatalf("the notice: %v", err)
@@ -431,14 +454,14 @@ func TestPoisonRequestGetsOneNoticeAfterItsTries(t *testing.T) {
 	srv, emu := redisAndSlack(t)
 	cfg := sharedConfig(time.Second)
 	cfg.Tries = 2
-	first := startReplica(t, srv, emu, "r0", cfg, StreamUpdate, "never")
+	first := startReplica(t, srv, emu, "r0", cfg, slackapi.StreamUpdate, "never")
 	submit(t, first, mention(emu, "C1"))
 	replicas := []*testReplica{first}
 	for i := range cfg.Tries {
 		r := replicas[i]
 		waitStarted(t, r)
 		r.crash(t)
-		replicas = append(replicas, startReplica(t, srv, emu, fmt.Sprintf("r%d", i+1), cfg, StreamUpdate, "never"))
+		replicas = append(replicas, startReplica(t, srv, emu, fmt.Sprintf("r%d", i+1), cfg, slackapi.StreamUpdate, "never"))
 	}
 	last := replicas[len(replicas)-1]
 	if err := waitFinished(t, last); err != nil {
@@ -453,14 +476,14 @@ func TestPoisonRequestGetsOneNoticeAfterItsTries(t *testing.T) {
 	waitQueueEmpty(t, srv)
 }
 
-// store.Admission refuses what the live replicas can't take on (their workers
+// Admission refuses what the live replicas can't take on (their workers
 // and queues, counted in Redis), and when Redis is down a request runs in
 // the replica that admitted it.
 func TestSharedQueueBoundsAndFallsBack(t *testing.T) {
 	srv, emu := redisAndSlack(t)
 	cfg := sharedConfig(time.Minute)
 	cfg.Workers, cfg.Queue = 1, 1
-	a := startReplica(t, srv, emu, "a", cfg, StreamOff, "A's answer")
+	a := startReplica(t, srv, emu, "a", cfg, slackapi.StreamOff, "A's answer")
 	submit(t, a, mention(emu, "C1"))
 	waitStarted(t, a)
 	submit(t, a, mention(emu, "C2")) // waits in Redis: a has no free worker
@@ -483,69 +506,13 @@ func TestSharedQueueBoundsAndFallsBack(t *testing.T) {
 	}
 }
 
-// Every request admission queues survives the trip through Redis, and the
-// queue knows no kind of Ask that admission never queues. The requests are
-// the ones the decoder makes of real payloads (decodeCases), sorted by
-// admission's own policy: a new Ask that admission queues fails here
-// until askTypes has it, and one that runs beside the queue fails here if
-// askTypes lists it.
-func TestQueuedRequestsRoundTrip(t *testing.T) {
-	roundTrip := func(what string, req handlers.Request) {
-		t.Helper()
-		payload, err := encodeRequest(req)
-		if err != nil {
-			t.Errorf("%s: %v", what, err)
-			return
-		}
-		got, err := decodeRequest(payload)
-		if err != nil {
-			t.Errorf("%s: %v", what, err)
-			return
-		}
-		if !reflect.DeepEqual(got, req) {
-			t.Errorf("%s: %#v came back as %#v", what, req, got)
-		}
-	}
-	d := testDecoder()
-	queued := map[string]bool{}
-	for _, tc := range decodeCases() {
-		req := d.decode(fixtureFrame(t, tc.fixture, tc.edit)).req
-		if req.Ask == nil || policyOf(req.Trigger).beside {
-			continue
-		}
-		queued[reflect.TypeOf(req.Ask).Name()] = true
-		roundTrip(fmt.Sprintf("%s (%s, %T)", tc.name, req.Trigger, req.Ask), req)
-	}
-	for kind := range askTypes() {
-		if !queued[kind] {
-			t.Errorf("askTypes lists %s, which admission never queues", kind)
-		}
-	}
-
-	// Every field filled, where the payloads above leave some empty.
-	origin := handlers.Origin{Trigger: handlers.TriggerSlash, Channel: "C1", Thread: "1.1", Message: "1.2", User: "U1", Team: "T1",
-		ResponseURL: "https://hooks.slack.test/commands/1", TriggerID: "trig"}
-	file := handlers.File{ID: "F1", Name: "a.png", Mimetype: "image/png", Size: 10, Thumbs: []handlers.Thumb{{URL: "u", Width: 1, Height: 2}}}
-	ref := handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1"}}
-	for _, ask := range []handlers.Ask{
-		handlers.Said{Text: "hi", Files: []handlers.File{file}}, handlers.Command{Text: "recipe"},
-		handlers.Submission{UseCase: "recipe", Question: "q", Uploads: []handlers.File{file}, Files: []string{"F2"}},
-		handlers.Rerun{UseCase: "code", Ref: ref}, handlers.Reacted{Emoji: "mag", UseCase: "describe"},
-	} {
-		roundTrip(fmt.Sprintf("%T", ask), handlers.Request{Origin: origin, Ask: ask})
-	}
-	if _, err := decodeRequest(`{"origin":{"Channel":"C1"},"kind":"Unheard","ask":{}}`); err == nil || !strings.Contains(err.Error(), "Unheard") {
-		t.Errorf("an unknown kind: %v", err)
-	}
-}
-
 // threePartAnswer is an answer the thread takes in three messages (the
 // most one answer fills by default): its Finish makes at least three
 // calls to Slack.
 func threePartAnswer() string {
 	var paragraphs []string
 	for _, part := range []string{"one", "two", "three"} {
-		paragraphs = append(paragraphs, "Part "+part+": "+strings.Repeat("words of the answer ", markdownBlockLimit/25))
+		paragraphs = append(paragraphs, "Part "+part+": "+strings.Repeat("words of the answer ", 12000/25))
 	}
 	return strings.Join(paragraphs, "\n\n")
 }
@@ -557,14 +524,14 @@ func threePartAnswer() string {
 func TestFinishOutlastsOneLeaseWhileRenewed(t *testing.T) {
 	srv, emu := redisAndSlack(t)
 	answer := threePartAnswer()
-	parts := splitMarkdown(answer, markdownBlockLimit)
+	parts := strings.Split(answer, "\n\n") // each fits one message, two do not
 	if len(parts) != 3 {
 		t.Fatalf("the answer is %d parts, want 3", len(parts))
 	}
-	a := startReplica(t, srv, emu, "a", sharedConfig(time.Second), StreamNative, answer)
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Second), slackapi.StreamNative, answer)
 	submit(t, a, mention(emu, "C1"))
 	waitStarted(t, a)
-	waitShown(t, emu, StreamNative)
+	waitShown(t, emu, slackapi.StreamNative)
 
 	// Each of the Finish's three calls or more takes half a lease.
 	emu.SetLatency(a.q.lease() / 2)
@@ -595,23 +562,25 @@ func TestFinishOutlastsOneLeaseWhileRenewed(t *testing.T) {
 func TestFinishCutWhenRenewalsStopIsNotAcknowledged(t *testing.T) {
 	srv, emu := redisAndSlack(t)
 	cfg := sharedConfig(time.Second)
-	a := startReplica(t, srv, emu, "a", cfg, StreamNative, "A's answer")
+	a := startReplica(t, srv, emu, "a", cfg, slackapi.StreamNative, "A's answer")
 	submit(t, a, mention(emu, "C1"))
 	waitStarted(t, a)
-	waitShown(t, emu, StreamNative)
+	waitShown(t, emu, slackapi.StreamNative)
 
 	// The Finish's first call gets no answer: only the end of a's lease
 	// can end it. Then a's heartbeats stop.
 	emu.Hang("chat.stopStream", 1)
 	a.release()
-	waitCalls(t, emu, "chat.stopStream", 1)
+	if _, err := emu.WaitCalls("chat.stopStream", 1, sharedWait); err != nil {
+		t.Fatal(err)
+	}
 	a.crash(t)
 	err := waitFinished(t, a)
 	if failure.KindOf(err) != failure.HandedOver {
 		t.Errorf("a's cut Finish = %v, want it handed over", err)
 	}
 
-	b := startReplica(t, srv, emu, "b", cfg, StreamNative, "B's answer")
+	b := startReplica(t, srv, emu, "b", cfg, slackapi.StreamNative, "B's answer")
 	b.release()
 	waitStarted(t, b)
 	if err := waitFinished(t, b); err != nil {
@@ -621,8 +590,8 @@ func TestFinishCutWhenRenewalsStopIsNotAcknowledged(t *testing.T) {
 	waitQueueEmpty(t, srv)
 }
 
-// heldClaim is the one request r holds.
-func heldClaim(t *testing.T, r *testReplica) *claim {
+// heldLease is the lease of the one request r holds.
+func heldLease(t *testing.T, r *testReplica) *Lease {
 	t.Helper()
 	r.q.mu.Lock()
 	defer r.q.mu.Unlock()
@@ -640,10 +609,10 @@ func heldClaim(t *testing.T, r *testReplica) *claim {
 // writes nothing more, and its run ends handed over.
 func TestRecordLetsGoOfARequestTakenOver(t *testing.T) {
 	srv, emu := redisAndSlack(t)
-	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamOff, "A's answer")
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), slackapi.StreamOff, "A's answer")
 	submit(t, a, mention(emu, "C1"))
 	waitStarted(t, a)
-	c := heldClaim(t, a)
+	c := heldLease(t, a)
 
 	// Another replica's run takes the request, as after a takeover.
 	ctx := context.Background()
@@ -653,7 +622,7 @@ func TestRecordLetsGoOfARequestTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.record(ctx, shownMessage{Channel: "C1", Thread: "1.1", TS: "1.2"})
+	c.Record(ctx, []byte(`{"channel":"C1","thread":"1.1","ts":"1.2"}`))
 	if c.lost.Err() == nil {
 		t.Fatal("the run still holds a request Redis gives to another")
 	}
@@ -681,7 +650,7 @@ func TestTrimmedPendingRequestIsDropped(t *testing.T) {
 	}
 	var ids []string
 	for _, channel := range []string{"C1", "C2"} {
-		payload, err := encodeRequest(mention(emu, channel))
+		payload, err := handlers.EncodeRequest(mention(emu, channel))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -699,7 +668,7 @@ func TestTrimmedPendingRequestIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := startReplica(t, srv, emu, "b", sharedConfig(time.Second), StreamOff, "B's answer")
+	b := startReplica(t, srv, emu, "b", sharedConfig(time.Second), slackapi.StreamOff, "B's answer")
 	b.release()
 	if got := waitStarted(t, b); got.Channel != "C2" {
 		t.Fatalf("b ran %s's request, want C2's, the one still in the stream", got.Channel)
@@ -761,10 +730,10 @@ func TestFinishWithinAConfirmedLeaseAsksNoRenewal(t *testing.T) {
 	srv, emu := redisAndSlack(t)
 	renewals := newScriptRuns(renewLua)
 	// The heartbeats renew every 20 s, long after this test.
-	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamNative, "A's answer", renewals)
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), slackapi.StreamNative, "A's answer", renewals)
 	submit(t, a, mention(emu, "C1"))
 	waitStarted(t, a)
-	waitShown(t, emu, StreamNative)
+	waitShown(t, emu, slackapi.StreamNative)
 	a.release()
 	if err := waitFinished(t, a); err != nil {
 		t.Fatalf("a's answer: %v", err)
@@ -781,10 +750,10 @@ func TestFinishWithinAConfirmedLeaseAsksNoRenewal(t *testing.T) {
 // a request another replica took meanwhile.
 func TestFencePastTheConfirmedLeaseAsksRedis(t *testing.T) {
 	srv, emu := redisAndSlack(t)
-	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), StreamOff, "A's answer")
+	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), slackapi.StreamOff, "A's answer")
 	submit(t, a, mention(emu, "C1"))
 	waitStarted(t, a)
-	c := heldClaim(t, a)
+	c := heldLease(t, a)
 	// As if Redis stopped answering a for a while: its lease went on on
 	// trust, past the one Redis last confirmed.
 	c.mu.Lock()

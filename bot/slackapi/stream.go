@@ -1,4 +1,4 @@
-package bot
+package slackapi
 
 import (
 	"context"
@@ -62,15 +62,9 @@ func (m *StreamMode) UnmarshalText(text []byte) error {
 	return fmt.Errorf("%q is not native (Slack's streaming), update (edit a message as the answer grows) or off (post the whole answer)", text)
 }
 
-// finishTimeout bounds the calls that end an answer (stopping its stream,
-// the final edit, the last posts): they run on a context of their own, so
-// that an answer ended by a shutdown or a job's deadline leaves no open
-// stream and no placeholder behind.
-const finishTimeout = 15 * time.Second
-
 // liveCallTimeout bounds each call that shows an answer while it is being
 // written: Finish and Fail wait for the one under way, within
-// finishTimeout, before they make the final ones.
+// handlers.FinishTimeout, before they make the final ones.
 const liveCallTimeout = 5 * time.Second
 
 // placeholder is what an answer shows in update mode until the model's
@@ -93,12 +87,12 @@ const streamMargin = 1000
 // goroutine makes every Slack call of the answer until Finish or Fail, so
 // Append never waits for Slack and the calls for one message never overlap.
 //
-// A request of the shared queue writes within its claim's lease, records
+// A request of the shared queue writes within its lease, records
 // the message it opens for a run that may take it over, and takes over
 // the message an earlier run of it left: a stream still open is stopped,
 // and the message edited into this run's answer instead of a second one.
-func (a *API) OpenReply(ctx context.Context, to handlers.Thread) handlers.Reply {
-	r := a.newReply(ctx, to)
+func (w *Writer) OpenReply(ctx context.Context, to handlers.Thread) handlers.Reply {
+	r := w.newReply(to)
 	if r.cfg.Mode == StreamOff {
 		close(r.done)
 		return r
@@ -107,15 +101,16 @@ func (a *API) OpenReply(ctx context.Context, to handlers.Thread) handlers.Reply 
 	return r
 }
 
-func (a *API) newReply(ctx context.Context, to handlers.Thread) *reply {
+func (w *Writer) newReply(to handlers.Thread) *reply {
+	a := w.api
 	r := &reply{
-		api:   a,
-		to:    to,
-		cfg:   a.stream,
-		claim: claimOf(ctx),
-		wake:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		api:  a,
+		w:    w,
+		to:   to,
+		cfg:  a.stream,
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
 	}
 	r.limit = max(a.replyLimit-streamMargin, a.replyLimit/2)
 	return r
@@ -127,9 +122,8 @@ type reply struct {
 	to    handlers.Thread
 	cfg   StreamConfig
 	limit int // bytes shown while streaming; the rest waits for Finish
-	// claim is the hold of the request's replica on it; nil outside the
-	// shared queue.
-	claim *claim
+	// w writes for the request, within its lease.
+	w *Writer
 
 	wake chan struct{} // capacity 1: Append's nudge never blocks
 	stop chan struct{} // closed by the first Finish or Fail
@@ -185,7 +179,7 @@ type replyMessage struct {
 	started    time.Time // when the stream was started
 	next       time.Time // no flush before this
 	// finalBooked is when a placeholder booked its final edit in the
-	// budget; zero when none did.
+	// tier; zero when none did.
 	finalBooked time.Time
 }
 
@@ -214,13 +208,13 @@ func (r *reply) Append(text string) {
 }
 
 // Finish makes the thread show the whole answer, on a context of its own
-// (see finishTimeout). When the answer is longer than MaxParts messages,
+// (see handlers.FinishTimeout). When the answer is longer than MaxParts messages,
 // snippets go into the thread as files between its parts and the note:
 // they hold what was cut. An answer the thread takes whole shares none,
 // since its code is all there already, and each file would cost Slack
 // calls and stay in the workspace for nothing.
 func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Footer, snippets ...handlers.Snippet) (err error) {
-	ctx, done, err := r.ending(ctx)
+	ctx, c, done, err := r.ending(ctx)
 	if done == nil {
 		return err
 	}
@@ -228,16 +222,16 @@ func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Fo
 	parts := splitMarkdown(markdown, r.api.replyLimit)
 	most := max(r.cfg.MaxParts, 1)
 	if len(parts) <= most {
-		return r.complete(ctx, parts, footer)
+		return r.complete(ctx, c, parts, footer)
 	}
 	// While the answer streamed, no more than its first part was shown
 	// (see limit), so every mode cuts it here alike: its first parts, then
 	// the note, with the footer under it as the thread's last message.
-	if err := r.complete(ctx, parts[:most], nil); err != nil {
+	if err := r.complete(ctx, c, parts[:most], nil); err != nil {
 		return err
 	}
-	shared, shareErr := r.api.shareSnippets(ctx, r.to, snippets)
-	if err := r.post(ctx, []string{cutNoteFor(shared)}, footer); err != nil {
+	shared, shareErr := r.api.shareSnippets(ctx, c, r.to, snippets)
+	if err := r.post(ctx, c, []string{cutNoteFor(shared)}, footer); err != nil {
 		return err
 	}
 	if shareErr != nil {
@@ -249,12 +243,12 @@ func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Fo
 // Fail is Finish with the notice as the answer: whatever was shown that the
 // notice does not start with is replaced.
 func (r *reply) Fail(ctx context.Context, notice string) (err error) {
-	ctx, done, err := r.ending(ctx)
+	ctx, c, done, err := r.ending(ctx)
 	if done == nil {
 		return err
 	}
 	defer done(&err)
-	return r.complete(ctx, splitMarkdown(notice, r.api.replyLimit), nil)
+	return r.complete(ctx, c, splitMarkdown(notice, r.api.replyLimit), nil)
 }
 
 // Stopped ends an answer its person stopped with Slack's Stop button. Slack
@@ -263,7 +257,7 @@ func (r *reply) Fail(ctx context.Context, notice string) (err error) {
 // shows, with note under it; with nothing shown yet, note replaces the
 // placeholder or is posted.
 func (r *reply) Stopped(ctx context.Context, note string) (err error) {
-	ctx, done, err := r.ending(ctx)
+	ctx, c, done, err := r.ending(ctx)
 	if done == nil {
 		return err
 	}
@@ -275,38 +269,38 @@ func (r *reply) Stopped(ctx context.Context, note string) (err error) {
 	switch m.phase {
 	case streaming:
 		m.streamOpen = false
-		return r.post(ctx, []string{note}, nil)
+		return r.post(ctx, c, []string{note}, nil)
 	case editing, frozen:
 		if m.streamOpen {
-			_ = r.stopStream(ctx)
+			_ = r.stopStream(ctx, c)
 		}
 		text := note
 		if m.shown != "" {
 			text = m.shown + "\n\n" + note
 		}
-		return r.replace(ctx, splitMarkdown(text, r.api.replyLimit), nil)
+		return r.replace(ctx, c, splitMarkdown(text, r.api.replyLimit), nil)
 	}
-	return r.post(ctx, []string{note}, nil)
+	return r.post(ctx, c, []string{note}, nil)
 }
 
 // ending starts the one ending of the reply (Finish, Fail or Stopped): on a
-// context of its own (see finishTimeout), once the writer's last call is
-// done, and within the request's claim on the shared queue. done releases
-// them and puts, in front of the ending's error, why the claim was lost
+// context of its own (see handlers.FinishTimeout), once the writer's last call is
+// done, and fenced by the request's lease. done releases
+// them and puts, in front of the ending's error, why the lease was lost
 // if it was; it is nil when there is nothing to write: another ending ran
-// (err nil), or the claim or the wait failed (err says which).
-func (r *reply) ending(ctx context.Context) (_ context.Context, done func(err *error), err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+// (err nil), or the lease or the wait failed (err says which).
+func (r *reply) ending(ctx context.Context) (_ context.Context, _ *slack.Client, done func(err *error), err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlers.FinishTimeout)
 	if ok, err := r.end(ctx); !ok {
 		cancel()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	ctx, release, err := r.claim.fenced(ctx)
+	ctx, c, release, err := r.w.final(ctx)
 	if err != nil {
 		cancel()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return ctx, func(err *error) { *err = r.claim.cause(*err); release(); cancel() }, nil
+	return ctx, c, func(err *error) { *err = r.w.lease.Cause(*err); release(); cancel() }, nil
 }
 
 // end stops the goroutine and waits for the call it may be making. It
@@ -341,12 +335,12 @@ func (r *reply) run(ctx context.Context) {
 		return // ended before anything could be shown: Finish posts
 	}
 	live := context.WithoutCancel(ctx)
-	call := func(do func(context.Context)) {
+	call := func(do func(context.Context, *slack.Client)) {
 		callCtx, cancel := context.WithTimeout(live, liveCallTimeout)
 		defer cancel()
-		callCtx, release := r.claim.bound(callCtx)
+		callCtx, c, release := r.w.write(callCtx)
 		defer release()
-		do(callCtx)
+		do(callCtx, c)
 	}
 	call(r.open)
 
@@ -407,8 +401,8 @@ func (r *reply) pending() bool {
 // open starts the message: the one an earlier run of the request left, a
 // native stream, or else a placeholder to edit. When both fail there is no
 // message and Finish posts the answer.
-func (r *reply) open(ctx context.Context) {
-	if r.takeOver(ctx) {
+func (r *reply) open(ctx context.Context, c *slack.Client) {
+	if r.takeOver(ctx, c) {
 		return
 	}
 	dm := strings.HasPrefix(r.to.Channel, "D")
@@ -416,15 +410,15 @@ func (r *reply) open(ctx context.Context) {
 	canStream := dm || (r.to.User != "" && r.to.Team != "")
 	// A stream needs its start and its stop within Slack's Tier 2; without
 	// room for both it is not started.
-	if r.cfg.Mode == StreamNative && canStream && r.api.budget.take(0, "chat.startStream", "chat.stopStream") {
+	if r.cfg.Mode == StreamNative && canStream && r.api.tiers.take(0, "chat.startStream", "chat.stopStream") {
 		opts := []slack.MsgOption{slack.MsgOptionTS(r.to.TS)}
 		if !dm {
 			opts = append(opts, slack.MsgOptionRecipientUserID(r.to.User), slack.MsgOptionRecipientTeamID(r.to.Team))
 		}
 		started := r.api.now()
-		if _, ts, err := r.api.client.StartStreamContext(ctx, r.to.Channel, opts...); err == nil {
+		if _, ts, err := c.StartStreamContext(ctx, r.to.Channel, opts...); err == nil {
 			r.msg = replyMessage{phase: streaming, ts: ts, streamOpen: true, started: started}
-			r.claim.record(ctx, r.shown(true))
+			r.w.record(ctx, r.shown(true))
 			return
 		}
 	}
@@ -432,7 +426,7 @@ func (r *reply) open(ctx context.Context) {
 	// that edit now. When the minute has no room for it, the answer is
 	// posted whole at the end instead.
 	booked := r.api.now()
-	if !r.api.budget.take(0, "chat.update") {
+	if !r.api.tiers.take(0, "chat.update") {
 		return
 	}
 	// The placeholder's block id is this reply's own, so that a
@@ -441,15 +435,15 @@ func (r *reply) open(ctx context.Context) {
 	r.placeholderID = "vb-wait|" + rand.Text()
 	// Recorded before it is posted: a run that takes the request over
 	// after a crash in the post looks for it by its block id.
-	r.claim.record(ctx, r.shown(false))
-	_, ts, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
+	r.w.record(ctx, r.shown(false))
+	_, ts, err := c.PostMessageContext(ctx, r.to.Channel,
 		slack.MsgOptionTS(r.to.TS), unfurlsOff(),
 		slack.MsgOptionText(notificationText(placeholder), false),
 		slack.MsgOptionBlocks(slack.NewMarkdownBlock(r.placeholderID, placeholder)))
 	switch {
 	case err == nil:
 		r.msg = replyMessage{phase: editing, ts: ts, finalBooked: booked}
-		r.claim.record(ctx, r.shown(false))
+		r.w.record(ctx, r.shown(false))
 	case slackErrorCode(err) == "":
 		// A 5xx or a lost response: the placeholder may be in the thread
 		// with a ts this reply never learnt. Finish looks for it.
@@ -457,7 +451,7 @@ func (r *reply) open(ctx context.Context) {
 	}
 }
 
-// shown is what the reply shows, for the claim's record.
+// shown is what the reply shows, for the lease's record.
 func (r *reply) shown(stream bool) shownMessage {
 	return shownMessage{Channel: r.to.Channel, Thread: r.to.TS, TS: r.msg.ts, Stream: stream, Block: r.placeholderID}
 }
@@ -467,8 +461,8 @@ func (r *reply) shown(stream bool) shownMessage {
 // (a stopped stream is an ordinary message of the bot, which chat.update
 // edits), and a placeholder whose post seemed to fail is looked for at
 // the end by its block id. It reports whether there was one.
-func (r *reply) takeOver(ctx context.Context) bool {
-	left := r.claim.takeLeft(r.to.Channel, r.to.TS)
+func (r *reply) takeOver(ctx context.Context, c *slack.Client) bool {
+	left := r.w.takeLeft(r.to.Channel, r.to.TS)
 	if left == nil {
 		return false
 	}
@@ -479,26 +473,26 @@ func (r *reply) takeOver(ctx context.Context) bool {
 	}
 	r.msg = replyMessage{phase: editing, ts: left.TS, streamOpen: left.Stream}
 	if left.Stream {
-		_ = r.stopStream(ctx)
+		_ = r.stopStream(ctx, c)
 	}
-	r.claim.record(ctx, r.shown(false))
+	r.w.record(ctx, r.shown(false))
 	return true
 }
 
 // flush shows what was appended since the last flush.
-func (r *reply) flush(ctx context.Context) {
+func (r *reply) flush(ctx context.Context, c *slack.Client) {
 	text := r.visible()
 	now := r.api.now()
 	if r.msg.phase == streaming && now.Sub(r.msg.started) >= r.cfg.MaxAge {
-		r.toUpdate(ctx)
+		r.toUpdate(ctx, c)
 	}
 	switch r.msg.phase {
 	case streaming:
-		if !r.api.budget.take(r.later(laterAppendReserve), "chat.appendStream") {
+		if !r.api.tiers.take(r.later(laterAppendReserve), "chat.appendStream") {
 			r.msg.next = now.Add(r.cfg.Interval) // coalesced into a later append
 			return
 		}
-		_, _, err := r.api.client.AppendStreamContext(ctx, r.to.Channel, r.msg.ts,
+		_, _, err := c.AppendStreamContext(ctx, r.to.Channel, r.msg.ts,
 			slack.MsgOptionMarkdownText(text[len(r.msg.shown):]))
 		var limited *slack.RateLimitedError
 		switch {
@@ -509,29 +503,29 @@ func (r *reply) flush(ctx context.Context) {
 			r.msg.next = now.Add(max(limited.RetryAfter, r.cfg.Interval))
 		default:
 			// Whether the text got in is unknown: an edit shows it all.
-			r.toUpdate(ctx)
-			r.edit(ctx, text, now)
+			r.toUpdate(ctx, c)
+			r.edit(ctx, c, text, now)
 		}
 	case editing:
-		r.edit(ctx, text, now)
+		r.edit(ctx, c, text, now)
 	}
 }
 
 // toUpdate ends the stream and carries on with chat.update on the same
 // message: a stopped stream is an ordinary message of the bot.
-func (r *reply) toUpdate(ctx context.Context) {
-	_ = r.stopStream(ctx)
+func (r *reply) toUpdate(ctx context.Context, c *slack.Client) {
+	_ = r.stopStream(ctx, c)
 	r.msg.phase = editing
 	r.msg.shown = ""
 }
 
 // edit shows text in the message while the answer is being written.
-func (r *reply) edit(ctx context.Context, text string, now time.Time) {
-	if !r.api.budget.take(r.later(laterEditReserve), "chat.update") {
+func (r *reply) edit(ctx context.Context, c *slack.Client, text string, now time.Time) {
+	if !r.api.tiers.take(r.later(laterEditReserve), "chat.update") {
 		r.msg.next = now.Add(r.cfg.Interval) // coalesced into a later edit
 		return
 	}
-	_, _, _, err := r.api.client.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(text, nil)...)
+	_, _, _, err := c.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(text, nil)...)
 	var limited *slack.RateLimitedError
 	switch {
 	case err == nil:
@@ -546,8 +540,8 @@ func (r *reply) edit(ctx context.Context, text string, now time.Time) {
 	}
 }
 
-func (r *reply) stopStream(ctx context.Context, opts ...slack.MsgOption) error {
-	_, _, err := r.api.client.StopStreamContext(ctx, r.to.Channel, r.msg.ts, opts...)
+func (r *reply) stopStream(ctx context.Context, c *slack.Client, opts ...slack.MsgOption) error {
+	_, _, err := c.StopStreamContext(ctx, r.to.Channel, r.msg.ts, opts...)
 	if err == nil || slackErrorCode(err) == "message_not_in_streaming_state" {
 		r.msg.streamOpen = false
 	}
@@ -555,12 +549,12 @@ func (r *reply) stopStream(ctx context.Context, opts ...slack.MsgOption) error {
 }
 
 // complete makes the thread show exactly parts, the footer under the last.
-func (r *reply) complete(ctx context.Context, parts []string, footer *handlers.Footer) error {
+func (r *reply) complete(ctx context.Context, c *slack.Client, parts []string, footer *handlers.Footer) error {
 	m := &r.msg
 	if m.phase == unopened {
 		// No message of its own (streaming off, or none could be opened):
 		// one an earlier run left still takes the answer.
-		r.takeOver(ctx)
+		r.takeOver(ctx, c)
 	}
 	if m.phase == streaming && strings.HasPrefix(parts[0], m.shown) {
 		var opts []slack.MsgOption
@@ -570,21 +564,21 @@ func (r *reply) complete(ctx context.Context, parts []string, footer *handlers.F
 		if len(parts) == 1 && footer != nil {
 			opts = append(opts, slack.MsgOptionBlocks(blocks.Footer(footer)...))
 		}
-		if r.stopStream(ctx, opts...) == nil {
-			return r.post(ctx, parts[1:], footer)
+		if r.stopStream(ctx, c, opts...) == nil {
+			return r.post(ctx, c, parts[1:], footer)
 		}
 	}
 	if m.streamOpen {
-		_ = r.stopStream(ctx)
+		_ = r.stopStream(ctx, c)
 	}
 	if m.phase == lost {
 		r.findPlaceholder(ctx)
 	}
 	switch m.phase {
 	case unopened, lost:
-		return r.post(ctx, parts, footer)
+		return r.post(ctx, c, parts, footer)
 	}
-	return r.replace(ctx, parts, footer)
+	return r.replace(ctx, c, parts, footer)
 }
 
 // findPlaceholder looks in the thread for this reply's placeholder, which
@@ -592,7 +586,7 @@ func (r *reply) complete(ctx context.Context, parts []string, footer *handlers.F
 // answer replaces it rather than leaving "Looking at your photo…" above it
 // for good. The placeholder is known by its block id.
 func (r *reply) findPlaceholder(ctx context.Context) {
-	msgs, _, _, err := r.api.client.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+	msgs, _, _, err := r.api.read.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
 		ChannelID: r.to.Channel, Timestamp: r.to.TS, Limit: 200,
 	})
 	if err != nil {
@@ -611,7 +605,7 @@ func (r *reply) findPlaceholder(ctx context.Context) {
 // replace edits the message to show the first part and posts the others.
 // An edit can be repeated safely, so it also repairs a stream whose end is
 // unknown; a post cannot, so one is made only once the edit surely failed.
-func (r *reply) replace(ctx context.Context, parts []string, footer *handlers.Footer) error {
+func (r *reply) replace(ctx context.Context, c *slack.Client, parts []string, footer *handlers.Footer) error {
 	var under *handlers.Footer
 	if len(parts) == 1 {
 		under = footer
@@ -619,30 +613,30 @@ func (r *reply) replace(ctx context.Context, parts []string, footer *handlers.Fo
 	if r.api.now().Sub(r.msg.finalBooked) >= time.Minute {
 		// Not booked by a placeholder (a stream that turned into edits),
 		// or booked in a window that has passed: counted now.
-		r.api.budget.force("chat.update")
+		r.api.tiers.force("chat.update")
 	}
 	err := retryRateLimited(ctx, func() error {
-		_, _, _, err := r.api.client.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(parts[0], under)...)
+		_, _, _, err := c.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(parts[0], under)...)
 		return err
 	})
 	if err == nil {
-		return r.post(ctx, parts[1:], footer)
+		return r.post(ctx, c, parts[1:], footer)
 	}
 	if slackErrorCode(err) != "" {
-		return r.post(ctx, parts, footer)
+		return r.post(ctx, c, parts, footer)
 	}
 	return wrapSlackError("chat.update", err)
 }
 
 // post posts parts in the thread, the footer under the last.
-func (r *reply) post(ctx context.Context, parts []string, footer *handlers.Footer) error {
+func (r *reply) post(ctx context.Context, c *slack.Client, parts []string, footer *handlers.Footer) error {
 	for i, part := range parts {
 		var under *handlers.Footer
 		if i == len(parts)-1 {
 			under = footer
 		}
 		err := retryRateLimited(ctx, func() error {
-			_, _, err := r.api.client.PostMessageContext(ctx, r.to.Channel,
+			_, _, err := c.PostMessageContext(ctx, r.to.Channel,
 				append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS), unfurlsOff()}, markdownMessage(part, under)...)...)
 			return err
 		})

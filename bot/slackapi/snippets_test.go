@@ -1,4 +1,4 @@
-package bot
+package slackapi
 
 import (
 	"context"
@@ -148,7 +148,7 @@ func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
 			emu.Fail("files.completeUploadExternal", 1, http.StatusInternalServerError, nil, "oops")
 		}, "files.completeUploadExternal", nil},
 		{"no room in the tier", func(api *API, _ *slackemu.Server) {
-			for api.budget.take(0, "files.completeUploadExternal") {
+			for api.tiers.take(0, "files.completeUploadExternal") {
 			}
 		}, "skipped", handlers.ErrNotShown},
 	}
@@ -160,7 +160,7 @@ func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
 			api.replyLimit = limit
 			tt.setup(api, emu)
 			th := replyThread(emu, "C1")
-			r := api.OpenReply(context.Background(), th)
+			r := api.For(Unleased{}).OpenReply(context.Background(), th)
 			r.Append(answer)
 			waitCalls(t, emu, "chat.update", 1)
 			err := r.Finish(context.Background(), answer, replyFooter(), snippets...)

@@ -1,4 +1,4 @@
-package bot
+package slackapi
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func TestLostPlaceholder(t *testing.T) {
 			root := emu.AddMessage(channel, map[string]any{"text": "a photo", "user": "U1"})
 			var others int
 			if tt.other {
-				other := api.OpenReply(ctx, handlers.Thread{Channel: channel, TS: root, User: "U2", Team: "T1"})
+				other := api.For(Unleased{}).OpenReply(ctx, handlers.Thread{Channel: channel, TS: root, User: "U2", Team: "T1"})
 				if _, err := emu.WaitCalls("chat.postMessage", 1, 10*time.Second); err != nil {
 					t.Fatal(err)
 				}
@@ -47,7 +47,7 @@ func TestLostPlaceholder(t *testing.T) {
 				others = 1
 			}
 			tt.fault(emu)
-			r := api.OpenReply(ctx, handlers.Thread{Channel: channel, TS: root, User: "U1", Team: "T1"})
+			r := api.For(Unleased{}).OpenReply(ctx, handlers.Thread{Channel: channel, TS: root, User: "U1", Team: "T1"})
 			if _, err := emu.WaitCalls("chat.postMessage", 1+others, 10*time.Second); err != nil {
 				t.Fatal(err)
 			}

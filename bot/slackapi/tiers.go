@@ -1,11 +1,11 @@
-package bot
+package slackapi
 
 import (
 	"sync"
 	"time"
 )
 
-// budget keeps the bot's calls to each Slack method within that method's
+// tiers keeps the bot's calls to each Slack method within that method's
 // rate tier for the workspace, counting the calls of the last minute. Calls
 // that only make an answer appear sooner (stream appends, live edits,
 // progress reactions) ask first and are coalesced or skipped when the
@@ -18,24 +18,24 @@ import (
 // least, since another may have started meanwhile; it never takes the
 // whole tier for itself. Its own calls are always counted here too, so
 // that its share knows the minute's calls it made through Redis.
-type budget struct {
+type tiers struct {
 	mu     sync.Mutex
 	now    func() time.Time
 	limits map[string]int
 	calls  map[string][]time.Time // per method, the last minute's calls, oldest first
-	shared sharedTiers            // nil: this process is the whole app
+	shared SharedTiers            // nil: this process is the whole app
 }
 
-// sharedTiers counts the calls of every replica of the app against the
+// SharedTiers counts the calls of every replica of the app against the
 // tiers: Replicas, in Redis.
-type sharedTiers interface {
-	// take records a call of each method and reports true when every one
+type SharedTiers interface {
+	// Take records a call of each method and reports true when every one
 	// has room beyond reserve in the last minute; it records nothing when
 	// one has not. With limits nil it records the calls whatever the
 	// budget. An error is a count not made.
-	take(limits map[string]int, reserve int, methods []string) (bool, error)
-	// count is how many replicas were alive when last seen; 0 for none.
-	count() int
+	Take(limits map[string]int, reserve int, methods []string) (bool, error)
+	// Count is how many replicas were alive when last seen; 0 for none.
+	Count() int
 }
 
 // slackTiers are the per-minute rates of the methods the bot calls while
@@ -70,16 +70,16 @@ const (
 	laterEditReserve   = 25 // half of chat.update's minute
 )
 
-func newBudget(limits map[string]int, now func() time.Time) *budget {
-	return &budget{now: now, limits: limits, calls: map[string][]time.Time{}}
+func newTiers(limits map[string]int, now func() time.Time) *tiers {
+	return &tiers{now: now, limits: limits, calls: map[string][]time.Time{}}
 }
 
 // take records a call of each method (a method named twice, two calls)
 // and reports true when every one of them has room in the last minute,
 // beyond reserve calls kept back; it records nothing when one has not.
-func (b *budget) take(reserve int, methods ...string) bool {
+func (b *tiers) take(reserve int, methods ...string) bool {
 	if b.shared != nil {
-		ok, err := b.shared.take(b.limits, reserve, methods)
+		ok, err := b.shared.Take(b.limits, reserve, methods)
 		if err == nil {
 			if ok {
 				b.record(methods...)
@@ -110,42 +110,42 @@ func (b *budget) take(reserve int, methods ...string) bool {
 
 // share is how many replicas this one shares the tiers with while it
 // counts alone: 1 without replicas.
-func (b *budget) share() int {
+func (b *tiers) share() int {
 	if b.shared == nil {
 		return 1
 	}
-	return max(b.shared.count(), 2)
+	return max(b.shared.Count(), 2)
 }
 
 // takeTwice records two calls of method when the minute has room for both:
 // one now, and the one that will take down what it puts up (take counts a
 // method named twice as two calls).
-func (b *budget) takeTwice(method string) bool {
+func (b *tiers) takeTwice(method string) bool {
 	return b.take(0, method, method)
 }
 
-// force records a call made whatever the budget: the final answer.
-func (b *budget) force(method string) {
+// force records a call made whatever the tier: the final answer.
+func (b *tiers) force(method string) {
 	if b.shared != nil {
-		_, _ = b.shared.take(nil, 0, []string{method})
+		_, _ = b.shared.Take(nil, 0, []string{method})
 	}
 	b.record(method)
 }
 
-func (b *budget) record(methods ...string) {
+func (b *tiers) record(methods ...string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.recordLocked(b.now(), methods...)
 }
 
-func (b *budget) recordLocked(now time.Time, methods ...string) {
+func (b *tiers) recordLocked(now time.Time, methods ...string) {
 	for _, m := range methods {
 		b.calls[m] = append(b.recent(m, now), now)
 	}
 }
 
 // recent drops the calls older than a minute and returns the rest.
-func (b *budget) recent(method string, now time.Time) []time.Time {
+func (b *tiers) recent(method string, now time.Time) []time.Time {
 	calls := b.calls[method]
 	i := 0
 	for i < len(calls) && now.Sub(calls[i]) >= time.Minute {

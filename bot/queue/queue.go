@@ -1,0 +1,124 @@
+// Package queue runs admitted requests: a bounded pool of workers behind
+// this process's own queue, and, with replicas, a Redis stream every
+// replica's workers read, where each run holds a Lease on its request.
+// The pool and the shared queue stay together: the shared queue reads
+// only as many requests as the pool has free workers, and hands them to
+// those workers directly.
+package queue
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/visionbot/visionbot/handlers"
+)
+
+// Config sizes the queue. Start from DefaultConfig: the zero value of a
+// field is its own setting (no queue, no grace), not a default.
+type Config struct {
+	Workers    int           // requests answered at once
+	Queue      int           // requests waiting beyond those
+	JobTimeout time.Duration // how long one request may run
+	// ShutdownGrace is how long running requests may finish after a
+	// shutdown begins; then they are told to ask again, or handed back
+	// to the other replicas.
+	ShutdownGrace time.Duration
+	// ClaimAfter is how long a request held by a replica that stopped
+	// renewing its lease (it crashed, hung or lost Redis) waits before
+	// another replica takes it over. Each replica renews its leases three
+	// times as often.
+	ClaimAfter time.Duration
+	// Tries is how many runs a request of the shared queue gets before its
+	// user is told it failed: each run ended by a crash is one; a hand-back
+	// at a shutdown is none.
+	Tries int
+}
+
+// DefaultConfig is what the queue runs with unless configured otherwise:
+// the one place these defaults are written.
+func DefaultConfig() Config {
+	return Config{
+		Workers:       16,
+		Queue:         256,
+		JobTimeout:    3 * time.Minute,
+		ShutdownGrace: 30 * time.Second,
+		ClaimAfter:    15 * time.Second,
+		Tries:         3,
+	}
+}
+
+// Queue is where admission puts requests, and what runs them.
+type Queue struct {
+	cfg    Config
+	log    *zap.Logger
+	pool   *pool
+	shared *sharedQueue // nil without replicas
+}
+
+// New is a queue running requests through flows; with replicas (nil for
+// none) the requests go through Redis, for any replica to run.
+func New(flows Flows, replicas *Replicas, log *zap.Logger, cfg Config) *Queue {
+	q := &Queue{cfg: cfg, log: log, pool: newPool(flows, cfg.Workers, cfg.Queue, log)}
+	if replicas != nil {
+		q.shared = newSharedQueue(replicas, q.pool, log, cfg)
+		q.pool.shared = q.shared
+	}
+	return q
+}
+
+// Start runs the workers, and with replicas the heartbeats and the reads
+// of the shared queue, until Shutdown. Requests run on ctx: it should
+// outlive the shutdown's grace, so that a shutdown does not cut an answer
+// in half.
+func (q *Queue) Start(ctx context.Context) {
+	q.pool.start(ctx, q.cfg.JobTimeout)
+	if q.shared != nil {
+		q.shared.start(ctx)
+	}
+}
+
+// Submit queues a request, or reports false at once when the queue is
+// full: its user is then told the bot is busy. With replicas, a Redis
+// that fails puts the request in this process's queue.
+func (q *Queue) Submit(ctx context.Context, req handlers.Request) bool {
+	if q.shared != nil {
+		return q.shared.submit(ctx, req)
+	}
+	return q.pool.submit(ctx, req)
+}
+
+// Beside runs a short request (a modal that must open within Slack's three
+// seconds, a vote, the Home tab) beside the workers, within its own
+// bound; beyond it the request is dropped and logged.
+func (q *Queue) Beside(what string, req handlers.Request) { q.pool.runBeside(what, req) }
+
+// Notify runs a short notice to a user (busy, refused) on a few goroutines
+// of its own; beyond their queue it is dropped and logged.
+func (q *Queue) Notify(what string, notice func(context.Context)) { q.pool.notify(what, notice) }
+
+// Load is how many requests run now and how many wait for a worker.
+func (q *Queue) Load() (running, queued int) { return q.pool.load() }
+
+// Shutdown reads no more requests, lets the queued and running ones finish
+// within the grace, then ends the others: each tells its user to ask
+// again, or, with other replicas alive, goes back to them. It returns once
+// every request ended, and logs how.
+func (q *Queue) Shutdown(ctx context.Context) {
+	if q.shared != nil {
+		q.shared.stopReading()
+	}
+	switch {
+	case q.pool.shutdown(q.cfg.ShutdownGrace):
+	case q.pool.handBack.Load():
+		q.log.Info("shutdown grace ended with requests still running: they were handed back to the other replicas",
+			zap.Duration("grace", q.cfg.ShutdownGrace))
+	default:
+		q.log.Warn("shutdown grace ended with requests still running: their users were told to ask again",
+			zap.Duration("grace", q.cfg.ShutdownGrace))
+	}
+	if q.shared != nil {
+		q.shared.close(ctx)
+	}
+}
