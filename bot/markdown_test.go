@@ -54,3 +54,72 @@ func TestSplitMarkdown(t *testing.T) {
 		})
 	}
 }
+
+// An answer's fence line can be longer than a message: a prompt hidden in
+// a photo can ask the model for one. The split must still make parts
+// Slack takes, few of them, each taking its share of the answer, however
+// the fence line is made.
+func TestSplitMarkdownLongFenceLine(t *testing.T) {
+	code := strings.Repeat("fmt.Println(\"x\")\n", 700) // about 12 KB
+	letters := strings.Repeat("abcdefghij", 2000)       // 20,000 bytes
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{"a language longer than a message", "```" + letters + "\n" + code + "```\n\nDone."},
+		{"a fence line that is the whole answer", "```" + strings.Repeat(letters, 2)[:32<<10]},
+		{"an info string of many words", "```" + strings.Repeat("go ", 7000) + "\n" + code + "```"},
+		{"a backtick run longer than a message", strings.Repeat("`", 20000) + "\n" + code},
+		{"a fence line of multibyte letters", "```" + strings.Repeat("é", 10000) + "\n" + code + "```"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parts := splitMarkdown(tt.in, markdownBlockLimit)
+			// Every part takes at least a third of a message of the
+			// answer: a 32 KB answer is a handful of parts.
+			if bound := 3*len(tt.in)/markdownBlockLimit + 1; len(parts) > bound {
+				t.Fatalf("%d parts for %d bytes, want at most %d", len(parts), len(tt.in), bound)
+			}
+			for i, p := range parts {
+				if len(p) > markdownBlockLimit {
+					t.Errorf("part %d has %d bytes, over Slack's %d", i, len(p), markdownBlockLimit)
+				}
+				if !utf8.ValidString(p) {
+					t.Errorf("part %d is not valid UTF-8", i)
+				}
+				if _, open := openFence(p); open && i < len(parts)-1 {
+					t.Errorf("part %d ends inside a code block", i)
+				}
+			}
+		})
+	}
+}
+
+// A code block cut in two reopens with its backticks and language, as
+// long as they are a fence's and a language's: never with more of the
+// model's line than that.
+func TestOpenFence(t *testing.T) {
+	tests := []struct {
+		name, text, line string
+		open             bool
+	}{
+		{"a language", "Intro\n```go\nx := 1", "```go", true},
+		{"a closed block", "```go\nx := 1\n```\nOutro", "", false},
+		{"no language", "```\nx", "```", true},
+		{"an indented fence", "1. Step\n   ```sh\n   ls", "```sh", true},
+		{"words after the language", "````python title=main.py\nx", "````python", true},
+		{"a language of signs", "```c++\nint x;", "```c++", true},
+		{"a long language", "```" + strings.Repeat("a", 21) + "\nx", "```", true},
+		{"a language longer than a message", "```" + strings.Repeat("abcdefghij", 2000), "```", true},
+		{"markup for a language", "```<b>go</b>\nx", "```", true},
+		{"a long backtick run", strings.Repeat("`", 50) + "go\nx", "``````````go", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, open := openFence(tt.text)
+			if open != tt.open || (open && f.line() != tt.line) {
+				t.Errorf("openFence = %q, %v; want %q, %v", f.line(), open, tt.line, tt.open)
+			}
+		})
+	}
+}
