@@ -148,7 +148,7 @@ func (a *API) PostReply(ctx context.Context, channel, threadTS, markdown string)
 	}
 	defer release()
 	r := a.newReply(ctx, handlers.Thread{Channel: channel, TS: threadTS})
-	return c.cause(r.complete(ctx, splitMarkdown(markdown, a.replyLimit), nil))
+	return c.cause(r.complete(ctx, splitMarkdown(markdown, a.replyLimit, allParts), nil))
 }
 
 // PostMessage posts markdown at the top of a channel.

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -23,13 +24,17 @@ const notificationLimit = 3000
 // the line that opened it (see openFence), so an answer of n bytes is at
 // most about 2n/limit parts. A limit too small to close and reopen a fence
 // (under 43 bytes: maxFenceRun and maxFenceTag) cuts them as any text.
-func splitMarkdown(s string, limit int) []string {
+//
+// It stops at most parts (at least one), leaving the rest of s out: an
+// answer is cut at MAX_ANSWER_PARTS messages, and what the thread does not
+// take is not split. The parts it makes are the same either way.
+func splitMarkdown(s string, limit, most int) []string {
 	if len(s) <= limit {
 		return []string{s}
 	}
 	var parts []string
 	reopen := "" // the fence line to open the next part with
-	for len(s) > 0 {
+	for len(s) > 0 && len(parts) < max(most, 1) {
 		if len(reopen)+len(s) <= limit {
 			parts = append(parts, reopen+s)
 			break
@@ -156,6 +161,11 @@ func fenceTag(word string) bool {
 	}
 	return true
 }
+
+// allParts is splitMarkdown's most for the bot's own words (a notice, the
+// help, what a stopped answer showed and its note), which it knows to be
+// short: all of them are posted.
+const allParts = math.MaxInt
 
 // notificationText is the plain fallback of a markdown message.
 func notificationText(markdown string) string {

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -24,7 +25,7 @@ func TestSplitMarkdown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			parts := splitMarkdown(tt.in, tt.limit)
+			parts := splitMarkdown(tt.in, tt.limit, allParts)
 			if tt.parts > 0 && len(parts) != tt.parts {
 				t.Errorf("parts = %d, want %d", len(parts), tt.parts)
 			}
@@ -74,7 +75,7 @@ func TestSplitMarkdownLongFenceLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			parts := splitMarkdown(tt.in, markdownBlockLimit)
+			parts := splitMarkdown(tt.in, markdownBlockLimit, allParts)
 			// Every part takes at least a third of a message of the
 			// answer: a 32 KB answer is a handful of parts.
 			if bound := 3*len(tt.in)/markdownBlockLimit + 1; len(parts) > bound {
@@ -119,6 +120,37 @@ func TestOpenFence(t *testing.T) {
 			f, open := openFence(tt.text)
 			if open != tt.open || (open && f.line() != tt.line) {
 				t.Errorf("openFence = %q, %v; want %q, %v", f.line(), open, tt.line, tt.open)
+			}
+		})
+	}
+}
+
+// An answer is cut at MAX_ANSWER_PARTS messages: the split stops at the
+// parts asked for, the same parts a whole split starts with, however long
+// the answer.
+func TestSplitMarkdownStopsAtMost(t *testing.T) {
+	huge := strings.Repeat("Some prose, then code.\n\n```go\n"+strings.Repeat("x := 1\n", 500)+"```\n\n", 300) // about 1 MB
+	tests := []struct {
+		name  string
+		in    string
+		most  int
+		parts int
+	}{
+		{"a huge answer, the default cap", huge, 3 + 1, 4},
+		{"a huge answer, one part", huge, 1, 1},
+		{"no cap below one part", huge, 0, 1},
+		{"an answer under the cap", strings.Repeat("word ", 5000), 4, 3},
+		{"a long fence line", "```" + strings.Repeat("abcdefghij", 100000), 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parts := splitMarkdown(tt.in, markdownBlockLimit, tt.most)
+			if len(parts) != tt.parts {
+				t.Fatalf("%d parts, want %d", len(parts), tt.parts)
+			}
+			all := splitMarkdown(tt.in, markdownBlockLimit, allParts)
+			if !slices.Equal(parts, all[:len(parts)]) {
+				t.Error("the parts are not the first parts of the whole split")
 			}
 		})
 	}

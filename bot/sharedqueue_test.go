@@ -556,7 +556,7 @@ func threePartAnswer() string {
 func TestFinishOutlastsOneLeaseWhileRenewed(t *testing.T) {
 	srv, emu := redisAndSlack(t)
 	answer := threePartAnswer()
-	parts := splitMarkdown(answer, markdownBlockLimit)
+	parts := splitMarkdown(answer, markdownBlockLimit, allParts)
 	if len(parts) != 3 {
 		t.Fatalf("the answer is %d parts, want 3", len(parts))
 	}
