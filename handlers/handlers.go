@@ -34,6 +34,12 @@ type File struct {
 	// Access is "check_file_info" for Slack Connect stubs that carry no
 	// URLs: the real object must be fetched with files.info.
 	Access string
+	// User is who uploaded the file.
+	User string
+	// SharedIn are the conversations Slack lists the file as shared in
+	// (files.info: channels, groups, ims and the keys of shares); only a
+	// file read with files.info says it.
+	SharedIn []string
 }
 
 // Thumb is one of Slack's thumbnails (thumb_720, thumb_1024, …).
