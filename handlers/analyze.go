@@ -31,7 +31,7 @@ func (h *Handler) said(ctx context.Context, j *job, s Said) {
 		j.end(err, "help")
 		return
 	}
-	text, viewed, hasRef := h.viewedRef(s.Text, j.where.User)
+	text, viewed, hasRef := h.viewedRef(s.Text, j.where)
 	uc, question, named := h.catalog.Named(text)
 	if !named {
 		uc, question = h.catalog.Default(), strings.TrimSpace(text)
