@@ -327,6 +327,18 @@ func photo(id string) File {
 	}
 }
 
+// sharedIn is f as files.info says it, shared in those conversations.
+func sharedIn(f File, conversations ...string) File {
+	f.SharedIn = conversations
+	return f
+}
+
+// uploadedBy is f uploaded by user.
+func uploadedBy(f File, user string) File {
+	f.User = user
+	return f
+}
+
 func thumbURL(id string, size int) string {
 	return fmt.Sprintf("https://files.slack.com/files-tmb/T1-%s-abc/photo_%d.jpg", id, size)
 }

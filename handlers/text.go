@@ -71,6 +71,9 @@ func (h *Handler) inputMessage(kind failure.Kind, detail string, err error) (str
 		return fmt.Sprintf("That prompt has expired: a prompt about the message you're viewing works for %s. "+
 			"To ask about it, open the message again with my Messages tab open and pick a fresh prompt.",
 			humanDuration(h.cfg.RefLifetime)), true
+	case failure.NotShared:
+		return "I can't look at that image here: it isn't shared in this conversation, so not everyone here may see it. " +
+			"Share the image in this conversation and try again.", true
 	}
 	return "", false
 }

@@ -183,5 +183,6 @@ func (h *Handler) answerViewed(ctx context.Context, j *job, v viewed) {
 		j.fail(ctx, failure.Errorf("read the message viewed", failure.NoImage, "", nil))
 		return
 	}
-	h.answer(ctx, j, conversation{files: msg.Files})
+	// The message is in another conversation than the DM answered in.
+	h.answer(ctx, j, conversation{files: msg.Files, elsewhere: true})
 }

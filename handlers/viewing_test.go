@@ -142,3 +142,75 @@ func flipLast(ref string) string {
 	}
 	return ref[:len(ref)-1] + string(last)
 }
+
+// Files that did not come with the conversation's own messages (an
+// answer's footer names them by id) are read again, for a rerun or a
+// follow-up, only where they may be shown: Slack lists them as shared in
+// that conversation, the person asking uploaded them, or the conversation
+// is that person's DM with the bot. Otherwise the request is refused as a
+// whole, saying why, and none of its files is downloaded.
+func TestFilesFromElsewhereAreReadOnlyWhereShared(t *testing.T) {
+	const root = "1700000000.000100"
+	inC1 := sharedIn(photo("F1"), "C1")
+	onlyPrivate := uploadedBy(sharedIn(photo("F1"), "G9"), "U2")
+	tests := []struct {
+		name     string
+		followUp bool // a mention in the thread, else "Try another use case"
+		channel  string
+		user     string
+		files    []File
+		answered bool
+	}{
+		{"a rerun about a photo shared here", false, "C1", "U1", []File{inC1}, true},
+		{"a rerun about a photo shared only in a private channel", false, "C1", "U1", []File{onlyPrivate}, false},
+		{"a rerun about a form's upload, by its uploader", false, "C1", "U1", []File{uploadedBy(photo("F1"), "U1")}, true},
+		{"a rerun about a form's upload, by someone else", false, "C1", "U3", []File{uploadedBy(photo("F1"), "U1")}, false},
+		{"a rerun in the person's DM about a photo from elsewhere", false, "D1", "U1", []File{sharedIn(photo("F1"), "C7")}, true},
+		{"a rerun about two photos, one not shared here", false, "C1", "U1",
+			[]File{inC1, uploadedBy(sharedIn(photo("F2"), "G9"), "U2")}, false},
+		{"a follow-up about a photo shared here", true, "C1", "U1", []File{inC1}, true},
+		{"a follow-up about a photo shared only in a private channel", true, "C1", "U3", []File{onlyPrivate}, false},
+		{"a follow-up in the person's DM about a photo from elsewhere", true, "D1", "U1", []File{sharedIn(photo("F1"), "C7")}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeSlack()
+			s.files = map[string]File{}
+			for _, f := range tt.files {
+				s.files[f.ID] = f
+				s.data[thumbURL(f.ID, 720)] = testJPEG(t)
+			}
+			ids := fileIDs(tt.files)
+			s.thread = []Message{
+				{TS: root, User: "U1", Text: "<@UBOT> recipe"},
+				{TS: "1700000000.000200", User: "UBOT", BotID: "BBOT", Text: "A recipe.", Answer: &AnswerRef{UseCase: "recipe", Files: ids}},
+			}
+			m := &fakeModel{chunks: []string{"More."}}
+			cfg := DefaultConfig()
+			cfg.BotUserID = "UBOT"
+			h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+			req := Request{Origin: Origin{Trigger: TriggerRerun, Channel: tt.channel, Thread: root, User: tt.user},
+				Ask: Rerun{UseCase: "nutrition", Ref: AnswerRef{UseCase: "recipe", Files: ids, Thread: root}}}
+			if tt.followUp {
+				req = mention(Message{Channel: tt.channel, TS: "1700000000.000300", ThreadTS: root, User: tt.user, Text: "and the wine?"})
+			}
+			h.Run(context.Background(), req)
+
+			if answered := len(m.got) == 1; answered != tt.answered {
+				t.Fatalf("answered: %v, want %v; replies %+v", answered, tt.answered, s.replies)
+			}
+			if len(s.replies) != 1 || s.replies[0].thread != root {
+				t.Fatalf("replies = %+v, want one in the thread", s.replies)
+			}
+			if tt.answered {
+				return
+			}
+			if len(s.downloaded) != 0 {
+				t.Errorf("downloaded %v for a conversation they are not shared in", s.downloaded)
+			}
+			if text := s.replies[0].text; !strings.Contains(text, "isn't shared in this conversation") || strings.Contains(text, "F2") {
+				t.Errorf("refusal %q, want one that says the image isn't shared here, and names none", text)
+			}
+		})
+	}
+}

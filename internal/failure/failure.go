@@ -31,6 +31,9 @@ const (
 	// ExpiredRef is a suggested prompt's reference to a message, made for
 	// this person and DM, picked after its lifetime.
 	ExpiredRef
+	// NotShared is a file from elsewhere (one an answer's footer names)
+	// that Slack does not list as shared in the conversation answered in.
+	NotShared
 
 	// Slack.
 
@@ -91,6 +94,7 @@ var names = map[Kind]string{
 	Internal: "internal", NoImage: "no_image", UnsupportedFile: "unsupported_file",
 	SVG: "svg", TooLarge: "too_large", CorruptImage: "corrupt_image",
 	ForeignHost: "foreign_host", QuestionTooLong: "question_too_long", ExpiredRef: "expired_ref",
+	NotShared:  "not_shared",
 	FilesScope: "files_scope", FileUnavailable: "file_unavailable",
 	NotInChannel: "not_in_channel", MissingScope: "missing_scope",
 	SlackAuth: "slack_auth", Archived: "archived",
