@@ -44,7 +44,8 @@ type decoder struct {
 // name the user's own team (user_team, the author's team, user.team_id):
 // an envelope's team_id is the workspace the event happened in, which in
 // Slack Connect is not the user's. Where no such field exists (reactions,
-// slash commands), Team stays "" for admission to look up.
+// slash commands), Team stays "" for admission to look up. That team_id
+// (a payload's team.id) is the request's Workspace.
 func (d decoder) decode(evt socketmode.Event) decoded {
 	switch evt.Type {
 	case socketmode.EventTypeEventsAPI:
@@ -61,7 +62,7 @@ func (d decoder) decode(evt socketmode.Event) decoded {
 		return decoded{
 			req: handlers.Request{
 				Origin: handlers.Origin{Trigger: handlers.TriggerSlash, Channel: sc.ChannelID, User: sc.UserID,
-					ResponseURL: sc.ResponseURL, TriggerID: sc.TriggerID},
+					Workspace: sc.TeamID, ResponseURL: sc.ResponseURL, TriggerID: sc.TriggerID},
 				Ask: handlers.Command{Text: sc.Text},
 			},
 			seen: []string{envelopeKey(evt.Request)},
@@ -74,6 +75,7 @@ func (d decoder) decode(evt socketmode.Event) decoded {
 		d := d.interaction(cb)
 		if d.ignored == "" {
 			d.seen = []string{envelopeKey(evt.Request)}
+			d.req.Origin.Workspace = cb.Team.ID
 		}
 		return d
 	}
@@ -93,17 +95,23 @@ func (d decoder) event(ev slackevents.EventsAPIEvent) decoded {
 	if cb != nil && cb.EventID != "" {
 		eventKey = "event:" + cb.EventID
 	}
+	inWorkspace := func(d decoded) decoded {
+		if d.req.Ask != nil && cb != nil {
+			d.req.Origin.Workspace = cb.TeamID
+		}
+		return d
+	}
 	switch inner := ev.InnerEvent.Data.(type) {
 	case *slackevents.AppMentionEvent:
-		return d.mention(inner, innerTeam(cb), eventKey)
+		return inWorkspace(d.mention(inner, innerTeam(cb), eventKey))
 	case *slackevents.MessageEvent:
-		return d.directMessage(inner, eventKey)
+		return inWorkspace(d.directMessage(inner, eventKey))
 	case *slackevents.ReactionAddedEvent:
-		return d.reaction(inner, eventKey)
+		return inWorkspace(d.reaction(inner, eventKey))
 	case *slackevents.AppHomeOpenedEvent:
-		return d.appHome(inner)
+		return inWorkspace(d.appHome(inner))
 	case *slackevents.AppContextChangedEvent:
-		return d.contextChanged(inner, eventKey)
+		return inWorkspace(d.contextChanged(inner, eventKey))
 	case *slackevents.AgentSessionStoppedEvent:
 		if inner.Channel == "" || inner.ThreadTimestamp == "" {
 			return ignore("a Stop that names no thread")

@@ -264,6 +264,43 @@ func testDecoder() decoder {
 
 // Decoding is one pure function from an envelope to a request or a reason
 // to ignore it, checked here on real payloads.
+// Every request names the workspace it happened in: its envelope's
+// team_id (an interaction's team.id), whoever's team its person is of.
+func TestDecodeNamesTheWorkspace(t *testing.T) {
+	d := testDecoder()
+	named := map[socketmode.EventType]bool{}
+	defer func() {
+		for _, kind := range []socketmode.EventType{socketmode.EventTypeEventsAPI, socketmode.EventTypeInteractive, socketmode.EventTypeSlashCommand} {
+			if !named[kind] {
+				t.Errorf("no %s request named its workspace", kind)
+			}
+		}
+	}()
+	for _, tt := range decodeCases() {
+		evt := fixtureFrame(t, tt.fixture, tt.edit)
+		got := d.decode(evt)
+		if got.req.Ask == nil {
+			continue
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			var payload struct {
+				TeamID string `json:"team_id"`
+				Team   struct {
+					ID string `json:"id"`
+				} `json:"team"`
+			}
+			if err := json.Unmarshal(evt.Request.Payload, &payload); err != nil {
+				t.Fatal(err)
+			}
+			want := firstOf(payload.TeamID, payload.Team.ID)
+			if got.req.Origin.Workspace != want {
+				t.Errorf("workspace %q, want the envelope's %q", got.req.Origin.Workspace, want)
+			}
+			named[evt.Type] = named[evt.Type] || want != ""
+		})
+	}
+}
+
 func TestDecode(t *testing.T) {
 	d := testDecoder()
 	for _, tt := range decodeCases() {

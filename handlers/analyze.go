@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,7 +32,7 @@ func (h *Handler) said(ctx context.Context, j *job, s Said) {
 		j.end(err, "help")
 		return
 	}
-	text, viewed, hasRef := h.viewedRef(s.Text, j.where.User)
+	text, viewed, hasRef := h.viewedRef(s.Text, j.where)
 	uc, question, named := h.catalog.Named(text)
 	if !named {
 		uc, question = h.catalog.Default(), strings.TrimSpace(text)
@@ -170,23 +171,32 @@ func (h *Handler) newestPhotoOf(ctx context.Context, j *job) (Message, error) {
 // resolveFiles completes Slack Connect stubs with files.info, keeps the
 // images, and bounds their count; left is how many more images the
 // message holds beyond that bound. A message whose files are none of them
-// images gets an error that names what it was given.
-func (h *Handler) resolveFiles(ctx context.Context, j *job, files []File) (images []File, left int, err error) {
+// images gets an error that names what it was given. Files from elsewhere
+// (conv.elsewhere) are read with files.info first, and any that may not be
+// shown in the conversation (mayShow) refuses the whole request: an answer
+// about fewer images than were asked about would mislead, and naming the
+// one left out would tell what it is.
+func (h *Handler) resolveFiles(ctx context.Context, j *job, conv conversation) (images []File, left int, err error) {
+	files := conv.files
+	check := conv.elsewhere && !isDM(j.where.Channel)
 	var firstRefused error
 	for i, f := range files {
 		if len(images) == h.cfg.MaxImages {
 			left = len(imageCandidates(files[i:], len(files)))
 			break
 		}
-		if f.Access == "check_file_info" {
+		if check || f.Access == "check_file_info" {
 			err := j.timed(func() error {
 				var err error
 				f, err = h.slack.Files.FileInfo(ctx, f.ID)
 				return err
 			})
 			if err != nil {
-				return nil, 0, fmt.Errorf("files.info %s: %w", f.ID, err)
+				return nil, 0, fmt.Errorf("files.info %s: %w", files[i].ID, err)
 			}
+		}
+		if check && !mayShow(f, j.where) {
+			return nil, 0, failure.Errorf("check file "+f.ID+" is shared in "+j.where.Channel, failure.NotShared, "", nil)
 		}
 		if err := checkDeclaredType(f); err != nil {
 			if firstRefused == nil {
@@ -208,6 +218,10 @@ func (h *Handler) resolveFiles(ctx context.Context, j *job, files []File) (image
 // conversation is what a request sends to the model.
 type conversation struct {
 	files []File // the images, not yet resolved or downloaded
+	// elsewhere says the files did not come with the messages of the
+	// conversation answered in (a footer's file ids, a viewed message's
+	// files): each is read only if it may be shown there (mayShow).
+	elsewhere bool
 	// later are the turns after the first (the images and the use case's
 	// prompt) in a follow-up; the last is the new question.
 	later []vision.Turn
@@ -217,12 +231,27 @@ type conversation struct {
 	question string
 }
 
+// mayShow reports whether a file that did not come with the messages of
+// o's conversation may be read for an answer there: Slack lists it as
+// shared in that conversation, or the person asking uploaded it (a form's
+// upload is shared nowhere, and is theirs to show). f must come from
+// files.info, which alone says where a file is shared.
+func mayShow(f File, o Origin) bool {
+	return slices.Contains(f.SharedIn, o.Channel) || (f.User != "" && f.User == o.User)
+}
+
+// isDM reports whether channel is a DM with the bot (Slack's DM ids start
+// with D): only its one person reads what the bot answers there, and the
+// files of their own answers, or of a reference made for them alone, are
+// theirs to see again.
+func isDM(channel string) bool { return strings.HasPrefix(channel, "D") }
+
 // answer opens the reply in the thread, then downloads the images and asks
 // the model while it opens, and streams the answer into it.
 func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 	w := j.where
 	j.reply = h.slack.Poster.OpenReply(ctx, Thread{Channel: w.Channel, TS: w.Thread, User: w.User, Team: w.Team})
-	files, left, err := h.resolveFiles(ctx, j, conv.files)
+	files, left, err := h.resolveFiles(ctx, j, conv)
 	if err != nil {
 		j.fail(ctx, err)
 		return

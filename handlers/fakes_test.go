@@ -47,6 +47,7 @@ type fakeSlack struct {
 	opened   []*fakeReply
 	posted   []reply            // top-level messages
 	messages map[string]Message // by ts, for Message
+	read     []string           // the ts of every message read with Message
 	forms    []Form
 	formErr  error
 	homes    map[string]Home
@@ -141,6 +142,7 @@ func (f *fakeSlack) PostMessage(_ context.Context, channel, markdown string) (st
 func (f *fakeSlack) Message(_ context.Context, _, ts string) (Message, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.read = append(f.read, ts)
 	m, ok := f.messages[ts]
 	if !ok {
 		return Message{}, failure.Errorf("conversations.replies", failure.FileUnavailable, "", nil)
@@ -323,6 +325,18 @@ func photo(id string) File {
 			{URL: thumbURL(id, 480), Width: 480, Height: 360},
 		},
 	}
+}
+
+// sharedIn is f as files.info says it, shared in those conversations.
+func sharedIn(f File, conversations ...string) File {
+	f.SharedIn = conversations
+	return f
+}
+
+// uploadedBy is f uploaded by user.
+func uploadedBy(f File, user string) File {
+	f.User = user
+	return f
 }
 
 func thumbURL(id string, size int) string {

@@ -52,7 +52,7 @@ func (h *Handler) followUp(msgs []Message, m inThread, uc prompts.UseCase, quest
 		}
 	}
 	if !th.answered || text == "" {
-		return conversation{files: files, useCase: uc, question: question}, true
+		return conversation{files: files, elsewhere: th.fromAnswer, useCase: uc, question: question}, true
 	}
 	question = ""
 	if th.byPerson {
@@ -64,7 +64,7 @@ func (h *Handler) followUp(msgs []Message, m inThread, uc prompts.UseCase, quest
 	later := h.boundHistory(h.turnsAfter(before[th.anchor+1:]))
 	// The new message's length was checked before (checkQuestion).
 	later = append(later, vision.Turn{Role: vision.RoleUser, Text: text})
-	return conversation{files: files, later: later, useCase: uc, question: question}, true
+	return conversation{files: files, elsewhere: th.fromAnswer, later: later, useCase: uc, question: question}, true
 }
 
 // thread is what a follow-up needs of the messages before it.
@@ -77,8 +77,11 @@ type thread struct {
 	files    []File
 	anchor   int
 	byPerson bool
-	answered bool   // the bot answered in the thread: this is a follow-up
-	useCase  string // the thread's use case: its latest answer's, or the one a person named; "" for none
+	// fromAnswer says the files are those the bot's answer names, from
+	// its footer, rather than the thread's own.
+	fromAnswer bool
+	answered   bool   // the bot answered in the thread: this is a follow-up
+	useCase    string // the thread's use case: its latest answer's, or the one a person named; "" for none
 }
 
 // readThread reads a thread's images and its use case. Before the bot has
@@ -113,7 +116,7 @@ func (h *Handler) readThread(before []Message, taken int) thread {
 		for i := len(before) - 1; i >= 0; i-- {
 			if ref := before[i].Answer; ref != nil && h.ours(before[i]) && len(ref.Files) > 0 {
 				th.anchor = i - 1 // the answer itself is the first model turn
-				th.files = stubs(ref.Files)
+				th.files, th.fromAnswer = stubs(ref.Files), true
 				break
 			}
 		}

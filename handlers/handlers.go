@@ -34,6 +34,12 @@ type File struct {
 	// Access is "check_file_info" for Slack Connect stubs that carry no
 	// URLs: the real object must be fetched with files.info.
 	Access string
+	// User is who uploaded the file.
+	User string
+	// SharedIn are the conversations Slack lists the file as shared in
+	// (files.info: channels, groups, ims and the keys of shares); only a
+	// file read with files.info says it.
+	SharedIn []string
 }
 
 // Thumb is one of Slack's thumbnails (thumb_720, thumb_1024, …).
@@ -191,6 +197,10 @@ type Config struct {
 	// carry, so that a typed reference can't make the bot read a message
 	// the person may not see. Replicas share it.
 	RefKey []byte
+	// RefLifetime is how long such a reference is honoured: the prompts
+	// are picked right away, and an older one is refused with a word to
+	// open the message again.
+	RefLifetime time.Duration
 	// Stops lets a person's Stop reach their request; nil for none.
 	Stops Stops
 	// MaxQuestion bounds a question's length in characters: a longer one
@@ -267,6 +277,7 @@ func DefaultConfig() Config {
 		MaxQuestion:     2000,
 		MaxHistoryTurns: 12,
 		MaxHistoryChars: 24000,
+		RefLifetime:     15 * time.Minute,
 		Backend:         "the Gemini API",
 	}
 }

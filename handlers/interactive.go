@@ -131,7 +131,9 @@ func (h *Handler) uploadIntro(user string, uc prompts.UseCase, files []File) str
 }
 
 // rerun answers the same images again with the use case chosen in the menu
-// under an earlier answer: a new answer in the same thread.
+// under an earlier answer: a new answer in the same thread. The footer
+// names the images by id, so each is read only if it may be shown where
+// the menu was used.
 func (h *Handler) rerun(ctx context.Context, j *job, r Rerun) {
 	j.ask(h.useCaseNamed(r.UseCase), "")
 	files := stubs(r.Ref.Files)
@@ -140,7 +142,7 @@ func (h *Handler) rerun(ctx context.Context, j *job, r Rerun) {
 		return
 	}
 	ctx = j.startProgress(ctx)
-	h.answer(ctx, j, conversation{files: files})
+	h.answer(ctx, j, conversation{files: files, elsewhere: true})
 }
 
 // vote counts and logs a vote. A 👍 is thanked privately; a 👎 gets a

@@ -113,7 +113,7 @@ func TestFollowUps(t *testing.T) {
 				{TS: "1700000000.000200", User: "UBOT", BotID: "BBOT", Text: "```html\n<div/>\n```",
 					Answer: &AnswerRef{UseCase: "code", Files: []string{"F9"}}},
 			},
-			files:    map[string]File{"F9": photo("F9")},
+			files:    map[string]File{"F9": uploadedBy(photo("F9"), "U1")}, // the form's upload, shared nowhere
 			wantUC:   "code",
 			wantRole: []vision.Role{vision.RoleUser, vision.RoleModel, vision.RoleUser},
 			wantLast: "in React please",
@@ -420,7 +420,7 @@ func TestSlashWithoutARecentPhotoOpensTheUploadForm(t *testing.T) {
 
 func TestRerunAndFeedback(t *testing.T) {
 	s := newFakeSlack()
-	s.files = map[string]File{"F1": photo("F1"), "F2": photo("F2")}
+	s.files = map[string]File{"F1": sharedIn(photo("F1"), "C1"), "F2": sharedIn(photo("F2"), "C1")}
 	s.data[thumbURL("F1", 720)] = testJPEG(t)
 	s.data[thumbURL("F2", 720)] = testJPEG(t)
 	m := &fakeModel{chunks: []string{"Calories: 600."}}

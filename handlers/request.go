@@ -35,6 +35,10 @@ type Origin struct {
 	// Team is the user's own team, which in Slack Connect is not always
 	// the bot's: "" until the Slack side has looked it up.
 	Team string
+	// Workspace is the workspace the request happened in (its envelope's
+	// team_id): the one a DM with the bot belongs to, whoever's team the
+	// person is of.
+	Workspace string
 	// ResponseURL and TriggerID are the private route back to the user,
 	// where the trigger gave one (a command, a shortcut, a click, a form):
 	// a private message, and a modal within three seconds.

@@ -67,6 +67,13 @@ func (h *Handler) inputMessage(kind failure.Kind, detail string, err error) (str
 		n, _ := strconv.Atoi(detail)
 		return fmt.Sprintf("Your question is %s characters; I take up to %s. Shorten it and ask again.",
 			thousands(n), thousands(h.cfg.MaxQuestion)), true
+	case failure.ExpiredRef:
+		return fmt.Sprintf("That prompt has expired: a prompt about the message you're viewing works for %s. "+
+			"To ask about it, open the message again with my Messages tab open and pick a fresh prompt.",
+			humanDuration(h.cfg.RefLifetime)), true
+	case failure.NotShared:
+		return "I can't look at that image here: it isn't shared in this conversation, so not everyone here may see it. " +
+			"Share the image in this conversation and try again.", true
 	}
 	return "", false
 }
@@ -297,6 +304,12 @@ func humanBytes(n int64) string {
 }
 
 func humanDuration(d time.Duration) string {
+	if d < time.Hour && d%time.Minute == 0 {
+		if d == time.Minute {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	}
 	h := d.Hours()
 	if h == float64(int(h)) {
 		if h == 1 {

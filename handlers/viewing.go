@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/visionbot/visionbot/internal/failure"
 )
@@ -53,7 +55,7 @@ func (h *Handler) viewing(ctx context.Context, j *job, v Viewing) {
 			return err
 		})
 		if err == nil && msg.BotID == "" && !h.ours(msg) && hasImageCandidate(msg.Files) {
-			prompts, outcome = h.aboutMessage(v, j.where.User), "prompts_for_photo"
+			prompts, outcome = h.aboutMessage(v, j.where), "prompts_for_photo"
 		}
 	}
 	err := j.timed(func() error {
@@ -62,10 +64,11 @@ func (h *Handler) viewing(ctx context.Context, j *job, v Viewing) {
 	j.end(failed(err), outcome)
 }
 
-// aboutMessage are the prompts about the message v: each names a use case
-// and carries a signed reference to the message, which said reads back.
-func (h *Handler) aboutMessage(v Viewing, user string) []Prompt {
-	ref := h.messageRef(v.Channel, v.TS, user)
+// aboutMessage are the prompts about the message v, for the person and
+// the DM of o: each names a use case and carries a signed reference to the
+// message, which said reads back.
+func (h *Handler) aboutMessage(v Viewing, o Origin) []Prompt {
+	ref := h.messageRef(o, viewed{channel: v.Channel, ts: v.TS, expires: h.now().Add(h.cfg.RefLifetime)})
 	out := h.suggestions()
 	for i, p := range out {
 		out[i] = Prompt{Title: p.Title + " (the photo you're viewing)", Message: p.Message + " " + ref}
@@ -73,28 +76,51 @@ func (h *Handler) aboutMessage(v Viewing, user string) []Prompt {
 	return out
 }
 
-// messageRef is a link to the message and a signature that binds it to
-// the person: a prompt's message arrives as text the person could have
-// typed, and a reference they typed must not make the bot read a message
-// they can't see.
-func (h *Handler) messageRef(channel, ts, user string) string {
-	return fmt.Sprintf("https://slack.com/archives/%s/p%s #%s", channel, strings.Replace(ts, ".", "", 1), h.refSignature(channel, ts, user))
+// refVersion names what a reference's signature covers; a reference of
+// another version does not verify.
+const refVersion = "v2"
+
+// refSigLen is how many hex digits of the signature a reference carries
+// (64 bits: a forger gets one try per message sent, each seen by the bot).
+const refSigLen = 16
+
+// messageRef is a link to the message v, then, after "#", the reference's
+// expiry (Unix seconds) and a signature that binds it to the DM it is made
+// for, dm: a prompt's message arrives as text the person could have typed
+// or pasted anywhere, and a reference must make the bot read that message
+// only in that DM (its channel, its workspace), for that person, for a
+// short while.
+func (h *Handler) messageRef(dm Origin, v viewed) string {
+	expiry := strconv.FormatInt(v.expires.Unix(), 10)
+	return fmt.Sprintf("https://slack.com/archives/%s/p%s #%s.%s", v.channel, strings.Replace(v.ts, ".", "", 1),
+		expiry, h.refSignature(dm, v.channel, v.ts, expiry))
 }
 
-func (h *Handler) refSignature(channel, ts, user string) string {
+// refSignature signs a reference to channel/ts, made for dm's person in
+// dm's channel and workspace, that expires at expiry.
+func (h *Handler) refSignature(dm Origin, channel, ts, expiry string) string {
 	mac := hmac.New(sha256.New, h.cfg.RefKey)
-	mac.Write([]byte(channel + "\x00" + ts + "\x00" + user))
-	return hex.EncodeToString(mac.Sum(nil))[:16]
+	for _, field := range []string{refVersion, dm.Channel, dm.Workspace, dm.User, channel, ts, expiry} {
+		mac.Write([]byte(field))
+		mac.Write([]byte{0})
+	}
+	return hex.EncodeToString(mac.Sum(nil))[:refSigLen]
 }
 
-// viewed is a message a suggested prompt referred to.
-type viewed struct{ channel, ts string }
+// viewed is a message a suggested prompt referred to, and when the
+// reference stops being honoured.
+type viewed struct {
+	channel, ts string
+	expires     time.Time
+}
 
 // viewedRef finds a signed reference to a message in text (written by
-// messageRef, and sent back by Slack as "<link> #signature"), checks that
-// it was made for this person, and returns text without it. A reference
-// whose signature does not match is left in the text, unread.
-func (h *Handler) viewedRef(text, user string) (rest string, v viewed, ok bool) {
+// messageRef, and sent back by Slack as "<link> #expiry.signature"), checks,
+// in constant time, that it was made for the DM, the workspace and the
+// person of here, and returns text without it. A reference whose signature
+// does not match is left in the text, unread: pasted elsewhere, it is text
+// like any other. Whether it has expired is the caller's to check.
+func (h *Handler) viewedRef(text string, here Origin) (rest string, v viewed, ok bool) {
 	start := strings.Index(text, "https://")
 	if start < 0 || len(h.cfg.RefKey) == 0 {
 		return text, viewed{}, false
@@ -102,13 +128,19 @@ func (h *Handler) viewedRef(text, user string) (rest string, v viewed, ok bool) 
 	link, after, _ := strings.Cut(text[start:], " ")
 	link = strings.TrimSuffix(strings.SplitN(link, "|", 2)[0], ">")
 	channel, ts, isLink := slackMessageLink(link)
-	sig, tail, _ := strings.Cut(strings.TrimLeft(after, " "), " ")
-	sig, signed := strings.CutPrefix(sig, "#")
-	if !isLink || !signed || !hmac.Equal([]byte(sig), []byte(h.refSignature(channel, ts, user))) {
+	signed, tail, _ := strings.Cut(strings.TrimLeft(after, " "), " ")
+	signed, hasHash := strings.CutPrefix(signed, "#")
+	expiry, sig, hasSig := strings.Cut(signed, ".")
+	if !isLink || !hasHash || !hasSig ||
+		!hmac.Equal([]byte(sig), []byte(h.refSignature(here, channel, ts, expiry))) {
+		return text, viewed{}, false
+	}
+	unix, err := strconv.ParseInt(expiry, 10, 64)
+	if err != nil {
 		return text, viewed{}, false
 	}
 	before := strings.TrimSuffix(text[:start], "<")
-	return strings.TrimSpace(before + " " + tail), viewed{channel, ts}, true
+	return strings.TrimSpace(before + " " + tail), viewed{channel: channel, ts: ts, expires: time.Unix(unix, 0)}, true
 }
 
 // slackMessageLink reads a Slack message link,
@@ -131,8 +163,12 @@ func slackMessageLink(link string) (channel, ts string, ok bool) {
 }
 
 // answerViewed answers about the message a suggested prompt referred to,
-// in the DM thread of the prompt.
+// in the DM thread of the prompt, unless the reference has expired.
 func (h *Handler) answerViewed(ctx context.Context, j *job, v viewed) {
+	if h.now().After(v.expires) {
+		j.fail(ctx, failure.Errorf("read the message viewed", failure.ExpiredRef, "", nil))
+		return
+	}
 	var msg Message
 	err := j.timed(func() error {
 		var err error
@@ -147,5 +183,6 @@ func (h *Handler) answerViewed(ctx context.Context, j *job, v viewed) {
 		j.fail(ctx, failure.Errorf("read the message viewed", failure.NoImage, "", nil))
 		return
 	}
-	h.answer(ctx, j, conversation{files: msg.Files})
+	// The message is in another conversation than the DM answered in.
+	h.answer(ctx, j, conversation{files: msg.Files, elsewhere: true})
 }

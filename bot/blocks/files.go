@@ -1,6 +1,8 @@
 package blocks
 
 import (
+	"slices"
+
 	"github.com/slack-go/slack"
 	"github.com/visionbot/visionbot/handlers"
 )
@@ -19,6 +21,7 @@ func File(f slack.File) handlers.File {
 	out := handlers.File{
 		ID: f.ID, Name: f.Name, Mimetype: f.Mimetype, Filetype: f.Filetype, Size: int64(f.Size),
 		URLPrivate: f.URLPrivate, URLDownload: f.URLPrivateDownload, Access: f.FileAccess,
+		User: f.User, SharedIn: sharedIn(f),
 	}
 	for _, t := range []handlers.Thumb{
 		{URL: f.Thumb1024, Width: f.Thumb1024W, Height: f.Thumb1024H},
@@ -57,4 +60,21 @@ func MessageFiles(files []slack.File, attachments []slack.Attachment) []handlers
 		}
 	}
 	return out
+}
+
+// sharedIn lists the conversations a file object says the file is shared
+// in: its channels (public), groups (private channels) and ims (DMs), and
+// the conversations its shares.public and shares.private are keyed by,
+// which files.info may fill where the lists are short (has_more_shares),
+// sorted, each once.
+func sharedIn(f slack.File) []string {
+	var out []string
+	out = append(append(append(out, f.Channels...), f.Groups...), f.IMs...)
+	for _, shares := range []map[string][]slack.ShareFileInfo{f.Shares.Public, f.Shares.Private} {
+		for channel := range shares {
+			out = append(out, channel)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

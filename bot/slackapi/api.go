@@ -159,7 +159,7 @@ func (w *Writer) PostReply(ctx context.Context, channel, threadTS, markdown stri
 	}
 	defer release()
 	r := w.newReply(handlers.Thread{Channel: channel, TS: threadTS})
-	return w.lease.Cause(r.complete(ctx, client, splitMarkdown(markdown, w.api.replyLimit), nil))
+	return w.lease.Cause(r.complete(ctx, client, splitMarkdown(markdown, w.api.replyLimit, allParts), nil))
 }
 
 // PostMessage posts markdown at the top of a channel.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,20 @@ func TestHistoryAndFiles(t *testing.T) {
 	info, err := api.FileInfo(ctx, stub["id"].(string))
 	if err != nil || info.URLPrivate == "" {
 		t.Errorf("files.info = %+v, %v", info, err)
+	}
+
+	// files.info says who uploaded a file and where Slack lists it as
+	// shared: a public channel, a private one, a DM (and a thread reply in
+	// one of them), each once.
+	emu.AddMessage("G2", map[string]any{"user": "U1", "files": []any{file}})
+	emu.AddMessage("G2", map[string]any{"user": "U1", "files": []any{file}, "thread_ts": ts})
+	emu.AddMessage("D3", map[string]any{"user": "U1", "files": []any{file}})
+	info, err = api.FileInfo(ctx, file["id"].(string))
+	if err != nil || info.User != "U1" || !slices.Equal(info.SharedIn, []string{"C1", "D3", "G2"}) {
+		t.Errorf("files.info = user %q, shared in %v, %v; want U1, in C1, D3 and G2", info.User, info.SharedIn, err)
+	}
+	if info, _ := api.FileInfo(ctx, stub["id"].(string)); len(info.SharedIn) != 0 {
+		t.Errorf("a file in no message is shared in %v", info.SharedIn)
 	}
 	if err := api.For(Unleased{}).Respond(ctx, emu.ResponseURL(), "hello"); err != nil {
 		t.Fatal(err)

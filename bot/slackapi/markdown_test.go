@@ -1,6 +1,7 @@
 package slackapi
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -24,7 +25,7 @@ func TestSplitMarkdown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			parts := splitMarkdown(tt.in, tt.limit)
+			parts := splitMarkdown(tt.in, tt.limit, allParts)
 			if tt.parts > 0 && len(parts) != tt.parts {
 				t.Errorf("parts = %d, want %d", len(parts), tt.parts)
 			}
@@ -50,6 +51,106 @@ func TestSplitMarkdown(t *testing.T) {
 			}
 			if strip(content.String()) != strip(tt.in) {
 				t.Errorf("content changed by splitting:\n got %q\nwant %q", strip(content.String()), strip(tt.in))
+			}
+		})
+	}
+}
+
+// An answer's fence line can be longer than a message: a prompt hidden in
+// a photo can ask the model for one. The split must still make parts
+// Slack takes, few of them, each taking its share of the answer, however
+// the fence line is made.
+func TestSplitMarkdownLongFenceLine(t *testing.T) {
+	code := strings.Repeat("fmt.Println(\"x\")\n", 700) // about 12 KB
+	letters := strings.Repeat("abcdefghij", 2000)       // 20,000 bytes
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{"a language longer than a message", "```" + letters + "\n" + code + "```\n\nDone."},
+		{"a fence line that is the whole answer", "```" + strings.Repeat(letters, 2)[:32<<10]},
+		{"an info string of many words", "```" + strings.Repeat("go ", 7000) + "\n" + code + "```"},
+		{"a backtick run longer than a message", strings.Repeat("`", 20000) + "\n" + code},
+		{"a fence line of multibyte letters", "```" + strings.Repeat("é", 10000) + "\n" + code + "```"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parts := splitMarkdown(tt.in, markdownBlockLimit, allParts)
+			// Every part takes at least a third of a message of the
+			// answer: a 32 KB answer is a handful of parts.
+			if bound := 3*len(tt.in)/markdownBlockLimit + 1; len(parts) > bound {
+				t.Fatalf("%d parts for %d bytes, want at most %d", len(parts), len(tt.in), bound)
+			}
+			for i, p := range parts {
+				if len(p) > markdownBlockLimit {
+					t.Errorf("part %d has %d bytes, over Slack's %d", i, len(p), markdownBlockLimit)
+				}
+				if !utf8.ValidString(p) {
+					t.Errorf("part %d is not valid UTF-8", i)
+				}
+				if _, open := openFence(p); open && i < len(parts)-1 {
+					t.Errorf("part %d ends inside a code block", i)
+				}
+			}
+		})
+	}
+}
+
+// A code block cut in two reopens with its backticks and language, as
+// long as they are a fence's and a language's: never with more of the
+// model's line than that.
+func TestOpenFence(t *testing.T) {
+	tests := []struct {
+		name, text, line string
+		open             bool
+	}{
+		{"a language", "Intro\n```go\nx := 1", "```go", true},
+		{"a closed block", "```go\nx := 1\n```\nOutro", "", false},
+		{"no language", "```\nx", "```", true},
+		{"an indented fence", "1. Step\n   ```sh\n   ls", "```sh", true},
+		{"words after the language", "````python title=main.py\nx", "````python", true},
+		{"a language of signs", "```c++\nint x;", "```c++", true},
+		{"a long language", "```" + strings.Repeat("a", 21) + "\nx", "```", true},
+		{"a language longer than a message", "```" + strings.Repeat("abcdefghij", 2000), "```", true},
+		{"markup for a language", "```<b>go</b>\nx", "```", true},
+		{"a long backtick run", strings.Repeat("`", 50) + "go\nx", "``````````go", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, open := openFence(tt.text)
+			if open != tt.open || (open && f.line() != tt.line) {
+				t.Errorf("openFence = %q, %v; want %q, %v", f.line(), open, tt.line, tt.open)
+			}
+		})
+	}
+}
+
+// An answer is cut at MAX_ANSWER_PARTS messages: the split stops at the
+// parts asked for, the same parts a whole split starts with, however long
+// the answer.
+func TestSplitMarkdownStopsAtMost(t *testing.T) {
+	huge := strings.Repeat("Some prose, then code.\n\n```go\n"+strings.Repeat("x := 1\n", 500)+"```\n\n", 300) // about 1 MB
+	tests := []struct {
+		name  string
+		in    string
+		most  int
+		parts int
+	}{
+		{"a huge answer, the default cap", huge, 3 + 1, 4},
+		{"a huge answer, one part", huge, 1, 1},
+		{"no cap below one part", huge, 0, 1},
+		{"an answer under the cap", strings.Repeat("word ", 5000), 4, 3},
+		{"a long fence line", "```" + strings.Repeat("abcdefghij", 100000), 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parts := splitMarkdown(tt.in, markdownBlockLimit, tt.most)
+			if len(parts) != tt.parts {
+				t.Fatalf("%d parts, want %d", len(parts), tt.parts)
+			}
+			all := splitMarkdown(tt.in, markdownBlockLimit, allParts)
+			if !slices.Equal(parts, all[:len(parts)]) {
+				t.Error("the parts are not the first parts of the whole split")
 			}
 		})
 	}

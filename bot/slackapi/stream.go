@@ -219,8 +219,9 @@ func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Fo
 		return err
 	}
 	defer done(&err)
-	parts := splitMarkdown(markdown, r.api.replyLimit)
 	most := max(r.cfg.MaxParts, 1)
+	// One part more than the thread takes tells that the answer is cut.
+	parts := splitMarkdown(markdown, r.api.replyLimit, most+1)
 	if len(parts) <= most {
 		return r.complete(ctx, c, parts, footer)
 	}
@@ -248,7 +249,7 @@ func (r *reply) Fail(ctx context.Context, notice string) (err error) {
 		return err
 	}
 	defer done(&err)
-	return r.complete(ctx, c, splitMarkdown(notice, r.api.replyLimit), nil)
+	return r.complete(ctx, c, splitMarkdown(notice, r.api.replyLimit, allParts), nil)
 }
 
 // Stopped ends an answer its person stopped with Slack's Stop button. Slack
@@ -278,7 +279,7 @@ func (r *reply) Stopped(ctx context.Context, note string) (err error) {
 		if m.shown != "" {
 			text = m.shown + "\n\n" + note
 		}
-		return r.replace(ctx, c, splitMarkdown(text, r.api.replyLimit), nil)
+		return r.replace(ctx, c, splitMarkdown(text, r.api.replyLimit, allParts), nil)
 	}
 	return r.post(ctx, c, []string{note}, nil)
 }

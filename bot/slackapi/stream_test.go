@@ -414,7 +414,7 @@ func streamedReply(t *testing.T, cfg StreamConfig, limit int, answer string) (ha
 func TestReplyLongAnswer(t *testing.T) {
 	answer := longAnswer()
 	const limit = 1500
-	parts := splitMarkdown(answer, limit)
+	parts := splitMarkdown(answer, limit, allParts)
 	reopened := false
 	for _, p := range parts[1:] {
 		reopened = reopened || strings.HasPrefix(p, "```go\n")
@@ -458,7 +458,7 @@ func TestReplyLongAnswer(t *testing.T) {
 func TestReplyCapsItsParts(t *testing.T) {
 	answer := longAnswer()
 	const limit = 1500
-	parts := splitMarkdown(answer, limit)
+	parts := splitMarkdown(answer, limit, allParts)
 	if len(parts) < 4 {
 		t.Fatalf("test answer splits in %d parts, want at least 4", len(parts))
 	}

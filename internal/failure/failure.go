@@ -28,6 +28,12 @@ const (
 	CorruptImage
 	ForeignHost     // a file URL outside Slack's hosts: the token is never sent there
 	QuestionTooLong // Detail: the question's length in characters
+	// ExpiredRef is a suggested prompt's reference to a message, made for
+	// this person and DM, picked after its lifetime.
+	ExpiredRef
+	// NotShared is a file from elsewhere (one an answer's footer names)
+	// that Slack does not list as shared in the conversation answered in.
+	NotShared
 
 	// Slack.
 
@@ -87,7 +93,8 @@ const (
 var names = map[Kind]string{
 	Internal: "internal", NoImage: "no_image", UnsupportedFile: "unsupported_file",
 	SVG: "svg", TooLarge: "too_large", CorruptImage: "corrupt_image",
-	ForeignHost: "foreign_host", QuestionTooLong: "question_too_long",
+	ForeignHost: "foreign_host", QuestionTooLong: "question_too_long", ExpiredRef: "expired_ref",
+	NotShared:  "not_shared",
 	FilesScope: "files_scope", FileUnavailable: "file_unavailable",
 	NotInChannel: "not_in_channel", MissingScope: "missing_scope",
 	SlackAuth: "slack_auth", Archived: "archived",

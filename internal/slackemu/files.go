@@ -79,6 +79,9 @@ var fileTypes = map[string][2]string{ // extension → filetype, mimetype
 //	url_private           /files-pri/T1-<ID>/<name>
 //	url_private_download  /files-pri/T1-<ID>/download/<name>
 //	thumb_<size>          /files-tmb/T1-<ID>-<hash>/<base>_<size>.<ext>
+//
+// files.info adds where the file is shared (channels, groups, ims,
+// shares): the conversations of the stored messages that carry it.
 func (s *Server) AddFile(spec FileSpec) map[string]any {
 	spec.Data = bytes.Clone(spec.Data)
 	ext := strings.ToLower(strings.TrimPrefix(path.Ext(spec.Name), "."))
@@ -216,8 +219,72 @@ func (s *Server) fileInfo(r *apiReq) any {
 	if s.files[id] == nil {
 		return apiErr("file_not_found")
 	}
-	return okResp("file", s.fileObject(id, true), "comments", []any{},
+	obj := s.fileObject(id, true)
+	obj["channels"], obj["groups"], obj["ims"], obj["shares"] = s.sharesOf(id)
+	return okResp("file", obj, "comments", []any{},
 		"response_metadata", map[string]any{"next_cursor": ""})
+}
+
+// sharesOf is where files.info says file id is shared, as Slack's file
+// object lists it: the conversations whose messages carry the file, by
+// kind (channels: public channels; groups: private ones, "G…"; ims: DMs,
+// "D…"), and under shares, public or private, keyed by conversation, each
+// message that shares it (ts, and thread_ts for a reply in a thread).
+// A message deleted takes its share with it. The caller holds s.mu.
+func (s *Server) sharesOf(id string) (channels, groups, ims []string, shares map[string]any) {
+	channels, groups, ims = []string{}, []string{}, []string{}
+	public, private := map[string]any{}, map[string]any{}
+	ids := make([]string, 0, len(s.msgs))
+	for channel := range s.msgs {
+		ids = append(ids, channel)
+	}
+	sort.Strings(ids)
+	for _, channel := range ids {
+		var found []any
+		for _, m := range s.msgs[channel] {
+			if !carriesFile(m, id) {
+				continue
+			}
+			share := map[string]any{"ts": m.ts, "channel_name": strings.ToLower(channel), "team_id": TeamID}
+			if m.isReply() {
+				share["thread_ts"] = m.threadTS()
+			}
+			found = append(found, share)
+		}
+		if len(found) == 0 {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(channel, "D"):
+			ims = append(ims, channel)
+			private[channel] = found
+		case strings.HasPrefix(channel, "G"):
+			groups = append(groups, channel)
+			private[channel] = found
+		default:
+			channels = append(channels, channel)
+			public[channel] = found
+		}
+	}
+	shares = map[string]any{}
+	if len(public) > 0 {
+		shares["public"] = public
+	}
+	if len(private) > 0 {
+		shares["private"] = private
+	}
+	return channels, groups, ims, shares
+}
+
+// carriesFile reports whether m's files include the file id.
+func carriesFile(m *message, id string) bool {
+	files, _ := m.fields["files"].([]any)
+	for _, f := range files {
+		if obj, ok := f.(map[string]any); ok && obj["id"] == id {
+			return true
+		}
+	}
+	return false
 }
 
 // signInPage is the start of what files.slack.com serves to a request

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -663,6 +664,70 @@ func TestFiles(t *testing.T) {
 	b, _ := json.Marshal(f)
 	if err := json.Unmarshal(b, &sf); err != nil || sf.Thumb360 == "" || sf.OriginalW != 120 {
 		t.Errorf("slack.File = %+v, %v", sf, err)
+	}
+}
+
+// files.info says where a file is shared, as Slack's file object does:
+// the conversations whose messages carry it, in channels, groups or ims by
+// kind, and under shares.public or shares.private, keyed by conversation,
+// with the messages that share it. The real slack-go client reads it.
+func TestFileInfoSaysWhereAFileIsShared(t *testing.T) {
+	s, api := newEmu(t)
+	ctx := context.Background()
+	f := s.AddFile(FileSpec{Name: "lunch.png", Data: MakePNG(8, 8)})
+	id := f["id"].(string)
+	lonely := s.AddFile(FileSpec{Name: "upload.png", Data: MakePNG(8, 8)})
+
+	info, _, _, err := api.GetFileInfoContext(ctx, id, 0, 0)
+	if err != nil || len(info.Channels)+len(info.Groups)+len(info.IMs) != 0 || info.Shares.Public != nil || info.Shares.Private != nil {
+		t.Fatalf("a file in no message: %+v %+v, %v", info.Channels, info.Shares, err)
+	}
+
+	root := s.AddMessage("C1", map[string]any{"user": "U1", "text": "lunch", "files": []any{f}})
+	reply := s.AddMessage("G2", map[string]any{"user": "U1", "text": "again", "thread_ts": "1700000000.000050", "files": []any{f}})
+	s.AddMessage("D3", map[string]any{"user": "U1", "files": []any{f}})
+	s.AddMessage("C4", map[string]any{"user": "U1", "text": "no file here"})
+
+	info, _, _, err = api.GetFileInfoContext(ctx, id, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(info.Channels, []string{"C1"}) || !slices.Equal(info.Groups, []string{"G2"}) || !slices.Equal(info.IMs, []string{"D3"}) {
+		t.Errorf("channels %v, groups %v, ims %v; want C1, G2, D3", info.Channels, info.Groups, info.IMs)
+	}
+	pub, priv := info.Shares.Public, info.Shares.Private
+	if len(pub) != 1 || len(pub["C1"]) != 1 || pub["C1"][0].Ts != root || pub["C1"][0].ThreadTs != "" || pub["C1"][0].TeamID != TeamID {
+		t.Errorf("shares.public = %+v", pub)
+	}
+	if len(priv) != 2 || len(priv["G2"]) != 1 || priv["G2"][0].Ts != reply || priv["G2"][0].ThreadTs != "1700000000.000050" || len(priv["D3"]) != 1 {
+		t.Errorf("shares.private = %+v", priv)
+	}
+
+	// The bot deleting its message takes the share with it.
+	_, posted, err := api.PostMessageContext(ctx, "C5", slack.MsgOptionText("x", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.find("C5", posted).fields["files"] = []any{f}
+	s.mu.Unlock()
+	if info, _, _, _ = api.GetFileInfoContext(ctx, id, 0, 0); !slices.Contains(info.Channels, "C5") {
+		t.Errorf("channels %v lack C5", info.Channels)
+	}
+	if _, _, err := api.DeleteMessageContext(ctx, "C5", posted); err != nil {
+		t.Fatal(err)
+	}
+	if info, _, _, _ = api.GetFileInfoContext(ctx, id, 0, 0); slices.Contains(info.Channels, "C5") || info.Shares.Public["C5"] != nil {
+		t.Errorf("a deleted message still shares the file: %v %+v", info.Channels, info.Shares.Public)
+	}
+
+	// Another file is shared nowhere; its empty lists are lists.
+	s.mu.Lock()
+	raw := s.fileInfo(&apiReq{call: Call{Params: map[string]string{"file": lonely["id"].(string)}}}).(map[string]any)["file"].(map[string]any)
+	s.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{"channels": raw["channels"], "groups": raw["groups"], "ims": raw["ims"], "shares": raw["shares"]})
+	if string(b) != `{"channels":[],"groups":[],"ims":[],"shares":{}}` {
+		t.Errorf("a file shared nowhere: %s", b)
 	}
 }
 
