@@ -179,12 +179,12 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 			continue
 		}
 		resetIn := c.ResetIn
-		if resetIn <= 0 || l.read { // a budget's total outlives its day
+		if resetIn <= 0 || l.read { // an allowance's total outlives its day
 			resetIn = l.window
 		}
 		why := handlers.Refusal{Reason: l.reason, Limit: l.max, Window: l.window, RetryIn: resetIn}
-		if budget := l.reason.Budget(); budget != "" && b.cfg.Observer != nil {
-			b.cfg.Observer.BudgetRefused(budget)
+		if which := l.reason.Allowance(); which != "" && b.cfg.Observer != nil {
+			b.cfg.Observer.AllowanceRefused(which)
 		}
 		first, err := b.store.Remember(ctx, resetIn, "told:"+l.key+":"+o.User)
 		fields := []zap.Field{zap.String("limit", l.key), zap.String("user", o.User), zap.Int64("count", c.N), zap.Duration("reset_in", resetIn)}

@@ -191,7 +191,7 @@ func (acc access) allows(o handlers.Origin, ownTeam string) bool {
 }
 
 // limit is one counter a request is checked against. A rate or the
-// thread cap counts the request and refuses it beyond max; a budget
+// thread cap counts the request and refuses it beyond max; an allowance
 // (read) is only read, refuses once its total reaches max, and resets when
 // its window (the rest of the day) ends.
 type limit struct {
@@ -211,7 +211,7 @@ func (l limit) passed(c store.Count) bool {
 }
 
 // limitsOf are the counters o's request counts against, in the order they
-// are checked: the rates, the thread cap, then the token budgets.
+// are checked: the rates, the thread cap, then the token allowances.
 func (b *Bot) limitsOf(o handlers.Origin) []limit {
 	l := b.cfg.Limits
 	var out []limit
@@ -225,6 +225,6 @@ func (b *Bot) limitsOf(o handlers.Origin) []limit {
 	if l.ThreadReplies > 0 && l.ThreadWindow > 0 && o.Channel != "" && o.Thread != "" {
 		out = append(out, limit{key: "thread:" + o.Channel + ":" + o.Thread, max: int64(l.ThreadReplies), window: l.ThreadWindow, reason: handlers.RefusedThreadCap})
 	}
-	// The day's token budgets are read in the same call to the store.
+	// The day's token allowances are read in the same call to the store.
 	return append(out, b.cfg.Ledger.limitsOf(o)...)
 }

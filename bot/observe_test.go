@@ -70,7 +70,7 @@ type recordingObserver struct {
 	budgets []string
 }
 
-func (o *recordingObserver) BudgetRefused(budget string) {
+func (o *recordingObserver) AllowanceRefused(budget string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.budgets = append(o.budgets, budget)

@@ -47,9 +47,9 @@ type Teams interface {
 type Observer interface {
 	// Acked is how long an envelope took from reaching the loop to its ack.
 	Acked(took time.Duration)
-	// BudgetRefused is a request refused because a daily token budget is
+	// AllowanceRefused is a request refused because a daily token allowance is
 	// spent: "user", "channel" or "workspace".
-	BudgetRefused(budget string)
+	AllowanceRefused(budget string)
 }
 
 // Socket is the part of the Socket Mode client the loop uses.
@@ -88,7 +88,7 @@ type Config struct {
 	Reactions map[string]string
 	// Stops takes people's Stops to their requests; nil for none.
 	Stops *StopBoard
-	// Ledger holds the daily token budgets; nil for none.
+	// Ledger holds the daily token allowances; nil for none.
 	Ledger *Ledger
 }
 

@@ -92,7 +92,7 @@ func (f *fakeFlows) Run(_ context.Context, r handlers.Request) {
 
 func (f *fakeFlows) Interrupted(_ context.Context, o handlers.Origin, cause error) {
 	kind := "failed"
-	if failure.KindOf(cause) == failure.Stopping {
+	if failure.KindOf(cause) == failure.ShuttingDown {
 		kind = "stopped"
 	}
 	f.record(kind+how(o), o, "")
@@ -122,7 +122,7 @@ func refusalKind(why handlers.Refusal, how string) string {
 	name := map[handlers.RefusalReason]string{
 		handlers.RefusedBusy: "busy", handlers.RefusedUserRate: "user-rate", handlers.RefusedChannelRate: "channel-rate",
 		handlers.RefusedThreadCap: "thread-cap", handlers.RefusedNotEnabled: "not-enabled", handlers.RefusedUnknownTeam: "unknown-team",
-		handlers.RefusedUserBudget: "user-budget", handlers.RefusedChannelBudget: "channel-budget", handlers.RefusedWorkspaceBudget: "workspace-budget",
+		handlers.RefusedUserAllowance: "user-budget", handlers.RefusedChannelAllowance: "channel-budget", handlers.RefusedWorkspaceAllowance: "workspace-budget",
 	}[why.Reason] + how
 	if why.Limit > 0 {
 		name += fmt.Sprintf("(%d in %v)", why.Limit, why.RetryIn)

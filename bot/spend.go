@@ -12,11 +12,11 @@ import (
 	"github.com/visionbot/visionbot/handlers"
 )
 
-// Tokens is a daily token budget (USER_DAILY_TOKENS, …): a count of
-// tokens, or 0 for no budget.
+// Tokens is a daily token allowance (USER_DAILY_TOKENS, …): a count of
+// tokens, or 0 for no allowance.
 type Tokens int64
 
-// UnmarshalText reads a budget: "off", "0", or a whole number of tokens,
+// UnmarshalText reads an allowance: "off", "0", or a whole number of tokens,
 // with "_" or "," between digits allowed ("1_000_000").
 func (t *Tokens) UnmarshalText(text []byte) error {
 	s := strings.TrimSpace(string(text))
@@ -32,21 +32,21 @@ func (t *Tokens) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// Budgets are the daily token budgets; a zero one is off.
-type Budgets struct {
+// Allowances are the daily token allowances; a zero one is off.
+type Allowances struct {
 	User, Channel, Workspace Tokens
 }
 
-func (b Budgets) on() bool { return b.User > 0 || b.Channel > 0 || b.Workspace > 0 }
+func (b Allowances) on() bool { return b.User > 0 || b.Channel > 0 || b.Workspace > 0 }
 
-// Ledger keeps the daily token budgets in the store, so that replicas
+// Ledger keeps the daily token allowances in the store, so that replicas
 // sharing Redis share them: a request is checked before it starts
 // (Check, at admission) and charged what Gemini reported when it ends
-// (Spend, as handlers.Spending). A day is a UTC day: every budget resets
+// (Spend, as handlers.Spending). A day is a UTC day: every allowance resets
 // at midnight UTC, which a person can be told.
 type Ledger struct {
 	store   Store
-	budgets Budgets
+	allowances Allowances
 	// team is the bot's own workspace, for requests whose person's team
 	// is not known.
 	team string
@@ -54,23 +54,23 @@ type Ledger struct {
 	now  func() time.Time
 }
 
-// NewLedger returns a ledger of budgets in store; team is the bot's own
+// NewLedger returns a ledger of allowances in store; team is the bot's own
 // workspace.
-func NewLedger(store Store, budgets Budgets, team string, log *zap.Logger) *Ledger {
-	return &Ledger{store: store, budgets: budgets, team: team, log: log, now: time.Now}
+func NewLedger(store Store, allowances Allowances, team string, log *zap.Logger) *Ledger {
+	return &Ledger{store: store, allowances: allowances, team: team, log: log, now: time.Now}
 }
 
 // spendTTL keeps a day's totals past the day's end, for a clock a little
 // off between replicas.
 const spendTTL = 26 * time.Hour
 
-// limitsOf are the budgets o's request counts against today, as limits
+// limitsOf are the allowances o's request counts against today, as limits
 // admission reads in its one call to the store (Counter.Read): the
 // user's, the channel's and the workspace's (the person's own team, so
 // that in Slack Connect each organisation spends its own). Each is spent
 // once its total reaches its max, and resets at midnight UTC.
 func (l *Ledger) limitsOf(o handlers.Origin) []limit {
-	if l == nil || !l.budgets.on() {
+	if l == nil || !l.allowances.on() {
 		return nil
 	}
 	day, left := today(l.now())
@@ -84,9 +84,9 @@ func (l *Ledger) limitsOf(o handlers.Origin) []limit {
 			out = append(out, limit{key: "spend:" + day + ":" + who, max: int64(max), window: left, reason: reason, read: true})
 		}
 	}
-	add(o.User != "", "user:"+o.User, l.budgets.User, handlers.RefusedUserBudget)
-	add(o.Channel != "", "channel:"+o.Channel, l.budgets.Channel, handlers.RefusedChannelBudget)
-	add(true, "team:"+team, l.budgets.Workspace, handlers.RefusedWorkspaceBudget)
+	add(o.User != "", "user:"+o.User, l.allowances.User, handlers.RefusedUserAllowance)
+	add(o.Channel != "", "channel:"+o.Channel, l.allowances.Channel, handlers.RefusedChannelAllowance)
+	add(true, "team:"+team, l.allowances.Workspace, handlers.RefusedWorkspaceAllowance)
 	return out
 }
 
@@ -98,10 +98,10 @@ func today(now time.Time) (day string, left time.Duration) {
 }
 
 // Spend implements handlers.Spending: tokens are added to each of o's
-// budgets for today. A request already started is never cut for its
-// budget; the next one is refused.
+// allowances for today. A request already started is never cut for its
+// allowance; the next one is refused.
 func (l *Ledger) Spend(ctx context.Context, o handlers.Origin, tokens int) {
-	if l == nil || !l.budgets.on() || tokens <= 0 {
+	if l == nil || !l.allowances.on() || tokens <= 0 {
 		return
 	}
 	limits := l.limitsOf(o)
@@ -110,7 +110,7 @@ func (l *Ledger) Spend(ctx context.Context, o handlers.Origin, tokens int) {
 		keys[i] = b.key
 	}
 	if err := l.store.Spend(ctx, spendTTL, int64(tokens), keys...); err != nil {
-		l.log.Warn("could not charge a request's tokens to its budgets", zap.String("user", o.User),
+		l.log.Warn("could not charge a request's tokens to its allowances", zap.String("user", o.User),
 			zap.String("channel", o.Channel), zap.Int("tokens", tokens), zap.Error(err))
 	}
 }

@@ -60,7 +60,7 @@ func TestLedger(t *testing.T) {
 			ctx := context.Background()
 			clock := time.Date(2026, 12, 2, 21, 0, 0, 0, time.UTC)
 			store := newStore(t)
-			l := NewLedger(store, Budgets{User: 1000, Channel: 1500, Workspace: 2500}, "T1", zap.NewNop())
+			l := NewLedger(store, Allowances{User: 1000, Channel: 1500, Workspace: 2500}, "T1", zap.NewNop())
 			l.now = func() time.Time { return clock }
 			cfg := testConfig(1, 1)
 			cfg.Store, cfg.Ledger = store, l
@@ -88,11 +88,11 @@ func TestLedger(t *testing.T) {
 			}{
 				{"a first request", nil, 0, u1, 0},
 				{"under the person's budget", &u1, 999, u1, 0},
-				{"at it", &u1, 1, u1, handlers.RefusedUserBudget},
+				{"at it", &u1, 1, u1, handlers.RefusedUserAllowance},
 				{"another person in the channel", nil, 0, u2, 0},
-				{"the channel's budget spent by two people", &u2, 500, u2, handlers.RefusedChannelBudget},
+				{"the channel's budget spent by two people", &u2, 500, u2, handlers.RefusedChannelAllowance},
 				{"another channel of the workspace", &u3, 999, u3, 0},
-				{"the workspace's budget spent (U2 counted in the bot's team)", &u4, 1, u4, handlers.RefusedWorkspaceBudget},
+				{"the workspace's budget spent (U2 counted in the bot's team)", &u4, 1, u4, handlers.RefusedWorkspaceAllowance},
 				{"an outsider's workspace spends its own", nil, 0, outsider, 0},
 			}
 			for _, s := range steps {
@@ -129,7 +129,7 @@ func TestAdmissionRefusesOverBudget(t *testing.T) {
 	cfg := testConfig(1, 8)
 	store := store.NewMemory(time.Now)
 	cfg.Store, cfg.Observer, cfg.Teams = store, obs, fakeTeams{}
-	cfg.Ledger = NewLedger(store, Budgets{User: 100}, "T1", zap.NewNop())
+	cfg.Ledger = NewLedger(store, Allowances{User: 100}, "T1", zap.NewNop())
 	cfg.Ledger.Spend(context.Background(), handlers.Origin{User: "U1", Channel: "C1"}, 100)
 	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
 	b.queue.Start(context.Background())

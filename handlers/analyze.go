@@ -19,7 +19,7 @@ import (
 // said answers a mention or a DM: about the files attached, or the
 // message a suggested prompt refers to, or, in a thread, about the
 // thread's photos (a follow-up when the bot answered there already).
-func (h *Handler) said(ctx context.Context, j *job, s Said) {
+func (h *Flows) said(ctx context.Context, j *job, s Said) {
 	// A bare mention in a thread means "look at the thread's photo";
 	// outside a thread, with nothing attached, the user needs to know what
 	// exists.
@@ -59,7 +59,7 @@ func (h *Handler) said(ctx context.Context, j *job, s Said) {
 
 // followThread answers a message in a thread with the thread: its photos
 // and, where the bot answered, the conversation so far.
-func (h *Handler) followThread(ctx context.Context, j *job, m inThread) {
+func (h *Flows) followThread(ctx context.Context, j *job, m inThread) {
 	var msgs []Message
 	err := j.timed(func() error {
 		var err error
@@ -82,7 +82,7 @@ func (h *Handler) followThread(ctx context.Context, j *job, m inThread) {
 // askForPhoto answers a use case named without a photo in a DM (a
 // suggested prompt picked in the Messages tab): the next photo in the
 // thread is answered with it, as the thread names it.
-func (h *Handler) askForPhoto(ctx context.Context, j *job) {
+func (h *Flows) askForPhoto(ctx context.Context, j *job) {
 	what := j.useCase.Suggestion
 	if what == "" {
 		what = j.useCase.Description
@@ -99,7 +99,7 @@ func (h *Handler) askForPhoto(ctx context.Context, j *job) {
 // command answers /analyze. Slack sends no files with slash commands, so
 // the photo is the user's newest one in the channel, and the answer goes
 // to that photo's thread.
-func (h *Handler) command(ctx context.Context, j *job, c Command) {
+func (h *Flows) command(ctx context.Context, j *job, c Command) {
 	text := strings.TrimSpace(c.Text)
 	if text == "" || isHelp(text) {
 		err := j.timed(func() error { return h.slack.Poster.Respond(ctx, j.where.ResponseURL, h.helpText()) })
@@ -150,7 +150,7 @@ const noRecentPhoto = "no recent photo"
 
 // newestPhotoOf finds the user's newest top-level message with an image in
 // the channel, within the history window.
-func (h *Handler) newestPhotoOf(ctx context.Context, j *job) (Message, error) {
+func (h *Flows) newestPhotoOf(ctx context.Context, j *job) (Message, error) {
 	var msgs []Message
 	err := j.timed(func() error {
 		var err error
@@ -176,7 +176,7 @@ func (h *Handler) newestPhotoOf(ctx context.Context, j *job) (Message, error) {
 // shown in the conversation (mayShow) refuses the whole request: an answer
 // about fewer images than were asked about would mislead, and naming the
 // one left out would tell what it is.
-func (h *Handler) resolveFiles(ctx context.Context, j *job, conv conversation) (images []File, left int, err error) {
+func (h *Flows) resolveFiles(ctx context.Context, j *job, conv conversation) (images []File, left int, err error) {
 	files := conv.files
 	check := conv.elsewhere && !isDM(j.where.Channel)
 	var firstRefused error
@@ -248,7 +248,7 @@ func isDM(channel string) bool { return strings.HasPrefix(channel, "D") }
 
 // answer opens the reply in the thread, then downloads the images and asks
 // the model while it opens, and streams the answer into it.
-func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
+func (h *Flows) answer(ctx context.Context, j *job, conv conversation) {
 	w := j.where
 	j.reply = h.slack.Poster.OpenReply(ctx, Thread{Channel: w.Channel, TS: w.Thread, User: w.User, Team: w.Team})
 	files, left, err := h.resolveFiles(ctx, j, conv)
@@ -305,7 +305,7 @@ func (h *Handler) answer(ctx context.Context, j *job, conv conversation) {
 // as it comes (postable: links show their host, mentions notify nobody),
 // and returns the whole answer made safe the same way, and as written.
 // What was streamed is a prefix of the safe answer, by construction.
-func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (answer, raw string, err error) {
+func (h *Flows) ask(ctx context.Context, j *job, req vision.Request) (answer, raw string, err error) {
 	var safe postableStream
 	var written strings.Builder
 	f := &j.figures
@@ -335,7 +335,7 @@ func (h *Handler) ask(ctx context.Context, j *job, req vision.Request) (answer, 
 // the thread not take it whole, on a context of its own: an answer that is
 // complete is shown even when the job's context ends now. cutOff is the
 // notice the answer already carries, if it stopped short.
-func (h *Handler) deliver(ctx context.Context, j *job, answer string, footer *Footer, cutOff error, snippets []Snippet) {
+func (h *Flows) deliver(ctx context.Context, j *job, answer string, footer *Footer, cutOff error, snippets []Snippet) {
 	fctx, cancel := finishing(ctx)
 	defer cancel()
 	err := j.timed(func() error { return j.reply.Finish(fctx, answer, footer, snippets...) })
@@ -378,7 +378,7 @@ func fileIDs(files []File) []string {
 }
 
 // choices are the use cases a menu offers, the default first.
-func (h *Handler) choices() []Choice {
+func (h *Flows) choices() []Choice {
 	all := h.catalog.All()
 	out := make([]Choice, 0, len(all))
 	for _, uc := range all {
@@ -389,7 +389,7 @@ func (h *Handler) choices() []Choice {
 
 // download fetches every image at once: one slow file should not wait for
 // another.
-func (h *Handler) download(ctx context.Context, j *job, files []File) (images []vision.Image, smaller []File, err error) {
+func (h *Flows) download(ctx context.Context, j *job, files []File) (images []vision.Image, smaller []File, err error) {
 	start := h.now()
 	defer func() { j.figures.download = h.now().Sub(start) }()
 	plans := make([][]imageChoice, len(files))
@@ -449,7 +449,7 @@ func (h *Handler) download(ctx context.Context, j *job, files []File) (images []
 // fitKnownSizes moves, before any download, the largest originals whose
 // size Slack told to their thumbnails until the known sizes fit the bound:
 // two 9 MB screenshots are not fetched only to be dropped.
-func (h *Handler) fitKnownSizes(plans [][]imageChoice, at []int) {
+func (h *Flows) fitKnownSizes(plans [][]imageChoice, at []int) {
 	if h.cfg.MaxRequestBytes <= 0 {
 		return
 	}

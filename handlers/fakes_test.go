@@ -269,7 +269,7 @@ func (m *fakeModel) Stream(ctx context.Context, req vision.Request, onText func(
 	return vision.Usage{Model: "fake-model", InputTokens: 10, OutputTokens: 5, ThinkingTokens: 3}, m.err
 }
 
-func newTestHandler(t *testing.T, s *fakeSlack, m *fakeModel) *Handler {
+func newTestHandler(t *testing.T, s *fakeSlack, m *fakeModel) *Flows {
 	t.Helper()
 	catalog, err := prompts.Builtin()
 	if err != nil {

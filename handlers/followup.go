@@ -33,7 +33,7 @@ type inThread struct {
 // Every person's text taken from the thread is held to MaxQuestion, as the
 // new message was: one the bot refused for its length must not reach the
 // model as part of a follow-up.
-func (h *Handler) followUp(msgs []Message, m inThread, uc prompts.UseCase, question string) (conversation, bool) {
+func (h *Flows) followUp(msgs []Message, m inThread, uc prompts.UseCase, question string) (conversation, bool) {
 	var before []Message
 	for _, msg := range msgs {
 		if msg.TS != m.ts && tsBefore(msg.TS, m.ts) {
@@ -89,7 +89,7 @@ type thread struct {
 // the newest photo message's; in a follow-up, the thread's photos too,
 // newest first, up to MaxImages beyond the taken ones the new message
 // brings.
-func (h *Handler) readThread(before []Message, taken int) thread {
+func (h *Flows) readThread(before []Message, taken int) thread {
 	th := thread{anchor: -1}
 	for _, msg := range before {
 		if h.ours(msg) {
@@ -139,7 +139,7 @@ func (h *Handler) readThread(before []Message, taken int) thread {
 // people's messages) of a thread after its images. Other bots' messages
 // are no part of the conversation, and a person's text over MaxQuestion is
 // left out, as it was refused when it was sent.
-func (h *Handler) turnsAfter(msgs []Message) []vision.Turn {
+func (h *Flows) turnsAfter(msgs []Message) []vision.Turn {
 	var turns []vision.Turn
 	for _, msg := range msgs {
 		switch {
@@ -156,13 +156,13 @@ func (h *Handler) turnsAfter(msgs []Message) []vision.Turn {
 }
 
 // ours says whether the bot posted msg.
-func (h *Handler) ours(msg Message) bool {
+func (h *Flows) ours(msg Message) bool {
 	return h.cfg.BotUserID != "" && msg.User == h.cfg.BotUserID
 }
 
 // boundHistory keeps the newest turns within the configured count and
 // size: the first turn (the images) is always sent, the oldest talk goes.
-func (h *Handler) boundHistory(turns []vision.Turn) []vision.Turn {
+func (h *Flows) boundHistory(turns []vision.Turn) []vision.Turn {
 	if len(turns) > h.cfg.MaxHistoryTurns {
 		turns = turns[len(turns)-h.cfg.MaxHistoryTurns:]
 	}
@@ -193,7 +193,7 @@ func mergeTurns(turns []vision.Turn) []vision.Turn {
 
 // withoutOwnMention removes the bot's mention from a message read back
 // from a thread (events arrive with it already removed).
-func (h *Handler) withoutOwnMention(text string) string {
+func (h *Flows) withoutOwnMention(text string) string {
 	return WithoutMention(text, h.cfg.BotUserID)
 }
 

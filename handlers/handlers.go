@@ -323,9 +323,9 @@ func DefaultReactions() Reactions {
 	}
 }
 
-// Handler runs the flows. It is safe for concurrent use: every call is one
+// Flows are the flows: every request admitted ends in one of them. It is safe for concurrent use: every call is one
 // job with no shared mutable state.
-type Handler struct {
+type Flows struct {
 	slack   Slack
 	model   Model
 	catalog *prompts.Catalog
@@ -337,17 +337,17 @@ type Handler struct {
 
 // With is the handler writing to Slack through s: the queue runs each
 // request on the Slack its lease allows.
-func (h *Handler) With(s Slack) *Handler {
+func (h *Flows) With(s Slack) *Flows {
 	c := *h
 	c.slack = s
 	return &c
 }
 
-// New returns a Handler with cfg as it is: start from DefaultConfig. now
+// New returns a Flows with cfg as it is: start from DefaultConfig. now
 // may be nil (time.Now).
-func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cfg Config, now func() time.Time) *Handler {
+func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cfg Config, now func() time.Time) *Flows {
 	if now == nil {
 		now = time.Now
 	}
-	return &Handler{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes()}
+	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes()}
 }

@@ -14,7 +14,7 @@ import (
 
 // shortcut opens the modal that asks for a use case and a question about
 // the message's images, or one that says the message has none.
-func (h *Handler) shortcut(ctx context.Context, j *job, s ShortcutOn) {
+func (h *Flows) shortcut(ctx context.Context, j *job, s ShortcutOn) {
 	msg := s.Message
 	form := Form{Kind: FormNotice, Notice: fmt.Sprintf(
 		"This message has no image I can read. I look at %s files attached to a message, "+
@@ -51,7 +51,7 @@ func imageCandidates(files []File, n int) []File {
 
 // openUploadForm answers /analyze when the user has no recent photo: a
 // modal to attach one, with the use case and question already filled in.
-func (h *Handler) openUploadForm(ctx context.Context, j *job) {
+func (h *Flows) openUploadForm(ctx context.Context, j *job) {
 	target := FormTarget{Channel: j.where.Channel, ResponseURL: j.where.ResponseURL}
 	form := Form{
 		Kind: FormUpload, Choices: h.choices(), UseCase: j.useCase.Name, Question: j.question,
@@ -73,7 +73,7 @@ const emptyForm = "empty form"
 
 // submission answers a submitted form: in the analyzed message's thread,
 // or for an upload, in the thread of a new message that says who asked.
-func (h *Handler) submission(ctx context.Context, j *job, sub Submission) {
+func (h *Flows) submission(ctx context.Context, j *job, sub Submission) {
 	j.ask(h.useCaseNamed(sub.UseCase), strings.TrimSpace(sub.Question))
 	if err := h.checkQuestion(j.question); err != nil {
 		// Privately: the thread isn't the place for a form's typo.
@@ -118,14 +118,14 @@ func stubs(ids []string) []File {
 }
 
 // useCaseNamed is the use case of that name, or the default.
-func (h *Handler) useCaseNamed(name string) prompts.UseCase {
+func (h *Flows) useCaseNamed(name string) prompts.UseCase {
 	if uc, ok := h.catalog.Lookup(name); ok {
 		return uc
 	}
 	return h.catalog.Default()
 }
 
-func (h *Handler) uploadIntro(user string, uc prompts.UseCase, files []File) string {
+func (h *Flows) uploadIntro(user string, uc prompts.UseCase, files []File) string {
 	return fmt.Sprintf("<@%s> asked me to look at %s with *%s*. The answer is in the thread.",
 		user, fileNames(files), uc.Name)
 }
@@ -134,7 +134,7 @@ func (h *Handler) uploadIntro(user string, uc prompts.UseCase, files []File) str
 // under an earlier answer: a new answer in the same thread. The footer
 // names the images by id, so each is read only if it may be shown where
 // the menu was used.
-func (h *Handler) rerun(ctx context.Context, j *job, r Rerun) {
+func (h *Flows) rerun(ctx context.Context, j *job, r Rerun) {
 	j.ask(h.useCaseNamed(r.UseCase), "")
 	files := stubs(r.Ref.Files)
 	if len(files) == 0 {
@@ -148,7 +148,7 @@ func (h *Handler) rerun(ctx context.Context, j *job, r Rerun) {
 // vote counts and logs a vote. A 👍 is thanked privately; a 👎 gets a
 // private follow-up that offers the other use cases on the same images and
 // a line to say what was wrong.
-func (h *Handler) vote(ctx context.Context, j *job, v Vote) {
+func (h *Flows) vote(ctx context.Context, j *job, v Vote) {
 	uc := v.Ref.UseCase
 	h.votes.add(uc, v.Up)
 	vote := "down"
@@ -188,7 +188,7 @@ const maxWhatWasWrong = 500
 
 // whatWasWrong logs the line a person wrote after a 👎, with the use case
 // (never the image), and thanks them privately.
-func (h *Handler) whatWasWrong(ctx context.Context, j *job, w WhatWasWrong) {
+func (h *Flows) whatWasWrong(ctx context.Context, j *job, w WhatWasWrong) {
 	line := strings.Join(strings.Fields(w.Text), " ")
 	if r := []rune(line); len(r) > maxWhatWasWrong {
 		line = string(r[:maxWhatWasWrong]) + "…"
@@ -202,7 +202,7 @@ func (h *Handler) whatWasWrong(ctx context.Context, j *job, w WhatWasWrong) {
 }
 
 // Votes returns the feedback counted so far, by use case.
-func (h *Handler) Votes() map[string]VoteCount { return h.votes.snapshot() }
+func (h *Flows) Votes() map[string]VoteCount { return h.votes.snapshot() }
 
 // VoteCount is the feedback one use case got.
 type VoteCount struct{ Up, Down int }
@@ -239,7 +239,7 @@ func (v *votes) snapshot() map[string]VoteCount {
 // reacted answers a trigger emoji added to a message with an image, in the
 // message's thread. A message without an image gets no answer: people use
 // these emoji for other things too.
-func (h *Handler) reacted(ctx context.Context, j *job, rx Reacted) {
+func (h *Flows) reacted(ctx context.Context, j *job, rx Reacted) {
 	j.ask(h.useCaseNamed(rx.UseCase), "")
 	var m Message
 	err := j.timed(func() error {
@@ -261,12 +261,12 @@ func (h *Handler) reacted(ctx context.Context, j *job, rx Reacted) {
 }
 
 // homeOpened shows the Home tab: the use cases and how to call the bot.
-func (h *Handler) homeOpened(ctx context.Context, j *job) {
+func (h *Flows) homeOpened(ctx context.Context, j *job) {
 	err := j.timed(func() error { return h.slack.Views.PublishHome(ctx, j.where.User, h.home()) })
 	j.end(err, "home")
 }
 
-func (h *Handler) home() Home {
+func (h *Flows) home() Home {
 	home := Home{Intro: "I look at the photos and screenshots you post and answer in the thread, " +
 		"with Google Gemini. Pick a use case, or just ask a question about the image.", Privacy: h.privacyText()}
 	for _, uc := range h.catalog.All() {

@@ -42,7 +42,7 @@ const spendTimeout = 2 * time.Second
 // job is one request being answered: where its answer goes, what it asks
 // the model, the reply being written, and the figures of its one log line.
 type job struct {
-	h *Handler
+	h *Flows
 	// where starts as the request's Origin; a flow fills in the thread and
 	// the message when it finds them (the user's photo, an upload's post).
 	where    Origin
@@ -90,7 +90,7 @@ type figures struct {
 
 // start begins a job for o, with the default use case until the flow
 // chooses one.
-func (h *Handler) start(o Origin) *job {
+func (h *Flows) start(o Origin) *job {
 	return &job{h: h, where: o, useCase: h.catalog.Default(), figures: figures{start: h.now()}}
 }
 

@@ -27,23 +27,23 @@ const (
 	// RefusedUnknownTeam: the user's team could not be looked up, so the
 	// allow-lists could not tell whether they may use the bot.
 	RefusedUnknownTeam
-	// RefusedUserBudget, RefusedChannelBudget and RefusedWorkspaceBudget:
-	// the day's token budget of the user, the channel or the user's
+	// RefusedUserAllowance, RefusedChannelAllowance and RefusedWorkspaceAllowance:
+	// the day's token allowance of the user, the channel or the user's
 	// workspace is spent.
-	RefusedUserBudget
-	RefusedChannelBudget
-	RefusedWorkspaceBudget
+	RefusedUserAllowance
+	RefusedChannelAllowance
+	RefusedWorkspaceAllowance
 )
 
-// Budget names the budget a refusal is for ("user", "channel",
+// Allowance names the allowance a refusal is for ("user", "channel",
 // "workspace"), or "" for a refusal of another kind.
-func (r RefusalReason) Budget() string {
+func (r RefusalReason) Allowance() string {
 	switch r {
-	case RefusedUserBudget:
+	case RefusedUserAllowance:
 		return "user"
-	case RefusedChannelBudget:
+	case RefusedChannelAllowance:
 		return "channel"
-	case RefusedWorkspaceBudget:
+	case RefusedWorkspaceAllowance:
 		return "workspace"
 	}
 	return ""
@@ -58,8 +58,8 @@ func (r RefusalReason) kind() failure.Kind {
 		return failure.ThreadCap
 	case RefusedNotEnabled, RefusedUnknownTeam:
 		return failure.NotEnabled
-	case RefusedUserBudget, RefusedChannelBudget, RefusedWorkspaceBudget:
-		return failure.OverBudget
+	case RefusedUserAllowance, RefusedChannelAllowance, RefusedWorkspaceAllowance:
+		return failure.OverAllowance
 	}
 	return failure.Busy
 }
@@ -70,7 +70,7 @@ func (r RefusalReason) kind() failure.Kind {
 type Refusal struct {
 	Reason RefusalReason
 	// Limit is the limit reached: requests per Window for a rate, answers
-	// for the thread cap, tokens a day for a budget; 0 when the reason has
+	// for the thread cap, tokens a day for an allowance; 0 when the reason has
 	// none.
 	Limit  int64
 	Window time.Duration
@@ -88,8 +88,8 @@ func (why Refusal) Error() string {
 		return "outside the allow-lists"
 	case RefusedUnknownTeam:
 		return "the user's team could not be looked up"
-	case RefusedUserBudget, RefusedChannelBudget, RefusedWorkspaceBudget:
-		return fmt.Sprintf("the %s's %d tokens a day spent, resets in %v", why.Reason.Budget(), why.Limit, why.RetryIn)
+	case RefusedUserAllowance, RefusedChannelAllowance, RefusedWorkspaceAllowance:
+		return fmt.Sprintf("the %s's %d tokens a day spent, resets in %v", why.Reason.Allowance(), why.Limit, why.RetryIn)
 	}
 	return "no room in the queue"
 }
@@ -97,7 +97,7 @@ func (why Refusal) Error() string {
 // error is the refusal as the failure userMessage turns into words; the
 // detail tells a user's rate from a channel's.
 func (why Refusal) error() error {
-	detail := why.Reason.Budget()
+	detail := why.Reason.Allowance()
 	switch why.Reason {
 	case RefusedUserRate:
 		detail = "user"
@@ -108,7 +108,7 @@ func (why Refusal) error() error {
 }
 
 // refusalMessage is userMessage's words for a refusal.
-func (h *Handler) refusalMessage(kind failure.Kind, why Refusal) string {
+func (h *Flows) refusalMessage(kind failure.Kind, why Refusal) string {
 	switch kind {
 	case failure.RateLimited:
 		who := "You're"
@@ -127,9 +127,9 @@ func (h *Handler) refusalMessage(kind failure.Kind, why Refusal) string {
 		}
 		return fmt.Sprintf("This thread already has %s: start a new thread to ask more "+
 			"(post the photo again, or mention %s in a new message).", answers, h.cfg.BotName)
-	case failure.OverBudget:
-		who := map[RefusalReason]string{RefusedUserBudget: "You have", RefusedChannelBudget: "This channel has",
-			RefusedWorkspaceBudget: "Your workspace has"}[why.Reason]
+	case failure.OverAllowance:
+		who := map[RefusalReason]string{RefusedUserAllowance: "You have", RefusedChannelAllowance: "This channel has",
+			RefusedWorkspaceAllowance: "Your workspace has"}[why.Reason]
 		return fmt.Sprintf("%s used today's share of Gemini (%s tokens a day, set by the app's admin). "+
 			"It resets at midnight UTC, in %s.", who, thousands(int(why.Limit)), waitText(why.RetryIn))
 	case failure.NotEnabled:

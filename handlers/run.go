@@ -13,7 +13,7 @@ import (
 // Run answers one admitted request: it is the job the queue runs. Every
 // flow ends here with one answer or one notice to the person who asked; a
 // panic in a flow ends the request with a notice too, not the bot.
-func (h *Handler) Run(ctx context.Context, r Request) {
+func (h *Flows) Run(ctx context.Context, r Request) {
 	j := h.start(r.Origin)
 	defer j.recover(ctx)
 	switch ask := r.Ask.(type) {
@@ -60,21 +60,21 @@ func (j *job) recover(ctx context.Context) {
 // Decline tells the person who asked that the bot turned their request
 // away before starting it, why, and when to ask again: privately where
 // the trigger gave a way (a command, a click, a form), else in the thread.
-func (h *Handler) Decline(ctx context.Context, o Origin, why Refusal) {
+func (h *Flows) Decline(ctx context.Context, o Origin, why Refusal) {
 	h.tell(ctx, o, why.error(), true)
 }
 
 // Interrupted tells the person who asked that their request ended without
-// its answer, with cause (a failure.Stopping or failure.Internal error): in
+// its answer, with cause (a failure.ShuttingDown or failure.Internal error): in
 // the thread the answer was to go to, else privately. It is for requests
 // the queue could not run; a running request tells its user itself.
-func (h *Handler) Interrupted(ctx context.Context, o Origin, cause error) {
+func (h *Flows) Interrupted(ctx context.Context, o Origin, cause error) {
 	h.tell(ctx, o, cause, false)
 }
 
 // tell is the one way to reach the person behind a request that is not
 // running: a notice, on a context of its own, with no progress reaction.
-func (h *Handler) tell(ctx context.Context, o Origin, err error, privately bool) {
+func (h *Flows) tell(ctx context.Context, o Origin, err error, privately bool) {
 	j := h.start(o)
 	if privately && o.ResponseURL != "" {
 		ctx, cancel := finishing(ctx)

@@ -25,7 +25,7 @@ func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
 			job: func(t *testing.T) (context.Context, func()) {
 				ctx, cancel := context.WithCancelCause(context.Background())
 				t.Cleanup(func() { cancel(nil) })
-				return ctx, func() { cancel(failure.Errorf("stop", failure.Stopping, "", nil)) }
+				return ctx, func() { cancel(failure.Errorf("stop", failure.ShuttingDown, "", nil)) }
 			},
 			notice: "I'm restarting",
 		},
@@ -91,7 +91,7 @@ func TestAPanickingFlowTellsItsUser(t *testing.T) {
 // its answer was to go to, else privately; Decline prefers the private
 // route, as a refusal is the user's own business.
 func TestInterruptedAndDeclineReachTheUser(t *testing.T) {
-	stopping := failure.Errorf("stop", failure.Stopping, "", nil)
+	stopping := failure.Errorf("stop", failure.ShuttingDown, "", nil)
 	const hook = "https://hooks.slack.com/r"
 	tests := []struct {
 		name        string

@@ -16,7 +16,7 @@ import (
 // userMessage is the one place where a failure becomes words for the user:
 // what happened and what to do next. Each family of failure.Kind has its
 // words in its own function.
-func (h *Handler) userMessage(err error) string {
+func (h *Flows) userMessage(err error) string {
 	kind, detail := failure.KindOf(err), failure.DetailOf(err)
 	for _, words := range []func(failure.Kind, string, error) (string, bool){
 		h.inputMessage, h.slackMessage, h.geminiMessage, h.botMessage,
@@ -29,7 +29,7 @@ func (h *Handler) userMessage(err error) string {
 }
 
 // inputMessage is userMessage for what the user gave the bot.
-func (h *Handler) inputMessage(kind failure.Kind, detail string, err error) (string, bool) {
+func (h *Flows) inputMessage(kind failure.Kind, detail string, err error) (string, bool) {
 	switch kind {
 	case failure.NoImage:
 		switch detail {
@@ -79,7 +79,7 @@ func (h *Handler) inputMessage(kind failure.Kind, detail string, err error) (str
 }
 
 // slackMessage is userMessage for Slack's refusals.
-func (h *Handler) slackMessage(kind failure.Kind, detail string, err error) (string, bool) {
+func (h *Flows) slackMessage(kind failure.Kind, detail string, err error) (string, bool) {
 	switch kind {
 	case failure.FilesScope:
 		return "I can't download files from Slack yet: the app needs the `files:read` scope. " +
@@ -104,7 +104,7 @@ func (h *Handler) slackMessage(kind failure.Kind, detail string, err error) (str
 }
 
 // geminiMessage is userMessage for Gemini's failures and refusals.
-func (h *Handler) geminiMessage(kind failure.Kind, detail string, err error) (string, bool) {
+func (h *Flows) geminiMessage(kind failure.Kind, detail string, err error) (string, bool) {
 	switch kind {
 	case failure.Blocked:
 		return blockedMessage(detail), true
@@ -140,15 +140,15 @@ func (h *Handler) geminiMessage(kind failure.Kind, detail string, err error) (st
 }
 
 // botMessage is userMessage for the bot's own refusals and interruptions.
-func (h *Handler) botMessage(kind failure.Kind, detail string, err error) (string, bool) {
+func (h *Flows) botMessage(kind failure.Kind, detail string, err error) (string, bool) {
 	switch kind {
 	case failure.Busy:
 		return "I'm answering a lot of requests right now. Try again shortly.", true
-	case failure.RateLimited, failure.ThreadCap, failure.NotEnabled, failure.OverBudget:
+	case failure.RateLimited, failure.ThreadCap, failure.NotEnabled, failure.OverAllowance:
 		var why Refusal
 		errors.As(err, &why)
 		return h.refusalMessage(failure.KindOf(err), why), true
-	case failure.Stopping:
+	case failure.ShuttingDown:
 		return "I'm restarting and couldn't finish this one. Ask me again in a minute.", true
 	case failure.Stopped:
 		return "_Stopped._", true
@@ -195,7 +195,7 @@ func roundDelay(s string) string {
 }
 
 // noRecentPhotoText answers /analyze when the user posted no photo lately.
-func (h *Handler) noRecentPhotoText() string {
+func (h *Flows) noRecentPhotoText() string {
 	return fmt.Sprintf("I couldn't find a photo you posted in this channel in the last %s. "+
 		"Post a photo (%s), then run `%s <use case>` again, or mention %s in the photo's message. "+
 		"`%s help` lists the use cases.",
@@ -204,7 +204,7 @@ func (h *Handler) noRecentPhotoText() string {
 
 // helpText lists the use cases from the catalog and the ways to call the
 // bot. It is plain enough to read the same as Markdown and as mrkdwn.
-func (h *Handler) helpText() string {
+func (h *Flows) helpText() string {
 	var b strings.Builder
 	b.WriteString("I look at photos and screenshots and answer in the thread. Use cases:\n")
 	for _, uc := range h.catalog.All() {
@@ -231,7 +231,7 @@ func (h *Handler) helpText() string {
 // privacyText says, plainly, what happens to people's photos: where they
 // are sent, that the bot keeps nothing, and where the rules of the Gemini
 // API's data use are.
-func (h *Handler) privacyText() string {
+func (h *Flows) privacyText() string {
 	use := "Whether Google may use what it receives depends on the operator's Gemini API tier: " +
 		"see Google's terms at https://ai.google.dev/gemini-api/terms."
 	if h.cfg.VertexAI {
@@ -244,7 +244,7 @@ func (h *Handler) privacyText() string {
 }
 
 // howTo lists the ways to call the bot, for help texts and the Home tab.
-func (h *Handler) howTo() []string {
+func (h *Flows) howTo() []string {
 	lines := []string{
 		fmt.Sprintf("Mention me in a message with a photo: `%s recipe` (add a question if you like)", h.cfg.BotName),
 		fmt.Sprintf("Mention me in the thread of a photo, or of my answer, to ask more: `%s is this healthy?`", h.cfg.BotName),
@@ -322,7 +322,7 @@ func humanDuration(d time.Duration) string {
 
 // checkQuestion refuses a question longer than the bound, rather than cut
 // it where the user can't see and answer something else.
-func (h *Handler) checkQuestion(question string) error {
+func (h *Flows) checkQuestion(question string) error {
 	if n := utf8.RuneCountInString(question); n > h.cfg.MaxQuestion {
 		return failure.Errorf("check the question", failure.QuestionTooLong, strconv.Itoa(n), nil)
 	}
@@ -331,14 +331,14 @@ func (h *Handler) checkQuestion(question string) error {
 
 // imagesUsedNote tells, under an answer, which images it is about when
 // the message held more than the bot takes at once.
-func (h *Handler) imagesUsedNote(used []File, left int) string {
+func (h *Flows) imagesUsedNote(used []File, left int) string {
 	return fmt.Sprintf("I looked at the first %d of your %d images (%s): I take up to %d at a time. "+
 		"Ask about the others in another message.", len(used), len(used)+left, fileNames(used), h.cfg.MaxImages)
 }
 
 // smallerCopiesNote says that some images were sent as Slack's smaller
 // copies, to keep the request within MaxRequestBytes.
-func (h *Handler) smallerCopiesNote(files []File) string {
+func (h *Flows) smallerCopiesNote(files []File) string {
 	return fmt.Sprintf("Your images together were more than I send to Gemini at once (%s), so I looked at smaller copies of %s: "+
 		"fine detail such as small text may be lost. Ask about one image at a time for the full size.",
 		humanBytes(h.cfg.MaxRequestBytes), fileNames(files))

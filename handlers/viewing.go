@@ -23,7 +23,7 @@ const maxPrompts = 4
 const suggestionsTitle = "Send me a photo, or try one of these"
 
 // messagesOpened offers the catalog's suggestions as prompts in the DM.
-func (h *Handler) messagesOpened(ctx context.Context, j *job) {
+func (h *Flows) messagesOpened(ctx context.Context, j *job) {
 	err := j.timed(func() error {
 		return h.slack.Agent.SuggestPrompts(ctx, j.where.Channel, suggestionsTitle, h.suggestions())
 	})
@@ -32,7 +32,7 @@ func (h *Handler) messagesOpened(ctx context.Context, j *job) {
 
 // suggestions are the use cases that have one, as prompts whose message
 // names the use case: picked, it asks for the photo.
-func (h *Handler) suggestions() []Prompt {
+func (h *Flows) suggestions() []Prompt {
 	var out []Prompt
 	for _, uc := range h.catalog.All() {
 		if uc.Suggestion != "" && len(out) < maxPrompts {
@@ -45,7 +45,7 @@ func (h *Handler) suggestions() []Prompt {
 // viewing offers, while the person looks at a message with a photo the bot
 // can read, that photo's use cases as prompts; picked, one answers about
 // that message in the DM. Anywhere else, the catalog's suggestions.
-func (h *Handler) viewing(ctx context.Context, j *job, v Viewing) {
+func (h *Flows) viewing(ctx context.Context, j *job, v Viewing) {
 	prompts, outcome := h.suggestions(), "prompts"
 	if v.Channel != "" && v.TS != "" {
 		var msg Message
@@ -67,7 +67,7 @@ func (h *Handler) viewing(ctx context.Context, j *job, v Viewing) {
 // aboutMessage are the prompts about the message v, for the person and
 // the DM of o: each names a use case and carries a signed reference to the
 // message, which said reads back.
-func (h *Handler) aboutMessage(v Viewing, o Origin) []Prompt {
+func (h *Flows) aboutMessage(v Viewing, o Origin) []Prompt {
 	ref := h.messageRef(o, viewed{channel: v.Channel, ts: v.TS, expires: h.now().Add(h.cfg.RefLifetime)})
 	out := h.suggestions()
 	for i, p := range out {
@@ -90,7 +90,7 @@ const refSigLen = 16
 // or pasted anywhere, and a reference must make the bot read that message
 // only in that DM (its channel, its workspace), for that person, for a
 // short while.
-func (h *Handler) messageRef(dm Origin, v viewed) string {
+func (h *Flows) messageRef(dm Origin, v viewed) string {
 	expiry := strconv.FormatInt(v.expires.Unix(), 10)
 	return fmt.Sprintf("https://slack.com/archives/%s/p%s #%s.%s", v.channel, strings.Replace(v.ts, ".", "", 1),
 		expiry, h.refSignature(dm, v.channel, v.ts, expiry))
@@ -98,7 +98,7 @@ func (h *Handler) messageRef(dm Origin, v viewed) string {
 
 // refSignature signs a reference to channel/ts, made for dm's person in
 // dm's channel and workspace, that expires at expiry.
-func (h *Handler) refSignature(dm Origin, channel, ts, expiry string) string {
+func (h *Flows) refSignature(dm Origin, channel, ts, expiry string) string {
 	mac := hmac.New(sha256.New, h.cfg.RefKey)
 	for _, field := range []string{refVersion, dm.Channel, dm.Workspace, dm.User, channel, ts, expiry} {
 		mac.Write([]byte(field))
@@ -120,7 +120,7 @@ type viewed struct {
 // person of here, and returns text without it. A reference whose signature
 // does not match is left in the text, unread: pasted elsewhere, it is text
 // like any other. Whether it has expired is the caller's to check.
-func (h *Handler) viewedRef(text string, here Origin) (rest string, v viewed, ok bool) {
+func (h *Flows) viewedRef(text string, here Origin) (rest string, v viewed, ok bool) {
 	start := strings.Index(text, "https://")
 	if start < 0 || len(h.cfg.RefKey) == 0 {
 		return text, viewed{}, false
@@ -164,7 +164,7 @@ func slackMessageLink(link string) (channel, ts string, ok bool) {
 
 // answerViewed answers about the message a suggested prompt referred to,
 // in the DM thread of the prompt, unless the reference has expired.
-func (h *Handler) answerViewed(ctx context.Context, j *job, v viewed) {
+func (h *Flows) answerViewed(ctx context.Context, j *job, v viewed) {
 	if h.now().After(v.expires) {
 		j.fail(ctx, failure.Errorf("read the message viewed", failure.ExpiredRef, "", nil))
 		return

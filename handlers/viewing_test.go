@@ -14,7 +14,7 @@ const viewedTS = "1700000000.000500"
 
 // viewingHandler is a handler whose clock the test moves, with the
 // message viewedTS in C7.
-func viewingHandler(t *testing.T, now *time.Time) (*Handler, *fakeSlack, *fakeModel) {
+func viewingHandler(t *testing.T, now *time.Time) (*Flows, *fakeSlack, *fakeModel) {
 	t.Helper()
 	s := newFakeSlack()
 	s.data[thumbURL("F1", 720)] = testJPEG(t)
@@ -29,7 +29,7 @@ func viewingHandler(t *testing.T, now *time.Time) (*Handler, *fakeSlack, *fakeMo
 // pickedPrompt is the recipe prompt offered to o's person, in o's DM,
 // while they view viewedTS, as Slack sends its message back when it is
 // picked: the link between angle brackets.
-func pickedPrompt(t *testing.T, h *Handler, s *fakeSlack, o Origin) string {
+func pickedPrompt(t *testing.T, h *Flows, s *fakeSlack, o Origin) string {
 	t.Helper()
 	o.Trigger = TriggerMessages
 	h.Run(context.Background(), Request{Origin: o, Ask: Viewing{Channel: "C7", TS: viewedTS}})

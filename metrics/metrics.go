@@ -28,7 +28,7 @@ type Metrics struct {
 	tokens       *prometheus.CounterVec
 	slackErrors  *prometheus.CounterVec
 	geminiErrors *prometheus.CounterVec
-	budgets      *prometheus.CounterVec
+	allowances   *prometheus.CounterVec
 }
 
 // New registers visionbot's metrics, and the Go runtime's and the
@@ -69,9 +69,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "visionbot_slack_errors_total",
 			Help: "Slack Web API calls that failed, by method and Slack's error code (http_NNN for another status, transport when no answer came).",
 		}, []string{"method", "code"}),
-		budgets: prometheus.NewCounterVec(prometheus.CounterOpts{
+		allowances: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "visionbot_budget_refusals_total",
-			Help: "Requests refused because a daily token budget was spent, by budget (user, channel, workspace).",
+			Help: "Requests refused because a daily token allowance was spent, by budget (user, channel, workspace).",
 		}, []string{"budget"}),
 		geminiErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "visionbot_gemini_errors_total",
@@ -79,7 +79,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"code"}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.requests, m.ack, m.download, m.firstToken, m.total, m.tokens, m.slackErrors, m.geminiErrors, m.budgets,
+		m.requests, m.ack, m.download, m.firstToken, m.total, m.tokens, m.slackErrors, m.geminiErrors, m.allowances,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -124,9 +124,9 @@ func (m *Metrics) SlackError(method, code string) {
 	m.slackErrors.WithLabelValues(method, code).Inc()
 }
 
-// BudgetRefused implements bot.Observer.
-func (m *Metrics) BudgetRefused(budget string) {
-	m.budgets.WithLabelValues(budget).Inc()
+// AllowanceRefused implements bot.Observer.
+func (m *Metrics) AllowanceRefused(which string) {
+	m.allowances.WithLabelValues(which).Inc()
 }
 
 // jobCounter is the bot's pool, read at each scrape.

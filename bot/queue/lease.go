@@ -63,7 +63,7 @@ type Lease struct {
 	confirmed  time.Time
 	expiry     *time.Timer             // nil once the lease is done with
 	cancel     context.CancelCauseFunc // the run's, once it started
-	handedBack bool                    // at a stop: the request goes back to the queue
+	handedBack bool                    // at a shutdown: the request goes back to the queue
 }
 
 // errHandedOver is what a run that let its request go gets from every call
@@ -224,14 +224,14 @@ func (c *Lease) letGo(cause error) {
 	}
 }
 
-// handBack lets the request go at a stop: the run ends without a word to
+// handBack lets the request go at a shutdown: the run ends without a word to
 // its user, and once it has, the request goes back to the queue for
 // another replica, which takes over what this one showed.
 func (c *Lease) handBack() {
 	c.mu.Lock()
 	c.handedBack = true
 	c.mu.Unlock()
-	c.letGo(failure.Errorf("stop", failure.HandedOver, "handed back to another replica", nil))
+	c.letGo(failure.Errorf("shut down", failure.HandedOver, "handed back to another replica", nil))
 }
 
 // TakeLeft returns what an earlier run of the request recorded, once, when

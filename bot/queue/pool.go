@@ -68,16 +68,16 @@ type pool struct {
 	log     *zap.Logger
 	running atomic.Int64
 	// shared is the queue of replicas the pool runs requests of, which
-	// says at a stop whether another replica can take over what this one
+	// says at a shutdown whether another replica can take over what this one
 	// can't finish; nil without one.
 	shared *sharedQueue
 
 	ctx     context.Context
 	timeout time.Duration
 	wg      sync.WaitGroup // workers, short jobs, notices
-	// stopping is set once the shutdown grace has passed: queued requests
+	// shuttingDown is set once the shutdown grace has passed: queued requests
 	// are then told to ask again instead of run.
-	stopping atomic.Bool
+	shuttingDown atomic.Bool
 	// handBack is set with stopping when another replica is alive to take
 	// over the requests of the shared queue this one can't finish.
 	handBack atomic.Bool
@@ -85,7 +85,7 @@ type pool struct {
 
 	mu sync.Mutex
 	// cancels are the running requests' cancel functions, with their
-	// claims: a stop past its grace ends them with failure.Stopping as the
+	// claims: a shutdown past its grace ends them with failure.ShuttingDown as the
 	// cause, or hands them back to the other replicas.
 	cancels map[*context.CancelCauseFunc]*Lease
 }
@@ -145,9 +145,9 @@ func (p *pool) start(ctx context.Context, timeout time.Duration) {
 // slot for it, and lets the slot go.
 func (p *pool) runQueued(j entry) {
 	defer p.release()
-	if p.stopping.Load() && j.lease == nil {
+	if p.shuttingDown.Load() && j.lease == nil {
 		// Still queued when the grace ended: too late to start.
-		p.tell(j.req.Origin, failure.Errorf("stop", failure.Stopping, "", nil), nil)
+		p.tell(j.req.Origin, failure.Errorf("shut down", failure.ShuttingDown, "", nil), nil)
 		return
 	}
 	p.run(j)
@@ -230,7 +230,7 @@ func (p *pool) run(j entry) {
 	p.mu.Lock()
 	p.cancels[&cancel] = j.lease
 	p.mu.Unlock()
-	if p.stopping.Load() {
+	if p.shuttingDown.Load() {
 		// Taken from the queue just as a stop gave up waiting: it missed
 		// the cancelling, so it cancels itself.
 		p.cut(&cancel, j.lease)
@@ -273,22 +273,22 @@ func (p *pool) notice(notice func(context.Context)) {
 	notice(ctx)
 }
 
-// cut ends a running request at a stop past the grace: a request of the
+// cut ends a running request at a shutdown past the grace: a request of the
 // shared queue goes back to another replica when one is alive, and its
 // run ends without a word to its user (the replica that takes it over
-// answers); any other is cancelled with failure.Stopping, and its user is
+// answers); any other is cancelled with failure.ShuttingDown, and its user is
 // told to ask again.
 func (p *pool) cut(cancel *context.CancelCauseFunc, c *Lease) {
 	if c != nil && p.handBack.Load() {
 		c.handBack()
 		return
 	}
-	(*cancel)(failure.Errorf("stop", failure.Stopping, "", nil))
+	(*cancel)(failure.Errorf("shut down", failure.ShuttingDown, "", nil))
 }
 
 // shutdown takes no more requests and lets the queued and running ones finish.
 // It reports whether they did within grace. If not, the running ones are
-// cancelled with failure.Stopping as the cause, so that each tells its
+// cancelled with failure.ShuttingDown as the cause, so that each tells its
 // user to ask again through its own reply, and the queued ones are told
 // so by the workers; stop waits a little for that telling.
 func (p *pool) shutdown(grace time.Duration) bool {
@@ -308,7 +308,7 @@ func (p *pool) shutdown(grace time.Duration) bool {
 	}
 
 	p.handBack.Store(p.shared != nil && p.shared.othersAlive(p.ctx))
-	p.stopping.Store(true)
+	p.shuttingDown.Store(true)
 	p.mu.Lock()
 	for cancel, c := range p.cancels {
 		p.cut(cancel, c)

@@ -30,7 +30,7 @@ const (
 // at once.
 const maxReplicas = 10
 
-// handBackIdle is the idle time a request handed back at a stop is given:
+// handBackIdle is the idle time a request handed back at a shutdown is given:
 // far beyond any JOB_CLAIM_AFTER, so that the next replica to look takes
 // it at once.
 const handBackIdle = 24 * time.Hour
@@ -138,7 +138,7 @@ redis.call('DEL', KEYS[2])
 return 1
 `
 
-// handBackLua hands a request back at a stop: idle as if long forgotten,
+// handBackLua hands a request back at a shutdown: idle as if long forgotten,
 // so that the next replica to look takes it, and counted as handed back,
 // so that the take is not held against the request as a failed try.
 // KEYS and ARGV as recordLua's first four, then the idle time in ms and
@@ -261,7 +261,7 @@ func (q *sharedQueue) close(ctx context.Context) {
 }
 
 // othersAlive reports whether another replica is alive to take over what
-// this one hands back at a stop; false when Redis can't say.
+// this one hands back at a shutdown; false when Redis can't say.
 func (q *sharedQueue) othersAlive(ctx context.Context) bool {
 	n, err := q.r.others(ctx, q.claimAfter)
 	if err != nil {
@@ -612,7 +612,7 @@ func (q *sharedQueue) record(ctx context.Context, c *Lease, data []byte) {
 func (q *sharedQueue) keyLife() time.Duration { return 24 * time.Hour }
 
 // finish ends this replica's hold once the run is over: an answered
-// request is acknowledged, one handed back at a stop goes back to the
+// request is acknowledged, one handed back at a shutdown goes back to the
 // queue, one taken over is only forgotten.
 func (q *sharedQueue) finish(c *Lease) {
 	c.mu.Lock()

@@ -441,7 +441,7 @@ func TestLastReplicaTellsItsUsers(t *testing.T) {
 	if err := waitFinished(t, a); err != nil {
 		t.Fatalf("the notice: %v", err)
 	}
-	onlyAnswer(t, emu, "C1", "notice: "+failure.Stopping.String())
+	onlyAnswer(t, emu, "C1", "notice: "+failure.ShuttingDown.String())
 	if n := queueLen(t, srv); n != 0 {
 		t.Errorf("%d requests left in the queue", n)
 	}

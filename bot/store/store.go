@@ -13,7 +13,7 @@ import (
 
 // Counter is one limit a request counts against: a counter that lives
 // Window from its first hit (a fixed window). A counter to Read is only
-// read, not added to: a daily token budget, which Spend adds to when the
+// read, not added to: a daily token allowance, which Spend adds to when the
 // request ends.
 type Counter struct {
 	Key    string

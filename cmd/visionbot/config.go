@@ -88,7 +88,7 @@ type config struct {
 	ChannelRate         bot.Rate `env:"CHANNEL_RATE" part:"bot"`
 	MaxRepliesPerThread bot.Cap  `env:"MAX_REPLIES_PER_THREAD" part:"bot"`
 	MaxQuestionChars    int      `env:"MAX_QUESTION_CHARS" part:"bot"`
-	// Daily token budgets; 0 (off) for none.
+	// Daily token allowances; 0 (off) for none.
 	UserDailyTokens      bot.Tokens `env:"USER_DAILY_TOKENS" part:"bot"`
 	ChannelDailyTokens   bot.Tokens `env:"CHANNEL_DAILY_TOKENS" part:"bot"`
 	WorkspaceDailyTokens bot.Tokens `env:"WORKSPACE_DAILY_TOKENS" part:"bot"`
@@ -458,9 +458,9 @@ func (c config) limits() bot.Limits {
 		ThreadWindow: bot.DefaultConfig().Limits.ThreadWindow}
 }
 
-// budgets are the daily token budgets.
-func (c config) budgets() bot.Budgets {
-	return bot.Budgets{User: c.UserDailyTokens, Channel: c.ChannelDailyTokens, Workspace: c.WorkspaceDailyTokens}
+// budgets are the daily token allowances.
+func (c config) budgets() bot.Allowances {
+	return bot.Allowances{User: c.UserDailyTokens, Channel: c.ChannelDailyTokens, Workspace: c.WorkspaceDailyTokens}
 }
 
 // access is who may use the bot.

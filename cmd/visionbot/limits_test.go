@@ -141,7 +141,7 @@ func TestAFailedResponseURLStaysOutOfTheLog(t *testing.T) {
 	}
 }
 
-// Daily token budgets, in one process and across replicas sharing Redis:
+// Daily token allowances, in one process and across replicas sharing Redis:
 // a request that finds its budget spent is refused with when it resets,
 // and the person is told once.
 func TestDailyTokenBudgets(t *testing.T) {

@@ -224,7 +224,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		return err
 	}
 	var (
-		// memory is where seen events, limits and token budgets are kept:
+		// memory is where seen events, limits and token allowances are kept:
 		// this process's own, or Redis's for every replica.
 		memory   bot.Store = store.NewMemory(nil)
 		replicas *queue.Replicas
@@ -284,7 +284,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 // leasedFlows runs the flows of a queued request on the Slack adapter as
 // the request's lease allows: every write of the request goes through it.
 type leasedFlows struct {
-	flows *handlers.Handler
+	flows *handlers.Flows
 	api   *slackapi.API
 }
 

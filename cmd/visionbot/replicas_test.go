@@ -151,7 +151,7 @@ func TestDeployHandsTheRequestToAnotherReplica(t *testing.T) {
 		t.Errorf("the other replica does not say it took the request over:\n%s", staying.logs)
 	}
 	for _, r := range []*harness{leaving, staying} {
-		if strings.Contains(r.logs.String(), `"outcome":"stopping"`) {
+		if strings.Contains(r.logs.String(), `"outcome":"shutting_down"`) {
 			t.Errorf("a user was told the bot is restarting:\n%s", r.logs)
 		}
 	}

@@ -72,11 +72,11 @@ const (
 	// "user" or "channel"), not Slack's or Gemini's.
 	RateLimited
 	ThreadCap // the thread has as many of the bot's answers as one may get
-	// OverBudget is a daily token budget spent (Detail "user", "channel"
+	// OverAllowance is a daily token allowance spent (Detail "user", "channel"
 	// or "workspace").
-	OverBudget
-	NotEnabled // outside the operator's allow-lists
-	Stopping   // the bot is shutting down before the request could finish
+	OverAllowance
+	NotEnabled   // outside the operator's allow-lists
+	ShuttingDown // the bot is shutting down before the request could finish
 	// JobTimeout is a request that ran longer than JOB_TIMEOUT allows.
 	JobTimeout
 	// Stopped is a request its person stopped with Slack's Stop button.
@@ -101,8 +101,8 @@ var names = map[Kind]string{
 	Blocked: "blocked", EmptyAnswer: "empty_answer", ImageRejected: "image_rejected",
 	ModelAuth: "model_auth", UnknownModel: "unknown_model", Quota: "quota",
 	Unavailable: "unavailable", RequestTooLarge: "request_too_large", Timeout: "timeout", CutOff: "cut_off",
-	Busy: "busy", RateLimited: "rate_limited", ThreadCap: "thread_cap", OverBudget: "over_budget",
-	NotEnabled: "not_enabled", Stopping: "stopping", JobTimeout: "job_timeout", Stopped: "stopped",
+	Busy: "busy", RateLimited: "rate_limited", ThreadCap: "thread_cap", OverAllowance: "over_budget",
+	NotEnabled: "not_enabled", ShuttingDown: "shutting_down", JobTimeout: "job_timeout", Stopped: "stopped",
 	HandedOver: "handed_over", TooManyTries: "too_many_tries",
 }
 
