@@ -45,7 +45,7 @@ func (b Allowances) on() bool { return b.User > 0 || b.Channel > 0 || b.Workspac
 // (Spend, as handlers.Spending). A day is a UTC day: every allowance resets
 // at midnight UTC, which a person can be told.
 type Ledger struct {
-	store   Store
+	store      Store
 	allowances Allowances
 	// team is the bot's own workspace, for requests whose person's team
 	// is not known.
