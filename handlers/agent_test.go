@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/testimage"
 )
 
 // fakeStops records the threads watched and lets a test press Stop.
@@ -69,7 +70,7 @@ func TestStatusAndSessionShowWhileARequestRuns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
-			s.data[thumbURL("F1", 720)] = testJPEG(t)
+			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{"Pasta."}}
 			if tt.setup != nil {
 				tt.setup(s, m)
@@ -99,7 +100,7 @@ func TestStatusAndSessionShowWhileARequestRuns(t *testing.T) {
 // session leaves "processing".
 func TestStopEndsTheAnswerAndKeepsWhatWasWritten(t *testing.T) {
 	s := newFakeSlack()
-	s.data[thumbURL("F1", 720)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"The first words"}, started: make(chan struct{})}
 	stops := &fakeStops{}
 	cfg := DefaultConfig()
@@ -159,7 +160,7 @@ func TestThumbsDownOffersAnotherUseCaseAndALine(t *testing.T) {
 // with that use case.
 func TestMessagesTabSuggestionsAndThePhotoThatFollows(t *testing.T) {
 	s := newFakeSlack()
-	s.data[thumbURL("F1", 720)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"A recipe."}}
 	cfg := DefaultConfig()
 	cfg.BotUserID = "UBOT"
@@ -194,7 +195,7 @@ func TestMessagesTabSuggestionsAndThePhotoThatFollows(t *testing.T) {
 // reference the bot did not sign for this person is not read.
 func TestPromptsForThePhotoBeingViewed(t *testing.T) {
 	s := newFakeSlack()
-	s.data[thumbURL("F1", 720)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	s.messages["1700000000.000500"] = Message{Channel: "C7", TS: "1700000000.000500", User: "U2", Files: []File{photo("F1")}}
 	m := &fakeModel{chunks: []string{"Carbonara."}}
 	cfg := DefaultConfig()
@@ -242,7 +243,7 @@ func TestPromptsForThePhotoBeingViewed(t *testing.T) {
 func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 	s := newFakeSlack()
 	for i, id := range []string{"F1", "F2", "F3", "F4", "F5"} {
-		s.data[thumbURL(id, 720)] = testPNG(t, 8+i, 8) // each its own bytes, to tell the order
+		s.data[thumbURL(id, 720)] = testimage.PNG(t, 8+i, 8) // each its own bytes, to tell the order
 	}
 	s.thread = []Message{
 		{TS: "1700000000.000100", User: "U1", Text: "recipe", Files: []File{photo("F1")}},

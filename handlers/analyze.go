@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/media"
 	"github.com/visionbot/visionbot/internal/vision"
 	"github.com/visionbot/visionbot/prompts"
 )
@@ -88,7 +89,7 @@ func (h *Flows) askForPhoto(ctx context.Context, j *job) {
 		what = j.useCase.Description
 	}
 	text := fmt.Sprintf("Send me the photo in this thread (%s). *%s*: %s",
-		SupportedFormats, j.useCase.Name, strings.TrimSuffix(what, "."))
+		media.SupportedFormats, j.useCase.Name, strings.TrimSuffix(what, "."))
 	fctx, cancel := finishing(ctx)
 	defer cancel()
 	err := j.timed(func() error { return h.slack.Poster.PostReply(fctx, j.where.Channel, j.where.Thread, text) })
@@ -410,7 +411,7 @@ func (h *Flows) download(ctx context.Context, j *job, files []File) (images []vi
 					errs[n] = fmt.Errorf("download file %s: %w", f.ID, err)
 					return
 				}
-				img, err := ReadImage(data)
+				img, err := media.ReadImage(data)
 				if err != nil {
 					errs[n] = fmt.Errorf("read file %s (%s): %w", f.ID, f.Name, err)
 					return

@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/testimage"
 )
 
 func TestMessageFlows(t *testing.T) {
-	jpegData := testJPEG(t)
-	pngData := testPNG(t, 4, 4)
+	jpegData := testimage.JPEG(t)
+	pngData := testimage.PNG(t, 4, 4)
 
 	tests := []struct {
 		name    string
@@ -377,7 +378,7 @@ func TestMessageFlows(t *testing.T) {
 				{ID: "F8", Name: "dance.gif", Mimetype: "image/gif", Filetype: "gif", Size: 1000, URLDownload: "https://files.slack.com/dance.gif"},
 			}},
 			setup: func(t *testing.T, s *fakeSlack, m *fakeModel) {
-				s.data["https://files.slack.com/dance.gif"] = testGIF(t)
+				s.data["https://files.slack.com/dance.gif"] = testimage.GIF(t)
 				m.chunks = []string{"A dance."}
 			},
 			replyThread:   "1700000000.000100",
@@ -481,7 +482,7 @@ func TestMessageFlows(t *testing.T) {
 }
 
 func TestSlash(t *testing.T) {
-	jpegData := testJPEG(t)
+	jpegData := testimage.JPEG(t)
 	photoMsg := Message{Channel: "C1", TS: "1699990000.000100", User: "U1", Files: []File{photo("F1")}}
 	tests := []struct {
 		name          string
@@ -587,7 +588,7 @@ func TestSlash(t *testing.T) {
 // in the thread, and that a partial answer is shown only when it is
 // marked as cut off.
 func TestModelFailuresTellTheUser(t *testing.T) {
-	jpegData := testJPEG(t)
+	jpegData := testimage.JPEG(t)
 	tests := []struct {
 		name     string
 		chunks   []string
@@ -672,7 +673,7 @@ func TestStreamedAnswerIsSafeAtEveryStep(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
-			s.data[thumbURL("F1", 720)] = testJPEG(t)
+			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			newTestHandler(t, s, &fakeModel{chunks: tt.chunks}).Run(context.Background(),
 				mention(Message{Channel: "C1", TS: "1.1", User: "U1", Files: []File{photo("F1")}}))
 			if len(s.replies) != 1 || !strings.Contains(s.replies[0].text, tt.want) {

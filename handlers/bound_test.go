@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/visionbot/visionbot/internal/testimage"
 )
 
 // The images of one request stay within MaxRequestBytes: originals that
@@ -83,7 +85,7 @@ func TestRequestStaysWithinItsBound(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
 			for url, n := range tt.data {
-				s.data[url] = padded(testPNG(t, 8, 8), n)
+				s.data[url] = padded(testimage.PNG(t, 8, 8), n)
 			}
 			m := &fakeModel{chunks: []string{"An answer."}}
 			h := newTestHandler(t, s, m)

@@ -1,14 +1,8 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
 	"strings"
 	"sync"
 	"testing"
@@ -280,36 +274,6 @@ func newTestHandler(t *testing.T, s *fakeSlack, m *fakeModel) *Flows {
 	// The tests of the flows check the reactions too: they stay available.
 	cfg.ProgressReactions = true
 	return New(s.roles(), m, catalog, zap.NewNop(), cfg, now)
-}
-
-func testPNG(t testing.TB, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	img.Set(0, 0, color.RGBA{R: 200, A: 255})
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func testJPEG(t testing.TB) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, image.NewRGBA(image.Rect(0, 0, 16, 16)), nil); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func testGIF(t testing.TB) []byte {
-	t.Helper()
-	pal := image.NewPaletted(image.Rect(0, 0, 8, 8), []color.Color{color.Black, color.White})
-	var b bytes.Buffer
-	if err := gif.EncodeAll(&b, &gif.GIF{Image: []*image.Paletted{pal, pal}, Delay: []int{10, 10}}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // photo is a Slack image file with the thumbnails Slack makes for a phone

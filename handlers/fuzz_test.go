@@ -1,16 +1,12 @@
 package handlers
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/visionbot/visionbot/internal/failure"
 )
 
 // fixtureStrings collects every string under key in the Slack fixtures:
@@ -87,48 +83,6 @@ func FuzzMessageText(f *testing.F) {
 		}
 		if question != strings.TrimSpace(question) || !strings.HasSuffix(strings.TrimSpace(stripped), question) {
 			t.Fatalf("Choose(%q) gave question %q: not the trimmed rest of the text", stripped, question)
-		}
-	})
-}
-
-// FuzzReadImage feeds arbitrary bytes to the sniffer and header checks:
-// nothing may panic, what is accepted is a type Gemini takes, and what is
-// refused is refused with a kind the user gets a specific message for.
-func FuzzReadImage(f *testing.F) {
-	for _, tiny := range fixtureStrings(f, "thumb_tiny") {
-		// Slack's thumb_tiny is a JPEG without its header: a real
-		// corrupt image.
-		if data, err := base64.StdEncoding.DecodeString(tiny); err == nil {
-			f.Add(data)
-		}
-	}
-	seeds := [][]byte{
-		testJPEG(f), testPNG(f, 4, 4), testGIF(f),
-		isoBMFF("heic", "mif1", "heic"), isoBMFF("mif1", "miaf"), isoBMFF("avif", "mif1"),
-		riff("VP8L", []byte{0x2f, 0, 0, 0, 0x10}), gifHeader(60000, 60000), pngHeader(100_000, 100_000),
-		[]byte("%PDF-1.7\n"), []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), []byte("<!DOCTYPE html><html>"),
-	}
-	for _, s := range seeds {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		img, err := ReadImage(data)
-		if err != nil {
-			switch failure.KindOf(err) {
-			case failure.UnsupportedFile, failure.SVG, failure.CorruptImage, failure.TooLarge, failure.FilesScope:
-			default:
-				t.Fatalf("ReadImage: %v (kind %v): no specific message", err, failure.KindOf(err))
-			}
-			return
-		}
-		switch img.MIMEType {
-		case "image/jpeg", "image/webp", "image/heic", "image/heif":
-			if !bytes.Equal(img.Data, data) {
-				t.Fatalf("%s changed on the way", img.MIMEType)
-			}
-		case "image/png": // as sent, or a GIF's first frame
-		default:
-			t.Fatalf("accepted as %s, which Gemini does not take", img.MIMEType)
 		}
 	})
 }

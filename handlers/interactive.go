@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/media"
 	"github.com/visionbot/visionbot/prompts"
 )
 
@@ -18,7 +19,7 @@ func (h *Flows) shortcut(ctx context.Context, j *job, s ShortcutOn) {
 	msg := s.Message
 	form := Form{Kind: FormNotice, Notice: fmt.Sprintf(
 		"This message has no image I can read. I look at %s files attached to a message, "+
-			"including forwarded ones. Post a photo or a screenshot and try again.", SupportedFormats)}
+			"including forwarded ones. Post a photo or a screenshot and try again.", media.SupportedFormats)}
 	outcome := "no_image"
 	if hasImageCandidate(msg.Files) {
 		candidates := imageCandidates(msg.Files, len(msg.Files))

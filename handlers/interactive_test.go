@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/testimage"
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
 func TestAnswerStreamsIntoTheReplyAndEndsWithAFooter(t *testing.T) {
 	s := newFakeSlack()
-	s.data[thumbURL("F1", 720)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"\n  Pasta for <@U", "123> and @he", "re. ", "Boil water.\n"}}
 	h := newTestHandler(t, s, m)
 	h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Team: "T9",
@@ -59,7 +60,7 @@ func followUpThread() []Message {
 }
 
 func TestFollowUps(t *testing.T) {
-	jpegData := testJPEG(t)
+	jpegData := testimage.JPEG(t)
 	tests := []struct {
 		name     string
 		dm       bool
@@ -197,7 +198,7 @@ func TestFollowUpHistoryIsBounded(t *testing.T) {
 	}
 	s := newFakeSlack()
 	s.thread = thread
-	s.data[thumbURL("F1", 720)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"ok"}}
 	cfg := DefaultConfig()
 	cfg.BotUserID = "UBOT"
@@ -290,7 +291,7 @@ func TestShortcut(t *testing.T) {
 }
 
 func TestSubmit(t *testing.T) {
-	jpegData := testJPEG(t)
+	jpegData := testimage.JPEG(t)
 	shortcutForm := FormTarget{Channel: "C1", Thread: "1700000000.000100", Message: "1700000000.000200", Files: []string{"F1"}, ResponseURL: "https://hooks.slack.com/r"}
 	uploadForm := FormTarget{Channel: "C1", ResponseURL: "https://hooks.slack.com/r"}
 	tests := []struct {
@@ -421,8 +422,8 @@ func TestSlashWithoutARecentPhotoOpensTheUploadForm(t *testing.T) {
 func TestRerunAndFeedback(t *testing.T) {
 	s := newFakeSlack()
 	s.files = map[string]File{"F1": sharedIn(photo("F1"), "C1"), "F2": sharedIn(photo("F2"), "C1")}
-	s.data[thumbURL("F1", 720)] = testJPEG(t)
-	s.data[thumbURL("F2", 720)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
+	s.data[thumbURL("F2", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"Calories: 600."}}
 	h := newTestHandler(t, s, m)
 	ref := AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}}
@@ -450,7 +451,7 @@ func TestRerunAndFeedback(t *testing.T) {
 }
 
 func TestReactionTriggers(t *testing.T) {
-	jpegData := testJPEG(t)
+	jpegData := testimage.JPEG(t)
 	tests := []struct {
 		name    string
 		useCase string

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/visionbot/visionbot/internal/testimage"
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
@@ -16,7 +17,7 @@ import (
 // budget, how finely to look at the images, and whether to search.
 func TestModelRequestCarriesTheUseCaseSettings(t *testing.T) {
 	catalog := mustCatalog(t)
-	img := []vision.Image{{MIMEType: "image/jpeg", Data: testJPEG(t)}}
+	img := []vision.Image{{MIMEType: "image/jpeg", Data: testimage.JPEG(t)}}
 	for _, uc := range catalog.All() {
 		t.Run(uc.Name, func(t *testing.T) {
 			req := ModelRequest(uc, "a question", img, vision.Turn{Role: vision.RoleModel, Text: "earlier"})
@@ -38,7 +39,7 @@ func TestModelRequestCarriesTheUseCaseSettings(t *testing.T) {
 // thinking tokens apart.
 func TestLogLineCarriesTokens(t *testing.T) {
 	s, m := newFakeSlack(), &fakeModel{chunks: []string{"Pasta."}}
-	s.data[thumbURL("F1", 720)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	core, logs := observer.New(zap.InfoLevel)
 	now := func() time.Time { return time.Unix(1700000000, 0) }
 	New(s.roles(), m, mustCatalog(t), zap.New(core), DefaultConfig(), now).
@@ -81,7 +82,7 @@ func TestGroundedAnswerEndsWithItsSources(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
-			s.data[thumbURL("F1", 720)] = testJPEG(t)
+			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{tt.said}, usage: &vision.Usage{Model: "fake", Sources: tt.sources}}
 			newTestHandler(t, s, m).Run(context.Background(),
 				mention(Message{Channel: "C1", TS: "1.1", User: "U1", Text: "guide", Files: []File{photo("F1")}}))

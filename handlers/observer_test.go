@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/testimage"
 )
 
 // recordingObserver keeps every request's figures.
@@ -22,7 +23,7 @@ func (o *recordingObserver) RequestDone(f Figures) {
 }
 
 func TestObserverGetsEachRequestsFigures(t *testing.T) {
-	jpegData := testJPEG(t)
+	jpegData := testimage.JPEG(t)
 	tests := []struct {
 		name  string
 		msg   Message

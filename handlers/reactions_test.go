@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/visionbot/visionbot/internal/testimage"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -31,7 +32,7 @@ func TestReactionsSkippedUnderLoad(t *testing.T) {
 			for _, e := range tt.skipped {
 				s.skipped[e] = true
 			}
-			s.data[thumbURL("F1", 720)] = testJPEG(t)
+			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			h := newTestHandler(t, s, &fakeModel{chunks: []string{"A fine photo."}})
 			core, logs := observer.New(zap.WarnLevel)
 			h.log = zap.New(core)

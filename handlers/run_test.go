@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/testimage"
 )
 
 // A request cut short by a shutdown or by its deadline ends through its own
@@ -43,7 +44,7 @@ func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
-			s.data[thumbURL("F1", 720)] = testJPEG(t)
+			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{"Half an ans"}, started: make(chan struct{})}
 			h := newTestHandler(t, s, m)
 			ctx, cut := tt.job(t)
@@ -76,7 +77,7 @@ func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
 // reply, once; the bot goes on.
 func TestAPanickingFlowTellsItsUser(t *testing.T) {
 	s := newFakeSlack()
-	s.data[thumbURL("F1", 720)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	h := newTestHandler(t, s, &fakeModel{chunks: []string{"Some text"}, panics: true})
 	h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}}))
 	if len(s.opened) != 1 || s.opened[0].done != 1 {
@@ -139,7 +140,7 @@ func TestAFollowUpHoldsTheThreadToTheQuestionBound(t *testing.T) {
 	}
 	s := newFakeSlack()
 	s.thread = thread
-	s.data[thumbURL("F1", 720)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"Sure."}}
 	cfg := DefaultConfig()
 	cfg.BotUserID = "UBOT"

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/visionbot/visionbot/internal/testimage"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -58,8 +59,8 @@ func TestCodeAnswersCarryTheirCode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
-			s.data[photo("F1").URLDownload] = testPNG(t, 4, 4)
-			s.data[thumbURL("F1", 720)] = testJPEG(t)
+			s.data[photo("F1").URLDownload] = testimage.PNG(t, 4, 4)
+			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{answer}}
 			h := newTestHandler(t, s, m)
 			h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Text: tt.text, Files: []File{photo("F1")}}))
@@ -80,7 +81,7 @@ func TestCodeAnswersCarryTheirCode(t *testing.T) {
 // names the step, not a failed request: the answer and its note are there.
 func TestCodeNotSharedIsAWarning(t *testing.T) {
 	s := newFakeSlack()
-	s.data[photo("F1").URLDownload] = testPNG(t, 4, 4)
+	s.data[photo("F1").URLDownload] = testimage.PNG(t, 4, 4)
 	s.snippetsErr = &SnippetsNotShared{Err: fmt.Errorf("files.completeUploadExternal: %w", errors.New("internal_error"))}
 	m := &fakeModel{chunks: []string{"```html\n<p>\n```"}}
 	core, logs := observer.New(zap.InfoLevel)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/testimage"
 )
 
 // recordingSpending keeps what requests were charged.
@@ -39,7 +40,7 @@ func TestRequestsAreChargedWhatGeminiReported(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
-			s.data[thumbURL("F1", 720)] = testJPEG(t)
+			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{"Pasta."}, err: tt.err}
 			h := newTestHandler(t, s, m)
 			spending := &recordingSpending{}

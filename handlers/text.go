@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/media"
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
@@ -37,19 +38,19 @@ func (h *Flows) inputMessage(kind failure.Kind, detail string, err error) (strin
 			return h.noRecentPhotoText(), true
 		case emptyForm:
 			return fmt.Sprintf("I couldn't find an image in that message or the form. Open *Analyze image* again and attach a photo (%s).",
-				SupportedFormats), true
+				media.SupportedFormats), true
 		}
 		return fmt.Sprintf("I couldn't find an image here. Attach a photo (%s) to your message and mention me, "+
-			"or mention me in the photo's thread. Say `%s help` to see what I can do.", SupportedFormats, h.cfg.BotName), true
+			"or mention me in the photo's thread. Say `%s help` to see what I can do.", media.SupportedFormats, h.cfg.BotName), true
 	case failure.UnsupportedFile:
 		what := detail
 		if what == "" {
 			what = "not an image"
 		}
 		return fmt.Sprintf("I can only look at images (%s), and this is %s. Post a photo or a screenshot instead.",
-			SupportedFormats, what), true
+			media.SupportedFormats, what), true
 	case failure.SVG:
-		return fmt.Sprintf("I can't read SVG images, only %s. Export it as PNG and post that instead.", SupportedFormats), true
+		return fmt.Sprintf("I can't read SVG images, only %s. Export it as PNG and post that instead.", media.SupportedFormats), true
 	case failure.TooLarge:
 		if detail != "" {
 			return fmt.Sprintf("That image is too large (%s). Post a smaller version and try again.", detail), true
@@ -199,7 +200,7 @@ func (h *Flows) noRecentPhotoText() string {
 	return fmt.Sprintf("I couldn't find a photo you posted in this channel in the last %s. "+
 		"Post a photo (%s), then run `%s <use case>` again, or mention %s in the photo's message. "+
 		"`%s help` lists the use cases.",
-		humanDuration(h.cfg.HistoryWindow), SupportedFormats, h.cfg.Command, h.cfg.BotName, h.cfg.Command)
+		humanDuration(h.cfg.HistoryWindow), media.SupportedFormats, h.cfg.Command, h.cfg.BotName, h.cfg.Command)
 }
 
 // helpText lists the use cases from the catalog and the ways to call the
@@ -223,7 +224,7 @@ func (h *Flows) helpText() string {
 		b.WriteString("• " + line + "\n")
 	}
 	fmt.Fprintf(&b, "Without a use case word, your text is the question. I read %s, up to %s, and up to %d images per message.",
-		SupportedFormats, humanBytes(h.cfg.MaxFileBytes), h.cfg.MaxImages)
+		media.SupportedFormats, humanBytes(h.cfg.MaxFileBytes), h.cfg.MaxImages)
 	b.WriteString("\n\n" + h.privacyText())
 	return b.String()
 }

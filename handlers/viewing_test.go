@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/visionbot/visionbot/internal/testimage"
 )
 
 // viewedTS is the message with a photo, in C7, that the tests' person
@@ -17,7 +19,7 @@ const viewedTS = "1700000000.000500"
 func viewingHandler(t *testing.T, now *time.Time) (*Flows, *fakeSlack, *fakeModel) {
 	t.Helper()
 	s := newFakeSlack()
-	s.data[thumbURL("F1", 720)] = testJPEG(t)
+	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	s.messages[viewedTS] = Message{Channel: "C7", TS: viewedTS, User: "U2", Files: []File{photo("F1")}}
 	m := &fakeModel{chunks: []string{"Carbonara."}}
 	cfg := DefaultConfig()
@@ -178,7 +180,7 @@ func TestFilesFromElsewhereAreReadOnlyWhereShared(t *testing.T) {
 			s.files = map[string]File{}
 			for _, f := range tt.files {
 				s.files[f.ID] = f
-				s.data[thumbURL(f.ID, 720)] = testJPEG(t)
+				s.data[thumbURL(f.ID, 720)] = testimage.JPEG(t)
 			}
 			ids := fileIDs(tt.files)
 			s.thread = []Message{

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/media"
 	"github.com/visionbot/visionbot/internal/vision"
 	"github.com/visionbot/visionbot/prompts"
 )
@@ -169,9 +170,9 @@ func readImageFile(path string, maxBytes int64) (vision.Image, error) {
 	if err != nil {
 		return vision.Image{}, fmt.Errorf("read %s: %w", path, err)
 	}
-	img, err := handlers.ReadImage(data)
+	img, err := media.ReadImage(data)
 	if err != nil {
-		return vision.Image{}, fmt.Errorf("%s: %w (visionbot reads %s)", path, err, handlers.SupportedFormats)
+		return vision.Image{}, fmt.Errorf("%s: %w (visionbot reads %s)", path, err, media.SupportedFormats)
 	}
 	return img, nil
 }
