@@ -81,6 +81,23 @@ const (
 	continuePrompt = "Continue your answer exactly where it stopped, without repeating anything."
 )
 
+// The API versions the adapter speaks, pinned here rather than left to
+// genai, whose default is not part of its API: v1.78 moved the Gemini
+// API's from v1beta to v1, where gemini-flash-latest (the default model),
+// the other -latest aliases and some preview models do not exist, so a
+// start with the default model would be refused as if its name were wrong.
+// A version set in code also wins over GOOGLE_GENAI_API_VERSION, which
+// genai reads from the process environment behind configuration's back.
+const (
+	// geminiAPIVersion is the Gemini Developer API's: v1beta serves every
+	// model and alias, and every feature this adapter sends (thinking,
+	// media resolution, Google Search grounding, store).
+	geminiAPIVersion = "v1beta"
+	// vertexAIVersion is Vertex AI's: v1beta1, what genai has always used
+	// for Vertex AI (and still defaults to in v1.79).
+	vertexAIVersion = "v1beta1"
+)
+
 // Config says which backend and model to use.
 type Config struct {
 	// APIKey selects the Gemini API backend (GEMINI_API_KEY).
@@ -172,11 +189,13 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		cc.Backend, cc.Project, cc.Location = genai.BackendVertexAI, cfg.Project, cfg.Location
 		cc.Credentials = cfg.Credentials
+		cc.HTTPOptions.APIVersion = vertexAIVersion
 	} else {
 		if cfg.APIKey == "" {
 			return nil, errors.New("gemini: an API key is required (GEMINI_API_KEY), or use Vertex AI")
 		}
 		cc.Backend, cc.APIKey = genai.BackendGeminiAPI, cfg.APIKey
+		cc.HTTPOptions.APIVersion = geminiAPIVersion
 	}
 	gc, err := genai.NewClient(ctx, cc)
 	if err != nil {
