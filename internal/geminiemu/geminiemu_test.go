@@ -30,13 +30,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
 }
 
+// newClient is a Gemini API client of emu under v1beta, the version the
+// gemini package pins (genai's default is v1 since v1.78).
 func newClient(t *testing.T, emu *geminiemu.Server, key string) *genai.Client {
 	t.Helper()
 	c, err := genai.NewClient(context.Background(), &genai.ClientConfig{
 		APIKey:      key,
 		Backend:     genai.BackendGeminiAPI,
 		HTTPClient:  &http.Client{},
-		HTTPOptions: genai.HTTPOptions{BaseURL: emu.URL()},
+		HTTPOptions: genai.HTTPOptions{BaseURL: emu.URL(), APIVersion: "v1beta"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +221,7 @@ func TestVertexPaths(t *testing.T) {
 	// Default Credentials, which a test machine does not have.
 	c, err := genai.NewClient(context.Background(), &genai.ClientConfig{
 		Backend: genai.BackendVertexAI, Project: "proj", Location: "us-central1",
-		HTTPClient: &http.Client{}, HTTPOptions: genai.HTTPOptions{BaseURL: emu.URL()},
+		HTTPClient: &http.Client{}, HTTPOptions: genai.HTTPOptions{BaseURL: emu.URL(), APIVersion: "v1beta1"},
 	})
 	if err != nil {
 		t.Fatal(err)
