@@ -342,12 +342,16 @@ func cutFinish(r genai.FinishReason) bool {
 }
 
 // blockedFinish reports the finish reasons by which the model refused or
-// withdrew its answer.
+// withdrew its answer. genai v1.78 and v1.79.1 added three more that
+// filter an answer: MODEL_ARMOR (a Model Armor template, Vertex AI),
+// ESCALATION ("filtered by an escalation rule") and PUP_LIMITED_DISABLED
+// (the account limited under the Prohibited Use Policy).
 func blockedFinish(r genai.FinishReason) bool {
 	switch r {
 	case genai.FinishReasonSafety, genai.FinishReasonRecitation, genai.FinishReasonBlocklist,
 		genai.FinishReasonProhibitedContent, genai.FinishReasonSPII, genai.FinishReasonImageSafety,
-		genai.FinishReasonImageProhibitedContent, genai.FinishReasonImageRecitation:
+		genai.FinishReasonImageProhibitedContent, genai.FinishReasonImageRecitation,
+		genai.FinishReasonModelArmor, genai.FinishReasonEscalation, genai.FinishReasonPupLimitedDisabled:
 		return true
 	}
 	return false
