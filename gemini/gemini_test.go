@@ -573,6 +573,53 @@ func TestAPIVersionIsPinned(t *testing.T) {
 	}
 }
 
+// What Google keeps: every request to the Gemini API says store: false
+// (a project created on or after 2026-10-26 logs those that don't), or
+// store: true when the operator wants the logs; a Vertex AI request has
+// no store field, which Vertex AI refuses.
+func TestStoreField(t *testing.T) {
+	tests := []struct {
+		name      string
+		client    func(*testing.T, *geminiemu.Server) *gemini.Client
+		wantStore string // the raw JSON of "store"; "" for none
+	}{
+		{"gemini api", func(t *testing.T, emu *geminiemu.Server) *gemini.Client { return newClient(t, emu, nil) }, "false"},
+		{"gemini api with request logs", func(t *testing.T, emu *geminiemu.Server) *gemini.Client {
+			return newClient(t, emu, func(c *gemini.Config) { c.RequestLogs = true })
+		}, "true"},
+		{"vertex ai", func(t *testing.T, emu *geminiemu.Server) *gemini.Client { return vertexClient(t, emu, nil) }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			emu := geminiemu.New()
+			defer emu.Close()
+			for _, r := range everyCall(t, emu, tt.client(t, emu)) {
+				if r.Method == "get" {
+					continue // models.get has no body
+				}
+				var body map[string]json.RawMessage
+				if err := json.Unmarshal(r.Body, &body); err != nil {
+					t.Fatalf("%s body: %v", r.Method, err)
+				}
+				store, sent := body["store"]
+				switch {
+				case tt.wantStore == "" && sent:
+					t.Errorf("%s sent \"store\": %s, want no store field", r.Method, store)
+				case tt.wantStore != "" && string(store) != tt.wantStore:
+					t.Errorf("%s sent \"store\": %q, want %s", r.Method, store, tt.wantStore)
+				}
+			}
+		})
+	}
+}
+
+func TestRequestLogsAreAGeminiAPISetting(t *testing.T) {
+	_, err := gemini.New(context.Background(), gemini.Config{VertexAI: true, Project: "p", Location: "l", RequestLogs: true, Model: "gemini-2.5-flash", Thinking: gemini.ThinkingLow})
+	if err == nil || !strings.Contains(err.Error(), "GEMINI_REQUEST_LOGS") {
+		t.Errorf("New(Vertex AI with request logs) = %v, want an error naming GEMINI_REQUEST_LOGS", err)
+	}
+}
+
 func TestCallerCancelIsNotATimeout(t *testing.T) {
 	emu := geminiemu.New()
 	defer emu.Close()
