@@ -154,7 +154,7 @@ func newModel(ctx context.Context, cfg config, log *zap.Logger) (*gemini.Client,
 	g := gemini.DefaultConfig()
 	g.APIKey, g.VertexAI, g.Project, g.Location = cfg.geminiKey().reveal(), cfg.UseVertexAI, cfg.CloudProject, cfg.CloudLocation
 	g.BaseURL, g.Model, g.Thinking, g.Timeout = cfg.GeminiBaseURL.String(), cfg.GeminiModel, cfg.Thinking, cfg.GeminiTimeout
-	g.Grounding, g.Log = bool(cfg.Grounding), log
+	g.Grounding, g.RequestLogs, g.Log = bool(cfg.Grounding), bool(cfg.RequestLogs), log
 	g.HTTPClient = httpClient
 	model, err := gemini.New(ctx, g)
 	if err != nil {
