@@ -42,25 +42,53 @@ func DefaultConfig() Config {
 		// Google bills grounded requests on top of their tokens, so the
 		// operator turns it on knowingly.
 		Grounding: false,
+		// What people post is kept by Google no longer than the API
+		// allows: every Gemini API request says store: false, unless the
+		// operator wants the requests in the project's logs.
+		RequestLogs: false,
 	}
+}
+
+// onOff reads on or off (true and false too), for the switches that
+// configuration parses once, where it is read.
+func onOff(text []byte) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(string(text))) {
+	case "on", "true":
+		return true, nil
+	case "off", "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not on or off", text)
 }
 
 // Grounding is GROUNDING: on lets the use cases that ask for it ground
 // their answers in Google Search; off never sends the search tool.
 type Grounding bool
 
-// UnmarshalText reads on or off (true and false too), so that
-// configuration parses it once, where it is read.
+// UnmarshalText reads on or off (true and false too).
 func (g *Grounding) UnmarshalText(text []byte) error {
-	switch strings.ToLower(strings.TrimSpace(string(text))) {
-	case "on", "true":
-		*g = true
-	case "off", "false":
-		*g = false
-	default:
-		return fmt.Errorf("%q is not on or off", text)
+	on, err := onOff(text)
+	if err == nil {
+		*g = Grounding(on)
 	}
-	return nil
+	return err
+}
+
+// RequestLogs is GEMINI_REQUEST_LOGS: on lets the Gemini API keep each
+// request (its photos, questions, the thread's earlier turns) and its
+// answer in the project's logs, which Google keeps up to 55 days and the
+// project's members can read in Google AI Studio and share with Google;
+// off sends store: false with every request, so that none is logged
+// whatever the project's setting. Vertex AI takes no such field.
+type RequestLogs bool
+
+// UnmarshalText reads on or off (true and false too).
+func (l *RequestLogs) UnmarshalText(text []byte) error {
+	on, err := onOff(text)
+	if err == nil {
+		*l = RequestLogs(on)
+	}
+	return err
 }
 
 const (
@@ -79,6 +107,23 @@ const (
 	maxContinuations = 1
 	// continuePrompt asks the model to pick up a truncated answer.
 	continuePrompt = "Continue your answer exactly where it stopped, without repeating anything."
+)
+
+// The API versions the adapter speaks, pinned here rather than left to
+// genai, whose default is not part of its API: v1.78 moved the Gemini
+// API's from v1beta to v1, where gemini-flash-latest (the default model),
+// the other -latest aliases and some preview models do not exist, so a
+// start with the default model would be refused as if its name were wrong.
+// A version set in code also wins over GOOGLE_GENAI_API_VERSION, which
+// genai reads from the process environment behind configuration's back.
+const (
+	// geminiAPIVersion is the Gemini Developer API's: v1beta serves every
+	// model and alias, and every feature this adapter sends (thinking,
+	// media resolution, Google Search grounding, store).
+	geminiAPIVersion = "v1beta"
+	// vertexAIVersion is Vertex AI's: v1beta1, what genai has always used
+	// for Vertex AI (and still defaults to in v1.79).
+	vertexAIVersion = "v1beta1"
 )
 
 // Config says which backend and model to use.
@@ -120,6 +165,13 @@ type Config struct {
 	// Google Search (GROUNDING). Off by default: Google bills each
 	// grounded request (or each search it runs) on top of the tokens.
 	Grounding bool
+	// RequestLogs (GEMINI_REQUEST_LOGS) sends store: true to the Gemini
+	// API instead of store: false. Projects created on or after
+	// 2026-10-26 log generateContent requests unless a request says
+	// store: false; older ones only when logging was turned on. Vertex AI
+	// refuses the field, so it is never sent there, and New refuses
+	// RequestLogs with VertexAI.
+	RequestLogs bool
 	// Log gets the few things an operator must know that no request's
 	// failure shows, such as a setting the model refused; nil for none.
 	Log *zap.Logger
@@ -136,6 +188,9 @@ type Client struct {
 	thinkingAllowance int
 	timeout           time.Duration
 	grounding         bool
+	// store is every request's store field: false (or true with
+	// RequestLogs) on the Gemini API, nil (left out) on Vertex AI.
+	store *bool
 	// apiKey is kept only to scrub it from error texts.
 	apiKey       string
 	maxQuotaWait time.Duration
@@ -171,12 +226,21 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, errors.New("gemini: Vertex AI needs a project and a location (GOOGLE_CLOUD_PROJECT, GOOGLE_CLOUD_LOCATION)")
 		}
 		cc.Backend, cc.Project, cc.Location = genai.BackendVertexAI, cfg.Project, cfg.Location
+		if cfg.RequestLogs {
+			return nil, errors.New("gemini: request logs (GEMINI_REQUEST_LOGS) are a Gemini API setting; Vertex AI takes no store field")
+		}
 		cc.Credentials = cfg.Credentials
+		cc.HTTPOptions.APIVersion = vertexAIVersion
 	} else {
 		if cfg.APIKey == "" {
 			return nil, errors.New("gemini: an API key is required (GEMINI_API_KEY), or use Vertex AI")
 		}
 		cc.Backend, cc.APIKey = genai.BackendGeminiAPI, cfg.APIKey
+		cc.HTTPOptions.APIVersion = geminiAPIVersion
+	}
+	var store *bool // Vertex AI: genai refuses a request that sets it
+	if !cfg.VertexAI {
+		store = genai.Ptr(cfg.RequestLogs)
 	}
 	gc, err := genai.NewClient(ctx, cc)
 	if err != nil {
@@ -186,7 +250,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	return &Client{
 		genai: gc, model: cfg.Model, thinking: thinking, thinkingAllowance: allowance, timeout: cfg.Timeout,
-		grounding: cfg.Grounding, apiKey: cfg.APIKey, maxQuotaWait: cfg.MaxQuotaWait,
+		grounding: cfg.Grounding, store: store, apiKey: cfg.APIKey, maxQuotaWait: cfg.MaxQuotaWait,
 		breaker: &breaker{cooldown: cfg.AuthCooldown, now: cfg.Now},
 		refused: &refusals{model: cfg.Model, thinking: cfg.Thinking, log: cfg.Log},
 	}, nil
@@ -323,12 +387,16 @@ func cutFinish(r genai.FinishReason) bool {
 }
 
 // blockedFinish reports the finish reasons by which the model refused or
-// withdrew its answer.
+// withdrew its answer. genai v1.78 and v1.79.1 added three more that
+// filter an answer: MODEL_ARMOR (a Model Armor template, Vertex AI),
+// ESCALATION ("filtered by an escalation rule") and PUP_LIMITED_DISABLED
+// (the account limited under the Prohibited Use Policy).
 func blockedFinish(r genai.FinishReason) bool {
 	switch r {
 	case genai.FinishReasonSafety, genai.FinishReasonRecitation, genai.FinishReasonBlocklist,
 		genai.FinishReasonProhibitedContent, genai.FinishReasonSPII, genai.FinishReasonImageSafety,
-		genai.FinishReasonImageProhibitedContent, genai.FinishReasonImageRecitation:
+		genai.FinishReasonImageProhibitedContent, genai.FinishReasonImageRecitation,
+		genai.FinishReasonModelArmor, genai.FinishReasonEscalation, genai.FinishReasonPupLimitedDisabled:
 		return true
 	}
 	return false

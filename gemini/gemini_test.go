@@ -181,6 +181,9 @@ func TestStream(t *testing.T) {
 			wantKind: failure.Blocked, wantDetail: "SAFETY", wantCalls: 1},
 		{name: "finish SAFETY after text", replies: fixture("vertexai/streaming-failure-finish-reason-safety.txt"),
 			wantText: "<redacted>", wantKind: failure.Blocked, wantDetail: "SAFETY", wantCalls: 1},
+		{name: "finish MODEL_ARMOR after text withdraws it", wantText: "the start of", wantKind: failure.Blocked,
+			wantDetail: "MODEL_ARMOR", wantCalls: 1,
+			replies: func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{sseReply("the start of", "MODEL_ARMOR")} }},
 		{name: "recitation", replies: fixture("googleai/streaming-failure-recitation-no-content.txt"),
 			textOf: "googleai/streaming-failure-recitation-no-content.txt", wantKind: failure.Blocked, wantDetail: "RECITATION", wantCalls: 1},
 		{name: "empty content", replies: fixture("vertexai/streaming-failure-empty-content.txt"),
@@ -495,6 +498,125 @@ func TestVertexAI(t *testing.T) {
 		if got := r.Header.Get("Authorization"); got != "Bearer "+token {
 			t.Errorf("%s: Authorization = %q, want the credentials' bearer token", r.Method, got)
 		}
+	}
+}
+
+// vertexClient is a Vertex AI client of emu, with a token of the test's
+// instead of the machine's credentials.
+func vertexClient(t *testing.T, emu *geminiemu.Server, edit func(*gemini.Config)) *gemini.Client {
+	t.Helper()
+	return newClient(t, emu, func(c *gemini.Config) {
+		c.APIKey = ""
+		c.VertexAI, c.Project, c.Location = true, "my-proj", "us-central1"
+		c.Model = "gemini-2.5-flash"
+		c.Credentials = auth.NewCredentials(&auth.CredentialsOptions{TokenProvider: staticToken("ya29.test")})
+		if edit != nil {
+			edit(c)
+		}
+	})
+}
+
+// everyCall makes each call the client has, a stream with a photo, the
+// settings probe and the model check, and returns what emu received.
+func everyCall(t *testing.T, emu *geminiemu.Server, c *gemini.Client) []geminiemu.Recorded {
+	t.Helper()
+	if _, err := c.Stream(context.Background(), photoRequest(), nil); err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	if _, err := c.CheckSettings(context.Background()); err != nil {
+		t.Fatalf("check settings: %v", err)
+	}
+	if err := c.CheckModel(context.Background()); err != nil {
+		t.Fatalf("check model: %v", err)
+	}
+	reqs := emu.Requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests, want 3: %+v", len(reqs), reqs)
+	}
+	return reqs
+}
+
+// The API version is the adapter's, not genai's default of the day:
+// genai v1.78 moved the Gemini API's to v1, where the default model
+// (gemini-flash-latest) does not exist.
+func TestAPIVersionIsPinned(t *testing.T) {
+	model := gemini.DefaultConfig().Model
+	tests := []struct {
+		name      string
+		client    func(*testing.T, *geminiemu.Server) *gemini.Client
+		wantPaths []string
+	}{
+		{"gemini api", func(t *testing.T, emu *geminiemu.Server) *gemini.Client { return newClient(t, emu, nil) }, []string{
+			"/v1beta/models/" + model + ":streamGenerateContent",
+			"/v1beta/models/" + model + ":generateContent",
+			"/v1beta/models/" + model,
+		}},
+		{"vertex ai", func(t *testing.T, emu *geminiemu.Server) *gemini.Client { return vertexClient(t, emu, nil) }, []string{
+			"/v1beta1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.5-flash:streamGenerateContent",
+			"/v1beta1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
+			"/v1beta1/publishers/google/models/gemini-2.5-flash",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// genai reads this when no version is set in code; a pinned
+			// version must win over it.
+			t.Setenv("GOOGLE_GENAI_API_VERSION", "v1")
+			emu := geminiemu.New()
+			defer emu.Close()
+			for i, r := range everyCall(t, emu, tt.client(t, emu)) {
+				if r.Path != tt.wantPaths[i] {
+					t.Errorf("%s went to %s, want %s", r.Method, r.Path, tt.wantPaths[i])
+				}
+			}
+		})
+	}
+}
+
+// What Google keeps: every request to the Gemini API says store: false
+// (a project created on or after 2026-10-26 logs those that don't), or
+// store: true when the operator wants the logs; a Vertex AI request has
+// no store field, which Vertex AI refuses.
+func TestStoreField(t *testing.T) {
+	tests := []struct {
+		name      string
+		client    func(*testing.T, *geminiemu.Server) *gemini.Client
+		wantStore string // the raw JSON of "store"; "" for none
+	}{
+		{"gemini api", func(t *testing.T, emu *geminiemu.Server) *gemini.Client { return newClient(t, emu, nil) }, "false"},
+		{"gemini api with request logs", func(t *testing.T, emu *geminiemu.Server) *gemini.Client {
+			return newClient(t, emu, func(c *gemini.Config) { c.RequestLogs = true })
+		}, "true"},
+		{"vertex ai", func(t *testing.T, emu *geminiemu.Server) *gemini.Client { return vertexClient(t, emu, nil) }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			emu := geminiemu.New()
+			defer emu.Close()
+			for _, r := range everyCall(t, emu, tt.client(t, emu)) {
+				if r.Method == "get" {
+					continue // models.get has no body
+				}
+				var body map[string]json.RawMessage
+				if err := json.Unmarshal(r.Body, &body); err != nil {
+					t.Fatalf("%s body: %v", r.Method, err)
+				}
+				store, sent := body["store"]
+				switch {
+				case tt.wantStore == "" && sent:
+					t.Errorf("%s sent \"store\": %s, want no store field", r.Method, store)
+				case tt.wantStore != "" && string(store) != tt.wantStore:
+					t.Errorf("%s sent \"store\": %q, want %s", r.Method, store, tt.wantStore)
+				}
+			}
+		})
+	}
+}
+
+func TestRequestLogsAreAGeminiAPISetting(t *testing.T) {
+	_, err := gemini.New(context.Background(), gemini.Config{VertexAI: true, Project: "p", Location: "l", RequestLogs: true, Model: "gemini-2.5-flash", Thinking: gemini.ThinkingLow})
+	if err == nil || !strings.Contains(err.Error(), "GEMINI_REQUEST_LOGS") {
+		t.Errorf("New(Vertex AI with request logs) = %v, want an error naming GEMINI_REQUEST_LOGS", err)
 	}
 }
 

@@ -56,8 +56,13 @@ const (
 //     5xx, only before the first byte of the answer.
 //   - The Go SDK has no automatic function calling (the Python and
 //     JavaScript SDKs do); this adapter declares no functions anyway.
+//
+// Every request carries the client's store field (store: false unless
+// RequestLogs), the settings probe and continuations too: a Gemini API
+// project created on or after 2026-10-26 logs every generateContent
+// request that does not say store: false.
 func (c *Client) requestConfig(req vision.Request, images inlineImages) *genai.GenerateContentConfig {
-	config := &genai.GenerateContentConfig{AutomaticContinuation: genai.Ptr(false)}
+	config := &genai.GenerateContentConfig{AutomaticContinuation: genai.Ptr(false), Store: c.store}
 	if len(images) > 0 {
 		config.HTTPOptions = &genai.HTTPOptions{ExtrasRequestProvider: images.fill}
 	}

@@ -75,7 +75,7 @@ func TestStatusAndSessionShowWhileARequestRuns(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(s, m)
 			}
-			h := newTestHandler(t, s, m)
+			h := newTestFlows(t, s, m)
 			h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Text: "recipe", Files: []File{photo("F1")}}))
 			if len(s.replies) != 1 || !strings.Contains(s.replies[0].text, tt.wantReply) {
 				t.Fatalf("replies = %+v", s.replies)
@@ -302,5 +302,52 @@ func TestHelpAndHomeSayWhatHappensToPhotos(t *testing.T) {
 				t.Errorf("vertex %v: %q does not link %s", vertex, text, terms)
 			}
 		}
+	}
+}
+
+// The privacy text says what Google keeps, as the bot is configured: the
+// Gemini API's request logs off (store: false) or on, its abuse logs and
+// its free tier, a grounded answer's 30 days, Vertex AI's terms.
+func TestPrivacySaysWhatGoogleKeeps(t *testing.T) {
+	tests := []struct {
+		name        string
+		edit        func(*Config)
+		want, lacks []string
+	}{
+		{"gemini api", func(*Config) {},
+			[]string{"I ask Google not to keep them in the app's request logs", "up to 55 days to detect abuse", "free tier"},
+			[]string{"turned on Gemini request logs", "30 days"}},
+		{"gemini api with request logs", func(c *Config) { c.RequestLogs = true },
+			[]string{"turned on Gemini request logs: Google keeps each request (your photos, your questions, the thread's earlier messages) and its answer for up to 55 days",
+				"up to 55 days to detect abuse"},
+			[]string{"not to keep them"}},
+		{"grounding", func(c *Config) { c.Grounding = true },
+			[]string{"When an answer searches Google (`guide`), Google keeps that request and answer for 30 days"}, nil},
+		{"vertex ai", func(c *Config) {
+			c.VertexAI, c.Backend, c.Grounding = true, "Vertex AI (project p, europe-west4)", true
+		},
+			[]string{"Vertex AI (project p, europe-west4)", "doesn't train its models on them", "cloud.google.com/terms"},
+			[]string{"request logs", "free tier", "ai.google.dev"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeSlack()
+			cfg := DefaultConfig()
+			tt.edit(&cfg)
+			h := New(s.roles(), &fakeModel{}, mustCatalog(t), testLogger(), cfg, nil)
+			h.Run(context.Background(), homeOf("U1"))
+			for _, text := range []string{h.helpText(), s.homes["U1"].Privacy} {
+				for _, w := range tt.want {
+					if !strings.Contains(text, w) {
+						t.Errorf("%q lacks %q", text, w)
+					}
+				}
+				for _, l := range tt.lacks {
+					if strings.Contains(text, l) {
+						t.Errorf("%q has %q", text, l)
+					}
+				}
+			}
+		})
 	}
 }

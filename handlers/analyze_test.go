@@ -434,7 +434,7 @@ func TestMessageFlows(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, s, m)
 			}
-			h := newTestHandler(t, s, m)
+			h := newTestFlows(t, s, m)
 			if tt.trigger == TriggerDM {
 				h.Run(context.Background(), dm(tt.msg))
 			} else {
@@ -557,7 +557,7 @@ func TestSlash(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(s, m)
 			}
-			h := newTestHandler(t, s, m)
+			h := newTestFlows(t, s, m)
 			h.Run(context.Background(), slash(tt.text, ""))
 
 			if len(s.responses) != len(tt.wantResponses) {
@@ -627,7 +627,7 @@ func TestModelFailuresTellTheUser(t *testing.T) {
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = jpegData
 			m := &fakeModel{chunks: tt.chunks, err: tt.err}
-			h := newTestHandler(t, s, m)
+			h := newTestFlows(t, s, m)
 			h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}}))
 			if len(s.replies) != 1 {
 				t.Fatalf("replies = %+v, want exactly one", s.replies)
@@ -674,7 +674,7 @@ func TestStreamedAnswerIsSafeAtEveryStep(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
-			newTestHandler(t, s, &fakeModel{chunks: tt.chunks}).Run(context.Background(),
+			newTestFlows(t, s, &fakeModel{chunks: tt.chunks}).Run(context.Background(),
 				mention(Message{Channel: "C1", TS: "1.1", User: "U1", Files: []File{photo("F1")}}))
 			if len(s.replies) != 1 || !strings.Contains(s.replies[0].text, tt.want) {
 				t.Fatalf("replies %+v, want one with %q", s.replies, tt.want)

@@ -88,7 +88,7 @@ func TestRequestStaysWithinItsBound(t *testing.T) {
 				s.data[url] = padded(testimage.PNG(t, 8, 8), n)
 			}
 			m := &fakeModel{chunks: []string{"An answer."}}
-			h := newTestHandler(t, s, m)
+			h := newTestFlows(t, s, m)
 			h.cfg.MaxRequestBytes = tt.bound
 			for i := range tt.files {
 				tt.files[i].Name = tt.files[i].ID + ".png"

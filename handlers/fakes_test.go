@@ -263,7 +263,7 @@ func (m *fakeModel) Stream(ctx context.Context, req vision.Request, onText func(
 	return vision.Usage{Model: "fake-model", InputTokens: 10, OutputTokens: 5, ThinkingTokens: 3}, m.err
 }
 
-func newTestHandler(t *testing.T, s *fakeSlack, m *fakeModel) *Flows {
+func newTestFlows(t *testing.T, s *fakeSlack, m *fakeModel) *Flows {
 	t.Helper()
 	catalog, err := prompts.Builtin()
 	if err != nil {

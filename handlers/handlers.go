@@ -193,6 +193,12 @@ type Config struct {
 	// terms apply.
 	Backend  string
 	VertexAI bool
+	// RequestLogs (GEMINI_REQUEST_LOGS) says the Gemini API keeps each
+	// request and answer in the project's logs; Grounding (GROUNDING)
+	// that the use cases that ask for it search Google, which keeps those
+	// requests 30 days. The privacy text says what Google keeps from both.
+	RequestLogs bool
+	Grounding   bool
 	// RefKey signs the references to messages that suggested prompts
 	// carry, so that a typed reference can't make the bot read a message
 	// the person may not see. Replicas share it.

@@ -16,7 +16,7 @@ func TestAnswerStreamsIntoTheReplyAndEndsWithAFooter(t *testing.T) {
 	s := newFakeSlack()
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"\n  Pasta for <@U", "123> and @he", "re. ", "Boil water.\n"}}
-	h := newTestHandler(t, s, m)
+	h := newTestFlows(t, s, m)
 	h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Team: "T9",
 		Text: "recipe", Files: []File{photo("F1")}}))
 
@@ -257,7 +257,7 @@ func TestShortcut(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
-			h := newTestHandler(t, s, &fakeModel{})
+			h := newTestFlows(t, s, &fakeModel{})
 			h.Run(context.Background(), shortcutOn(tt.msg))
 			if len(s.forms) != 1 || s.forms[0].Kind != tt.wantKind {
 				t.Fatalf("forms = %+v, want one of kind %d", s.forms, tt.wantKind)
@@ -353,7 +353,7 @@ func TestSubmit(t *testing.T) {
 			s.data[thumbURL("F1", 720)] = jpegData
 			s.postErr = tt.postErr
 			m := &fakeModel{chunks: []string{"Answer."}}
-			h := newTestHandler(t, s, m)
+			h := newTestFlows(t, s, m)
 			h.Run(context.Background(), submitted(tt.form, tt.sub))
 
 			if tt.wantIntro != nil {
@@ -395,7 +395,7 @@ func TestSlashWithoutARecentPhotoOpensTheUploadForm(t *testing.T) {
 	for _, formErr := range []error{nil, errors.New("expired_trigger_id")} {
 		s := newFakeSlack()
 		s.formErr = formErr
-		h := newTestHandler(t, s, &fakeModel{})
+		h := newTestFlows(t, s, &fakeModel{})
 		h.Run(context.Background(), slash("code in Go", "1.2.x"))
 		if formErr != nil {
 			if len(s.responses) != 1 || !strings.Contains(s.responses[0], "couldn't find a photo") {
@@ -425,7 +425,7 @@ func TestRerunAndFeedback(t *testing.T) {
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	s.data[thumbURL("F2", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"Calories: 600."}}
-	h := newTestHandler(t, s, m)
+	h := newTestFlows(t, s, m)
 	ref := AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}}
 	h.Run(context.Background(), rerunOf("1700000000.000100", "nutrition", ref))
 
@@ -470,7 +470,7 @@ func TestReactionTriggers(t *testing.T) {
 			s.messages[tt.msg.TS] = tt.msg
 			s.data[thumbURL("F1", 720)] = jpegData
 			m := &fakeModel{chunks: []string{"Here."}}
-			h := newTestHandler(t, s, m)
+			h := newTestFlows(t, s, m)
 			h.Run(context.Background(), reactedTo(tt.msg.TS, tt.useCase))
 			if tt.wantUC == "" {
 				if len(s.replies)+len(m.got)+len(s.reactions) != 0 {
@@ -494,7 +494,7 @@ func TestReactionTriggers(t *testing.T) {
 
 func TestHomeAndHelpComeFromTheCatalog(t *testing.T) {
 	s := newFakeSlack()
-	h := newTestHandler(t, s, &fakeModel{})
+	h := newTestFlows(t, s, &fakeModel{})
 	h.Run(context.Background(), homeOf("U1"))
 	home, ok := s.homes["U1"]
 	if !ok {

@@ -84,7 +84,7 @@ func TestGroundedAnswerEndsWithItsSources(t *testing.T) {
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{tt.said}, usage: &vision.Usage{Model: "fake", Sources: tt.sources}}
-			newTestHandler(t, s, m).Run(context.Background(),
+			newTestFlows(t, s, m).Run(context.Background(),
 				mention(Message{Channel: "C1", TS: "1.1", User: "U1", Text: "guide", Files: []File{photo("F1")}}))
 			if len(s.replies) != 1 || !strings.HasSuffix(s.replies[0].text, tt.want) {
 				t.Errorf("replies %+v, want one ending %q", s.replies, tt.want)

@@ -33,7 +33,7 @@ func TestReactionsSkippedUnderLoad(t *testing.T) {
 				s.skipped[e] = true
 			}
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
-			h := newTestHandler(t, s, &fakeModel{chunks: []string{"A fine photo."}})
+			h := newTestFlows(t, s, &fakeModel{chunks: []string{"A fine photo."}})
 			core, logs := observer.New(zap.WarnLevel)
 			h.log = zap.New(core)
 

@@ -32,7 +32,7 @@ func TestDecline(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
-			h := newTestHandler(t, s, &fakeModel{})
+			h := newTestFlows(t, s, &fakeModel{})
 			ctx := context.Background()
 			h.Decline(ctx, mention(Message{Channel: "C1", TS: "1.000200", ThreadTS: "1.000100", User: "U1"}).Origin, tt.why)
 			h.Decline(ctx, Origin{Trigger: TriggerSlash, Channel: "C1", User: "U1", ResponseURL: responseURL}, tt.why)

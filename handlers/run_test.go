@@ -46,7 +46,7 @@ func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{"Half an ans"}, started: make(chan struct{})}
-			h := newTestHandler(t, s, m)
+			h := newTestFlows(t, s, m)
 			ctx, cut := tt.job(t)
 			done := make(chan struct{})
 			go func() {
@@ -78,7 +78,7 @@ func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
 func TestAPanickingFlowTellsItsUser(t *testing.T) {
 	s := newFakeSlack()
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
-	h := newTestHandler(t, s, &fakeModel{chunks: []string{"Some text"}, panics: true})
+	h := newTestFlows(t, s, &fakeModel{chunks: []string{"Some text"}, panics: true})
 	h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}}))
 	if len(s.opened) != 1 || s.opened[0].done != 1 {
 		t.Fatalf("replies opened %d, want one, ended once", len(s.opened))
@@ -110,7 +110,7 @@ func TestInterruptedAndDeclineReachTheUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newFakeSlack()
-			h := newTestHandler(t, s, &fakeModel{})
+			h := newTestFlows(t, s, &fakeModel{})
 			if tt.decline {
 				h.Decline(context.Background(), tt.o, Refusal{Reason: RefusedBusy})
 			} else {

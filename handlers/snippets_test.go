@@ -62,7 +62,7 @@ func TestCodeAnswersCarryTheirCode(t *testing.T) {
 			s.data[photo("F1").URLDownload] = testimage.PNG(t, 4, 4)
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{answer}}
-			h := newTestHandler(t, s, m)
+			h := newTestFlows(t, s, m)
 			h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Text: tt.text, Files: []File{photo("F1")}}))
 			if len(s.opened) != 1 || len(s.replies) != 1 {
 				t.Fatalf("%d replies opened, %d finished; want one", len(s.opened), len(s.replies))

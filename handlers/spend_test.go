@@ -42,7 +42,7 @@ func TestRequestsAreChargedWhatGeminiReported(t *testing.T) {
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{"Pasta."}, err: tt.err}
-			h := newTestHandler(t, s, m)
+			h := newTestFlows(t, s, m)
 			spending := &recordingSpending{}
 			h.cfg.Spending = spending
 			msg := Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Text: tt.text}

@@ -230,18 +230,57 @@ func (h *Flows) helpText() string {
 }
 
 // privacyText says, plainly, what happens to people's photos: where they
-// are sent, that the bot keeps nothing, and where the rules of the Gemini
-// API's data use are.
+// are sent, that the bot keeps nothing, and what Google keeps.
+//
+// On the Gemini API (ai.google.dev/gemini-api/docs: "Logs and datasets",
+// "Data logging and sharing", "Zero data retention", "Additional usage
+// policies"): a project's logs keep requests for 55 days by default
+// unless a request says store: false, which the bot sends unless
+// GEMINI_REQUEST_LOGS is on; Google keeps prompts and answers for 55 days
+// to detect abuse whatever the setting; unpaid (free-tier) use may improve
+// Google's products, with human reviewers; and a request grounded in
+// Google Search is kept 30 days, which no setting turns off. The bot
+// uploads no files (images go inline), so the File API keeps nothing.
 func (h *Flows) privacyText() string {
-	use := "Whether Google may use what it receives depends on the operator's Gemini API tier: " +
-		"see Google's terms at https://ai.google.dev/gemini-api/terms."
-	if h.cfg.VertexAI {
-		use = "Google Cloud's terms for Vertex AI apply: https://cloud.google.com/terms/service-terms."
-	}
-	return fmt.Sprintf("Your photos and questions go to Google Gemini through %s, only to answer you. "+
+	var b strings.Builder
+	fmt.Fprintf(&b, "Your photos and questions go to Google Gemini through %s, only to answer you. "+
 		"I keep nothing myself: no images, no answers, no history beyond what Slack shows in the thread "+
-		"(a request waiting for its turn is held only until it is answered). %s",
-		h.cfg.Backend, use)
+		"(a request waiting for its turn is held only until it is answered).", h.cfg.Backend)
+	if h.cfg.VertexAI {
+		b.WriteString(" Under Google Cloud's terms, Google doesn't train its models on them, and may keep them " +
+			"for a limited time to detect abuse: https://cloud.google.com/terms/service-terms.")
+		return b.String()
+	}
+	if h.cfg.RequestLogs {
+		b.WriteString(" The app's admin turned on Gemini request logs: Google keeps each request (your photos, your " +
+			"questions, the thread's earlier messages) and its answer for up to 55 days, where the members of the " +
+			"app's Google AI Studio project can read them and may share them with Google.")
+	} else {
+		b.WriteString(" I ask Google not to keep them in the app's request logs.")
+	}
+	b.WriteString(" Google itself keeps what it receives for up to 55 days to detect abuse, and, if the app uses " +
+		"Gemini's free tier, may use it to improve its products, with people reviewing it: " +
+		"see https://ai.google.dev/gemini-api/terms.")
+	if grounded := h.groundedUseCases(); len(grounded) > 0 {
+		fmt.Fprintf(&b, " When an answer searches Google (%s), Google keeps that request and answer for 30 days, "+
+			"which can't be turned off.", strings.Join(grounded, ", "))
+	}
+	return b.String()
+}
+
+// groundedUseCases are the use cases whose answers search Google, when
+// GROUNDING lets them.
+func (h *Flows) groundedUseCases() []string {
+	if !h.cfg.Grounding {
+		return nil
+	}
+	var names []string
+	for _, uc := range h.catalog.All() {
+		if uc.Grounding {
+			names = append(names, "`"+uc.Name+"`")
+		}
+	}
+	return names
 }
 
 // howTo lists the ways to call the bot, for help texts and the Home tab.

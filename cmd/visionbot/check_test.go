@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -185,5 +186,56 @@ func TestStartupRefusesOnAFailedCheck(t *testing.T) {
 	}
 	if exitCode(err) != 1 {
 		t.Errorf("exit status %d, want 1", exitCode(err))
+	}
+}
+
+// GEMINI_REQUEST_LOGS decides the store field of every Gemini API
+// request, from the settings probe that visionbot check and the start
+// send on: off (the default) asks Google to log none.
+func TestRequestLogsSetting(t *testing.T) {
+	tests := []struct {
+		name      string
+		env       map[string]string
+		wantStore string // the settings probe's "store"; "" when none is sent
+		wantCode  int
+		want      string // in the output
+	}{
+		{name: "off by default", wantStore: "false", want: "All checks passed."},
+		{name: "on", env: map[string]string{"GEMINI_REQUEST_LOGS": "on"}, wantStore: "true", want: "All checks passed."},
+		{name: "off", env: map[string]string{"GEMINI_REQUEST_LOGS": "off"}, wantStore: "false", want: "All checks passed."},
+		{name: "not a switch", env: map[string]string{"GEMINI_REQUEST_LOGS": "yes please"}, wantCode: 1,
+			want: `FAIL  configuration: GEMINI_REQUEST_LOGS "yes please" is not on or off`},
+		{name: "not with Vertex AI", wantCode: 1, env: map[string]string{"GEMINI_REQUEST_LOGS": "on",
+			"GOOGLE_GENAI_USE_VERTEXAI": "true", "GOOGLE_CLOUD_PROJECT": "p", "GOOGLE_CLOUD_LOCATION": "us-central1"},
+			want: "FAIL  configuration: GEMINI_REQUEST_LOGS=on is a Gemini API setting"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, g, env := emulators(t)
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			stdout, _, code, err := runCommand(t, env, "check")
+			if code != tt.wantCode || !strings.Contains(stdout, tt.want) {
+				t.Fatalf("exit status %d (%v), want %d with %q:\n%s", code, err, tt.wantCode, tt.want, stdout)
+			}
+			var probes int
+			for _, r := range g.Requests() {
+				if r.Method != "generateContent" {
+					continue
+				}
+				probes++
+				var body map[string]json.RawMessage
+				if err := json.Unmarshal(r.Body, &body); err != nil {
+					t.Fatal(err)
+				}
+				if got := string(body["store"]); got != tt.wantStore {
+					t.Errorf("the settings probe sent \"store\": %q, want %q", got, tt.wantStore)
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[tt.wantStore != ""]; probes != want {
+				t.Errorf("%d settings probes, want %d", probes, want)
+			}
+		})
 	}
 }

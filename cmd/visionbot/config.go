@@ -65,6 +65,9 @@ type config struct {
 	// Grounding lets use cases that ask for it search Google, which is
 	// billed per grounded request.
 	Grounding gemini.Grounding `env:"GROUNDING" part:"gemini"`
+	// RequestLogs lets the Gemini API keep requests in the project's logs;
+	// off, every request says store: false.
+	RequestLogs gemini.RequestLogs `env:"GEMINI_REQUEST_LOGS" part:"gemini"`
 
 	MaxImages int `env:"MAX_IMAGES" part:"images"`
 	MaxFileMB int `env:"MAX_FILE_MB" part:"images"`
@@ -122,6 +125,7 @@ func defaultConfig() config {
 		Thinking:      g.Thinking,
 		GeminiTimeout: g.Timeout,
 		Grounding:     gemini.Grounding(g.Grounding),
+		RequestLogs:   gemini.RequestLogs(g.RequestLogs),
 
 		MaxImages:    h.MaxImages,
 		MaxFileMB:    int(h.MaxFileBytes >> 20),
@@ -409,6 +413,9 @@ func (c config) geminiProblems() []string {
 	if c.UseVertexAI {
 		if c.CloudProject == "" || c.CloudLocation == "" {
 			p = append(p, "GOOGLE_GENAI_USE_VERTEXAI is set, so GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION are needed (e.g. my-project and us-central1); credentials come from Application Default Credentials (gcloud auth application-default login)")
+		}
+		if c.RequestLogs {
+			p = append(p, "GEMINI_REQUEST_LOGS=on is a Gemini API setting (its requests' store field), which Vertex AI does not take: unset it with GOOGLE_GENAI_USE_VERTEXAI")
 		}
 	} else if c.geminiKey() == "" {
 		p = append(p, "GEMINI_API_KEY is not set: create a key at https://aistudio.google.com/apikey, or set GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION for Vertex AI")

@@ -507,6 +507,52 @@ func (h *harness) waitUntilSettled(t *testing.T, channel, thread string) {
 	}, "the status cleared and the session active in "+channel+"/"+thread)
 }
 
+// streamStore is the store field of every streamGenerateContent request
+// g received, as raw JSON ("" for none).
+func streamStore(t *testing.T, g *geminiemu.Server) []string {
+	t.Helper()
+	var out []string
+	for _, r := range g.Requests() {
+		if r.Method != "streamGenerateContent" {
+			continue
+		}
+		var body map[string]json.RawMessage
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(body["store"]))
+	}
+	return out
+}
+
+// With GEMINI_REQUEST_LOGS=on a request says store: true, and the Home
+// tab says what Google keeps of it (GROUNDING=on adds the guide's 30 days).
+func TestRequestLogsReachGeminiAndTheHomeTab(t *testing.T) {
+	h := startBot(t, map[string]string{"GEMINI_REQUEST_LOGS": "on", "GROUNDING": "on"})
+	h.gemini.Script(geminiemu.Reply{Text: "A recipe."})
+	file := photoFile(h, slackemu.MakePNG(32, 24))
+	ts := h.slack.AddMessage("C1", map[string]any{"user": "U2", "text": "dinner", "files": []any{file}})
+	reaction, _ := json.Marshal(map[string]any{"type": "reaction_added", "user": "U1", "reaction": "fork_and_knife", "item_user": "U2",
+		"item": map[string]any{"type": "message", "channel": "C1", "ts": ts}, "event_ts": "1700000001.000100"})
+	if _, err := h.slack.SendEvent(reaction, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.waitLog(t, 1, `"trigger":"reaction"`, `"outcome":"ok"`)
+	if got := streamStore(t, h.gemini); len(got) != 1 || got[0] != "true" {
+		t.Errorf("the request's store fields = %q, want [true]", got)
+	}
+	if _, err := h.slack.SendEvent([]byte(`{"type":"app_home_opened","user":"U1","channel":"D1","tab":"home","event_ts":"1700000002.000100"}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(h.slack.Views()) == 1 }, "the Home tab is published")
+	raw, _ := json.Marshal(h.slack.Views()[0])
+	for _, want := range []string{"turned on Gemini request logs", "for up to 55 days", "searches Google (`guide`)", "30 days"} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("the Home tab lacks %q", want)
+		}
+	}
+}
+
 func TestReactionTriggerAndHome(t *testing.T) {
 	h := startBot(t, nil)
 	h.gemini.Script(geminiemu.Reply{Text: "A recipe."})
@@ -532,6 +578,9 @@ func TestReactionTriggerAndHome(t *testing.T) {
 	if len(answers) != 1 || !strings.HasPrefix(footerAbout(t, answers[0]), "recipe|") {
 		t.Errorf("answers = %+v, want one recipe", answers)
 	}
+	if got := streamStore(t, h.gemini); len(got) != 1 || got[0] != "false" {
+		t.Errorf("the request's store fields = %q, want [false]: Google logs what is not marked", got)
+	}
 
 	if _, err := h.slack.SendEvent([]byte(`{"type":"app_home_opened","user":"U1","channel":"D1","tab":"home","event_ts":"1700000002.000100"}`), ""); err != nil {
 		t.Fatal(err)
@@ -539,7 +588,7 @@ func TestReactionTriggerAndHome(t *testing.T) {
 	waitFor(t, func() bool { return len(h.slack.Views()) == 1 }, "the Home tab is published")
 	raw, _ := json.Marshal(h.slack.Views()[0])
 	for _, want := range []string{`"type":"home"`, "recipe", "nutrition", "Analyze image", "/analyze", "fork_and_knife",
-		"I keep nothing myself", "ai.google.dev/gemini-api/terms"} {
+		"I keep nothing myself", "not to keep them in the app's request logs", "ai.google.dev/gemini-api/terms"} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("the Home tab lacks %q", want)
 		}

@@ -157,7 +157,7 @@ func newModel(ctx context.Context, cfg config, log *zap.Logger) (*gemini.Client,
 	g := gemini.DefaultConfig()
 	g.APIKey, g.VertexAI, g.Project, g.Location = cfg.geminiKey().reveal(), cfg.UseVertexAI, cfg.CloudProject, cfg.CloudLocation
 	g.BaseURL, g.Model, g.Thinking, g.Timeout = cfg.GeminiBaseURL.String(), cfg.GeminiModel, cfg.Thinking, cfg.GeminiTimeout
-	g.Grounding, g.Log = bool(cfg.Grounding), log
+	g.Grounding, g.RequestLogs, g.Log = bool(cfg.Grounding), bool(cfg.RequestLogs), log
 	g.HTTPClient = httpClient
 	model, err := gemini.New(ctx, g)
 	if err != nil {
@@ -217,6 +217,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	flowCfg.BotUserID, flowCfg.Reactions, flowCfg.Observer = self.UserID, cfg.ReactionTriggers, flowObs
 	flowCfg.ProgressReactions = cfg.ProgressReactions
 	flowCfg.Backend, flowCfg.VertexAI = backendName(cfg), cfg.UseVertexAI
+	flowCfg.RequestLogs, flowCfg.Grounding = bool(cfg.RequestLogs), bool(cfg.Grounding)
 	flowCfg.RefKey = refKey(cfg.SlackBotToken)
 
 	db, err := newStore(ctx, cfg, log)
@@ -264,7 +265,8 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	build := readBuild()
 	fields := []zap.Field{zap.String("version", build.version), zap.String("commit", build.commit),
 		zap.String("bot_user", self.UserID), zap.String("team", self.TeamID),
-		zap.String("model", model.Model()), zap.Int("workers", cfg.Workers), zap.Int("use_cases", len(catalog.All()))}
+		zap.String("model", model.Model()), zap.Bool("gemini_request_logs", bool(cfg.RequestLogs)),
+		zap.Int("workers", cfg.Workers), zap.Int("use_cases", len(catalog.All()))}
 	if replicas != nil {
 		fields = append(fields, zap.String("replica", replicas.Name()))
 	}

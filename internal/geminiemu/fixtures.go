@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -44,8 +45,10 @@ const apiKeyInvalidBody = `{
 }
 `
 
-// unknownModelBody is sent with 404 for a model the emulator does not know.
-const unknownModelBody = `{
+// unknownModelFixture is the 404 for a model the API does not serve, as
+// recorded for gemini-5.0-flash under v1; unknownModelBody names the
+// model and version of the request instead.
+const unknownModelFixture = `{
   "error": {
     "code": 404,
     "message": "models/gemini-5.0-flash is not found for API version v1, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.",
@@ -63,6 +66,15 @@ const unknownModelBody = `{
   }
 }
 `
+
+// unknownModelBody is sent with 404 for a model the emulator does not serve
+// under the request's API version: the recorded body, naming them.
+func unknownModelBody(model, version string) []byte {
+	return []byte(strings.NewReplacer(
+		"models/gemini-5.0-flash", "models/"+model,
+		"API version v1,", "API version "+version+",",
+	).Replace(unknownModelFixture))
+}
 
 // fixtureDir is where recorded Gemini responses live, relative to the
 // repository root.

@@ -2,7 +2,8 @@
 // benchmarks. It speaks the wire format the google.golang.org/genai client
 // uses (generateContent, streamGenerateContent?alt=sse, models.get) for both
 // the Gemini API path shape (v1beta/models/M) and the Vertex AI one
-// (v1beta1/projects/P/locations/L/publishers/google/models/M), and answers
+// (v1beta1/projects/P/locations/L/publishers/google/models/M), under the
+// API versions the real services serve (apiVersions), and answers
 // with scripted replies, typically recorded real responses from
 // internal/fixtures/data/gemini, so the adapter is checked against what the
 // real service sends.
@@ -15,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,15 +61,18 @@ type Reply struct {
 
 // Recorded is one request the emulator received.
 type Recorded struct {
-	Path   string
-	Query  string
-	Model  string
-	Method string // "generateContent", "streamGenerateContent" or "get"
-	APIKey string
-	Header http.Header
-	Body   []byte // raw JSON as sent; nil after DropBodies(true)
-	Size   int    // the body's length in bytes
-	At     time.Time
+	Path  string
+	Query string
+	// Version is the path's API version ("v1beta"), whether or not the
+	// emulator serves it.
+	Version string
+	Model   string
+	Method  string // "generateContent", "streamGenerateContent" or "get"; "" for a path it does not serve
+	APIKey  string
+	Header  http.Header
+	Body    []byte // raw JSON as sent; nil after DropBodies(true)
+	Size    int    // the body's length in bytes
+	At      time.Time
 }
 
 // Server is a running emulator. All methods are safe for concurrent use.
@@ -94,7 +99,9 @@ type Server struct {
 	arrived chan struct{}
 }
 
-// New starts an emulator that knows the models the project uses.
+// New starts an emulator that knows the models the project uses. A model
+// whose name ends in -latest (gemini-flash-latest) is an alias that, as on
+// the real Gemini API, exists only under v1beta.
 func New() *Server {
 	s := &Server{
 		done:     make(chan struct{}),
@@ -118,7 +125,8 @@ func (s *Server) Close() {
 	})
 }
 
-// AddModel makes name known (bare, without "models/").
+// AddModel makes name known (bare, without "models/"); a -latest alias
+// only under the Gemini API's v1beta.
 func (s *Server) AddModel(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -255,21 +263,44 @@ func (s *Server) nextReply() Reply {
 
 // route is what a request path names.
 type route struct {
-	vertex bool
-	model  string
-	method string
+	vertex  bool
+	version string
+	model   string
+	method  string
+}
+
+// apiVersions are the API versions each service serves: the Gemini API's
+// stable v1 and its v1beta, Vertex AI's v1 and v1beta1. Under any other
+// the real services answer 404 as for any path they do not serve, and so
+// does the emulator, so that a client whose default version moved (genai
+// v1.78 moved the Gemini API's from v1beta to v1) fails here as it would
+// there.
+var apiVersions = map[bool][]string{false: {"v1", "v1beta"}, true: {"v1", "v1beta1"}}
+
+// serves reports whether the model is served under the route's API
+// version. The -latest aliases exist only under the Gemini API's v1beta
+// (genai's v1.78.0 changelog: "the gemini-flash-latest,
+// gemini-flash-lite-latest, and gemini-pro-latest aliases ... exist only on
+// v1beta"); under v1 Gemini answers as for an unknown model.
+func (rt route) serves(known bool) bool {
+	if strings.HasSuffix(rt.model, "-latest") {
+		return known && !rt.vertex && rt.version == "v1beta"
+	}
+	return known
 }
 
 // parsePath accepts {version}/models/M[:method] (Gemini API) and
 // {version}[/projects/P/locations/L]/publishers/google/models/M[:method]
-// (Vertex AI; genai drops the project prefix for models.get).
+// (Vertex AI; genai drops the project prefix for models.get), for the
+// versions of apiVersions. The route is filled as far as the path goes
+// even when it is not served, for the record.
 func parsePath(path string) (route, bool) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
-	if len(segs) < 3 || !strings.HasPrefix(segs[0], "v1") {
-		return route{}, false
-	}
-	segs = segs[1:]
 	var rt route
+	if len(segs) < 3 {
+		return rt, false
+	}
+	rt.version, segs = segs[0], segs[1:]
 	if len(segs) >= 4 && segs[0] == "projects" && segs[2] == "locations" {
 		rt.vertex = true
 		segs = segs[4:]
@@ -279,13 +310,13 @@ func parsePath(path string) (route, bool) {
 		segs = segs[2:]
 	}
 	if len(segs) != 2 || segs[0] != "models" || segs[1] == "" {
-		return route{}, false
+		return rt, false
 	}
 	rt.model, rt.method, _ = strings.Cut(segs[1], ":")
 	if rt.method == "" {
 		rt.method = "get"
 	}
-	return rt, true
+	return rt, slices.Contains(apiVersions[rt.vertex], rt.version)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -295,15 +326,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rt, ok := parsePath(r.URL.Path)
 	wantHTTP := map[string]string{"get": http.MethodGet, "generateContent": http.MethodPost, "streamGenerateContent": http.MethodPost}[rt.method]
-	if !ok || wantHTTP == "" || r.Method != wantHTTP {
+	ok = ok && wantHTTP != "" && r.Method == wantHTTP
+	if !ok {
+		rt.method = ""
+	}
+	key := r.Header.Get("x-goog-api-key")
+	// Recorded before it is answered, a path it does not serve too, so
+	// that a test sees where a client went wrong.
+	s.record(Recorded{
+		Path: r.URL.Path, Query: r.URL.RawQuery, Version: rt.version, Model: rt.model, Method: rt.method,
+		APIKey: key, Header: r.Header.Clone(), Body: body, Size: len(body), At: time.Now(),
+	})
+	if !ok {
 		writeJSON(w, http.StatusNotFound, nil, errorBody(http.StatusNotFound, "Method not found."))
 		return
 	}
-	key := r.Header.Get("x-goog-api-key")
-	s.record(Recorded{
-		Path: r.URL.Path, Query: r.URL.RawQuery, Model: rt.model, Method: rt.method,
-		APIKey: key, Header: r.Header.Clone(), Body: body, Size: len(body), At: time.Now(),
-	})
 
 	s.mu.Lock()
 	wantKey, known, limit, read := s.apiKey, s.models[rt.model], s.requestLimit, !s.skipRequests
@@ -313,8 +350,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case wantKey != "" && key != wantKey:
 		writeJSON(w, http.StatusBadRequest, nil, []byte(apiKeyInvalidBody))
 		return
-	case !known:
-		writeJSON(w, http.StatusNotFound, nil, []byte(unknownModelBody))
+	case !rt.serves(known):
+		writeJSON(w, http.StatusNotFound, nil, unknownModelBody(rt.model, rt.version))
 		return
 	case rt.method == "get":
 		writeJSON(w, http.StatusOK, nil, modelBody(rt))

@@ -30,13 +30,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
 }
 
+// newClient is a Gemini API client of emu under v1beta, the version the
+// gemini package pins (genai's default is v1 since v1.78).
 func newClient(t *testing.T, emu *geminiemu.Server, key string) *genai.Client {
 	t.Helper()
 	c, err := genai.NewClient(context.Background(), &genai.ClientConfig{
 		APIKey:      key,
 		Backend:     genai.BackendGeminiAPI,
 		HTTPClient:  &http.Client{},
-		HTTPOptions: genai.HTTPOptions{BaseURL: emu.URL()},
+		HTTPOptions: genai.HTTPOptions{BaseURL: emu.URL(), APIVersion: "v1beta"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +221,7 @@ func TestVertexPaths(t *testing.T) {
 	// Default Credentials, which a test machine does not have.
 	c, err := genai.NewClient(context.Background(), &genai.ClientConfig{
 		Backend: genai.BackendVertexAI, Project: "proj", Location: "us-central1",
-		HTTPClient: &http.Client{}, HTTPOptions: genai.HTTPOptions{BaseURL: emu.URL()},
+		HTTPClient: &http.Client{}, HTTPOptions: genai.HTTPOptions{BaseURL: emu.URL(), APIVersion: "v1beta1"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -239,6 +241,72 @@ func TestVertexPaths(t *testing.T) {
 	}
 	if got := reqs[1].Path; got != "/v1beta1/publishers/google/models/gemini-3-flash-preview" || reqs[1].Method != "get" {
 		t.Errorf("get path %s method %s", got, reqs[1].Method)
+	}
+}
+
+// The emulator serves the API versions the real services do, and the
+// -latest aliases only where the Gemini API has them (v1beta), so that a
+// client whose default version moved fails here as it would on Google.
+func TestAPIVersions(t *testing.T) {
+	emu := geminiemu.New()
+	defer emu.Close()
+	tests := []struct {
+		vertex         bool
+		version, model string
+		wantErr        bool
+		wantMessage    string // in the 404's message
+		wantRoute      bool   // recorded with its method
+	}{
+		{version: "v1beta", model: "gemini-flash-latest", wantRoute: true},
+		{version: "v1", model: "gemini-2.5-flash", wantRoute: true},
+		{version: "v1", model: "gemini-flash-latest", wantErr: true, wantRoute: true,
+			wantMessage: "models/gemini-flash-latest is not found for API version v1, or is not supported for generateContent"},
+		{version: "v1beta1", model: "gemini-2.5-flash", wantErr: true, wantMessage: "Method not found."},
+		{version: "v2", model: "gemini-2.5-flash", wantErr: true, wantMessage: "Method not found."},
+		{vertex: true, version: "v1beta1", model: "gemini-2.5-flash", wantRoute: true},
+		{vertex: true, version: "v1", model: "gemini-2.5-flash", wantRoute: true},
+		{vertex: true, version: "v1beta1", model: "gemini-flash-latest", wantErr: true, wantRoute: true,
+			wantMessage: "is not found for API version v1beta1"},
+		{vertex: true, version: "v1beta", model: "gemini-2.5-flash", wantErr: true, wantMessage: "Method not found."},
+	}
+	for _, tt := range tests {
+		name := "gemini/"
+		if tt.vertex {
+			name = "vertex/"
+		}
+		t.Run(name+tt.version+"/"+tt.model, func(t *testing.T) {
+			cc := &genai.ClientConfig{
+				APIKey: "k", Backend: genai.BackendGeminiAPI,
+				HTTPClient: &http.Client{}, HTTPOptions: genai.HTTPOptions{BaseURL: emu.URL(), APIVersion: tt.version},
+			}
+			if tt.vertex {
+				cc.APIKey, cc.Backend, cc.Project, cc.Location = "", genai.BackendVertexAI, "proj", "us-central1"
+			}
+			c, err := genai.NewClient(context.Background(), cc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := len(emu.Requests())
+			_, _, err = streamText(context.Background(), c, tt.model)
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if e := apiError(t, err); e.Code != 404 || e.Status != "NOT_FOUND" || !strings.Contains(e.Message, tt.wantMessage) {
+				t.Errorf("error = %d %s %q, want 404 NOT_FOUND with %q", e.Code, e.Status, e.Message, tt.wantMessage)
+			}
+			reqs := emu.Requests()[before:]
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests recorded, want 1", len(reqs))
+			}
+			r := reqs[0]
+			if !strings.HasPrefix(r.Path, "/"+tt.version+"/") || r.Version != tt.version || r.Model != tt.model {
+				t.Errorf("recorded %s as version %q model %q", r.Path, r.Version, r.Model)
+			}
+			if gotRoute := r.Method == "streamGenerateContent"; gotRoute != tt.wantRoute {
+				t.Errorf("recorded method %q, want a route: %v", r.Method, tt.wantRoute)
+			}
+		})
 	}
 }
 
@@ -344,17 +412,19 @@ func TestBuiltInBodiesMatchFixtures(t *testing.T) {
 	defer emu.Close()
 	emu.SetAPIKey("right")
 	for _, tt := range []struct {
-		fixture, key, model string
-		status              int
+		fixture, key, version, model string
+		status                       int
 	}{
-		{"googleai/unary-failure-api-key.json", "wrong", "gemini-2.5-flash", 400},
-		{"googleai/unary-failure-unknown-model.json", "right", "no-such-model", 404},
+		{"googleai/unary-failure-api-key.json", "wrong", "v1beta", "gemini-2.5-flash", 400},
+		// The model and version the fixture was recorded with: the body
+		// names those of the request.
+		{"googleai/unary-failure-unknown-model.json", "right", "v1", "gemini-5.0-flash", 404},
 	} {
 		want, err := os.ReadFile(geminiemu.FixturePath(t, tt.fixture))
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, _ := http.NewRequest(http.MethodPost, emu.URL()+"/v1beta/models/"+tt.model+":generateContent", strings.NewReader("{}"))
+		req, _ := http.NewRequest(http.MethodPost, emu.URL()+"/"+tt.version+"/models/"+tt.model+":generateContent", strings.NewReader("{}"))
 		req.Header.Set("x-goog-api-key", tt.key)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
