@@ -1,3 +1,11 @@
+// Package bot is the spine's front half: the Socket Mode loop, which acks
+// every envelope at once and does nothing else; decode, a pure function from
+// an envelope to a request (handlers.Request) or a reason to ignore it; and
+// admission, one pipeline for every surface (allow-lists, duplicates,
+// limits and the day's token allowances in one call to the store). An
+// admitted request goes to the Queue; a refusal back to the person through
+// Flows.Decline. It knows no Redis and no Web API: it declares what it
+// needs of them (Store, Teams, Queue) and is handed them.
 package bot
 
 import (

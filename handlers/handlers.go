@@ -145,8 +145,9 @@ type Stops interface {
 	Watch(channel, thread string, stop func()) (unwatch func())
 }
 
-// Slack is the Slack side of the flows, by role. The adapter in package bot
-// plays every role; tests give each one a fake.
+// Slack is the Slack side of the flows, by role. The adapter in bot/slackapi
+// plays every role, reads on its API and writes on the Writer of the
+// request's lease (api.Slack(lease)); tests give each one a fake.
 type Slack struct {
 	Reader  Reader
 	Files   Files

@@ -1,3 +1,9 @@
+// Package blocks is what the bot writes into Block Kit and reads back, as
+// pure functions: the footer under each answer and the reference its
+// block ids carry, the modals and their submissions, the Home tab, the
+// private follow-up to a 👎, and slack-go's files and messages read into
+// the flows' values. The adapter (bot/slackapi) sends what it renders; the
+// decoder (bot) reads what it parses.
 package blocks
 
 import (
