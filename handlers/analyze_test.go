@@ -11,6 +11,8 @@ import (
 )
 
 func TestMessageFlows(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testJPEG(t)
 	pngData := testPNG(t, 4, 4)
 
@@ -428,6 +430,8 @@ func TestMessageFlows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			m := &fakeModel{}
 			if tt.setup != nil {
@@ -481,6 +485,8 @@ func TestMessageFlows(t *testing.T) {
 }
 
 func TestSlash(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testJPEG(t)
 	photoMsg := Message{Channel: "C1", TS: "1699990000.000100", User: "U1", Files: []File{photo("F1")}}
 	tests := []struct {
@@ -551,6 +557,8 @@ func TestSlash(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			m := &fakeModel{}
 			if tt.setup != nil {
@@ -587,6 +595,8 @@ func TestSlash(t *testing.T) {
 // in the thread, and that a partial answer is shown only when it is
 // marked as cut off.
 func TestModelFailuresTellTheUser(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testJPEG(t)
 	tests := []struct {
 		name     string
@@ -623,6 +633,8 @@ func TestModelFailuresTellTheUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = jpegData
 			m := &fakeModel{chunks: tt.chunks, err: tt.err}
@@ -653,6 +665,8 @@ func TestModelFailuresTellTheUser(t *testing.T) {
 // disguised text or a mention that pings, however the model's pieces cut
 // them, and is always the start of the final answer.
 func TestStreamedAnswerIsSafeAtEveryStep(t *testing.T) {
+	t.Parallel()
+
 	label := strings.Repeat("all of you ", 30) // 330 bytes
 	tests := []struct {
 		name   string
@@ -671,6 +685,8 @@ func TestStreamedAnswerIsSafeAtEveryStep(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testJPEG(t)
 			newTestHandler(t, s, &fakeModel{chunks: tt.chunks}).Run(context.Background(),

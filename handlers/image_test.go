@@ -16,6 +16,8 @@ import (
 )
 
 func TestImageURLPolicy(t *testing.T) {
+	t.Parallel()
+
 	phone := photo("F1") // thumbs 1024, 720, 480; a 3 MB original
 	big := phone
 	big.Size = 30 << 20
@@ -36,6 +38,8 @@ func TestImageURLPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			if got := imageURL(tt.file, tt.detail, 20<<20); got != tt.want {
 				t.Errorf("imageURL = %s, want %s", got, tt.want)
 			}
@@ -103,6 +107,8 @@ func withEXIFThumbnail(main, thumb []byte) []byte {
 }
 
 func TestReadImage(t *testing.T) {
+	t.Parallel()
+
 	jpg, png4 := testJPEG(t), testPNG(t, 4, 4)
 	heic := isoBMFF("heic", "mif1", "heic")
 	webp := riff("VP8L", []byte{0x2f, 0, 0, 0, 0x10, 0x07, 0x10, 0x11, 0x11, 0x88, 0x88, 0xfe, 0x07, 0})
@@ -150,6 +156,8 @@ func TestReadImage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			img, err := ReadImage(tt.data)
 			if tt.wantMIME != "" {
 				if err != nil {
@@ -168,6 +176,8 @@ func TestReadImage(t *testing.T) {
 }
 
 func TestReadImageAnimatedGIF(t *testing.T) {
+	t.Parallel()
+
 	red := image.NewPaletted(image.Rect(0, 0, 6, 4), []color.Color{color.RGBA{R: 255, A: 255}, color.RGBA{B: 255, A: 255}})
 	blue := image.NewPaletted(red.Rect, red.Palette)
 	for i := range blue.Pix {
@@ -199,6 +209,7 @@ func TestReadImageAnimatedGIF(t *testing.T) {
 // A PNG that declares 100000×100000 pixels in a few hundred bytes is a
 // bomb only for a decoder; the bot does not decode PNG, so it passes the
 // header check and goes to the model as it is, having cost next to nothing.
+// Not parallel: other tests' allocations would count in its MemStats.
 func TestReadImagePNGBombIsNotDecoded(t *testing.T) {
 	bomb := pngHeader(100_000, 100_000)
 	var before, after runtime.MemStats

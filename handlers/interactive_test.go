@@ -12,6 +12,8 @@ import (
 )
 
 func TestAnswerStreamsIntoTheReplyAndEndsWithAFooter(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	s.data[thumbURL("F1", 720)] = testJPEG(t)
 	m := &fakeModel{chunks: []string{"\n  Pasta for <@U", "123> and @he", "re. ", "Boil water.\n"}}
@@ -59,6 +61,8 @@ func followUpThread() []Message {
 }
 
 func TestFollowUps(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testJPEG(t)
 	tests := []struct {
 		name     string
@@ -142,6 +146,8 @@ func TestFollowUps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.thread = tt.thread
 			s.files = tt.files
@@ -186,6 +192,8 @@ func TestFollowUps(t *testing.T) {
 }
 
 func TestFollowUpHistoryIsBounded(t *testing.T) {
+	t.Parallel()
+
 	thread := []Message{{TS: "1700000000.000001", User: "U1", Files: []File{photo("F1")}}}
 	for i := range 40 {
 		msg := Message{TS: tsAt(2 + i), User: "U1", Text: strings.Repeat("question ", 50)}
@@ -238,6 +246,8 @@ func itoa(i int) string {
 }
 
 func TestShortcut(t *testing.T) {
+	t.Parallel()
+
 	stub := File{ID: "F7", Access: "check_file_info"}
 	pdf := File{ID: "F8", Name: "a.pdf", Mimetype: "application/pdf", Filetype: "pdf"}
 	tests := []struct {
@@ -255,6 +265,8 @@ func TestShortcut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			h := newTestHandler(t, s, &fakeModel{})
 			h.Run(context.Background(), shortcutOn(tt.msg))
@@ -290,6 +302,8 @@ func TestShortcut(t *testing.T) {
 }
 
 func TestSubmit(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testJPEG(t)
 	shortcutForm := FormTarget{Channel: "C1", Thread: "1700000000.000100", Message: "1700000000.000200", Files: []string{"F1"}, ResponseURL: "https://hooks.slack.com/r"}
 	uploadForm := FormTarget{Channel: "C1", ResponseURL: "https://hooks.slack.com/r"}
@@ -347,6 +361,8 @@ func TestSubmit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.files = map[string]File{"F1": photo("F1")}
 			s.data[thumbURL("F1", 720)] = jpegData
@@ -391,6 +407,8 @@ func TestSubmit(t *testing.T) {
 }
 
 func TestSlashWithoutARecentPhotoOpensTheUploadForm(t *testing.T) {
+	t.Parallel()
+
 	for _, formErr := range []error{nil, errors.New("expired_trigger_id")} {
 		s := newFakeSlack()
 		s.formErr = formErr
@@ -419,6 +437,8 @@ func TestSlashWithoutARecentPhotoOpensTheUploadForm(t *testing.T) {
 }
 
 func TestRerunAndFeedback(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	s.files = map[string]File{"F1": sharedIn(photo("F1"), "C1"), "F2": sharedIn(photo("F2"), "C1")}
 	s.data[thumbURL("F1", 720)] = testJPEG(t)
@@ -450,6 +470,8 @@ func TestRerunAndFeedback(t *testing.T) {
 }
 
 func TestReactionTriggers(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testJPEG(t)
 	tests := []struct {
 		name    string
@@ -464,6 +486,8 @@ func TestReactionTriggers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			tt.msg.Channel = "C1"
 			s.messages[tt.msg.TS] = tt.msg
@@ -492,6 +516,8 @@ func TestReactionTriggers(t *testing.T) {
 }
 
 func TestHomeAndHelpComeFromTheCatalog(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	h := newTestHandler(t, s, &fakeModel{})
 	h.Run(context.Background(), homeOf("U1"))

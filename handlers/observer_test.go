@@ -22,6 +22,8 @@ func (o *recordingObserver) RequestDone(f Figures) {
 }
 
 func TestObserverGetsEachRequestsFigures(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testJPEG(t)
 	tests := []struct {
 		name  string
@@ -74,6 +76,8 @@ func TestObserverGetsEachRequestsFigures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s, m := newFakeSlack(), &fakeModel{}
 			if tt.setup != nil {
 				tt.setup(s, m)

@@ -13,6 +13,8 @@ import (
 // reply, on a context of its own: whatever was shown is replaced by a
 // notice that says why, and the message is marked as failed.
 func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name string
 		// job is the context the pool gives the request, and how the pool
@@ -42,6 +44,8 @@ func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testJPEG(t)
 			m := &fakeModel{chunks: []string{"Half an ans"}, started: make(chan struct{})}
@@ -75,6 +79,8 @@ func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
 // A flow that panics ends its request with a notice through its open
 // reply, once; the bot goes on.
 func TestAPanickingFlowTellsItsUser(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	s.data[thumbURL("F1", 720)] = testJPEG(t)
 	h := newTestHandler(t, s, &fakeModel{chunks: []string{"Some text"}, panics: true})
@@ -91,6 +97,8 @@ func TestAPanickingFlowTellsItsUser(t *testing.T) {
 // its answer was to go to, else privately; Decline prefers the private
 // route, as a refusal is the user's own business.
 func TestInterruptedAndDeclineReachTheUser(t *testing.T) {
+	t.Parallel()
+
 	stopping := failure.Errorf("stop", failure.ShuttingDown, "", nil)
 	const hook = "https://hooks.slack.com/r"
 	tests := []struct {
@@ -108,6 +116,8 @@ func TestInterruptedAndDeclineReachTheUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			h := newTestHandler(t, s, &fakeModel{})
 			if tt.decline {
@@ -131,6 +141,8 @@ func TestInterruptedAndDeclineReachTheUser(t *testing.T) {
 // A question the bot refused for its length never reaches the model, not
 // even as part of a follow-up in the same thread ("go on").
 func TestAFollowUpHoldsTheThreadToTheQuestionBound(t *testing.T) {
+	t.Parallel()
+
 	long := "recipe " + strings.Repeat("é", 2500)
 	thread := []Message{
 		{TS: "1700000000.000100", User: "U1", Text: "<@UBOT> " + long, Files: []File{photo("F1")}},
