@@ -21,19 +21,7 @@ import (
 // parts: a request's log line is written when everything it did is over.
 func (h *harness) waitLog(t *testing.T, n int, parts ...string) {
 	t.Helper()
-	waitFor(t, func() bool {
-		count := 0
-		for _, line := range strings.Split(h.logs.String(), "\n") {
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(line, p)
-			}
-			if all {
-				count++
-			}
-		}
-		return count >= n
-	}, fmt.Sprintf("%d log lines with %q", n, parts))
+	waitFor(t, func() bool { return h.logged(parts...) >= n }, fmt.Sprintf("%d log lines with %q", n, parts))
 }
 
 // answerText is what a posted answer shows: its markdown blocks, or the
