@@ -50,6 +50,8 @@ func (s *signalSocket) Ack(req socketmode.Request, payload ...any) error {
 // eight events arriving together are all acked, and answered once the
 // store answers.
 func TestAcksNeverWaitOnTheStore(t *testing.T) {
+	t.Parallel()
+
 	store := stalledStore{release: make(chan struct{}), memory: store.NewMemory(time.Now)}
 	events := make(chan socketmode.Event)
 	socket := &signalSocket{acked: make(chan string, 8)}
@@ -114,6 +116,8 @@ func (c *countingTeams) TeamOf(_ context.Context, user string) (string, error) {
 
 // A user's team is looked up once a day; a failed lookup is not kept.
 func TestTeamCache(t *testing.T) {
+	t.Parallel()
+
 	lookup := &countingTeams{}
 	clock := newFakeClock()
 	c := &teamCache{lookup: lookup, max: 2, ttl: time.Hour, now: clock.Now, entries: map[string]cachedTeam{}}

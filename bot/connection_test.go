@@ -170,8 +170,12 @@ func (c *fakeClock) recorded() []time.Duration {
 // Slack may answer every hello with a disconnect. slack-go reconnects at
 // once after a disconnect; the pacer must keep the opens bounded.
 func TestDisconnectAfterEveryHelloIsRateBounded(t *testing.T) {
+	t.Parallel()
+
 	for _, reason := range []string{"refresh_requested", "warning", "too_many_websockets"} {
 		t.Run(reason, func(t *testing.T) {
+			t.Parallel()
+
 			const opens = 8
 			clock := &fakeClock{now: time.Unix(1_700_000_000, 0), hold: opens, release: make(chan struct{})}
 			emu := newEmu(t)
@@ -226,6 +230,8 @@ func TestDisconnectAfterEveryHelloIsRateBounded(t *testing.T) {
 // A dropped connection ends with an error that slack-go sees; a half-open
 // one just goes silent, and only the missing pings give it away.
 func TestReconnectsAfterLostConnection(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name  string
 		fault func(*slackemu.Server)
@@ -235,6 +241,8 @@ func TestReconnectsAfterLostConnection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			emu := newEmu(t)
 			emu.SetPingInterval(50 * time.Millisecond)
 			flows := &fakeFlows{}
@@ -252,6 +260,8 @@ func TestReconnectsAfterLostConnection(t *testing.T) {
 }
 
 func TestOpeningAConnectionFails(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name    string
 		fault   func(*slackemu.Server)
@@ -271,6 +281,8 @@ func TestOpeningAConnectionFails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			emu := newEmu(t)
 			tt.fault(emu)
 			flows := &fakeFlows{}
@@ -293,6 +305,8 @@ func TestOpeningAConnectionFails(t *testing.T) {
 // Frames slack-go cannot use are acked when they carry an envelope id, so
 // that Slack does not send them again, and the loop goes on.
 func TestBadEnvelopesAreAckedAndSkipped(t *testing.T) {
+	t.Parallel()
+
 	emu := newEmu(t)
 	flows := &fakeFlows{}
 	lb := startLiveBot(t, emu, flows, slackapi.ConnectConfig{}, 0, testCfg{Workers: 2})

@@ -267,6 +267,8 @@ func testDecoder() decoder {
 // Every request names the workspace it happened in: its envelope's
 // team_id (an interaction's team.id), whoever's team its person is of.
 func TestDecodeNamesTheWorkspace(t *testing.T) {
+	t.Parallel()
+
 	d := testDecoder()
 	named := map[socketmode.EventType]bool{}
 	defer func() {
@@ -282,6 +284,7 @@ func TestDecodeNamesTheWorkspace(t *testing.T) {
 		if got.req.Ask == nil {
 			continue
 		}
+		// In order: the cases fill named, which the parent's deferred check reads.
 		t.Run(tt.name, func(t *testing.T) {
 			var payload struct {
 				TeamID string `json:"team_id"`
@@ -302,9 +305,13 @@ func TestDecodeNamesTheWorkspace(t *testing.T) {
 }
 
 func TestDecode(t *testing.T) {
+	t.Parallel()
+
 	d := testDecoder()
 	for _, tt := range decodeCases() {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			got := describe(d.decode(fixtureFrame(t, tt.fixture, tt.edit)))
 			if got != tt.want {
 				t.Errorf("decoded\n  %s\nwant\n  %s", got, tt.want)
@@ -317,6 +324,8 @@ func TestDecode(t *testing.T) {
 // shared queue as it is: its wire form (handlers.EncodeRequest) follows
 // from its type.
 func TestDecodedRequestsRoundTrip(t *testing.T) {
+	t.Parallel()
+
 	d := testDecoder()
 	queued := 0
 	for _, tc := range decodeCases() {

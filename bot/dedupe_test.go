@@ -22,6 +22,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // Every way Slack can deliver one message twice gets one answer.
 func TestDuplicateDeliveries(t *testing.T) {
+	t.Parallel()
+
 	const (
 		mentionFixture = "socketmode/events_api_app_mention.slack-go.json"
 		imFixture      = "events/message_im.slack-web.json"
@@ -81,6 +83,8 @@ func TestDuplicateDeliveries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			clock := newFakeClock()
 			socket, flows := &fakeSocket{}, &fakeFlows{}
 			b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(),

@@ -12,6 +12,8 @@ import (
 // what it can, and every request beyond it is told that the bot is busy,
 // none dropped. (How fast the acks come is make bench's to measure.)
 func TestFloodWhileGeminiIsStalled(t *testing.T) {
+	t.Parallel()
+
 	const workers, queue, events = 4, 8, 200
 	emu := newEmu(t)
 	flows := &blockingFlows{started: make(chan struct{}, events), release: make(chan struct{})}

@@ -49,6 +49,8 @@ func messageActionFixture(t *testing.T, edit func(map[string]any)) map[string]an
 }
 
 func TestInteractionRouting(t *testing.T) {
+	t.Parallel()
+
 	ref := blocks.EncodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}})
 	meta := handlers.FormTarget{Channel: "C1", ResponseURL: "https://hooks.slack.com/r"}.Encode()
 	tests := []struct {
@@ -125,6 +127,8 @@ func TestInteractionRouting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			socket, flows := &fakeSocket{}, &fakeFlows{}
 			b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 4))
 			b.queue.Start(context.Background())
@@ -151,6 +155,8 @@ func TestInteractionRouting(t *testing.T) {
 }
 
 func TestReactionAndHomeRouting(t *testing.T) {
+	t.Parallel()
+
 	socket, flows := &fakeSocket{}, &fakeFlows{}
 	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 8))
 	b.queue.Start(context.Background())

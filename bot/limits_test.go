@@ -129,6 +129,8 @@ func runRequests(t *testing.T, cfg Config, requests []request) []string {
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
+
 	perMinute := func(n int64) Rate { return Rate{N: n, Per: time.Minute} }
 	tests := []struct {
 		name     string
@@ -208,6 +210,8 @@ func TestLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			got := runRequests(t, Config{Limits: tt.limits}, tt.requests)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("flows =\n  %q\nwant\n  %q", got, tt.want)
@@ -249,6 +253,8 @@ func (fakeTeams) TeamOf(_ context.Context, user string) (string, error) {
 // A store that fails lets requests through: an answer given twice, or
 // beyond a limit, is better than none.
 func TestStoreErrorsLetRequestsThrough(t *testing.T) {
+	t.Parallel()
+
 	socket, flows := &fakeSocket{}, &fakeFlows{}
 	cfg := testConfig(1, 8)
 	cfg.Store, cfg.Teams = failingStore{}, fakeTeams{}
@@ -266,6 +272,8 @@ func TestStoreErrorsLetRequestsThrough(t *testing.T) {
 }
 
 func TestAllowLists(t *testing.T) {
+	t.Parallel()
+
 	external := func(team string) request {
 		return request{event: callback("T1", "EvX", map[string]any{"type": "app_mention", "user": "UX", "text": "<@UBOT>",
 			"ts": "1.000009", "channel": "C1", "user_team": team})}
@@ -342,6 +350,8 @@ func TestAllowLists(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			got := runRequests(t, Config{Access: tt.access}, tt.requests)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("flows =\n  %q\nwant\n  %q", got, tt.want)

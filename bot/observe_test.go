@@ -12,6 +12,8 @@ import (
 )
 
 func TestReadyFollowsTheConnection(t *testing.T) {
+	t.Parallel()
+
 	b := newTestBot(&fakeSocket{}, nil, &fakeFlows{}, Identity{UserID: "UBOT"}, zap.NewNop(), testCfg{Workers: 1})
 	steps := []struct {
 		event socketmode.EventType
@@ -36,6 +38,8 @@ func TestReadyFollowsTheConnection(t *testing.T) {
 }
 
 func TestObserverSeesAcksAndJobs(t *testing.T) {
+	t.Parallel()
+
 	obs := &recordingObserver{}
 	flows := &blockingFlows{started: make(chan struct{}, 4), release: make(chan struct{})}
 	b := newTestBot(&fakeSocket{}, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testCfg{Workers: 1, Queue: 2, Config: Config{Observer: obs}})

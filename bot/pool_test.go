@@ -59,6 +59,8 @@ func (f *scriptedFlows) Run(ctx context.Context, r handlers.Request) {
 }
 
 func TestPanickingJobTellsTheUserAndTheBotGoesOn(t *testing.T) {
+	t.Parallel()
+
 	core, logs := observer.New(zap.ErrorLevel)
 	socket := &fakeSocket{}
 	flows := &scriptedFlows{started: make(chan string, 4)}
@@ -88,6 +90,8 @@ func TestPanickingJobTellsTheUserAndTheBotGoesOn(t *testing.T) {
 // A stop lets running and queued jobs finish within the grace, tells the
 // users of jobs still running at its end to ask again, and returns nil.
 func TestStopLetsJobsFinishAndTellsTheRest(t *testing.T) {
+	t.Parallel()
+
 	events := make(chan socketmode.Event)
 	socket := &fakeSocket{}
 	flows := &scriptedFlows{started: make(chan string, 4), release: make(chan struct{})}

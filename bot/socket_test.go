@@ -227,6 +227,8 @@ func fixtureCallback(t *testing.T, rel string, edit func(map[string]any)) slacke
 }
 
 func TestRouting(t *testing.T) {
+	t.Parallel()
+
 	self := Identity{UserID: "UBOT", BotID: "BBOT"}
 	set := func(kv ...string) func(map[string]any) {
 		return func(ev map[string]any) {
@@ -269,6 +271,8 @@ func TestRouting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			socket, flows := &fakeSocket{}, &fakeFlows{}
 			b := newTestBot(socket, nil, flows, self, zap.NewNop(), testConfig(1, 4))
 			b.queue.Start(context.Background())
@@ -308,6 +312,8 @@ func (f *blockingFlows) Run(ctx context.Context, r handlers.Request) {
 }
 
 func TestDuplicatesAndOverflow(t *testing.T) {
+	t.Parallel()
+
 	socket := &fakeSocket{}
 	flows := &blockingFlows{started: make(chan struct{}, 4), release: make(chan struct{})}
 	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 1))
@@ -340,6 +346,8 @@ func TestDuplicatesAndOverflow(t *testing.T) {
 // busy; but never outside the allow-lists, which promise silence there,
 // and never for a Stop, which asks nothing.
 func TestBusyIntakeKeepsTheAllowLists(t *testing.T) {
+	t.Parallel()
+
 	socket, flows := &fakeSocket{}, &fakeFlows{}
 	cfg := testConfig(1, 8)
 	cfg.Access = Access{Channels: SlackIDs{"C1"}}

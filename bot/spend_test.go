@@ -15,6 +15,8 @@ import (
 )
 
 func TestTokensFromText(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		in   string
 		want Tokens
@@ -43,6 +45,8 @@ func TestTokensFromText(t *testing.T) {
 // Redis: checked before a request, charged after it, per UTC day, and the
 // refusal says when the day ends.
 func TestLedger(t *testing.T) {
+	t.Parallel()
+
 	stores := map[string]func(t *testing.T) Store{
 		"memory": func(*testing.T) Store { return store.NewMemory(time.Now) },
 		"redis": func(t *testing.T) Store {
@@ -57,6 +61,8 @@ func TestLedger(t *testing.T) {
 	}
 	for name, newStore := range stores {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+
 			ctx := context.Background()
 			clock := time.Date(2026, 12, 2, 21, 0, 0, 0, time.UTC)
 			store := newStore(t)
@@ -125,6 +131,8 @@ func TestLedger(t *testing.T) {
 // each refusal is counted by budget; a vote or the Home tab spends
 // nothing and is not refused.
 func TestAdmissionRefusesOverBudget(t *testing.T) {
+	t.Parallel()
+
 	socket, flows, obs := &fakeSocket{}, &fakeFlows{}, &recordingObserver{}
 	cfg := testConfig(1, 8)
 	store := store.NewMemory(time.Now)

@@ -15,6 +15,8 @@ import (
 // A Stop reaches the requests of its thread, and only those, for as long
 // as they watch; a Stop for a thread with no request harms nothing.
 func TestStopBoard(t *testing.T) {
+	t.Parallel()
+
 	board := NewStopBoard(zap.NewNop(), nil)
 	var first, second, elsewhere atomic.Int32
 	unwatchFirst := board.Watch("C1", "1.000100", func() { first.Add(1) })
@@ -39,6 +41,8 @@ func TestStopBoard(t *testing.T) {
 // With replicas, the Stop reaches the replica that runs the request,
 // wherever Slack delivered the event.
 func TestStopsCrossReplicas(t *testing.T) {
+	t.Parallel()
+
 	store.RouteRedisLogs(zap.NewNop())
 	srv := redistest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())

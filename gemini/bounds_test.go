@@ -57,6 +57,8 @@ func budgetRequest(tokens int) vision.Request {
 // maxOutputTokens is the answer's budget plus what GEMINI_THINKING lets
 // thinking spend, which Gemini counts against the same limit.
 func TestMaxOutputTokens(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		model, thinking string
 		answer          int
@@ -98,6 +100,8 @@ func sseContinuation(text, token string) geminiemu.Reply {
 // asking again (MAX_TOKENS) or by resuming with Gemini's token
 // (CONTINUATION), never by genai's own unbounded automatic continuation.
 func TestAtMostOneContinuation(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name       string
 		replies    []geminiemu.Reply
@@ -170,6 +174,8 @@ func testPNG(t *testing.T) []byte {
 // Each use case's media resolution reaches the models that take one, and
 // no other; the emulator counts the images by it.
 func TestMediaResolutionPerUseCaseAndModel(t *testing.T) {
+	t.Parallel()
+
 	catalog, err := prompts.Builtin()
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +214,8 @@ func TestMediaResolutionPerUseCaseAndModel(t *testing.T) {
 		}
 	}
 	t.Run("no images, no media resolution", func(t *testing.T) {
+		t.Parallel()
+
 		emu := geminiemu.New()
 		defer emu.Close()
 		c := newClient(t, emu, nil)
@@ -225,6 +233,8 @@ func TestMediaResolutionPerUseCaseAndModel(t *testing.T) {
 // resolution) costs one retry without it, is logged once, and is left out
 // of every request after.
 func TestRefusedSettingsAreDroppedOnce(t *testing.T) {
+	t.Parallel()
+
 	const model = "gemini-3.7-flash"
 	tests := []struct {
 		name      string
@@ -292,6 +302,8 @@ func TestRefusedSettingsAreDroppedOnce(t *testing.T) {
 // A 400 that names a setting the request did not send is no refusal to
 // retry: it reaches the caller.
 func TestUnsentSettingIsNotRetried(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	emu.AddModel("gemini-2.0-flash")
@@ -306,6 +318,8 @@ func TestUnsentSettingIsNotRetried(t *testing.T) {
 // visionbot check asks once, with the settings the bot sends, and the
 // client keeps what it learned.
 func TestCheckSettings(t *testing.T) {
+	t.Parallel()
+
 	const model = "gemini-3.7-flash"
 	tests := []struct {
 		name     string
@@ -320,6 +334,8 @@ func TestCheckSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			emu := geminiemu.New()
 			defer emu.Close()
 			emu.AddModel(model)
@@ -350,6 +366,8 @@ func TestCheckSettings(t *testing.T) {
 // A request over Gemini's size limit is its own failure, never retried:
 // the front end's 413, and the API's own 400 for an oversized payload.
 func TestRequestTooLarge(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name  string
 		setup func(*geminiemu.Server)
@@ -361,6 +379,8 @@ func TestRequestTooLarge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			emu := geminiemu.New()
 			defer emu.Close()
 			tt.setup(emu)
@@ -387,6 +407,8 @@ func TestRequestTooLarge(t *testing.T) {
 // operator allows it, and the answer's sources come back with the host a
 // reader should see, even behind Google's redirects.
 func TestGrounding(t *testing.T) {
+	t.Parallel()
+
 	const redirect = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AbF9wXHS4dq"
 	sources := []geminiemu.Source{
 		{URI: redirect + "1", Title: "accuweather.com"},
@@ -435,6 +457,8 @@ func TestGrounding(t *testing.T) {
 
 // Thinking is counted apart from the answer's text.
 func TestThinkingTokens(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	emu.Script(geminiemu.Reply{Text: strings.Repeat("a", 40), Thought: strings.Repeat("t", 400)})

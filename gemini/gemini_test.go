@@ -124,6 +124,8 @@ func quotaReply(t *testing.T, delay string) geminiemu.Reply {
 }
 
 func TestStream(t *testing.T) {
+	t.Parallel()
+
 	fixture := func(rel string) func(*testing.T) []geminiemu.Reply {
 		return func(t *testing.T) []geminiemu.Reply { return []geminiemu.Reply{geminiemu.FixtureReply(t, rel)} }
 	}
@@ -244,16 +246,11 @@ func TestStream(t *testing.T) {
 		{name: "error mid stream", replies: fixture("vertexai/streaming-failure-error-mid-stream.txt"),
 			wantText: "First Second ", wantKind: failure.Unavailable, wantCalls: 1},
 
-		{name: "hang times out", edit: func(c *gemini.Config) { c.Timeout = time.Second },
+		// Nothing has to arrive before the timeout: any short one will do.
+		// (A stall after the first words: TestStalledStreamTimesOut.)
+		{name: "hang times out", edit: func(c *gemini.Config) { c.Timeout = 100 * time.Millisecond },
 			replies:  func(*testing.T) []geminiemu.Reply { return []geminiemu.Reply{{Hang: true}} },
 			wantKind: failure.Timeout, wantCalls: -1},
-		{name: "stall mid stream times out", edit: func(c *gemini.Config) { c.Timeout = 5 * time.Second },
-			replies: func(t *testing.T) []geminiemu.Reply {
-				r := geminiemu.FixtureReply(t, "googleai/streaming-success-basic-reply-short.txt")
-				r.ChunkDelay = time.Minute
-				return []geminiemu.Reply{r}
-			},
-			wantText: "The", wantKind: failure.Timeout, wantCalls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -312,7 +309,50 @@ func TestStream(t *testing.T) {
 	}
 }
 
+// A stream that stalls after its first words ends with failure.Timeout
+// when Timeout has passed, keeping the words shown. The first chunk must
+// land before the timeout, which takes milliseconds; on a machine so loaded
+// that it did not, the test tries again with twice the timeout, so that it
+// stays short where it can and never fails for the machine's speed alone.
+func TestStalledStreamTimesOut(t *testing.T) {
+	t.Parallel()
+	const most = 8 * time.Second
+	for timeout := 200 * time.Millisecond; ; timeout *= 2 {
+		emu := geminiemu.New()
+		r := geminiemu.FixtureReply(t, "googleai/streaming-success-basic-reply-short.txt")
+		r.ChunkDelay = time.Minute // far beyond any timeout here: only the Timeout ends it
+		emu.Script(r)
+		c := newClient(t, emu, func(c *gemini.Config) { c.Timeout = timeout })
+		var shown strings.Builder
+		start := time.Now()
+		_, err := c.Stream(context.Background(), photoRequest(), func(s string) { shown.WriteString(s) })
+		took := time.Since(start)
+		calls := len(emu.Requests())
+		emu.Close()
+		if shown.Len() == 0 && failure.KindOf(err) == failure.Timeout && timeout < most {
+			t.Logf("no first chunk within %v: trying again with twice as long", timeout)
+			continue
+		}
+		if got := shown.String(); got != "The" {
+			t.Errorf("shown %q, want the first chunk %q", got, "The")
+		}
+		var fe *failure.Error
+		if !errors.As(err, &fe) || fe.Kind != failure.Timeout || fe.Op != "gemini stream" {
+			t.Errorf("err = %v, want a gemini stream failure.Timeout", err)
+		}
+		if took < timeout {
+			t.Errorf("ended after %v, before its timeout of %v", took, timeout)
+		}
+		if calls != 1 {
+			t.Errorf("%d requests, want 1: a stream that showed text is not retried", calls)
+		}
+		return
+	}
+}
+
 func TestRequestBody(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	c := newClient(t, emu, nil)
@@ -366,6 +406,8 @@ func TestRequestBody(t *testing.T) {
 }
 
 func TestThinkingConfig(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		model, thinking string
 		wantBudget      int // -1: no budget sent
@@ -400,6 +442,8 @@ func TestThinkingConfig(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+
 	for _, cfg := range []gemini.Config{
 		{},                                 // no key, no Vertex
 		{APIKey: "k", Thinking: "maximal"}, // unknown level
@@ -412,6 +456,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 func TestCheckModel(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name     string
 		edit     func(*gemini.Config)
@@ -424,6 +470,8 @@ func TestCheckModel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			emu := geminiemu.New()
 			defer emu.Close()
 			if tt.setup != nil {
@@ -458,6 +506,8 @@ func (s staticToken) Token(context.Context) (*auth.Token, error) {
 }
 
 func TestVertexAI(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	const token = "ya29.test-access-token"
@@ -621,6 +671,8 @@ func TestRequestLogsAreAGeminiAPISetting(t *testing.T) {
 }
 
 func TestCallerCancelIsNotATimeout(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	emu.Script(geminiemu.Reply{Hang: true})
@@ -639,6 +691,8 @@ func TestCallerCancelIsNotATimeout(t *testing.T) {
 }
 
 func TestConcurrentStreams(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	emu.SetDefault(geminiemu.Reply{Text: "same answer for everyone", ChunkDelay: time.Millisecond})
@@ -659,6 +713,8 @@ func TestConcurrentStreams(t *testing.T) {
 }
 
 func TestRejectedKeyStopsCallingGemini(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	emu.SetAPIKey("the-right-key")
@@ -705,6 +761,8 @@ func TestRejectedKeyStopsCallingGemini(t *testing.T) {
 }
 
 func TestContinuationAsksToGoOn(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	emu.Script(sseReply("first half", "MAX_TOKENS"), geminiemu.Reply{Text: " second half"})

@@ -52,6 +52,8 @@ func (f *fakeStops) press(key string) bool {
 // and its agent session is "processing" (Slack's Stop button); both are
 // taken down at every ending, failures included, and only what was put up.
 func TestStatusAndSessionShowWhileARequestRuns(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name        string
 		setup       func(s *fakeSlack, m *fakeModel)
@@ -69,6 +71,8 @@ func TestStatusAndSessionShowWhileARequestRuns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{"Pasta."}}
@@ -99,6 +103,8 @@ func TestStatusAndSessionShowWhileARequestRuns(t *testing.T) {
 // call ends at once, what was written stays with a note under it, and the
 // session leaves "processing".
 func TestStopEndsTheAnswerAndKeepsWhatWasWritten(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"The first words"}, started: make(chan struct{})}
@@ -131,6 +137,8 @@ func TestStopEndsTheAnswerAndKeepsWhatWasWritten(t *testing.T) {
 // images, in the answer's thread, and a line to say what was wrong, which
 // is logged with the use case.
 func TestThumbsDownOffersAnotherUseCaseAndALine(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	core, logs := observer.New(zap.InfoLevel)
 	h := New(s.roles(), &fakeModel{}, mustCatalog(t), zap.New(core), DefaultConfig(), nil)
@@ -159,6 +167,8 @@ func TestThumbsDownOffersAnotherUseCaseAndALine(t *testing.T) {
 // photo gets a one-line ask, and the next photo in that thread is answered
 // with that use case.
 func TestMessagesTabSuggestionsAndThePhotoThatFollows(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"A recipe."}}
@@ -194,6 +204,8 @@ func TestMessagesTabSuggestionsAndThePhotoThatFollows(t *testing.T) {
 // photo's use cases; picking one answers about that message in the DM. A
 // reference the bot did not sign for this person is not read.
 func TestPromptsForThePhotoBeingViewed(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	s.messages["1700000000.000500"] = Message{Channel: "C7", TS: "1700000000.000500", User: "U2", Files: []File{photo("F1")}}
@@ -222,6 +234,7 @@ func TestPromptsForThePhotoBeingViewed(t *testing.T) {
 		{"a forged signature", "U1", strings.Replace(picked, "#", "#0", 1)[:len(picked)], false},
 	}
 	for _, tt := range tests {
+		// One after the other: the cases share the handler and its fakes.
 		t.Run(tt.name, func(t *testing.T) {
 			s.replies, m.got = nil, nil
 			h.Run(context.Background(), dm(Message{Channel: "D1", TS: "1700000000.000900", User: tt.user, Text: tt.text}))
@@ -241,6 +254,8 @@ func TestPromptsForThePhotoBeingViewed(t *testing.T) {
 // A follow-up sends the thread's photos posted after the first one too,
 // newest first, with the new message's own, at most MaxImages.
 func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	for i, id := range []string{"F1", "F2", "F3", "F4", "F5"} {
 		s.data[thumbURL(id, 720)] = testimage.PNG(t, 8+i, 8) // each its own bytes, to tell the order
@@ -279,6 +294,8 @@ func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 
 // Help and the Home tab say what happens to people's photos.
 func TestHelpAndHomeSayWhatHappensToPhotos(t *testing.T) {
+	t.Parallel()
+
 	for _, vertex := range []bool{false, true} {
 		s := newFakeSlack()
 		cfg := DefaultConfig()

@@ -12,6 +12,8 @@ import (
 )
 
 func TestMessageFlows(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testimage.JPEG(t)
 	pngData := testimage.PNG(t, 4, 4)
 
@@ -429,6 +431,8 @@ func TestMessageFlows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			m := &fakeModel{}
 			if tt.setup != nil {
@@ -482,6 +486,8 @@ func TestMessageFlows(t *testing.T) {
 }
 
 func TestSlash(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testimage.JPEG(t)
 	photoMsg := Message{Channel: "C1", TS: "1699990000.000100", User: "U1", Files: []File{photo("F1")}}
 	tests := []struct {
@@ -552,6 +558,8 @@ func TestSlash(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			m := &fakeModel{}
 			if tt.setup != nil {
@@ -588,6 +596,8 @@ func TestSlash(t *testing.T) {
 // in the thread, and that a partial answer is shown only when it is
 // marked as cut off.
 func TestModelFailuresTellTheUser(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testimage.JPEG(t)
 	tests := []struct {
 		name     string
@@ -624,6 +634,8 @@ func TestModelFailuresTellTheUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = jpegData
 			m := &fakeModel{chunks: tt.chunks, err: tt.err}
@@ -654,6 +666,8 @@ func TestModelFailuresTellTheUser(t *testing.T) {
 // disguised text or a mention that pings, however the model's pieces cut
 // them, and is always the start of the final answer.
 func TestStreamedAnswerIsSafeAtEveryStep(t *testing.T) {
+	t.Parallel()
+
 	label := strings.Repeat("all of you ", 30) // 330 bytes
 	tests := []struct {
 		name   string
@@ -672,6 +686,8 @@ func TestStreamedAnswerIsSafeAtEveryStep(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			newTestFlows(t, s, &fakeModel{chunks: tt.chunks}).Run(context.Background(),

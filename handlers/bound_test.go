@@ -15,6 +15,8 @@ import (
 // which images were sent smaller. With nothing smaller left, the person is
 // told what to do.
 func TestRequestStaysWithinItsBound(t *testing.T) {
+	t.Parallel()
+
 	big := func(id string, size int64) File {
 		f := photo(id)
 		f.Name, f.Size = id+".png", size
@@ -83,6 +85,8 @@ func TestRequestStaysWithinItsBound(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			for url, n := range tt.data {
 				s.data[url] = padded(testimage.PNG(t, 8, 8), n)

@@ -5,6 +5,8 @@ import (
 )
 
 func TestImageURLPolicy(t *testing.T) {
+	t.Parallel()
+
 	phone := photo("F1") // thumbs 1024, 720, 480; a 3 MB original
 	big := phone
 	big.Size = 30 << 20
@@ -25,6 +27,8 @@ func TestImageURLPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			if got := imageURL(tt.file, tt.detail, 20<<20); got != tt.want {
 				t.Errorf("imageURL = %s, want %s", got, tt.want)
 			}

@@ -13,6 +13,8 @@ import (
 )
 
 func TestAnswerStreamsIntoTheReplyAndEndsWithAFooter(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	m := &fakeModel{chunks: []string{"\n  Pasta for <@U", "123> and @he", "re. ", "Boil water.\n"}}
@@ -60,6 +62,8 @@ func followUpThread() []Message {
 }
 
 func TestFollowUps(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testimage.JPEG(t)
 	tests := []struct {
 		name     string
@@ -143,6 +147,8 @@ func TestFollowUps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.thread = tt.thread
 			s.files = tt.files
@@ -187,6 +193,8 @@ func TestFollowUps(t *testing.T) {
 }
 
 func TestFollowUpHistoryIsBounded(t *testing.T) {
+	t.Parallel()
+
 	thread := []Message{{TS: "1700000000.000001", User: "U1", Files: []File{photo("F1")}}}
 	for i := range 40 {
 		msg := Message{TS: tsAt(2 + i), User: "U1", Text: strings.Repeat("question ", 50)}
@@ -239,6 +247,8 @@ func itoa(i int) string {
 }
 
 func TestShortcut(t *testing.T) {
+	t.Parallel()
+
 	stub := File{ID: "F7", Access: "check_file_info"}
 	pdf := File{ID: "F8", Name: "a.pdf", Mimetype: "application/pdf", Filetype: "pdf"}
 	tests := []struct {
@@ -256,6 +266,8 @@ func TestShortcut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			h := newTestFlows(t, s, &fakeModel{})
 			h.Run(context.Background(), shortcutOn(tt.msg))
@@ -291,6 +303,8 @@ func TestShortcut(t *testing.T) {
 }
 
 func TestSubmit(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testimage.JPEG(t)
 	shortcutForm := FormTarget{Channel: "C1", Thread: "1700000000.000100", Message: "1700000000.000200", Files: []string{"F1"}, ResponseURL: "https://hooks.slack.com/r"}
 	uploadForm := FormTarget{Channel: "C1", ResponseURL: "https://hooks.slack.com/r"}
@@ -348,6 +362,8 @@ func TestSubmit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.files = map[string]File{"F1": photo("F1")}
 			s.data[thumbURL("F1", 720)] = jpegData
@@ -392,6 +408,8 @@ func TestSubmit(t *testing.T) {
 }
 
 func TestSlashWithoutARecentPhotoOpensTheUploadForm(t *testing.T) {
+	t.Parallel()
+
 	for _, formErr := range []error{nil, errors.New("expired_trigger_id")} {
 		s := newFakeSlack()
 		s.formErr = formErr
@@ -420,6 +438,8 @@ func TestSlashWithoutARecentPhotoOpensTheUploadForm(t *testing.T) {
 }
 
 func TestRerunAndFeedback(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	s.files = map[string]File{"F1": sharedIn(photo("F1"), "C1"), "F2": sharedIn(photo("F2"), "C1")}
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
@@ -451,6 +471,8 @@ func TestRerunAndFeedback(t *testing.T) {
 }
 
 func TestReactionTriggers(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testimage.JPEG(t)
 	tests := []struct {
 		name    string
@@ -465,6 +487,8 @@ func TestReactionTriggers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			tt.msg.Channel = "C1"
 			s.messages[tt.msg.TS] = tt.msg
@@ -493,6 +517,8 @@ func TestReactionTriggers(t *testing.T) {
 }
 
 func TestHomeAndHelpComeFromTheCatalog(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	h := newTestFlows(t, s, &fakeModel{})
 	h.Run(context.Background(), homeOf("U1"))

@@ -16,10 +16,14 @@ import (
 // A model request asks for what its use case's file says: the answer's
 // budget, how finely to look at the images, and whether to search.
 func TestModelRequestCarriesTheUseCaseSettings(t *testing.T) {
+	t.Parallel()
+
 	catalog := mustCatalog(t)
 	img := []vision.Image{{MIMEType: "image/jpeg", Data: testimage.JPEG(t)}}
 	for _, uc := range catalog.All() {
 		t.Run(uc.Name, func(t *testing.T) {
+			t.Parallel()
+
 			req := ModelRequest(uc, "a question", img, vision.Turn{Role: vision.RoleModel, Text: "earlier"})
 			if req.MaxOutputTokens != uc.MaxOutputTokens || req.MaxOutputTokens <= 0 {
 				t.Errorf("MaxOutputTokens = %d, want the use case's %d", req.MaxOutputTokens, uc.MaxOutputTokens)
@@ -38,6 +42,8 @@ func TestModelRequestCarriesTheUseCaseSettings(t *testing.T) {
 // The request's log line says what the answer cost: input, output and
 // thinking tokens apart.
 func TestLogLineCarriesTokens(t *testing.T) {
+	t.Parallel()
+
 	s, m := newFakeSlack(), &fakeModel{chunks: []string{"Pasta."}}
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	core, logs := observer.New(zap.InfoLevel)
@@ -59,6 +65,8 @@ func TestLogLineCarriesTokens(t *testing.T) {
 // A grounded answer ends with its sources, each link showing its host; an
 // answer without sources gets no such line.
 func TestGroundedAnswerEndsWithItsSources(t *testing.T) {
+	t.Parallel()
+
 	sources := []vision.Source{
 		{URL: "https://vertexaisearch.cloud.google.com/grounding-api-redirect/Ab1", Host: "accuweather.com"},
 		{URL: "https://en.wikipedia.org/wiki/Eiffel_Tower_(Paris)", Host: "en.wikipedia.org"},
@@ -81,6 +89,8 @@ func TestGroundedAnswerEndsWithItsSources(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{tt.said}, usage: &vision.Usage{Model: "fake", Sources: tt.sources}}

@@ -23,6 +23,8 @@ func (o *recordingObserver) RequestDone(f Figures) {
 }
 
 func TestObserverGetsEachRequestsFigures(t *testing.T) {
+	t.Parallel()
+
 	jpegData := testimage.JPEG(t)
 	tests := []struct {
 		name  string
@@ -75,6 +77,8 @@ func TestObserverGetsEachRequestsFigures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s, m := newFakeSlack(), &fakeModel{}
 			if tt.setup != nil {
 				tt.setup(s, m)

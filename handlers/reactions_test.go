@@ -14,6 +14,8 @@ import (
 // :eyes: is not taken off again (that would be a wasted call), and no
 // skip is logged as a failure.
 func TestReactionsSkippedUnderLoad(t *testing.T) {
+	t.Parallel()
+
 	const ts = "1700000000.000100"
 	tests := []struct {
 		name    string
@@ -27,6 +29,8 @@ func TestReactionsSkippedUnderLoad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.skipped = map[string]bool{}
 			for _, e := range tt.skipped {

@@ -10,6 +10,8 @@ import (
 // Each refusal has its own words, in the thread for a message and
 // privately for a command or a form.
 func TestDecline(t *testing.T) {
+	t.Parallel()
+
 	const responseURL = "https://hooks.slack.com/actions/T1/1/x"
 	tests := []struct {
 		name string
@@ -31,6 +33,8 @@ func TestDecline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			h := newTestFlows(t, s, &fakeModel{})
 			ctx := context.Background()
@@ -59,6 +63,8 @@ func TestDecline(t *testing.T) {
 }
 
 func TestWaitText(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		d    time.Duration
 		want string

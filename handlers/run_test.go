@@ -14,6 +14,8 @@ import (
 // reply, on a context of its own: whatever was shown is replaced by a
 // notice that says why, and the message is marked as failed.
 func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name string
 		// job is the context the pool gives the request, and how the pool
@@ -43,6 +45,8 @@ func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{"Half an ans"}, started: make(chan struct{})}
@@ -76,6 +80,8 @@ func TestARequestCutShortTellsItsUserThroughItsReply(t *testing.T) {
 // A flow that panics ends its request with a notice through its open
 // reply, once; the bot goes on.
 func TestAPanickingFlowTellsItsUser(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	h := newTestFlows(t, s, &fakeModel{chunks: []string{"Some text"}, panics: true})
@@ -92,6 +98,8 @@ func TestAPanickingFlowTellsItsUser(t *testing.T) {
 // its answer was to go to, else privately; Decline prefers the private
 // route, as a refusal is the user's own business.
 func TestInterruptedAndDeclineReachTheUser(t *testing.T) {
+	t.Parallel()
+
 	stopping := failure.Errorf("stop", failure.ShuttingDown, "", nil)
 	const hook = "https://hooks.slack.com/r"
 	tests := []struct {
@@ -109,6 +117,8 @@ func TestInterruptedAndDeclineReachTheUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			h := newTestFlows(t, s, &fakeModel{})
 			if tt.decline {
@@ -132,6 +142,8 @@ func TestInterruptedAndDeclineReachTheUser(t *testing.T) {
 // A question the bot refused for its length never reaches the model, not
 // even as part of a follow-up in the same thread ("go on").
 func TestAFollowUpHoldsTheThreadToTheQuestionBound(t *testing.T) {
+	t.Parallel()
+
 	long := "recipe " + strings.Repeat("é", 2500)
 	thread := []Message{
 		{TS: "1700000000.000100", User: "U1", Text: "<@UBOT> " + long, Files: []File{photo("F1")}},

@@ -15,6 +15,8 @@ import (
 )
 
 func TestCodeSnippets(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name     string
 		markdown string
@@ -35,6 +37,8 @@ func TestCodeSnippets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			if got := codeSnippets(tt.markdown); !slices.Equal(got, tt.want) {
 				t.Errorf("codeSnippets(%q) = %+v, want %+v", tt.markdown, got, tt.want)
 			}
@@ -46,6 +50,8 @@ func TestCodeSnippets(t *testing.T) {
 // reply writer its answer's code, as the model wrote it, to share should
 // the thread not take the answer whole; others give none.
 func TestCodeAnswersCarryTheirCode(t *testing.T) {
+	t.Parallel()
+
 	const component = "export const Hi = () => <p>{\"<!here>\"}</p>;\n"
 	answer := "A component.\n\n```tsx\n" + component + "```"
 	tests := []struct {
@@ -58,6 +64,8 @@ func TestCodeAnswersCarryTheirCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.data[photo("F1").URLDownload] = testimage.PNG(t, 4, 4)
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
@@ -80,6 +88,8 @@ func TestCodeAnswersCarryTheirCode(t *testing.T) {
 // Code that could not go into the thread as files is worth a warning that
 // names the step, not a failed request: the answer and its note are there.
 func TestCodeNotSharedIsAWarning(t *testing.T) {
+	t.Parallel()
+
 	s := newFakeSlack()
 	s.data[photo("F1").URLDownload] = testimage.PNG(t, 4, 4)
 	s.snippetsErr = &SnippetsNotShared{Err: fmt.Errorf("files.completeUploadExternal: %w", errors.New("internal_error"))}

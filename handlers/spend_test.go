@@ -26,6 +26,8 @@ func (r *recordingSpending) Spend(_ context.Context, o Origin, tokens int) {
 // output and thinking together), whether its answer was shown or not; a
 // request that never asked Gemini is charged nothing.
 func TestRequestsAreChargedWhatGeminiReported(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name  string
 		text  string
@@ -39,6 +41,8 @@ func TestRequestsAreChargedWhatGeminiReported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 			m := &fakeModel{chunks: []string{"Pasta."}, err: tt.err}

@@ -50,6 +50,8 @@ func pickedPrompt(t *testing.T, h *Flows, s *fakeSlack, o Origin) string {
 // here is indistinguishable from a forged one, and saying more would tell
 // a forger which part was wrong.)
 func TestViewedReferenceIsBoundToItsDM(t *testing.T) {
+	t.Parallel()
+
 	now := time.Unix(1700000000, 0)
 	h, s, m := viewingHandler(t, &now)
 	made := Origin{Channel: "D1", User: "U1", Workspace: "T1"}
@@ -76,6 +78,7 @@ func TestViewedReferenceIsBoundToItsDM(t *testing.T) {
 		{"with its expiry moved", Origin{Trigger: TriggerDM, Channel: "D1", User: "U1", Workspace: "T1"}, later, false},
 	}
 	for _, tt := range tests {
+		// One after the other: the cases share the handler and its fakes.
 		t.Run(tt.name, func(t *testing.T) {
 			s.replies, s.read, m.got = nil, nil, nil
 			o := tt.where
@@ -100,6 +103,8 @@ func TestViewedReferenceIsBoundToItsDM(t *testing.T) {
 // away. An older one is refused with what to do, and its message is not
 // read.
 func TestViewedReferenceExpires(t *testing.T) {
+	t.Parallel()
+
 	lifetime := DefaultConfig().RefLifetime
 	if lifetime != 15*time.Minute {
 		t.Fatalf("a reference lives %v by default, want 15 minutes", lifetime)
@@ -117,6 +122,8 @@ func TestViewedReferenceExpires(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			now := time.Unix(1700000000, 0)
 			h, s, m := viewingHandler(t, &now)
 			dm := Origin{Trigger: TriggerDM, Channel: "D1", User: "U1", Workspace: "T1", Message: "1700000000.000900", Thread: "1700000000.000900"}
@@ -152,6 +159,8 @@ func flipLast(ref string) string {
 // is that person's DM with the bot. Otherwise the request is refused as a
 // whole, saying why, and none of its files is downloaded.
 func TestFilesFromElsewhereAreReadOnlyWhereShared(t *testing.T) {
+	t.Parallel()
+
 	const root = "1700000000.000100"
 	inC1 := sharedIn(photo("F1"), "C1")
 	onlyPrivate := uploadedBy(sharedIn(photo("F1"), "G9"), "U2")
@@ -176,6 +185,8 @@ func TestFilesFromElsewhereAreReadOnlyWhereShared(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s := newFakeSlack()
 			s.files = map[string]File{}
 			for _, f := range tt.files {

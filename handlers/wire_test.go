@@ -48,12 +48,16 @@ func fill(v reflect.Value) {
 // is. The kinds are the fields of asks, so a new kind is tested here
 // the moment it can be an Ask.
 func TestEveryAskRoundTrips(t *testing.T) {
+	t.Parallel()
+
 	var origin Origin
 	fill(reflect.ValueOf(&origin).Elem())
 	kinds := reflect.TypeFor[asks]()
 	for i := range kinds.NumField() {
 		kind := kinds.Field(i).Type.Elem()
 		t.Run(kind.Name(), func(t *testing.T) {
+			t.Parallel()
+
 			v := reflect.New(kind).Elem()
 			fill(v)
 			ask, ok := v.Interface().(Ask)
@@ -79,6 +83,8 @@ func TestEveryAskRoundTrips(t *testing.T) {
 // A request whose Ask this version does not know (a newer replica's)
 // still says whom to tell.
 func TestUnknownAskKeepsItsOrigin(t *testing.T) {
+	t.Parallel()
+
 	got, err := DecodeRequest([]byte(`{"origin":{"Channel":"C1","Thread":"1.2"},"ask":{"a_kind_from_the_future":{}}}`))
 	if !errors.Is(err, ErrUnknownAsk) {
 		t.Errorf("err = %v, want ErrUnknownAsk", err)

@@ -30,6 +30,8 @@ type fakeVotes map[string]handlers.VoteCount
 func (f fakeVotes) Votes() map[string]handlers.VoteCount { return f }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
+
 	reg := prometheus.NewRegistry()
 	m, err := New(reg)
 	if err != nil {
@@ -99,6 +101,8 @@ visionbot_feedback_votes_total{use_case="recipe",vote="up"} 2
 	}
 	for _, tt := range tests {
 		t.Run(tt.metric, func(t *testing.T) {
+			t.Parallel()
+
 			if err := testutil.GatherAndCompare(reg, strings.NewReader(tt.want), tt.metric); err != nil {
 				t.Error(err)
 			}
@@ -132,6 +136,8 @@ visionbot_feedback_votes_total{use_case="recipe",vote="up"} 2
 }
 
 func TestHandler(t *testing.T) {
+	t.Parallel()
+
 	reg := prometheus.NewRegistry()
 	if _, err := New(reg); err != nil {
 		t.Fatal(err)
@@ -166,6 +172,7 @@ func TestHandler(t *testing.T) {
 		{"nothing else", nil, "/", 404, ""},
 	}
 	for _, tt := range tests {
+		// In order, one after the other: a step may change what the next sees.
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.before != nil {
 				tt.before()

@@ -19,6 +19,8 @@ func builtin(t *testing.T) *Catalog {
 }
 
 func TestBuiltinUseCases(t *testing.T) {
+	t.Parallel()
+
 	c := builtin(t)
 	want := []string{"describe", "code", "doodle", "guide", "healthy", "nutrition", "recipe"}
 	var got []string
@@ -31,6 +33,8 @@ func TestBuiltinUseCases(t *testing.T) {
 	defaults := 0
 	for _, uc := range c.All() {
 		t.Run(uc.Name, func(t *testing.T) {
+			t.Parallel()
+
 			for field, v := range map[string]string{
 				"description": uc.Description, "example": uc.Example, "system": uc.System,
 				"prompt": uc.Prompt, "output": uc.Output,
@@ -78,6 +82,8 @@ func TestBuiltinUseCases(t *testing.T) {
 }
 
 func TestChoose(t *testing.T) {
+	t.Parallel()
+
 	c := builtin(t)
 	tests := []struct {
 		text, wantName, wantQuestion string
@@ -100,6 +106,8 @@ func TestChoose(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
+			t.Parallel()
+
 			uc, q := c.Choose(tt.text)
 			if uc.Name != tt.wantName || q != tt.wantQuestion {
 				t.Errorf("Choose(%q) = %q, %q; want %q, %q", tt.text, uc.Name, q, tt.wantName, tt.wantQuestion)
@@ -109,6 +117,8 @@ func TestChoose(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
+	t.Parallel()
+
 	c := builtin(t)
 	tests := []struct {
 		word, want string
@@ -131,6 +141,8 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.word, func(t *testing.T) {
+			t.Parallel()
+
 			uc, ok := c.Lookup(tt.word)
 			if ok != tt.ok || uc.Name != tt.want {
 				t.Errorf("Lookup(%q) = %q, %v; want %q, %v", tt.word, uc.Name, ok, tt.want, tt.ok)
@@ -140,6 +152,8 @@ func TestLookup(t *testing.T) {
 }
 
 func TestAliasesAreUniqueAndReturnedCopies(t *testing.T) {
+	t.Parallel()
+
 	c := builtin(t)
 	uc, _ := c.Lookup("recipe")
 	uc.Aliases[0] = "mutated"
@@ -161,6 +175,8 @@ func file(name, aliases string, extra ...string) *fstest.MapFile {
 }
 
 func TestLoad(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name    string
 		fsys    fstest.MapFS
@@ -274,6 +290,8 @@ func TestLoad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			ucs, err := Load(tt.fsys)
 			if tt.wantErr != nil {
 				if err == nil {
@@ -304,6 +322,8 @@ func TestLoad(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
+	t.Parallel()
+
 	uc := func(name string, def bool, aliases ...string) UseCase {
 		return UseCase{Name: name, System: "s", Prompt: "p", Default: def, Aliases: aliases}
 	}
@@ -323,6 +343,8 @@ func TestNew(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			_, err := New(tt.ucs)
 			if tt.wantErr == "" {
 				if err != nil {
@@ -338,6 +360,8 @@ func TestNew(t *testing.T) {
 }
 
 func TestWith(t *testing.T) {
+	t.Parallel()
+
 	base := builtin(t)
 	overrides, err := Load(fstest.MapFS{
 		"recipe.yaml": {Data: []byte("name: recipe\naliases: [bake]\ndescription: Baking only.\nsystem: You bake.\nprompt: Bake it.\n")},
@@ -373,6 +397,8 @@ func TestWith(t *testing.T) {
 	}
 
 	t.Run("new default replaces the old", func(t *testing.T) {
+		t.Parallel()
+
 		c, err := base.With([]UseCase{{Name: "wine", System: "s", Prompt: "p", Default: true}})
 		if err != nil {
 			t.Fatal(err)
@@ -385,6 +411,8 @@ func TestWith(t *testing.T) {
 		}
 	})
 	t.Run("replacing the default keeps it default", func(t *testing.T) {
+		t.Parallel()
+
 		c, err := base.With([]UseCase{{Name: "describe", System: "s", Prompt: "p"}})
 		if err != nil {
 			t.Fatal(err)
@@ -394,12 +422,16 @@ func TestWith(t *testing.T) {
 		}
 	})
 	t.Run("alias clash with a built-in", func(t *testing.T) {
+		t.Parallel()
+
 		_, err := base.With([]UseCase{{Name: "wine", System: "s", Prompt: "p", Aliases: []string{"cook"}}})
 		if err == nil || !strings.Contains(err.Error(), `"cook"`) {
 			t.Errorf("With() error = %v, want an alias clash on cook", err)
 		}
 	})
 	t.Run("an error names the file to fix", func(t *testing.T) {
+		t.Parallel()
+
 		clash, err := Load(fstest.MapFS{"baking.yaml": {Data: []byte("name: baking\naliases: [cook]\nsystem: s\nprompt: p\n")}})
 		if err != nil {
 			t.Fatal(err)
@@ -412,6 +444,8 @@ func TestWith(t *testing.T) {
 		}
 	})
 	t.Run("sources", func(t *testing.T) {
+		t.Parallel()
+
 		for name, want := range map[string]string{"describe": "built-in", "recipe": "recipe.yaml", "wine": "wine.yaml"} {
 			if got, _ := c.Lookup(name); got.Source != want {
 				t.Errorf("%s: source %q, want %q", name, got.Source, want)
@@ -421,6 +455,8 @@ func TestWith(t *testing.T) {
 }
 
 func TestUserPrompt(t *testing.T) {
+	t.Parallel()
+
 	uc := UseCase{Name: "x", Prompt: "Look closely.\n", Output: "One line."}
 	tests := []struct {
 		question string
@@ -449,6 +485,8 @@ func TestUserPrompt(t *testing.T) {
 }
 
 func TestUsageHint(t *testing.T) {
+	t.Parallel()
+
 	c := builtin(t)
 	want := "[describe|code|doodle|guide|healthy|nutrition|recipe] [question]"
 	if got := c.UsageHint(); got != want {
@@ -464,6 +502,8 @@ func TestUsageHint(t *testing.T) {
 // The model settings of a use case come from its file; what a file leaves
 // out gets the catalog's default budget and the model's own resolution.
 func TestModelSettings(t *testing.T) {
+	t.Parallel()
+
 	ucs, err := Load(fstest.MapFS{
 		"set.yaml":   file("set", "s", "max_output_tokens: 300\nmedia_resolution: high\ngrounding: true\ncode_files: true"),
 		"unset.yaml": file("unset", "u", "default: true"),
@@ -499,6 +539,8 @@ func TestModelSettings(t *testing.T) {
 // can't take them), a doodle needs the least, and only the guide looks
 // things up.
 func TestBuiltinModelSettings(t *testing.T) {
+	t.Parallel()
+
 	c := builtin(t)
 	want := map[string]struct {
 		media     vision.MediaResolution

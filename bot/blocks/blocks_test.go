@@ -11,6 +11,8 @@ import (
 )
 
 func TestFooterRoundTrip(t *testing.T) {
+	t.Parallel()
+
 	footer := &handlers.Footer{
 		Ref:     handlers.AnswerRef{Thread: "1700000000.000100", UseCase: "recipe", Files: []string{"F1", "F2"}},
 		Choices: []handlers.Choice{{Name: "describe", Label: "describe: " + strings.Repeat("long ", 30)}, {Name: "recipe", Label: "recipe"}},
@@ -69,6 +71,8 @@ func TestFooterRoundTrip(t *testing.T) {
 // Block ids the bot reads back: its own, those of older answers (vb1),
 // and anything else, which is not the bot's.
 func TestDecodeRef(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		id   string
 		want *handlers.AnswerRef
@@ -95,6 +99,8 @@ func TestDecodeRef(t *testing.T) {
 }
 
 func TestFormsRender(t *testing.T) {
+	t.Parallel()
+
 	choices := []handlers.Choice{{Name: "describe", Label: "describe"}, {Name: "code", Label: "code"}}
 	tests := []struct {
 		form handlers.Form

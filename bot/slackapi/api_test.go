@@ -36,6 +36,8 @@ func apiOn(emu *slackemu.Server) *API {
 }
 
 func TestPostReplySplitsLongAnswers(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newTestAPI(t)
 	answer := strings.Repeat("A paragraph of the answer that goes on.\n\n", 700) // ~29 KB
 	if err := api.For(Unleased{}).PostReply(context.Background(), "C1", "1700000000.000100", answer); err != nil {
@@ -59,6 +61,8 @@ func TestPostReplySplitsLongAnswers(t *testing.T) {
 // through a rate limit longer than the transport waits out, as an
 // answer's final posts do: it is the same ending.
 func TestPostReplyWaitsOutARateLimit(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newTestAPI(t)
 	emu.Fail("chat.postMessage", 1, http.StatusTooManyRequests, http.Header{"Retry-After": {"0"}}, `{"ok":false,"error":"ratelimited"}`)
 	if err := api.For(Unleased{}).PostReply(context.Background(), "C1", "1700000000.000100", "the notice"); err != nil {
@@ -72,6 +76,8 @@ func TestPostReplyWaitsOutARateLimit(t *testing.T) {
 // The bot's posts ask Slack for no previews: the links in them are
 // fetched by nobody and shown as they are.
 func TestPostsUnfurlNothing(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newTestAPI(t)
 	ctx := context.Background()
 	const text = "See https://example.com/page and https://example.com/photo.png"
@@ -93,6 +99,8 @@ func TestPostsUnfurlNothing(t *testing.T) {
 }
 
 func TestSlackErrorsBecomeKinds(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newTestAPI(t)
 	ctx := context.Background()
 
@@ -109,6 +117,8 @@ func TestSlackErrorsBecomeKinds(t *testing.T) {
 }
 
 func TestHistoryAndFiles(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newTestAPI(t)
 	ctx := context.Background()
 	file := emu.AddFile(slackemu.FileSpec{Name: "a.png", Data: slackemu.MakePNG(800, 600),
@@ -173,6 +183,8 @@ func TestHistoryAndFiles(t *testing.T) {
 func strconvTS(t time.Time) string { return fmt.Sprintf("%d.000100", t.Unix()) }
 
 func TestSlackOkFalseErrorsAreSorted(t *testing.T) {
+	t.Parallel()
+
 	for _, tc := range []struct {
 		code string
 		want failure.Kind
@@ -185,6 +197,8 @@ func TestSlackOkFalseErrorsAreSorted(t *testing.T) {
 		{"channel_not_found", failure.NotInChannel},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newTestAPI(t)
 			emu.Fail("chat.postMessage", 1, http.StatusOK, nil, `{"ok":false,"error":"`+tc.code+`"}`)
 			err := api.For(Unleased{}).PostReply(context.Background(), "C1", "1700000000.000100", "hello")

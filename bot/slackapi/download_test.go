@@ -35,6 +35,8 @@ func (a *authLog) all() []string {
 }
 
 func TestDownloader(t *testing.T) {
+	t.Parallel()
+
 	const token = "xoxb-secret-token"
 	foreignLog := &authLog{}
 	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -89,6 +91,7 @@ func TestDownloader(t *testing.T) {
 		{name: "the token never goes over https to an http-only origin", url: "https://" + slackHost + "/ok", wantKind: failure.ForeignHost},
 	}
 	for _, tt := range tests {
+		// Not in parallel: the parent's deferred Close and its checks after the loop need the cases done.
 		t.Run(tt.name, func(t *testing.T) {
 			data, err := d.Get(context.Background(), tt.url, 1000)
 			if tt.wantKind != failure.Internal {
@@ -136,6 +139,8 @@ func (h *hostLog) requests(host string) []string {
 // that resolves them there, as external files and Slack's redirects name
 // them in production.
 func TestDownloaderHostNames(t *testing.T) {
+	t.Parallel()
+
 	const token = "xoxb-host-name-token"
 	log := &hostLog{seen: map[string][]string{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -177,6 +182,7 @@ func TestDownloaderHostNames(t *testing.T) {
 		{name: "Slack's sign-in redirect is followed without the token", url: "http://files.slack.com/to-signin", wantBody: "<!DOCTYPE html><html>Sign in to Acme</html>"},
 	}
 	for _, tt := range tests {
+		// Not in parallel: the parent's deferred Close and its checks after the loop need the cases done.
 		t.Run(tt.name, func(t *testing.T) {
 			data, err := d.Get(context.Background(), tt.url, 1000)
 			if tt.wantKind != failure.Internal {
@@ -211,6 +217,8 @@ func TestDownloaderHostNames(t *testing.T) {
 // A Downloader in a log line or an error never shows its token, however it
 // is printed.
 func TestDownloaderPrintsNoToken(t *testing.T) {
+	t.Parallel()
+
 	const token = "xoxb-printed-token"
 	d := NewDownloader(&http.Client{}, token, []string{"files.slack.com"})
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {

@@ -23,6 +23,8 @@ func (o *recordingObserver) SlackError(method, code string) {
 }
 
 func TestObserveErrors(t *testing.T) {
+	t.Parallel()
+
 	long := `{"channel":"C1","messages":[{"text":"` + strings.Repeat("x", 3000) + `"}],"ok":true}`
 	tests := []struct {
 		name   string
@@ -44,6 +46,8 @@ func TestObserveErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(tt.status)
 				_, _ = io.WriteString(w, tt.body)
@@ -67,6 +71,8 @@ func TestObserveErrors(t *testing.T) {
 	}
 
 	t.Run("no answer at all", func(t *testing.T) {
+		t.Parallel()
+
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
@@ -80,6 +86,8 @@ func TestObserveErrors(t *testing.T) {
 		}
 	})
 	t.Run("a nil observer leaves the transport alone", func(t *testing.T) {
+		t.Parallel()
+
 		if rt := ObserveErrors(http.DefaultTransport, nil); rt != http.DefaultTransport {
 			t.Errorf("got %T", rt)
 		}

@@ -14,6 +14,8 @@ import (
 // is there becomes the answer, so the thread shows the answer once and no
 // "Looking at your photo…" is left above it; one that isn't is no bother.
 func TestLostPlaceholder(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name        string
 		other       bool // another answer's placeholder waits in the thread
@@ -32,6 +34,8 @@ func TestLostPlaceholder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newTestAPI(t)
 			api.stream = filled(StreamConfig{Mode: StreamUpdate, Interval: 10 * time.Millisecond})
 			ctx := context.Background()

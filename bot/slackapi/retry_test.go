@@ -34,6 +34,8 @@ func (r *refuseFirst) RoundTrip(req *http.Request) (*http.Response, error) {
 // connection was refused; never a post or a stream append whose fate is
 // unknown, so that no answer shows twice.
 func TestSlackCallsRetriedOnlyWhenSafe(t *testing.T) {
+	t.Parallel()
+
 	const channel = "C1"
 	tests := []struct {
 		name    string
@@ -127,6 +129,8 @@ func TestSlackCallsRetriedOnlyWhenSafe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			emu := slackemu.New()
 			t.Cleanup(emu.Close)
 			emu.SetBotToken(apiTestToken)

@@ -14,6 +14,8 @@ import (
 )
 
 func TestSnippetFiles(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name     string
 		snippets []handlers.Snippet
@@ -37,6 +39,8 @@ func TestSnippetFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			if got := snippetFiles(tt.snippets); !slices.Equal(got, tt.want) {
 				t.Errorf("snippetFiles = %+v, want %+v", got, tt.want)
 			}
@@ -57,6 +61,8 @@ func codeAnswer() (string, []handlers.Snippet) {
 // thread, as files named for their language, between the parts and the
 // note that points to them; in every mode, and with no token on the bytes.
 func TestReplySharesCodeWhenCut(t *testing.T) {
+	t.Parallel()
+
 	answer, snippets := codeAnswer()
 	const limit = 1500
 	parts := splitMarkdown(answer, limit, allParts)
@@ -65,6 +71,8 @@ func TestReplySharesCodeWhenCut(t *testing.T) {
 	}
 	for _, mode := range []StreamMode{StreamNative, StreamUpdate, StreamOff} {
 		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+
 			r, emu, th := streamedReply(t, StreamConfig{Mode: mode, MaxParts: 2}, limit, answer)
 			if err := r.Finish(context.Background(), answer, replyFooter(), snippets...); err != nil {
 				t.Fatal(err)
@@ -106,6 +114,8 @@ func TestReplySharesCodeWhenCut(t *testing.T) {
 // An answer the thread takes whole keeps its code in its messages: no
 // file, no Slack call for one.
 func TestReplySharesNoCodeWhenWhole(t *testing.T) {
+	t.Parallel()
+
 	answer, snippets := codeAnswer()
 	const limit = 1500
 	r, emu, th := streamedReply(t, StreamConfig{Mode: StreamOff, MaxParts: 5}, limit, answer)
@@ -122,6 +132,8 @@ func TestReplySharesNoCodeWhenWhole(t *testing.T) {
 // Slack's tiers: the thread keeps the answer's parts and the note, with
 // the footer under it, and Finish says which step failed.
 func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name  string
 		setup func(api *API, emu *slackemu.Server)
@@ -154,6 +166,8 @@ func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			answer, snippets := codeAnswer()
 			const limit = 1500
 			api, emu := newReplyAPI(t, StreamConfig{Mode: StreamUpdate, MaxParts: 1})
@@ -181,6 +195,8 @@ func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
 
 // The code goes to Slack's hosts only, and without the token.
 func TestUploadStaysWithSlack(t *testing.T) {
+	t.Parallel()
+
 	foreign := slackemu.NewForeign()
 	defer foreign.Close()
 	files := NewDownloader(http.DefaultClient, "xoxb-secret", []string{"files.slack.com"})

@@ -124,6 +124,8 @@ func checkThread(t *testing.T, emu *slackemu.Server, th handlers.Thread, parts [
 }
 
 func TestReplyNativeStream(t *testing.T) {
+	t.Parallel()
+
 	for _, tc := range []struct {
 		name, channel string
 		footer        *handlers.Footer
@@ -133,6 +135,8 @@ func TestReplyNativeStream(t *testing.T) {
 		{"DM", "D1", nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative})
 			th := replyThread(emu, tc.channel)
 			ctx := context.Background()
@@ -185,6 +189,8 @@ func TestReplyNativeStream(t *testing.T) {
 }
 
 func TestReplyStreamCoalescesAppends(t *testing.T) {
+	t.Parallel()
+
 	// After the first flush, nothing goes out for an hour: every later
 	// Append must wait for Finish and arrive with it in one call.
 	api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative, Interval: time.Hour})
@@ -212,6 +218,8 @@ func TestReplyStreamCoalescesAppends(t *testing.T) {
 }
 
 func TestReplyFallsBackToUpdates(t *testing.T) {
+	t.Parallel()
+
 	for _, tc := range []struct {
 		name   string
 		thread func(handlers.Thread) handlers.Thread
@@ -222,6 +230,8 @@ func TestReplyFallsBackToUpdates(t *testing.T) {
 		{"no recipient", func(th handlers.Thread) handlers.Thread { th.User, th.Team = "", ""; return th }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative})
 			if tc.fail {
 				emu.Fail("chat.startStream", 1, http.StatusOK, nil, `{"ok":false,"error":"not_allowed_token_type"}`)
@@ -271,6 +281,8 @@ func (c *steppingClock) Now() time.Time {
 }
 
 func TestReplyStreamEndsMidway(t *testing.T) {
+	t.Parallel()
+
 	for _, tc := range []struct {
 		name  string
 		setup func(*API, *slackemu.Server)
@@ -290,6 +302,8 @@ func TestReplyStreamEndsMidway(t *testing.T) {
 		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative})
 			if tc.setup != nil {
 				tc.setup(api, emu)
@@ -321,6 +335,8 @@ func TestReplyStreamEndsMidway(t *testing.T) {
 }
 
 func TestReplyStreamRateLimited(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative})
 	// Slack asks for 30s: the test finishes long before, so a second append
 	// could only come from ignoring Retry-After.
@@ -349,8 +365,12 @@ func TestReplyStreamRateLimited(t *testing.T) {
 }
 
 func TestReplyUpdateAndOffModes(t *testing.T) {
+	t.Parallel()
+
 	for _, mode := range []StreamMode{StreamUpdate, StreamOff} {
 		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newReplyAPI(t, StreamConfig{Mode: mode})
 			th := replyThread(emu, "C1")
 			ctx := context.Background()
@@ -412,6 +432,8 @@ func streamedReply(t *testing.T, cfg StreamConfig, limit int, answer string) (ha
 }
 
 func TestReplyLongAnswer(t *testing.T) {
+	t.Parallel()
+
 	answer := longAnswer()
 	const limit = 1500
 	parts := splitMarkdown(answer, limit, allParts)
@@ -424,6 +446,8 @@ func TestReplyLongAnswer(t *testing.T) {
 	}
 	for _, mode := range []StreamMode{StreamNative, StreamUpdate, StreamOff} {
 		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+
 			r, emu, th := streamedReply(t, StreamConfig{Mode: mode, MaxParts: len(parts)}, limit, answer)
 			ctx := context.Background()
 			var live string // what the stream showed before Finish
@@ -456,6 +480,8 @@ func TestReplyLongAnswer(t *testing.T) {
 // it reached Slack, and a note under them says it stops there; the footer
 // goes under the note, the thread's last message.
 func TestReplyCapsItsParts(t *testing.T) {
+	t.Parallel()
+
 	answer := longAnswer()
 	const limit = 1500
 	parts := splitMarkdown(answer, limit, allParts)
@@ -478,6 +504,8 @@ func TestReplyCapsItsParts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			r, emu, th := streamedReply(t, StreamConfig{Mode: tt.mode, MaxParts: tt.maxParts}, limit, answer)
 			ctx := context.Background()
 			switch tt.mode {
@@ -508,6 +536,8 @@ func slicesOf(s string, n int) func(func(string) bool) {
 }
 
 func TestReplyFail(t *testing.T) {
+	t.Parallel()
+
 	const notice = ":warning: I couldn't read that photo."
 	for _, tc := range []struct {
 		name string
@@ -524,6 +554,8 @@ func TestReplyFail(t *testing.T) {
 		{"at once", StreamNative, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newReplyAPI(t, StreamConfig{Mode: tc.mode})
 			th := replyThread(emu, "C1")
 			ctx := context.Background()
@@ -546,6 +578,8 @@ func TestReplyFail(t *testing.T) {
 }
 
 func TestReplyUpdateFailsAtFinish(t *testing.T) {
+	t.Parallel()
+
 	for _, tc := range []struct {
 		name   string
 		status int
@@ -565,6 +599,8 @@ func TestReplyUpdateFailsAtFinish(t *testing.T) {
 			`{"ok":false,"error":"ratelimited"}`, 1, "answer", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newReplyAPI(t, StreamConfig{Mode: StreamUpdate})
 			th := replyThread(emu, "C1")
 			ctx := context.Background()
@@ -601,6 +637,8 @@ func TestReplyUpdateFailsAtFinish(t *testing.T) {
 }
 
 func TestRunePrefix(t *testing.T) {
+	t.Parallel()
+
 	for _, tc := range []struct {
 		s    string
 		n    int
@@ -621,8 +659,12 @@ func TestRunePrefix(t *testing.T) {
 }
 
 func TestReplyEndsOnce(t *testing.T) {
+	t.Parallel()
+
 	for _, mode := range []StreamMode{StreamNative, StreamUpdate, StreamOff} {
 		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newReplyAPI(t, StreamConfig{Mode: mode})
 			th := replyThread(emu, "D1")
 			ctx := context.Background()
@@ -648,6 +690,8 @@ func TestReplyEndsOnce(t *testing.T) {
 }
 
 func TestReplyStopsWithItsContext(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative})
 	th := replyThread(emu, "C1")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -674,6 +718,8 @@ func TestReplyStopsWithItsContext(t *testing.T) {
 // stopped, or the placeholder edited, to show the notice, on the reply's
 // own short context.
 func TestReplyFinishesOnItsOwnContext(t *testing.T) {
+	t.Parallel()
+
 	for _, tc := range []struct {
 		mode  StreamMode
 		shown string // the call that shows the first words
@@ -682,6 +728,8 @@ func TestReplyFinishesOnItsOwnContext(t *testing.T) {
 		{StreamUpdate, "chat.update"},
 	} {
 		t.Run(string(tc.mode), func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newReplyAPI(t, StreamConfig{Mode: tc.mode})
 			th := replyThread(emu, "C1")
 			ctx, cancel := context.WithCancel(context.Background())
@@ -702,6 +750,8 @@ func TestReplyFinishesOnItsOwnContext(t *testing.T) {
 // it was stopped: a stream Slack stopped is never written to again, and a
 // message being edited keeps its text with the note under it.
 func TestReplyStopped(t *testing.T) {
+	t.Parallel()
+
 	const note = "_Stopped._"
 	tests := []struct {
 		name string
@@ -714,6 +764,8 @@ func TestReplyStopped(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			api, emu := newReplyAPI(t, StreamConfig{Mode: tt.mode})
 			th := replyThread(emu, "C1")
 			ctx := context.Background()

@@ -18,6 +18,8 @@ import (
 )
 
 func TestBudget(t *testing.T) {
+	t.Parallel()
+
 	clock := time.Unix(1700000000, 0)
 	b := newTiers(map[string]int{"a": 3, "b": 1}, func() time.Time { return clock })
 	steps := []struct {
@@ -49,6 +51,8 @@ func TestBudget(t *testing.T) {
 }
 
 func TestStreamsBeyondTheTierFallBackToEdits(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newTestAPI(t)
 	api.stream = filled(StreamConfig{Mode: StreamNative, Interval: 10 * time.Millisecond})
 	api.tiers = newTiers(map[string]int{"chat.startStream": 1, "chat.stopStream": 1, "chat.update": 50}, time.Now)
@@ -86,6 +90,8 @@ func TestStreamsBeyondTheTierFallBackToEdits(t *testing.T) {
 // off never goes over reactions.remove's tier, and a reaction that could
 // not be added is not removed either.
 func TestReactionsStayWithinTheirTiers(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newTestAPI(t)
 	clock := time.Unix(1700000000, 0)
 	now := func() time.Time { return clock }
@@ -130,6 +136,8 @@ func TestReactionsStayWithinTheirTiers(t *testing.T) {
 // chat.update stays within its tier, and an answer that found no room is
 // posted whole.
 func TestEditsStayWithinTheirTier(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newTestAPI(t)
 	api.stream = filled(StreamConfig{Mode: StreamUpdate, Interval: 10 * time.Millisecond})
 	api.tiers = newTiers(map[string]int{"chat.update": 3}, time.Now)
@@ -195,6 +203,8 @@ func sharedBudget(t *testing.T, srv *redistest.Server, name string) (*tiers, *qu
 // tier between them, never more, and a final answer one replica forces
 // counts for the others.
 func TestSharedTiersAcrossReplicas(t *testing.T) {
+	t.Parallel()
+
 	srv := redistest.Start(t)
 	budgets := make([]*tiers, 3)
 	for i := range budgets {
@@ -230,6 +240,8 @@ func TestSharedTiersAcrossReplicas(t *testing.T) {
 // divided by the replicas it last saw alive, by two at least, counting
 // the calls it made through Redis in that minute.
 func TestSharedTiersFallBackToAShare(t *testing.T) {
+	t.Parallel()
+
 	srv := redistest.Start(t)
 	// How many replicas each last saw alive is the queue's to count
 	// (queue.Replicas, tested there); here it is given.
@@ -272,6 +284,8 @@ func (l liveCount) Count() int { return l.n }
 // takes them down: within the tier, nothing the bot puts up is left up for
 // want of room, and what finds no room is skipped, not queued.
 func TestAgentCallsStayWithinTheirTiers(t *testing.T) {
+	t.Parallel()
+
 	api, emu := newTestAPI(t)
 	api.tiers = newTiers(map[string]int{"assistant.threads.setStatus": 4, "agents.sessions.setStatus": 4}, time.Now)
 	ctx := context.Background()

@@ -12,6 +12,8 @@ import (
 func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1700000000, 0)} }
 
 func TestMemoryStoreRemember(t *testing.T) {
+	t.Parallel()
+
 	clock := newFakeClock()
 	s := newMemory(maxMemoryKeys, clock.Now)
 	ttl := 10 * time.Minute
@@ -44,6 +46,8 @@ func TestMemoryStoreRemember(t *testing.T) {
 // A flood of distinct events must not grow the memory without end: the
 // oldest keys go first, the newest are still remembered.
 func TestMemoryStoreIsBounded(t *testing.T) {
+	t.Parallel()
+
 	clock := newFakeClock()
 	const max = 100
 	s := newMemory(max, clock.Now)
@@ -74,6 +78,8 @@ func TestMemoryStoreIsBounded(t *testing.T) {
 }
 
 func TestMemoryStoreCount(t *testing.T) {
+	t.Parallel()
+
 	clock := newFakeClock()
 	s := newMemory(maxMemoryKeys, clock.Now)
 	ctx := context.Background()

@@ -69,6 +69,8 @@ type storeStep struct {
 }
 
 func TestStoreSemantics(t *testing.T) {
+	t.Parallel()
+
 	stores := []struct {
 		name string
 		make func(t *testing.T) timeTravel
@@ -78,6 +80,8 @@ func TestStoreSemantics(t *testing.T) {
 	}
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+
 			tt := st.make(t)
 			ctx := context.Background()
 			for _, step := range storeSteps {
@@ -110,6 +114,8 @@ func TestStoreSemantics(t *testing.T) {
 // what it saw through Redis, warns once, and goes back to Redis when it
 // answers again.
 func TestRedisStoreFallsBackAndRecovers(t *testing.T) {
+	t.Parallel()
+
 	RouteRedisLogs(zap.NewNop())
 	srv := redistest.Start(t)
 	core, logs := observer.New(zapcore.InfoLevel)
@@ -172,6 +178,8 @@ func TestRedisStoreFallsBackAndRecovers(t *testing.T) {
 }
 
 func TestRedisStoreStartsWithRedisDown(t *testing.T) {
+	t.Parallel()
+
 	RouteRedisLogs(zap.NewNop())
 	srv := redistest.Start(t)
 	srv.Stop()
@@ -195,6 +203,8 @@ func TestRedisStoreStartsWithRedisDown(t *testing.T) {
 }
 
 func TestCheckRedisURL(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		url string
 		ok  bool
@@ -234,6 +244,8 @@ func redisOptions(timeout, retryAfter time.Duration) RedisOptions {
 // nothing, a fresh request counts against every counter, in memory and in
 // Redis alike.
 func TestAdmitCountsOnlyFreshRequests(t *testing.T) {
+	t.Parallel()
+
 	for _, st := range []struct {
 		name string
 		make func(t *testing.T) timeTravel
@@ -242,6 +254,8 @@ func TestAdmitCountsOnlyFreshRequests(t *testing.T) {
 		{"redis", redisTravel},
 	} {
 		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+
 			store := st.make(t).store
 			ctx := context.Background()
 			counters := []Counter{{Key: "rate:user:U9", Window: time.Minute}, {Key: "thread:C1:1.0", Window: time.Hour}}
@@ -275,6 +289,8 @@ func TestAdmitCountsOnlyFreshRequests(t *testing.T) {
 
 // Replicas need XPENDING with IDLE: Redis 6.2 or later.
 func TestRedisVersionSupported(t *testing.T) {
+	t.Parallel()
+
 	for v, want := range map[string]bool{
 		"7.0.15": true, "6.2.0": true, "6.2": true, "10.0.1": true, "6.0.16": false, "5.0.7": false, "6": false, "": false, "6.x": false,
 	} {

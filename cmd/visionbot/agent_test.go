@@ -25,6 +25,8 @@ func slowAnswer() geminiemu.Reply {
 // keeps what was written and says it was stopped, and the session leaves
 // "processing".
 func TestStopButton(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		mode    string
 		shown   string // the call that puts the first words up
@@ -46,6 +48,8 @@ func TestStopButton(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
+			t.Parallel()
+
 			h := startBot(t, map[string]string{"STREAM_MODE": tt.mode, "STREAM_INTERVAL": "200ms"})
 			h.gemini.Script(slowAnswer())
 			const ts = "1700000000.000100"
@@ -80,6 +84,8 @@ func TestStopButton(t *testing.T) {
 // A Stop for a thread where nothing runs is answered by nothing and harms
 // nothing: the next request there is answered whole.
 func TestStopWithNothingRunning(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	const ts = "1700000000.000100"
 	h.slack.AddMessage("C1", map[string]any{"user": "U1", "text": "hello", "ts": ts})
@@ -98,6 +104,8 @@ func TestStopWithNothingRunning(t *testing.T) {
 // With replicas, the one running the request learns of a Stop that Slack
 // delivered to another.
 func TestStopReachesTheReplicaRunningTheRequest(t *testing.T) {
+	t.Parallel()
+
 	srv := redistest.Start(t)
 	env := map[string]string{"REDIS_URL": srv.URL(), "STREAM_MODE": "native"}
 	s, g := newEmulators(t)
@@ -170,6 +178,8 @@ func dmFrom(t *testing.T, h *harness, channel, user, ts, thread, text string, fi
 // without a photo gets a one-line ask, and the next photo in that thread
 // is answered with the prompt's use case.
 func TestMessagesTabPrompts(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	if _, err := h.slack.SendEvent([]byte(`{"type":"app_home_opened","user":"U1","channel":"D1","tab":"messages","event_ts":"1700000001.000100"}`), ""); err != nil {
 		t.Fatal(err)
@@ -213,6 +223,8 @@ func TestMessagesTabPrompts(t *testing.T) {
 // that photo, and picking one answers about that message in the DM. A
 // reference that was not made for the person is not read.
 func TestPromptsForTheMessageViewed(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	photo := h.slack.AddMessage("C7", map[string]any{"user": "U2", "text": "lunch", "files": []any{photoFile(h, slackemu.MakePNG(32, 24))}})
 	viewing := func(channel, ts string) {
@@ -278,6 +290,8 @@ func TestPromptsForTheMessageViewed(t *testing.T) {
 // 👎 gets a private follow-up with the other use cases and a line to say
 // what was wrong, which is logged with the use case.
 func TestNativeFeedback(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	h.gemini.Script(geminiemu.Reply{Text: "Pasta."})
 	const ts = "1700000000.000100"

@@ -42,6 +42,8 @@ func runCommand(t *testing.T, env map[string]string, args ...string) (stdout, st
 }
 
 func TestAnalyze(t *testing.T) {
+	t.Parallel()
+
 	files := localFiles(t, map[string][]byte{
 		"pasta.png": slackemu.MakePNG(32, 24),
 		"menu.pdf":  []byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"),
@@ -191,6 +193,8 @@ func TestAnalyze(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			g := geminiemu.New()
 			defer g.Close()
 			g.SetAPIKey(testAPIKey)

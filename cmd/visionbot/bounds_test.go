@@ -16,6 +16,8 @@ import (
 // Each use case's budget and media resolution reach Gemini, and the
 // request's log line says what the answer cost.
 func TestUseCaseSettingsReachGemini(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	tests := []struct {
 		ts, text   string
@@ -42,6 +44,8 @@ func TestUseCaseSettingsReachGemini(t *testing.T) {
 // the bot asks once to go on, and the thread shows what came with a note
 // that it is cut off; never a third request.
 func TestOneContinuationAtMost(t *testing.T) {
+	t.Parallel()
+
 	dir := t.TempDir()
 	useCase := "name: terse\nsystem: Be brief.\nprompt: Describe it.\nmax_output_tokens: 20\n"
 	if err := os.WriteFile(filepath.Join(dir, "terse.yaml"), []byte(useCase), 0o600); err != nil {
@@ -67,6 +71,8 @@ func TestOneContinuationAtMost(t *testing.T) {
 // A model that refuses GEMINI_THINKING's setting does not stop the bot:
 // the start finds it, logs it once, and every answer goes without it.
 func TestRefusedThinkingSettingAtStart(t *testing.T) {
+	t.Parallel()
+
 	s, g := newEmulators(t)
 	g.AddModel("gemini-3.7-flash")
 	g.RejectThinkingLevel("gemini-3.7-flash", "MINIMAL")
@@ -92,6 +98,8 @@ func TestRefusedThinkingSettingAtStart(t *testing.T) {
 
 // A request over Gemini's size limit tells the user what to do.
 func TestRequestTooLargeTellsTheUser(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	h.gemini.SetRequestLimit(2000) // the photo alone is more
 	mentionWithPhoto(t, h, "1700000000.000100", "<@"+slackemu.BotUserID+"> what is it?")
@@ -111,6 +119,8 @@ func TestRequestTooLargeTellsTheUser(t *testing.T) {
 // With GROUNDING=on the guide searches, and its answer ends with its
 // sources; other use cases never search.
 func TestGroundedGuide(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, map[string]string{"GROUNDING": "on"})
 	sources := []geminiemu.Source{
 		{URI: "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AbF9", Title: "toureiffel.paris"},
@@ -151,6 +161,8 @@ func TestGroundedGuide(t *testing.T) {
 // (never downloaded whole), the body Gemini gets is under its 20 MB, and
 // the answer says which image was sent smaller.
 func TestRequestWithinMaxRequestMB(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	screenshot := func(name string, extra int) map[string]any {
 		data := append(slackemu.MakePNG(40, 30), make([]byte, 9<<20+extra)...) // a valid PNG, padded

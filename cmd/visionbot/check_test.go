@@ -39,6 +39,8 @@ func emulators(t *testing.T) (*slackemu.Server, *geminiemu.Server, map[string]st
 }
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name     string
 		setup    func(s *slackemu.Server, env map[string]string)
@@ -135,6 +137,8 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			s, g, env := emulators(t)
 			tt.setup(s, env)
 			if tt.gemini != nil {
@@ -166,6 +170,8 @@ func TestCheck(t *testing.T) {
 // TestStartupRefusesOnAFailedCheck: the bot runs the checks of visionbot
 // check and does not start on a failure, listing every one.
 func TestStartupRefusesOnAFailedCheck(t *testing.T) {
+	t.Parallel()
+
 	s, _, env := emulators(t)
 	s.SetScopes(allScopesBut("files:read", "im:history"))
 	env["GEMINI_MODEL"] = "gemini-0-nonexistent"

@@ -15,6 +15,8 @@ import (
 )
 
 func TestLoadConfigReadsDotenvUnderTheEnvironment(t *testing.T) {
+	t.Parallel()
+
 	dir := t.TempDir()
 	dotenv := filepath.Join(dir, ".env")
 	content := "SLACK_BOT_TOKEN=xoxb-from-file\nSLACK_APP_TOKEN=xapp-from-file\nGEMINI_API_KEY=file-key\nWORKERS=3\n"
@@ -43,6 +45,8 @@ func TestLoadConfigReadsDotenvUnderTheEnvironment(t *testing.T) {
 }
 
 func TestSecretsDoNotPrint(t *testing.T) {
+	t.Parallel()
+
 	cfg := config{SlackBotToken: "xoxb-very-secret", GeminiAPIKey: "AIza-very-secret"}
 	for _, format := range []string{"%v", "%+v", "%s", "%#v"} {
 		out := fmt.Sprintf(format, cfg)
@@ -53,6 +57,8 @@ func TestSecretsDoNotPrint(t *testing.T) {
 }
 
 func TestEachCommandChecksWhatItUses(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name string
 		need part
@@ -74,6 +80,8 @@ func TestEachCommandChecksWhatItUses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			_, err := loadConfig(func(k string) string { return tt.env[k] }, filepath.Join(t.TempDir(), ".env"), tt.need)
 			if len(tt.want) == 0 {
 				if err != nil {
@@ -94,6 +102,8 @@ func TestEachCommandChecksWhatItUses(t *testing.T) {
 }
 
 func TestLimitSettings(t *testing.T) {
+	t.Parallel()
+
 	base := map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "GEMINI_API_KEY": "k"}
 	tests := []struct {
 		name       string
@@ -142,6 +152,8 @@ func TestLimitSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			env := map[string]string{}
 			for k, v := range base {
 				env[k] = v
@@ -183,6 +195,8 @@ func TestLimitSettings(t *testing.T) {
 // MAX_ANSWER_PARTS bounds the messages of one answer; fewer than one
 // would leave no room for any answer, and the start says what to set.
 func TestMaxAnswerParts(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		value   string
 		want    int
@@ -197,6 +211,8 @@ func TestMaxAnswerParts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
+			t.Parallel()
+
 			env := map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "GEMINI_API_KEY": "k", "MAX_ANSWER_PARTS": tt.value}
 			cfg, err := loadConfig(func(k string) string { return env[k] }, filepath.Join(t.TempDir(), ".env"), partAll)
 			if tt.problem != "" {
@@ -214,6 +230,8 @@ func TestMaxAnswerParts(t *testing.T) {
 
 // Every variable the bot reads is in README.md's Configuration table.
 func TestEveryVariableIsDocumented(t *testing.T) {
+	t.Parallel()
+
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +248,8 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 // The default bound on a request's images fits Gemini's inline request
 // once base64-encoded, with room for the JSON.
 func TestMaxRequestDefaultFitsGemini(t *testing.T) {
+	t.Parallel()
+
 	if got := handlers.DefaultConfig().MaxRequestBytes; got <= 0 || got > gemini.InlineImageBudget {
 		t.Errorf("MAX_REQUEST_MB's default is %d bytes; gemini.InlineImageBudget is %d", got, gemini.InlineImageBudget)
 	}

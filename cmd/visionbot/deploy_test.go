@@ -18,12 +18,16 @@ import (
 // the variables they set exist, the probes ask the paths the bot serves on
 // the port METRICS_ADDR opens, and the image is built statically.
 func TestDeploymentFiles(t *testing.T) {
+	t.Parallel()
+
 	known := map[string]bool{}
 	for _, f := range reflect.VisibleFields(reflect.TypeFor[config]()) {
 		known[f.Tag.Get("env")] = true
 	}
 
 	t.Run("kubernetes.yaml", func(t *testing.T) {
+		t.Parallel()
+
 		data, err := os.ReadFile("../../deploy/kubernetes.yaml")
 		if err != nil {
 			t.Fatal(err)
@@ -124,6 +128,8 @@ func TestDeploymentFiles(t *testing.T) {
 	})
 
 	t.Run("visionbot.service", func(t *testing.T) {
+		t.Parallel()
+
 		data, err := os.ReadFile("../../deploy/visionbot.service")
 		if err != nil {
 			t.Fatal(err)
@@ -139,6 +145,8 @@ func TestDeploymentFiles(t *testing.T) {
 	})
 
 	t.Run("Dockerfile", func(t *testing.T) {
+		t.Parallel()
+
 		data, err := os.ReadFile("../../Dockerfile")
 		if err != nil {
 			t.Fatal(err)

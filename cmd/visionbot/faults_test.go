@@ -15,6 +15,8 @@ import (
 // side are made again only where that is harmless, and an answer Slack
 // posted but answered with a 500 is never posted a second time.
 func TestSlackWebAPIFaults(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name   string
 		fault  func(s *slackemu.Server)
@@ -30,6 +32,8 @@ func TestSlackWebAPIFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			// Answers posted whole: the post is the answer itself.
 			h := startBot(t, map[string]string{"STREAM_MODE": "off"})
 			h.gemini.SetDefault(geminiemu.Reply{Text: "Posted once."})
@@ -68,6 +72,8 @@ func TestSlackWebAPIFaults(t *testing.T) {
 // uninstalled) would fail every request: the bot stops, and says which
 // token to fix and how.
 func TestRevokedBotTokenStopsTheBot(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	h.slack.SetBotToken("xoxb-the-new-one") // the bot's token is now refused: invalid_auth
 	inner, _ := json.Marshal(map[string]any{

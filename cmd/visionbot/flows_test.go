@@ -21,19 +21,7 @@ import (
 // parts: a request's log line is written when everything it did is over.
 func (h *harness) waitLog(t *testing.T, n int, parts ...string) {
 	t.Helper()
-	waitFor(t, func() bool {
-		count := 0
-		for _, line := range strings.Split(h.logs.String(), "\n") {
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(line, p)
-			}
-			if all {
-				count++
-			}
-		}
-		return count >= n
-	}, fmt.Sprintf("%d log lines with %q", n, parts))
+	waitFor(t, func() bool { return h.logged(parts...) >= n }, fmt.Sprintf("%d log lines with %q", n, parts))
 }
 
 // answerText is what a posted answer shows: its markdown blocks, or the
@@ -167,6 +155,8 @@ func mentionWithPhoto(t *testing.T, h *harness, ts, text string) map[string]any 
 }
 
 func TestStreamedAnswer(t *testing.T) {
+	t.Parallel()
+
 	const answer = "## Spaghetti\n\nBoil the water, salt it well, and cook the pasta until al dente. Toss with the sauce."
 	tests := []struct {
 		name      string
@@ -190,6 +180,8 @@ func TestStreamedAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			h := startBot(t, tt.env)
 			if tt.setup != nil {
 				tt.setup(h)
@@ -277,6 +269,8 @@ func selected(block, value string) map[string]any {
 }
 
 func TestShortcutModalAnswer(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	file := photoFile(h, slackemu.MakePNG(32, 24))
 	ts := h.slack.AddMessage("C1", map[string]any{"user": "U2", "text": "lunch", "files": []any{file}})
@@ -320,6 +314,8 @@ func TestShortcutModalAnswer(t *testing.T) {
 }
 
 func TestShortcutOnAMessageWithoutImage(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	ts := h.slack.AddMessage("C1", map[string]any{"user": "U2", "text": "no photo"})
 	if _, err := h.slack.SendEnvelope("interactive", shortcutPayload(t, h, "C1", h.slack.Message("C1", ts))); err != nil {
@@ -333,6 +329,8 @@ func TestShortcutOnAMessageWithoutImage(t *testing.T) {
 }
 
 func TestSlashWithoutPhotoUploadModal(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	h.gemini.Script(geminiemu.Reply{Text: "Nice UI."})
 	if _, err := h.slack.SendSlashCommand(map[string]string{"command": "/analyze", "text": "code in Go", "channel_id": "C1", "user_id": "U1"}); err != nil {
@@ -372,6 +370,8 @@ func TestSlashWithoutPhotoUploadModal(t *testing.T) {
 }
 
 func TestFollowUpAndTryAnotherUseCase(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	h.gemini.Script(
 		geminiemu.Reply{Text: "**Pasta** for two."},
@@ -554,6 +554,8 @@ func TestRequestLogsReachGeminiAndTheHomeTab(t *testing.T) {
 }
 
 func TestReactionTriggerAndHome(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	h.gemini.Script(geminiemu.Reply{Text: "A recipe."})
 	file := photoFile(h, slackemu.MakePNG(32, 24))

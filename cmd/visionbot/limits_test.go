@@ -36,6 +36,8 @@ func (h *harness) waitLogged(t *testing.T, what string, n int) {
 // The limits and allow-lists, configured through the environment, as the
 // users see them.
 func TestLimitsEndToEnd(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, map[string]string{
 		"USER_RATE": "1/1m", "CHANNEL_RATE": "off", "ALLOWED_CHANNELS": "C1,C2", "MAX_QUESTION_CHARS": "40",
 	})
@@ -47,6 +49,8 @@ func TestLimitsEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The cases run in order on one bot: each counts on what the one
+	// before left in its limits.
 	t.Run("a user over the rate is told once, then silence until the window ends", func(t *testing.T) {
 		send(mentionEvent(t, "C1", "U1", "1700000000.000100", "recipe", photoFile(h, slackemu.MakePNG(32, 24))))
 		h.waitPosted(t, "C1", 1)
@@ -126,6 +130,8 @@ func TestLimitsEndToEnd(t *testing.T) {
 // A response_url that fails is logged without its URL: it can post as the
 // app for half an hour.
 func TestAFailedResponseURLStaysOutOfTheLog(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	hook := "http://127.0.0.1:9/commands/T1/12345/hookSecretPath"
 	if _, err := h.slack.SendSlashCommand(map[string]string{"text": "help", "channel_id": "C1", "user_id": "U1", "response_url": hook}); err != nil {
@@ -145,12 +151,16 @@ func TestAFailedResponseURLStaysOutOfTheLog(t *testing.T) {
 // a request that finds its budget spent is refused with when it resets,
 // and the person is told once.
 func TestDailyTokenBudgets(t *testing.T) {
+	t.Parallel()
+
 	for _, shared := range []bool{false, true} {
 		name := "in memory"
 		if shared {
 			name = "across replicas through Redis"
 		}
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+
 			env := map[string]string{"USER_DAILY_TOKENS": "1"}
 			if shared {
 				env["REDIS_URL"] = redistest.Start(t).URL()

@@ -17,6 +17,8 @@ import (
 // carries a disguised link or a mention that pings (streamed pieces
 // included), and every post asks Slack for no previews.
 func TestLinksAndMentionsAreSafeEndToEnd(t *testing.T) {
+	t.Parallel()
+
 	label := strings.Repeat("all of you ", 30) // 330 bytes
 	answer := "## Tickets\n\n[Sign in to Slack](https://evil.example/login) or <https://evil.example|https://slack.com>.\n\n" +
 		"Hi <!channel|" + label + "> and " + strings.Repeat("more words after it, ", 15) + "done."
@@ -34,6 +36,8 @@ func TestLinksAndMentionsAreSafeEndToEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			h := startBot(t, tt.env)
 			// Many small pieces: the stream shows the answer while the
 			// mention's label is still coming.

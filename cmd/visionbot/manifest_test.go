@@ -53,6 +53,8 @@ type manifest struct {
 // events, shortcut, command and scopes it declares are exactly those the code uses,
 // and the usage hint comes from the catalog.
 func TestManifestMatchesCode(t *testing.T) {
+	t.Parallel()
+
 	data, err := os.ReadFile("../../manifest.yaml")
 	if err != nil {
 		t.Fatal(err)

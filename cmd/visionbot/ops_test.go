@@ -77,6 +77,8 @@ next:
 }
 
 func TestMetricsAndHealth(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, map[string]string{"METRICS_ADDR": "127.0.0.1:0", "STREAM_INTERVAL": "200ms"})
 	base := "http://" + h.opsAddr(t)
 

@@ -28,9 +28,13 @@ func proseOf(n int) string {
 // note that it stops there, with the answer's buttons under the note: in
 // every STREAM_MODE.
 func TestLongAnswerFillsAtMostMaxAnswerParts(t *testing.T) {
+	t.Parallel()
+
 	answer := proseOf(300 << 10)
 	for _, mode := range []string{"native", "update", "off"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+
 			h := startBot(t, map[string]string{"STREAM_MODE": mode})
 			// Gemini's limits would cut the answer long before 300 KB: the
 			// emulator sends it as it is, as a misbehaving stream did.
@@ -72,6 +76,8 @@ func TestLongAnswerFillsAtMostMaxAnswerParts(t *testing.T) {
 
 // MAX_ANSWER_PARTS sets the cap.
 func TestMaxAnswerPartsSetsTheCap(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, map[string]string{"MAX_ANSWER_PARTS": "1", "STREAM_MODE": "off"})
 	h.gemini.ReadRequests(false)
 	h.gemini.Script(geminiemu.Reply{Text: proseOf(30 << 10)})
@@ -89,6 +95,8 @@ func TestMaxAnswerPartsSetsTheCap(t *testing.T) {
 // Slack refuses the file, the thread keeps the parts and the note, and the
 // log says which step failed.
 func TestLongCodeAnswerSharesItsCode(t *testing.T) {
+	t.Parallel()
+
 	code := strings.Repeat("export const Row = () => <li className=\"row\">Item</li>;\n", 1200) // ~66 KB
 	answer := "A list in React.\n\n```tsx\n" + code + "```\n\n- Rows are placeholders."
 	tests := []struct {
@@ -103,6 +111,8 @@ func TestLongCodeAnswerSharesItsCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			h := startBot(t, nil)
 			if tt.setup != nil {
 				tt.setup(h)

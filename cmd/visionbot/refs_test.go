@@ -51,6 +51,8 @@ func downloadsOf(h *harness, fileID string) int {
 // by U1 into a public channel's mention, does not make the bot read that
 // photo there: the reference is text like any other.
 func TestAReferencePastedInAChannelIsNotRead(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	file := photoFile(h, slackemu.MakePNG(32, 24))
 	photo := h.slack.AddMessage("G7", map[string]any{"user": "U2", "text": "private lunch", "files": []any{file}})

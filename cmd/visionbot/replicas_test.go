@@ -17,6 +17,8 @@ import (
 // REDIS_URL, and Slack's retry of it too; without Redis each answers it,
 // which shows the test can tell.
 func TestReplicasAnswerOnce(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name        string
 		redis       bool
@@ -28,6 +30,8 @@ func TestReplicasAnswerOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			env := map[string]string{}
 			if tt.redis {
 				env["REDIS_URL"] = redistest.Start(t).URL()
@@ -87,6 +91,8 @@ func TestReplicasAnswerOnce(t *testing.T) {
 // A replica whose Redis does not answer at start still starts and
 // answers, on its own memory, and says so.
 func TestRedisDownAtStart(t *testing.T) {
+	t.Parallel()
+
 	srv := redistest.Start(t)
 	srv.Stop()
 	h := startBot(t, map[string]string{"REDIS_URL": srv.URL()})
@@ -110,6 +116,8 @@ func TestRedisDownAtStart(t *testing.T) {
 // in the message the first one was streaming. The thread ends with one
 // answer and no "ask me again".
 func TestDeployHandsTheRequestToAnotherReplica(t *testing.T) {
+	t.Parallel()
+
 	env := map[string]string{
 		"REDIS_URL": redistest.Start(t).URL(), "SHUTDOWN_GRACE": "0", "JOB_CLAIM_AFTER": "1m", "STREAM_MODE": "native",
 	}
@@ -161,6 +169,8 @@ func TestDeployHandsTheRequestToAnotherReplica(t *testing.T) {
 // and says what to fix; a Redis that refuses the password stops the start
 // too, while one that does not answer does not (TestRedisDownAtStart).
 func TestCheckRedis(t *testing.T) {
+	t.Parallel()
+
 	srv := redistest.Start(t)
 	down := redistest.Start(t)
 	down.Stop()
@@ -175,6 +185,8 @@ func TestCheckRedis(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			_, _, env := emulators(t)
 			env["REDIS_URL"] = tt.url
 			var out syncBuffer
@@ -194,6 +206,8 @@ func TestCheckRedis(t *testing.T) {
 	}
 
 	t.Run("the start is refused on a wrong password", func(t *testing.T) {
+		t.Parallel()
+
 		_, _, env := emulators(t)
 		env["REDIS_URL"] = wrongPassword
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -207,6 +221,8 @@ func TestCheckRedis(t *testing.T) {
 
 // visionbot version prints the version and the commit.
 func TestVersion(t *testing.T) {
+	t.Parallel()
+
 	var out syncBuffer
 	if err := run(context.Background(), []string{"visionbot", "version"}, func(string) string { return "" }, &out, &syncBuffer{}); err != nil {
 		t.Fatal(err)

@@ -35,6 +35,8 @@ func leftoverAnswer(t *testing.T, h *harness, fileID string) (root, footer strin
 // private channel: "Try another use case" and a follow-up there do not
 // make the bot read that file again; each is told why, in the thread.
 func TestFooterFilesNotSharedHereAreNotReadAgain(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, nil)
 	h.gemini.Script(geminiemu.Reply{Text: "More about the private photo."}, geminiemu.Reply{Text: "And more."})
 	file := photoFile(h, slackemu.MakePNG(32, 24))

@@ -16,6 +16,8 @@ import (
 // answered, the user of the one that can't is told to ask again, and run
 // returns nil (exit 0).
 func TestShutdownFinishesWhatItCanAndTellsTheRest(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, map[string]string{"SHUTDOWN_GRACE": "2s", "STREAM_MODE": "off"})
 	h.gemini.Script(
 		geminiemu.Reply{Text: "Finished within the grace.", Delay: 300 * time.Millisecond},
@@ -49,6 +51,8 @@ func TestShutdownFinishesWhatItCanAndTellsTheRest(t *testing.T) {
 // SHUTDOWN_GRACE=0 gives running requests no time: their users are told
 // at once, and the bot stops without waiting for them.
 func TestShutdownWithoutGrace(t *testing.T) {
+	t.Parallel()
+
 	h := startBot(t, map[string]string{"SHUTDOWN_GRACE": "0", "STREAM_MODE": "off"})
 	h.gemini.SetDefault(geminiemu.Reply{Hang: true})
 	inner, _ := json.Marshal(map[string]any{
@@ -88,6 +92,8 @@ func waitAsked(t *testing.T, h *harness, n int) {
 // placeholder edited, to show one notice that says why, and no other
 // message is left behind.
 func TestACutAnswerEndsInItsThread(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name   string
 		env    map[string]string
@@ -101,6 +107,8 @@ func TestACutAnswerEndsInItsThread(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			h := startBot(t, tt.env)
 			// The first words arrive, then Gemini stalls.
 			h.gemini.SetDefault(geminiemu.Reply{Text: "The first words of an answer that never ends.", Chunks: 3, ChunkDelay: time.Hour})

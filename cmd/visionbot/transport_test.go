@@ -12,6 +12,8 @@ import (
 // TestTransportKeepsConnectionsForEveryJob sends rounds of concurrent
 // requests: with a connection kept per job, later rounds dial nothing new.
 func TestTransportKeepsConnectionsForEveryJob(t *testing.T) {
+	t.Parallel()
+
 	const jobs, rounds = 8, 4
 	var dials atomic.Int64
 	release := make(chan struct{})

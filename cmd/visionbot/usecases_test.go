@@ -35,9 +35,13 @@ func promptsDir(t *testing.T, files map[string]string) string {
 const bakingRecipe = "name: recipe\naliases: [bake]\ndescription: Baking only.\nsystem: You are a pastry chef.\nprompt: Write a baking recipe.\n"
 
 func TestCustomUseCases(t *testing.T) {
+	t.Parallel()
+
 	dir := promptsDir(t, map[string]string{"wine.yaml": string(exampleUseCase(t)), "recipe.yaml": bakingRecipe})
 
 	t.Run("the README shows the example file as it is", func(t *testing.T) {
+		t.Parallel()
+
 		readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 		if err != nil {
 			t.Fatal(err)
@@ -48,6 +52,8 @@ func TestCustomUseCases(t *testing.T) {
 	})
 
 	t.Run("usecases lists the added and the replaced ones", func(t *testing.T) {
+		t.Parallel()
+
 		stdout, _, code, err := runCommand(t, map[string]string{"PROMPTS_DIR": dir}, "usecases")
 		if code != 0 {
 			t.Fatalf("exit status %d: %v", code, err)
@@ -75,6 +81,8 @@ func TestCustomUseCases(t *testing.T) {
 	})
 
 	t.Run("analyze uses a custom use case by its alias", func(t *testing.T) {
+		t.Parallel()
+
 		g := geminiemu.New()
 		defer g.Close()
 		photo := localFiles(t, map[string][]byte{"dish.png": slackemu.MakePNG(16, 12)})["dish.png"]
@@ -88,6 +96,8 @@ func TestCustomUseCases(t *testing.T) {
 	})
 
 	t.Run("the bot answers with the replaced built-in", func(t *testing.T) {
+		t.Parallel()
+
 		h := startBot(t, map[string]string{"PROMPTS_DIR": dir})
 		h.gemini.Script(geminiemu.Reply{Text: "A tart."})
 		mentionWithPhoto(t, h, "1700000000.000100", "<@"+slackemu.BotUserID+"> bake something like this")
@@ -99,6 +109,8 @@ func TestCustomUseCases(t *testing.T) {
 }
 
 func TestBadCustomUseCasesStopTheStart(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		name  string
 		dir   func(t *testing.T) string
@@ -118,6 +130,8 @@ func TestBadCustomUseCasesStopTheStart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			dir := tt.dir(t)
 			// Nothing answers at these addresses: the start stops before any call.
 			env := map[string]string{"PROMPTS_DIR": dir, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1",

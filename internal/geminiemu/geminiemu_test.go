@@ -70,6 +70,8 @@ func apiError(t *testing.T, err error) genai.APIError {
 }
 
 func TestDefaultStreamAndRecording(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	c := newClient(t, emu, "k1")
@@ -100,6 +102,8 @@ func TestDefaultStreamAndRecording(t *testing.T) {
 }
 
 func TestTextReplySplitsIntoChunks(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	c := newClient(t, emu, "k")
@@ -119,6 +123,8 @@ func TestTextReplySplitsIntoChunks(t *testing.T) {
 }
 
 func TestUnary(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	c := newClient(t, emu, "k")
@@ -149,6 +155,8 @@ func TestUnary(t *testing.T) {
 }
 
 func TestFixtureStreams(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		fixture  string
 		wantText string
@@ -162,6 +170,8 @@ func TestFixtureStreams(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
+			t.Parallel()
+
 			emu := geminiemu.New()
 			defer emu.Close()
 			c := newClient(t, emu, "k")
@@ -188,6 +198,8 @@ func TestFixtureStreams(t *testing.T) {
 }
 
 func TestAPIKeyAndUnknownModel(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	emu.SetAPIKey("right")
@@ -215,6 +227,8 @@ func TestAPIKeyAndUnknownModel(t *testing.T) {
 }
 
 func TestVertexPaths(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	// A caller-supplied HTTP client keeps genai from looking up Application
@@ -311,6 +325,8 @@ func TestAPIVersions(t *testing.T) {
 }
 
 func TestDelaysAndHang(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	c := newClient(t, emu, "k")
@@ -341,6 +357,8 @@ func TestDelaysAndHang(t *testing.T) {
 }
 
 func TestCloseEndsHungRequests(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	c := newClient(t, emu, "k")
 	emu.SetDefault(geminiemu.Reply{Hang: true})
@@ -366,6 +384,8 @@ func TestCloseEndsHungRequests(t *testing.T) {
 }
 
 func TestConcurrentScript(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	c := newClient(t, emu, "k")
@@ -399,6 +419,8 @@ func TestConcurrentScript(t *testing.T) {
 }
 
 func TestWaitRequestsTimesOut(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	if _, err := emu.WaitRequests(1, 20*time.Millisecond); err == nil {
@@ -408,6 +430,8 @@ func TestWaitRequestsTimesOut(t *testing.T) {
 
 // The emulator's own error bodies must stay the recorded ones.
 func TestBuiltInBodiesMatchFixtures(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	emu.SetAPIKey("right")
@@ -444,6 +468,8 @@ func TestBuiltInBodiesMatchFixtures(t *testing.T) {
 
 // Gemini's documented image token rules, as the emulator counts them.
 func TestImageTokens(t *testing.T) {
+	t.Parallel()
+
 	tests := []struct {
 		model      string
 		w, h       int
@@ -485,6 +511,8 @@ func pngOf(t *testing.T, w, h int) []byte {
 // The usage a request gets counts its text and images as Gemini does, and
 // its answer and thoughts as streamed.
 func TestUsageFromTheRequest(t *testing.T) {
+	t.Parallel()
+
 	photo := pngOf(t, 1000, 800)
 	system := strings.Repeat("s", 40) // 10 tokens
 	prompt := strings.Repeat("p", 21) // 6 tokens
@@ -500,6 +528,8 @@ func TestUsageFromTheRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.model+"/"+string(tt.resolution), func(t *testing.T) {
+			t.Parallel()
+
 			emu := geminiemu.New()
 			defer emu.Close()
 			emu.Script(geminiemu.Reply{Text: strings.Repeat("a", 40), Thought: strings.Repeat("t", 80)})
@@ -536,6 +566,8 @@ func TestUsageFromTheRequest(t *testing.T) {
 // maxOutputTokens cuts an answer as Gemini does, thinking spending it
 // first, and ReadRequests(false) leaves the reply as scripted.
 func TestOutputLimit(t *testing.T) {
+	t.Parallel()
+
 	text := strings.Repeat("word ", 40) // 200 characters: 51 tokens
 	tests := []struct {
 		name       string
@@ -553,6 +585,8 @@ func TestOutputLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			emu := geminiemu.New()
 			defer emu.Close()
 			emu.ReadRequests(tt.read)
@@ -580,6 +614,8 @@ func TestOutputLimit(t *testing.T) {
 // A model refuses the thinking settings and media resolution it was told
 // to, with Gemini's 400, before taking a scripted reply.
 func TestRefusedSettings(t *testing.T) {
+	t.Parallel()
+
 	budget := func(n int32) *genai.ThinkingConfig { return &genai.ThinkingConfig{ThinkingBudget: &n} }
 	tests := []struct {
 		name     string
@@ -604,6 +640,8 @@ func TestRefusedSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
 			emu := geminiemu.New()
 			defer emu.Close()
 			emu.AddModel("gemini-3.7-flash")
@@ -630,6 +668,8 @@ func TestRefusedSettings(t *testing.T) {
 
 // A body over the limit gets the front end's 413, which is no JSON.
 func TestRequestLimit(t *testing.T) {
+	t.Parallel()
+
 	emu := geminiemu.New()
 	defer emu.Close()
 	emu.SetRequestLimit(1000)
@@ -646,6 +686,8 @@ func TestRequestLimit(t *testing.T) {
 // A grounded reply carries its sources on the last chunk, and only when
 // the request turned Google Search on.
 func TestGroundingMetadata(t *testing.T) {
+	t.Parallel()
+
 	sources := []geminiemu.Source{{URI: "https://example.com/a", Title: "example.com"}, {URI: "https://example.org/b", Title: "example.org"}}
 	for _, search := range []bool{true, false} {
 		emu := geminiemu.New()

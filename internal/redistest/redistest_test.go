@@ -3,6 +3,8 @@ package redistest
 import "testing"
 
 func TestStartStopRestart(t *testing.T) {
+	t.Parallel()
+
 	s := Start(t)
 	if err := ping(s.Addr()); err != nil {
 		t.Fatalf("a started server does not answer: %v", err)

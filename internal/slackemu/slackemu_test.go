@@ -91,6 +91,8 @@ func TestMain(m *testing.M) {
 }
 
 func TestSocketModeEventsAndAcks(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	events := runSocketMode(t, api)
 	if err := s.WaitConnected(wait); err != nil {
@@ -196,6 +198,8 @@ func TestSocketModeEventsAndAcks(t *testing.T) {
 }
 
 func TestAuthAndErrors(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	ctx := context.Background()
 	s.SetScopes("chat:write,files:read")
@@ -248,6 +252,8 @@ func TestAuthAndErrors(t *testing.T) {
 }
 
 func TestMessagesHistoryRepliesReactions(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	ctx := context.Background()
 
@@ -375,6 +381,8 @@ func postText(ctx context.Context, api *slack.Client, ch, text, thread string) (
 // arguments say, else by Slack's defaults for an app's message; an edit
 // keeps them, and a stream has the defaults.
 func TestUnfurlFlags(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	ctx := context.Background()
 	tests := []struct {
@@ -387,6 +395,7 @@ func TestUnfurlFlags(t *testing.T) {
 		{"links on", []slack.MsgOption{slack.MsgOptionEnableLinkUnfurl()}, true, true},
 	}
 	for _, tt := range tests {
+		// One after the other: the cases share one emulator.
 		t.Run(tt.name, func(t *testing.T) {
 			_, ts, err := api.PostMessageContext(ctx, "C5", append([]slack.MsgOption{slack.MsgOptionText(tt.name, false)}, tt.opts...)...)
 			if err != nil {
@@ -417,6 +426,8 @@ func TestUnfurlFlags(t *testing.T) {
 }
 
 func TestStreaming(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	ctx := context.Background()
 	root := s.AddMessage("C3", map[string]any{"user": "U1", "text": "photo"})
@@ -453,6 +464,8 @@ func TestStreaming(t *testing.T) {
 // that takes over a request of one that died does. Until then it is open,
 // and chat.update refuses it.
 func TestStreamTakenOverByAnotherClient(t *testing.T) {
+	t.Parallel()
+
 	s, first := newEmu(t)
 	ctx := context.Background()
 	root := s.AddMessage("C6", map[string]any{"user": "U1", "text": "photo"})
@@ -488,6 +501,8 @@ func TestStreamTakenOverByAnotherClient(t *testing.T) {
 }
 
 func TestStreamWithoutRecipient(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -500,6 +515,7 @@ func TestStreamWithoutRecipient(t *testing.T) {
 		{"channel with recipient", "C4", []slack.MsgOption{slack.MsgOptionRecipientUserID("U1"), slack.MsgOptionRecipientTeamID(TeamID)}, true},
 		{"DM", "D4", nil, true},
 	} {
+		// One after the other: the cases share one emulator.
 		t.Run(tc.name, func(t *testing.T) {
 			root := s.AddMessage(tc.channel, map[string]any{"user": "U1", "text": "photo"})
 			opts := append([]slack.MsgOption{slack.MsgOptionTS(root), slack.MsgOptionMarkdownText("Hi")}, tc.opts...)
@@ -525,6 +541,8 @@ func TestStreamWithoutRecipient(t *testing.T) {
 }
 
 func TestStreamTTL(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	ctx := context.Background()
 	root := s.AddMessage("D5", map[string]any{"user": "U1", "text": "photo"})
@@ -578,6 +596,8 @@ func slackCode(err error) string {
 }
 
 func TestFiles(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	ctx := context.Background()
 	// Small images keep -race fast; the dimensions come from the PNG headers.
@@ -672,6 +692,8 @@ func TestFiles(t *testing.T) {
 // kind, and under shares.public or shares.private, keyed by conversation,
 // with the messages that share it. The real slack-go client reads it.
 func TestFileInfoSaysWhereAFileIsShared(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	ctx := context.Background()
 	f := s.AddFile(FileSpec{Name: "lunch.png", Data: MakePNG(8, 8)})
@@ -732,6 +754,8 @@ func TestFileInfoSaysWhereAFileIsShared(t *testing.T) {
 }
 
 func TestForeignAndLatency(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	fh := NewForeign()
 	defer fh.Close()
@@ -763,6 +787,8 @@ func TestForeignAndLatency(t *testing.T) {
 // Slack gives each envelope to one connection; SetDeliverToAll gives it to
 // every one, as to replicas that all got it. RetryEvent marks a retry.
 func TestDeliverToAllAndRetries(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	first := runSocketMode(t, api)
 	if err := s.WaitConnects(1, wait); err != nil {
@@ -795,6 +821,7 @@ func TestDeliverToAllAndRetries(t *testing.T) {
 		{"a retry carries retry_attempt and its reason", true, 1, true, 1},
 	}
 	for _, tt := range tests {
+		// One after the other: the cases share one emulator.
 		t.Run(tt.name, func(t *testing.T) {
 			s.SetDeliverToAll(tt.all)
 			env, err := s.RetryEvent(inner, "EvSAME", tt.attempt)
@@ -830,6 +857,8 @@ func TestDeliverToAllAndRetries(t *testing.T) {
 // the loading status, the session's lifecycle, suggested prompts, the Stop
 // button's event, and context_actions blocks.
 func TestAgentPlatform(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	ctx := context.Background()
 	root := s.AddMessage("C4", map[string]any{"user": "U1", "text": "photo"})

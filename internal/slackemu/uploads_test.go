@@ -56,6 +56,8 @@ func uploadTo(t *testing.T, uploadURL string, data []byte, auth string) int {
 }
 
 func TestUploadArguments(t *testing.T) {
+	t.Parallel()
+
 	s, _ := newEmu(t)
 	tests := []struct {
 		name   string
@@ -73,6 +75,7 @@ func TestUploadArguments(t *testing.T) {
 		{"an unknown file", "files.completeUploadExternal", url.Values{"files": {`[{"id":"FNOPE"}]`}}, "file_not_found"},
 	}
 	for _, tt := range tests {
+		// One after the other: the cases share one emulator.
 		t.Run(tt.name, func(t *testing.T) {
 			if got := apiForm(t, s, tt.method, tt.values); got != tt.want {
 				t.Errorf("%s(%v) = %q, want %q", tt.method, tt.values, got, tt.want)
@@ -90,6 +93,8 @@ func TestUploadArguments(t *testing.T) {
 // The whole flow through slack-go: a snippet shared in a thread, as Slack
 // keeps it and shows it.
 func TestUploadFlow(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	ctx := context.Background()
 	root := s.AddMessage("C1", map[string]any{"user": "U1", "text": "photo"})
@@ -149,6 +154,8 @@ func TestUploadFlow(t *testing.T) {
 // slack-go's own helper sends the bot token with the bytes, which Slack's
 // docs do not ask for: the emulator records it, for tests that forbid it.
 func TestUploadRecordsAuthorization(t *testing.T) {
+	t.Parallel()
+
 	s, api := newEmu(t)
 	_, err := api.UploadFileContext(context.Background(), slack.UploadFileParameters{
 		Filename: "notes.txt", FileSize: 3, Content: "abc", Channel: "C1"})
