@@ -198,17 +198,24 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 	return admitted, handlers.Refusal{}
 }
 
-// stop carries a person's Stop to the request answering in the thread,
-// once per event: Slack's retry of it finds the request gone anyway.
+// stop carries a person's Stop to their own requests answering in the
+// thread, once per event: Slack's retry of it finds them gone anyway. The
+// allow-lists apply as to a request (its team looked up, as the event
+// names none): outside them a Stop ends nothing, in silence, as a mention
+// would get.
 func (b *Bot) stop(ctx context.Context, d decoded) {
 	if b.cfg.Stops == nil {
 		b.log.Debug("a Stop, and no board to take it", zap.String("channel", d.stop.channel))
 		return
 	}
-	if verdict, _ := b.checkStore(ctx, d.seen, nil, handlers.Origin{}); verdict == duplicate {
+	o := handlers.Origin{Channel: d.stop.channel, Thread: d.stop.thread, User: d.stop.user, Workspace: d.stop.workspace}
+	if _, ok := b.allowed(ctx, o); !ok {
 		return
 	}
-	b.cfg.Stops.Stop(ctx, d.stop.channel, d.stop.thread)
+	if verdict, _ := b.checkStore(ctx, d.seen, nil, o); verdict == duplicate {
+		return
+	}
+	b.cfg.Stops.Stop(ctx, d.stop.channel, d.stop.thread, d.stop.user)
 }
 
 // Store is the memory behind admission: the events the bot has seen and

@@ -22,12 +22,14 @@ type decoded struct {
 	// ignored says why the envelope is no request; "" for a request.
 	ignored string
 	// stop is a person's click on Slack's Stop button: no request, but
-	// the end of the one answering in that thread.
-	stop *threadRef
+	// the end of their own requests answering in that thread.
+	stop *stopRef
 }
 
-// threadRef names a thread.
-type threadRef struct{ channel, thread string }
+// stopRef is a Stop: the thread it was clicked in, who clicked it, and the
+// workspace it happened in (the envelope's team_id; agent_session_stopped
+// names no user team, so admission looks the person's up).
+type stopRef struct{ channel, thread, user, workspace string }
 
 func ignore(why string) decoded { return decoded{ignored: why} }
 
@@ -113,10 +115,17 @@ func (d decoder) event(ev slackevents.EventsAPIEvent) decoded {
 	case *slackevents.AppContextChangedEvent:
 		return inWorkspace(d.contextChanged(inner, eventKey))
 	case *slackevents.AgentSessionStoppedEvent:
-		if inner.Channel == "" || inner.ThreadTimestamp == "" {
+		switch {
+		case inner.Channel == "" || inner.ThreadTimestamp == "":
 			return ignore("a Stop that names no thread")
+		case inner.User == "" || inner.User == d.self.UserID:
+			return ignore("a Stop by no one, or by the bot itself")
 		}
-		return decoded{stop: &threadRef{channel: inner.Channel, thread: inner.ThreadTimestamp}, seen: []string{eventKey}}
+		stop := &stopRef{channel: inner.Channel, thread: inner.ThreadTimestamp, user: inner.User}
+		if cb != nil {
+			stop.workspace = cb.TeamID
+		}
+		return decoded{stop: stop, seen: []string{eventKey}}
 	}
 	return ignore("an event the bot does not handle: " + ev.InnerEvent.Type)
 }

@@ -15,20 +15,21 @@ import (
 	"github.com/visionbot/visionbot/internal/testimage"
 )
 
-// fakeStops records the threads watched and lets a test press Stop.
+// fakeStops records whose requests in which threads are watched
+// ("C1/1700000000.000100/U1") and lets a test press Stop as that person.
 type fakeStops struct {
 	mu       sync.Mutex
 	watching map[string]func()
 	watched  []string
 }
 
-func (f *fakeStops) Watch(channel, thread string, stop func()) func() {
+func (f *fakeStops) Watch(channel, thread, user string, stop func()) func() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.watching == nil {
 		f.watching = map[string]func(){}
 	}
-	key := channel + "/" + thread
+	key := channel + "/" + thread + "/" + user
 	f.watching[key] = stop
 	f.watched = append(f.watched, key)
 	return func() {
@@ -112,8 +113,11 @@ func TestStopEndsTheAnswerAndKeepsWhatWasWritten(t *testing.T) {
 		h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}}))
 	}()
 	<-m.started
-	if !stops.press("C1/1700000000.000100") {
-		t.Fatalf("no request watched the thread; watched %v", stops.watched)
+	if stops.press("C1/1700000000.000100/U2") {
+		t.Fatal("another person's Stop reached the request")
+	}
+	if !stops.press("C1/1700000000.000100/U1") {
+		t.Fatalf("no request of U1 watched the thread; watched %v", stops.watched)
 	}
 	<-done
 	if len(s.replies) != 1 || s.replies[0].text != "The first words\n\n_Stopped._" {
@@ -122,7 +126,7 @@ func TestStopEndsTheAnswerAndKeepsWhatWasWritten(t *testing.T) {
 	if last := s.agent[len(s.agent)-1]; !strings.Contains(strings.Join(s.agent, ","), "session C1/1700000000.000100 active") {
 		t.Errorf("agent calls = %q (last %q): the session must leave processing", s.agent, last)
 	}
-	if stops.press("C1/1700000000.000100") {
+	if stops.press("C1/1700000000.000100/U1") {
 		t.Error("the ended request still watches the thread")
 	}
 }

@@ -138,11 +138,13 @@ type Prompt struct {
 	Message string
 }
 
-// Stops lets a person's Stop, wherever Slack delivers it, reach the request
-// answering in their thread.
+// Stops lets a person's Stop, wherever Slack delivers it, reach their own
+// requests answering in the thread: anyone who sees the thread may click
+// Stop, and it ends only what they asked.
 type Stops interface {
-	// Watch makes a Stop in the thread call stop, until unwatch is called.
-	Watch(channel, thread string, stop func()) (unwatch func())
+	// Watch makes user's Stop in the thread call stop, until unwatch is
+	// called.
+	Watch(channel, thread, user string, stop func()) (unwatch func())
 }
 
 // Slack is the Slack side of the flows, by role. The adapter in package bot
