@@ -20,11 +20,19 @@ const teamTimeout = 5 * time.Second
 
 // policy is how admission treats the requests of one trigger.
 type policy struct {
-	// allowLists: the allow-lists apply. Votes and the Home tab pass:
-	// they show nothing the person could not see already.
+	// allowLists: the allow-lists apply. Only the Home tab passes: it
+	// shows the use cases and how to ask, which anyone may read, and an
+	// outsider opening it is told nothing else.
 	allowLists bool
-	// limits: the request counts against the rates and the thread cap.
+	// limits: the request counts against the rates, the thread cap and
+	// the token allowances.
 	limits bool
+	// quick: the request counts against the per-user rate (USER_RATE), on
+	// a counter of its own: a vote, the line after a 👎 or a glance with
+	// the Messages tab open (app_context_changed) each costs Slack calls,
+	// so a person can't make the bot call Slack without bound, and
+	// clicking around never costs them an answer.
+	quick bool
 	// beside: the request runs beside the queue, within its own bound. A
 	// modal must open within its trigger_id's three seconds, and a vote or
 	// the Home tab is too quick to wait behind answers.
@@ -35,10 +43,10 @@ func policyOf(t handlers.Trigger) policy {
 	switch t {
 	case handlers.TriggerShortcut:
 		return policy{allowLists: true, beside: true}
-	case handlers.TriggerFeedback, handlers.TriggerHome:
+	case handlers.TriggerHome:
 		return policy{beside: true}
-	case handlers.TriggerMessages:
-		return policy{allowLists: true, beside: true}
+	case handlers.TriggerFeedback, handlers.TriggerMessages:
+		return policy{allowLists: true, quick: true, beside: true}
 	}
 	return policy{allowLists: true, limits: true}
 }
@@ -63,8 +71,11 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 		}
 	}
 	var counters []limit
-	if pol.limits {
+	switch {
+	case pol.limits:
 		counters = b.limitsOf(req.Origin)
+	case pol.quick:
+		counters = b.quickLimitsOf(req.Origin)
 	}
 	switch verdict, why := b.checkStore(ctx, d.seen, counters, req.Origin); verdict {
 	case duplicate:
