@@ -305,16 +305,22 @@ func (d decoder) action(cb slack.InteractionCallback, act *slack.BlockAction) de
 		if act.Value != blocks.FeedbackUp && act.Value != blocks.FeedbackDown {
 			return ignore("a feedback button of unknown value: " + act.Value)
 		}
-		o.Trigger = handlers.TriggerFeedback
+		o.Trigger, o.Message = handlers.TriggerFeedback, votedOn(cb)
 		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Vote{Up: act.Value == blocks.FeedbackUp, Ref: ref}}}
 	case blocks.ActionFeedbackUp, blocks.ActionFeedbackDown:
-		o.Trigger = handlers.TriggerFeedback
+		o.Trigger, o.Message = handlers.TriggerFeedback, votedOn(cb)
 		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Vote{Up: act.ActionID == blocks.ActionFeedbackUp, Ref: ref}}}
 	case blocks.ActionWhatWasWrong:
 		o.Trigger = handlers.TriggerFeedback
 		return decoded{req: handlers.Request{Origin: o, Ask: handlers.WhatWasWrong{Text: act.Value, Ref: ref}}}
 	}
 	return ignore("an action the bot does not have: " + act.ActionID)
+}
+
+// votedOn is the answer a vote is on: the message whose buttons were
+// clicked, by which a person's votes on one answer are told apart.
+func votedOn(cb slack.InteractionCallback) string {
+	return firstOf(cb.Container.MessageTs, cb.Message.Timestamp)
 }
 
 // innerTeam is the "team" of an event's inner event: the team of the

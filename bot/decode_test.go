@@ -231,14 +231,14 @@ func decodeCases() []decodeCase {
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
 				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300"},
 				"actions", []any{map[string]any{"type": "button", "action_id": blocks.ActionFeedbackDown, "block_id": ref, "value": "down"}})(p)
-		}, "feedback channel=C1 thread=1.000300 message= user=U1 team=T1 | vote up=false on recipe | seen envelope:env-message_action.bolt-python.json"},
+		}, "feedback channel=C1 thread=1.000300 message=1.000300 user=U1 team=T1 | vote up=false on recipe | seen envelope:env-message_action.bolt-python.json"},
 		{"a vote on the native buttons", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
 				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300", "thread_ts": "1.000100"},
 				"actions", []any{map[string]any{"type": "feedback_buttons", "action_id": blocks.ActionFeedback, "block_id": ref, "value": "up",
 					"text": map[string]any{"type": "plain_text", "text": "👍"}}})(p)
-		}, "feedback channel=C1 thread=1.000100 message= user=U1 team=T1 | vote up=true on recipe | seen envelope:env-message_action.bolt-python.json"},
+		}, "feedback channel=C1 thread=1.000100 message=1.000300 user=U1 team=T1 | vote up=true on recipe | seen envelope:env-message_action.bolt-python.json"},
 		{"a native button of unknown value", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},

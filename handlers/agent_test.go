@@ -281,7 +281,8 @@ func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 	}
 }
 
-// Help and the Home tab say what happens to people's photos.
+// Help and the Home tab say what happens to people's photos, and what the
+// bot's logs note.
 func TestHelpAndHomeSayWhatHappensToPhotos(t *testing.T) {
 	for _, vertex := range []bool{false, true} {
 		s := newFakeSlack()
@@ -293,7 +294,9 @@ func TestHelpAndHomeSayWhatHappensToPhotos(t *testing.T) {
 		h := New(s.roles(), &fakeModel{}, mustCatalog(t), testLogger(), cfg, nil)
 		h.Run(context.Background(), homeOf("U1"))
 		for _, text := range []string{h.helpText(), s.homes["U1"].Privacy} {
-			for _, want := range []string{cfg.Backend, "I keep nothing myself"} {
+			for _, want := range []string{cfg.Backend, "I keep none of them myself", "My logs, kept by whoever runs me",
+				"your Slack user ID", "never your questions, my answers or your images",
+				"a line you write after a 👎 is logged with its use case, without your ID, cut to 300 characters"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("vertex %v: %q lacks %q", vertex, text, want)
 				}

@@ -357,5 +357,5 @@ func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cf
 	if now == nil {
 		now = time.Now
 	}
-	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes()}
+	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes(maxVotesRemembered)}
 }
