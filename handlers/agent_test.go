@@ -242,8 +242,9 @@ func TestPromptsForThePhotoBeingViewed(t *testing.T) {
 	}
 }
 
-// A follow-up sends the thread's photos posted after the first one too,
-// newest first, with the new message's own, at most MaxImages.
+// A follow-up sends the asker's photos posted in the thread after the
+// first one too, newest first, with the new message's own, at most
+// MaxImages.
 func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 	s := newFakeSlack()
 	for i, id := range []string{"F1", "F2", "F3", "F4", "F5"} {
@@ -253,7 +254,7 @@ func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 		{TS: "1700000000.000100", User: "U1", Text: "recipe", Files: []File{photo("F1")}},
 		{TS: "1700000000.000200", User: "UBOT", BotID: "BBOT", Text: "A recipe.", Answer: &AnswerRef{UseCase: "recipe", Files: []string{"F1"}}},
 		{TS: "1700000000.000300", User: "U1", Files: []File{photo("F2"), photo("F3")}},
-		{TS: "1700000000.000400", User: "U2", Files: []File{photo("F4")}},
+		{TS: "1700000000.000400", User: "U1", Files: []File{photo("F4")}},
 	}
 	m := &fakeModel{chunks: []string{"And this one is…"}}
 	cfg := DefaultConfig()
@@ -296,7 +297,8 @@ func TestHelpAndHomeSayWhatHappensToPhotos(t *testing.T) {
 		for _, text := range []string{h.helpText(), s.homes["U1"].Privacy} {
 			for _, want := range []string{cfg.Backend, "I keep none of them myself", "My logs, kept by whoever runs me",
 				"your Slack user ID", "never your questions, my answers or your images",
-				"a line you write after a 👎 is logged with its use case, without your ID, cut to 300 characters"} {
+				"a line you write after a 👎 is logged with its use case, without your ID, cut to 300 characters",
+				"a follow-up in a thread sends your own messages there, my answers and the photos they were about, never what others wrote"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("vertex %v: %q lacks %q", vertex, text, want)
 				}
@@ -325,7 +327,7 @@ func TestPrivacySaysWhatGoogleKeeps(t *testing.T) {
 			[]string{"I ask Google not to keep them in the app's request logs", "up to 55 days to detect abuse", "free tier"},
 			[]string{"turned on Gemini request logs", "30 days"}},
 		{"gemini api with request logs", func(c *Config) { c.RequestLogs = true },
-			[]string{"turned on Gemini request logs: Google keeps each request (your photos, your questions, the thread's earlier messages) and its answer for up to 55 days",
+			[]string{"turned on Gemini request logs: Google keeps each request (your photos, your questions, your earlier messages and my answers in the thread) and its answer for up to 55 days",
 				"up to 55 days to detect abuse"},
 			[]string{"not to keep them"}},
 		{"grounding", func(c *Config) { c.Grounding = true },

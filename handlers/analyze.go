@@ -48,7 +48,7 @@ func (h *Flows) said(ctx context.Context, j *job, s Said) {
 	case hasRef && len(s.Files) == 0:
 		h.answerViewed(ctx, j, viewed)
 	case threaded:
-		h.followThread(ctx, j, inThread{ts: j.where.Message, text: text, files: s.Files, named: named})
+		h.followThread(ctx, j, inThread{ts: j.where.Message, user: j.where.User, text: text, files: s.Files, named: named})
 	case len(s.Files) > 0:
 		h.answer(ctx, j, conversation{files: s.Files})
 	case j.where.Trigger == TriggerDM && j.question == "" && named:

@@ -250,7 +250,9 @@ func (h *Flows) helpText() string {
 // uploads no files (images go inline), so the File API keeps nothing.
 func (h *Flows) privacyText() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Your photos and questions go to Google Gemini through %s, only to answer you. "+
+	fmt.Fprintf(&b, "Your photos and questions go to Google Gemini through %s, only to answer you; "+
+		"a follow-up in a thread sends your own messages there, my answers and the photos they were about, "+
+		"never what others wrote or their other photos. "+
 		"I keep none of them myself: no images, no answers, no history beyond what Slack shows in the thread "+
 		"(a request waiting for its turn is held only until it is answered). "+
 		"My logs, kept by whoever runs me, note each request's channel, your Slack user ID, the use case, how long it took "+
@@ -264,7 +266,7 @@ func (h *Flows) privacyText() string {
 	}
 	if h.cfg.RequestLogs {
 		b.WriteString(" The app's admin turned on Gemini request logs: Google keeps each request (your photos, your " +
-			"questions, the thread's earlier messages) and its answer for up to 55 days, where the members of the " +
+			"questions, your earlier messages and my answers in the thread) and its answer for up to 55 days, where the members of the " +
 			"app's Google AI Studio project can read them and may share them with Google.")
 	} else {
 		b.WriteString(" I ask Google not to keep them in the app's request logs.")
