@@ -70,6 +70,9 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 			return
 		}
 	}
+	if pol.limits && req.Origin.Team == "" && req.Origin.User != "" && b.cfg.Ledger.chargesTeams() {
+		req.Origin.Team = b.teamToCharge(ctx, req.Origin.User)
+	}
 	var counters []limit
 	switch {
 	case pol.limits:
@@ -130,6 +133,21 @@ func (b *Bot) allowed(ctx context.Context, o handlers.Origin) (handlers.Origin, 
 	b.log.Info("told a user outside the allow-lists that the app isn't enabled", fields...)
 	b.decline(o, handlers.Refusal{Reason: reason})
 	return o, false
+}
+
+// teamToCharge is the team whose workspace allowance a user's request
+// spends, for a request whose event did not say it and whose allow-lists
+// did not need it: in Slack Connect, their own team, not the bot's. A
+// failed lookup leaves it unknown, which the ledger charges to the bot's
+// own workspace: an answer is worth more than an exact account.
+func (b *Bot) teamToCharge(ctx context.Context, user string) string {
+	team, err := b.teamOf(ctx, user)
+	if err != nil {
+		b.log.Warn("could not look up a user's team: their request is charged to the bot's own workspace",
+			zap.String("user", user), zap.Error(err))
+		return ""
+	}
+	return team
 }
 
 // teamOf looks up a user's team, within teamTimeout.
