@@ -74,8 +74,10 @@ type Reader interface {
 	Message(ctx context.Context, channel, ts string) (Message, error)
 	// History returns a channel's top-level messages since oldest, newest first.
 	History(ctx context.Context, channel string, oldest time.Time, limit int) ([]Message, error)
-	// Replies returns a thread, its root first.
-	Replies(ctx context.Context, channel, threadTS string) ([]Message, error)
+	// Replies returns a thread's root, then at most newest of its
+	// messages before the one at before, oldest first: the part of the
+	// thread a follow-up can send, however long the thread.
+	Replies(ctx context.Context, channel, threadTS, before string, newest int) ([]Message, error)
 }
 
 // Files fetches Slack files.
