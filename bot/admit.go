@@ -20,11 +20,19 @@ const teamTimeout = 5 * time.Second
 
 // policy is how admission treats the requests of one trigger.
 type policy struct {
-	// allowLists: the allow-lists apply. Votes and the Home tab pass:
-	// they show nothing the person could not see already.
+	// allowLists: the allow-lists apply. Only the Home tab passes: it
+	// shows the use cases and how to ask, which anyone may read, and an
+	// outsider opening it is told nothing else.
 	allowLists bool
-	// limits: the request counts against the rates and the thread cap.
+	// limits: the request counts against the rates, the thread cap and
+	// the token allowances.
 	limits bool
+	// quick: the request counts against the per-user rate (USER_RATE), on
+	// a counter of its own: a vote, the line after a 👎 or a glance with
+	// the Messages tab open (app_context_changed) each costs Slack calls,
+	// so a person can't make the bot call Slack without bound, and
+	// clicking around never costs them an answer.
+	quick bool
 	// beside: the request runs beside the queue, within its own bound. A
 	// modal must open within its trigger_id's three seconds, and a vote or
 	// the Home tab is too quick to wait behind answers.
@@ -35,10 +43,10 @@ func policyOf(t handlers.Trigger) policy {
 	switch t {
 	case handlers.TriggerShortcut:
 		return policy{allowLists: true, beside: true}
-	case handlers.TriggerFeedback, handlers.TriggerHome:
+	case handlers.TriggerHome:
 		return policy{beside: true}
-	case handlers.TriggerMessages:
-		return policy{allowLists: true, beside: true}
+	case handlers.TriggerFeedback, handlers.TriggerMessages:
+		return policy{allowLists: true, quick: true, beside: true}
 	}
 	return policy{allowLists: true, limits: true}
 }
@@ -62,9 +70,15 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 			return
 		}
 	}
+	if pol.limits && req.Origin.Team == "" && req.Origin.User != "" && b.cfg.Ledger.chargesTeams() {
+		req.Origin.Team = b.teamToCharge(ctx, req.Origin.User)
+	}
 	var counters []limit
-	if pol.limits {
+	switch {
+	case pol.limits:
 		counters = b.limitsOf(req.Origin)
+	case pol.quick:
+		counters = b.quickLimitsOf(req.Origin)
 	}
 	switch verdict, why := b.checkStore(ctx, d.seen, counters, req.Origin); verdict {
 	case duplicate:
@@ -119,6 +133,21 @@ func (b *Bot) allowed(ctx context.Context, o handlers.Origin) (handlers.Origin, 
 	b.log.Info("told a user outside the allow-lists that the app isn't enabled", fields...)
 	b.decline(o, handlers.Refusal{Reason: reason})
 	return o, false
+}
+
+// teamToCharge is the team whose workspace allowance a user's request
+// spends, for a request whose event did not say it and whose allow-lists
+// did not need it: in Slack Connect, their own team, not the bot's. A
+// failed lookup leaves it unknown, which the ledger charges to the bot's
+// own workspace: an answer is worth more than an exact account.
+func (b *Bot) teamToCharge(ctx context.Context, user string) string {
+	team, err := b.teamOf(ctx, user)
+	if err != nil {
+		b.log.Warn("could not look up a user's team: their request is charged to the bot's own workspace",
+			zap.String("user", user), zap.Error(err))
+		return ""
+	}
+	return team
 }
 
 // teamOf looks up a user's team, within teamTimeout.
@@ -198,17 +227,24 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 	return admitted, handlers.Refusal{}
 }
 
-// stop carries a person's Stop to the request answering in the thread,
-// once per event: Slack's retry of it finds the request gone anyway.
+// stop carries a person's Stop to their own requests answering in the
+// thread, once per event: Slack's retry of it finds them gone anyway. The
+// allow-lists apply as to a request (its team looked up, as the event
+// names none): outside them a Stop ends nothing, in silence, as a mention
+// would get.
 func (b *Bot) stop(ctx context.Context, d decoded) {
 	if b.cfg.Stops == nil {
 		b.log.Debug("a Stop, and no board to take it", zap.String("channel", d.stop.channel))
 		return
 	}
-	if verdict, _ := b.checkStore(ctx, d.seen, nil, handlers.Origin{}); verdict == duplicate {
+	o := handlers.Origin{Channel: d.stop.channel, Thread: d.stop.thread, User: d.stop.user, Workspace: d.stop.workspace}
+	if _, ok := b.allowed(ctx, o); !ok {
 		return
 	}
-	b.cfg.Stops.Stop(ctx, d.stop.channel, d.stop.thread)
+	if verdict, _ := b.checkStore(ctx, d.seen, nil, o); verdict == duplicate {
+		return
+	}
+	b.cfg.Stops.Stop(ctx, d.stop.channel, d.stop.thread, d.stop.user)
 }
 
 // Store is the memory behind admission: the events the bot has seen and

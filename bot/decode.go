@@ -22,12 +22,14 @@ type decoded struct {
 	// ignored says why the envelope is no request; "" for a request.
 	ignored string
 	// stop is a person's click on Slack's Stop button: no request, but
-	// the end of the one answering in that thread.
-	stop *threadRef
+	// the end of their own requests answering in that thread.
+	stop *stopRef
 }
 
-// threadRef names a thread.
-type threadRef struct{ channel, thread string }
+// stopRef is a Stop: the thread it was clicked in, who clicked it, and the
+// workspace it happened in (the envelope's team_id; agent_session_stopped
+// names no user team, so admission looks the person's up).
+type stopRef struct{ channel, thread, user, workspace string }
 
 func ignore(why string) decoded { return decoded{ignored: why} }
 
@@ -113,10 +115,17 @@ func (d decoder) event(ev slackevents.EventsAPIEvent) decoded {
 	case *slackevents.AppContextChangedEvent:
 		return inWorkspace(d.contextChanged(inner, eventKey))
 	case *slackevents.AgentSessionStoppedEvent:
-		if inner.Channel == "" || inner.ThreadTimestamp == "" {
+		switch {
+		case inner.Channel == "" || inner.ThreadTimestamp == "":
 			return ignore("a Stop that names no thread")
+		case inner.User == "" || inner.User == d.self.UserID:
+			return ignore("a Stop by no one, or by the bot itself")
 		}
-		return decoded{stop: &threadRef{channel: inner.Channel, thread: inner.ThreadTimestamp}, seen: []string{eventKey}}
+		stop := &stopRef{channel: inner.Channel, thread: inner.ThreadTimestamp, user: inner.User}
+		if cb != nil {
+			stop.workspace = cb.TeamID
+		}
+		return decoded{stop: stop, seen: []string{eventKey}}
 	}
 	return ignore("an event the bot does not handle: " + ev.InnerEvent.Type)
 }
@@ -296,16 +305,22 @@ func (d decoder) action(cb slack.InteractionCallback, act *slack.BlockAction) de
 		if act.Value != blocks.FeedbackUp && act.Value != blocks.FeedbackDown {
 			return ignore("a feedback button of unknown value: " + act.Value)
 		}
-		o.Trigger = handlers.TriggerFeedback
+		o.Trigger, o.Message = handlers.TriggerFeedback, votedOn(cb)
 		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Vote{Up: act.Value == blocks.FeedbackUp, Ref: ref}}}
 	case blocks.ActionFeedbackUp, blocks.ActionFeedbackDown:
-		o.Trigger = handlers.TriggerFeedback
+		o.Trigger, o.Message = handlers.TriggerFeedback, votedOn(cb)
 		return decoded{req: handlers.Request{Origin: o, Ask: handlers.Vote{Up: act.ActionID == blocks.ActionFeedbackUp, Ref: ref}}}
 	case blocks.ActionWhatWasWrong:
 		o.Trigger = handlers.TriggerFeedback
 		return decoded{req: handlers.Request{Origin: o, Ask: handlers.WhatWasWrong{Text: act.Value, Ref: ref}}}
 	}
 	return ignore("an action the bot does not have: " + act.ActionID)
+}
+
+// votedOn is the answer a vote is on: the message whose buttons were
+// clicked, by which a person's votes on one answer are told apart.
+func votedOn(cb slack.InteractionCallback) string {
+	return firstOf(cb.Container.MessageTs, cb.Message.Timestamp)
 }
 
 // innerTeam is the "team" of an event's inner event: the team of the

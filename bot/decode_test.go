@@ -52,7 +52,8 @@ func describe(d decoded) string {
 		return "ignored: " + d.ignored
 	}
 	if d.stop != nil {
-		return "stop " + d.stop.channel + "/" + d.stop.thread + " | seen " + strings.Join(d.seen, ",")
+		return "stop " + d.stop.channel + "/" + d.stop.thread + " by " + d.stop.user + " in " + d.stop.workspace +
+			" | seen " + strings.Join(d.seen, ",")
 	}
 	o := d.req.Origin
 	s := fmt.Sprintf("%s channel=%s thread=%s message=%s user=%s team=%s", o.Trigger, o.Channel, o.Thread, o.Message, o.User, o.Team)
@@ -174,7 +175,11 @@ func decodeCases() []decodeCase {
 			clear(m)
 			set("type", "agent_session_stopped", "user", "U1", "channel", "C1", "thread_ts", "1.000100",
 				"streaming_message_ts", []any{"1.000200"}, "event_ts", "1.000300")(m)
-		}, "stop C1/1.000100 | seen event:Ev044C51K43V"},
+		}, "stop C1/1.000100 by U1 in T043DB835ML | seen event:Ev044C51K43V"},
+		{"Stop by no one", "events/message_im.slack-web.json", func(m map[string]any) {
+			clear(m)
+			set("type", "agent_session_stopped", "channel", "C1", "thread_ts", "1.000100", "event_ts", "1.000300")(m)
+		}, "ignored: a Stop by no one, or by the bot itself"},
 		{"Stop without a thread", "events/message_im.slack-web.json", func(m map[string]any) {
 			clear(m)
 			set("type", "agent_session_stopped", "user", "U1", "channel", "C1", "event_ts", "1.000300")(m)
@@ -226,14 +231,14 @@ func decodeCases() []decodeCase {
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
 				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300"},
 				"actions", []any{map[string]any{"type": "button", "action_id": blocks.ActionFeedbackDown, "block_id": ref, "value": "down"}})(p)
-		}, "feedback channel=C1 thread=1.000300 message= user=U1 team=T1 | vote up=false on recipe | seen envelope:env-message_action.bolt-python.json"},
+		}, "feedback channel=C1 thread=1.000300 message=1.000300 user=U1 team=T1 | vote up=false on recipe | seen envelope:env-message_action.bolt-python.json"},
 		{"a vote on the native buttons", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},
 				"container", map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300", "thread_ts": "1.000100"},
 				"actions", []any{map[string]any{"type": "feedback_buttons", "action_id": blocks.ActionFeedback, "block_id": ref, "value": "up",
 					"text": map[string]any{"type": "plain_text", "text": "👍"}}})(p)
-		}, "feedback channel=C1 thread=1.000100 message= user=U1 team=T1 | vote up=true on recipe | seen envelope:env-message_action.bolt-python.json"},
+		}, "feedback channel=C1 thread=1.000100 message=1.000300 user=U1 team=T1 | vote up=true on recipe | seen envelope:env-message_action.bolt-python.json"},
 		{"a native button of unknown value", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"},

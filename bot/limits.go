@@ -228,3 +228,14 @@ func (b *Bot) limitsOf(o handlers.Origin) []limit {
 	// The day's token allowances are read in the same call to the store.
 	return append(out, b.cfg.Ledger.limitsOf(o)...)
 }
+
+// quickLimitsOf are the counters of a quick request (a vote, the line
+// after a 👎, a context change): the per-user rate, counted apart from the
+// answers' own.
+func (b *Bot) quickLimitsOf(o handlers.Origin) []limit {
+	l := b.cfg.Limits
+	if !l.User.on() || o.User == "" {
+		return nil
+	}
+	return []limit{{key: "rate:quick:user:" + o.User, max: l.User.N, window: l.User.Per, reason: handlers.RefusedUserRate}}
+}

@@ -359,3 +359,70 @@ func TestAllowLists(t *testing.T) {
 		})
 	}
 }
+
+func voteBy(user, team string) request {
+	return interactive(map[string]any{
+		"type": "block_actions", "user": map[string]any{"id": user, "team_id": team}, "response_url": "https://hooks.slack.com/r",
+		"container": map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000200", "thread_ts": "1.000100"},
+		"actions": []any{map[string]any{"type": "feedback_buttons", "action_id": blocks.ActionFeedback, "value": "up",
+			"block_id": blocks.EncodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1"}})}},
+	})
+}
+
+func whatWasWrongBy(user, team string) request {
+	return interactive(map[string]any{
+		"type": "block_actions", "user": map[string]any{"id": user, "team_id": team}, "response_url": "https://hooks.slack.com/r",
+		"container": map[string]any{"type": "message", "channel_id": "C1", "message_ts": "1.000300", "thread_ts": "1.000100"},
+		"actions": []any{map[string]any{"type": "plain_text_input", "action_id": blocks.ActionWhatWasWrong, "value": "soup",
+			"block_id": blocks.EncodeRef(handlers.AnswerRef{UseCase: "recipe", Thread: "1.000100"})}},
+	})
+}
+
+func contextChangedBy(eventID, user string) request {
+	return request{event: callback("T1", eventID, map[string]any{"type": "app_context_changed", "user": user, "channel": "D1",
+		"event_ts": "1.000300", "context": map[string]any{"entities": []any{}}})}
+}
+
+// Votes, the line after a 👎 and what a person looks at with the Messages
+// tab open run beside the queue, but not beside admission: the
+// allow-lists apply to them (an outsider is told privately, or gets
+// silence), and so does the per-user rate, counted apart from answers so
+// that clicking around never costs a person an answer.
+func TestQuickRequestsKeepTheListsAndTheRate(t *testing.T) {
+	perMinute := func(n int64) Rate { return Rate{N: n, Per: time.Minute} }
+	tests := []struct {
+		name     string
+		access   Access
+		limits   Limits
+		requests []request
+		want     []string
+	}{
+		{"ALLOWED_USERS: another person's vote and line are refused privately, their context changes ignored",
+			Access{Users: SlackIDs{"U1"}}, Limits{}, []request{
+				voteBy("U1", "T1"), voteBy("U2", "T1"), whatWasWrongBy("U2", "T1"),
+				contextChangedBy("Ev1", "U2"), contextChangedBy("Ev2", "U1"),
+			}, []string{"feedback C1 1.000200", "handlers.Viewing D1 ", "not-enabled-slash C1 1.000100", "not-enabled-slash C1 1.000200"}},
+		{"an outsider's vote is refused privately",
+			Access{}, Limits{}, []request{voteBy("UX1", "T9")},
+			[]string{"not-enabled-slash C1 1.000200"}},
+		{"votes over the per-user rate are refused once, and leave the person's answers alone",
+			Access{}, Limits{User: perMinute(2)}, []request{
+				voteBy("U1", "T1"), voteBy("U1", "T1"), voteBy("U1", "T1"), voteBy("U1", "T1"),
+				mentionIn("Ev1", "C1", "U1", "1.000001", ""),
+			}, []string{"feedback C1 1.000200", "feedback C1 1.000200", "mention C1 1.000001", "user-rate-slash(2 in 1m0s) C1 1.000200"}},
+		// A context change has no thread and no response_url: the refusal
+		// reaches Decline, which has nowhere to say it (handlers' tell).
+		{"context changes over the per-user rate are refused",
+			Access{}, Limits{User: perMinute(2)}, []request{
+				contextChangedBy("Ev1", "U1"), contextChangedBy("Ev2", "U1"), contextChangedBy("Ev3", "U1"),
+			}, []string{"handlers.Viewing D1 ", "handlers.Viewing D1 ", "user-rate(2 in 1m0s) D1 "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runRequests(t, Config{Access: tt.access, Limits: tt.limits}, tt.requests)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("flows =\n  %q\nwant\n  %q", got, tt.want)
+			}
+		})
+	}
+}

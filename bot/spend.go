@@ -48,7 +48,8 @@ type Ledger struct {
 	store      Store
 	allowances Allowances
 	// team is the bot's own workspace, for requests whose person's team
-	// is not known.
+	// could not be looked up (admission looks it up where the event did
+	// not say it: chargesTeams).
 	team string
 	log  *zap.Logger
 	now  func() time.Time
@@ -59,6 +60,10 @@ type Ledger struct {
 func NewLedger(store Store, allowances Allowances, team string, log *zap.Logger) *Ledger {
 	return &Ledger{store: store, allowances: allowances, team: team, log: log, now: time.Now}
 }
+
+// chargesTeams reports whether a request's team must be known to charge
+// it: a workspace allowance is on.
+func (l *Ledger) chargesTeams() bool { return l != nil && l.allowances.Workspace > 0 }
 
 // spendTTL keeps a day's totals past the day's end, for a clock a little
 // off between replicas.

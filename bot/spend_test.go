@@ -166,3 +166,33 @@ func redisOptions(timeout, retryAfter time.Duration) store.RedisOptions {
 	}
 	return o
 }
+
+// A Slack Connect person of another team spends their own team's
+// allowance, never the bot's workspace's: where the event does not say
+// their team (a reaction, a slash command) and the allow-lists don't need
+// it (ALLOW_EXTERNAL_USERS), the ledger has it looked up.
+func TestOutsidersSpendTheirOwnTeamsAllowance(t *testing.T) {
+	socket, flows := &fakeSocket{}, &fakeFlows{}
+	cfg := testConfig(1, 8)
+	store := store.NewMemory(time.Now)
+	cfg.Store, cfg.Teams, cfg.Access = store, fakeTeams{}, Access{External: true}
+	cfg.Ledger = NewLedger(store, Allowances{Workspace: 100}, "T1", zap.NewNop())
+	cfg.Ledger.Spend(context.Background(), handlers.Origin{User: "U1", Channel: "C1", Team: "T1"}, 100) // the home team's day is spent
+	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
+	b.queue.Start(context.Background())
+	deliver(b, reactionOn("Ev1", "C1", "UX1", "1.000001").event(t, "env-1"))
+	deliver(b, slashIn("C1", "UX2", "T1").event(t, "env-2"))
+	deliver(b, reactionOn("Ev3", "C1", "U2", "1.000003").event(t, "env-3"))
+	b.queue.Shutdown(context.Background())
+
+	slices.Sort(flows.calls)
+	if len(flows.calls) != 3 || flows.calls[0] != "reaction C1 1.000001" || flows.calls[1] != "slash C1 " ||
+		!strings.HasPrefix(flows.calls[2], "workspace-budget(100 in ") {
+		t.Fatalf("flows = %q, want the outsiders answered and the home team's person refused", flows.calls)
+	}
+	for i, o := range flows.origin {
+		if strings.HasPrefix(o.User, "UX") && o.Team != "T9" {
+			t.Errorf("request %d of %s carries team %q, want T9: Spend charges the origin's team", i, o.User, o.Team)
+		}
+	}
+}

@@ -15,20 +15,21 @@ import (
 	"github.com/visionbot/visionbot/internal/testimage"
 )
 
-// fakeStops records the threads watched and lets a test press Stop.
+// fakeStops records whose requests in which threads are watched
+// ("C1/1700000000.000100/U1") and lets a test press Stop as that person.
 type fakeStops struct {
 	mu       sync.Mutex
 	watching map[string]func()
 	watched  []string
 }
 
-func (f *fakeStops) Watch(channel, thread string, stop func()) func() {
+func (f *fakeStops) Watch(channel, thread, user string, stop func()) func() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.watching == nil {
 		f.watching = map[string]func(){}
 	}
-	key := channel + "/" + thread
+	key := channel + "/" + thread + "/" + user
 	f.watching[key] = stop
 	f.watched = append(f.watched, key)
 	return func() {
@@ -118,8 +119,11 @@ func TestStopEndsTheAnswerAndKeepsWhatWasWritten(t *testing.T) {
 		h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}}))
 	}()
 	<-m.started
-	if !stops.press("C1/1700000000.000100") {
-		t.Fatalf("no request watched the thread; watched %v", stops.watched)
+	if stops.press("C1/1700000000.000100/U2") {
+		t.Fatal("another person's Stop reached the request")
+	}
+	if !stops.press("C1/1700000000.000100/U1") {
+		t.Fatalf("no request of U1 watched the thread; watched %v", stops.watched)
 	}
 	<-done
 	if len(s.replies) != 1 || s.replies[0].text != "The first words\n\n_Stopped._" {
@@ -128,7 +132,7 @@ func TestStopEndsTheAnswerAndKeepsWhatWasWritten(t *testing.T) {
 	if last := s.agent[len(s.agent)-1]; !strings.Contains(strings.Join(s.agent, ","), "session C1/1700000000.000100 active") {
 		t.Errorf("agent calls = %q (last %q): the session must leave processing", s.agent, last)
 	}
-	if stops.press("C1/1700000000.000100") {
+	if stops.press("C1/1700000000.000100/U1") {
 		t.Error("the ended request still watches the thread")
 	}
 }
@@ -251,8 +255,9 @@ func TestPromptsForThePhotoBeingViewed(t *testing.T) {
 	}
 }
 
-// A follow-up sends the thread's photos posted after the first one too,
-// newest first, with the new message's own, at most MaxImages.
+// A follow-up sends the asker's photos posted in the thread after the
+// first one too, newest first, with the new message's own, at most
+// MaxImages.
 func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 	t.Parallel()
 
@@ -264,7 +269,7 @@ func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 		{TS: "1700000000.000100", User: "U1", Text: "recipe", Files: []File{photo("F1")}},
 		{TS: "1700000000.000200", User: "UBOT", BotID: "BBOT", Text: "A recipe.", Answer: &AnswerRef{UseCase: "recipe", Files: []string{"F1"}}},
 		{TS: "1700000000.000300", User: "U1", Files: []File{photo("F2"), photo("F3")}},
-		{TS: "1700000000.000400", User: "U2", Files: []File{photo("F4")}},
+		{TS: "1700000000.000400", User: "U1", Files: []File{photo("F4")}},
 	}
 	m := &fakeModel{chunks: []string{"And this one is…"}}
 	cfg := DefaultConfig()
@@ -292,7 +297,8 @@ func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 	}
 }
 
-// Help and the Home tab say what happens to people's photos.
+// Help and the Home tab say what happens to people's photos, and what the
+// bot's logs note.
 func TestHelpAndHomeSayWhatHappensToPhotos(t *testing.T) {
 	t.Parallel()
 
@@ -306,7 +312,10 @@ func TestHelpAndHomeSayWhatHappensToPhotos(t *testing.T) {
 		h := New(s.roles(), &fakeModel{}, mustCatalog(t), testLogger(), cfg, nil)
 		h.Run(context.Background(), homeOf("U1"))
 		for _, text := range []string{h.helpText(), s.homes["U1"].Privacy} {
-			for _, want := range []string{cfg.Backend, "I keep nothing myself"} {
+			for _, want := range []string{cfg.Backend, "I keep none of them myself", "My logs, kept by whoever runs me",
+				"your Slack user ID", "never your questions, my answers or your images",
+				"a line you write after a 👎 is logged with its use case, without your ID, cut to 300 characters",
+				"a follow-up in a thread sends your own messages there, my answers and the photos they were about, never what others wrote"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("vertex %v: %q lacks %q", vertex, text, want)
 				}
@@ -335,7 +344,7 @@ func TestPrivacySaysWhatGoogleKeeps(t *testing.T) {
 			[]string{"I ask Google not to keep them in the app's request logs", "up to 55 days to detect abuse", "free tier"},
 			[]string{"turned on Gemini request logs", "30 days"}},
 		{"gemini api with request logs", func(c *Config) { c.RequestLogs = true },
-			[]string{"turned on Gemini request logs: Google keeps each request (your photos, your questions, the thread's earlier messages) and its answer for up to 55 days",
+			[]string{"turned on Gemini request logs: Google keeps each request (your photos, your questions, your earlier messages and my answers in the thread) and its answer for up to 55 days",
 				"up to 55 days to detect abuse"},
 			[]string{"not to keep them"}},
 		{"grounding", func(c *Config) { c.Grounding = true },

@@ -48,7 +48,7 @@ func (h *Flows) said(ctx context.Context, j *job, s Said) {
 	case hasRef && len(s.Files) == 0:
 		h.answerViewed(ctx, j, viewed)
 	case threaded:
-		h.followThread(ctx, j, inThread{ts: j.where.Message, text: text, files: s.Files, named: named})
+		h.followThread(ctx, j, inThread{ts: j.where.Message, user: j.where.User, text: text, files: s.Files, named: named})
 	case len(s.Files) > 0:
 		h.answer(ctx, j, conversation{files: s.Files})
 	case j.where.Trigger == TriggerDM && j.question == "" && named:
@@ -59,12 +59,15 @@ func (h *Flows) said(ctx context.Context, j *job, s Said) {
 }
 
 // followThread answers a message in a thread with the thread: its photos
-// and, where the bot answered, the conversation so far.
+// and, where the bot answered, the conversation so far. Of a long thread
+// it reads the root and the newest messages before the new one, as many
+// as a follow-up sends turns after its photo (MaxHistoryTurns), and the
+// photo's own message.
 func (h *Flows) followThread(ctx context.Context, j *job, m inThread) {
 	var msgs []Message
 	err := j.timed(func() error {
 		var err error
-		msgs, err = h.slack.Reader.Replies(ctx, j.where.Channel, j.where.Thread)
+		msgs, err = h.slack.Reader.Replies(ctx, j.where.Channel, j.where.Thread, m.ts, h.cfg.MaxHistoryTurns+1)
 		return err
 	})
 	if err != nil {

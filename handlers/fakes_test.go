@@ -199,8 +199,20 @@ func (f *fakeSlack) History(_ context.Context, _ string, _ time.Time, _ int) ([]
 	return f.history, f.historyErr
 }
 
-func (f *fakeSlack) Replies(_ context.Context, _, _ string) ([]Message, error) {
-	return f.thread, f.repliesErr
+// Replies keeps to the bound asked: the root, then the newest messages
+// before the one at before.
+func (f *fakeSlack) Replies(_ context.Context, _, thread, before string, newest int) ([]Message, error) {
+	var root, replies []Message
+	for _, m := range f.thread {
+		switch {
+		case m.TS == thread:
+			root = append(root, m)
+		case before == "" || tsBefore(m.TS, before):
+			replies = append(replies, m)
+		}
+	}
+	replies = replies[max(0, len(replies)-newest):]
+	return append(root, replies...), f.repliesErr
 }
 
 func (f *fakeSlack) FileInfo(_ context.Context, id string) (File, error) {

@@ -7,10 +7,11 @@ import (
 	"github.com/visionbot/visionbot/prompts"
 )
 
-// inThread is a message to the bot inside a thread: its ts, its text
-// (without the bot's mention) and the files attached to it.
+// inThread is a message to the bot inside a thread: its ts, who wrote it,
+// its text (without the bot's mention) and the files attached to it.
 type inThread struct {
 	ts    string
+	user  string
 	text  string
 	files []File
 	named bool // text starts with a use case's name or alias
@@ -26,9 +27,16 @@ type inThread struct {
 // a use case, the thread's stands: the one its latest answer was made
 // with, or the one a person named (a suggested prompt's "recipe" then
 // their photo). When the bot has answered in the thread, its answers
-// become the model's turns and the people's messages the user's; else uc
+// become the model's turns and the asker's messages the user's; else uc
 // and question, chosen from the message, stand. It reports false when
 // there is no image.
+//
+// A follow-up sends Google only what its asker and the bot said: the
+// asker's messages and photos, the bot's answers and the photos they were
+// about. Other people's messages, and their photos the bot never
+// answered about, stay in Slack: they did not ask for them to be sent.
+// (A first question in a thread, before any answer, is about the
+// thread's newest photo, whoever posted it: the asker points at it.)
 //
 // Every person's text taken from the thread is held to MaxQuestion, as the
 // new message was: one the bot refused for its length must not reach the
@@ -40,7 +48,7 @@ func (h *Flows) followUp(msgs []Message, m inThread, uc prompts.UseCase, questio
 			before = append(before, msg)
 		}
 	}
-	th := h.readThread(before, len(m.files))
+	th := h.readThread(before, len(m.files), m.user)
 	files := append(append([]File(nil), m.files...), th.files...)
 	if len(files) == 0 {
 		return conversation{}, false
@@ -55,13 +63,13 @@ func (h *Flows) followUp(msgs []Message, m inThread, uc prompts.UseCase, questio
 		return conversation{files: files, elsewhere: th.fromAnswer, useCase: uc, question: question}, true
 	}
 	question = ""
-	if th.byPerson {
+	if th.byPerson && before[th.anchor].User == m.user {
 		_, asked := h.catalog.Choose(h.withoutOwnMention(before[th.anchor].Text))
 		if h.checkQuestion(asked) == nil {
 			question = asked
 		}
 	}
-	later := h.boundHistory(h.turnsAfter(before[th.anchor+1:]))
+	later := h.boundHistory(h.turnsAfter(before[th.anchor+1:], m.user))
 	// The new message's length was checked before (checkQuestion).
 	later = append(later, vision.Turn{Role: vision.RoleUser, Text: text})
 	return conversation{files: files, elsewhere: th.fromAnswer, later: later, useCase: uc, question: question}, true
@@ -86,22 +94,46 @@ type thread struct {
 
 // readThread reads a thread's images and its use case. Before the bot has
 // answered in the thread, the images are the new message's own, or else
-// the newest photo message's; in a follow-up, the thread's photos too,
-// newest first, up to MaxImages beyond the taken ones the new message
-// brings.
-func (h *Flows) readThread(before []Message, taken int) thread {
+// the newest photo message's, whoever posted it; in a follow-up, the
+// thread's photos too, newest first, up to MaxImages beyond the taken ones
+// the new message brings: those asker posted, and those the bot's answers
+// were about.
+func (h *Flows) readThread(before []Message, taken int, asker string) thread {
 	th := thread{anchor: -1}
+	answeredAbout := map[string]bool{}
 	for _, msg := range before {
 		if h.ours(msg) {
 			th.answered = true
+			if msg.Answer != nil {
+				for _, id := range msg.Answer.Files {
+					answeredAbout[id] = true
+				}
+			}
 		}
 	}
-	photo := func(msg Message) bool { return !h.ours(msg) && msg.BotID == "" && hasImageCandidate(msg.Files) }
+	// sendable are msg's files a follow-up may send: every one of the
+	// asker's, only those answered about of anyone else's.
+	sendable := func(msg Message) []File {
+		if h.ours(msg) || msg.BotID != "" {
+			return nil
+		}
+		if !th.answered || msg.User == asker {
+			return msg.Files
+		}
+		var files []File
+		for _, f := range msg.Files {
+			if answeredAbout[f.ID] {
+				files = append(files, f)
+			}
+		}
+		return files
+	}
 	for i := len(before) - 1; i >= 0 && taken+len(th.files) < h.cfg.MaxImages; i-- {
-		if !photo(before[i]) {
+		files := sendable(before[i])
+		if !hasImageCandidate(files) {
 			continue
 		}
-		th.files = append(th.files, imageCandidates(before[i].Files, h.cfg.MaxImages-taken-len(th.files))...)
+		th.files = append(th.files, imageCandidates(files, h.cfg.MaxImages-taken-len(th.files))...)
 		th.anchor, th.byPerson = i, true
 		if !th.answered {
 			break // a first question is about the newest photo alone
@@ -136,16 +168,16 @@ func (h *Flows) readThread(before []Message, taken int) thread {
 }
 
 // turnsAfter are the model's turns (the bot's answers) and the user's (the
-// people's messages) of a thread after its images. Other bots' messages
-// are no part of the conversation, and a person's text over MaxQuestion is
-// left out, as it was refused when it was sent.
-func (h *Flows) turnsAfter(msgs []Message) []vision.Turn {
+// asker's messages) of a thread after its images. Other people's and
+// other bots' messages are no part of the conversation, and the asker's
+// text over MaxQuestion is left out, as it was refused when it was sent.
+func (h *Flows) turnsAfter(msgs []Message, asker string) []vision.Turn {
 	var turns []vision.Turn
 	for _, msg := range msgs {
 		switch {
 		case h.ours(msg):
 			turns = append(turns, vision.Turn{Role: vision.RoleModel, Text: msg.Text})
-		case msg.BotID != "":
+		case msg.BotID != "" || msg.User != asker:
 		default:
 			if said := h.withoutOwnMention(msg.Text); said != "" && h.checkQuestion(said) == nil {
 				turns = append(turns, vision.Turn{Role: vision.RoleUser, Text: said})

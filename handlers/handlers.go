@@ -74,8 +74,10 @@ type Reader interface {
 	Message(ctx context.Context, channel, ts string) (Message, error)
 	// History returns a channel's top-level messages since oldest, newest first.
 	History(ctx context.Context, channel string, oldest time.Time, limit int) ([]Message, error)
-	// Replies returns a thread, its root first.
-	Replies(ctx context.Context, channel, threadTS string) ([]Message, error)
+	// Replies returns a thread's root, then at most newest of its
+	// messages before the one at before, oldest first: the part of the
+	// thread a follow-up can send, however long the thread.
+	Replies(ctx context.Context, channel, threadTS, before string, newest int) ([]Message, error)
 }
 
 // Files fetches Slack files.
@@ -138,11 +140,13 @@ type Prompt struct {
 	Message string
 }
 
-// Stops lets a person's Stop, wherever Slack delivers it, reach the request
-// answering in their thread.
+// Stops lets a person's Stop, wherever Slack delivers it, reach their own
+// requests answering in the thread: anyone who sees the thread may click
+// Stop, and it ends only what they asked.
 type Stops interface {
-	// Watch makes a Stop in the thread call stop, until unwatch is called.
-	Watch(channel, thread string, stop func()) (unwatch func())
+	// Watch makes user's Stop in the thread call stop, until unwatch is
+	// called.
+	Watch(channel, thread, user string, stop func()) (unwatch func())
 }
 
 // Slack is the Slack side of the flows, by role. The adapter in bot/slackapi
@@ -356,5 +360,5 @@ func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cf
 	if now == nil {
 		now = time.Now
 	}
-	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes()}
+	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes(maxVotesRemembered)}
 }

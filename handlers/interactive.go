@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-
-	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/media"
@@ -144,97 +141,6 @@ func (h *Flows) rerun(ctx context.Context, j *job, r Rerun) {
 	}
 	ctx = j.startProgress(ctx)
 	h.answer(ctx, j, conversation{files: files, elsewhere: true})
-}
-
-// vote counts and logs a vote. A 👍 is thanked privately; a 👎 gets a
-// private follow-up that offers the other use cases on the same images and
-// a line to say what was wrong.
-func (h *Flows) vote(ctx context.Context, j *job, v Vote) {
-	uc := v.Ref.UseCase
-	h.votes.add(uc, v.Up)
-	vote := "down"
-	if v.Up {
-		vote = "up"
-	}
-	h.log.Info("feedback", zap.String("use_case", uc), zap.String("vote", vote),
-		zap.String("channel", j.where.Channel), zap.String("user", j.where.User))
-	j.notARequest()
-	if j.where.ResponseURL == "" {
-		return
-	}
-	if v.Up {
-		j.respond(ctx, "Thanks for the feedback!")
-		return
-	}
-	var others []Choice
-	for _, c := range h.choices() {
-		if c.Name != uc {
-			others = append(others, c)
-		}
-	}
-	ref := v.Ref
-	if ref.Thread == "" {
-		ref.Thread = j.where.Thread
-	}
-	d := Downvoted{Ref: ref, Choices: others,
-		Text: "Sorry that missed. Try another use case on the same image, or tell me in one line what was wrong."}
-	err := j.timed(func() error { return h.slack.Poster.RespondDownvoted(ctx, j.where.ResponseURL, d) })
-	if err != nil {
-		h.log.Warn("respond privately to a 👎", zap.String("channel", j.where.Channel), zap.Error(err))
-	}
-}
-
-// maxWhatWasWrong bounds the line logged after a 👎.
-const maxWhatWasWrong = 500
-
-// whatWasWrong logs the line a person wrote after a 👎, with the use case
-// (never the image), and thanks them privately.
-func (h *Flows) whatWasWrong(ctx context.Context, j *job, w WhatWasWrong) {
-	line := strings.Join(strings.Fields(w.Text), " ")
-	if r := []rune(line); len(r) > maxWhatWasWrong {
-		line = string(r[:maxWhatWasWrong]) + "…"
-	}
-	h.log.Info("feedback: what was wrong", zap.String("use_case", w.Ref.UseCase), zap.String("what", line),
-		zap.String("channel", j.where.Channel), zap.String("user", j.where.User))
-	j.notARequest()
-	if j.where.ResponseURL != "" && line != "" {
-		j.respond(ctx, "Thanks, noted: that helps make the "+w.Ref.UseCase+" answers better.")
-	}
-}
-
-// Votes returns the feedback counted so far, by use case.
-func (h *Flows) Votes() map[string]VoteCount { return h.votes.snapshot() }
-
-// VoteCount is the feedback one use case got.
-type VoteCount struct{ Up, Down int }
-
-type votes struct {
-	mu sync.Mutex
-	by map[string]VoteCount
-}
-
-func newVotes() *votes { return &votes{by: map[string]VoteCount{}} }
-
-func (v *votes) add(useCase string, up bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	c := v.by[useCase]
-	if up {
-		c.Up++
-	} else {
-		c.Down++
-	}
-	v.by[useCase] = c
-}
-
-func (v *votes) snapshot() map[string]VoteCount {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	out := make(map[string]VoteCount, len(v.by))
-	for k, c := range v.by {
-		out[k] = c
-	}
-	return out
 }
 
 // reacted answers a trigger emoji added to a message with an image, in the

@@ -56,7 +56,7 @@ func followUpThread() []Message {
 		{TS: "1700000000.000100", User: "U1", Text: "<@UBOT> recipe for two", Files: []File{photo("F1")}},
 		{TS: "1700000000.000200", User: "UBOT", BotID: "BBOT", Text: "**Pasta** for two.",
 			Answer: &AnswerRef{UseCase: "recipe", Files: []string{"F1"}}},
-		{TS: "1700000000.000300", User: "U2", Text: "looks great"},
+		{TS: "1700000000.000300", User: "U2", Text: "looks great"}, // someone else's: not sent
 		{TS: "1700000000.000400", User: "UOTHER", BotID: "BOTHER", Text: "another bot"},
 	}
 }
@@ -82,7 +82,7 @@ func TestFollowUps(t *testing.T) {
 			thread:   followUpThread(),
 			wantUC:   "recipe",
 			wantRole: []vision.Role{vision.RoleUser, vision.RoleModel, vision.RoleUser},
-			wantLast: "looks great\n\nmake it vegan",
+			wantLast: "make it vegan",
 			check: func(t *testing.T, req vision.Request) {
 				if len(req.Turns[0].Images) != 1 || !strings.Contains(req.Turns[0].Text, "for two") {
 					t.Errorf("first turn = %q with %d images, want the photo and its question", req.Turns[0].Text, len(req.Turns[0].Images))
@@ -98,7 +98,7 @@ func TestFollowUps(t *testing.T) {
 			thread:   followUpThread(),
 			wantUC:   "nutrition",
 			wantRole: []vision.Role{vision.RoleUser, vision.RoleModel, vision.RoleUser},
-			wantLast: "looks great\n\nnutrition per serving?",
+			wantLast: "nutrition per serving?",
 		},
 		{
 			// The word and the question on two lines: the use case is the
@@ -108,7 +108,7 @@ func TestFollowUps(t *testing.T) {
 			thread:   followUpThread(),
 			wantUC:   "describe",
 			wantRole: []vision.Role{vision.RoleUser, vision.RoleModel, vision.RoleUser},
-			wantLast: "looks great\n\ndescribe\nwhat is this?",
+			wantLast: "describe\nwhat is this?",
 		},
 		{
 			name: "a follow-up in an upload's thread finds the image through the answer",

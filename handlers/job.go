@@ -110,8 +110,8 @@ func (j *job) timed(call func() error) error {
 }
 
 // startProgress shows that the bot is on the request, in its thread, and
-// returns the context a person's Stop in that thread cancels: from here on
-// the request runs on it.
+// returns the context its person's Stop in that thread cancels: from here
+// on the request runs on it.
 func (j *job) startProgress(ctx context.Context) context.Context {
 	channel, thread, ts := j.where.Channel, j.where.Thread, j.where.Message
 	if thread == "" {
@@ -121,7 +121,7 @@ func (j *job) startProgress(ctx context.Context) context.Context {
 	if stops := j.h.cfg.Stops; stops != nil {
 		var stop context.CancelCauseFunc
 		ctx, stop = context.WithCancelCause(ctx)
-		j.progress.unwatch = stops.Watch(channel, thread, func() {
+		j.progress.unwatch = stops.Watch(channel, thread, j.where.User, func() {
 			stop(failure.Errorf("stop", failure.Stopped, "", nil))
 		})
 	}

@@ -230,7 +230,14 @@ func (h *Flows) helpText() string {
 }
 
 // privacyText says, plainly, what happens to people's photos: where they
-// are sent, that the bot keeps nothing, and what Google keeps.
+// are sent, that the bot keeps none of them, what its logs note, and what
+// Google keeps.
+//
+// The logs (the operator's, wherever they send the bot's output) note a
+// request's channel, its person's Slack user id, the use case, its
+// figures and, for a failure, the error, which may name a file (job.end),
+// never its text or images; a 👎's line is logged
+// without the person's id, scrubbed and cut (whatWasWrong, scrubLine).
 //
 // On the Gemini API (ai.google.dev/gemini-api/docs: "Logs and datasets",
 // "Data logging and sharing", "Zero data retention", "Additional usage
@@ -243,9 +250,15 @@ func (h *Flows) helpText() string {
 // uploads no files (images go inline), so the File API keeps nothing.
 func (h *Flows) privacyText() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Your photos and questions go to Google Gemini through %s, only to answer you. "+
-		"I keep nothing myself: no images, no answers, no history beyond what Slack shows in the thread "+
-		"(a request waiting for its turn is held only until it is answered).", h.cfg.Backend)
+	fmt.Fprintf(&b, "Your photos and questions go to Google Gemini through %s, only to answer you; "+
+		"a follow-up in a thread sends your own messages there, my answers and the photos they were about, "+
+		"never what others wrote or their other photos. "+
+		"I keep none of them myself: no images, no answers, no history beyond what Slack shows in the thread "+
+		"(a request waiting for its turn is held only until it is answered). "+
+		"My logs, kept by whoever runs me, note each request's channel, your Slack user ID, the use case, how long it took "+
+		"and, if it failed, why (which may name a file), never your questions, my answers or your images; "+
+		"a line you write after a 👎 is logged with its use case, without your ID, "+
+		"cut to %d characters, with mentions, links, email addresses and long numbers taken out.", h.cfg.Backend, maxWhatWasWrong)
 	if h.cfg.VertexAI {
 		b.WriteString(" Under Google Cloud's terms, Google doesn't train its models on them, and may keep them " +
 			"for a limited time to detect abuse: https://cloud.google.com/terms/service-terms.")
@@ -253,7 +266,7 @@ func (h *Flows) privacyText() string {
 	}
 	if h.cfg.RequestLogs {
 		b.WriteString(" The app's admin turned on Gemini request logs: Google keeps each request (your photos, your " +
-			"questions, the thread's earlier messages) and its answer for up to 55 days, where the members of the " +
+			"questions, your earlier messages and my answers in the thread) and its answer for up to 55 days, where the members of the " +
 			"app's Google AI Studio project can read them and may share them with Google.")
 	} else {
 		b.WriteString(" I ask Google not to keep them in the app's request logs.")

@@ -160,8 +160,8 @@ type voteCounter interface {
 
 // WatchVotes serves the feedback counted by the handlers.
 func (m *Metrics) WatchVotes(votes voteCounter) error {
-	c := voteCollector{votes: votes, desc: prometheus.NewDesc("visionbot_feedback_votes_total",
-		"Feedback votes on answers since the start, by use case and vote (up, down).",
+	c := voteCollector{votes: votes, desc: prometheus.NewDesc("visionbot_feedback_votes",
+		"Feedback on answers since the start: each person's latest vote on each answer, by use case and vote (up, down).",
 		[]string{"use_case", "vote"}, nil)}
 	if err := m.reg.Register(c); err != nil {
 		return fmt.Errorf("register feedback votes: %w", err)
@@ -185,7 +185,9 @@ func (c voteCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	slices.Sort(names)
 	for _, uc := range names {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(counts[uc].Up), uc, "up")
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(counts[uc].Down), uc, "down")
+		// A gauge: a person's later vote on an answer replaces their
+		// earlier one, so a count may go down.
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[uc].Up), uc, "up")
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[uc].Down), uc, "down")
 	}
 }

@@ -92,11 +92,11 @@ visionbot_jobs_in_flight 3
 # TYPE visionbot_jobs_queued gauge
 visionbot_jobs_queued 2
 `},
-		{"visionbot_feedback_votes_total", `
-# HELP visionbot_feedback_votes_total Feedback votes on answers since the start, by use case and vote (up, down).
-# TYPE visionbot_feedback_votes_total counter
-visionbot_feedback_votes_total{use_case="recipe",vote="down"} 1
-visionbot_feedback_votes_total{use_case="recipe",vote="up"} 2
+		{"visionbot_feedback_votes", `
+# HELP visionbot_feedback_votes Feedback on answers since the start: each person's latest vote on each answer, by use case and vote (up, down).
+# TYPE visionbot_feedback_votes gauge
+visionbot_feedback_votes{use_case="recipe",vote="down"} 1
+visionbot_feedback_votes{use_case="recipe",vote="up"} 2
 `},
 	}
 	for _, tt := range tests {

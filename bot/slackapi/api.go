@@ -8,8 +8,10 @@ package slackapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -193,13 +195,17 @@ func (a *API) Message(ctx context.Context, channel, ts string) (handlers.Message
 	if len(first) > 0 && first[0].Timestamp == ts {
 		return blocks.Message(channel, first[0].Msg), nil
 	}
-	thread, err := a.Replies(ctx, channel, ts)
+	// A reply: the thread's messages from ts to ts, the root perhaps
+	// first, rather than the whole thread.
+	around, _, _, err := a.read.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+		ChannelID: channel, Timestamp: ts, Oldest: ts, Latest: ts, Inclusive: true, Limit: 2,
+	})
 	if err != nil {
-		return handlers.Message{}, err
+		return handlers.Message{}, wrapSlackError("conversations.replies", err)
 	}
-	for _, m := range thread {
-		if m.TS == ts {
-			return m, nil
+	for _, m := range around {
+		if m.Timestamp == ts {
+			return blocks.Message(channel, m.Msg), nil
 		}
 	}
 	return handlers.Message{}, failure.Errorf("find message "+ts, failure.FileUnavailable, "", nil)
@@ -242,32 +248,124 @@ func (a *API) History(ctx context.Context, channel string, oldest time.Time, lim
 	return out, nil
 }
 
-// maxThreadPages bounds how much of a very long thread is read.
-const maxThreadPages = 5
-
-func (a *API) Replies(ctx context.Context, channel, threadTS string) ([]handlers.Message, error) {
-	var out []handlers.Message
-	cursor := ""
-	for range maxThreadPages {
-		msgs, hasMore, next, err := a.read.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
-			ChannelID: channel,
-			Timestamp: threadTS,
-			Cursor:    cursor,
-			Limit:     200,
+// Replies returns a thread's root, then at most newest of the messages
+// before the one at before ("" for now), oldest first: the part a
+// follow-up can send, read without reading the whole thread.
+//
+// conversations.replies pages a thread forward only, oldest first, and
+// only its first page carries the root; latest ends the range read,
+// oldest starts it, each excluded unless inclusive (Slack's reference:
+// conversations.replies). So the first page is the root and the oldest
+// replies, which for most threads is all of them. Of a longer thread, the
+// newest are found by the time they were posted: a read from a time
+// between that page's last reply and before holds, when complete (no more
+// pages), the newest replies; the time is halved towards before while the
+// read holds too many, and moved back while it holds too few, until it
+// holds between newest and twice as many. Each read asks for at most
+// 2·newest+1 messages, and at most maxThreadProbes are made: should the
+// search end first, the newest complete read found is kept, fewer messages
+// but the newest.
+func (a *API) Replies(ctx context.Context, channel, threadTS, before string, newest int) ([]handlers.Message, error) {
+	newest = max(newest, 1)
+	if before == "" {
+		before = formatTS(a.now().UnixMicro() + 1)
+	}
+	read := func(oldest string, limit int) ([]slack.Message, bool, error) {
+		msgs, more, _, err := a.read.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: channel, Timestamp: threadTS, Oldest: oldest, Latest: before, Limit: limit,
 		})
 		if err != nil {
-			return nil, wrapSlackError("conversations.replies", err)
+			return nil, false, wrapSlackError("conversations.replies", err)
 		}
-		for _, m := range msgs {
-			out = append(out, blocks.Message(channel, m.Msg))
+		return msgs, more, nil
+	}
+	first, more, err := read("", newest+1)
+	if err != nil {
+		return nil, err
+	}
+	var root []slack.Message
+	if len(first) > 0 && first[0].Timestamp == threadTS {
+		root, first = []slack.Message{first[0]}, first[1:]
+	}
+	replies := first
+	if more && len(first) > 0 {
+		replies, err = newestReplies(first, newest, threadTS, before, read)
+		if err != nil {
+			return nil, err
 		}
-		if !hasMore || next == "" {
-			break
-		}
-		cursor = next
+	}
+	replies = replies[max(0, len(replies)-newest):]
+	out := make([]handlers.Message, 0, len(root)+len(replies))
+	for _, m := range append(root, replies...) {
+		out = append(out, blocks.Message(channel, m.Msg))
 	}
 	return out, nil
 }
+
+// maxThreadProbes bounds the reads that look for a long thread's newest
+// replies by time: a thread of a thousand messages posted evenly takes
+// about eight, one whose root is a year older than its last day's talk
+// about six; the worst, the newest few after a long silence that follows
+// a busy stretch, near twenty.
+const maxThreadProbes = 20
+
+// newestReplies finds the newest replies before the end of read's range,
+// of a thread longer than its first page (first: the oldest replies), by
+// the search by time Replies describes.
+func newestReplies(first []slack.Message, newest int, threadTS, before string,
+	read func(oldest string, limit int) ([]slack.Message, bool, error)) ([]slack.Message, error) {
+	limit := 2*newest + 1
+	withoutRoot := func(msgs []slack.Message) []slack.Message {
+		out := make([]slack.Message, 0, len(msgs))
+		for _, m := range msgs {
+			if m.Timestamp != threadTS { // a read may carry the root first
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	// A start known to read too many (low) and one known to read too few
+	// (high): after the first page, and before itself.
+	lo := first[len(first)-1].Timestamp
+	msgs, more, err := read(lo, limit)
+	if err != nil {
+		return nil, err
+	}
+	if !more { // a little more than a page: all of it
+		return append(first, withoutRoot(msgs)...), nil
+	}
+	low, high := parseTS(lo), parseTS(before)
+	var best []slack.Message
+	for probe := 0; probe < maxThreadProbes && high-low > 1; probe++ {
+		mid := low + (high-low)/2
+		msgs, more, err := read(formatTS(mid), limit)
+		if err != nil {
+			return nil, err
+		}
+		msgs = withoutRoot(msgs)
+		switch {
+		case more:
+			low = mid // too many since mid: start later
+		case len(msgs) >= newest:
+			return msgs, nil
+		default:
+			best, high = msgs, mid // too few: start earlier
+		}
+	}
+	return best, nil
+}
+
+// parseTS reads a Slack timestamp ("1700000000.000100") as microseconds.
+func parseTS(ts string) int64 {
+	sec, frac, _ := strings.Cut(ts, ".")
+	s, _ := strconv.ParseInt(sec, 10, 64)
+	frac = (frac + "000000")[:6]
+	f, _ := strconv.ParseInt(frac, 10, 64)
+	return s*1_000_000 + f
+}
+
+// formatTS writes microseconds as a Slack timestamp.
+func formatTS(us int64) string { return fmt.Sprintf("%d.%06d", us/1_000_000, us%1_000_000) }
 
 func (a *API) FileInfo(ctx context.Context, fileID string) (handlers.File, error) {
 	f, _, _, err := a.read.GetFileInfoContext(ctx, fileID, 0, 0)

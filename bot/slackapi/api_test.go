@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,3 +215,92 @@ func TestSlackOkFalseErrorsAreSorted(t *testing.T) {
 		})
 	}
 }
+
+// Replies reads a thread's root and its newest messages before a given
+// one, however long the thread and however its messages are spread in
+// time, in a few reads of a few messages each.
+func TestRepliesReadsTheRootAndTheNewest(t *testing.T) {
+	const newest = 13
+	root := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	even := func(n int, every time.Duration) []time.Time {
+		out := make([]time.Time, n)
+		for i := range out {
+			out[i] = root.Add(time.Duration(i+1) * every)
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		replies  []time.Time
+		maxReads int
+	}{
+		{"a short thread", even(5, time.Minute), 1},
+		{"a page and a little", even(20, time.Minute), 2},
+		{"a thousand messages a second apart", even(1000, time.Second), 12},
+		{"a year-old root and a day's talk", func() []time.Time {
+			out := []time.Time{root.Add(time.Hour)}
+			for i := range 400 {
+				out = append(out, root.Add(365*24*time.Hour+time.Duration(i)*time.Minute))
+			}
+			return out
+		}(), 12},
+		{"a busy day, a quiet week, then five more", func() []time.Time {
+			out := even(500, time.Second)
+			for i := range 5 {
+				out = append(out, root.Add(8*24*time.Hour+time.Duration(i)*time.Minute))
+			}
+			return out
+		}(), maxThreadProbes + 2}, // the search's worst: the newest 13 end a busy stretch a week back
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api, emu := newTestAPI(t)
+			rootTS := emu.AddMessage("C1", map[string]any{"user": "U1", "text": "root", "ts": apiTS(root)})
+			var all []string
+			for i, at := range tt.replies {
+				all = append(all, emu.AddMessage("C1", map[string]any{"user": "U2", "text": fmt.Sprint("reply ", i),
+					"ts": apiTS(at), "thread_ts": rootTS}))
+			}
+			// The message asking, and one after it, which is not wanted.
+			last := tt.replies[len(tt.replies)-1]
+			asking := emu.AddMessage("C1", map[string]any{"user": "U1", "text": "asking", "ts": apiTS(last.Add(time.Second)), "thread_ts": rootTS})
+			emu.AddMessage("C1", map[string]any{"user": "U1", "text": "later", "ts": apiTS(last.Add(2 * time.Second)), "thread_ts": rootTS})
+
+			calls := len(emu.Calls("conversations.replies"))
+			got, err := api.Replies(context.Background(), "C1", rootTS, asking, newest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ts []string
+			for _, m := range got {
+				ts = append(ts, m.TS)
+			}
+			want := append([]string{rootTS}, all[max(0, len(all)-newest):]...)
+			if !slices.Equal(ts, want) {
+				t.Errorf("read %d messages %v…, want the root and the newest %d: %v…", len(ts), ts[:min(3, len(ts))], newest, want[:min(3, len(want))])
+			}
+			reads := emu.Calls("conversations.replies")[calls:]
+			if len(reads) > tt.maxReads {
+				t.Errorf("%d reads, want at most %d", len(reads), tt.maxReads)
+			}
+			for _, c := range reads {
+				if n, _ := strconv.Atoi(c.Params["limit"]); n < 1 || n > 2*newest+1 {
+					t.Errorf("a read asked for %s messages", c.Params["limit"])
+				}
+			}
+
+			// One reply of the thread, read by its ts (a reaction's
+			// message): two small reads, whatever the thread's length.
+			calls = len(emu.Calls("conversations.replies"))
+			m, err := api.Message(context.Background(), "C1", all[len(all)/2])
+			if err != nil || m.TS != all[len(all)/2] || m.Text != fmt.Sprint("reply ", len(all)/2) {
+				t.Errorf("Message = %+v, %v", m, err)
+			}
+			if n := len(emu.Calls("conversations.replies")) - calls; n > 2 {
+				t.Errorf("reading one reply took %d reads", n)
+			}
+		})
+	}
+}
+
+func apiTS(t time.Time) string { return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000) }

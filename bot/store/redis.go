@@ -366,11 +366,11 @@ func (h *Health) IsDown() bool {
 // StopsChannel is the Redis channel Stops are published on.
 const StopsChannel = "stops"
 
-// PublishStop tells every replica of a person's Stop in a thread.
-func (s *Redis) PublishStop(ctx context.Context, channel, thread string) error {
+// PublishStop tells every replica of user's Stop in a thread.
+func (s *Redis) PublishStop(ctx context.Context, channel, thread, user string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	if err := s.client.Publish(ctx, s.opts.Prefix+StopsChannel, stopMessage(channel, thread)).Err(); err != nil {
+	if err := s.client.Publish(ctx, s.opts.Prefix+StopsChannel, stopMessage(channel, thread, user)).Err(); err != nil {
 		return fmt.Errorf("publish a Stop to Redis at %s: %w", s.addr, err)
 	}
 	return nil
@@ -378,7 +378,7 @@ func (s *Redis) PublishStop(ctx context.Context, channel, thread string) error {
 
 // SubscribeStops calls stop for each Stop any replica publishes, until ctx
 // ends. The client reconnects a dropped subscription on its own.
-func (s *Redis) SubscribeStops(ctx context.Context, stop func(channel, thread string)) {
+func (s *Redis) SubscribeStops(ctx context.Context, stop func(channel, thread, user string)) {
 	sub := s.client.Subscribe(ctx, s.opts.Prefix+StopsChannel)
 	defer func() { _ = sub.Close() }()
 	msgs := sub.Channel()
@@ -390,8 +390,8 @@ func (s *Redis) SubscribeStops(ctx context.Context, stop func(channel, thread st
 			if !ok {
 				return
 			}
-			if channel, thread, ok := parseStopMessage(m.Payload); ok {
-				stop(channel, thread)
+			if channel, thread, user, ok := parseStopMessage(m.Payload); ok {
+				stop(channel, thread, user)
 			}
 		}
 	}
@@ -418,10 +418,16 @@ func (s *Redis) Link() Link {
 	return Link{Options: *s.client.Options(), Prefix: s.opts.Prefix, Timeout: s.opts.Timeout, Health: s.Health}
 }
 
-// stopMessage is a Stop on the relay: "channel thread".
-func stopMessage(channel, thread string) string { return channel + " " + thread }
+// stopMessage is a Stop on the relay: "channel thread user".
+func stopMessage(channel, thread, user string) string { return channel + " " + thread + " " + user }
 
-func parseStopMessage(m string) (channel, thread string, ok bool) {
-	channel, thread, ok = strings.Cut(m, " ")
-	return channel, thread, ok && channel != "" && thread != ""
+// parseStopMessage reads a Stop off the relay. One that names no person
+// (an earlier version's "channel thread", during a rolling deploy) is
+// dropped: a Stop ends only its person's requests.
+func parseStopMessage(m string) (channel, thread, user string, ok bool) {
+	parts := strings.Split(m, " ")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
 }

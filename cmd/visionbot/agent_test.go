@@ -81,6 +81,28 @@ func TestStopButton(t *testing.T) {
 	}
 }
 
+// A Stop is its person's: someone else clicking Stop in the thread leaves
+// the answer running; the asker's own Stop ends it.
+func TestAnotherPersonsStopLeavesTheAnswer(t *testing.T) {
+	h := startBot(t, map[string]string{"STREAM_MODE": "update", "STREAM_INTERVAL": "200ms"})
+	h.gemini.Script(slowAnswer())
+	const ts = "1700000000.000100"
+	mentionWithPhoto(t, h, ts, "<@"+slackemu.BotUserID+"> recipe")
+	waitFor(t, func() bool { return len(h.slack.Calls("chat.update")) > 0 }, "the first words are shown")
+
+	if _, err := h.slack.SendAgentStop("C1", ts, "U2"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitLog(t, 1, "a person stopped the answer in a thread", `"user":"U2"`, `"stopped_here":0`)
+	if n := h.gemini.Cancelled(); n != 0 {
+		t.Fatalf("another person's Stop cancelled %d Gemini requests", n)
+	}
+	if _, err := h.slack.SendAgentStop("C1", ts, "U1"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitLog(t, 1, `"outcome":"stopped"`)
+}
+
 // A Stop for a thread where nothing runs is answered by nothing and harms
 // nothing: the next request there is answered whole.
 func TestStopWithNothingRunning(t *testing.T) {

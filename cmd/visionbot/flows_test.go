@@ -590,7 +590,7 @@ func TestReactionTriggerAndHome(t *testing.T) {
 	waitFor(t, func() bool { return len(h.slack.Views()) == 1 }, "the Home tab is published")
 	raw, _ := json.Marshal(h.slack.Views()[0])
 	for _, want := range []string{`"type":"home"`, "recipe", "nutrition", "Analyze image", "/analyze", "fork_and_knife",
-		"I keep nothing myself", "not to keep them in the app's request logs", "ai.google.dev/gemini-api/terms"} {
+		"I keep none of them myself", "not to keep them in the app's request logs", "ai.google.dev/gemini-api/terms"} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("the Home tab lacks %q", want)
 		}

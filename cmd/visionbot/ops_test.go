@@ -130,7 +130,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		{"visionbot_gemini_tokens_total", map[string]string{"use_case": "recipe", "kind": "input"}, 1, 0},
 		{"visionbot_gemini_tokens_total", map[string]string{"use_case": "recipe", "kind": "output"}, 1, 0},
 		{"visionbot_slack_errors_total", map[string]string{"method": "chat.startStream", "code": "feature_not_enabled"}, 1, 1},
-		{"visionbot_feedback_votes_total", map[string]string{"use_case": "recipe", "vote": "up"}, 1, 1},
+		{"visionbot_feedback_votes", map[string]string{"use_case": "recipe", "vote": "up"}, 1, 1},
 		{"visionbot_ack_duration_seconds", nil, 3, 0}, // two mentions and a click, at least
 		{"visionbot_download_duration_seconds", nil, 1, 1},
 		{"visionbot_first_token_seconds", nil, 1, 1},
