@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -79,7 +78,25 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'req', ARGV[5])
 // XPENDING, in the same script, already chose the idle ones. The next
 // cursor is after the last entry found, exclusive (XPENDING's "(", 6.2
 // too), or 0-0 once the pending list was scanned to its end.
+//
+// A stream or group that is not there (a Redis restarted without
+// persistence) has nothing to take over: the script answers so rather
+// than fail in XPENDING, since a redis.call error in a script keeps its
+// code (NOGROUP) in front only from Redis 7.0 on, and 6.2's "ERR Error
+// running script …" would read as Redis failing. The read that follows,
+// a plain XREADGROUP, gets NOGROUP on every version, and the queue makes
+// the group again (isNoGroup).
 const takeoverLua = `
+local function has_group(stream, group)
+  if redis.call('EXISTS', stream) == 0 then return false end
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    for i = 1, #g, 2 do
+      if g[i] == 'name' and g[i + 1] == group then return true end
+    end
+  end
+  return false
+end
+if not has_group(KEYS[1], ARGV[1]) then return {'0-0'} end
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5])
 local out = {'0-0'}
 if #pending >= tonumber(ARGV[5]) then
@@ -334,7 +351,7 @@ func (q *sharedQueue) read(ctx context.Context) {
 			q.dispatch(j)
 		}
 		if err != nil && ctx.Err() == nil {
-			if strings.Contains(err.Error(), "NOGROUP") {
+			if isNoGroup(err) {
 				q.ensureGroup(ctx)
 				continue
 			}
@@ -354,10 +371,18 @@ func (q *sharedQueue) ensureGroup(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
 	defer cancel()
 	err := q.r.client.XGroupCreateMkStream(ctx, q.stream(), workerGroup, "0").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+	if err != nil && !isBusyGroup(err) {
 		q.r.Failed(fmt.Errorf("create the queue's group: %w", err))
 	}
 }
+
+// isNoGroup is Redis saying the stream or its group is not there, and
+// isBusyGroup that the group is there already. Redis names an error by
+// the first word of its reply; go-redis gives a reply as a redis.Error,
+// whose code HasErrorPrefix reads (after an "ERR " that KVRocks adds), and
+// nothing else: not a network error, not a script's words.
+func isNoGroup(err error) bool   { return redis.HasErrorPrefix(err, "NOGROUP") }
+func isBusyGroup(err error) bool { return redis.HasErrorPrefix(err, "BUSYGROUP") }
 
 // readNew reads up to n requests never delivered, waiting scanEvery for
 // them at most.
