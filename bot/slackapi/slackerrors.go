@@ -20,6 +20,16 @@ func IsTokenRefusal(code string) bool {
 	return false
 }
 
+// TokenRefused reports whether err is Slack refusing the token itself,
+// and returns Slack's answer (its Err is the code): a
+// slack.SlackErrorResponse, which slack-go returns for every answer with
+// "ok": false (SlackResponse.Err), the Socket Mode client's
+// apps.connections.open included, of a code IsTokenRefusal names.
+func TokenRefused(err error) (slack.SlackErrorResponse, bool) {
+	resp, ok := errors.AsType[slack.SlackErrorResponse](err)
+	return resp, ok && IsTokenRefusal(resp.Err)
+}
+
 // The fixes for a refused token, in every message that reports one.
 const (
 	BotTokenFix = "copy the Bot User OAuth Token again from OAuth & Permissions in your app's settings at api.slack.com/apps " +
