@@ -272,7 +272,7 @@ func (a *API) Replies(ctx context.Context, channel, threadTS string) ([]handlers
 func (a *API) FileInfo(ctx context.Context, fileID string) (handlers.File, error) {
 	f, _, _, err := a.read.GetFileInfoContext(ctx, fileID, 0, 0)
 	if err != nil {
-		return handlers.File{}, wrapSlackError("files.info", err)
+		return handlers.File{}, wrapSlackError("files.info "+fileID, err)
 	}
 	return blocks.File(*f), nil
 }

@@ -91,6 +91,12 @@ func TestDownloader(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data, err := d.Get(context.Background(), tt.url, 1000)
+			// The caller names the download ("download file F123: …"),
+			// and the URL is not repeated after it.
+			if msg := fmt.Sprint(err); err != nil && (strings.Contains(strings.ToLower(msg), "download") ||
+				strings.Contains(msg, "Get ") || strings.Contains(msg, tt.url) || strings.HasPrefix(msg, ":")) {
+				t.Errorf("err = %q, want no operation or URL of its own", msg)
+			}
 			if tt.wantKind != failure.Internal {
 				if failure.KindOf(err) != tt.wantKind {
 					t.Fatalf("err = %v (kind %v), want kind %v", err, failure.KindOf(err), tt.wantKind)
@@ -179,6 +185,12 @@ func TestDownloaderHostNames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data, err := d.Get(context.Background(), tt.url, 1000)
+			// The caller names the download ("download file F123: …"),
+			// and the URL is not repeated after it.
+			if msg := fmt.Sprint(err); err != nil && (strings.Contains(strings.ToLower(msg), "download") ||
+				strings.Contains(msg, "Get ") || strings.Contains(msg, tt.url) || strings.HasPrefix(msg, ":")) {
+				t.Errorf("err = %q, want no operation or URL of its own", msg)
+			}
 			if tt.wantKind != failure.Internal {
 				if failure.KindOf(err) != tt.wantKind {
 					t.Fatalf("err = %v (kind %v), want kind %v", err, failure.KindOf(err), tt.wantKind)

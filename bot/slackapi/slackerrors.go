@@ -47,8 +47,10 @@ func slackErrorCode(err error) string {
 	return ""
 }
 
-// wrapSlackError names the method and sorts Slack's error codes into the
-// kinds the user is told about.
+// wrapSlackError names the method (and what it was called on, when the
+// caller's own words would not: "files.info F123") and sorts Slack's
+// error codes into the kinds the user is told about. Slack's code is said
+// once, by slack-go's error itself.
 func wrapSlackError(method string, err error) error {
 	if err == nil {
 		return nil
@@ -67,7 +69,7 @@ func wrapSlackError(method string, err error) error {
 		case IsTokenRefusal(code):
 			// The token itself is refused: every call fails until an admin
 			// acts, so the log says what to fix.
-			return failure.Errorf(method, failure.SlackAuth, code, fmt.Errorf("%w (fix: %s)", err, BotTokenFix))
+			return failure.Errorf(method, failure.SlackAuth, "", fmt.Errorf("%w (fix: %s)", err, BotTokenFix))
 		}
 	}
 	var rl *slack.RateLimitedError

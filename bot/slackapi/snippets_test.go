@@ -143,7 +143,7 @@ func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
 			emu.Handle("files.getUploadURLExternal", func(slackemu.Call) any {
 				return map[string]any{"ok": true, "upload_url": emu.URL() + "upload/v1/gone", "file_id": "F1"}
 			})
-		}, "upload visionbot-code.tsx: upload: 404", nil},
+		}, "upload visionbot-code.tsx: 404", nil},
 		{"completeUploadExternal fails", func(_ *API, emu *slackemu.Server) {
 			emu.Fail("files.completeUploadExternal", 1, http.StatusInternalServerError, nil, "oops")
 		}, "files.completeUploadExternal", nil},
