@@ -232,7 +232,11 @@ func checkModelName(ctx context.Context, cfg config, model modelChecker) checkRe
 	case failure.UnknownModel:
 		return checkResult{checkFail, name, fmt.Sprintf("GEMINI_MODEL %q is not a model %s knows", cfg.GeminiModel, backend), modelFix}
 	case failure.ModelAuth:
-		return checkResult{checkFail, name, fmt.Sprintf("%s refused the credentials (%s)", backend, failure.DetailOf(err)), credentialsFix(cfg)}
+		why := failure.DetailOf(err) // the reason Google gave, when it gave one
+		if why == "" {
+			why = err.Error()
+		}
+		return checkResult{checkFail, name, fmt.Sprintf("%s refused the credentials (%s)", backend, why), credentialsFix(cfg)}
 	}
 	return checkResult{checkFail, name, fmt.Sprintf("could not check GEMINI_MODEL %q: %v", cfg.GeminiModel, err),
 		"check the network, and GOOGLE_GEMINI_BASE_URL if it is set, then try again"}
