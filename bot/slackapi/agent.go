@@ -27,11 +27,11 @@ func (w *Writer) SetStatus(ctx context.Context, channel, thread, status string, 
 	a := w.api
 	key := "status/" + channel + "/" + thread
 	if status == "" {
-		if !a.takeRemoval(key) && !a.tiers.take(0, "assistant.threads.setStatus") {
+		if !a.takeRemoval(key) && !a.tiers.take(ctx, 0, "assistant.threads.setStatus") {
 			return handlers.ErrNotShown
 		}
 	} else {
-		if !a.tiers.takeTwice("assistant.threads.setStatus") {
+		if !a.tiers.takeTwice(ctx, "assistant.threads.setStatus") {
 			return handlers.ErrNotShown
 		}
 		a.reserveRemoval(key)
@@ -51,11 +51,11 @@ func (w *Writer) SetSession(ctx context.Context, channel, thread, status string)
 	a := w.api
 	key := "session/" + channel + "/" + thread
 	if status == slack.AgentSessionStatusProcessing {
-		if !a.tiers.takeTwice("agents.sessions.setStatus") {
+		if !a.tiers.takeTwice(ctx, "agents.sessions.setStatus") {
 			return handlers.ErrNotShown
 		}
 		a.reserveRemoval(key)
-	} else if !a.takeRemoval(key) && !a.tiers.take(0, "agents.sessions.setStatus") {
+	} else if !a.takeRemoval(key) && !a.tiers.take(ctx, 0, "agents.sessions.setStatus") {
 		return handlers.ErrNotShown
 	}
 	_, err := client.SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{
@@ -70,7 +70,7 @@ func (w *Writer) SuggestPrompts(ctx context.Context, channel, title string, prom
 	ctx, client, release := w.write(ctx)
 	defer release()
 	a := w.api
-	if !a.tiers.take(0, "assistant.threads.setSuggestedPrompts") {
+	if !a.tiers.take(ctx, 0, "assistant.threads.setSuggestedPrompts") {
 		return handlers.ErrNotShown
 	}
 	params := slack.AssistantThreadsSetSuggestedPromptsParameters{ChannelID: channel, Title: title}

@@ -80,7 +80,7 @@ func (w *Writer) AddReaction(ctx context.Context, channel, ts, emoji string) err
 	ctx, client, release := w.write(ctx)
 	defer release()
 	a := w.api
-	if !a.tiers.take(0, "reactions.add", "reactions.remove") {
+	if !a.tiers.take(ctx, 0, "reactions.add", "reactions.remove") {
 		return handlers.ErrNotShown
 	}
 	a.reserveRemoval(reactionKey(channel, ts, emoji))
@@ -98,7 +98,7 @@ func (w *Writer) RemoveReaction(ctx context.Context, channel, ts, emoji string) 
 	ctx, client, release := w.write(ctx)
 	defer release()
 	a := w.api
-	if !a.takeRemoval(reactionKey(channel, ts, emoji)) && !a.tiers.take(0, "reactions.remove") {
+	if !a.takeRemoval(reactionKey(channel, ts, emoji)) && !a.tiers.take(ctx, 0, "reactions.remove") {
 		return handlers.ErrNotShown
 	}
 	err := client.RemoveReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))

@@ -122,6 +122,7 @@ func TestReplySharesNoCodeWhenWhole(t *testing.T) {
 // Slack's tiers: the thread keeps the answer's parts and the note, with
 // the footer under it, and Finish says which step failed.
 func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
+	ctx := context.Background()
 	tests := []struct {
 		name  string
 		setup func(api *API, emu *slackemu.Server)
@@ -148,7 +149,7 @@ func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
 			emu.Fail("files.completeUploadExternal", 1, http.StatusInternalServerError, nil, "oops")
 		}, "files.completeUploadExternal", nil},
 		{"no room in the tier", func(api *API, _ *slackemu.Server) {
-			for api.tiers.take(0, "files.completeUploadExternal") {
+			for api.tiers.take(ctx, 0, "files.completeUploadExternal") {
 			}
 		}, "skipped", handlers.ErrNotShown},
 	}
