@@ -129,7 +129,6 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 		replicas.client.AddHook(h)
 	}
 	q := newSharedQueue(replicas, p, log, cfg)
-	p.shared = q
 	ctx, stopJobs := context.WithCancel(context.Background())
 	p.start(ctx, cfg.JobTimeout)
 	q.start(ctx)
@@ -138,7 +137,7 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 	r.stop = func() {
 		once.Do(func() {
 			q.stopReading()
-			p.shutdown(0)
+			p.shutdown(ctx, 0)
 			q.close(ctx)
 			stopJobs()
 			_ = replicas.Close()
@@ -166,14 +165,13 @@ func (r *testReplica) release() {
 // runs hang until release.
 func (r *testReplica) crash(t *testing.T) {
 	t.Helper()
-	close(r.q.readStop)
-	<-r.q.readDone
-	close(r.q.beatStop)
-	<-r.q.beatDone
+	r.q.stopRead()
+	r.q.stopBeats()
+	_ = r.q.loops.Wait()
 	r.stop = func() {
 		// What is left of it at the test's end: its workers, which end
 		// once their runs do.
-		r.pool.shutdown(sharedWait)
+		r.pool.shutdown(context.Background(), sharedWait)
 		r.stopJobs()
 		_ = r.q.r.Close()
 		_ = r.store.Close()
