@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,14 +28,16 @@ type apiError struct {
 	RetryDelay time.Duration
 	// Fix tells the operator what to change, for errors only they can fix.
 	Fix string
+	// said is what the words of Google's message and details tell.
+	said said
 }
 
+// Error is the code, the status and the message; the reason is the
+// failure's detail (apiErrorKind), said once there.
 func (e *apiError) Error() string {
 	s := fmt.Sprintf("HTTP %d", e.Code)
-	for _, part := range []string{e.Status, e.Reason} {
-		if part != "" {
-			s += " " + part
-		}
+	if e.Status != "" {
+		s += " " + e.Status
 	}
 	if e.Message != "" {
 		s += ": " + e.Message
@@ -83,15 +85,20 @@ func (c *Client) classify(ctx context.Context, op string, err error, hasImages b
 		ae = *aePtr
 	default:
 		safe := &scrubbedError{msg: scrub(err.Error(), c.apiKey), err: err}
+		// A transport failure is a net.Error (net/http's *url.Error, a
+		// dial's *net.OpError); a connection that ends mid-answer is
+		// io.ErrUnexpectedEOF, which genai hands on unwrapped from the
+		// body's reader (its stream's bufio.Scanner, or io.ReadAll of a
+		// unary answer).
 		var netErr net.Error
-		if errors.As(err, &netErr) || strings.Contains(err.Error(), "unexpected EOF") {
+		if errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return failure.Errorf(op, failure.Unavailable, "connection failed", safe)
 		}
 		return failure.Errorf(op, failure.Internal, "", safe)
 	}
 
 	e := &apiError{Code: ae.Code, Status: ae.Status, Reason: detailString(ae.Details, "ErrorInfo", "reason"),
-		Message: shorten(scrub(ae.Message, c.apiKey))}
+		Message: shorten(scrub(ae.Message, c.apiKey)), said: readMessage(ae.Message, ae.Details)}
 	kind, detail := c.apiErrorKind(e, ae.Details, hasImages)
 	switch kind {
 	case failure.Quota:
@@ -105,25 +112,24 @@ func (c *Client) classify(ctx context.Context, op string, err error, hasImages b
 	return failure.Errorf(op, kind, scrub(detail, c.apiKey), e)
 }
 
-// apiErrorKind maps an API error to the message the user gets.
+// apiErrorKind maps an API error to the message the user gets, and a
+// detail that the error's own text (its code, status and message) does
+// not say already: Google's ErrorInfo reason, unless the kind has a
+// detail of its own.
 func (c *Client) apiErrorKind(e *apiError, details []map[string]any, hasImages bool) (failure.Kind, string) {
-	status := strings.TrimSpace(fmt.Sprintf("%d %s", e.Code, e.Status))
 	switch {
-	case e.Reason == "API_KEY_INVALID" || e.Reason == "API_KEY_SERVICE_BLOCKED" || strings.Contains(e.Message, "API key"):
+	case e.Reason == "API_KEY_INVALID" || e.Reason == "API_KEY_SERVICE_BLOCKED" || e.said.apiKey:
 		return failure.ModelAuth, "API key not valid"
-	case e.Code == http.StatusRequestEntityTooLarge || (e.Code == 400 && strings.Contains(strings.ToLower(e.Message), "payload size exceeds")):
+	case e.Code == http.StatusRequestEntityTooLarge || (e.Code == 400 && e.said.payloadTooLarge):
 		// Google's front end answers a body over its limit with a 413 and
 		// an HTML page; the API itself with 400 INVALID_ARGUMENT "Request
 		// payload size exceeds the limit: N bytes." (seen in
 		// google-gemini/deprecated-generative-ai-android#26 and
 		// MaKTaiL/gemini-srt-translator#63). Either way the request, not
 		// the image or the account, must change.
-		return failure.RequestTooLarge, strconv.Itoa(e.Code)
+		return failure.RequestTooLarge, e.Reason
 	case e.Code == 401 || e.Code == 403:
-		if e.Reason != "" {
-			return failure.ModelAuth, e.Reason
-		}
-		return failure.ModelAuth, status
+		return failure.ModelAuth, e.Reason
 	case e.Code == 404:
 		return failure.UnknownModel, c.model
 	case e.Code == 429:
@@ -132,28 +138,28 @@ func (c *Client) apiErrorKind(e *apiError, details []map[string]any, hasImages b
 		if d := detailString(details, "RetryInfo", "retryDelay"); d != "" {
 			return failure.Quota, "retry in " + d
 		}
-		return failure.Quota, status
+		return failure.Quota, e.Reason
 	case e.Code == 408 || e.Code == 499 || e.Code == 500 || e.Code == 502 || e.Code == 503 || e.Code == 504:
 		// 499 CANCELLED arrives mid-stream when the backend drops the
 		// generation: as transient as an overload.
-		return failure.Unavailable, status
+		return failure.Unavailable, e.Reason
 	case e.Code == 400 && e.Status == "FAILED_PRECONDITION":
 		// "User location is not supported", billing not set up: the
 		// account, not the request, must change.
-		return failure.ModelAuth, status
-	case e.Code == 400 && namesSetting(e.Message):
+		return failure.ModelAuth, e.Reason
+	case e.Code == 400 && (e.said.thinking || e.said.mediaResolution):
 		// The model refused a setting of the configuration (thinking,
 		// media resolution), not the image: Stream retries without it, so
 		// this is left only when the retry failed too.
-		return failure.Internal, "setting refused: " + status
-	case e.Code == 400 && (hasImages || mentionsImage(e.Message, details)):
+		return failure.Internal, "setting refused"
+	case e.Code == 400 && (hasImages || e.said.image):
 		// Gemini answers an image it cannot decode with a bare
 		// "Request contains an invalid argument." (see the image-rejected
 		// fixtures); the bot's requests are otherwise fixed text, so the
 		// image is by far the likeliest culprit.
-		return failure.ImageRejected, status
+		return failure.ImageRejected, e.Reason
 	}
-	return failure.Internal, status
+	return failure.Internal, e.Reason
 }
 
 // maxMessage bounds an error message kept for the log: a 413 comes with a
@@ -170,22 +176,53 @@ func shorten(s string) string {
 	return strings.ToValidUTF8(s[:maxMessage], "") + "…"
 }
 
-// mentionsImage looks for an image complaint in the message or the
-// debug details (e.g. "photos.thumbnailer … Source image 0 too short").
-func mentionsImage(message string, details []map[string]any) bool {
-	texts := []string{message}
+// said is what only the words of an API error tell: Google gives a
+// machine-readable reason (ErrorInfo's, such as API_KEY_INVALID or
+// SERVICE_DISABLED) for a few refusals, and none for these. Which setting
+// a 400 INVALID_ARGUMENT refuses, that a body was over the size limit,
+// that an image was what failed, are in its message or its debug details
+// only. readMessage is the one place that reads them.
+type said struct {
+	// apiKey: "API key not valid. Please pass a valid API key." (a
+	// Vertex AI answer carries no ErrorInfo for it).
+	apiKey bool
+	// payloadTooLarge: "Request payload size exceeds the limit: N bytes."
+	payloadTooLarge bool
+	// image: "Unable to process input image", or a detail such as
+	// "photos.thumbnailer … Source image 0 too short", "Unsupported MIME
+	// type".
+	image bool
+	// thinking and mediaResolution name the setting refused: "Thinking
+	// level MINIMAL is not supported for this model.", "Unable to submit
+	// request because Thinking can't be disabled for this model. Remove
+	// 'thinking_config.thinking_budget' from your request", "The thinking
+	// budget (52428) is invalid.", "Media resolution is not enabled for
+	// models/gemma-3-27b-it" (vercel/ai#18986, earendil-works/pi#9455,
+	// langchain-google#972, simonw/llm-gemini#116).
+	thinking, mediaResolution bool
+}
+
+func readMessage(message string, details []map[string]any) said {
+	lower := strings.ToLower(message)
+	s := said{
+		apiKey:          strings.Contains(message, "API key"),
+		payloadTooLarge: strings.Contains(lower, "payload size exceeds"),
+		thinking:        strings.Contains(lower, "thinking"),
+		mediaResolution: strings.Contains(lower, "media resolution") || strings.Contains(lower, "media_resolution") ||
+			strings.Contains(lower, "mediaresolution"),
+	}
+	texts := []string{lower}
 	for _, d := range details {
-		if s, ok := d["detail"].(string); ok {
-			texts = append(texts, s)
+		if t, ok := d["detail"].(string); ok {
+			texts = append(texts, strings.ToLower(t))
 		}
 	}
 	for _, t := range texts {
-		t = strings.ToLower(t)
 		if strings.Contains(t, "image") || strings.Contains(t, "mime") || strings.Contains(t, "thumbnailer") {
-			return true
+			s.image = true
 		}
 	}
-	return false
+	return s
 }
 
 // detailString returns field of the first google.rpc detail whose @type

@@ -298,6 +298,9 @@ func TestStream(t *testing.T) {
 				if strings.Contains(err.Error(), testKey) || strings.Contains(ve.Detail, testKey) {
 					t.Errorf("error leaks the API key: %v", err)
 				}
+				if said, again, ok := saysTwice(err.Error()); ok {
+					t.Errorf("error %q says %q, then %q again", err, said, again)
+				}
 			}
 			if tt.wantUsage != nil && !reflect.DeepEqual(usage, *tt.wantUsage) {
 				t.Errorf("usage = %+v, want %+v", usage, *tt.wantUsage)
@@ -784,4 +787,16 @@ func TestContinuationAsksToGoOn(t *testing.T) {
 	if usage.InputTokens == 0 {
 		t.Errorf("usage = %+v, want the continuation's tokens counted", usage)
 	}
+}
+
+// saysTwice finds a part of an error's text that the next part repeats
+// ("400 INVALID_ARGUMENT: HTTP 400 INVALID_ARGUMENT: …").
+func saysTwice(msg string) (said, again string, ok bool) {
+	parts := strings.Split(msg, ": ")
+	for i := 0; i+1 < len(parts); i++ {
+		if p := strings.TrimSpace(parts[i]); p != "" && strings.Contains(parts[i+1], p) {
+			return parts[i], parts[i+1], true
+		}
+	}
+	return "", "", false
 }

@@ -160,38 +160,20 @@ func (s setting) String() string {
 }
 
 // refusedSetting reports which setting of config a 400 INVALID_ARGUMENT
-// names, and what of it was sent. Gemini names the field it refuses:
-// "Thinking level MINIMAL is not supported for this model. Please retry
-// with other thinking level." (Gemini 3.7 and 3.8 Flash: vercel/ai#18986,
-// earendil-works/pi#9455), "Unable to submit request because Thinking
-// can't be disabled for this model. Remove 'thinking_config.thinking_budget'
-// from your request" (Vertex AI, langchain-google#972), "The thinking budget
-// (52428) is invalid.", "Media resolution is not enabled for this model".
+// refused, and what of it was sent: the setting its message names
+// (readMessage), when config sent it.
 func refusedSetting(err error, config *genai.GenerateContentConfig) (setting, string, bool) {
 	var ae *apiError
 	if !errors.As(err, &ae) || ae.Code != 400 {
 		return 0, "", false
 	}
-	msg := strings.ToLower(ae.Message)
 	switch {
-	case config.ThinkingConfig != nil && strings.Contains(msg, "thinking"):
+	case config.ThinkingConfig != nil && ae.said.thinking:
 		return settingThinking, describeThinking(config.ThinkingConfig), true
-	case config.MediaResolution != "" && namesMediaResolution(msg):
+	case config.MediaResolution != "" && ae.said.mediaResolution:
 		return settingMediaResolution, "mediaResolution " + string(config.MediaResolution), true
 	}
 	return 0, "", false
-}
-
-// namesSetting reports whether an error message is about one of the
-// settings a model may refuse.
-func namesSetting(message string) bool {
-	msg := strings.ToLower(message)
-	return strings.Contains(msg, "thinking") || namesMediaResolution(msg)
-}
-
-func namesMediaResolution(lower string) bool {
-	return strings.Contains(lower, "media resolution") || strings.Contains(lower, "media_resolution") ||
-		strings.Contains(lower, "mediaresolution")
 }
 
 func describeThinking(t *genai.ThinkingConfig) string {

@@ -196,7 +196,7 @@ func (h *Flows) resolveFiles(ctx context.Context, j *job, conv conversation) (im
 				return err
 			})
 			if err != nil {
-				return nil, 0, fmt.Errorf("files.info %s: %w", files[i].ID, err)
+				return nil, 0, err // "files.info F123: …", named by the adapter
 			}
 		}
 		if check && !mayShow(f, j.where) {

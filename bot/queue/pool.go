@@ -54,7 +54,9 @@ type pool struct {
 	flows   Flows
 	workers int
 	jobs    chan entry // this process's own queue
-	// direct hands a request of the shared queue to a free worker.
+	// direct hands a request of the shared queue to a free worker; nil
+	// without one. Its sender, the shared queue's read loop, closes it
+	// when it ends.
 	direct chan entry
 	// slots are the workers at work: the shared queue reads no more
 	// requests than there are free workers.
@@ -64,17 +66,23 @@ type pool struct {
 	// that has yet to take its slot: they are not free either.
 	handing atomic.Int64
 	notices chan func(context.Context)
-	beside  chan struct{}
-	log     *zap.Logger
-	running atomic.Int64
+	// beside hands a short request to one of maxBeside goroutines that
+	// run them; besideSlots counts those handed and not yet done, the
+	// bound, so that a send to beside never waits.
+	beside      chan entry
+	besideSlots chan struct{}
+	log         *zap.Logger
+	running     atomic.Int64
 	// shared is the queue of replicas the pool runs requests of, which
 	// says at a shutdown whether another replica can take over what this one
 	// can't finish; nil without one.
 	shared *sharedQueue
 
-	ctx     context.Context
 	timeout time.Duration
-	wg      sync.WaitGroup // workers, short jobs, notices
+	// wg holds the goroutines start starts (workers, short jobs,
+	// notices): they live on its context and end together once shutdown
+	// closes their channels.
+	wg sync.WaitGroup
 	// shuttingDown is set once the shutdown grace has passed: queued requests
 	// are then told to ask again instead of run.
 	shuttingDown atomic.Bool
@@ -92,22 +100,23 @@ type pool struct {
 
 func newPool(flows Flows, workers, queue int, log *zap.Logger) *pool {
 	return &pool{
-		flows:   flows,
-		workers: workers,
-		jobs:    make(chan entry, queue),
-		direct:  make(chan entry),
-		slots:   make(chan struct{}, workers),
-		freed:   make(chan struct{}, 1),
-		notices: make(chan func(context.Context), noticeQueue),
-		beside:  make(chan struct{}, maxBeside),
-		log:     log,
-		cancels: map[*context.CancelCauseFunc]*Lease{},
+		flows:       flows,
+		workers:     workers,
+		jobs:        make(chan entry, queue),
+		slots:       make(chan struct{}, workers),
+		freed:       make(chan struct{}, 1),
+		notices:     make(chan func(context.Context), noticeQueue),
+		beside:      make(chan entry, maxBeside),
+		besideSlots: make(chan struct{}, maxBeside),
+		log:         log,
+		cancels:     map[*context.CancelCauseFunc]*Lease{},
 	}
 }
 
-// start runs the workers. Requests run on ctx, each within timeout.
+// start runs the workers, the goroutines of short jobs and those of
+// notices. Requests run on ctx, each within timeout.
 func (p *pool) start(ctx context.Context, timeout time.Duration) {
-	p.ctx, p.timeout = ctx, timeout
+	p.timeout = timeout
 	for range p.workers {
 		p.wg.Go(func() {
 			jobs, direct := p.jobs, p.direct
@@ -119,7 +128,7 @@ func (p *pool) start(ctx context.Context, timeout time.Duration) {
 						continue
 					}
 					p.slots <- struct{}{} // never waits: one slot per worker
-					p.runQueued(j)
+					p.runQueued(ctx, j)
 				case j, ok := <-direct:
 					if !ok {
 						direct = nil
@@ -127,7 +136,7 @@ func (p *pool) start(ctx context.Context, timeout time.Duration) {
 					}
 					p.slots <- struct{}{}
 					p.handing.Add(-1)
-					p.runQueued(j)
+					p.runQueued(ctx, j)
 				}
 			}
 		})
@@ -135,7 +144,15 @@ func (p *pool) start(ctx context.Context, timeout time.Duration) {
 	for range noticeWorkers {
 		p.wg.Go(func() {
 			for notice := range p.notices {
-				p.notice(notice)
+				p.notice(ctx, notice)
+			}
+		})
+	}
+	for range maxBeside {
+		p.wg.Go(func() {
+			for j := range p.beside {
+				p.run(ctx, j)
+				<-p.besideSlots
 			}
 		})
 	}
@@ -143,14 +160,14 @@ func (p *pool) start(ctx context.Context, timeout time.Duration) {
 
 // runQueued runs a request from a queue on this worker, which holds a
 // slot for it, and lets the slot go.
-func (p *pool) runQueued(j entry) {
+func (p *pool) runQueued(ctx context.Context, j entry) {
 	defer p.release()
 	if p.shuttingDown.Load() && j.lease == nil {
 		// Still queued when the grace ended: too late to start.
-		p.tell(j.req.Origin, failure.Errorf("shut down", failure.ShuttingDown, "", nil), nil)
+		p.tell(ctx, j.req.Origin, failure.Errorf("shut down", failure.ShuttingDown, "", nil), nil)
 		return
 	}
-	p.run(j)
+	p.run(ctx, j)
 }
 
 // release lets a worker's slot go, and says so to a reader waiting for one.
@@ -179,18 +196,15 @@ func (p *pool) free() int {
 }
 
 // runBeside runs a short request beside the workers, within its own
-// bound; beyond it the request is dropped and logged.
+// bound (on the goroutines start started for them); beyond it the
+// request is dropped and logged.
 func (p *pool) runBeside(what string, req handlers.Request) {
 	select {
-	case p.beside <- struct{}{}:
+	case p.besideSlots <- struct{}{}:
+		p.beside <- entry{req: req} // never waits: no more are handed than it holds
 	default:
 		p.log.Error("too many short jobs at once: one was dropped", zap.String("job", what))
-		return
 	}
-	p.wg.Go(func() {
-		defer func() { <-p.beside }()
-		p.run(entry{req: req})
-	})
 }
 
 // notify queues a short notice to a user; beyond the notice queue it is
@@ -213,13 +227,13 @@ func (p *pool) load() (running, queued int) {
 // panic that the flows let through ends the request, not the bot. A
 // request of the shared queue runs with its claim, and is acknowledged
 // or handed back once it ended.
-func (p *pool) run(j entry) {
+func (p *pool) run(ctx context.Context, j entry) {
 	p.running.Add(1)
 	defer p.running.Add(-1)
 	if j.lease != nil {
-		defer p.shared.finish(j.lease)
+		defer p.shared.finish(ctx, j.lease)
 	}
-	ctx, cancel := context.WithCancelCause(p.ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, p.timeout,
 		failure.Errorf("run the request", failure.JobTimeout, p.timeout.String(), nil))
@@ -243,11 +257,11 @@ func (p *pool) run(j entry) {
 	defer func() {
 		if v := recover(); v != nil {
 			p.log.Error("request panicked", zap.String("panic", fmt.Sprint(v)), zap.ByteString("stack", debug.Stack()))
-			p.tell(j.req.Origin, failure.Errorf("run the request", failure.Internal, "panicked", nil), j.lease)
+			p.tell(ctx, j.req.Origin, failure.Errorf("run the request", failure.Internal, "panicked", nil), j.lease)
 		}
 	}()
 	if j.giveUp != nil {
-		p.tell(j.req.Origin, j.giveUp, j.lease)
+		p.tell(ctx, j.req.Origin, j.giveUp, j.lease)
 		return
 	}
 	p.flows.Run(ctx, j.req, j.lease)
@@ -256,14 +270,14 @@ func (p *pool) run(j entry) {
 // tell tells a request's user that it ended without its answer, on a
 // bounded context of its own, within the request's lease: a notice for a
 // request of the shared queue replaces what its runs showed.
-func (p *pool) tell(o handlers.Origin, cause error, lease *Lease) {
-	p.notice(func(ctx context.Context) { p.flows.Interrupted(ctx, o, cause, lease) })
+func (p *pool) tell(ctx context.Context, o handlers.Origin, cause error, lease *Lease) {
+	p.notice(ctx, func(ctx context.Context) { p.flows.Interrupted(ctx, o, cause, lease) })
 }
 
-// notice runs a notice on a context of its own, bounded: the pool's may be
-// cancelled already.
-func (p *pool) notice(notice func(context.Context)) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), handlers.FinishTimeout)
+// notice runs a notice on a context of its own, bounded: ctx, the
+// request's or the pool's, may be cancelled already.
+func (p *pool) notice(ctx context.Context, notice func(context.Context)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlers.FinishTimeout)
 	defer cancel()
 	defer func() {
 		if v := recover(); v != nil {
@@ -291,11 +305,13 @@ func (p *pool) cut(cancel *context.CancelCauseFunc, c *Lease) {
 // cancelled with failure.ShuttingDown as the cause, so that each tells its
 // user to ask again through its own reply, and the queued ones are told
 // so by the workers; stop waits a little for that telling.
-func (p *pool) shutdown(grace time.Duration) bool {
+// ctx is the shutdown's own, for asking Redis whether another replica is
+// alive; the shared queue's read loop closes direct when it ends.
+func (p *pool) shutdown(ctx context.Context, grace time.Duration) bool {
 	p.stopped.Do(func() {
 		close(p.jobs)
-		close(p.direct)
 		close(p.notices)
+		close(p.beside)
 	})
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
@@ -307,7 +323,7 @@ func (p *pool) shutdown(grace time.Duration) bool {
 	case <-timer.C:
 	}
 
-	p.handBack.Store(p.shared != nil && p.shared.othersAlive(p.ctx))
+	p.handBack.Store(p.shared != nil && p.shared.othersAlive(ctx))
 	p.shuttingDown.Store(true)
 	p.mu.Lock()
 	for cancel, c := range p.cancels {

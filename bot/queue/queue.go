@@ -63,7 +63,6 @@ func New(flows Flows, replicas *Replicas, log *zap.Logger, cfg Config) *Queue {
 	q := &Queue{cfg: cfg, log: log, pool: newPool(flows, cfg.Workers, cfg.Queue, log)}
 	if replicas != nil {
 		q.shared = newSharedQueue(replicas, q.pool, log, cfg)
-		q.pool.shared = q.shared
 	}
 	return q
 }
@@ -110,7 +109,7 @@ func (q *Queue) Shutdown(ctx context.Context) {
 		q.shared.stopReading()
 	}
 	switch {
-	case q.pool.shutdown(q.cfg.ShutdownGrace):
+	case q.pool.shutdown(ctx, q.cfg.ShutdownGrace):
 	case q.pool.handBack.Load():
 		q.log.Info("shutdown grace ended with requests still running: they were handed back to the other replicas",
 			zap.Duration("grace", q.cfg.ShutdownGrace))

@@ -214,9 +214,11 @@ return 1
 // errRedisDown is a call not made because Redis failed a moment ago.
 var errRedisDown = errors.New("not asked: Redis failed a moment ago")
 
-// take implements sharedTiers: limits nil records the calls whatever
-// the budget.
-func (r *Replicas) Take(limits map[string]int, reserve int, methods []string) (bool, error) {
+// Take implements slackapi.SharedTiers: limits nil records the calls
+// whatever the budget. It asks on ctx, the request's, within the store's
+// timeout: a request that ends (a Stop, a shutdown) cuts it short, and is
+// not taken for Redis failing.
+func (r *Replicas) Take(ctx context.Context, limits map[string]int, reserve int, methods []string) (bool, error) {
 	if !r.TryRedis() {
 		return false, errRedisDown
 	}
@@ -231,12 +233,14 @@ func (r *Replicas) Take(limits map[string]int, reserve int, methods []string) (b
 		}
 		args = append(args, limit)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	rctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	ok, err := r.scripts.tier.Run(ctx, r.client, keys, args...).Int()
+	ok, err := r.scripts.tier.Run(rctx, r.client, keys, args...).Int()
 	if err != nil {
-		r.Failed(err)
-		return false, err
+		if ctx.Err() == nil {
+			r.Failed(err)
+		}
+		return false, fmt.Errorf("count the calls against Slack's tiers: %w", err)
 	}
 	r.Worked()
 	return ok == 1, nil

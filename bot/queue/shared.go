@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/failure"
@@ -79,7 +79,25 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'req', ARGV[5])
 // XPENDING, in the same script, already chose the idle ones. The next
 // cursor is after the last entry found, exclusive (XPENDING's "(", 6.2
 // too), or 0-0 once the pending list was scanned to its end.
+//
+// A stream or group that is not there (a Redis restarted without
+// persistence) has nothing to take over: the script answers so rather
+// than fail in XPENDING, since a redis.call error in a script keeps its
+// code (NOGROUP) in front only from Redis 7.0 on, and 6.2's "ERR Error
+// running script …" would read as Redis failing. The read that follows,
+// a plain XREADGROUP, gets NOGROUP on every version, and the queue makes
+// the group again (isNoGroup).
 const takeoverLua = `
+local function has_group(stream, group)
+  if redis.call('EXISTS', stream) == 0 then return false end
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    for i = 1, #g, 2 do
+      if g[i] == 'name' and g[i + 1] == group then return true end
+    end
+  end
+  return false
+end
+if not has_group(KEYS[1], ARGV[1]) then return {'0-0'} end
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5])
 local out = {'0-0'}
 if #pending >= tonumber(ARGV[5]) then
@@ -167,10 +185,15 @@ type sharedQueue struct {
 	perReplica int // unanswered requests one replica takes on: its workers and queue
 	tries      int // runs a request gets before its user is told it failed
 
-	readStop chan struct{} // closed: read no more requests
-	readDone chan struct{}
-	beatStop chan struct{} // closed: no more heartbeats
-	beatDone chan struct{}
+	// loops are the read loop and the heartbeats: start starts them,
+	// each on the context of its Redis calls and with a stop of its own
+	// (a stop lets a call under way finish), and close waits for both.
+	// The read loop closes pool.direct, whose only sender it is, when it
+	// ends.
+	loops errgroup.Group
+	// stopRead ends the read loop: no more requests are read. stopBeats
+	// ends the heartbeats. Both are no-ops before start.
+	stopRead, stopBeats context.CancelFunc
 
 	mu sync.Mutex
 	// held are the requests this replica runs, renewed by each heartbeat;
@@ -178,13 +201,16 @@ type sharedQueue struct {
 	held map[*Lease]bool // true: answered, to acknowledge
 }
 
+// newSharedQueue is the shared queue of p, whose workers it hands the
+// requests it reads.
 func newSharedQueue(r *Replicas, p *pool, log *zap.Logger, cfg Config) *sharedQueue {
-	return &sharedQueue{
+	q := &sharedQueue{
 		r: r, pool: p, log: log, claimAfter: cfg.ClaimAfter, perReplica: max(cfg.Workers+cfg.Queue, 1), tries: cfg.Tries,
-		readStop: make(chan struct{}), readDone: make(chan struct{}),
-		beatStop: make(chan struct{}), beatDone: make(chan struct{}),
+		stopRead: func() {}, stopBeats: func() {},
 		held: map[*Lease]bool{},
 	}
+	p.shared, p.direct = q, make(chan entry)
+	return q
 }
 
 func (q *sharedQueue) stream() string { return q.r.key(streamKey) }
@@ -229,7 +255,8 @@ func (q *sharedQueue) submit(ctx context.Context, req handlers.Request) bool {
 }
 
 // start beats once, so that admission counts this replica at once, then
-// keeps beating and reads requests for the pool's workers.
+// keeps beating and reads requests for the pool's workers, calling Redis
+// on ctx.
 func (q *sharedQueue) start(ctx context.Context) {
 	if q.r.TryRedis() {
 		q.ensureGroup(ctx)
@@ -237,22 +264,32 @@ func (q *sharedQueue) start(ctx context.Context) {
 			q.r.Failed(err)
 		}
 	}
-	go q.heartbeats(ctx)
-	go q.read(ctx)
+	reading, stopRead := context.WithCancel(ctx)
+	beating, stopBeats := context.WithCancel(ctx)
+	q.stopRead, q.stopBeats = stopRead, stopBeats
+	q.loops.Go(func() error {
+		defer close(q.pool.direct)
+		q.read(ctx, reading)
+		return nil
+	})
+	q.loops.Go(func() error {
+		q.heartbeats(ctx, beating)
+		return nil
+	})
 }
 
-// stopReading reads no more requests; a read under way is let finish, so
-// that the requests Redis gave it are run rather than left to time out.
-func (q *sharedQueue) stopReading() {
-	close(q.readStop)
-	<-q.readDone
-}
+// stopReading reads no more requests. A read under way is let finish, so
+// that the requests Redis gave it are run, or handed back, rather than
+// left to time out; the pool's workers run until it has (it closes
+// pool.direct).
+func (q *sharedQueue) stopReading() { q.stopRead() }
 
 // close ends the heartbeats, once the pool has run its last request, and
 // takes this replica out of the live ones.
 func (q *sharedQueue) close(ctx context.Context) {
-	close(q.beatStop)
-	<-q.beatDone
+	q.stopRead() // if the shutdown did not already
+	q.stopBeats()
+	_ = q.loops.Wait()
 	if !q.r.IsDown() {
 		if err := q.r.leave(ctx, q.stream(), workerGroup); err != nil {
 			q.log.Warn("could not leave the replicas in Redis: the others count this one alive for JOB_CLAIM_AFTER more", zap.Error(err))
@@ -271,50 +308,37 @@ func (q *sharedQueue) othersAlive(ctx context.Context) bool {
 	return n > 0
 }
 
-// pause waits d, or less when reading stops; it reports whether to go on.
-func (q *sharedQueue) pause(ctx context.Context, d time.Duration) bool {
+// pause waits d, or less when stop ends first; it reports whether to go
+// on.
+func pause(stop context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-q.readStop:
-	case <-ctx.Done():
+	case <-stop.Done():
+		return false
 	}
-	return false
 }
 
 // read takes requests for free workers: first those of replicas that
 // stopped renewing them, then new ones, never more than the workers free
 // at that moment, so that what this replica can't run now stays in Redis
-// for the others.
-func (q *sharedQueue) read(ctx context.Context) {
-	defer close(q.readDone)
+// for the others. It calls Redis on ctx until stop ends (stop is of ctx).
+func (q *sharedQueue) read(ctx, stop context.Context) {
 	cursor := "0-0"
 	var scanned time.Time
-	for {
-		select {
-		case <-q.readStop:
-			return
-		case <-ctx.Done():
-			return
-		default:
-		}
+	for stop.Err() == nil {
 		free := q.pool.free()
 		if free == 0 {
 			select {
 			case <-q.pool.freed:
-			case <-q.readStop:
-				return
-			case <-ctx.Done():
-				return
+			case <-stop.Done():
 			}
 			continue
 		}
 		if !q.r.TryRedis() {
-			if !q.pause(ctx, q.r.RetryAfter()) {
-				return
-			}
+			pause(stop, q.r.RetryAfter())
 			continue
 		}
 		var (
@@ -331,17 +355,15 @@ func (q *sharedQueue) read(ctx context.Context) {
 			jobs = append(jobs, fresh...)
 		}
 		for _, j := range jobs {
-			q.dispatch(j)
+			q.dispatch(ctx, stop, j)
 		}
 		if err != nil && ctx.Err() == nil {
-			if strings.Contains(err.Error(), "NOGROUP") {
+			if isNoGroup(err) {
 				q.ensureGroup(ctx)
 				continue
 			}
 			q.r.Failed(fmt.Errorf("read the queue: %w", err))
-			if !q.pause(ctx, q.r.RetryAfter()) {
-				return
-			}
+			pause(stop, q.r.RetryAfter())
 			continue
 		}
 		q.r.Worked()
@@ -354,10 +376,18 @@ func (q *sharedQueue) ensureGroup(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
 	defer cancel()
 	err := q.r.client.XGroupCreateMkStream(ctx, q.stream(), workerGroup, "0").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+	if err != nil && !isBusyGroup(err) {
 		q.r.Failed(fmt.Errorf("create the queue's group: %w", err))
 	}
 }
+
+// isNoGroup is Redis saying the stream or its group is not there, and
+// isBusyGroup that the group is there already. Redis names an error by
+// the first word of its reply; go-redis gives a reply as a redis.Error,
+// whose code HasErrorPrefix reads (after an "ERR " that KVRocks adds), and
+// nothing else: not a network error, not a script's words.
+func isNoGroup(err error) bool   { return redis.HasErrorPrefix(err, "NOGROUP") }
+func isBusyGroup(err error) bool { return redis.HasErrorPrefix(err, "BUSYGROUP") }
 
 // readNew reads up to n requests never delivered, waiting scanEvery for
 // them at most.
@@ -457,29 +487,27 @@ func (q *sharedQueue) job(ctx context.Context, id, payload string, deliveries in
 }
 
 // dispatch hands a held request to the next free worker. Reading stopped
-// (a stop began) while it waited: the request goes back to the queue at
-// once, as no worker here will run it.
-func (q *sharedQueue) dispatch(j entry) {
+// (a shutdown began) while it waited: the request goes back to the queue
+// at once, as no worker here will run it.
+func (q *sharedQueue) dispatch(ctx, stop context.Context, j entry) {
 	q.pool.handing.Add(1)
 	select {
 	case q.pool.direct <- j:
-	case <-q.readStop:
+	case <-stop.Done():
 		q.pool.handing.Add(-1)
 		j.lease.handBack()
-		q.finish(j.lease)
+		q.finish(ctx, j.lease)
 	}
 }
 
-// heartbeats beat and renew the held requests every beatEvery, until close.
-func (q *sharedQueue) heartbeats(ctx context.Context) {
-	defer close(q.beatDone)
+// heartbeats beat and renew the held requests every beatEvery, calling
+// Redis on ctx, until stop ends (stop is of ctx).
+func (q *sharedQueue) heartbeats(ctx, stop context.Context) {
 	tick := time.NewTicker(q.beatEvery())
 	defer tick.Stop()
 	for {
 		select {
-		case <-q.beatStop:
-			return
-		case <-ctx.Done():
+		case <-stop.Done():
 			return
 		case <-tick.C:
 		}
@@ -613,8 +641,10 @@ func (q *sharedQueue) keyLife() time.Duration { return 24 * time.Hour }
 
 // finish ends this replica's hold once the run is over: an answered
 // request is acknowledged, one handed back at a shutdown goes back to the
-// queue, one taken over is only forgotten.
-func (q *sharedQueue) finish(c *Lease) {
+// queue, one taken over is only forgotten. ctx is the one the request
+// ran on; its calls to Redis are made even once it is cancelled (each
+// is bounded): an answer given must be acknowledged.
+func (q *sharedQueue) finish(ctx context.Context, c *Lease) {
 	c.mu.Lock()
 	handedBack := c.handedBack
 	c.mu.Unlock()
@@ -622,7 +652,7 @@ func (q *sharedQueue) finish(c *Lease) {
 		q.forget(c)
 		return
 	}
-	ctx := context.Background()
+	ctx = context.WithoutCancel(ctx)
 	if handedBack {
 		if err := q.handBack(ctx, c); err != nil {
 			q.log.Warn("could not hand a request back: another replica takes it after JOB_CLAIM_AFTER", zap.String("id", c.id), zap.Error(err))

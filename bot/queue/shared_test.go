@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -128,7 +129,6 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 		replicas.client.AddHook(h)
 	}
 	q := newSharedQueue(replicas, p, log, cfg)
-	p.shared = q
 	ctx, stopJobs := context.WithCancel(context.Background())
 	p.start(ctx, cfg.JobTimeout)
 	q.start(ctx)
@@ -137,7 +137,7 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 	r.stop = func() {
 		once.Do(func() {
 			q.stopReading()
-			p.shutdown(0)
+			p.shutdown(ctx, 0)
 			q.close(ctx)
 			stopJobs()
 			_ = replicas.Close()
@@ -165,14 +165,13 @@ func (r *testReplica) release() {
 // runs hang until release.
 func (r *testReplica) crash(t *testing.T) {
 	t.Helper()
-	close(r.q.readStop)
-	<-r.q.readDone
-	close(r.q.beatStop)
-	<-r.q.beatDone
+	r.q.stopRead()
+	r.q.stopBeats()
+	_ = r.q.loops.Wait()
 	r.stop = func() {
 		// What is left of it at the test's end: its workers, which end
 		// once their runs do.
-		r.pool.shutdown(sharedWait)
+		r.pool.shutdown(context.Background(), sharedWait)
 		r.stopJobs()
 		_ = r.q.r.Close()
 		_ = r.store.Close()
@@ -798,5 +797,95 @@ func TestFencePastTheConfirmedLeaseAsksRedis(t *testing.T) {
 	}
 	if err := c.fence(ctx); failure.KindOf(err) != failure.HandedOver {
 		t.Errorf("fence = %v, want the request handed over", err)
+	}
+}
+
+// Redis's replies about the queue's group, as go-redis gives them from a
+// real redis-server, are told apart by their code: a wrapped one too, and
+// never an error that only says the word.
+func TestGroupRepliesAreToldByTheirCode(t *testing.T) {
+	srv := redistest.Start(t)
+	raw := redistest.Client(t, srv.URL())
+	ctx := context.Background()
+	noGroup := raw.XReadGroup(ctx, &redis.XReadGroupArgs{Group: workerGroup, Consumer: "c", Streams: []string{"s", ">"}}).Err()
+	if err := raw.XGroupCreateMkStream(ctx, "s", workerGroup, "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	busy := raw.XGroupCreateMkStream(ctx, "s", workerGroup, "0").Err()
+	tests := []struct {
+		name          string
+		err           error
+		noGroup, busy bool
+	}{
+		{"XREADGROUP of a group that is not there", noGroup, true, false},
+		{"the same, wrapped", fmt.Errorf("read the queue: %w", noGroup), true, false},
+		{"XGROUP CREATE of a group that is there", busy, false, true},
+		{"an error that only says the words", errors.New("NOGROUP BUSYGROUP"), false, false},
+		{"no error", nil, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isNoGroup(tt.err); got != tt.noGroup {
+				t.Errorf("isNoGroup(%v) = %v, want %v", tt.err, got, tt.noGroup)
+			}
+			if got := isBusyGroup(tt.err); got != tt.busy {
+				t.Errorf("isBusyGroup(%v) = %v, want %v", tt.err, got, tt.busy)
+			}
+		})
+	}
+}
+
+// A replica whose queue's group is there already (another replica made
+// it) starts without taking Redis for failed.
+func TestSecondReplicaFindsTheGroupThere(t *testing.T) {
+	srv, emu := redisAndSlack(t)
+	startReplica(t, srv, emu, "a", sharedConfig(time.Minute), slackapi.StreamOff, "A's answer")
+	b := startReplica(t, srv, emu, "b", sharedConfig(time.Minute), slackapi.StreamOff, "B's answer")
+	if b.q.r.IsDown() {
+		t.Error("b took the group a made for Redis failing")
+	}
+}
+
+// The queue's group lost in Redis (a Redis restarted without persistence,
+// or the group destroyed) is made again by the replicas reading it, and a
+// request added since is read and answered.
+func TestLostGroupIsMadeAgain(t *testing.T) {
+	tests := []struct {
+		name string
+		lose func(t *testing.T, srv *redistest.Server)
+	}{
+		{"group destroyed", func(t *testing.T, srv *redistest.Server) {
+			if err := redistest.Client(t, srv.URL()).XGroupDestroy(context.Background(), "visionbot:"+streamKey, workerGroup).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"Redis restarted empty", func(t *testing.T, srv *redistest.Server) { srv.Restart() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, emu := redisAndSlack(t)
+			a := startReplica(t, srv, emu, "a", sharedConfig(time.Second), slackapi.StreamOff, "A's answer")
+			a.release()
+			tt.lose(t, srv)
+			// Added behind the queue's back, as another replica's
+			// admission would: the stream is there, its group is not.
+			payload, err := handlers.EncodeRequest(mention(emu, "C1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := redistest.Client(t, srv.URL()).XAdd(context.Background(), &redis.XAddArgs{
+				Stream: "visionbot:" + streamKey, Values: map[string]any{"req": payload},
+			}).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if got := waitStarted(t, a); got.Channel != "C1" {
+				t.Fatalf("a ran %s's request, want C1's", got.Channel)
+			}
+			if err := waitFinished(t, a); err != nil {
+				t.Fatalf("a's answer: %v", err)
+			}
+			onlyAnswer(t, emu, "C1", "A's answer")
+			waitQueueEmpty(t, srv)
+		})
 	}
 }

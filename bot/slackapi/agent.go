@@ -3,7 +3,6 @@ package slackapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -28,11 +27,11 @@ func (w *Writer) SetStatus(ctx context.Context, channel, thread, status string, 
 	a := w.api
 	key := "status/" + channel + "/" + thread
 	if status == "" {
-		if !a.takeRemoval(key) && !a.tiers.take(0, "assistant.threads.setStatus") {
+		if !a.takeRemoval(key) && !a.tiers.take(ctx, 0, "assistant.threads.setStatus") {
 			return handlers.ErrNotShown
 		}
 	} else {
-		if !a.tiers.takeTwice("assistant.threads.setStatus") {
+		if !a.tiers.takeTwice(ctx, "assistant.threads.setStatus") {
 			return handlers.ErrNotShown
 		}
 		a.reserveRemoval(key)
@@ -52,11 +51,11 @@ func (w *Writer) SetSession(ctx context.Context, channel, thread, status string)
 	a := w.api
 	key := "session/" + channel + "/" + thread
 	if status == slack.AgentSessionStatusProcessing {
-		if !a.tiers.takeTwice("agents.sessions.setStatus") {
+		if !a.tiers.takeTwice(ctx, "agents.sessions.setStatus") {
 			return handlers.ErrNotShown
 		}
 		a.reserveRemoval(key)
-	} else if !a.takeRemoval(key) && !a.tiers.take(0, "agents.sessions.setStatus") {
+	} else if !a.takeRemoval(key) && !a.tiers.take(ctx, 0, "agents.sessions.setStatus") {
 		return handlers.ErrNotShown
 	}
 	_, err := client.SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{
@@ -71,7 +70,7 @@ func (w *Writer) SuggestPrompts(ctx context.Context, channel, title string, prom
 	ctx, client, release := w.write(ctx)
 	defer release()
 	a := w.api
-	if !a.tiers.take(0, "assistant.threads.setSuggestedPrompts") {
+	if !a.tiers.take(ctx, 0, "assistant.threads.setSuggestedPrompts") {
 		return handlers.ErrNotShown
 	}
 	params := slack.AssistantThreadsSetSuggestedPromptsParameters{ChannelID: channel, Title: title}
@@ -98,16 +97,30 @@ func (w *Writer) RespondDownvoted(ctx context.Context, responseURL string, d han
 }
 
 // respond posts to a response_url. Its error never holds the URL: a
-// response_url posts as the app for half an hour, and net/http's errors
-// quote the URL they failed on.
+// response_url posts as the app for half an hour, and net/http's
+// *url.Error quotes the URL it failed on ("Post \"https://hooks…\": …").
+// The error is the cause under that *url.Error (slack-go wraps it in
+// "failed to post webhook: %w"), or slack-go's StatusCodeError or
+// RateLimitedError for an answer that is no 200: matched by type
+// (errors.Is(err, context.DeadlineExceeded) holds), with the URL taken out
+// of its text too, in case a cause repeats it.
 func (a *API) respond(ctx context.Context, responseURL string, msg *slack.WebhookMessage) error {
 	err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, a.hooks, msg)
 	if err == nil {
 		return nil
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = fmt.Errorf("%s response_url: %w", ue.Op, ue.Err)
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
 	}
-	return fmt.Errorf("post to response_url: %s", strings.ReplaceAll(err.Error(), responseURL, "[response_url]"))
+	return &withoutURL{msg: "post to response_url: " + strings.ReplaceAll(err.Error(), responseURL, "[response_url]"), err: err}
 }
+
+// withoutURL is an error whose text has a secret URL taken out, and whose
+// chain is its cause's.
+type withoutURL struct {
+	msg string
+	err error
+}
+
+func (e *withoutURL) Error() string { return e.msg }
+func (e *withoutURL) Unwrap() error { return e.err }

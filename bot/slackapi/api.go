@@ -82,7 +82,7 @@ func (w *Writer) AddReaction(ctx context.Context, channel, ts, emoji string) err
 	ctx, client, release := w.write(ctx)
 	defer release()
 	a := w.api
-	if !a.tiers.take(0, "reactions.add", "reactions.remove") {
+	if !a.tiers.take(ctx, 0, "reactions.add", "reactions.remove") {
 		return handlers.ErrNotShown
 	}
 	a.reserveRemoval(reactionKey(channel, ts, emoji))
@@ -100,7 +100,7 @@ func (w *Writer) RemoveReaction(ctx context.Context, channel, ts, emoji string) 
 	ctx, client, release := w.write(ctx)
 	defer release()
 	a := w.api
-	if !a.takeRemoval(reactionKey(channel, ts, emoji)) && !a.tiers.take(0, "reactions.remove") {
+	if !a.takeRemoval(reactionKey(channel, ts, emoji)) && !a.tiers.take(ctx, 0, "reactions.remove") {
 		return handlers.ErrNotShown
 	}
 	err := client.RemoveReactionContext(ctx, emoji, slack.NewRefToMessage(channel, ts))
@@ -370,7 +370,7 @@ func formatTS(us int64) string { return fmt.Sprintf("%d.%06d", us/1_000_000, us%
 func (a *API) FileInfo(ctx context.Context, fileID string) (handlers.File, error) {
 	f, _, _, err := a.read.GetFileInfoContext(ctx, fileID, 0, 0)
 	if err != nil {
-		return handlers.File{}, wrapSlackError("files.info", err)
+		return handlers.File{}, wrapSlackError("files.info "+fileID, err)
 	}
 	return blocks.File(*f), nil
 }

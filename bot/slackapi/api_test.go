@@ -212,6 +212,10 @@ func TestSlackOkFalseErrorsAreSorted(t *testing.T) {
 			if strings.Contains(err.Error(), apiTestToken) {
 				t.Errorf("err = %v leaks the token", err)
 			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "chat.postMessage: ") || strings.Count(msg, "chat.postMessage") != 1 ||
+				strings.Count(msg, tc.code) != 1 {
+				t.Errorf("err = %q, want the method and Slack's code named once each", msg)
+			}
 		})
 	}
 }
@@ -304,3 +308,17 @@ func TestRepliesReadsTheRootAndTheNewest(t *testing.T) {
 }
 
 func apiTS(t time.Time) string { return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000) }
+
+// A file Slack no longer has is reported with the method and the file
+// named once: the flows add nothing to it.
+func TestFileInfoErrorNamesTheFileOnce(t *testing.T) {
+	api, emu := newTestAPI(t)
+	emu.Fail("files.info", 1, http.StatusOK, nil, `{"ok":false,"error":"file_not_found"}`)
+	_, err := api.FileInfo(context.Background(), "F123")
+	if failure.KindOf(err) != failure.FileUnavailable {
+		t.Errorf("err = %v (kind %v), want %v", err, failure.KindOf(err), failure.FileUnavailable)
+	}
+	if err == nil || err.Error() != "files.info F123: file_not_found" {
+		t.Errorf("err = %v, want files.info F123: file_not_found", err)
+	}
+}

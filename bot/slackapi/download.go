@@ -21,6 +21,10 @@ import (
 // files name any host they like). A URL on any other host is refused
 // without a request: fetching it even without the token would let whoever
 // posts a file make the bot call any address.
+//
+// Its errors name no operation: the caller names it, with the file it
+// knows ("download file F123: 404 Not Found"), and a *failure.Error of
+// the Downloader's has no Op.
 type Downloader struct {
 	client *http.Client
 	token  bearerToken
@@ -111,76 +115,74 @@ func (d *Downloader) checkRedirect(req *http.Request, via []*http.Request) error
 // file alone posted there, the URL being its own permission. The code goes
 // to the hosts the token may go to, and nowhere else.
 func (d *Downloader) Upload(ctx context.Context, rawURL string, data []byte) error {
-	const op = "upload"
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%s: not an upload URL", op)
+		return errors.New("not an upload URL")
 	}
 	if !d.trusted(u) {
-		return failure.Errorf(op, failure.ForeignHost, u.Scheme+"://"+u.Hostname(), nil)
+		return failure.Errorf("", failure.ForeignHost, u.Scheme+"://"+u.Hostname(), nil)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(data))
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return err
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, redactURLError(err))
+		return redactURLError(err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	// Slack answers 200 when the upload succeeded, and nothing else then.
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", op, resp.Status)
+		return errors.New(resp.Status)
 	}
 	return nil
 }
 
 // Get downloads rawURL, reading at most maxBytes.
 func (d *Downloader) Get(ctx context.Context, rawURL string, maxBytes int64) ([]byte, error) {
-	const op = "download"
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, failure.Errorf(op, failure.FileUnavailable, "not a file URL", nil)
+		return nil, failure.Errorf("", failure.FileUnavailable, "not a file URL", nil)
 	}
 	if !d.trusted(u) {
-		return nil, failure.Errorf(op, failure.ForeignHost, u.Scheme+"://"+u.Hostname(), nil)
+		return nil, failure.Errorf("", failure.ForeignHost, u.Scheme+"://"+u.Hostname(), nil)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+string(d.token))
 	resp, err := d.client.Do(req)
 	if err != nil {
 		var away foreignRedirect
 		if errors.As(err, &away) {
-			return nil, failure.Errorf(op, failure.ForeignHost, away.host, nil)
+			return nil, failure.Errorf("", failure.ForeignHost, away.host, nil)
 		}
 		if ctx.Err() != nil || isTimeout(err) {
-			return nil, failure.Errorf(op, failure.Timeout, "", redactURLError(err))
+			return nil, failure.Errorf("", failure.Timeout, "", redactURLError(err))
 		}
-		return nil, fmt.Errorf("%s: %w", op, redactURLError(err))
+		return nil, redactURLError(err)
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return nil, failure.Errorf(op, failure.FileUnavailable, resp.Status, nil)
+		return nil, failure.Errorf("", failure.FileUnavailable, resp.Status, nil)
 	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
-		return nil, failure.Errorf(op, failure.FilesScope, resp.Status, nil)
+		return nil, failure.Errorf("", failure.FilesScope, resp.Status, nil)
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%s: %s", op, resp.Status)
+		return nil, errors.New(resp.Status)
 	}
 	if resp.ContentLength > maxBytes {
-		return nil, failure.Errorf(op, failure.TooLarge, "", nil)
+		return nil, failure.Errorf("", failure.TooLarge, "", nil)
 	}
 	data, err := readBody(resp, maxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read body: %w", op, redactURLError(err))
+		return nil, fmt.Errorf("read the body: %w", redactURLError(err))
 	}
 	if int64(len(data)) > maxBytes {
-		return nil, failure.Errorf(op, failure.TooLarge, "", nil)
+		return nil, failure.Errorf("", failure.TooLarge, "", nil)
 	}
 	return data, nil
 }
@@ -208,12 +210,12 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-// redactURLError drops the URL from a *url.Error: file URLs are not secret,
-// but they are long and the operation already names the file.
+// redactURLError is the cause under a *url.Error, without its method and
+// URL ("Get \"https://files.slack.com/…\": "): file URLs are not secret,
+// but they are long, and the caller names the file.
 func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
 	}
 	return err
 }

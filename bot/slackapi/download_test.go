@@ -94,6 +94,12 @@ func TestDownloader(t *testing.T) {
 		// Not in parallel: the parent's deferred Close and its checks after the loop need the cases done.
 		t.Run(tt.name, func(t *testing.T) {
 			data, err := d.Get(context.Background(), tt.url, 1000)
+			// The caller names the download ("download file F123: …"),
+			// and the URL is not repeated after it.
+			if msg := fmt.Sprint(err); err != nil && (strings.Contains(strings.ToLower(msg), "download") ||
+				strings.Contains(msg, "Get ") || strings.Contains(msg, tt.url) || strings.HasPrefix(msg, ":")) {
+				t.Errorf("err = %q, want no operation or URL of its own", msg)
+			}
 			if tt.wantKind != failure.Internal {
 				if failure.KindOf(err) != tt.wantKind {
 					t.Fatalf("err = %v (kind %v), want kind %v", err, failure.KindOf(err), tt.wantKind)
@@ -185,6 +191,12 @@ func TestDownloaderHostNames(t *testing.T) {
 		// Not in parallel: the parent's deferred Close and its checks after the loop need the cases done.
 		t.Run(tt.name, func(t *testing.T) {
 			data, err := d.Get(context.Background(), tt.url, 1000)
+			// The caller names the download ("download file F123: …"),
+			// and the URL is not repeated after it.
+			if msg := fmt.Sprint(err); err != nil && (strings.Contains(strings.ToLower(msg), "download") ||
+				strings.Contains(msg, "Get ") || strings.Contains(msg, tt.url) || strings.HasPrefix(msg, ":")) {
+				t.Errorf("err = %q, want no operation or URL of its own", msg)
+			}
 			if tt.wantKind != failure.Internal {
 				if failure.KindOf(err) != tt.wantKind {
 					t.Fatalf("err = %v (kind %v), want kind %v", err, failure.KindOf(err), tt.wantKind)

@@ -20,6 +20,16 @@ func IsTokenRefusal(code string) bool {
 	return false
 }
 
+// TokenRefused reports whether err is Slack refusing the token itself,
+// and returns Slack's answer (its Err is the code): a
+// slack.SlackErrorResponse, which slack-go returns for every answer with
+// "ok": false (SlackResponse.Err), the Socket Mode client's
+// apps.connections.open included, of a code IsTokenRefusal names.
+func TokenRefused(err error) (slack.SlackErrorResponse, bool) {
+	resp, ok := errors.AsType[slack.SlackErrorResponse](err)
+	return resp, ok && IsTokenRefusal(resp.Err)
+}
+
 // The fixes for a refused token, in every message that reports one.
 const (
 	BotTokenFix = "copy the Bot User OAuth Token again from OAuth & Permissions in your app's settings at api.slack.com/apps " +
@@ -37,8 +47,10 @@ func slackErrorCode(err error) string {
 	return ""
 }
 
-// wrapSlackError names the method and sorts Slack's error codes into the
-// kinds the user is told about.
+// wrapSlackError names the method (and what it was called on, when the
+// caller's own words would not: "files.info F123") and sorts Slack's
+// error codes into the kinds the user is told about. Slack's code is said
+// once, by slack-go's error itself.
 func wrapSlackError(method string, err error) error {
 	if err == nil {
 		return nil
@@ -57,7 +69,7 @@ func wrapSlackError(method string, err error) error {
 		case IsTokenRefusal(code):
 			// The token itself is refused: every call fails until an admin
 			// acts, so the log says what to fix.
-			return failure.Errorf(method, failure.SlackAuth, code, fmt.Errorf("%w (fix: %s)", err, BotTokenFix))
+			return failure.Errorf(method, failure.SlackAuth, "", fmt.Errorf("%w (fix: %s)", err, BotTokenFix))
 		}
 	}
 	var rl *slack.RateLimitedError

@@ -121,7 +121,7 @@ func (a *API) shareSnippets(ctx context.Context, c *slack.Client, to handlers.Th
 		return 0, nil
 	}
 	calls := append(slices.Repeat([]string{"files.getUploadURLExternal"}, len(files)), "files.completeUploadExternal")
-	if !a.tiers.take(0, calls...) {
+	if !a.tiers.take(ctx, 0, calls...) {
 		return 0, handlers.ErrNotShown
 	}
 	shared := make([]slack.FileSummary, 0, len(files))

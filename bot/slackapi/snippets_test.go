@@ -134,6 +134,7 @@ func TestReplySharesNoCodeWhenWhole(t *testing.T) {
 func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
 	t.Parallel()
 
+	ctx := context.Background()
 	tests := []struct {
 		name  string
 		setup func(api *API, emu *slackemu.Server)
@@ -155,12 +156,12 @@ func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
 			emu.Handle("files.getUploadURLExternal", func(slackemu.Call) any {
 				return map[string]any{"ok": true, "upload_url": emu.URL() + "upload/v1/gone", "file_id": "F1"}
 			})
-		}, "upload visionbot-code.tsx: upload: 404", nil},
+		}, "upload visionbot-code.tsx: 404", nil},
 		{"completeUploadExternal fails", func(_ *API, emu *slackemu.Server) {
 			emu.Fail("files.completeUploadExternal", 1, http.StatusInternalServerError, nil, "oops")
 		}, "files.completeUploadExternal", nil},
 		{"no room in the tier", func(api *API, _ *slackemu.Server) {
-			for api.tiers.take(0, "files.completeUploadExternal") {
+			for api.tiers.take(ctx, 0, "files.completeUploadExternal") {
 			}
 		}, "skipped", handlers.ErrNotShown},
 	}

@@ -411,7 +411,7 @@ func (r *reply) open(ctx context.Context, c *slack.Client) {
 	canStream := dm || (r.to.User != "" && r.to.Team != "")
 	// A stream needs its start and its stop within Slack's Tier 2; without
 	// room for both it is not started.
-	if r.cfg.Mode == StreamNative && canStream && r.api.tiers.take(0, "chat.startStream", "chat.stopStream") {
+	if r.cfg.Mode == StreamNative && canStream && r.api.tiers.take(ctx, 0, "chat.startStream", "chat.stopStream") {
 		opts := []slack.MsgOption{slack.MsgOptionTS(r.to.TS)}
 		if !dm {
 			opts = append(opts, slack.MsgOptionRecipientUserID(r.to.User), slack.MsgOptionRecipientTeamID(r.to.Team))
@@ -427,7 +427,7 @@ func (r *reply) open(ctx context.Context, c *slack.Client) {
 	// that edit now. When the minute has no room for it, the answer is
 	// posted whole at the end instead.
 	booked := r.api.now()
-	if !r.api.tiers.take(0, "chat.update") {
+	if !r.api.tiers.take(ctx, 0, "chat.update") {
 		return
 	}
 	// The placeholder's block id is this reply's own, so that a
@@ -489,7 +489,7 @@ func (r *reply) flush(ctx context.Context, c *slack.Client) {
 	}
 	switch r.msg.phase {
 	case streaming:
-		if !r.api.tiers.take(r.later(laterAppendReserve), "chat.appendStream") {
+		if !r.api.tiers.take(ctx, r.later(laterAppendReserve), "chat.appendStream") {
 			r.msg.next = now.Add(r.cfg.Interval) // coalesced into a later append
 			return
 		}
@@ -522,7 +522,7 @@ func (r *reply) toUpdate(ctx context.Context, c *slack.Client) {
 
 // edit shows text in the message while the answer is being written.
 func (r *reply) edit(ctx context.Context, c *slack.Client, text string, now time.Time) {
-	if !r.api.tiers.take(r.later(laterEditReserve), "chat.update") {
+	if !r.api.tiers.take(ctx, r.later(laterEditReserve), "chat.update") {
 		r.msg.next = now.Add(r.cfg.Interval) // coalesced into a later edit
 		return
 	}
@@ -614,7 +614,7 @@ func (r *reply) replace(ctx context.Context, c *slack.Client, parts []string, fo
 	if r.api.now().Sub(r.msg.finalBooked) >= time.Minute {
 		// Not booked by a placeholder (a stream that turned into edits),
 		// or booked in a window that has passed: counted now.
-		r.api.tiers.force("chat.update")
+		r.api.tiers.force(ctx, "chat.update")
 	}
 	err := retryRateLimited(ctx, func() error {
 		_, _, _, err := c.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(parts[0], under)...)

@@ -1,6 +1,7 @@
 package slackapi
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -32,8 +33,9 @@ type SharedTiers interface {
 	// Take records a call of each method and reports true when every one
 	// has room beyond reserve in the last minute; it records nothing when
 	// one has not. With limits nil it records the calls whatever the
-	// budget. An error is a count not made.
-	Take(limits map[string]int, reserve int, methods []string) (bool, error)
+	// budget. An error is a count not made. It asks on ctx, the
+	// request's: a request that ended waits on no count.
+	Take(ctx context.Context, limits map[string]int, reserve int, methods []string) (bool, error)
 	// Count is how many replicas were alive when last seen; 0 for none.
 	Count() int
 }
@@ -77,9 +79,9 @@ func newTiers(limits map[string]int, now func() time.Time) *tiers {
 // take records a call of each method (a method named twice, two calls)
 // and reports true when every one of them has room in the last minute,
 // beyond reserve calls kept back; it records nothing when one has not.
-func (b *tiers) take(reserve int, methods ...string) bool {
+func (b *tiers) take(ctx context.Context, reserve int, methods ...string) bool {
 	if b.shared != nil {
-		ok, err := b.shared.Take(b.limits, reserve, methods)
+		ok, err := b.shared.Take(ctx, b.limits, reserve, methods)
 		if err == nil {
 			if ok {
 				b.record(methods...)
@@ -120,14 +122,14 @@ func (b *tiers) share() int {
 // takeTwice records two calls of method when the minute has room for both:
 // one now, and the one that will take down what it puts up (take counts a
 // method named twice as two calls).
-func (b *tiers) takeTwice(method string) bool {
-	return b.take(0, method, method)
+func (b *tiers) takeTwice(ctx context.Context, method string) bool {
+	return b.take(ctx, 0, method, method)
 }
 
 // force records a call made whatever the tier: the final answer.
-func (b *tiers) force(method string) {
+func (b *tiers) force(ctx context.Context, method string) {
 	if b.shared != nil {
-		_, _ = b.shared.Take(nil, 0, []string{method})
+		_, _ = b.shared.Take(ctx, nil, 0, []string{method})
 	}
 	b.record(method)
 }

@@ -20,6 +20,7 @@ import (
 func TestBudget(t *testing.T) {
 	t.Parallel()
 
+	ctx := context.Background()
 	clock := time.Unix(1700000000, 0)
 	b := newTiers(map[string]int{"a": 3, "b": 1}, func() time.Time { return clock })
 	steps := []struct {
@@ -28,19 +29,19 @@ func TestBudget(t *testing.T) {
 		do      func() bool
 		want    bool
 	}{
-		{"first call", 0, func() bool { return b.take(0, "a") }, true},
-		{"second call", 0, func() bool { return b.take(0, "a") }, true},
-		{"a reserve of one keeps the third back", 0, func() bool { return b.take(1, "a") }, false},
-		{"without reserve the third fits", 0, func() bool { return b.take(0, "a") }, true},
-		{"the fourth is over the tier", 0, func() bool { return b.take(0, "a") }, false},
-		{"both or neither: b has room, a has not", 0, func() bool { return b.take(0, "b", "a") }, false},
-		{"so b was not recorded", 0, func() bool { return b.take(0, "b") }, true},
-		{"a method without a tier always fits", 0, func() bool { return b.take(0, "c") }, true},
-		{"a minute later the calls have aged out", time.Minute, func() bool { return b.take(0, "a") }, true},
-		{"forced calls count", 0, func() bool { b.force("a"); b.force("a"); return b.take(0, "a") }, false},
-		{"a minute on, a method named twice is two calls", time.Minute, func() bool { return b.take(0, "a", "a") }, true},
-		{"and they count as two", 0, func() bool { return b.take(0, "a", "a") }, false},
-		{"so the one left still fits", 0, func() bool { return b.take(0, "a") }, true},
+		{"first call", 0, func() bool { return b.take(ctx, 0, "a") }, true},
+		{"second call", 0, func() bool { return b.take(ctx, 0, "a") }, true},
+		{"a reserve of one keeps the third back", 0, func() bool { return b.take(ctx, 1, "a") }, false},
+		{"without reserve the third fits", 0, func() bool { return b.take(ctx, 0, "a") }, true},
+		{"the fourth is over the tier", 0, func() bool { return b.take(ctx, 0, "a") }, false},
+		{"both or neither: b has room, a has not", 0, func() bool { return b.take(ctx, 0, "b", "a") }, false},
+		{"so b was not recorded", 0, func() bool { return b.take(ctx, 0, "b") }, true},
+		{"a method without a tier always fits", 0, func() bool { return b.take(ctx, 0, "c") }, true},
+		{"a minute later the calls have aged out", time.Minute, func() bool { return b.take(ctx, 0, "a") }, true},
+		{"forced calls count", 0, func() bool { b.force(ctx, "a"); b.force(ctx, "a"); return b.take(ctx, 0, "a") }, false},
+		{"a minute on, a method named twice is two calls", time.Minute, func() bool { return b.take(ctx, 0, "a", "a") }, true},
+		{"and they count as two", 0, func() bool { return b.take(ctx, 0, "a", "a") }, false},
+		{"so the one left still fits", 0, func() bool { return b.take(ctx, 0, "a") }, true},
 	}
 	for _, s := range steps {
 		clock = clock.Add(s.advance)
@@ -205,6 +206,7 @@ func sharedBudget(t *testing.T, srv *redistest.Server, name string) (*tiers, *qu
 func TestSharedTiersAcrossReplicas(t *testing.T) {
 	t.Parallel()
 
+	ctx := context.Background()
 	srv := redistest.Start(t)
 	budgets := make([]*tiers, 3)
 	for i := range budgets {
@@ -215,7 +217,7 @@ func TestSharedTiersAcrossReplicas(t *testing.T) {
 	for _, b := range budgets {
 		wg.Go(func() {
 			for range 15 {
-				if b.take(0, "chat.startStream", "chat.stopStream") {
+				if b.take(ctx, 0, "chat.startStream", "chat.stopStream") {
 					granted.Add(1)
 				}
 			}
@@ -226,12 +228,12 @@ func TestSharedTiersAcrossReplicas(t *testing.T) {
 		t.Errorf("the replicas started %d streams in a minute, want Tier 2's %d", granted.Load(), tier)
 	}
 	for range slackTiers()["chat.update"] - laterEditReserve {
-		budgets[0].force("chat.update")
+		budgets[0].force(ctx, "chat.update")
 	}
-	if budgets[1].take(laterEditReserve, "chat.update") {
+	if budgets[1].take(ctx, laterEditReserve, "chat.update") {
 		t.Error("a later edit took the reserve the other replica's final edits used up")
 	}
-	if !budgets[2].take(0, "chat.update") {
+	if !budgets[2].take(ctx, 0, "chat.update") {
 		t.Error("a first edit found no room left in the tier")
 	}
 }
@@ -242,6 +244,7 @@ func TestSharedTiersAcrossReplicas(t *testing.T) {
 func TestSharedTiersFallBackToAShare(t *testing.T) {
 	t.Parallel()
 
+	ctx := context.Background()
 	srv := redistest.Start(t)
 	// How many replicas each last saw alive is the queue's to count
 	// (queue.Replicas, tested there); here it is given.
@@ -250,7 +253,7 @@ func TestSharedTiersFallBackToAShare(t *testing.T) {
 	alone, r := sharedBudget(t, srv, "alone")
 	alone.shared = liveCount{r, 1}
 	for range 10 {
-		if !alone.take(0, "chat.update") {
+		if !alone.take(ctx, 0, "chat.update") {
 			t.Fatal("a take through Redis was refused")
 		}
 	}
@@ -258,7 +261,7 @@ func TestSharedTiersFallBackToAShare(t *testing.T) {
 	takes := func(b *tiers) int {
 		n := 0
 		for range 60 {
-			if b.take(0, "chat.update") {
+			if b.take(ctx, 0, "chat.update") {
 				n++
 			}
 		}
@@ -326,5 +329,28 @@ func TestAgentCallsStayWithinTheirTiers(t *testing.T) {
 	}
 	if st, se := len(emu.Calls("assistant.threads.setStatus")), len(emu.Calls("agents.sessions.setStatus")); st != 4 || se != 4 {
 		t.Errorf("Slack saw %d setStatus and %d sessions.setStatus calls, want 4 and 4", st, se)
+	}
+}
+
+// A tier check asks Redis on the request's context: one for a request
+// that ended counts nothing there, and is not taken for Redis failing.
+func TestSharedTiersAskOnTheRequestsContext(t *testing.T) {
+	srv := redistest.Start(t)
+	b, r := sharedBudget(t, srv, "r0")
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	b.take(ended, 0, "chat.update")
+	n, err := redistest.Client(t, srv.URL()).ZCard(context.Background(), "visionbot:tier:chat.update").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("Redis counts %d chat.update calls of a request that had ended, want none", n)
+	}
+	if r.IsDown() {
+		t.Error("a request that ended made its replica take Redis for failed")
+	}
+	if !b.take(context.Background(), 0, "chat.update") || r.IsDown() {
+		t.Error("the next request's check did not go through Redis")
 	}
 }

@@ -174,10 +174,7 @@ func (s *Redis) Version(ctx context.Context) (string, error) {
 	defer s.mu.Unlock()
 	if err != nil {
 		s.down, s.retryAt = true, s.now().Add(s.retryAfter)
-		// go-redis knows NOAUTH and WRONGPASS; Redis before 6 words its
-		// refusals in prose.
-		if msg := err.Error(); redis.IsAuthError(err) ||
-			strings.Contains(msg, "invalid password") || strings.Contains(msg, "without any password configured") {
+		if refusesPassword(err) {
 			return "", fmt.Errorf("ask Redis at %s for its version: %w (%w)", s.addr, ErrRedisAuth, err)
 		}
 		return "", fmt.Errorf("ask Redis at %s for its version: %w", s.addr, err)
@@ -188,6 +185,39 @@ func (s *Redis) Version(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("ask Redis at %s for its version: its INFO has no redis_version", s.addr)
 	}
 	return version, nil
+}
+
+// passwordRefusals are the AUTH command's refusals of code ERR: Redis
+// before 6 ("invalid password", and "Client sent AUTH, but no password is
+// set" for a password it does not ask for) and Redis 6 and later's AUTH
+// <password> to a server without one (go-redis sends AUTH when HELLO is
+// refused). Their words are all that tells them from other ERR replies.
+var passwordRefusals = []string{
+	"invalid password",
+	"Client sent AUTH, but no password is set",
+	"AUTH <password> called without any password configured",
+}
+
+// refusesPassword reports whether err is Redis refusing the password
+// REDIS_URL gave, or asking for one it did not give. Only a server reply
+// (a redis.Error) counts, never a network error's text: go-redis types
+// NOAUTH and WRONGPASS (redis.IsAuthError, which would read any error's
+// text but is given the reply only), and redis.HasErrorPrefix reads the
+// others.
+func refusesPassword(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
+	if redis.IsAuthError(reply) {
+		return true
+	}
+	for _, said := range passwordRefusals {
+		if redis.HasErrorPrefix(err, said) {
+			return true
+		}
+	}
+	return false
 }
 
 // RedisVersionSupported reports whether Redis version v (such as 7.0.15)

@@ -110,9 +110,8 @@ func checkBotToken(ctx context.Context, sl slackAuth) (bot.Identity, []checkResu
 	const name = "Slack bot token"
 	resp, err := sl.AuthTestContext(ctx)
 	if err != nil {
-		var refused slack.SlackErrorResponse
-		if errors.As(err, &refused) && slackapi.IsTokenRefusal(refused.Err) {
-			return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("Slack refused SLACK_BOT_TOKEN (%s)", refused.Err), slackapi.BotTokenFix}}
+		if answer, refused := slackapi.TokenRefused(err); refused {
+			return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("Slack refused SLACK_BOT_TOKEN (%s)", answer.Err), slackapi.BotTokenFix}}
 		}
 		return bot.Identity{}, []checkResult{{checkFail, name, fmt.Sprintf("auth.test failed: %v", err),
 			"check the network, and SLACK_API_URL if it is set"}}
@@ -163,12 +162,11 @@ func checkScopes(header string) []checkResult {
 func checkAppToken(ctx context.Context, sl slackAuth) checkResult {
 	const name = "Slack app-level token"
 	_, _, err := sl.StartSocketModeContext(ctx)
-	var refused slack.SlackErrorResponse
-	switch {
-	case err == nil:
+	if err == nil {
 		return checkResult{checkPass, name, "Socket Mode accepts it", ""}
-	case errors.As(err, &refused) && slackapi.IsTokenRefusal(refused.Err):
-		return checkResult{checkFail, name, fmt.Sprintf("Slack refused SLACK_APP_TOKEN (%s)", refused.Err), slackapi.AppTokenFix}
+	}
+	if answer, refused := slackapi.TokenRefused(err); refused {
+		return checkResult{checkFail, name, fmt.Sprintf("Slack refused SLACK_APP_TOKEN (%s)", answer.Err), slackapi.AppTokenFix}
 	}
 	return checkResult{checkFail, name, fmt.Sprintf("apps.connections.open failed: %v", err), slackapi.AppTokenFix}
 }
@@ -234,7 +232,11 @@ func checkModelName(ctx context.Context, cfg config, model modelChecker) checkRe
 	case failure.UnknownModel:
 		return checkResult{checkFail, name, fmt.Sprintf("GEMINI_MODEL %q is not a model %s knows", cfg.GeminiModel, backend), modelFix}
 	case failure.ModelAuth:
-		return checkResult{checkFail, name, fmt.Sprintf("%s refused the credentials (%s)", backend, failure.DetailOf(err)), credentialsFix(cfg)}
+		why := failure.DetailOf(err) // the reason Google gave, when it gave one
+		if why == "" {
+			why = err.Error()
+		}
+		return checkResult{checkFail, name, fmt.Sprintf("%s refused the credentials (%s)", backend, why), credentialsFix(cfg)}
 	}
 	return checkResult{checkFail, name, fmt.Sprintf("could not check GEMINI_MODEL %q: %v", cfg.GeminiModel, err),
 		"check the network, and GOOGLE_GEMINI_BASE_URL if it is set, then try again"}

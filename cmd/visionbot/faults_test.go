@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +97,28 @@ func TestRevokedBotTokenStopsTheBot(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "SLACK_BOT_TOKEN") || !strings.Contains(msg, "OAuth & Permissions") {
 		t.Errorf("the error %q does not say which token and how to fix it", msg)
+	}
+}
+
+// An app-level token Slack stops taking while the bot runs (rotated,
+// revoked): the Socket Mode client gives up reconnecting with it, and the
+// bot stops saying which token to fix and how.
+func TestRevokedAppTokenStopsTheBot(t *testing.T) {
+	h := startBot(t, nil)
+	h.slack.SetAppToken("xapp-the-new-one")
+	h.slack.DropConnections() // the reconnect's apps.connections.open is refused: invalid_auth
+	var err error
+	select {
+	case err = <-h.done:
+	case <-time.After(wait):
+		t.Fatalf("the bot did not stop\nlogs:\n%s", h.logs)
+	}
+	h.done <- nil // for the harness's own stop at the end of the test
+	msg := fmt.Sprint(err)
+	if !strings.Contains(msg, "Slack refused SLACK_APP_TOKEN (invalid_auth)") || !strings.Contains(msg, "App-Level Token") {
+		t.Errorf("run returned %q, want it to say which token and how to fix it", msg)
+	}
+	if code := exitCode(err); code != 2 {
+		t.Errorf("exit code %d, want 2: the configuration must change", code)
 	}
 }

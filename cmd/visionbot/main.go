@@ -277,8 +277,10 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	if errors.As(context.Cause(ctx), &refused) {
 		return refused
 	}
-	if err != nil && isSlackAuthError(err) {
-		return usageError{fmt.Errorf("open the Socket Mode connection: Slack refused SLACK_APP_TOKEN (%w): %s", errors.Unwrap(err), slackapi.AppTokenFix)}
+	if answer, refused := slackapi.TokenRefused(err); refused {
+		// slack-go's Socket Mode client gives up on a refused app token
+		// (its connect returns apps.connections.open's error as is).
+		return usageError{fmt.Errorf("open the Socket Mode connection: Slack refused SLACK_APP_TOKEN (%w): %s", answer, slackapi.AppTokenFix)}
 	}
 	return err
 }
@@ -362,15 +364,4 @@ func replicaName() string {
 		host = "visionbot"
 	}
 	return host + "-" + strings.ToLower(rand.Text()[:8])
-}
-
-// isSlackAuthError recognises the token errors slack-go's Socket Mode
-// client gives up on: it returns them as plain errors of Slack's code.
-func isSlackAuthError(err error) bool {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if slackapi.IsTokenRefusal(e.Error()) {
-			return true
-		}
-	}
-	return false
 }

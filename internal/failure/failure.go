@@ -11,6 +11,7 @@ package failure
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Kind sorts failures into the few cases a user is told about differently.
@@ -124,18 +125,25 @@ type Error struct {
 	Err    error
 }
 
+// Error is "op: detail: err", each part left out when empty, and the
+// Kind's name when neither detail nor err says anything. An Error without
+// Op is one whose caller names the operation, with what it knows
+// ("download file F123: " + "404 Not Found").
 func (e *Error) Error() string {
-	msg := e.Op
+	parts := make([]string, 0, 3)
+	if e.Op != "" {
+		parts = append(parts, e.Op)
+	}
 	if e.Detail != "" {
-		msg += ": " + e.Detail
+		parts = append(parts, e.Detail)
 	}
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		parts = append(parts, e.Err.Error())
 	}
 	if e.Err == nil && e.Detail == "" {
-		msg += ": " + e.Kind.String()
+		parts = append(parts, e.Kind.String())
 	}
-	return msg
+	return strings.Join(parts, ": ")
 }
 
 func (e *Error) Unwrap() error { return e.Err }
