@@ -302,11 +302,8 @@ func crashWithAnswerOnScreen(t *testing.T, mode slackapi.StreamMode) (*redistest
 // stream the dead one left open is stopped, or its placeholder edited,
 // and the thread ends with exactly one answer.
 func TestCrashedReplicasRequestIsTakenOver(t *testing.T) {
-	t.Parallel()
-
 	for _, mode := range []slackapi.StreamMode{slackapi.StreamNative, slackapi.StreamUpdate} {
 		t.Run(string(mode), func(t *testing.T) {
-			t.Parallel()
 
 			srv, emu, _, req, cfg := crashWithAnswerOnScreen(t, mode)
 			left := shownTS(t, emu, "C1")
@@ -374,11 +371,8 @@ func shownTS(t *testing.T, emu *slackemu.Server, channel string) string {
 // run's, so it writes nothing, and the answer of the replica that took it
 // over stays the only one.
 func TestSlowReplicaWritesNothingAfterTakeover(t *testing.T) {
-	t.Parallel()
-
 	for _, mode := range []slackapi.StreamMode{slackapi.StreamNative, slackapi.StreamUpdate} {
 		t.Run(string(mode), func(t *testing.T) {
-			t.Parallel()
 
 			srv, emu, a, _, cfg := crashWithAnswerOnScreen(t, mode)
 
@@ -413,8 +407,6 @@ func TestSlowReplicaWritesNothingAfterTakeover(t *testing.T) {
 // nothing by the replica that stops, and the other answers it in the
 // message the first one opened.
 func TestStopHandsRequestsBackToTheOthers(t *testing.T) {
-	t.Parallel()
-
 	srv, emu := redisAndSlack(t)
 	// Far beyond the test's waits: only a hand-back can be this quick.
 	cfg := sharedConfig(time.Minute)
@@ -441,8 +433,6 @@ func TestStopHandsRequestsBackToTheOthers(t *testing.T) {
 // users are told to ask again, in the message each answer was in, and the
 // requests are done with.
 func TestLastReplicaTellsItsUsers(t *testing.T) {
-	t.Parallel()
-
 	srv, emu := redisAndSlack(t)
 	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), slackapi.StreamNative, "A's answer")
 	submit(t, a, mention(emu, "C1"))
@@ -462,8 +452,6 @@ func TestLastReplicaTellsItsUsers(t *testing.T) {
 // run Tries times, then its user gets one notice, in place of what the
 // runs showed, and the request is done with: never a loop.
 func TestPoisonRequestGetsOneNoticeAfterItsTries(t *testing.T) {
-	t.Parallel()
-
 	srv, emu := redisAndSlack(t)
 	cfg := sharedConfig(time.Second)
 	cfg.Tries = 2
@@ -493,8 +481,6 @@ func TestPoisonRequestGetsOneNoticeAfterItsTries(t *testing.T) {
 // and queues, counted in Redis), and when Redis is down a request runs in
 // the replica that admitted it.
 func TestSharedQueueBoundsAndFallsBack(t *testing.T) {
-	t.Parallel()
-
 	srv, emu := redisAndSlack(t)
 	cfg := sharedConfig(time.Minute)
 	cfg.Workers, cfg.Queue = 1, 1
@@ -537,8 +523,6 @@ func threePartAnswer() string {
 // the lease is followed, not read once as the Finish starts, and the
 // request is acknowledged once the answer is whole.
 func TestFinishOutlastsOneLeaseWhileRenewed(t *testing.T) {
-	t.Parallel()
-
 	srv, emu := redisAndSlack(t)
 	answer := threePartAnswer()
 	parts := strings.Split(answer, "\n\n") // each fits one message, two do not
@@ -577,8 +561,6 @@ func TestFinishOutlastsOneLeaseWhileRenewed(t *testing.T) {
 // reports the request handed over, the request is not acknowledged, and
 // another replica takes it over and answers it.
 func TestFinishCutWhenRenewalsStopIsNotAcknowledged(t *testing.T) {
-	t.Parallel()
-
 	srv, emu := redisAndSlack(t)
 	cfg := sharedConfig(time.Second)
 	a := startReplica(t, srv, emu, "a", cfg, slackapi.StreamNative, "A's answer")
@@ -627,8 +609,6 @@ func heldLease(t *testing.T, r *testReplica) *Lease {
 // request is another run's lets it go there, as a renewal would: it
 // writes nothing more, and its run ends handed over.
 func TestRecordLetsGoOfARequestTakenOver(t *testing.T) {
-	t.Parallel()
-
 	srv, emu := redisAndSlack(t)
 	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), slackapi.StreamOff, "A's answer")
 	submit(t, a, mention(emu, "C1"))
@@ -662,8 +642,6 @@ func TestRecordLetsGoOfARequestTakenOver(t *testing.T) {
 // answers a nil without the id for such an entry: claimLua does not
 // depend on how a version answers that.)
 func TestTrimmedPendingRequestIsDropped(t *testing.T) {
-	t.Parallel()
-
 	srv, emu := redisAndSlack(t)
 	ctx := context.Background()
 	raw := redistest.Client(t, srv.URL())
@@ -750,8 +728,6 @@ func (s *scriptRuns) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // Redis before its final writes: no other replica can take the request
 // before that lease ends.
 func TestFinishWithinAConfirmedLeaseAsksNoRenewal(t *testing.T) {
-	t.Parallel()
-
 	srv, emu := redisAndSlack(t)
 	renewals := newScriptRuns(renewLua)
 	// The heartbeats renew every 20 s, long after this test.
@@ -774,8 +750,6 @@ func TestFinishWithinAConfirmedLeaseAsksNoRenewal(t *testing.T) {
 // Redis did not answer), a final write asks Redis first, and finds there
 // a request another replica took meanwhile.
 func TestFencePastTheConfirmedLeaseAsksRedis(t *testing.T) {
-	t.Parallel()
-
 	srv, emu := redisAndSlack(t)
 	a := startReplica(t, srv, emu, "a", sharedConfig(time.Minute), slackapi.StreamOff, "A's answer")
 	submit(t, a, mention(emu, "C1"))
