@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// They run one at a time, without t.Parallel: each holds real one-second
+// leases, which a CPU starved by other tests would let expire.
+
 // sharedWait bounds every wait of these tests: a deadline for a stuck
 // test, never a measure of how fast a takeover is.
 const sharedWait = 15 * time.Second
