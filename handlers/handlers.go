@@ -263,6 +263,10 @@ type Figures struct {
 	TokensIn       int
 	TokensOut      int
 	TokensThinking int
+	// TokensEstimated says that TokensOut and TokensThinking are the
+	// adapter's estimate from the text produced, not Gemini's count: the
+	// answer was cut (a Stop, a timeout) before Gemini counted it.
+	TokensEstimated bool
 }
 
 // DefaultConfig is what the bot runs with unless configured otherwise: the

@@ -327,7 +327,10 @@ func (j *job) end(err error, outcome string) {
 	}
 	f := &j.figures
 	// What Gemini reported is spent, whatever became of the answer: a
-	// failed or stopped request used those tokens too.
+	// failed or stopped request used those tokens too, and an answer cut
+	// before Gemini counted it is charged the adapter's estimate of what
+	// it produced (Usage.Estimated), so that a Stop near the end of a long
+	// answer does not make it free.
 	if spent := f.usage.Total(); spent > 0 && j.h.cfg.Spending != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), spendTimeout)
 		j.h.cfg.Spending.Spend(ctx, j.where, spent)
@@ -339,7 +342,7 @@ func (j *job) end(err error, outcome string) {
 			Trigger: j.where.Trigger, UseCase: j.useCase.Name, Outcome: outcome, ModelError: f.modelError,
 			Download: f.download, FirstToken: f.firstToken, Model: f.model, Slack: f.slack, Total: total,
 			ImageBytes: f.imageBytes, TokensIn: f.usage.InputTokens, TokensOut: f.usage.OutputTokens,
-			TokensThinking: f.usage.ThinkingTokens,
+			TokensThinking: f.usage.ThinkingTokens, TokensEstimated: f.usage.Estimated,
 		})
 	}
 	fields := []zap.Field{
@@ -357,7 +360,7 @@ func (j *job) end(err error, outcome string) {
 	if f.usage.Model != "" {
 		fields = append(fields, zap.String("model_version", f.usage.Model),
 			zap.Int("tokens_in", f.usage.InputTokens), zap.Int("tokens_out", f.usage.OutputTokens),
-			zap.Int("tokens_thinking", f.usage.ThinkingTokens))
+			zap.Int("tokens_thinking", f.usage.ThinkingTokens), zap.Bool("tokens_estimated", f.usage.Estimated))
 	}
 	// A person's Stop is their choice, not a failure of the bot's.
 	if err != nil && failure.KindOf(err) != failure.Stopped {
