@@ -342,7 +342,10 @@ type Flows struct {
 	log     *zap.Logger
 	cfg     Config
 	now     func() time.Time
-	votes   *votes
+	// ticker paces the refreshes of a thread's loading status; tests
+	// replace it.
+	ticker tickerFunc
+	votes  *votes
 }
 
 // With is the handler writing to Slack through s: the queue runs each
@@ -359,5 +362,5 @@ func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cf
 	if now == nil {
 		now = time.Now
 	}
-	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes()}
+	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, ticker: realTicker, votes: newVotes()}
 }
