@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
 )
 
@@ -43,7 +44,10 @@ func (b Allowances) on() bool { return b.User > 0 || b.Channel > 0 || b.Workspac
 // sharing Redis share them: a request is checked before it starts
 // (Check, at admission) and charged what Gemini reported when it ends
 // (Spend, as handlers.Spending). A day is a UTC day: every allowance resets
-// at midnight UTC, which a person can be told.
+// at midnight UTC, which a person can be told. Which day it is the store
+// says, by its clock (store.Today): replicas whose clocks differ a little
+// count the same day; only the time left that a refusal tells is this
+// replica's.
 type Ledger struct {
 	store      Store
 	allowances Allowances
@@ -51,22 +55,35 @@ type Ledger struct {
 	// could not be looked up (admission looks it up where the event did
 	// not say it: chargesTeams).
 	team string
-	log  *zap.Logger
-	now  func() time.Time
+	// replicas is nil for one process.
+	replicas Replicas
+	log      *zap.Logger
+	now      func() time.Time
+}
+
+// Replicas is what the ledger knows of the replicas sharing its store
+// (queue.Replicas): while Redis is down, each counts the allowances in its
+// own memory and takes its share of them.
+type Replicas interface {
+	// IsDown reports whether Redis failed and has not answered since.
+	IsDown() bool
+	// Count is how many replicas were alive when last seen; 0 for none.
+	Count() int
 }
 
 // NewLedger returns a ledger of allowances in store; team is the bot's own
-// workspace.
-func NewLedger(store Store, allowances Allowances, team string, log *zap.Logger) *Ledger {
-	return &Ledger{store: store, allowances: allowances, team: team, log: log, now: time.Now}
+// workspace; replicas is nil for one process, else the replicas sharing
+// store.
+func NewLedger(store Store, allowances Allowances, team string, replicas Replicas, log *zap.Logger) *Ledger {
+	return &Ledger{store: store, allowances: allowances, team: team, replicas: replicas, log: log, now: time.Now}
 }
 
 // chargesTeams reports whether a request's team must be known to charge
 // it: a workspace allowance is on.
 func (l *Ledger) chargesTeams() bool { return l != nil && l.allowances.Workspace > 0 }
 
-// spendTTL keeps a day's totals past the day's end, for a clock a little
-// off between replicas.
+// spendTTL keeps a day's totals past the day's end, for the clock of a
+// replica counting alone while Redis is down, a little off the others'.
 const spendTTL = 26 * time.Hour
 
 // limitsOf are the allowances o's request counts against today, as limits
@@ -78,7 +95,8 @@ func (l *Ledger) limitsOf(o handlers.Origin) []limit {
 	if l == nil || !l.allowances.on() {
 		return nil
 	}
-	day, left := today(l.now())
+	left := untilMidnight(l.now())
+	share := l.share()
 	team := o.Team
 	if team == "" {
 		team = l.team
@@ -86,7 +104,7 @@ func (l *Ledger) limitsOf(o handlers.Origin) []limit {
 	var out []limit
 	add := func(on bool, who string, max Tokens, reason handlers.RefusalReason) {
 		if on && max > 0 {
-			out = append(out, limit{key: "spend:" + day + ":" + who, max: int64(max), window: left, reason: reason, read: true})
+			out = append(out, limit{key: "spend:" + store.Today + ":" + who, max: share(int64(max)), window: left, reason: reason, read: true})
 		}
 	}
 	add(o.User != "", "user:"+o.User, l.allowances.User, handlers.RefusedUserAllowance)
@@ -95,15 +113,28 @@ func (l *Ledger) limitsOf(o handlers.Origin) []limit {
 	return out
 }
 
-// today is the UTC day now falls in, and how long until it ends.
-func today(now time.Time) (day string, left time.Duration) {
+// share is what of an allowance this replica may spend now. While Redis
+// is down, the replicas each count in their own memory, and N of them
+// would allow N times the allowance: each takes the allowance divided by
+// the replicas it last saw alive, and by two at least, since another may
+// have started meanwhile (as with Slack's tiers, bot/slackapi's share).
+// Its memory holds what it spent itself today, through Redis too.
+func (l *Ledger) share() func(int64) int64 {
+	if l.replicas == nil || !l.replicas.IsDown() {
+		return func(max int64) int64 { return max }
+	}
+	n := int64(max(l.replicas.Count(), 2))
+	return func(allowance int64) int64 { return max(allowance/n, 1) }
+}
+
+// untilMidnight is how long until the UTC day of now ends.
+func untilMidnight(now time.Time) time.Duration {
 	now = now.UTC()
-	midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
-	return now.Format(time.DateOnly), midnight.Sub(now)
+	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Sub(now)
 }
 
 // Spend implements handlers.Spending: tokens are added to each of o's
-// allowances for today. A request already started is never cut for its
+// allowances for the store's day. A request already started is never cut for its
 // allowance; the next one is refused.
 func (l *Ledger) Spend(ctx context.Context, o handlers.Origin, tokens int) {
 	if l == nil || !l.allowances.on() || tokens <= 0 {

@@ -43,13 +43,15 @@ func TestTokensFromText(t *testing.T) {
 
 // The budgets of a person, a channel and a workspace, in memory and in
 // Redis: checked before a request, charged after it, per UTC day, and the
-// refusal says when the day ends.
+// refusal says when the day ends. The day is the store's: a new one on
+// the memory's clock starts every budget afresh (Redis's clock is Redis's:
+// store's TestRedisDays checks its days).
 func TestLedger(t *testing.T) {
 	t.Parallel()
 
-	stores := map[string]func(t *testing.T) Store{
-		"memory": func(*testing.T) Store { return store.NewMemory(time.Now) },
-		"redis": func(t *testing.T) Store {
+	stores := map[string]func(t *testing.T, now func() time.Time) Store{
+		"memory": func(_ *testing.T, now func() time.Time) Store { return store.NewMemory(now) },
+		"redis": func(t *testing.T, _ func() time.Time) Store {
 			store.RouteRedisLogs(zap.NewNop())
 			store, err := store.NewRedis(redistest.Start(t).URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
 			if err != nil {
@@ -65,8 +67,8 @@ func TestLedger(t *testing.T) {
 
 			ctx := context.Background()
 			clock := time.Date(2026, 12, 2, 21, 0, 0, 0, time.UTC)
-			store := newStore(t)
-			l := NewLedger(store, Allowances{User: 1000, Channel: 1500, Workspace: 2500}, "T1", zap.NewNop())
+			store := newStore(t, func() time.Time { return clock })
+			l := NewLedger(store, Allowances{User: 1000, Channel: 1500, Workspace: 2500}, "T1", nil, zap.NewNop())
 			l.now = func() time.Time { return clock }
 			cfg := testConfig(1, 1)
 			cfg.Store, cfg.Ledger = store, l
@@ -115,6 +117,9 @@ func TestLedger(t *testing.T) {
 					t.Errorf("%s: resets in %v, want 3h (midnight UTC)", s.name, over.RetryIn)
 				}
 			}
+			if name == "redis" {
+				return
+			}
 			// A new UTC day starts every budget afresh.
 			clock = clock.Add(3*time.Hour + time.Second)
 			for _, o := range []handlers.Origin{u1, u2, u3, u4} {
@@ -137,7 +142,7 @@ func TestAdmissionRefusesOverBudget(t *testing.T) {
 	cfg := testConfig(1, 8)
 	store := store.NewMemory(time.Now)
 	cfg.Store, cfg.Observer, cfg.Teams = store, obs, fakeTeams{}
-	cfg.Ledger = NewLedger(store, Allowances{User: 100}, "T1", zap.NewNop())
+	cfg.Ledger = NewLedger(store, Allowances{User: 100}, "T1", nil, zap.NewNop())
 	cfg.Ledger.Spend(context.Background(), handlers.Origin{User: "U1", Channel: "C1"}, 100)
 	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
 	b.queue.Start(context.Background())
@@ -176,7 +181,7 @@ func TestOutsidersSpendTheirOwnTeamsAllowance(t *testing.T) {
 	cfg := testConfig(1, 8)
 	store := store.NewMemory(time.Now)
 	cfg.Store, cfg.Teams, cfg.Access = store, fakeTeams{}, Access{External: true}
-	cfg.Ledger = NewLedger(store, Allowances{Workspace: 100}, "T1", zap.NewNop())
+	cfg.Ledger = NewLedger(store, Allowances{Workspace: 100}, "T1", nil, zap.NewNop())
 	cfg.Ledger.Spend(context.Background(), handlers.Origin{User: "U1", Channel: "C1", Team: "T1"}, 100) // the home team's day is spent
 	b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
 	b.queue.Start(context.Background())
@@ -194,5 +199,107 @@ func TestOutsidersSpendTheirOwnTeamsAllowance(t *testing.T) {
 		if strings.HasPrefix(o.User, "UX") && o.Team != "T9" {
 			t.Errorf("request %d of %s carries team %q, want T9: Spend charges the origin's team", i, o.User, o.Team)
 		}
+	}
+}
+
+// ledgerBot is a bot whose admission checks l's allowances in st.
+func ledgerBot(st Store, l *Ledger) *Bot {
+	cfg := testConfig(1, 1)
+	cfg.Store, cfg.Ledger = st, l
+	return newTestBot(&fakeSocket{}, nil, &fakeFlows{}, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
+}
+
+// refused reports whether b's admission refuses o's next request for an
+// allowance.
+func refused(ctx context.Context, b *Bot, o handlers.Origin) bool {
+	verdict, _ := b.checkStore(ctx, nil, b.limitsOf(o), o)
+	return verdict != admitted
+}
+
+// Replicas whose clocks disagree about the day near midnight still count
+// the same day: the store's (Redis's clock, or the one process's), not
+// each replica's, so that a person's spending is not split between two
+// days' totals, each under the allowance.
+func TestReplicasCountTheStoresDay(t *testing.T) {
+	d := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	stores := map[string]func(t *testing.T) Store{
+		"memory": func(*testing.T) Store {
+			return store.NewMemory(func() time.Time { return d.Add(12 * time.Hour) })
+		},
+		"redis": func(t *testing.T) Store {
+			store.RouteRedisLogs(zap.NewNop())
+			st, err := store.NewRedis(redistest.Start(t).URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			return st
+		},
+	}
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := newStore(t)
+			late := NewLedger(st, Allowances{User: 1000}, "T1", nil, zap.NewNop())
+			late.now = func() time.Time { return d.Add(-time.Second) } // still yesterday
+			early := NewLedger(st, Allowances{User: 1000}, "T1", nil, zap.NewNop())
+			early.now = func() time.Time { return d.Add(time.Second) } // already today
+			u1 := handlers.Origin{User: "U1", Channel: "C1", Team: "T1"}
+
+			late.Spend(ctx, u1, 999)
+			if refused(ctx, ledgerBot(st, early), u1) {
+				t.Fatal("refused under the allowance")
+			}
+			early.Spend(ctx, u1, 1)
+			for who, l := range map[string]*Ledger{"the replica behind": late, "the replica ahead": early} {
+				if !refused(ctx, ledgerBot(st, l), u1) {
+					t.Errorf("%s lets U1 ask again after 1000 tokens spent: the two clocks counted different days", who)
+				}
+			}
+		})
+	}
+}
+
+// fakeReplicas is what the ledger knows of the other replicas.
+type fakeReplicas struct {
+	down  bool
+	count int
+}
+
+func (f fakeReplicas) IsDown() bool { return f.down }
+func (f fakeReplicas) Count() int   { return f.count }
+
+// While Redis is down each replica counts the allowances in its own
+// memory, so each takes its share of them, as of Slack's tiers: the
+// allowance divided by the replicas it last saw alive, and by two at
+// least, since another may have started meanwhile.
+func TestAllowancesAreSharedWhileRedisIsDown(t *testing.T) {
+	tests := []struct {
+		name     string
+		replicas Replicas
+		allowed  int64 // tokens spent before a request is refused
+	}{
+		{"one process", nil, 900},
+		{"Redis answers", fakeReplicas{down: false, count: 3}, 900},
+		{"Redis down, three replicas alive", fakeReplicas{down: true, count: 3}, 300},
+		{"Redis down, this replica alone", fakeReplicas{down: true, count: 1}, 450},
+		{"Redis down before any heartbeat", fakeReplicas{down: true, count: 0}, 450},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := store.NewMemory(time.Now)
+			l := NewLedger(st, Allowances{User: 900, Channel: 1800, Workspace: 2700}, "T1", tt.replicas, zap.NewNop())
+			b := ledgerBot(st, l)
+			u1 := handlers.Origin{User: "U1", Channel: "C1", Team: "T1"}
+			l.Spend(ctx, u1, int(tt.allowed-1))
+			if refused(ctx, b, u1) {
+				t.Fatalf("refused after %d tokens, want %d allowed", tt.allowed-1, tt.allowed)
+			}
+			l.Spend(ctx, u1, 1)
+			if !refused(ctx, b, u1) {
+				t.Errorf("let through after %d tokens, want refused", tt.allowed)
+			}
+		})
 	}
 }

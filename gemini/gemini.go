@@ -291,7 +291,9 @@ func retryOptions(delay time.Duration) *genai.HTTPRetryOptions {
 
 // Stream sends req with streamGenerateContent and calls onText with each
 // text delta as it arrives (thought summaries are skipped). It returns the
-// usage reported so far (with a grounded answer's sources), and a
+// usage (with a grounded answer's sources), Gemini's own count or, for a
+// stream cut before Gemini counted its answer, an estimate from the text
+// it produced (vision.Usage.Estimated), and a
 // *failure.Error when the model failed, refused, said nothing or stopped
 // short. onText is called from the calling goroutine.
 //

@@ -64,6 +64,13 @@ func newClient(t *testing.T, emu *geminiemu.Server, edit func(*gemini.Config)) *
 // excluded, read independently of the adapter.
 func fixtureText(t *testing.T, rel string) string {
 	t.Helper()
+	return fixtureTextBefore(t, rel, -1)
+}
+
+// fixtureTextBefore is the text of a fixture's first events (each is one
+// data: line in the recorded streams); events < 0 is all of them.
+func fixtureTextBefore(t *testing.T, rel string, events int) string {
+	t.Helper()
 	b, err := os.ReadFile(geminiemu.FixturePath(t, rel))
 	if err != nil {
 		t.Fatal(err)
@@ -71,11 +78,12 @@ func fixtureText(t *testing.T, rel string) string {
 	var sb strings.Builder
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	for sc.Scan() && events != 0 {
 		data, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "data:")
 		if !ok {
 			continue
 		}
+		events--
 		var chunk struct {
 			Candidates []struct {
 				Content struct {

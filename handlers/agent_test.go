@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -373,6 +374,160 @@ func TestPrivacySaysWhatGoogleKeeps(t *testing.T) {
 						t.Errorf("%q has %q", text, l)
 					}
 				}
+			}
+		})
+	}
+}
+
+// fakeTicker is a clock the test ticks: a tick is received when Tick
+// returns, so a second Tick returns only once the first one's refresh is
+// done. stopped is closed when the ticks are stopped.
+type fakeTicker struct {
+	every   time.Duration
+	ticks   chan time.Time
+	stopped chan struct{}
+}
+
+func newFakeTicker() *fakeTicker {
+	return &fakeTicker{ticks: make(chan time.Time), stopped: make(chan struct{})}
+}
+
+func (f *fakeTicker) start(d time.Duration) (<-chan time.Time, func()) {
+	f.every = d
+	return f.ticks, sync.OnceFunc(func() { close(f.stopped) })
+}
+
+// tick ticks once, and reports false when nothing listened before the
+// ticks stopped.
+func (f *fakeTicker) tick(t *testing.T) bool {
+	t.Helper()
+	select {
+	case f.ticks <- time.Time{}:
+		return true
+	case <-f.stopped:
+		return false
+	}
+}
+
+// statusSets counts the calls that put a thread's loading status up.
+func statusSets(s *fakeSlack) (sets, clears int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.agent {
+		switch {
+		case strings.HasPrefix(c, "status ") && strings.Contains(c, `"is looking at your photo…"`):
+			sets++
+		case strings.HasPrefix(c, "status ") && strings.Contains(c, `""`):
+			clears++
+		}
+	}
+	return sets, clears
+}
+
+// Slack removes a thread's loading status after two minutes without a
+// message, and a request may take longer before its first words: the
+// status is set again every 90 seconds until the answer shows text, each
+// time as a courtesy the tiers may skip, and the refreshes stop at every
+// ending.
+func TestStatusIsRefreshedUntilTheAnswerShows(t *testing.T) {
+	tests := []struct {
+		name string
+		// chunks the model writes before it waits to be stopped.
+		chunks    []string
+		skipped   bool // Slack's tier has no room for the status
+		ticks     int  // ticks the refresher takes
+		wantSets  int
+		wantClear int
+	}{
+		{name: "no words yet: refreshed at each tick", ticks: 3, wantSets: 4, wantClear: 1},
+		{name: "the first words end the refreshes", chunks: []string{"The first words"}, ticks: 0, wantSets: 1, wantClear: 1},
+		{name: "refreshes the tier skips are no failure", skipped: true, ticks: 2, wantSets: 0, wantClear: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeSlack()
+			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
+			if tt.skipped {
+				s.skipped = map[string]bool{"status": true}
+			}
+			m := &fakeModel{chunks: tt.chunks, started: make(chan struct{})}
+			stops := &fakeStops{}
+			cfg := DefaultConfig()
+			cfg.Stops = stops
+			core, logs := observer.New(zap.WarnLevel)
+			h := New(s.roles(), m, mustCatalog(t), zap.New(core), cfg, nil)
+			ticker := newFakeTicker()
+			h.ticker = ticker.start
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Files: []File{photo("F1")}}))
+			}()
+			<-m.started
+			for i := range tt.ticks {
+				if !ticker.tick(t) {
+					t.Fatalf("tick %d: the refreshes stopped while the answer showed nothing", i+1)
+				}
+			}
+			if tt.ticks == 0 {
+				// The words were shown before the model waited: the
+				// refresher is gone, or going, without a tick. (The
+				// timer only bounds a failure.)
+				select {
+				case <-ticker.stopped:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the answer shows its first words and its status is still refreshed")
+				}
+			}
+			if !stops.press("C1/1700000000.000100") {
+				t.Fatalf("no request watched the thread")
+			}
+			<-done
+			select {
+			case <-ticker.stopped:
+			default:
+				t.Error("the request ended and its status is still refreshed")
+			}
+			if ticker.every != statusRefresh || statusRefresh >= 2*time.Minute {
+				t.Errorf("refreshed every %v, want statusRefresh (%v), under Slack's two minutes", ticker.every, statusRefresh)
+			}
+			if sets, clears := statusSets(s); sets != tt.wantSets || clears != tt.wantClear {
+				t.Errorf("status set %d times and cleared %d, want %d and %d; calls %q", sets, clears, tt.wantSets, tt.wantClear, s.agent)
+			}
+			if n := logs.Len(); n != 0 {
+				t.Errorf("logged %d warnings, want none: %v", n, logs.All())
+			}
+		})
+	}
+}
+
+// However a request ends, its status stops being refreshed by the time it
+// has: an answer, the model's failure, a failed download.
+func TestStatusRefreshStopsAtEveryEnding(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(s *fakeSlack, m *fakeModel)
+	}{
+		{"an answer", func(s *fakeSlack, m *fakeModel) { m.chunks = []string{"Pasta."} }},
+		{"the model fails before any words", func(s *fakeSlack, m *fakeModel) {
+			m.err = failure.Errorf("gemini stream", failure.Unavailable, "503", nil)
+		}},
+		{"the photo cannot be read", func(s *fakeSlack, m *fakeModel) { delete(s.data, thumbURL("F1", 720)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeSlack()
+			s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
+			m := &fakeModel{}
+			tt.setup(s, m)
+			h := newTestFlows(t, s, m)
+			ticker := newFakeTicker()
+			h.ticker = ticker.start
+			h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Text: "recipe", Files: []File{photo("F1")}}))
+			select {
+			case <-ticker.stopped:
+			default:
+				t.Error("the request ended and its status is still refreshed")
 			}
 		})
 	}

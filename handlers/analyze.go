@@ -323,6 +323,7 @@ func (h *Flows) ask(ctx context.Context, j *job, req vision.Request) (answer, ra
 		written.WriteString(delta)
 		if shown := safe.write(delta); shown != "" {
 			j.reply.Append(shown)
+			j.shownText()
 		}
 	})
 	f.model = h.now().Sub(modelStart)

@@ -267,7 +267,11 @@ func (m *fakeModel) Stream(ctx context.Context, req vision.Request, onText func(
 	if m.started != nil {
 		close(m.started)
 		<-ctx.Done()
-		return vision.Usage{}, failure.Errorf("gemini stream", failure.Internal, "", ctx.Err())
+		var cut vision.Usage // what the adapter says of a cut stream
+		if m.usage != nil {
+			cut = *m.usage
+		}
+		return cut, failure.Errorf("gemini stream", failure.Internal, "", ctx.Err())
 	}
 	if m.usage != nil {
 		return *m.usage, m.err

@@ -268,6 +268,10 @@ type Figures struct {
 	TokensIn       int
 	TokensOut      int
 	TokensThinking int
+	// TokensEstimated says that TokensOut and TokensThinking are the
+	// adapter's estimate from the text produced, not Gemini's count: the
+	// answer was cut (a Stop, a timeout) before Gemini counted it.
+	TokensEstimated bool
 }
 
 // DefaultConfig is what the bot runs with unless configured otherwise: the
@@ -343,7 +347,10 @@ type Flows struct {
 	log     *zap.Logger
 	cfg     Config
 	now     func() time.Time
-	votes   *votes
+	// ticker paces the refreshes of a thread's loading status; tests
+	// replace it.
+	ticker tickerFunc
+	votes  *votes
 }
 
 // With is the handler writing to Slack through s: the queue runs each
@@ -360,5 +367,5 @@ func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cf
 	if now == nil {
 		now = time.Now
 	}
-	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes(maxVotesRemembered)}
+	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, ticker: realTicker, votes: newVotes(maxVotesRemembered)}
 }

@@ -72,6 +72,29 @@ type progress struct {
 	status, session, eyes bool
 	// unwatch ends the watch for a Stop in the thread.
 	unwatch func()
+	// refresh keeps the status up (refreshStatus); stopRefresh ends it,
+	// once, and refreshing is done when it has. refreshed: a refresh put
+	// the status up, read after refreshing.Wait.
+	stopRefresh func()
+	refreshing  sync.WaitGroup
+	refreshed   bool
+}
+
+// statusRefresh is how often a thread's loading status is set again while
+// the answer has shown nothing. Slack removes it "if no message has been
+// sent" within two minutes (assistant.threads.setStatus), and a request
+// may take longer before its first words: JOB_TIMEOUT is three minutes,
+// and a long video's upload and reading take minutes. 90 seconds leaves
+// half a minute for a refresh to wait its turn in the tier or be slow.
+const statusRefresh = 90 * time.Second
+
+// tickerFunc is a clock's ticks every d, and how to stop them: time.NewTicker
+// in production, a channel the test sends on in tests.
+type tickerFunc func(d time.Duration) (ticks <-chan time.Time, stop func())
+
+func realTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }
 
 // figures are what the request's log line and metrics report.
@@ -135,6 +158,9 @@ func (j *job) startProgress(ctx context.Context) context.Context {
 		j.progress.status = shown(err)
 		j.logCourtesy("set the thread's status", err)
 	})
+	stop := make(chan struct{})
+	j.progress.stopRefresh = sync.OnceFunc(func() { close(stop) })
+	j.progress.refreshing.Go(func() { j.refreshStatus(ctx, stop, loading) })
 	j.progress.calls.Go(func() {
 		err := j.timed(func() error { return agent.SetSession(ctx, channel, thread, sessionProcessing) })
 		j.progress.session = shown(err)
@@ -148,6 +174,48 @@ func (j *job) startProgress(ctx context.Context) context.Context {
 		})
 	}
 	return ctx
+}
+
+// refreshStatus sets the thread's status again every statusRefresh,
+// until stop (the answer showed its first words, or the request ended) or
+// ctx ends. Each refresh is a courtesy like the first: a call the tier
+// must allow (bot/slackapi skips it when the minute has no room, and
+// reserves the clearing it will need), never waited for by the answer.
+// Once the answer shows text it stops: a message in the thread takes the
+// place of the status.
+func (j *job) refreshStatus(ctx context.Context, stop <-chan struct{}, loading []string) {
+	ticks, stopTicks := j.h.ticker(statusRefresh)
+	defer stopTicks()
+	agent, channel, thread := j.h.slack.Agent, j.where.Channel, j.where.Thread
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-ticks:
+		}
+		err := j.timed(func() error { return agent.SetStatus(ctx, channel, thread, workingStatus, loading) })
+		if err == nil {
+			j.progress.refreshed = true
+		}
+		j.logCourtesy("refresh the thread's status", err)
+	}
+}
+
+// shownText is called when the answer shows its first words: the status
+// needs no more refreshing.
+func (j *job) shownText() {
+	if j.progress.stopRefresh != nil {
+		j.progress.stopRefresh()
+	}
+}
+
+// endRefresh stops the status's refreshes and waits for the one under
+// way, if any.
+func (j *job) endRefresh() {
+	j.shownText()
+	j.progress.refreshing.Wait()
 }
 
 // The words of the loading status: Slack shows "visionbot is looking at
@@ -191,12 +259,13 @@ func (j *job) endProgress(ctx context.Context, ok bool) {
 		j.progress.unwatch()
 		j.progress.unwatch = nil
 	}
+	j.endRefresh()
 	j.progress.calls.Wait()
 	channel, thread, ts := j.where.Channel, j.where.Thread, j.where.Message
 	agent := j.h.slack.Agent
 	var wg sync.WaitGroup
-	if j.progress.status {
-		j.progress.status = false
+	if j.progress.status || j.progress.refreshed {
+		j.progress.status, j.progress.refreshed = false, false
 		wg.Go(func() {
 			j.logCourtesy("clear the thread's status", j.timed(func() error { return agent.SetStatus(ctx, channel, thread, "", nil) }))
 		})
@@ -318,6 +387,8 @@ func (j *job) end(err error, outcome string) {
 		return
 	}
 	j.ended = true
+	// An ending without endProgress still stops the refreshes.
+	j.endRefresh()
 	j.progress.calls.Wait()
 	if outcome == "" {
 		outcome = "ok"
@@ -327,7 +398,10 @@ func (j *job) end(err error, outcome string) {
 	}
 	f := &j.figures
 	// What Gemini reported is spent, whatever became of the answer: a
-	// failed or stopped request used those tokens too.
+	// failed or stopped request used those tokens too, and an answer cut
+	// before Gemini counted it is charged the adapter's estimate of what
+	// it produced (Usage.Estimated), so that a Stop near the end of a long
+	// answer does not make it free.
 	if spent := f.usage.Total(); spent > 0 && j.h.cfg.Spending != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), spendTimeout)
 		j.h.cfg.Spending.Spend(ctx, j.where, spent)
@@ -339,7 +413,7 @@ func (j *job) end(err error, outcome string) {
 			Trigger: j.where.Trigger, UseCase: j.useCase.Name, Outcome: outcome, ModelError: f.modelError,
 			Download: f.download, FirstToken: f.firstToken, Model: f.model, Slack: f.slack, Total: total,
 			ImageBytes: f.imageBytes, TokensIn: f.usage.InputTokens, TokensOut: f.usage.OutputTokens,
-			TokensThinking: f.usage.ThinkingTokens,
+			TokensThinking: f.usage.ThinkingTokens, TokensEstimated: f.usage.Estimated,
 		})
 	}
 	fields := []zap.Field{
@@ -357,7 +431,7 @@ func (j *job) end(err error, outcome string) {
 	if f.usage.Model != "" {
 		fields = append(fields, zap.String("model_version", f.usage.Model),
 			zap.Int("tokens_in", f.usage.InputTokens), zap.Int("tokens_out", f.usage.OutputTokens),
-			zap.Int("tokens_thinking", f.usage.ThinkingTokens))
+			zap.Int("tokens_thinking", f.usage.ThinkingTokens), zap.Bool("tokens_estimated", f.usage.Estimated))
 	}
 	// A person's Stop is their choice, not a failure of the bot's.
 	if err != nil && failure.KindOf(err) != failure.Stopped {

@@ -63,8 +63,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "visionbot_gemini_tokens_total",
-			Help: "Tokens Gemini reported, by use case and kind (input: prompt and images; output: the answer's text; thinking: billed as output).",
-		}, []string{"use_case", "kind"}),
+			Help: "Tokens Gemini reported, by use case, kind (input: prompt and images; output: the answer's text; thinking: billed as output) and count (reported: Gemini's; estimated: from the text of an answer cut before Gemini counted it).",
+		}, []string{"use_case", "kind", "count"}),
 		slackErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "visionbot_slack_errors_total",
 			Help: "Slack Web API calls that failed, by method and Slack's error code (http_NNN for another status, transport when no answer came).",
@@ -104,9 +104,18 @@ func (m *Metrics) RequestDone(f handlers.Figures) {
 	if f.Model > 0 {
 		m.total.Observe(f.Total.Seconds())
 	}
-	for kind, n := range map[string]int{"input": f.TokensIn, "output": f.TokensOut, "thinking": f.TokensThinking} {
-		if n > 0 {
-			m.tokens.WithLabelValues(f.UseCase, kind).Add(float64(n))
+	// The prompt's count is always Gemini's; an answer cut before Gemini
+	// counted it has its output estimated.
+	output := "reported"
+	if f.TokensEstimated {
+		output = "estimated"
+	}
+	for _, t := range []struct {
+		kind, count string
+		n           int
+	}{{"input", "reported", f.TokensIn}, {"output", output, f.TokensOut}, {"thinking", output, f.TokensThinking}} {
+		if t.n > 0 {
+			m.tokens.WithLabelValues(f.UseCase, t.kind, t.count).Add(float64(t.n))
 		}
 	}
 	if f.ModelError != "" {

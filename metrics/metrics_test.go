@@ -48,6 +48,8 @@ func TestMetrics(t *testing.T) {
 		TokensIn: 300, TokensOut: 120, TokensThinking: 45})
 	m.RequestDone(handlers.Figures{Trigger: handlers.TriggerSlash, UseCase: "describe", Outcome: "quota",
 		ModelError: "quota", Model: time.Second, Total: time.Second, TokensIn: 20})
+	m.RequestDone(handlers.Figures{Trigger: handlers.TriggerMention, UseCase: "recipe", Outcome: "stopped",
+		Model: time.Second, Total: time.Second, TokensIn: 300, TokensOut: 2000, TokensEstimated: true})
 	m.RequestDone(handlers.Figures{Trigger: handlers.TriggerMention, UseCase: "describe", Outcome: "help", Total: time.Millisecond})
 	m.Acked(2 * time.Millisecond)
 	m.SlackError("chat.postMessage", "not_in_channel")
@@ -63,14 +65,16 @@ func TestMetrics(t *testing.T) {
 visionbot_requests_total{outcome="help",trigger="mention",use_case="describe"} 1
 visionbot_requests_total{outcome="ok",trigger="mention",use_case="recipe"} 1
 visionbot_requests_total{outcome="quota",trigger="slash",use_case="describe"} 1
+visionbot_requests_total{outcome="stopped",trigger="mention",use_case="recipe"} 1
 `},
 		{"visionbot_gemini_tokens_total", `
-# HELP visionbot_gemini_tokens_total Tokens Gemini reported, by use case and kind (input: prompt and images; output: the answer's text; thinking: billed as output).
+# HELP visionbot_gemini_tokens_total Tokens Gemini reported, by use case, kind (input: prompt and images; output: the answer's text; thinking: billed as output) and count (reported: Gemini's; estimated: from the text of an answer cut before Gemini counted it).
 # TYPE visionbot_gemini_tokens_total counter
-visionbot_gemini_tokens_total{kind="input",use_case="describe"} 20
-visionbot_gemini_tokens_total{kind="input",use_case="recipe"} 300
-visionbot_gemini_tokens_total{kind="output",use_case="recipe"} 120
-visionbot_gemini_tokens_total{kind="thinking",use_case="recipe"} 45
+visionbot_gemini_tokens_total{count="estimated",kind="output",use_case="recipe"} 2000
+visionbot_gemini_tokens_total{count="reported",kind="input",use_case="describe"} 20
+visionbot_gemini_tokens_total{count="reported",kind="input",use_case="recipe"} 600
+visionbot_gemini_tokens_total{count="reported",kind="output",use_case="recipe"} 120
+visionbot_gemini_tokens_total{count="reported",kind="thinking",use_case="recipe"} 45
 `},
 		{"visionbot_gemini_errors_total", `
 # HELP visionbot_gemini_errors_total Gemini calls that failed, by kind (quota, unavailable, timeout, blocked, model_auth, …).
@@ -116,7 +120,7 @@ visionbot_feedback_votes{use_case="recipe",vote="up"} 2
 		{"visionbot_ack_duration_seconds", 1},
 		{"visionbot_download_duration_seconds", 1},
 		{"visionbot_first_token_seconds", 1},
-		{"visionbot_request_duration_seconds", 2},
+		{"visionbot_request_duration_seconds", 3},
 	}
 	families, err := reg.Gather()
 	if err != nil {

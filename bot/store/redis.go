@@ -44,7 +44,7 @@ type Redis struct {
 	opts   RedisOptions
 	memory *Memory
 	*Health
-	admitLua *redis.Script
+	admitLua, spendLua *redis.Script
 }
 
 // Health is whether Redis answers, for every use of it in a replica: the
@@ -60,14 +60,50 @@ type Health struct {
 	retryAt    time.Time // when to try Redis again
 }
 
+// dayLua names the UTC day by Redis's clock, for the keys of the daily
+// token allowances (Today), so that every replica charges and reads the
+// same day whatever its own clock says. Redis's Lua has no date library:
+// utc_day turns the days since 1970-01-01 into a proleptic Gregorian
+// date, counting in 400-year eras of 146097 days that start on March 1st
+// (so that a leap day ends its year); TestRedisDays checks it against Go
+// over four centuries. The day's key is made in the script, not named in
+// KEYS: like the queue's scripts, this needs one server, not a cluster.
+const dayLua = `
+local function utc_day(secs)
+  local days = math.floor(secs / 86400) + 719468 -- since 0000-03-01
+  local era = math.floor(days / 146097)
+  local doe = days - era * 146097 -- day of the era, 0 to 146096
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100)) -- from March 1st
+  local mp = math.floor((5 * doy + 2) / 153) -- month from March, 0 to 11
+  local day = doy - math.floor((153 * mp + 2) / 5) + 1
+  local month = mp < 10 and mp + 3 or mp - 9
+  local year = yoe + era * 400
+  if month <= 2 then year = year + 1 end
+  return string.format('%04d-%02d-%02d', year, month, day)
+end
+-- today is Redis's UTC day and the milliseconds until it ends.
+local function today()
+  local t = redis.call('TIME')
+  local secs = tonumber(t[1])
+  local left = (86400 - secs % 86400) * 1000 - math.floor(tonumber(t[2]) / 1000)
+  return utc_day(secs), left
+end
+-- of_day is an allowance's key with its day put in.
+local function of_day(key, day)
+  return (string.gsub(key, '{day}', day, 1))
+end
+`
+
 // admitScript is Store.Admit in one round trip. KEYS are the seen keys,
 // then the counters; ARGV[1] is how many seen keys there are, ARGV[2] their
 // ttl in milliseconds, then each counter's window (-1 for a counter only
 // read). It answers {0} for a duplicate, else {1, n1, ms1, n2, ms2, …}:
 // each counter's count and the milliseconds until it resets. A counter
 // without an expiry (a new one, or one left by a crash between two calls)
-// gets its window; one only read is left as it is (0 when absent).
-const admitScript = `
+// gets its window; one only read, a daily allowance, is read for Redis's
+// day (0 when absent) and resets at Redis's midnight.
+const admitScript = dayLua + `
 local seen = tonumber(ARGV[1])
 local fresh = true
 for i = 1, seen do
@@ -75,11 +111,13 @@ for i = 1, seen do
 end
 if not fresh then return {0} end
 local out = {1}
+local day, left
 for i = seen + 1, #KEYS do
   local window = tonumber(ARGV[2 + i - seen])
   if window < 0 then
-    out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0')
-    out[#out + 1] = math.max(redis.call('PTTL', KEYS[i]), 0)
+    if not day then day, left = today() end
+    out[#out + 1] = tonumber(redis.call('GET', of_day(KEYS[i], day)) or '0')
+    out[#out + 1] = left
   else
     local n = redis.call('INCR', KEYS[i])
     local ttl = redis.call('PTTL', KEYS[i])
@@ -92,6 +130,19 @@ for i = seen + 1, #KEYS do
   end
 end
 return out
+`
+
+// spendScript is Store.Spend in one round trip: ARGV[1] is the ttl in
+// milliseconds, ARGV[2] the tokens; each of KEYS, for Redis's day, is made
+// with that ttl (SET NX: EXPIRE NX would need Redis 7), then added to.
+const spendScript = dayLua + `
+local day = today()
+for _, k in ipairs(KEYS) do
+  local key = of_day(k, day)
+  redis.call('SET', key, 0, 'PX', ARGV[1], 'NX')
+  redis.call('INCRBY', key, ARGV[2])
+end
+return 1
 `
 
 // CheckRedisURL reports whether raw is a Redis URL the store can use,
@@ -133,6 +184,7 @@ func NewRedis(rawURL string, log *zap.Logger, opts RedisOptions) (*Redis, error)
 		memory:   newMemory(maxMemoryKeys, time.Now),
 		Health:   &Health{log: log, addr: o.Addr, retryAfter: opts.RetryAfter, now: time.Now},
 		admitLua: redis.NewScript(admitScript),
+		spendLua: redis.NewScript(spendScript),
 	}, nil
 }
 
@@ -314,8 +366,8 @@ func (s *Redis) Admit(ctx context.Context, ttl time.Duration, seen []string, cou
 	return Admission{Fresh: true, Counts: counts}, nil
 }
 
-// Spend implements bot.Store in one round trip: SET NX with the expiry makes a
-// new key with its ttl (EXPIRE NX would need Redis 7), then INCRBY adds.
+// Spend implements bot.Store in one round trip (spendScript): n is added
+// to each key's total of Redis's day.
 func (s *Redis) Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
@@ -326,16 +378,13 @@ func (s *Redis) Spend(ctx context.Context, ttl time.Duration, n int64, keys ...s
 	if !s.TryRedis() {
 		return nil
 	}
+	prefixed := make([]string, len(keys))
+	for i, k := range keys {
+		prefixed[i] = s.opts.Prefix + k
+	}
 	rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	_, err := s.client.Pipelined(rctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.SetNX(rctx, s.opts.Prefix+k, 0, ttl)
-			p.IncrBy(rctx, s.opts.Prefix+k, n)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.spendLua.Run(rctx, s.client, prefixed, ttl.Milliseconds(), n).Err(); err != nil {
 		s.Failed(err)
 		return nil
 	}

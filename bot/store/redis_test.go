@@ -324,3 +324,81 @@ type admitter interface {
 	Remember(ctx context.Context, ttl time.Duration, keys ...string) (bool, error)
 	Spend(ctx context.Context, ttl time.Duration, n int64, keys ...string) error
 }
+
+// Redis names the allowances' days by its own clock, in a script: its
+// utc_day must agree with Go's calendar, leap days and centuries
+// included, over four centuries from 1900.
+func TestRedisDays(t *testing.T) {
+	srv := redistest.Start(t)
+	raw := redistest.Client(t, srv.URL())
+	ctx := context.Background()
+	start := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	const days = 146097 // 400 years
+	// Each day at a different second of it, so that the day's start, its
+	// end and the seconds between all count.
+	script := dayLua + `
+local out = {}
+for i = 0, tonumber(ARGV[2]) - 1 do
+  out[#out + 1] = utc_day(tonumber(ARGV[1]) + i * 86400 + (i * 7919) % 86400)
+end
+return out`
+	got, err := raw.Eval(ctx, script, nil, start.Unix(), days).StringSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != days {
+		t.Fatalf("%d days, want %d", len(got), days)
+	}
+	for i, day := range got {
+		at := time.Unix(start.Unix()+int64(i)*86400+int64(i*7919%86400), 0)
+		if want := utcDay(at); day != want {
+			t.Fatalf("utc_day(%d) = %s, want %s", at.Unix(), day, want)
+		}
+	}
+}
+
+// Spend and Admit count an allowance on Redis's day, whatever the
+// replica's clock: the key Redis holds names the day of Redis's TIME, and
+// its count resets at Redis's midnight.
+func TestRedisAllowancesAreOfRedisDay(t *testing.T) {
+	RouteRedisLogs(zap.NewNop())
+	srv := redistest.Start(t)
+	st, err := NewRedis(srv.URL(), zap.NewNop(), redisOptions(2*time.Second, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	raw := redistest.Client(t, srv.URL())
+	ctx := context.Background()
+	for {
+		before, err := raw.Time(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Spend(ctx, time.Hour, 42, "spend:"+Today+":user:U1"); err != nil {
+			t.Fatal(err)
+		}
+		adm, err := st.Admit(ctx, time.Minute, nil, []Counter{{Key: "spend:" + Today + ":user:U1", Read: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := raw.Time(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if utcDay(before) != utcDay(after) {
+			continue // Redis's midnight passed meanwhile: again, on one day
+		}
+		n, err := raw.Get(ctx, "visionbot:spend:"+utcDay(after)+":user:U1").Int64()
+		if err != nil || n != 42 {
+			t.Errorf("Redis holds %d (%v) for %s, want 42 on Redis's day", n, err, utcDay(after))
+		}
+		if len(adm.Counts) != 1 || adm.Counts[0].N != 42 {
+			t.Fatalf("admission read %+v, want 42", adm.Counts)
+		}
+		if reset := adm.Counts[0].ResetIn; reset > untilMidnight(before) || reset < untilMidnight(after)-time.Millisecond {
+			t.Errorf("resets in %v, want Redis's midnight, between %v and %v", reset, untilMidnight(after), untilMidnight(before))
+		}
+		return
+	}
+}

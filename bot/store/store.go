@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 )
@@ -14,12 +15,33 @@ import (
 // Counter is one limit a request counts against: a counter that lives
 // Window from its first hit (a fixed window). A counter to Read is only
 // read, not added to: a daily token allowance, which Spend adds to when the
-// request ends.
+// request ends. Its Key names its day with Today, and its count resets at
+// the end of that day: both by the store's clock (Window is not used).
 type Counter struct {
 	Key    string
 	Window time.Duration
 	Read   bool
 }
+
+// Today stands for the day in the key of a daily token allowance
+// ("spend:{day}:user:U1"): the store puts in its own UTC day (2026-12-02),
+// by its own clock, Redis's for replicas. A replica's clock may be off by
+// a second or more from another's; if each named the day itself, near
+// midnight one would charge a person's tokens to a day the other no longer
+// reads.
+const Today = "{day}"
+
+// utcDay is the UTC day t falls in, as allowance keys name it.
+func utcDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// untilMidnight is how long until the UTC day of t ends.
+func untilMidnight(t time.Time) time.Duration {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, time.UTC).Sub(t)
+}
+
+// ofDay is key with its Today put in.
+func ofDay(key string, now time.Time) string { return strings.Replace(key, Today, utcDay(now), 1) }
 
 // Admission is what the store says of a request.
 type Admission struct {
@@ -112,8 +134,8 @@ func (s *Memory) Admit(_ context.Context, ttl time.Duration, seen []string, coun
 	counts := make([]Count, len(counters))
 	for i, c := range counters {
 		if c.Read {
-			e, _ := s.live(c.Key, now)
-			counts[i] = Count{N: e.n, ResetIn: max(e.until.Sub(now), 0)}
+			e, _ := s.live(ofDay(c.Key, now), now)
+			counts[i] = Count{N: e.n, ResetIn: untilMidnight(now)}
 			continue
 		}
 		counts[i] = s.count(now, c.Key, c.Window)
@@ -134,13 +156,15 @@ func (s *Memory) count(now time.Time, key string, window time.Duration) Count {
 	return Count{N: e.n, ResetIn: e.until.Sub(now)}
 }
 
-// Spend implements bot.Store.
+// Spend implements bot.Store: n is added to each key's total of today
+// (Today in a key is the store's day).
 func (s *Memory) Spend(_ context.Context, ttl time.Duration, n int64, keys ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	s.prune(now)
 	for _, k := range keys {
+		k = ofDay(k, now)
 		if e, ok := s.live(k, now); ok {
 			e.n += n
 			s.entries[k] = e

@@ -230,16 +230,18 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		memory   bot.Store = store.NewMemory(nil)
 		replicas *queue.Replicas
 		relay    bot.StopRelay // nil: Stops reach this process's requests only
+		// shares is nil for one process: a nil *queue.Replicas would not be.
+		shares bot.Replicas
 	)
 	if db != nil {
 		defer db.Close()
 		replicas = queue.NewReplicas(db.Link(), replicaName())
 		defer replicas.Close()
 		api.ShareTiers(replicas)
-		memory, relay = db, db
+		memory, relay, shares = db, db, replicas
 	}
 	stops := bot.NewStopBoard(log, relay)
-	ledger := bot.NewLedger(memory, cfg.budgets(), self.TeamID, log)
+	ledger := bot.NewLedger(memory, cfg.budgets(), self.TeamID, shares, log)
 	flowCfg.Stops, flowCfg.Spending = stops, ledger
 	flows := handlers.New(api.Slack(slackapi.Unleased{}), model, catalog, log, flowCfg, nil)
 

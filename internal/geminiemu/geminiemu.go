@@ -57,6 +57,10 @@ type Reply struct {
 	ChunkDelay time.Duration
 	// Hang never answers until the request's context ends (a stall).
 	Hang bool
+	// HangAfter stalls a stream after that many SSE events until the
+	// request's context ends: an answer a person stops, or a timeout cuts,
+	// near its end, before the last chunk and its counts. 0 sends them all.
+	HangAfter int
 }
 
 // Recorded is one request the emulator received.
@@ -94,6 +98,10 @@ type Server struct {
 	fallback     Reply
 	requests     []Recorded
 	cancelled    int
+	// stalled counts the replies that stalled; stalls is closed and
+	// replaced at each, as arrived is.
+	stalled int
+	stalls  chan struct{}
 	// arrived is closed and replaced whenever a request is recorded, which
 	// wakes every WaitRequests without polling.
 	arrived chan struct{}
@@ -108,6 +116,7 @@ func New() *Server {
 		models:   map[string]bool{"gemini-flash-latest": true, "gemini-2.5-flash": true, "gemini-3-flash-preview": true},
 		fallback: Reply{Text: "ok"},
 		arrived:  make(chan struct{}),
+		stalls:   make(chan struct{}),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -408,18 +417,52 @@ func (s *Server) wait(r *http.Request, d time.Duration) bool {
 	}
 }
 
+// stall waits for the request or the server to end, then aborts the
+// connection rather than end the body as if the answer were whole (an
+// empty 200 a client would read as an empty answer, a stream without its
+// last chunk as one that closed cleanly).
+func (s *Server) stall(r *http.Request) {
+	s.mu.Lock()
+	s.stalled++
+	close(s.stalls)
+	s.stalls = make(chan struct{})
+	s.mu.Unlock()
+	select {
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+	s.noteCancelled(r)
+	panic(http.ErrAbortHandler)
+}
+
+// WaitStalled waits until n replies stalled (Hang, HangAfter), every
+// byte before the stall written to the client's connection, or timeout
+// passed.
+func (s *Server) WaitStalled(n int, timeout time.Duration) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		got, stalls := s.stalled, s.stalls
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-stalls:
+		case <-timer.C:
+			return fmt.Errorf("geminiemu: %d of %d replies stalled after %s", got, n, timeout)
+		case <-s.done:
+			return fmt.Errorf("geminiemu: closed with %d of %d replies stalled", got, n)
+		}
+	}
+}
+
 // answer sends rep; req is the request as read, nil under
 // ReadRequests(false).
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Reply, req *Request) {
 	if rep.Hang {
-		select {
-		case <-r.Context().Done():
-		case <-s.done:
-		}
-		s.noteCancelled(r)
-		// Abort the connection rather than send an empty 200 that a client
-		// would read as an empty answer.
-		panic(http.ErrAbortHandler)
+		s.stall(r)
 	}
 	if !s.wait(r, rep.Delay) {
 		s.noteCancelled(r)
@@ -436,7 +479,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Re
 	case status >= 400:
 		body = errorBody(status, http.StatusText(status))
 	case streaming:
-		body = sseAnswer(textSpec(rt.model, rep, req), rt.model, rep.Chunks)
+		body = sseAnswer(textSpec(rt.model, rep, req), rt.model, rep.Chunks, rt.vertex)
 	default:
 		body = unaryAnswer(textSpec(rt.model, rep, req), rt.model)
 	}
@@ -455,6 +498,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rt route, rep Re
 	w.WriteHeader(status)
 	flusher, _ := w.(http.Flusher)
 	for i, event := range splitEvents(body) {
+		if rep.HangAfter > 0 && i == rep.HangAfter {
+			s.stall(r)
+		}
 		if i > 0 && !s.wait(r, rep.ChunkDelay) {
 			s.noteCancelled(r)
 			panic(http.ErrAbortHandler)
@@ -551,10 +597,11 @@ type wireCandidate struct {
 }
 
 type wireUsage struct {
-	PromptTokenCount     int `json:"promptTokenCount"`
-	CandidatesTokenCount int `json:"candidatesTokenCount,omitempty"`
-	ThoughtsTokenCount   int `json:"thoughtsTokenCount,omitempty"`
-	TotalTokenCount      int `json:"totalTokenCount"`
+	PromptTokenCount     int    `json:"promptTokenCount,omitempty"`
+	CandidatesTokenCount int    `json:"candidatesTokenCount,omitempty"`
+	ThoughtsTokenCount   int    `json:"thoughtsTokenCount,omitempty"`
+	TotalTokenCount      int    `json:"totalTokenCount,omitempty"`
+	TrafficType          string `json:"trafficType,omitempty"` // Vertex AI's
 }
 
 type wireResponse struct {
@@ -610,9 +657,13 @@ func unaryAnswer(spec answerSpec, model string) []byte {
 
 // sseAnswer splits the text into chunks (three by default, the way the
 // real API streams a short answer), after a chunk with the thought summary
-// if any; usage grows chunk by chunk as a running total, and the last
-// chunk carries the finish reason, the whole usage and the grounding.
-func sseAnswer(spec answerSpec, model string, chunks int) []byte {
+// if any; the last chunk carries the finish reason, the whole usage and the
+// grounding. The chunks before it count as the recorded streams of each
+// service do (TestStreamUsageAsRecorded): on the Gemini API the prompt
+// and the thinking so far, never the answer, whose count comes only with
+// the last chunk; on Vertex AI nothing but the traffic type. A stream cut
+// before its end has no count of its answer, here as on Google.
+func sseAnswer(spec answerSpec, model string, chunks int, vertex bool) []byte {
 	if chunks <= 0 {
 		chunks = 3
 	}
@@ -623,23 +674,25 @@ func sseAnswer(spec answerSpec, model string, chunks int) []byte {
 		buf.Write(b)
 		buf.WriteString("\r\n\r\n")
 	}
-	running := wireUsage{PromptTokenCount: spec.usage.PromptTokenCount}
+	running := wireUsage{PromptTokenCount: spec.usage.PromptTokenCount, TotalTokenCount: spec.usage.PromptTokenCount}
+	final := spec.usage
+	if vertex {
+		running, final.TrafficType = wireUsage{TrafficType: "ON_DEMAND"}, "ON_DEMAND"
+	}
 	if spec.thought != "" {
-		running.ThoughtsTokenCount = spec.usage.ThoughtsTokenCount
-		running.TotalTokenCount = running.PromptTokenCount + running.ThoughtsTokenCount
+		if !vertex {
+			running.ThoughtsTokenCount = spec.usage.ThoughtsTokenCount
+			running.TotalTokenCount += running.ThoughtsTokenCount
+		}
 		write(wireCandidate{Content: &wireContent{Parts: []wirePart{{Text: spec.thought, Thought: true}}, Role: "model"}}, running)
 	}
 	pieces := splitText(spec.text, chunks)
-	var sent strings.Builder
 	for i, p := range pieces {
-		sent.WriteString(p)
 		cand := wireCandidate{Content: &wireContent{Parts: []wirePart{{Text: p}}, Role: "model"}}
 		usage := running
-		usage.CandidatesTokenCount = outputTokens(sent.String())
-		usage.TotalTokenCount = usage.PromptTokenCount + usage.CandidatesTokenCount + usage.ThoughtsTokenCount
 		if i == len(pieces)-1 {
 			cand.FinishReason, cand.GroundingMetadata = spec.finish, spec.grounding
-			usage = spec.usage
+			usage = final
 		}
 		write(cand, usage)
 	}

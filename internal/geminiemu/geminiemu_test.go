@@ -13,6 +13,7 @@ import (
 	"image/png"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -722,5 +723,117 @@ func TestGroundingMetadata(t *testing.T) {
 			finishedWith.GroundingChunks[1].Web.URI != "https://example.org/b" || len(finishedWith.WebSearchQueries) == 0 {
 			t.Errorf("grounding metadata %+v, want the two sources on the last chunk only", metas)
 		}
+	}
+}
+
+// usageShape is where a stream's chunks carry counts: which of the prompt
+// and the answer's counts the chunks before the last carry, and the last.
+type usageShape struct {
+	before map[[2]bool]bool // {prompt counted, answer counted} of the chunks before the last
+	last   [2]bool
+}
+
+func shapeOf(t *testing.T, c *genai.Client, model string) usageShape {
+	t.Helper()
+	var chunks []*genai.GenerateContentResponse
+	for resp, err := range c.Models.GenerateContentStream(context.Background(), model, genai.Text("hi"), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunks = append(chunks, resp)
+	}
+	if len(chunks) < 2 {
+		t.Fatalf("%d chunks, want several", len(chunks))
+	}
+	counted := func(r *genai.GenerateContentResponse) [2]bool {
+		u := r.UsageMetadata
+		if u == nil {
+			return [2]bool{}
+		}
+		return [2]bool{u.PromptTokenCount > 0, u.CandidatesTokenCount > 0}
+	}
+	s := usageShape{before: map[[2]bool]bool{}, last: counted(chunks[len(chunks)-1])}
+	for _, r := range chunks[:len(chunks)-1] {
+		s.before[counted(r)] = true
+	}
+	return s
+}
+
+// A streamed answer reports its usage as the recorded streams of each
+// service do: the Gemini API counts the prompt on every chunk and the
+// answer only on the last, Vertex AI counts nothing before the last. A
+// client that read an answer's count before its end would be wrong on
+// Google (a stream cut near its end has no count of its answer).
+func TestStreamUsageAsRecorded(t *testing.T) {
+	gemini := func(t *testing.T, emu *geminiemu.Server) *genai.Client { return newClient(t, emu, "k") }
+	vertex := func(t *testing.T, emu *geminiemu.Server) *genai.Client {
+		c, err := genai.NewClient(context.Background(), &genai.ClientConfig{
+			Backend: genai.BackendVertexAI, Project: "proj", Location: "us-central1",
+			HTTPClient: &http.Client{}, HTTPOptions: genai.HTTPOptions{BaseURL: emu.URL(), APIVersion: "v1beta1"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tests := []struct {
+		name     string
+		client   func(*testing.T, *geminiemu.Server) *genai.Client
+		recorded string
+	}{
+		{"Gemini API", gemini, "googleai/streaming-success-basic-reply-long.txt"},
+		{"Gemini API, a short answer", gemini, "googleai/streaming-success-basic-reply-short.txt"},
+		{"Vertex AI", vertex, "vertexai/streaming-success-basic-reply-long.txt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			emu := geminiemu.New()
+			defer emu.Close()
+			c := tt.client(t, emu)
+			emu.Script(geminiemu.FixtureReply(t, tt.recorded),
+				geminiemu.Reply{Text: strings.Repeat("A long answer, in words. ", 20), Chunks: 6},
+				geminiemu.Reply{Text: strings.Repeat("A long answer, in words. ", 20), Thought: "Thinking first.", Chunks: 6})
+			want := shapeOf(t, c, "gemini-2.5-flash")
+			for _, what := range []string{"an answer", "an answer with a thought summary"} {
+				if got := shapeOf(t, c, "gemini-2.5-flash"); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: chunks count %+v, want %+v as recorded in %s", what, got, want, tt.recorded)
+				}
+			}
+		})
+	}
+}
+
+// HangAfter sends the start of a stream and stalls before its end, until
+// the client gives up: what a Stop or a timeout near the end meets.
+func TestHangAfter(t *testing.T) {
+	emu := geminiemu.New()
+	defer emu.Close()
+	c := newClient(t, emu, "k")
+	emu.Script(geminiemu.Reply{Text: "one two three four", Chunks: 4, HangAfter: 3})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var text strings.Builder
+	var last *genai.GenerateContentResponse
+	var err error
+	chunks := 0
+	for resp, e := range c.Models.GenerateContentStream(ctx, "gemini-2.5-flash", genai.Text("hi"), nil) {
+		if e != nil {
+			err = e
+			break
+		}
+		last = resp
+		text.WriteString(resp.Text())
+		if chunks++; chunks == 3 {
+			if err := emu.WaitStalled(1, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+		}
+	}
+	if err == nil || text.String() != "one two three" {
+		t.Fatalf("text %q, err %v; want three chunks, then the cancel", text.String(), err)
+	}
+	if last.Candidates[0].FinishReason != "" || last.UsageMetadata.CandidatesTokenCount != 0 {
+		t.Errorf("the last chunk read = %+v, want no finish and no count of the answer", last)
 	}
 }

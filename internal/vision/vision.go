@@ -65,6 +65,11 @@ type Usage struct {
 	// spent thinking before and while it wrote (billed as output).
 	OutputTokens   int
 	ThinkingTokens int
+	// Estimated says that OutputTokens and ThinkingTokens are not the
+	// model's own count but an estimate from the text it produced: a
+	// stream cut before its end (a Stop, a timeout, a dropped connection)
+	// never got the count, which Gemini sends only with its last chunk.
+	Estimated bool
 	// Sources are the web pages a grounded answer drew on, in the order
 	// the model gave them, without repeats.
 	Sources []Source
