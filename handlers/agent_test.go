@@ -479,7 +479,7 @@ func TestStatusIsRefreshedUntilTheAnswerShows(t *testing.T) {
 					t.Fatal("the answer shows its first words and its status is still refreshed")
 				}
 			}
-			if !stops.press("C1/1700000000.000100") {
+			if !stops.press("C1/1700000000.000100/U1") {
 				t.Fatalf("no request watched the thread")
 			}
 			<-done
