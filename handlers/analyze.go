@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/slackmd"
 	"github.com/visionbot/visionbot/internal/vision"
 	"github.com/visionbot/visionbot/prompts"
 )
@@ -306,7 +307,7 @@ func (h *Flows) answer(ctx context.Context, j *job, conv conversation) {
 // and returns the whole answer made safe the same way, and as written.
 // What was streamed is a prefix of the safe answer, by construction.
 func (h *Flows) ask(ctx context.Context, j *job, req vision.Request) (answer, raw string, err error) {
-	var safe postableStream
+	var safe slackmd.Stream
 	var written strings.Builder
 	f := &j.figures
 	modelStart := h.now()
@@ -317,7 +318,7 @@ func (h *Flows) ask(ctx context.Context, j *job, req vision.Request) (answer, ra
 			f.firstToken = max(h.now().Sub(f.start), time.Nanosecond)
 		}
 		written.WriteString(delta)
-		if shown := safe.write(delta); shown != "" {
+		if shown := safe.Write(delta); shown != "" {
 			j.reply.Append(shown)
 		}
 	})
@@ -327,7 +328,7 @@ func (h *Flows) ask(ctx context.Context, j *job, req vision.Request) (answer, ra
 		f.modelError = failure.KindOf(err).String()
 		err = fmt.Errorf("ask the model: %w", err)
 	}
-	return safe.end(), written.String(), err
+	return safe.End(), written.String(), err
 }
 
 // deliver finishes the reply with the answer (safe to post: the model's

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/slackmd"
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
@@ -353,7 +354,7 @@ func SourcesNote(sources []vision.Source) string {
 		if s.Host == "" || s.URL == "" {
 			continue
 		}
-		links = append(links, fmt.Sprintf("[%s](%s)", strings.NewReplacer("[", "", "]", "").Replace(s.Host), linkURL(s.URL)))
+		links = append(links, slackmd.Link(s.Host, s.URL))
 	}
 	if len(links) == 0 {
 		return ""
@@ -370,7 +371,7 @@ func fileNames(files []File) string {
 		if name == "" {
 			name = f.ID
 		}
-		names = append(names, "`"+inline(strings.ReplaceAll(name, "`", "'"), true)+"`")
+		names = append(names, slackmd.Code(name))
 	}
 	return strings.Join(names, ", ")
 }

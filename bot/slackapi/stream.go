@@ -15,6 +15,7 @@ import (
 
 	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/slackmd"
 )
 
 // StreamMode says how an answer reaches Slack while the model writes it.
@@ -221,7 +222,7 @@ func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Fo
 	defer done(&err)
 	most := max(r.cfg.MaxParts, 1)
 	// One part more than the thread takes tells that the answer is cut.
-	parts := splitMarkdown(markdown, r.api.replyLimit, most+1)
+	parts := slackmd.Split(markdown, r.api.replyLimit, most+1)
 	if len(parts) <= most {
 		return r.complete(ctx, c, parts, footer)
 	}
@@ -249,7 +250,7 @@ func (r *reply) Fail(ctx context.Context, notice string) (err error) {
 		return err
 	}
 	defer done(&err)
-	return r.complete(ctx, c, splitMarkdown(notice, r.api.replyLimit, allParts), nil)
+	return r.complete(ctx, c, slackmd.Split(notice, r.api.replyLimit, slackmd.AllParts), nil)
 }
 
 // Stopped ends an answer its person stopped with Slack's Stop button. Slack
@@ -279,7 +280,7 @@ func (r *reply) Stopped(ctx context.Context, note string) (err error) {
 		if m.shown != "" {
 			text = m.shown + "\n\n" + note
 		}
-		return r.replace(ctx, c, splitMarkdown(text, r.api.replyLimit, allParts), nil)
+		return r.replace(ctx, c, slackmd.Split(text, r.api.replyLimit, slackmd.AllParts), nil)
 	}
 	return r.post(ctx, c, []string{note}, nil)
 }
@@ -439,7 +440,7 @@ func (r *reply) open(ctx context.Context, c *slack.Client) {
 	r.w.record(ctx, r.shown(false))
 	_, ts, err := c.PostMessageContext(ctx, r.to.Channel,
 		slack.MsgOptionTS(r.to.TS), unfurlsOff(),
-		slack.MsgOptionText(notificationText(placeholder), false),
+		slack.MsgOptionText(slackmd.Notification(placeholder), false),
 		slack.MsgOptionBlocks(slack.NewMarkdownBlock(r.placeholderID, placeholder)))
 	switch {
 	case err == nil:
@@ -653,7 +654,7 @@ func (r *reply) post(ctx context.Context, c *slack.Client, parts []string, foote
 func markdownMessage(markdown string, footer *handlers.Footer) []slack.MsgOption {
 	set := append([]slack.Block{slack.NewMarkdownBlock("", markdown)}, blocks.Footer(footer)...)
 	return []slack.MsgOption{
-		slack.MsgOptionText(notificationText(markdown), false),
+		slack.MsgOptionText(slackmd.Notification(markdown), false),
 		slack.MsgOptionBlocks(set...),
 	}
 }

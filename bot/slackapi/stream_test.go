@@ -16,6 +16,7 @@ import (
 	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/slackemu"
+	"github.com/visionbot/visionbot/internal/slackmd"
 )
 
 // replyWait bounds every wait for the emulator; it is a deadline for a
@@ -414,7 +415,7 @@ func streamedReply(t *testing.T, cfg StreamConfig, limit int, answer string) (ha
 func TestReplyLongAnswer(t *testing.T) {
 	answer := longAnswer()
 	const limit = 1500
-	parts := splitMarkdown(answer, limit, allParts)
+	parts := slackmd.Split(answer, limit, slackmd.AllParts)
 	reopened := false
 	for _, p := range parts[1:] {
 		reopened = reopened || strings.HasPrefix(p, "```go\n")
@@ -458,7 +459,7 @@ func TestReplyLongAnswer(t *testing.T) {
 func TestReplyCapsItsParts(t *testing.T) {
 	answer := longAnswer()
 	const limit = 1500
-	parts := splitMarkdown(answer, limit, allParts)
+	parts := slackmd.Split(answer, limit, slackmd.AllParts)
 	if len(parts) < 4 {
 		t.Fatalf("test answer splits in %d parts, want at least 4", len(parts))
 	}

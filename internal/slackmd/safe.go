@@ -1,4 +1,4 @@
-package handlers
+package slackmd
 
 import (
 	"html"
@@ -8,54 +8,22 @@ import (
 	"golang.org/x/net/idna"
 )
 
-// What the model writes reaches people twice: as a markdown block, which
-// Slack renders as standard Markdown, and as the message's notification
-// text, which Slack reads as mrkdwn. Either could carry a link whose visible
-// text is not where it goes ("[Sign in to Slack](https://evil.example)",
-// Slack's own "<https://evil.example|https://slack.com>") or a mention that
-// pings ("<!channel>", "@here"). postable is the one place where the model's
-// words are made safe to post:
-//
-//   - every link the model wrote shows its real host: "[text](url)" and
-//     "<url|text>" become "text ([host](url))", the host in its ASCII form
-//     (a look-alike letter shows as punycode); a bare URL or "<url>" stays,
-//     its visible text being the URL itself;
-//   - a link to anything but http(s) (javascript:, data:, slack://...) is
-//     not a link at all: it stays as text;
-//   - any other "](", "] (" or "]:" (a link this code does not rewrite, or a
-//     reference definition that would make "[text]" a link) is broken with
-//     a backslash, which Markdown shows as nothing;
-//   - Slack's mentions ("<@U1>", "<!here|x>") and the words @here,
-//     @channel, @everyone get a word joiner after the "@": they read the
-//     same and notify nobody.
-//
-// Markdown's syntax is left alone inside code (fenced blocks and code
-// spans), which Slack shows literally; Slack's own "<...>" syntax is
-// handled there too, narrowly (real mentions and URL links only, so that
-// "<!DOCTYPE html>" survives), since the notification text is mrkdwn, where
-// it is live anywhere.
-//
-// The scanner's code must never be prose for a Markdown parser: a link
-// there would pass untouched. So it takes as code only what Markdown surely
-// takes as code (code spans closed on their line, fences at most three
-// spaces in); a backtick it does not pair is escaped, so that a parser
-// cannot pair it otherwise; and once the shape of the text makes a fence
-// uncertain (a line less indented than its block, an HTML-looking line),
-// it takes no more fences at all. Erring the other way only rewrites
-// something shown literally.
-func postable(said string) string {
-	var s postableStream
-	s.write(said)
-	return s.end()
+// Safe is what of the model's words may be posted: its links show their
+// host, its mentions notify nobody, its code stays as written (see the
+// package's doc). The answer is trimmed of surrounding whitespace.
+func Safe(said string) string {
+	var s Stream
+	s.Write(said)
+	return s.End()
 }
 
-// postableStream is postable for an answer that arrives in pieces: write
-// releases what can no longer change, holding back any tail that the rest
-// could still rewrite (an unclosed "<...", a "[" before its "](url)", a
-// backtick before its pair, a line that may open a code block), and end
-// releases the rest. What it releases is always a prefix of postable of
-// the whole answer: a native stream can't take text back.
-type postableStream struct {
+// Stream is Safe for an answer that arrives in pieces: Write releases what
+// can no longer change, holding back any tail that the rest could still
+// rewrite (an unclosed "<...", a "[" before its "](url)", a backtick
+// before its pair, a line that may open a code block), and End releases
+// the rest. What it releases is always a prefix of Safe of the whole
+// answer: a native stream can't take text back. The zero Stream is ready.
+type Stream struct {
 	doc     scanner
 	pending string // received, not decided yet
 	space   string // whitespace after pending: the answer is trimmed
@@ -66,8 +34,8 @@ type postableStream struct {
 // whitespace is what an answer is trimmed of.
 const whitespace = " \t\r\n"
 
-// write takes the next piece of the answer and returns what may be shown.
-func (p *postableStream) write(delta string) string {
+// Write takes the next piece of the answer and returns what may be shown.
+func (p *Stream) Write(delta string) string {
 	if !p.started {
 		delta = strings.TrimLeft(delta, whitespace)
 		if delta == "" {
@@ -88,8 +56,8 @@ func (p *postableStream) write(delta string) string {
 	return safe
 }
 
-// end takes the answer as complete and returns all of it, made safe.
-func (p *postableStream) end() string {
+// End takes the answer as complete and returns all of it, made safe.
+func (p *Stream) End() string {
 	safe, _ := p.doc.scan(p.pending, true)
 	p.pending, p.space = "", ""
 	p.out.WriteString(safe)
@@ -974,4 +942,19 @@ func broadcast(b *strings.Builder, t string, final bool) int {
 	}
 	b.WriteByte('@')
 	return 1
+}
+
+// Link is a link the bot writes itself, text being its own word for where
+// url goes (a grounded answer's source names the site Google's redirect
+// leads to): nothing in text or url can end the link early or make
+// another of it.
+func Link(text, url string) string {
+	return "[" + strings.NewReplacer("[", "", "]", "").Replace(text) + "](" + linkURL(url) + ")"
+}
+
+// Code is s as inline code (a file's name): a backtick in s becomes an
+// apostrophe, so that nothing ends the code early, and a mention in it
+// notifies nobody.
+func Code(s string) string {
+	return "`" + inline(strings.ReplaceAll(s, "`", "'"), true) + "`"
 }

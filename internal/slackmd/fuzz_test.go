@@ -1,18 +1,19 @@
-package slackapi
+package slackmd
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
-// FuzzSplitMarkdown splits arbitrary answers at arbitrary limits: every
+// FuzzSplit splits arbitrary answers at arbitrary limits: every
 // part fits, none ends inside a code block but the last, the split stops
 // at the parts asked for, and every part takes its share of the answer
 // (what a part reopens a code block with is bounded, whatever the model
 // wrote), so an answer of n bytes is a few n/limit parts at most.
-func FuzzSplitMarkdown(f *testing.F) {
+func FuzzSplit(f *testing.F) {
 	long := strings.Repeat("abcdefghij", 300)
 	for _, seed := range []string{
 		"hello",
@@ -29,13 +30,13 @@ func FuzzSplitMarkdown(f *testing.F) {
 		f.Add(seed, uint16(1000), uint8(2))
 	}
 	f.Fuzz(func(t *testing.T, s string, limitSeed uint16, mostSeed uint8) {
-		// From the least limit that keeps fences (see splitMarkdown) up.
+		// From the least limit that keeps fences (see Split) up.
 		limit := 64 + int(limitSeed)%4096
-		most := allParts
+		most := AllParts
 		if mostSeed > 0 {
 			most = int(mostSeed) % 8
 		}
-		all := splitMarkdown(s, limit, allParts)
+		all := Split(s, limit, AllParts)
 		// Each part but the last takes more than half of what is left
 		// of its room once a fence is reopened and kept room to close.
 		share := (limit - (maxFenceRun + maxFenceTag + 1) - (1 + maxFenceRun)) / 2
@@ -53,12 +54,45 @@ func FuzzSplitMarkdown(f *testing.F) {
 				t.Errorf("part %d ends inside a code block: %q", i, p)
 			}
 		}
-		parts := splitMarkdown(s, limit, most)
+		parts := Split(s, limit, most)
 		if want := min(len(all), max(most, 1)); len(parts) != want {
 			t.Fatalf("%d parts at most %d, want %d", len(parts), most, want)
 		}
 		if !slices.Equal(parts, all[:len(parts)]) {
 			t.Error("the parts are not the first parts of the whole split")
+		}
+	})
+}
+
+// FuzzSafe holds what is posted of any model text to what no parser
+// may find in it: a mention that pings, Slack's link with a text of its
+// own, broken UTF-8; and the stream, cut anywhere, to a prefix of it.
+func FuzzSafe(f *testing.F) {
+	for _, c := range safeCases() {
+		f.Add(c.said, uint16(len(c.said)/2))
+	}
+	pings := regexp.MustCompile(`<(?:![Hh][Ee][Rr][Ee]|![Cc][Hh][Aa][Nn][Nn][Ee][Ll]|![Ee][Vv][Ee][Rr][Yy][Oo][Nn][Ee]|!subteam\^[^>\n]*|@[UW][A-Z0-9]+)[|>]`)
+	slackLink := regexp.MustCompile(`<https?://[^>\n]*\|[^>\n]*>`)
+	f.Fuzz(func(t *testing.T, said string, cut uint16) {
+		if !utf8.ValidString(said) {
+			t.Skip() // the model's text is always UTF-8
+		}
+		got := Safe(said)
+		if pings.MatchString(got) || slackLink.MatchString(got) {
+			t.Fatalf("Safe(%q) = %q", said, got)
+		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("Safe(%q) = %q: broken UTF-8", said, got)
+		}
+		at := int(cut) % (len(said) + 1)
+		for at > 0 && !utf8.RuneStart(said[at%len(said)]) {
+			at-- // the model's pieces are whole characters
+		}
+		var s Stream
+		shown := s.Write(said[:at])
+		shown += s.Write(said[at:])
+		if !strings.HasPrefix(got, shown) || s.End() != got {
+			t.Fatalf("streaming %q cut at %d: shown %q, ended %q, want %q", said, at, shown, s.End(), got)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package slackapi
+package slackmd
 
 import (
 	"slices"
@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-func TestSplitMarkdown(t *testing.T) {
+func TestSplit(t *testing.T) {
 	long := strings.Repeat("word ", 50)
 	code := "```go\n" + strings.Repeat("fmt.Println(\"x\")\n", 20) + "```"
 	tests := []struct {
@@ -25,7 +25,7 @@ func TestSplitMarkdown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			parts := splitMarkdown(tt.in, tt.limit, allParts)
+			parts := Split(tt.in, tt.limit, AllParts)
 			if tt.parts > 0 && len(parts) != tt.parts {
 				t.Errorf("parts = %d, want %d", len(parts), tt.parts)
 			}
@@ -60,7 +60,7 @@ func TestSplitMarkdown(t *testing.T) {
 // a photo can ask the model for one. The split must still make parts
 // Slack takes, few of them, each taking its share of the answer, however
 // the fence line is made.
-func TestSplitMarkdownLongFenceLine(t *testing.T) {
+func TestSplitLongFenceLine(t *testing.T) {
 	code := strings.Repeat("fmt.Println(\"x\")\n", 700) // about 12 KB
 	letters := strings.Repeat("abcdefghij", 2000)       // 20,000 bytes
 	tests := []struct {
@@ -75,15 +75,15 @@ func TestSplitMarkdownLongFenceLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			parts := splitMarkdown(tt.in, markdownBlockLimit, allParts)
+			parts := Split(tt.in, BlockLimit, AllParts)
 			// Every part takes at least a third of a message of the
 			// answer: a 32 KB answer is a handful of parts.
-			if bound := 3*len(tt.in)/markdownBlockLimit + 1; len(parts) > bound {
+			if bound := 3*len(tt.in)/BlockLimit + 1; len(parts) > bound {
 				t.Fatalf("%d parts for %d bytes, want at most %d", len(parts), len(tt.in), bound)
 			}
 			for i, p := range parts {
-				if len(p) > markdownBlockLimit {
-					t.Errorf("part %d has %d bytes, over Slack's %d", i, len(p), markdownBlockLimit)
+				if len(p) > BlockLimit {
+					t.Errorf("part %d has %d bytes, over Slack's %d", i, len(p), BlockLimit)
 				}
 				if !utf8.ValidString(p) {
 					t.Errorf("part %d is not valid UTF-8", i)
@@ -128,7 +128,7 @@ func TestOpenFence(t *testing.T) {
 // An answer is cut at MAX_ANSWER_PARTS messages: the split stops at the
 // parts asked for, the same parts a whole split starts with, however long
 // the answer.
-func TestSplitMarkdownStopsAtMost(t *testing.T) {
+func TestSplitStopsAtMost(t *testing.T) {
 	huge := strings.Repeat("Some prose, then code.\n\n```go\n"+strings.Repeat("x := 1\n", 500)+"```\n\n", 300) // about 1 MB
 	tests := []struct {
 		name  string
@@ -144,11 +144,11 @@ func TestSplitMarkdownStopsAtMost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			parts := splitMarkdown(tt.in, markdownBlockLimit, tt.most)
+			parts := Split(tt.in, BlockLimit, tt.most)
 			if len(parts) != tt.parts {
 				t.Fatalf("%d parts, want %d", len(parts), tt.parts)
 			}
-			all := splitMarkdown(tt.in, markdownBlockLimit, allParts)
+			all := Split(tt.in, BlockLimit, AllParts)
 			if !slices.Equal(parts, all[:len(parts)]) {
 				t.Error("the parts are not the first parts of the whole split")
 			}

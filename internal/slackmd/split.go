@@ -1,4 +1,4 @@
-package slackapi
+package slackmd
 
 import (
 	"math"
@@ -6,15 +6,15 @@ import (
 	"unicode/utf8"
 )
 
-// markdownBlockLimit is Slack's limit on a markdown block's text. A longer
+// BlockLimit is Slack's limit on a markdown block's text. A longer
 // answer goes out as several messages in the thread.
-const markdownBlockLimit = 12000
+const BlockLimit = 12000
 
 // notificationLimit bounds the plain text that notifications and screen
 // readers show for a message whose content is in its blocks.
 const notificationLimit = 3000
 
-// splitMarkdown cuts s into parts of at most limit bytes, preferring
+// Split cuts s into parts of at most limit bytes, preferring
 // paragraph, then line boundaries, and keeping code fences balanced: a
 // fence cut in two is closed at the end of one part and opened again, with
 // its language, at the start of the next.
@@ -28,7 +28,7 @@ const notificationLimit = 3000
 // It stops at most parts (at least one), leaving the rest of s out: an
 // answer is cut at MAX_ANSWER_PARTS messages, and what the thread does not
 // take is not split. The parts it makes are the same either way.
-func splitMarkdown(s string, limit, most int) []string {
+func Split(s string, limit, most int) []string {
 	if len(s) <= limit {
 		return []string{s}
 	}
@@ -162,13 +162,13 @@ func fenceTag(word string) bool {
 	return true
 }
 
-// allParts is splitMarkdown's most for the bot's own words (a notice, the
+// AllParts is Split's most for the bot's own words (a notice, the
 // help, what a stopped answer showed and its note), which it knows to be
 // short: all of them are posted.
-const allParts = math.MaxInt
+const AllParts = math.MaxInt
 
-// notificationText is the plain fallback of a markdown message.
-func notificationText(markdown string) string {
+// Notification is the plain fallback of a markdown message.
+func Notification(markdown string) string {
 	if len(markdown) <= notificationLimit {
 		return markdown
 	}
