@@ -387,14 +387,43 @@ func (s *scanner) backticks(b *strings.Builder, t string, final bool) int {
 			return more
 		}
 		if end >= 0 {
-			b.WriteString(t[:run])
-			b.WriteString(inline(t[run:end], true))
-			b.WriteString(t[end : end+run])
+			writeSpan(b, t[:run], inline(t[run:end], true))
 			return end + run
 		}
 	}
 	b.WriteString(strings.Repeat("\\`", run))
 	return run
+}
+
+// writeSpan writes a code span of code, opened and closed with ticks.
+//
+// Where tables render (GFM's, which Slack's markdown block renders though
+// it documents none), a row is cut into cells at every "|" before a cell
+// is read, even inside a code span: the span would end there, and what it
+// held after the "|" would be read as prose, its links live. So a span
+// with a "|" is written as spans between escaped pipes, "`a `\|` b`", read
+// the same with tables or without: "\|" cuts no cell and shows "|".
+func writeSpan(b *strings.Builder, ticks, code string) {
+	if !strings.Contains(code, "|") {
+		b.WriteString(ticks + code + ticks)
+		return
+	}
+	for i, seg := range strings.Split(code, "|") {
+		if i > 0 {
+			b.WriteString(`\|`)
+		}
+		if seg == "" {
+			continue
+		}
+		// A backtick at an edge would run into ticks; and a span that
+		// starts and ends with a space loses one of each. One more space
+		// on each side, which the span drops, keeps seg as it is.
+		first, last := seg[0], seg[len(seg)-1]
+		if first == '`' || last == '`' || (first == ' ' && last == ' ' && strings.Trim(seg, " ") != "") {
+			seg = " " + seg + " "
+		}
+		b.WriteString(ticks + seg + ticks)
+	}
 }
 
 // spanEnd finds the run of as many backticks that closes the code span t
@@ -956,5 +985,7 @@ func Link(text, url string) string {
 // apostrophe, so that nothing ends the code early, and a mention in it
 // notifies nobody.
 func Code(s string) string {
-	return "`" + inline(strings.ReplaceAll(s, "`", "'"), true) + "`"
+	var b strings.Builder
+	writeSpan(&b, "`", inline(strings.ReplaceAll(s, "`", "'"), true))
+	return b.String()
 }

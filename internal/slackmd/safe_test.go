@@ -67,6 +67,9 @@ func safeCases() []struct{ name, said, want string } {
 			"1. Run:\n   ```ts\n   const m: { [k: string]: number } = {}\n   ```\n2. Docs ([docs.example](https://docs.example))"},
 		{"a tilde fence", "~~~\n[a](https://evil.example)\n~~~", "~~~\n[a](https://evil.example)\n~~~"},
 		{"an unclosed block runs to the end", "```\n[a](https://evil.example)", "```\n[a](https://evil.example)"},
+		{"a pipe in a code span", "Run `ls | grep [x](https://evil.example)`",
+			"Run `ls `\\|` grep [x](https://evil.example)`"},
+		{"a code span of pipes", "`|` and `` a|`b` ``", "\\| and `` a``\\|`` `b`  ``"},
 		{"Slack's syntax in code", "`<!channel>` and\n```\n<@U123> <https://evil.example|slack.com>\n```",
 			"`@" + j + "channel` and\n```\n@" + j + "U123 slack.com ([evil.example](https://evil.example))\n```"},
 		// Code no parser could take otherwise.
@@ -168,6 +171,22 @@ func TestStreamDoesNotStall(t *testing.T) {
 		var s Stream
 		if got := s.Write(tt.written); got != tt.shown {
 			t.Errorf("write(%q) shows %q, want %q", tt.written, got, tt.shown)
+		}
+	}
+}
+
+// Audit #4: a "|" inside a code span on a line that looks like a table
+// row ends the span wherever tables render, leaving what the span held
+// as prose.
+func TestTableRowsCantEndCodeSpans(t *testing.T) {
+	for _, said := range []string{
+		"| a | b |\n|---|---|\n| `x | [https://good.com](https://evil.com)` | c |",
+		"`ls | [Sign in](https://evil.com)`\n---|---",
+		"| `` a|`[x](https://evil.com)` `` |\n|-|",
+		"| " + Code("a | [https://good.com](https://evil.com)") + " |\n|-|",
+	} {
+		if got := hiddenLinks(Safe(said)); len(got) > 0 {
+			t.Errorf("Safe(%q) = %q hides %q", said, Safe(said), got)
 		}
 	}
 }
