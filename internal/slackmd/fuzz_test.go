@@ -12,7 +12,9 @@ import (
 // part fits, none ends inside a code block but the last, the split stops
 // at the parts asked for, and every part takes its share of the answer
 // (what a part reopens a code block with is bounded, whatever the model
-// wrote), so an answer of n bytes is a few n/limit parts at most.
+// wrote), so an answer of n bytes is a few n/limit parts at most. And
+// what the safety pass made of the answer stays safe in every part, read
+// as a message of its own.
 func FuzzSplit(f *testing.F) {
 	long := strings.Repeat("abcdefghij", 300)
 	for _, seed := range []string{
@@ -25,6 +27,10 @@ func FuzzSplit(f *testing.F) {
 		"````python title=x\n" + strings.Repeat("é", 500) + "\n````",
 		"   ```c++\n" + strings.Repeat("int x;\n", 100),
 		strings.Repeat("```\n", 300),
+		"~~~\n```\n" + strings.Repeat("[https://good.com](https://evil.com)\n", 30) + "~~~",
+		"````md\n```\n" + strings.Repeat("[a](https://evil.com) `b`\n", 30) + "````",
+		strings.Repeat("x `[https://good.com](https://evil.com) y` ", 30),
+		"| a |\n|-|\n" + strings.Repeat("| `a | [x](https://evil.com)` |\n", 30),
 	} {
 		f.Add(seed, uint16(100), uint8(0))
 		f.Add(seed, uint16(1000), uint8(2))
@@ -36,32 +42,51 @@ func FuzzSplit(f *testing.F) {
 		if mostSeed > 0 {
 			most = int(mostSeed) % 8
 		}
-		all := Split(s, limit, AllParts)
-		// Each part but the last takes more than half of what is left
-		// of its room once a fence is reopened and kept room to close.
-		share := (limit - (maxFenceRun + maxFenceTag + 1) - (1 + maxFenceRun)) / 2
-		if bound := len(s)/share + 1; len(all) > bound {
-			t.Fatalf("%d parts for %d bytes at %d, want at most %d", len(all), len(s), limit, bound)
+		checkSplit(t, s, limit, most)
+		if !utf8.ValidString(s) {
+			return // the model's text is always UTF-8
 		}
-		for i, p := range all {
-			if len(p) > limit {
-				t.Errorf("part %d has %d bytes, over %d", i, len(p), limit)
+		// What Split is for: the answer made safe.
+		safe := Safe(s)
+		for i, p := range checkSplit(t, safe, limit, most) {
+			if hidden := hiddenLinks(p); len(hidden) > 0 {
+				t.Fatalf("part %d of Safe(%q) hides where %q leads: %q", i, s, hidden, p)
 			}
-			if utf8.ValidString(s) && !utf8.ValidString(p) {
-				t.Errorf("part %d is not valid UTF-8", i)
-			}
-			if _, open := openFence(p); open && i < len(all)-1 {
-				t.Errorf("part %d ends inside a code block: %q", i, p)
-			}
-		}
-		parts := Split(s, limit, most)
-		if want := min(len(all), max(most, 1)); len(parts) != want {
-			t.Fatalf("%d parts at most %d, want %d", len(parts), most, want)
-		}
-		if !slices.Equal(parts, all[:len(parts)]) {
-			t.Error("the parts are not the first parts of the whole split")
 		}
 	})
+}
+
+// checkSplit holds the split of s to its bounds, and returns its parts.
+func checkSplit(t *testing.T, s string, limit, most int) []string {
+	t.Helper()
+	all := Split(s, limit, AllParts)
+	// Each part but the last takes more than half of what is left of its
+	// room once a fence is reopened and kept room to close, or, where a
+	// token longer than that is cut, two parts together take more than
+	// that room.
+	share := (limit - (maxFenceRun + maxFenceTag + 1) - (1 + maxFenceRun)) / 2
+	if bound := len(s)/share + 1; len(all) > bound {
+		t.Fatalf("%d parts for %d bytes at %d, want at most %d", len(all), len(s), limit, bound)
+	}
+	for i, p := range all {
+		if len(p) > limit {
+			t.Errorf("part %d has %d bytes, over %d", i, len(p), limit)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(p) {
+			t.Errorf("part %d is not valid UTF-8", i)
+		}
+		if i < len(all)-1 && !closed(p, limit) {
+			t.Errorf("part %d ends inside a code block: %q", i, p)
+		}
+	}
+	parts := Split(s, limit, most)
+	if want := min(len(all), max(most, 1)); len(parts) != want {
+		t.Fatalf("%d parts at most %d, want %d", len(parts), most, want)
+	}
+	if !slices.Equal(parts, all[:len(parts)]) {
+		t.Error("the parts are not the first parts of the whole split")
+	}
+	return all
 }
 
 // FuzzSafe holds what is posted of any model text to what no parser

@@ -85,12 +85,6 @@ type scanner struct {
 	unclosed bool
 }
 
-type fence struct {
-	char   byte // '`' or '~'
-	n      int  // its length
-	indent int  // the column it starts at
-}
-
 // more is what a step returns when it needs more text to decide.
 const more = -1
 
@@ -98,21 +92,41 @@ func (s *scanner) scan(text string, final bool) (string, int) {
 	var b strings.Builder
 	i := 0
 	for i < len(text) {
-		var n int
-		switch {
-		case !s.midLine:
-			n = s.lineStart(&b, text[i:], final)
-		case s.code || s.fence.n > 0:
-			n = s.codeStep(&b, text[i:], final)
-		default:
-			n = s.proseStep(&b, text[i:], final)
-		}
+		n := s.step(&b, text[i:], final)
 		if n == more {
 			break
 		}
 		i += n
 	}
 	return b.String(), i
+}
+
+// step consumes the token t starts with, writing what it becomes, and
+// returns its length: 0 when only the state changed (a line's start read
+// for fences), more when it needs more text.
+func (s *scanner) step(b *strings.Builder, t string, final bool) int {
+	switch {
+	case !s.midLine:
+		return s.lineStart(b, t, final)
+	case s.code || s.fence.n > 0:
+		return s.codeStep(b, t, final)
+	default:
+		return s.proseStep(b, t, final)
+	}
+}
+
+// plain reports whether the step at t writes its token as it is, bytes
+// that mean nothing to Markdown or to Slack, so that text can be cut
+// anywhere inside it.
+func (s *scanner) plain(t string) bool {
+	switch {
+	case !s.midLine:
+		return false
+	case s.code || s.fence.n > 0:
+		return strings.IndexByte(codeSpecial, t[0]) < 0
+	default:
+		return strings.IndexByte(proseSpecial, t[0]) < 0
+	}
 }
 
 // inline makes a piece of one line safe (a link's or a mention's label),
@@ -144,7 +158,7 @@ func (s *scanner) lineStart(b *strings.Builder, t string, final bool) int {
 	if s.fence.n > 0 {
 		return s.inBlock(b, t, j, col, blank, final)
 	}
-	if blank || col > 3 {
+	if blank || col > maxFenceIndent {
 		if blank {
 			s.tag = 0 // inline HTML ends with its paragraph
 		}
@@ -157,16 +171,15 @@ func (s *scanner) lineStart(b *strings.Builder, t string, final bool) int {
 		if j+run == len(t) && !final {
 			return more
 		}
-		if run < 3 {
+		if run < minFence {
 			break
 		}
 		if t[j] == '`' {
-			// A backtick fence's info string has no backtick.
 			end, ok := lineEnd(t, j+run, final)
 			if !ok {
 				return more
 			}
-			if strings.Contains(t[j+run:end], "`") {
+			if !infoFits('`', t[j+run:end]) {
 				break
 			}
 		}
@@ -216,13 +229,13 @@ func (s *scanner) inBlock(b *strings.Builder, t string, j, col int, blank, final
 		if !ok {
 			return more
 		}
-		closing := strings.Trim(t[j+run:end], " \t") == ""
+		closing := f.closedBy(run, t[j+run:end])
 		// The block's container starts between f.indent-3 and f.indent; a
 		// closing fence may be three spaces further in. Where that depends
 		// on the container, the end of the block is uncertain.
-		lo := max(0, f.indent-3)
-		if closing && col <= f.indent+3 {
-			if col > lo+3 {
+		lo := max(0, f.indent-maxFenceIndent)
+		if closing && col <= f.indent+maxFenceIndent {
+			if col > lo+maxFenceIndent {
 				s.untrusted = true
 			}
 			b.WriteString(t[:end])
@@ -336,6 +349,9 @@ func (s *scanner) proseStep(b *strings.Builder, t string, final bool) int {
 	return n
 }
 
+// codeSpecial are the bytes a code step stops at.
+const codeSpecial = "\n<@"
+
 // codeStep writes code as it is, but for Slack's mentions and links and
 // the broadcast words.
 func (s *scanner) codeStep(b *strings.Builder, t string, final bool) int {
@@ -350,7 +366,7 @@ func (s *scanner) codeStep(b *strings.Builder, t string, final bool) int {
 		return broadcast(b, t, final)
 	}
 	n := 1
-	for n < len(t) && strings.IndexByte("\n<@", t[n]) < 0 {
+	for n < len(t) && strings.IndexByte(codeSpecial, t[n]) < 0 {
 		n++
 	}
 	b.WriteString(t[:n])

@@ -88,7 +88,7 @@ func TestSplitLongFenceLine(t *testing.T) {
 				if !utf8.ValidString(p) {
 					t.Errorf("part %d is not valid UTF-8", i)
 				}
-				if _, open := openFence(p); open && i < len(parts)-1 {
+				if i < len(parts)-1 && !closed(p, BlockLimit) {
 					t.Errorf("part %d ends inside a code block", i)
 				}
 			}
@@ -96,33 +96,53 @@ func TestSplitLongFenceLine(t *testing.T) {
 	}
 }
 
-// A code block cut in two reopens with its backticks and language, as
-// long as they are a fence's and a language's: never with more of the
-// model's line than that.
-func TestOpenFence(t *testing.T) {
+// A code block cut in two reopens with its fence's character, as many of
+// them up to maxFenceRun, and its language, as long as it is a
+// language's: never with more of the model's line than that.
+func TestReopenFence(t *testing.T) {
 	tests := []struct {
 		name, text, line string
-		open             bool
 	}{
-		{"a language", "Intro\n```go\nx := 1", "```go", true},
-		{"a closed block", "```go\nx := 1\n```\nOutro", "", false},
-		{"no language", "```\nx", "```", true},
-		{"an indented fence", "1. Step\n   ```sh\n   ls", "```sh", true},
-		{"words after the language", "````python title=main.py\nx", "````python", true},
-		{"a language of signs", "```c++\nint x;", "```c++", true},
-		{"a long language", "```" + strings.Repeat("a", 21) + "\nx", "```", true},
-		{"a language longer than a message", "```" + strings.Repeat("abcdefghij", 2000), "```", true},
-		{"markup for a language", "```<b>go</b>\nx", "```", true},
-		{"a long backtick run", strings.Repeat("`", 50) + "go\nx", "``````````go", true},
+		{"a language", "Intro\n```go\nx := 1", "```go"},
+		{"a closed block", "```go\nx := 1\n```\nOutro", ""},
+		{"no language", "```\nx", "```"},
+		{"an indented fence", "1. Step\n   ```sh\n   ls", "```sh"},
+		{"words after the language", "````python title=main.py\nx", "````python"},
+		{"a language of signs", "```c++\nint x;", "```c++"},
+		{"a long language", "```" + strings.Repeat("a", 21) + "\nx", "```"},
+		{"a language longer than a message", "```" + strings.Repeat("abcdefghij", 2000), "```"},
+		{"markup for a language", "```<b>go</b>\nx", "```"},
+		{"a long backtick run", strings.Repeat("`", 50) + "go\nx", "``````````go"},
+		{"a tilde fence", "~~~ruby\nputs 1", "~~~ruby"},
+		{"four backticks around three", "````md\n```\nx", "````md"},
+		{"a tilde fence around backticks", "~~~\n```\n```\nx", "~~~"},
+		{"an indented inner fence", "```\n    ```\nx", "```"},
+		{"a closing fence too short", "````\n```\nx", "````"},
+		{"a closing fence with words", "```\n``` x\nx", "```"},
+		{"a tilde fence closed", "~~~\nx\n~~~~\ny", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, open := openFence(tt.text)
-			if open != tt.open || (open && f.line() != tt.line) {
-				t.Errorf("openFence = %q, %v; want %q, %v", f.line(), open, tt.line, tt.open)
+			r := reading{text: tt.text}
+			c := r.at(len(tt.text))
+			line := ""
+			if c.fence.n > 0 {
+				line = reopenLine(c.fence, c.tag)
+			}
+			if line != tt.line {
+				t.Errorf("reopened with %q, want %q", line, tt.line)
 			}
 		})
 	}
+}
+
+// closed reports whether p, read as a message of its own, ends outside a
+// code block, or in one whose fence line is too long to close within
+// limit.
+func closed(p string, limit int) bool {
+	var s scanner
+	s.scan(p, true)
+	return s.fence.n == 0 || s.fence.n > maxFenceRun || len(p)+1+s.fence.n > limit
 }
 
 // An answer is cut at MAX_ANSWER_PARTS messages: the split stops at the
@@ -151,6 +171,50 @@ func TestSplitStopsAtMost(t *testing.T) {
 			all := Split(tt.in, BlockLimit, AllParts)
 			if !slices.Equal(parts, all[:len(parts)]) {
 				t.Error("the parts are not the first parts of the whole split")
+			}
+		})
+	}
+}
+
+// Audit #3: a part is a message of its own, read from its start. What
+// the whole answer showed as code must stay code in every part, or its
+// links go live: the split never cuts a code span, reopens the exact
+// fence it cut, and each part is read again by the safety pass.
+func TestSplitKeepsCodeCode(t *testing.T) {
+	const link = "[https://good.com](https://evil.com)"
+	filler := strings.Repeat("words and words ", 8) // 128 bytes
+	lines := func(prefix string) string { return strings.Repeat(prefix+link+"\n", 12) }
+	tests := []struct {
+		name  string
+		said  string
+		limit int
+	}{
+		{"a code span cut at a space", filler + "`see " + link + " and " + link + "`", 200},
+		{"a tilde fence", "Intro\n\n~~~\n" + lines("") + "~~~\n\nDone.", 200},
+		{"a fence of four backticks around one of three", "````md\n```\n" + lines("") + "```\n" + lines("x ") + "````", 200},
+		{"an indented inner fence", "```\n    ```\n" + lines("") + "```", 200},
+		{"a tilde fence around backticks", "~~~\n```\n" + lines("") + "```\n" + lines("y ") + "~~~", 200},
+		{"a long fence line", "````" + strings.Repeat("x", 300) + "\n" + lines(""), 200},
+		{"a code span longer than a part", "`" + strings.Repeat(link+" ", 20) + "`", 200},
+		{"a table row", "| a | b |\n|---|---|\n" + strings.Repeat("| `x | "+link+"` | y |\n", 12), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			safe := Safe(tt.said)
+			if hidden := hiddenLinks(safe); len(hidden) > 0 {
+				t.Fatalf("the whole answer hides where %q leads", hidden)
+			}
+			parts := Split(safe, tt.limit, AllParts)
+			if len(parts) < 2 {
+				t.Fatalf("%d part, want the answer split", len(parts))
+			}
+			for i, p := range parts {
+				if len(p) > tt.limit {
+					t.Errorf("part %d has %d bytes, over %d", i, len(p), tt.limit)
+				}
+				if hidden := hiddenLinks(p); len(hidden) > 0 {
+					t.Errorf("part %d hides where %q leads:\n%s", i, hidden, p)
+				}
 			}
 		})
 	}
