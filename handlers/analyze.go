@@ -303,8 +303,9 @@ func (h *Flows) answer(ctx context.Context, j *job, conv conversation) {
 }
 
 // ask streams the model's answer into the job's reply, made safe to post
-// as it comes (postable: links show their host, mentions notify nobody),
-// and returns the whole answer made safe the same way, and as written.
+// as it comes (slackmd.Stream: links show their host, mentions notify
+// nobody), and returns the whole answer made safe the same way, and as
+// written.
 // What was streamed is a prefix of the safe answer, by construction.
 func (h *Flows) ask(ctx context.Context, j *job, req vision.Request) (answer, raw string, err error) {
 	var safe slackmd.Stream
@@ -332,10 +333,10 @@ func (h *Flows) ask(ctx context.Context, j *job, req vision.Request) (answer, ra
 }
 
 // deliver finishes the reply with the answer (safe to post: the model's
-// words went through postable), its footer and the snippets to share should
-// the thread not take it whole, on a context of its own: an answer that is
-// complete is shown even when the job's context ends now. cutOff is the
-// notice the answer already carries, if it stopped short.
+// words went through slackmd.Stream), its footer and the snippets to
+// share should the thread not take it whole, on a context of its own: an
+// answer that is complete is shown even when the job's context ends now.
+// cutOff is the notice the answer already carries, if it stopped short.
 func (h *Flows) deliver(ctx context.Context, j *job, answer string, footer *Footer, cutOff error, snippets []Snippet) {
 	fctx, cancel := finishing(ctx)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/slackmd"
 	"github.com/visionbot/visionbot/prompts"
 )
 
@@ -183,16 +184,13 @@ func (h *Flows) vote(ctx context.Context, j *job, v Vote) {
 	}
 }
 
-// maxWhatWasWrong bounds the line logged after a 👎.
+// maxWhatWasWrong bounds the line logged after a 👎, in characters.
 const maxWhatWasWrong = 500
 
 // whatWasWrong logs the line a person wrote after a 👎, with the use case
 // (never the image), and thanks them privately.
 func (h *Flows) whatWasWrong(ctx context.Context, j *job, w WhatWasWrong) {
-	line := strings.Join(strings.Fields(w.Text), " ")
-	if r := []rune(line); len(r) > maxWhatWasWrong {
-		line = string(r[:maxWhatWasWrong]) + "…"
-	}
+	line := slackmd.CutChars(strings.Join(strings.Fields(w.Text), " "), maxWhatWasWrong, "…")
 	h.log.Info("feedback: what was wrong", zap.String("use_case", w.Ref.UseCase), zap.String("what", line),
 		zap.String("channel", j.where.Channel), zap.String("user", j.where.User))
 	j.notARequest()

@@ -11,10 +11,6 @@ import (
 // answer goes out as several messages in the thread.
 const BlockLimit = 12000
 
-// notificationLimit bounds the plain text that notifications and screen
-// readers show for a message whose content is in its blocks.
-const notificationLimit = 3000
-
 // Split cuts s, safe text (what Safe made of an answer, and the bot's own
 // notes after it), into parts of at most limit bytes, each a message of its
 // own, preferring paragraph, then line boundaries, then spaces.
@@ -277,13 +273,17 @@ func (sp *splitter) inside(t mark, end int) cutState {
 // token by token, as far as the parts need: where each token starts, the
 // scanner's state there, and what the pass makes of the text up to it.
 type reading struct {
-	text   string
-	s      scanner
-	tag    string // the language of the block s is in
-	opened int    // where that block's fence line is
-	pos    int    // how far it has read
-	out    strings.Builder
-	marks  []mark
+	text string
+	// partial says that text may go on: a token that needs more of it
+	// stops the reading, which then knows nothing past it.
+	partial bool
+	stuck   bool
+	s       scanner
+	tag     string // the language of the block s is in
+	opened  int    // where that block's fence line is
+	pos     int    // how far it has read
+	out     strings.Builder
+	marks   []mark
 }
 
 // mark is a token of the reading.
@@ -303,12 +303,16 @@ func (r *reading) advance(to int) {
 				s:        r.s,
 			})
 		}
-		if r.pos >= to || r.pos == len(r.text) {
+		if r.pos >= to || r.pos == len(r.text) || r.stuck {
 			return
 		}
 		t := r.text[r.pos:]
-		plain, wasOpen := r.s.plain(t), r.s.fence.n > 0
-		n := r.s.step(&r.out, t, true) // never more: the text is whole
+		plain, wasOpen, was := r.s.plain(t), r.s.fence.n > 0, r.s
+		n := r.s.step(&r.out, t, !r.partial)
+		if n == more { // only when partial
+			r.s, r.stuck = was, true
+			return
+		}
 		if !wasOpen && r.s.fence.n > 0 {
 			info := t[n:lineLength(t)]
 			r.tag, r.opened = fenceTag(info), r.pos
@@ -405,15 +409,3 @@ func fenceTag(info string) string {
 // help, what a stopped answer showed and its note), which it knows to be
 // short: all of them are posted.
 const AllParts = math.MaxInt
-
-// Notification is the plain fallback of a markdown message.
-func Notification(markdown string) string {
-	if len(markdown) <= notificationLimit {
-		return markdown
-	}
-	cut := notificationLimit
-	for cut > 0 && !utf8.RuneStart(markdown[cut]) {
-		cut--
-	}
-	return markdown[:cut] + "…"
-}
