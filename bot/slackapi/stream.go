@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -80,8 +79,8 @@ const (
 )
 
 // streamMargin is how much of Slack's limit a streamed answer leaves
-// unused: splitMarkdown may cut the final first part short of the limit, and
-// text shown beyond that cut would have to be taken back.
+// unused: slackmd.Split may cut the final first part short of the limit,
+// and text shown beyond that cut would have to be taken back.
 const streamMargin = 1000
 
 // OpenReply starts an answer in a thread. Except when streaming is off, one
@@ -133,6 +132,9 @@ type reply struct {
 	mu    sync.Mutex
 	text  strings.Builder // everything appended
 	ended bool
+	// preview is what visible showed last; for good once previewDone.
+	preview     string
+	previewDone bool
 
 	// msg belongs to the goroutine until done is closed, then to Finish or
 	// Fail, and so does placeholderID, the block id of the placeholder
@@ -389,11 +391,24 @@ func (r *reply) stopped(ctx context.Context) bool {
 	}
 }
 
-// visible is the text that may be shown before Finish.
+// visible is the text that may be shown before Finish: at most limit
+// bytes, cut where the safety scanner allows (slackmd.Preview), and never
+// less than it was, as what was shown can't be taken back (a text that
+// fitted the limit was all shown; once longer, a token it ended with may
+// be read again undecided). Once no more text can move the cut, it is
+// kept rather than read again.
 func (r *reply) visible() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return runePrefix(r.text.String(), r.limit)
+	if r.previewDone {
+		return r.preview
+	}
+	shown, settled := slackmd.Preview(r.text.String(), r.limit)
+	if len(shown) > len(r.preview) {
+		r.preview = shown
+	}
+	r.previewDone = settled
+	return r.preview
 }
 
 func (r *reply) pending() bool {
@@ -678,15 +693,4 @@ func retryRateLimited(ctx context.Context, call func() error) error {
 	case <-ctx.Done():
 		return err
 	}
-}
-
-// runePrefix is s cut to at most n bytes without splitting a character.
-func runePrefix(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -91,8 +91,9 @@ func checkSplit(t *testing.T, s string, limit, most int) []string {
 
 // FuzzSafe holds what is posted of any model text to what no parser
 // may find in it: a mention that pings, a link whose text is not its host
-// (Slack's, or Markdown's with tables or without), broken UTF-8; and the
-// stream, cut anywhere, to a prefix of it.
+// (Slack's, or Markdown's with tables or without), broken UTF-8; the
+// stream, cut anywhere, to a prefix of it; and a preview of the stream to
+// the same, and to the start of the whole answer's preview.
 func FuzzSafe(f *testing.F) {
 	for _, c := range safeCases() {
 		f.Add(c.said, uint16(len(c.said)/2))
@@ -118,10 +119,21 @@ func FuzzSafe(f *testing.F) {
 			at-- // the model's pieces are whole characters
 		}
 		var s Stream
-		shown := s.Write(said[:at])
-		shown += s.Write(said[at:])
+		first := s.Write(said[:at])
+		shown := first + s.Write(said[at:])
 		if !strings.HasPrefix(got, shown) || s.End() != got {
 			t.Fatalf("streaming %q cut at %d: shown %q, ended %q, want %q", said, at, shown, s.End(), got)
+		}
+		// A preview of what streamed so far hides nothing, and a cut one
+		// only grows as the answer does.
+		most := len(got) / 2
+		early, settled := Preview(first, most)
+		late, _ := Preview(got, most)
+		if hidden := hiddenLinks(early); len(hidden) > 0 {
+			t.Fatalf("Preview(%q, %d) = %q hides where %q leads", first, most, early, hidden)
+		}
+		if (len(first) > most && !strings.HasPrefix(late, early)) || (settled && late != early) {
+			t.Fatalf("Preview(%q, %d) = %q (settled %v), then %q for the whole answer", first, most, early, settled, late)
 		}
 	})
 }
