@@ -131,7 +131,7 @@ func (h *Flows) command(ctx context.Context, j *job, c Command) {
 	// as one of the request's side calls that end waits for.
 	j.progress.calls.Go(func() {
 		j.respond(ctx, fmt.Sprintf("Looking at your photo from %s with *%s*: the answer will be in its thread.",
-			slackDate(photo.TS), uc.Name))
+			slackmd.Date(photo.TS, "earlier"), uc.Name))
 	})
 	h.answer(ctx, j, conversation{files: photo.Files})
 }

@@ -288,15 +288,6 @@ func padRight(s string, n int) string {
 	return s
 }
 
-// slackDate renders a message timestamp in the reader's own time zone.
-func slackDate(ts string) string {
-	sec, _, _ := strings.Cut(ts, ".")
-	if _, err := strconv.ParseInt(sec, 10, 64); err != nil {
-		return "earlier"
-	}
-	return fmt.Sprintf("<!date^%s^{date_short_pretty} at {time}|earlier>", sec)
-}
-
 func humanBytes(n int64) string {
 	if n >= 1<<20 && n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MB", n>>20)

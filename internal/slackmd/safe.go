@@ -3,6 +3,7 @@ package slackmd
 import (
 	"html"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/idna"
@@ -1004,4 +1005,19 @@ func Code(s string) string {
 	var b strings.Builder
 	writeSpan(&b, "`", inline(strings.ReplaceAll(s, "`", "'"), true))
 	return b.String()
+}
+
+// Mention is the mention of the person userID, the one the bot writes on
+// purpose: in a message it posts for them, it names who asked.
+func Mention(userID string) string { return "<@" + userID + ">" }
+
+// Date shows a message's timestamp ts ("1700000000.000100") in the
+// reader's own time zone, or fallback where Slack can't (and when ts is
+// not a timestamp).
+func Date(ts, fallback string) string {
+	sec, _, _ := strings.Cut(ts, ".")
+	if _, err := strconv.ParseInt(sec, 10, 64); err != nil {
+		return fallback
+	}
+	return "<!date^" + sec + "^{date_short_pretty} at {time}|" + fallback + ">"
 }

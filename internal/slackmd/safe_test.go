@@ -190,3 +190,23 @@ func TestTableRowsCantEndCodeSpans(t *testing.T) {
 		}
 	}
 }
+
+// What the bot writes itself: nothing in what it writes about can break
+// out of it.
+func TestBotsOwnMarkdown(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{Link("accuweather.com", "https://vertexaisearch.cloud.google.com/r/Ab1"), "[accuweather.com](https://vertexaisearch.cloud.google.com/r/Ab1)"},
+		{Link("a]b[c", "https://x.example/a b)|c"), "[abc](https://x.example/a%20b%29%7Cc)"},
+		{Code("photo.png"), "`photo.png`"},
+		{Code("a`b <!here>.png"), "`a'b @" + j + "here.png`"},
+		{Code("a | [x](https://evil.example).png"), "`a `\\|` [x](https://evil.example).png`"},
+		{Mention("U123"), "<@U123>"},
+		{Date("1700000000.000100", "earlier"), "<!date^1700000000^{date_short_pretty} at {time}|earlier>"},
+		{Date("not a ts", "earlier"), "earlier"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
