@@ -37,8 +37,22 @@
 // it takes no more fences at all. Erring the other way only rewrites
 // something shown literally.
 //
+// What Slack's markdown block renders: its reference (docs.slack.dev,
+// "Markdown block") lists bold, italic, links, lists, strikethrough,
+// headers, inline code, quotes, ``` code blocks, images as links and
+// backslash escapes, and says tables are not supported; yet since 2026
+// apps see it render GFM tables, which cut a row at every "|" even inside
+// a code span. So the safety pass holds against both readings. ~~~
+// fences are not in the reference; they are taken for code as CommonMark
+// and GFM take them: the block says it takes standard Markdown.
+//
 // Beside the safety pass it holds the one fence rule (what opens and
 // closes a code block: CodeBlocks), the splitter that cuts an answer into
 // messages Slack takes (Split), the notification text of a message
-// (Notification), and rune-safe truncation (Cut, CutChars).
+// (Notification), the streaming preview's cut (Preview), and rune-safe
+// truncation (Cut, CutChars).
+//
+// It imports the standard library only, and golang.org/x/net/idna: a host
+// is shown as browsers resolve it (UTS #46), which the standard library
+// does not do, and which a hand-written copy would get subtly wrong.
 package slackmd

@@ -17,21 +17,24 @@ const BlockLimit = 12000
 //
 // A part is read from its own start, so it must read as the whole did
 // where the whole showed code: Split reads s with the safety scanner and
-// cuts only where the scanner's reading allows. It never cuts inside a
-// code span, a link or a mention; a code block cut in two is closed at
-// the end of one part and opened again at the start of the next, with
-// the same character (backticks or tildes), as many of them up to
-// maxFenceRun, and its language only if it is a language's name (see
-// fenceTag): a fence line is the model's, and may be longer than a
-// message. Then each part is read again by the safety pass: where it
-// reads a part otherwise than it read that text in the whole (a fence
-// line longer than maxFenceRun reopened shorter, a token too long for a
-// part cut inside), the part is what the pass makes of it.
+// cuts where the scanner's reading allows, between tokens or inside plain
+// text, never inside a code span, a link or a mention. A code block cut
+// in two is closed at the end of one part and opened again at the start
+// of the next, with the same character (backticks or tildes), as many of
+// them up to maxFenceRun, and its language only if it is a language's
+// name (see fenceTag): a fence line is the model's, and may be longer
+// than a message. Then each part is read again by the safety pass: where
+// it reads a part otherwise than it read that text in the whole (a fence
+// reopened shorter than a longer one, a token too long for any part cut
+// inside), the part is what the pass makes of it.
 //
-// Every part takes at least a byte of s, and unless a token longer than
-// half a part's room is cut, more than half that room (see cut): what a
-// fence reopens with is a few bytes, however long the line that opened
-// it, so an answer of n bytes is at most about 2n/limit parts.
+// Every part takes at least a byte of s. A part ends past half its room,
+// or else before a token that does not fit in what is left of it, which
+// the next part starts with: two parts take more than a part's room.
+// Only a token longer than a part is cut inside (a code span is then
+// closed and opened again), and a reopened fence is a few bytes, however
+// long the line that opened it, so an answer of n bytes is at most about
+// 2n/limit parts.
 //
 // It stops at most parts (at least one), leaving the rest of s out: an
 // answer is cut at MAX_ANSWER_PARTS messages, and what the thread does not
@@ -198,7 +201,8 @@ func (sp *splitter) moveTo(c cutState) {
 // cut chooses where the part of at most budget bytes ends: after the last
 // blank line, line end or space past half the budget where the whole's
 // reading allows a cut; else at the last place past half that allows
-// one; else, in a token longer than half the budget, at the budget.
+// one; else before the token at the budget, when it fits a part; else
+// inside it.
 func (sp *splitter) cut(budget int) cutState {
 	budget = max(budget, 1)
 	end := min(sp.at+budget, len(sp.text))
