@@ -13,6 +13,7 @@ import (
 
 	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/media"
+	"github.com/visionbot/visionbot/internal/slackmd"
 	"github.com/visionbot/visionbot/internal/vision"
 	"github.com/visionbot/visionbot/prompts"
 )
@@ -134,7 +135,7 @@ func (h *Flows) command(ctx context.Context, j *job, c Command) {
 	// as one of the request's side calls that end waits for.
 	j.progress.calls.Go(func() {
 		j.respond(ctx, fmt.Sprintf("Looking at your photo from %s with *%s*: the answer will be in its thread.",
-			slackDate(photo.TS), uc.Name))
+			slackmd.Date(photo.TS, "earlier"), uc.Name))
 	})
 	h.answer(ctx, j, conversation{files: photo.Files})
 }
@@ -306,11 +307,12 @@ func (h *Flows) answer(ctx context.Context, j *job, conv conversation) {
 }
 
 // ask streams the model's answer into the job's reply, made safe to post
-// as it comes (postable: links show their host, mentions notify nobody),
-// and returns the whole answer made safe the same way, and as written.
+// as it comes (slackmd.Stream: links show their host, mentions notify
+// nobody), and returns the whole answer made safe the same way, and as
+// written.
 // What was streamed is a prefix of the safe answer, by construction.
 func (h *Flows) ask(ctx context.Context, j *job, req vision.Request) (answer, raw string, err error) {
-	var safe postableStream
+	var safe slackmd.Stream
 	var written strings.Builder
 	f := &j.figures
 	modelStart := h.now()
@@ -321,7 +323,7 @@ func (h *Flows) ask(ctx context.Context, j *job, req vision.Request) (answer, ra
 			f.firstToken = max(h.now().Sub(f.start), time.Nanosecond)
 		}
 		written.WriteString(delta)
-		if shown := safe.write(delta); shown != "" {
+		if shown := safe.Write(delta); shown != "" {
 			j.reply.Append(shown)
 			j.shownText()
 		}
@@ -332,14 +334,14 @@ func (h *Flows) ask(ctx context.Context, j *job, req vision.Request) (answer, ra
 		f.modelError = failure.KindOf(err).String()
 		err = fmt.Errorf("ask the model: %w", err)
 	}
-	return safe.end(), written.String(), err
+	return safe.End(), written.String(), err
 }
 
 // deliver finishes the reply with the answer (safe to post: the model's
-// words went through postable), its footer and the snippets to share should
-// the thread not take it whole, on a context of its own: an answer that is
-// complete is shown even when the job's context ends now. cutOff is the
-// notice the answer already carries, if it stopped short.
+// words went through slackmd.Stream), its footer and the snippets to
+// share should the thread not take it whole, on a context of its own: an
+// answer that is complete is shown even when the job's context ends now.
+// cutOff is the notice the answer already carries, if it stopped short.
 func (h *Flows) deliver(ctx context.Context, j *job, answer string, footer *Footer, cutOff error, snippets []Snippet) {
 	fctx, cancel := finishing(ctx)
 	defer cancel()

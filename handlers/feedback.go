@@ -6,6 +6,7 @@ import (
 	"sync"
 	"unicode"
 
+	"github.com/visionbot/visionbot/internal/slackmd"
 	"go.uber.org/zap"
 )
 
@@ -82,10 +83,7 @@ func scrubLine(text string, max int) string {
 		}
 	}
 	line := scrubNumbers(strings.Join(words, " "))
-	if r := []rune(line); len(r) > max {
-		line = strings.TrimSpace(string(r[:max])) + "…"
-	}
-	return line
+	return slackmd.CutChars(line, max, "…")
 }
 
 // scrubEntities replaces Slack's <…> entities: <@U…> and <!here> by

@@ -3,7 +3,8 @@
 //
 // It declares the few Slack and model calls it makes as small interfaces
 // and imports neither slack-go nor genai, so every flow is tested with
-// hand-written fakes.
+// hand-written fakes. Slack's syntax is internal/slackmd's: the model's
+// words made safe to post, the bot's links, code, mentions and dates.
 package handlers
 
 import (

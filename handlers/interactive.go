@@ -7,6 +7,7 @@ import (
 
 	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/media"
+	"github.com/visionbot/visionbot/internal/slackmd"
 	"github.com/visionbot/visionbot/prompts"
 )
 
@@ -124,8 +125,8 @@ func (h *Flows) useCaseNamed(name string) prompts.UseCase {
 }
 
 func (h *Flows) uploadIntro(user string, uc prompts.UseCase, files []File) string {
-	return fmt.Sprintf("<@%s> asked me to look at %s with *%s*. The answer is in the thread.",
-		user, fileNames(files), uc.Name)
+	return fmt.Sprintf("%s asked me to look at %s with *%s*. The answer is in the thread.",
+		slackmd.Mention(user), fileNames(files), uc.Name)
 }
 
 // rerun answers the same images again with the use case chosen in the menu

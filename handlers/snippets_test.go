@@ -34,6 +34,10 @@ func TestCodeSnippets(t *testing.T) {
 			[]Snippet{{Language: "swift", Code: "Text(\"Hi\")\n.padding()\n"}}},
 		{"an empty block is none", "```js\n\n```\n```go\nfunc main() {}\n```",
 			[]Snippet{{Language: "go", Code: "func main() {}\n"}}},
+		{"a tilde fence, holding a backtick one", "~~~md\n```go\nx := 1\n```\n~~~",
+			[]Snippet{{Language: "md", Code: "```go\nx := 1\n```\n"}}},
+		{"a longer fence, holding a shorter one", "````\n```\nx\n```\n````",
+			[]Snippet{{Code: "```\nx\n```\n"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/media"
+	"github.com/visionbot/visionbot/internal/slackmd"
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
@@ -340,15 +341,6 @@ func padRight(s string, n int) string {
 	return s
 }
 
-// slackDate renders a message timestamp in the reader's own time zone.
-func slackDate(ts string) string {
-	sec, _, _ := strings.Cut(ts, ".")
-	if _, err := strconv.ParseInt(sec, 10, 64); err != nil {
-		return "earlier"
-	}
-	return fmt.Sprintf("<!date^%s^{date_short_pretty} at {time}|earlier>", sec)
-}
-
 func humanBytes(n int64) string {
 	if n >= 1<<20 && n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MB", n>>20)
@@ -406,7 +398,7 @@ func SourcesNote(sources []vision.Source) string {
 		if s.Host == "" || s.URL == "" {
 			continue
 		}
-		links = append(links, fmt.Sprintf("[%s](%s)", strings.NewReplacer("[", "", "]", "").Replace(s.Host), linkURL(s.URL)))
+		links = append(links, slackmd.Link(s.Host, s.URL))
 	}
 	if len(links) == 0 {
 		return ""
@@ -423,7 +415,7 @@ func fileNames(files []File) string {
 		if name == "" {
 			name = f.ID
 		}
-		names = append(names, "`"+inline(strings.ReplaceAll(name, "`", "'"), true)+"`")
+		names = append(names, slackmd.Code(name))
 	}
 	return strings.Join(names, ", ")
 }

@@ -9,11 +9,11 @@ package blocks
 import (
 	"crypto/rand"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/slackmd"
 )
 
 // Under each answer: an actions block with the "Try another use case"
@@ -71,7 +71,7 @@ func rerunMenu(ref handlers.AnswerRef, choices []handlers.Choice) *slack.SelectB
 		if c.Name == ref.UseCase || len(options) == maxSelectOptions {
 			continue
 		}
-		options = append(options, slack.NewOptionBlockObject(c.Name, plain(truncate(c.Label, maxOptionText)), nil))
+		options = append(options, slack.NewOptionBlockObject(c.Name, plain(slackmd.CutChars(c.Label, maxOptionText, "…")), nil))
 	}
 	if len(options) == 0 {
 		return nil
@@ -151,13 +151,4 @@ func RefOf(blocks slack.Blocks) *handlers.AnswerRef {
 		}
 	}
 	return nil
-}
-
-// truncate cuts s to at most n runes, marking the cut with an ellipsis.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/slackmd"
 )
 
 // CallbackAnalyze names the modals the bot opens; CallbackShortcut is the
@@ -60,7 +61,7 @@ func Form(form handlers.Form) slack.ModalViewRequest {
 		if len(options) == maxSelectOptions {
 			break
 		}
-		opt := slack.NewOptionBlockObject(c.Name, plain(truncate(c.Label, maxOptionText)), nil)
+		opt := slack.NewOptionBlockObject(c.Name, plain(slackmd.CutChars(c.Label, maxOptionText, "…")), nil)
 		options = append(options, opt)
 		if c.Name == form.UseCase {
 			initial = opt

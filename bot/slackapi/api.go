@@ -20,6 +20,7 @@ import (
 	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/slackmd"
 )
 
 // API implements handlers.Slack on slack-go.
@@ -44,7 +45,7 @@ type API struct {
 func New(client *slack.Client, files *Downloader, hooks *http.Client, stream StreamConfig) *API {
 	return &API{
 		read: client, web: webClient{client}, files: files, hooks: hooks, stream: stream,
-		tiers: newTiers(slackTiers(), time.Now), replyLimit: markdownBlockLimit, now: time.Now,
+		tiers: newTiers(slackTiers(), time.Now), replyLimit: slackmd.BlockLimit, now: time.Now,
 		removals: map[string]time.Time{},
 	}
 }
@@ -161,7 +162,7 @@ func (w *Writer) PostReply(ctx context.Context, channel, threadTS, markdown stri
 	}
 	defer release()
 	r := w.newReply(handlers.Thread{Channel: channel, TS: threadTS})
-	return w.lease.Cause(r.complete(ctx, client, splitMarkdown(markdown, w.api.replyLimit, allParts), nil))
+	return w.lease.Cause(r.complete(ctx, client, slackmd.Split(markdown, w.api.replyLimit, slackmd.AllParts), nil))
 }
 
 // PostMessage posts markdown at the top of a channel.
@@ -173,7 +174,7 @@ func (w *Writer) PostMessage(ctx context.Context, channel, markdown string) (str
 	defer release()
 	_, ts, err := client.PostMessageContext(ctx, channel,
 		unfurlsOff(),
-		slack.MsgOptionText(notificationText(markdown), false),
+		slack.MsgOptionText(slackmd.Notification(markdown), false),
 		slack.MsgOptionBlocks(slack.NewMarkdownBlock("", markdown)),
 	)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/slackemu"
+	"github.com/visionbot/visionbot/internal/slackmd"
 )
 
 func TestSnippetFiles(t *testing.T) {
@@ -65,7 +66,7 @@ func TestReplySharesCodeWhenCut(t *testing.T) {
 
 	answer, snippets := codeAnswer()
 	const limit = 1500
-	parts := splitMarkdown(answer, limit, allParts)
+	parts := slackmd.Split(answer, limit, slackmd.AllParts)
 	if len(parts) < 3 {
 		t.Fatalf("test answer splits in %d parts, want at least 3", len(parts))
 	}
@@ -122,7 +123,7 @@ func TestReplySharesNoCodeWhenWhole(t *testing.T) {
 	if err := r.Finish(context.Background(), answer, replyFooter(), snippets...); err != nil {
 		t.Fatal(err)
 	}
-	checkThread(t, emu, th, splitMarkdown(answer, limit, allParts), true)
+	checkThread(t, emu, th, slackmd.Split(answer, limit, slackmd.AllParts), true)
 	if n := len(emu.Calls("files.getUploadURLExternal")) + len(emu.Calls("files.completeUploadExternal")); n != 0 {
 		t.Errorf("%d upload calls for an answer shown whole", n)
 	}
@@ -186,7 +187,7 @@ func TestReplyKeepsTheAnswerWhenCodeIsNotShared(t *testing.T) {
 			if tt.kind != nil && !errors.Is(err, tt.kind) {
 				t.Errorf("Finish = %v, want %v", err, tt.kind)
 			}
-			checkThread(t, emu, th, []string{splitMarkdown(answer, limit, allParts)[0], cutNote}, true)
+			checkThread(t, emu, th, []string{slackmd.Split(answer, limit, slackmd.AllParts)[0], cutNote}, true)
 			if got := emu.Uploads(); len(got) != 0 {
 				t.Errorf("shared %+v", got)
 			}

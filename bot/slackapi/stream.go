@@ -9,12 +9,12 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
 	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/slackmd"
 )
 
 // StreamMode says how an answer reaches Slack while the model writes it.
@@ -79,8 +79,8 @@ const (
 )
 
 // streamMargin is how much of Slack's limit a streamed answer leaves
-// unused: splitMarkdown may cut the final first part short of the limit, and
-// text shown beyond that cut would have to be taken back.
+// unused: slackmd.Split may cut the final first part short of the limit,
+// and text shown beyond that cut would have to be taken back.
 const streamMargin = 1000
 
 // OpenReply starts an answer in a thread. Except when streaming is off, one
@@ -132,6 +132,9 @@ type reply struct {
 	mu    sync.Mutex
 	text  strings.Builder // everything appended
 	ended bool
+	// preview is what visible showed last; for good once previewDone.
+	preview     string
+	previewDone bool
 
 	// msg belongs to the goroutine until done is closed, then to Finish or
 	// Fail, and so does placeholderID, the block id of the placeholder
@@ -221,7 +224,7 @@ func (r *reply) Finish(ctx context.Context, markdown string, footer *handlers.Fo
 	defer done(&err)
 	most := max(r.cfg.MaxParts, 1)
 	// One part more than the thread takes tells that the answer is cut.
-	parts := splitMarkdown(markdown, r.api.replyLimit, most+1)
+	parts := slackmd.Split(markdown, r.api.replyLimit, most+1)
 	if len(parts) <= most {
 		return r.complete(ctx, c, parts, footer)
 	}
@@ -249,7 +252,7 @@ func (r *reply) Fail(ctx context.Context, notice string) (err error) {
 		return err
 	}
 	defer done(&err)
-	return r.complete(ctx, c, splitMarkdown(notice, r.api.replyLimit, allParts), nil)
+	return r.complete(ctx, c, slackmd.Split(notice, r.api.replyLimit, slackmd.AllParts), nil)
 }
 
 // Stopped ends an answer its person stopped with Slack's Stop button. Slack
@@ -279,7 +282,7 @@ func (r *reply) Stopped(ctx context.Context, note string) (err error) {
 		if m.shown != "" {
 			text = m.shown + "\n\n" + note
 		}
-		return r.replace(ctx, c, splitMarkdown(text, r.api.replyLimit, allParts), nil)
+		return r.replace(ctx, c, slackmd.Split(text, r.api.replyLimit, slackmd.AllParts), nil)
 	}
 	return r.post(ctx, c, []string{note}, nil)
 }
@@ -388,11 +391,24 @@ func (r *reply) stopped(ctx context.Context) bool {
 	}
 }
 
-// visible is the text that may be shown before Finish.
+// visible is the text that may be shown before Finish: at most limit
+// bytes, cut where the safety scanner allows (slackmd.Preview), and never
+// less than it was, as what was shown can't be taken back (a text that
+// fitted the limit was all shown; once longer, a token it ended with may
+// be read again undecided). Once no more text can move the cut, it is
+// kept rather than read again.
 func (r *reply) visible() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return runePrefix(r.text.String(), r.limit)
+	if r.previewDone {
+		return r.preview
+	}
+	shown, settled := slackmd.Preview(r.text.String(), r.limit)
+	if len(shown) > len(r.preview) {
+		r.preview = shown
+	}
+	r.previewDone = settled
+	return r.preview
 }
 
 func (r *reply) pending() bool {
@@ -439,7 +455,7 @@ func (r *reply) open(ctx context.Context, c *slack.Client) {
 	r.w.record(ctx, r.shown(false))
 	_, ts, err := c.PostMessageContext(ctx, r.to.Channel,
 		slack.MsgOptionTS(r.to.TS), unfurlsOff(),
-		slack.MsgOptionText(notificationText(placeholder), false),
+		slack.MsgOptionText(slackmd.Notification(placeholder), false),
 		slack.MsgOptionBlocks(slack.NewMarkdownBlock(r.placeholderID, placeholder)))
 	switch {
 	case err == nil:
@@ -653,7 +669,7 @@ func (r *reply) post(ctx context.Context, c *slack.Client, parts []string, foote
 func markdownMessage(markdown string, footer *handlers.Footer) []slack.MsgOption {
 	set := append([]slack.Block{slack.NewMarkdownBlock("", markdown)}, blocks.Footer(footer)...)
 	return []slack.MsgOption{
-		slack.MsgOptionText(notificationText(markdown), false),
+		slack.MsgOptionText(slackmd.Notification(markdown), false),
 		slack.MsgOptionBlocks(set...),
 	}
 }
@@ -677,15 +693,4 @@ func retryRateLimited(ctx context.Context, call func() error) error {
 	case <-ctx.Done():
 		return err
 	}
-}
-
-// runePrefix is s cut to at most n bytes without splitting a character.
-func runePrefix(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/slackemu"
+	"github.com/visionbot/visionbot/internal/slackmd"
 )
 
 // replyWait bounds every wait for the emulator; it is a deadline for a
@@ -436,7 +437,7 @@ func TestReplyLongAnswer(t *testing.T) {
 
 	answer := longAnswer()
 	const limit = 1500
-	parts := splitMarkdown(answer, limit, allParts)
+	parts := slackmd.Split(answer, limit, slackmd.AllParts)
 	reopened := false
 	for _, p := range parts[1:] {
 		reopened = reopened || strings.HasPrefix(p, "```go\n")
@@ -484,7 +485,7 @@ func TestReplyCapsItsParts(t *testing.T) {
 
 	answer := longAnswer()
 	const limit = 1500
-	parts := splitMarkdown(answer, limit, allParts)
+	parts := slackmd.Split(answer, limit, slackmd.AllParts)
 	if len(parts) < 4 {
 		t.Fatalf("test answer splits in %d parts, want at least 4", len(parts))
 	}
@@ -636,25 +637,47 @@ func TestReplyUpdateFailsAtFinish(t *testing.T) {
 	}
 }
 
-func TestRunePrefix(t *testing.T) {
-	t.Parallel()
+// Audit #8: while an answer streams, Slack shows what was appended as
+// Markdown. A preview cut inside a code span leaves its backtick unpaired,
+// and what the span held shows as prose, its links live, until the answer
+// ends. The preview ends where the safety scanner allows a cut.
+func TestReplyPreviewCutsWhereSafe(t *testing.T) {
+	const link = "[https://good.com](https://evil.com)"
+	api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative})
+	api.replyLimit = 1500 // a preview of 750 bytes
+	filler := strings.Repeat("word ", 148)
+	tests := []struct{ name, text, want string }{
+		{"a code span across the limit", filler + "`see " + link + "` and more", filler},
+		{"a link across the limit", filler + "see ([evil.com](https://evil.com/" + strings.Repeat("a", 40) + "))", filler + "see ("},
+		{"code in a block across the limit", "```\n" + strings.Repeat("x := 1 // "+link+"\n", 30), ("```\n" + strings.Repeat("x := 1 // "+link+"\n", 30))[:750]},
+		{"what fits is shown whole", filler + "`code`", filler + "`code`"},
+		{"a character is not cut in two", strings.Repeat("é", 400), strings.Repeat("é", 375)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := api.For(Unleased{}).newReply(replyThread(emu, "C1"))
+			r.text.WriteString(tt.text)
+			if got := r.visible(); got != tt.want {
+				t.Errorf("visible() = %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
 
-	for _, tc := range []struct {
-		s    string
-		n    int
-		want string
-	}{
-		{"hello", 10, "hello"},
-		{"hello", 5, "hello"},
-		{"hello", 3, "hel"},
-		{"héllo", 2, "h"}, // é is two bytes: not cut in half
-		{"héllo", 3, "hé"},
-		{"日本", 4, "日"},
-		{"日本", 2, ""},
-	} {
-		if got := runePrefix(tc.s, tc.n); got != tc.want {
-			t.Errorf("runePrefix(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
-		}
+// What a preview showed stays shown as the answer grows past the limit,
+// though a token it ended with is undecided again in the longer text.
+func TestReplyPreviewNeverShrinks(t *testing.T) {
+	api, emu := newReplyAPI(t, StreamConfig{Mode: StreamNative})
+	api.replyLimit = 1500 // a preview of 750 bytes
+	r := api.For(Unleased{}).newReply(replyThread(emu, "C1"))
+	fits := strings.Repeat("word ", 148) + `[1\]:`
+	r.text.WriteString(fits)
+	if got := r.visible(); got != fits {
+		t.Fatalf("visible() = %q, want all of it", got)
+	}
+	r.text.WriteString(" https://evil.example/" + strings.Repeat("a", 20))
+	if got := r.visible(); got != fits {
+		t.Errorf("visible() = %q, want %q still", got, fits)
 	}
 }
 

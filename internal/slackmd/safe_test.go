@@ -1,19 +1,17 @@
-package handlers
+package slackmd
 
 import (
 	"math/rand/v2"
-	"regexp"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 // j is the word joiner that defuses a mention, written short for the
 // tables.
 const j = joiner
 
-// postableCases are what the model may write and what is posted of it.
-func postableCases() []struct{ name, said, want string } {
+// safeCases are what the model may write and what is posted of it.
+func safeCases() []struct{ name, said, want string } {
 	long := strings.Repeat("x", 300)
 	return []struct{ name, said, want string }{
 		// Links show their real host, whatever text the model gave them.
@@ -69,6 +67,9 @@ func postableCases() []struct{ name, said, want string } {
 			"1. Run:\n   ```ts\n   const m: { [k: string]: number } = {}\n   ```\n2. Docs ([docs.example](https://docs.example))"},
 		{"a tilde fence", "~~~\n[a](https://evil.example)\n~~~", "~~~\n[a](https://evil.example)\n~~~"},
 		{"an unclosed block runs to the end", "```\n[a](https://evil.example)", "```\n[a](https://evil.example)"},
+		{"a pipe in a code span", "Run `ls | grep [x](https://evil.example)`",
+			"Run `ls `\\|` grep [x](https://evil.example)`"},
+		{"a code span of pipes", "`|` and `` a|`b` ``", "\\| and `` a``\\|`` `b`  ``"},
 		{"Slack's syntax in code", "`<!channel>` and\n```\n<@U123> <https://evil.example|slack.com>\n```",
 			"`@" + j + "channel` and\n```\n@" + j + "U123 slack.com ([evil.example](https://evil.example))\n```"},
 		// Code no parser could take otherwise.
@@ -97,33 +98,33 @@ func postableCases() []struct{ name, said, want string } {
 	}
 }
 
-func TestPostable(t *testing.T) {
-	for _, tt := range postableCases() {
+func TestSafe(t *testing.T) {
+	for _, tt := range safeCases() {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := postable(tt.said); got != tt.want {
-				t.Errorf("postable(%q)\n got %q\nwant %q", tt.said, got, tt.want)
+			if got := Safe(tt.said); got != tt.want {
+				t.Errorf("Safe(%q)\n got %q\nwant %q", tt.said, got, tt.want)
 			}
 		})
 	}
 }
 
-// An answer streamed in pieces shows only a prefix of what postable makes
+// An answer streamed in pieces shows only a prefix of what Safe makes
 // of the whole, and all of it once it ends, wherever the pieces are cut: a
 // native stream can't take text back.
-func TestPostableStreamShowsAPrefix(t *testing.T) {
+func TestStreamShowsAPrefix(t *testing.T) {
 	texts := []string{
 		"## Spaghetti\n\nBoil water. See [the recipe](https://food.example/r?a=1&b=2) or <https://food.example|Food>.\n\n" +
 			"```python\nd[k](v)\n```\n1. Mix `a[0](b)` @here\n2. <@U1|bob> <!channel|" + strings.Repeat("y", 400) + "> done",
 		"  \n- [ ] one\n- [x] two ![img](https://img.example/a.png \"t\")\n\n~~~\n<!DOCTYPE html>\n~~~\n\\[not a link](x) `` a`b ``",
 	}
-	for _, c := range postableCases() {
+	for _, c := range safeCases() {
 		texts = append(texts, c.said)
 	}
 	r := rand.New(rand.NewPCG(14, 8))
 	for _, text := range texts {
-		want := postable(text)
+		want := Safe(text)
 		for try := range 40 {
-			var s postableStream
+			var s Stream
 			var shown strings.Builder
 			for i := 0; i < len(text); {
 				n := 1 + try%9
@@ -131,13 +132,13 @@ func TestPostableStreamShowsAPrefix(t *testing.T) {
 					n = 1 + r.IntN(24)
 				}
 				n = min(n, len(text)-i)
-				shown.WriteString(s.write(text[i : i+n]))
+				shown.WriteString(s.Write(text[i : i+n]))
 				if !strings.HasPrefix(want, shown.String()) {
 					t.Fatalf("streaming %q: shown %q is not a prefix of %q", text, shown.String(), want)
 				}
 				i += n
 			}
-			if got := s.end(); got != want {
+			if got := s.End(); got != want {
 				t.Fatalf("streaming %q: ended with %q, want %q", text, got, want)
 			}
 		}
@@ -146,7 +147,7 @@ func TestPostableStreamShowsAPrefix(t *testing.T) {
 
 // What can no longer change is shown at once: text that only looks like
 // a link or code does not hold the stream back.
-func TestPostableStreamDoesNotStall(t *testing.T) {
+func TestStreamDoesNotStall(t *testing.T) {
 	tests := []struct{ written, shown string }{
 		{"Use a[i] then", "Use a[i] then"},
 		{"- [ ] buy milk", "- [ ] buy milk"},
@@ -167,42 +168,45 @@ func TestPostableStreamDoesNotStall(t *testing.T) {
 		{"[" + strings.Repeat("x", maxLabel+1), "[" + strings.Repeat("x", maxLabel+1)},
 	}
 	for _, tt := range tests {
-		var s postableStream
-		if got := s.write(tt.written); got != tt.shown {
+		var s Stream
+		if got := s.Write(tt.written); got != tt.shown {
 			t.Errorf("write(%q) shows %q, want %q", tt.written, got, tt.shown)
 		}
 	}
 }
 
-// FuzzPostable holds what is posted of any model text to what no parser
-// may find in it: a mention that pings, Slack's link with a text of its
-// own, broken UTF-8; and the stream, cut anywhere, to a prefix of it.
-func FuzzPostable(f *testing.F) {
-	for _, c := range postableCases() {
-		f.Add(c.said, uint16(len(c.said)/2))
+// Audit #4: a "|" inside a code span on a line that looks like a table
+// row ends the span wherever tables render, leaving what the span held
+// as prose.
+func TestTableRowsCantEndCodeSpans(t *testing.T) {
+	for _, said := range []string{
+		"| a | b |\n|---|---|\n| `x | [https://good.com](https://evil.com)` | c |",
+		"`ls | [Sign in](https://evil.com)`\n---|---",
+		"| `` a|`[x](https://evil.com)` `` |\n|-|",
+		"| " + Code("a | [https://good.com](https://evil.com)") + " |\n|-|",
+	} {
+		if got := hiddenLinks(Safe(said)); len(got) > 0 {
+			t.Errorf("Safe(%q) = %q hides %q", said, Safe(said), got)
+		}
 	}
-	pings := regexp.MustCompile(`<(?:![Hh][Ee][Rr][Ee]|![Cc][Hh][Aa][Nn][Nn][Ee][Ll]|![Ee][Vv][Ee][Rr][Yy][Oo][Nn][Ee]|!subteam\^[^>\n]*|@[UW][A-Z0-9]+)[|>]`)
-	slackLink := regexp.MustCompile(`<https?://[^>\n]*\|[^>\n]*>`)
-	f.Fuzz(func(t *testing.T, said string, cut uint16) {
-		if !utf8.ValidString(said) {
-			t.Skip() // the model's text is always UTF-8
+}
+
+// What the bot writes itself: nothing in what it writes about can break
+// out of it.
+func TestBotsOwnMarkdown(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{Link("accuweather.com", "https://vertexaisearch.cloud.google.com/r/Ab1"), "[accuweather.com](https://vertexaisearch.cloud.google.com/r/Ab1)"},
+		{Link("a]b[c", "https://x.example/a b)|c"), "[abc](https://x.example/a%20b%29%7Cc)"},
+		{Code("photo.png"), "`photo.png`"},
+		{Code("a`b <!here>.png"), "`a'b @" + j + "here.png`"},
+		{Code("a | [x](https://evil.example).png"), "`a `\\|` [x](https://evil.example).png`"},
+		{Mention("U123"), "<@U123>"},
+		{Date("1700000000.000100", "earlier"), "<!date^1700000000^{date_short_pretty} at {time}|earlier>"},
+		{Date("not a ts", "earlier"), "earlier"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
 		}
-		got := postable(said)
-		if pings.MatchString(got) || slackLink.MatchString(got) {
-			t.Fatalf("postable(%q) = %q", said, got)
-		}
-		if !utf8.ValidString(got) {
-			t.Fatalf("postable(%q) = %q: broken UTF-8", said, got)
-		}
-		at := int(cut) % (len(said) + 1)
-		for at > 0 && !utf8.RuneStart(said[at%len(said)]) {
-			at-- // the model's pieces are whole characters
-		}
-		var s postableStream
-		shown := s.write(said[:at])
-		shown += s.write(said[at:])
-		if !strings.HasPrefix(got, shown) || s.end() != got {
-			t.Fatalf("streaming %q cut at %d: shown %q, ended %q, want %q", said, at, shown, s.end(), got)
-		}
-	})
+	}
 }

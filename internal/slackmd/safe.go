@@ -1,61 +1,30 @@
-package handlers
+package slackmd
 
 import (
 	"html"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/idna"
 )
 
-// What the model writes reaches people twice: as a markdown block, which
-// Slack renders as standard Markdown, and as the message's notification
-// text, which Slack reads as mrkdwn. Either could carry a link whose visible
-// text is not where it goes ("[Sign in to Slack](https://evil.example)",
-// Slack's own "<https://evil.example|https://slack.com>") or a mention that
-// pings ("<!channel>", "@here"). postable is the one place where the model's
-// words are made safe to post:
-//
-//   - every link the model wrote shows its real host: "[text](url)" and
-//     "<url|text>" become "text ([host](url))", the host in its ASCII form
-//     (a look-alike letter shows as punycode); a bare URL or "<url>" stays,
-//     its visible text being the URL itself;
-//   - a link to anything but http(s) (javascript:, data:, slack://...) is
-//     not a link at all: it stays as text;
-//   - any other "](", "] (" or "]:" (a link this code does not rewrite, or a
-//     reference definition that would make "[text]" a link) is broken with
-//     a backslash, which Markdown shows as nothing;
-//   - Slack's mentions ("<@U1>", "<!here|x>") and the words @here,
-//     @channel, @everyone get a word joiner after the "@": they read the
-//     same and notify nobody.
-//
-// Markdown's syntax is left alone inside code (fenced blocks and code
-// spans), which Slack shows literally; Slack's own "<...>" syntax is
-// handled there too, narrowly (real mentions and URL links only, so that
-// "<!DOCTYPE html>" survives), since the notification text is mrkdwn, where
-// it is live anywhere.
-//
-// The scanner's code must never be prose for a Markdown parser: a link
-// there would pass untouched. So it takes as code only what Markdown surely
-// takes as code (code spans closed on their line, fences at most three
-// spaces in); a backtick it does not pair is escaped, so that a parser
-// cannot pair it otherwise; and once the shape of the text makes a fence
-// uncertain (a line less indented than its block, an HTML-looking line),
-// it takes no more fences at all. Erring the other way only rewrites
-// something shown literally.
-func postable(said string) string {
-	var s postableStream
-	s.write(said)
-	return s.end()
+// Safe is what of the model's words may be posted: its links show their
+// host, its mentions notify nobody, its code stays as written (see the
+// package's doc). The answer is trimmed of surrounding whitespace.
+func Safe(said string) string {
+	var s Stream
+	s.Write(said)
+	return s.End()
 }
 
-// postableStream is postable for an answer that arrives in pieces: write
-// releases what can no longer change, holding back any tail that the rest
-// could still rewrite (an unclosed "<...", a "[" before its "](url)", a
-// backtick before its pair, a line that may open a code block), and end
-// releases the rest. What it releases is always a prefix of postable of
-// the whole answer: a native stream can't take text back.
-type postableStream struct {
+// Stream is Safe for an answer that arrives in pieces: Write releases what
+// can no longer change, holding back any tail that the rest could still
+// rewrite (an unclosed "<...", a "[" before its "](url)", a backtick
+// before its pair, a line that may open a code block), and End releases
+// the rest. What it releases is always a prefix of Safe of the whole
+// answer: a native stream can't take text back. The zero Stream is ready.
+type Stream struct {
 	doc     scanner
 	pending string // received, not decided yet
 	space   string // whitespace after pending: the answer is trimmed
@@ -66,8 +35,8 @@ type postableStream struct {
 // whitespace is what an answer is trimmed of.
 const whitespace = " \t\r\n"
 
-// write takes the next piece of the answer and returns what may be shown.
-func (p *postableStream) write(delta string) string {
+// Write takes the next piece of the answer and returns what may be shown.
+func (p *Stream) Write(delta string) string {
 	if !p.started {
 		delta = strings.TrimLeft(delta, whitespace)
 		if delta == "" {
@@ -88,8 +57,8 @@ func (p *postableStream) write(delta string) string {
 	return safe
 }
 
-// end takes the answer as complete and returns all of it, made safe.
-func (p *postableStream) end() string {
+// End takes the answer as complete and returns all of it, made safe.
+func (p *Stream) End() string {
 	safe, _ := p.doc.scan(p.pending, true)
 	p.pending, p.space = "", ""
 	p.out.WriteString(safe)
@@ -117,12 +86,6 @@ type scanner struct {
 	unclosed bool
 }
 
-type fence struct {
-	char   byte // '`' or '~'
-	n      int  // its length
-	indent int  // the column it starts at
-}
-
 // more is what a step returns when it needs more text to decide.
 const more = -1
 
@@ -130,21 +93,41 @@ func (s *scanner) scan(text string, final bool) (string, int) {
 	var b strings.Builder
 	i := 0
 	for i < len(text) {
-		var n int
-		switch {
-		case !s.midLine:
-			n = s.lineStart(&b, text[i:], final)
-		case s.code || s.fence.n > 0:
-			n = s.codeStep(&b, text[i:], final)
-		default:
-			n = s.proseStep(&b, text[i:], final)
-		}
+		n := s.step(&b, text[i:], final)
 		if n == more {
 			break
 		}
 		i += n
 	}
 	return b.String(), i
+}
+
+// step consumes the token t starts with, writing what it becomes, and
+// returns its length: 0 when only the state changed (a line's start read
+// for fences), more when it needs more text.
+func (s *scanner) step(b *strings.Builder, t string, final bool) int {
+	switch {
+	case !s.midLine:
+		return s.lineStart(b, t, final)
+	case s.code || s.fence.n > 0:
+		return s.codeStep(b, t, final)
+	default:
+		return s.proseStep(b, t, final)
+	}
+}
+
+// plain reports whether the step at t writes its token as it is, bytes
+// that mean nothing to Markdown or to Slack, so that text can be cut
+// anywhere inside it.
+func (s *scanner) plain(t string) bool {
+	switch {
+	case !s.midLine:
+		return false
+	case s.code || s.fence.n > 0:
+		return strings.IndexByte(codeSpecial, t[0]) < 0
+	default:
+		return strings.IndexByte(proseSpecial, t[0]) < 0
+	}
 }
 
 // inline makes a piece of one line safe (a link's or a mention's label),
@@ -176,7 +159,7 @@ func (s *scanner) lineStart(b *strings.Builder, t string, final bool) int {
 	if s.fence.n > 0 {
 		return s.inBlock(b, t, j, col, blank, final)
 	}
-	if blank || col > 3 {
+	if blank || col > maxFenceIndent {
 		if blank {
 			s.tag = 0 // inline HTML ends with its paragraph
 		}
@@ -189,16 +172,15 @@ func (s *scanner) lineStart(b *strings.Builder, t string, final bool) int {
 		if j+run == len(t) && !final {
 			return more
 		}
-		if run < 3 {
+		if run < minFence {
 			break
 		}
 		if t[j] == '`' {
-			// A backtick fence's info string has no backtick.
 			end, ok := lineEnd(t, j+run, final)
 			if !ok {
 				return more
 			}
-			if strings.Contains(t[j+run:end], "`") {
+			if !infoFits('`', t[j+run:end]) {
 				break
 			}
 		}
@@ -248,13 +230,13 @@ func (s *scanner) inBlock(b *strings.Builder, t string, j, col int, blank, final
 		if !ok {
 			return more
 		}
-		closing := strings.Trim(t[j+run:end], " \t") == ""
+		closing := f.closedBy(run, t[j+run:end])
 		// The block's container starts between f.indent-3 and f.indent; a
 		// closing fence may be three spaces further in. Where that depends
 		// on the container, the end of the block is uncertain.
-		lo := max(0, f.indent-3)
-		if closing && col <= f.indent+3 {
-			if col > lo+3 {
+		lo := max(0, f.indent-maxFenceIndent)
+		if closing && col <= f.indent+maxFenceIndent {
+			if col > lo+maxFenceIndent {
 				s.untrusted = true
 			}
 			b.WriteString(t[:end])
@@ -368,6 +350,9 @@ func (s *scanner) proseStep(b *strings.Builder, t string, final bool) int {
 	return n
 }
 
+// codeSpecial are the bytes a code step stops at.
+const codeSpecial = "\n<@"
+
 // codeStep writes code as it is, but for Slack's mentions and links and
 // the broadcast words.
 func (s *scanner) codeStep(b *strings.Builder, t string, final bool) int {
@@ -382,7 +367,7 @@ func (s *scanner) codeStep(b *strings.Builder, t string, final bool) int {
 		return broadcast(b, t, final)
 	}
 	n := 1
-	for n < len(t) && strings.IndexByte("\n<@", t[n]) < 0 {
+	for n < len(t) && strings.IndexByte(codeSpecial, t[n]) < 0 {
 		n++
 	}
 	b.WriteString(t[:n])
@@ -419,14 +404,43 @@ func (s *scanner) backticks(b *strings.Builder, t string, final bool) int {
 			return more
 		}
 		if end >= 0 {
-			b.WriteString(t[:run])
-			b.WriteString(inline(t[run:end], true))
-			b.WriteString(t[end : end+run])
+			writeSpan(b, t[:run], inline(t[run:end], true))
 			return end + run
 		}
 	}
 	b.WriteString(strings.Repeat("\\`", run))
 	return run
+}
+
+// writeSpan writes a code span of code, opened and closed with ticks.
+//
+// Where tables render (GFM's, which Slack's markdown block renders though
+// it documents none), a row is cut into cells at every "|" before a cell
+// is read, even inside a code span: the span would end there, and what it
+// held after the "|" would be read as prose, its links live. So a span
+// with a "|" is written as spans between escaped pipes, "`a `\|` b`", read
+// the same with tables or without: "\|" cuts no cell and shows "|".
+func writeSpan(b *strings.Builder, ticks, code string) {
+	if !strings.Contains(code, "|") {
+		b.WriteString(ticks + code + ticks)
+		return
+	}
+	for i, seg := range strings.Split(code, "|") {
+		if i > 0 {
+			b.WriteString(`\|`)
+		}
+		if seg == "" {
+			continue
+		}
+		// A backtick at an edge would run into ticks; and a span that
+		// starts and ends with a space loses one of each. One more space
+		// on each side, which the span drops, keeps seg as it is.
+		first, last := seg[0], seg[len(seg)-1]
+		if first == '`' || last == '`' || (first == ' ' && last == ' ' && strings.Trim(seg, " ") != "") {
+			seg = " " + seg + " "
+		}
+		b.WriteString(ticks + seg + ticks)
+	}
 }
 
 // spanEnd finds the run of as many backticks that closes the code span t
@@ -974,4 +988,36 @@ func broadcast(b *strings.Builder, t string, final bool) int {
 	}
 	b.WriteByte('@')
 	return 1
+}
+
+// Link is a link the bot writes itself, text being its own word for where
+// url goes (a grounded answer's source names the site Google's redirect
+// leads to): nothing in text or url can end the link early or make
+// another of it.
+func Link(text, url string) string {
+	return "[" + strings.NewReplacer("[", "", "]", "").Replace(text) + "](" + linkURL(url) + ")"
+}
+
+// Code is s as inline code (a file's name): a backtick in s becomes an
+// apostrophe, so that nothing ends the code early, and a mention in it
+// notifies nobody.
+func Code(s string) string {
+	var b strings.Builder
+	writeSpan(&b, "`", inline(strings.ReplaceAll(s, "`", "'"), true))
+	return b.String()
+}
+
+// Mention is the mention of the person userID, the one the bot writes on
+// purpose: in a message it posts for them, it names who asked.
+func Mention(userID string) string { return "<@" + userID + ">" }
+
+// Date shows a message's timestamp ts ("1700000000.000100") in the
+// reader's own time zone, or fallback where Slack can't (and when ts is
+// not a timestamp).
+func Date(ts, fallback string) string {
+	sec, _, _ := strings.Cut(ts, ".")
+	if _, err := strconv.ParseInt(sec, 10, 64); err != nil {
+		return fallback
+	}
+	return "<!date^" + sec + "^{date_short_pretty} at {time}|" + fallback + ">"
 }
