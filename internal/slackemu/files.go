@@ -188,16 +188,27 @@ var fileTypes = map[string][2]string{ // extension → filetype, mimetype
 	"aac":  {"aac", "audio/aac"},
 }
 
-// copyNames are the file object's fields that name Slack's copies, with
-// how each copy is named after the file's base name and what it serves.
-var copyNames = map[string]struct{ suffix, mimetype string }{
-	"mp4":         {".mp4", "video/mp4"},
-	"mp4_low":     {"_trans.mp4", "video/mp4"},
-	"aac":         {"_audio.mp4", "audio/mp4"},
-	"hls":         {"file.m3u8", "application/vnd.apple.mpegurl"},
-	"vtt":         {"file.vtt", "text/vtt"},
-	"thumb_video": {"_thumb_video.jpeg", "image/jpeg"},
-	"thumb_pdf":   {"_thumb_pdf.png", "image/png"},
+// copyName is how the copy a file object's field name names is called
+// after the file's base name, and what it serves; ok is false for a field
+// that names no copy Slack makes.
+func copyName(name string) (suffix, mimetype string, ok bool) {
+	switch name {
+	case "mp4":
+		return ".mp4", "video/mp4", true
+	case "mp4_low":
+		return "_trans.mp4", "video/mp4", true
+	case "aac":
+		return "_audio.mp4", "audio/mp4", true
+	case "hls":
+		return "file.m3u8", "application/vnd.apple.mpegurl", true
+	case "vtt":
+		return "file.vtt", "text/vtt", true
+	case "thumb_video":
+		return "_thumb_video.jpeg", "image/jpeg", true
+	case "thumb_pdf":
+		return "_thumb_pdf.png", "image/png", true
+	}
+	return "", "", false
 }
 
 // AddFile registers a file and returns its Slack file object, as it appears
@@ -365,15 +376,15 @@ func (s *Server) addCopies(f *storedFile, tmb, base string) {
 		}
 	}
 	for name, data := range copies {
-		c, ok := copyNames[name]
+		suffix, mimetype, ok := copyName(name)
 		if !ok {
 			continue // not a copy Slack makes
 		}
-		p := tmb + c.suffix
-		if !strings.HasPrefix(c.suffix, "file.") {
-			p = tmb + base + c.suffix
+		p := tmb + suffix
+		if !strings.HasPrefix(suffix, "file.") {
+			p = tmb + base + suffix
 		}
-		f.copies[name] = copyURL{path: p, file: &servedFile{data: bytes.Clone(data), mimetype: c.mimetype}}
+		f.copies[name] = copyURL{path: p, file: &servedFile{data: bytes.Clone(data), mimetype: mimetype}}
 		obj[name] = s.hs.URL + p
 		if strings.HasPrefix(name, "thumb_") {
 			w, h := 0, 0
