@@ -27,6 +27,10 @@ type Form struct {
 	UseCase  string // initially selected
 	Question string // initial question
 	MaxFiles int    // FormUpload: how many images may be attached
+	// Kinds are the kinds of file FormUpload's picker takes besides
+	// images, once the flows read them: "pdf", "video", "audio". None
+	// takes images only.
+	Kinds []string
 	// MaxQuestion bounds the question input, in characters; 0 for Slack's
 	// own bound.
 	MaxQuestion int

@@ -41,6 +41,43 @@ type File struct {
 	// (files.info: channels, groups, ims and the keys of shares); only a
 	// file read with files.info says it.
 	SharedIn []string
+
+	// What Slack gives besides the original for a video, an audio file or
+	// a PDF (docs/media.md), so that a use case that needs less than the
+	// original downloads less.
+
+	// Display is Slack's media_display_type: "video" and "audio" for what
+	// its player plays (a voice clip is "audio" even when its mimetype
+	// says video/mp4), "unknown" for images, PDFs and the rest.
+	Display string
+	// Clip is the subtype of a clip recorded in Slack ("slack_audio",
+	// "slack_video"), "" for an upload. slack-go's File has no subtype:
+	// only a file read from its JSON (blocks.FilesJSON) has it.
+	Clip string
+	// Duration of a video or audio file (duration_ms); 0 when Slack gave
+	// none.
+	Duration time.Duration
+	// Transcodes are Slack's own copies, by the file object's field that
+	// names them: "mp4" and "mp4_low" (a video re-encoded, the second
+	// smaller), "aac" (an audio file's sound, in an MP4 container), "hls"
+	// (a playlist), "vtt" (the transcript, as WebVTT). A name is missing
+	// until Slack has made that copy. Their sizes are unknown: Size is the
+	// original's.
+	Transcodes map[string]string
+	// PDFThumb is the image of a PDF's first page (thumb_pdf), or of a
+	// document Slack converted to PDF; VideoThumb a still of a video
+	// (thumb_video), whose size is the video's frame size as far as
+	// Slack's examples show.
+	PDFThumb   Thumb
+	VideoThumb Thumb
+	// Transcript is the start of Slack's transcription of a video or
+	// audio file (transcription.preview.content); TranscriptStatus its
+	// status ("none", "complete", …); TranscriptComplete says Transcript
+	// is all of it: the status is "complete" and Slack cut nothing
+	// (has_more false). The whole transcript is Transcodes["vtt"].
+	Transcript         string
+	TranscriptStatus   string
+	TranscriptComplete bool
 }
 
 // Thumb is one of Slack's thumbnails (thumb_720, thumb_1024, …).

@@ -1,7 +1,10 @@
 package blocks
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/visionbot/visionbot/handlers"
@@ -17,11 +20,30 @@ func Files(files []slack.File) []handlers.File {
 	}
 	return out
 }
+
+// File reads a slack-go file object. For a video or an audio file,
+// url_private is one of Slack's copies (files-tmb: the mp4, or the aac),
+// not the original; url_private_download stays the original, whose size
+// Size is.
 func File(f slack.File) handlers.File {
 	out := handlers.File{
 		ID: f.ID, Name: f.Name, Mimetype: f.Mimetype, Filetype: f.Filetype, Size: int64(f.Size),
 		URLPrivate: f.URLPrivate, URLDownload: f.URLPrivateDownload, Access: f.FileAccess,
 		User: f.User, SharedIn: sharedIn(f),
+		Display:    f.MediaDisplayType,
+		Duration:   time.Duration(f.DurationMs) * time.Millisecond,
+		Transcodes: transcodes(f),
+		PDFThumb:   handlers.Thumb{URL: f.ThumbPDF, Width: f.ThumbPDFW, Height: f.ThumbPDFH},
+		VideoThumb: handlers.Thumb{URL: f.ThumbVideo, Width: f.ThumbVideoW, Height: f.ThumbVideoH},
+	}
+	if t := f.Transcription; t != nil {
+		out.TranscriptStatus = t.Status
+		if p := t.Preview; p != nil {
+			out.Transcript = p.Content
+			// An absent has_more says nothing: only false says the
+			// preview is the whole transcript.
+			out.TranscriptComplete = t.Status == "complete" && p.HasMore != nil && !*p.HasMore
+		}
 	}
 	for _, t := range []handlers.Thumb{
 		{URL: f.Thumb1024, Width: f.Thumb1024W, Height: f.Thumb1024H},
@@ -36,6 +58,49 @@ func File(f slack.File) handlers.File {
 		}
 	}
 	return out
+}
+
+// transcodes are the copies of f Slack has made so far, by the field that
+// names them; nil for a file without any (an image, a PDF).
+func transcodes(f slack.File) map[string]string {
+	var out map[string]string
+	for name, url := range map[string]string{"mp4": f.MP4, "mp4_low": f.MP4Low, "aac": f.AAC, "hls": f.HLS, "vtt": f.VTT} {
+		if url == "" {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = url
+	}
+	return out
+}
+
+// clipFields are the fields of a file object that slack-go's File leaves
+// out and the bot reads.
+type clipFields struct {
+	Subtype string `json:"subtype"`
+}
+
+// FilesJSON reads a JSON array of file objects (a message's "files") as
+// File does, and also what slack-go's File does not keep: the subtype of a
+// clip recorded in Slack. The bytes are decoded twice, into slack.File and
+// into the few fields of its own, which keeps slack-go the reader of every
+// other field.
+func FilesJSON(raw json.RawMessage) ([]handlers.File, error) {
+	var typed []slack.File
+	if err := json.Unmarshal(raw, &typed); err != nil {
+		return nil, fmt.Errorf("read files: %w", err)
+	}
+	var extra []clipFields
+	if err := json.Unmarshal(raw, &extra); err != nil {
+		return nil, fmt.Errorf("read files: %w", err)
+	}
+	out := Files(typed)
+	for i := range out {
+		out[i].Clip = extra[i].Subtype
+	}
+	return out, nil
 }
 
 // Message converts a slack-go message.

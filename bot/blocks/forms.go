@@ -2,6 +2,7 @@ package blocks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -28,6 +29,33 @@ const (
 // reads (HEIC is sent to Gemini as is; GIF becomes its first frame).
 var uploadTypes = []string{"jpg", "jpeg", "png", "webp", "gif", "heic", "heif"}
 
+// kindTypes are the file types the modal adds for each kind a form takes
+// besides images (handlers.Form.Kinds): Slack's file_input filters by file
+// extension. A voice clip recorded in Slack is m4a or webm; a screen
+// recording mp4, mov or webm.
+var kindTypes = map[string][]string{
+	"pdf":   {"pdf"},
+	"video": {"mp4", "mov", "webm"},
+	"audio": {"mp3", "m4a", "wav", "ogg", "aac", "webm"},
+}
+
+// acceptedTypes are the file types a form's picker takes: images, and
+// those of its other kinds, each once, in a fixed order. A kind the
+// modal does not know adds nothing.
+func acceptedTypes(kinds []string) []string {
+	types := slices.Clone(uploadTypes)
+	for _, kind := range []string{"pdf", "video", "audio"} {
+		if slices.Contains(kinds, kind) {
+			for _, t := range kindTypes[kind] {
+				if !slices.Contains(types, t) {
+					types = append(types, t)
+				}
+			}
+		}
+	}
+	return types
+}
+
 func plain(text string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.PlainTextType, text, false, false)
 }
@@ -51,9 +79,14 @@ func Form(form handlers.Form) slack.ModalViewRequest {
 	}
 	view.Submit = plain("Analyze")
 	if form.Kind == handlers.FormUpload {
-		file := slack.NewFileInputBlockElement(InputFile).WithFileTypes(uploadTypes...)
+		types := acceptedTypes(form.Kinds)
+		file := slack.NewFileInputBlockElement(InputFile).WithFileTypes(types...)
 		file.MaxFiles = max(form.MaxFiles, 1)
-		blocks = append(blocks, slack.NewInputBlock(InputFile, plain("Image"), nil, file))
+		label := "Image"
+		if len(types) > len(uploadTypes) {
+			label = "File"
+		}
+		blocks = append(blocks, slack.NewInputBlock(InputFile, plain(label), nil, file))
 	}
 	var options []*slack.OptionBlockObject
 	var initial *slack.OptionBlockObject

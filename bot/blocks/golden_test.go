@@ -58,6 +58,7 @@ func TestPayloadsGolden(t *testing.T) {
 		{"downvoted", Downvoted(handlers.Downvoted{Text: "Sorry it missed. Try another use case, or say what was wrong.", Ref: ref, Choices: choices})},
 		{"form-analyze", Form(handlers.Form{Kind: handlers.FormAnalyze, Choices: choices, UseCase: "code", Question: "in Go", MaxQuestion: 500, Metadata: `{"c":"C1"}`})},
 		{"form-upload", Form(handlers.Form{Kind: handlers.FormUpload, Notice: "No photo of yours in the last day: attach one.", Choices: choices, UseCase: "describe", MaxFiles: 4, Metadata: `{"c":"C1"}`})},
+		{"form-upload-media", Form(handlers.Form{Kind: handlers.FormUpload, Choices: choices, UseCase: "describe", MaxFiles: 1, Kinds: []string{"audio", "pdf", "video", "3d"}, Metadata: `{"c":"C1"}`})},
 		{"form-notice", Form(handlers.Form{Kind: handlers.FormNotice, Notice: "That message holds no image."})},
 		{"home", Home(home)},
 		{"home-without-privacy", Home(handlers.Home{Intro: home.Intro, UseCases: home.UseCases[:1], HowTo: home.HowTo[:1]})},

@@ -9,6 +9,7 @@ package slackapi
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -378,4 +379,12 @@ func (a *API) FileInfo(ctx context.Context, fileID string) (handlers.File, error
 
 func (a *API) Download(ctx context.Context, url string, maxBytes int64) ([]byte, error) {
 	return a.files.Get(ctx, url, maxBytes)
+}
+
+// OpenDownload streams a Slack file URL, reading at most maxBytes, for a
+// video or a PDF that goes on to its upload without being held whole;
+// size is the original's size from its file object, 0 for one of Slack's
+// copies (Downloader.Open).
+func (a *API) OpenDownload(ctx context.Context, url string, size, maxBytes int64) (io.ReadCloser, error) {
+	return a.files.Open(ctx, url, size, maxBytes)
 }

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/visionbot/visionbot/internal/failure"
 )
@@ -27,6 +30,7 @@ import (
 // the Downloader's has no Op.
 type Downloader struct {
 	client *http.Client
+	stream *http.Client // client without its timeout, for Open
 	token  bearerToken
 	// origins maps each allowed host (host or host:port, as in a URL) to
 	// the one scheme the token may travel over.
@@ -70,6 +74,11 @@ func NewDownloader(client *http.Client, token string, origins []string) *Downloa
 	c := *client
 	c.CheckRedirect = d.checkRedirect
 	d.client = &c
+	// A streamed download outlasts any timeout of the whole exchange:
+	// Open bounds each wait with the client's timeout instead.
+	st := c
+	st.Timeout = 0
+	d.stream = &st
 	return d
 }
 
@@ -140,8 +149,80 @@ func (d *Downloader) Upload(ctx context.Context, rawURL string, data []byte) err
 	return nil
 }
 
-// Get downloads rawURL, reading at most maxBytes.
+// Get downloads rawURL, reading at most maxBytes, all of it into memory:
+// for images and thumbnails, a few hundred kilobytes. A body that is an
+// HTML page is returned as it is, for the caller to recognise Slack's
+// sign-in page. The client's timeout bounds the whole download.
 func (d *Downloader) Get(ctx context.Context, rawURL string, maxBytes int64) ([]byte, error) {
+	body, err := d.open(ctx, rawURL, 0, maxBytes, false)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	// A declared length sizes the buffer at once, instead of io.ReadAll's
+	// doublings, which were a fifth of the bytes the bot allocated under
+	// load; net/http stops such a body at its declared length and reports
+	// one that ends before it.
+	if n := body.declared; n > 0 {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// Open streams rawURL: the body is read as the caller reads it, so that a
+// 200 MB video goes on to its upload a buffer at a time and is never held
+// whole. It reads at most maxBytes: a longer body is failure.TooLarge,
+// before anything is read when it says its length.
+//
+// size is the original file's size as the file object says it (files.info),
+// 0 when unknown: Slack's copies and thumbnails have no size in the file
+// object. A body of another length is a *SizeMismatch (the file changed
+// since it was read, or Slack served something else), found before
+// anything is read when the body says its length, else at its end.
+//
+// A body that is an HTML page is failure.FilesScope, at once: that is
+// Slack's sign-in page, never a video or a PDF. The client's timeout bounds
+// the wait for the answer and then each wait for more of the body, not the
+// whole download, which ctx bounds: a long video takes longer than any one
+// wait.
+func (d *Downloader) Open(ctx context.Context, rawURL string, size, maxBytes int64) (io.ReadCloser, error) {
+	return d.open(ctx, rawURL, size, maxBytes, true)
+}
+
+// SizeMismatch is a download whose length is not the size the file object
+// said.
+type SizeMismatch struct {
+	Want int64 // the file object's size
+	Got  int64 // the body's length, or how much was read before it went past Want
+	// More says the body went on past Want: Got is only what was read.
+	More bool
+}
+
+func (e *SizeMismatch) Error() string {
+	if e.More {
+		return fmt.Sprintf("the file holds more than the %d bytes its file object said", e.Want)
+	}
+	return fmt.Sprintf("the file holds %d bytes, not the %d its file object said", e.Got, e.Want)
+}
+
+// sizeMismatch is a *SizeMismatch as the callers see it: a file no longer
+// as it was, which a user is told as a file that is not available.
+func sizeMismatch(want, got int64, more bool) error {
+	return failure.Errorf("", failure.FileUnavailable, "", &SizeMismatch{Want: want, Got: got, More: more})
+}
+
+// open sends the request and checks the answer, leaving the body unread.
+// stream is Open's: no bound on the whole download but one on each wait,
+// and no HTML.
+func (d *Downloader) open(ctx context.Context, rawURL string, size, maxBytes int64, stream bool) (*body, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, failure.Errorf("", failure.FileUnavailable, "not a file URL", nil)
@@ -149,13 +230,31 @@ func (d *Downloader) Get(ctx context.Context, rawURL string, maxBytes int64) ([]
 	if !d.trusted(u) {
 		return nil, failure.Errorf("", failure.ForeignHost, u.Scheme+"://"+u.Hostname(), nil)
 	}
+	if size > maxBytes {
+		return nil, failure.Errorf("", failure.TooLarge, "", nil)
+	}
+	b := &body{want: size, limit: maxBytes, declared: -1}
+	client := d.client
+	if stream {
+		client, b.wait = d.stream, d.client.Timeout
+		ctx, b.cancel = context.WithCancel(ctx)
+		if b.wait > 0 {
+			b.stall = time.AfterFunc(b.wait, func() {
+				b.stalled.Store(true)
+				b.cancel()
+			})
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
+		b.stop()
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+string(d.token))
-	resp, err := d.client.Do(req)
+	resp, err := client.Do(req)
+	b.pause()
 	if err != nil {
+		b.stop()
 		var away foreignRedirect
 		if errors.As(err, &away) {
 			return nil, failure.Errorf("", failure.ForeignHost, away.host, nil)
@@ -165,44 +264,111 @@ func (d *Downloader) Get(ctx context.Context, rawURL string, maxBytes int64) ([]
 		}
 		return nil, redactURLError(err)
 	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return nil, failure.Errorf("", failure.FileUnavailable, resp.Status, nil)
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
-		return nil, failure.Errorf("", failure.FilesScope, resp.Status, nil)
-	case resp.StatusCode != http.StatusOK:
-		return nil, errors.New(resp.Status)
+	b.rc = resp.Body
+	if err := b.check(resp, stream); err != nil {
+		b.Close()
+		return nil, err
 	}
-	if resp.ContentLength > maxBytes {
-		return nil, failure.Errorf("", failure.TooLarge, "", nil)
-	}
-	data, err := readBody(resp, maxBytes)
-	if err != nil {
-		return nil, fmt.Errorf("read the body: %w", redactURLError(err))
-	}
-	if int64(len(data)) > maxBytes {
-		return nil, failure.Errorf("", failure.TooLarge, "", nil)
-	}
-	return data, nil
+	return b, nil
 }
 
-// readBody reads a body of at most maxBytes+1 bytes (one past the cap
-// shows a body that is too large). A declared length sizes the buffer at
-// once, instead of io.ReadAll's doublings, which were a fifth of the bytes
-// the bot allocated under load; net/http stops such a body at its declared
-// length and reports one that ends before it.
-func readBody(resp *http.Response, maxBytes int64) ([]byte, error) {
-	if n := resp.ContentLength; n > 0 && n <= maxBytes {
-		data := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, data); err != nil {
-			return nil, err
-		}
-		return data, nil
+// check refuses an answer that is not the file, before its body is read.
+func (b *body) check(resp *http.Response, stream bool) error {
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		return failure.Errorf("", failure.FileUnavailable, resp.Status, nil)
+	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
+		return failure.Errorf("", failure.FilesScope, resp.Status, nil)
+	case resp.StatusCode != http.StatusOK:
+		return errors.New(resp.Status)
 	}
-	// No declared length: read one byte past the cap, so that an endless
-	// body is still cut.
-	return io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
+	if stream {
+		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/html" {
+			return failure.Errorf("", failure.FilesScope, "Slack answered with a web page", nil)
+		}
+	}
+	n := resp.ContentLength
+	switch {
+	case n > b.limit:
+		return failure.Errorf("", failure.TooLarge, "", nil)
+	case n >= 0 && b.want > 0 && n != b.want:
+		return sizeMismatch(b.want, n, false)
+	}
+	b.declared = n
+	return nil
+}
+
+// body is a download's body as its caller reads it: cut at its limit and,
+// when its size is known, checked against it as it ends.
+type body struct {
+	rc       io.ReadCloser
+	declared int64 // Content-Length; -1 when the body did not say
+	want     int64 // the file object's size; 0 for unknown
+	limit    int64 // maxBytes
+	read     int64
+
+	// A streamed body's bound on each wait, the timer that cancels its
+	// request when a wait is longer, and whether it did.
+	wait    time.Duration
+	stall   *time.Timer
+	stalled atomic.Bool
+	cancel  context.CancelFunc
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	// Ask for one byte past what may come, to see a body that goes on.
+	bound := b.limit
+	if b.want > 0 {
+		bound = min(bound, b.want)
+	}
+	if left := bound - b.read + 1; int64(len(p)) > left {
+		p = p[:left]
+	}
+	if b.stall != nil {
+		b.stall.Reset(b.wait)
+	}
+	n, err := b.rc.Read(p)
+	b.pause()
+	b.read += int64(n)
+	if over := b.read - bound; over > 0 {
+		b.read = bound
+		if b.want > 0 { // bound is want: open refused one over the limit
+			return n - int(over), sizeMismatch(b.want, b.read, true)
+		}
+		return n - int(over), failure.Errorf("", failure.TooLarge, "", nil)
+	}
+	switch {
+	case err == io.EOF:
+		if b.want > 0 && b.read < b.want {
+			return n, sizeMismatch(b.want, b.read, false)
+		}
+		return n, io.EOF
+	case err != nil && b.stalled.Load():
+		return n, failure.Errorf("", failure.Timeout, fmt.Sprintf("no data for %s", b.wait), nil)
+	case err != nil:
+		return n, fmt.Errorf("read the body: %w", redactURLError(err))
+	}
+	return n, nil
+}
+
+// pause stops the wait bound while the caller is not waiting on Slack.
+func (b *body) pause() {
+	if b.stall != nil {
+		b.stall.Stop()
+	}
+}
+
+// stop releases a streamed request's context.
+func (b *body) stop() {
+	b.pause()
+	if b.cancel != nil {
+		b.cancel()
+	}
+}
+
+func (b *body) Close() error {
+	defer b.stop()
+	return b.rc.Close()
 }
 
 func isTimeout(err error) bool {

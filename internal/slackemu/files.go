@@ -11,9 +11,11 @@ import (
 	_ "image/jpeg"
 	"image/png"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +41,49 @@ type FileSpec struct {
 	// {id, mode, file_access, ...} without URLs; files.info has the full object.
 	Access string
 	User   string // uploader; default "U1"
+
+	// Size is the size the file object declares; 0 for the length of the
+	// bytes served. Another size is a file that changed between the file
+	// object a client read and its download.
+	Size int64
+	// Generated, when above 0, serves that many bytes in place of Data,
+	// made as they are sent (GeneratedByte), so that a test can download
+	// a large video without the emulator holding it.
+	Generated int64
+
+	// Subtype is "slack_audio" or "slack_video" for a clip recorded in
+	// Slack; "" for an upload.
+	Subtype string
+	// DurationMS is a video's or an audio file's duration_ms.
+	DurationMS int
+	// Transcodes are Slack's copies of a video or audio file, by the
+	// field that names them: "mp4", "mp4_low", "aac", "hls", "vtt". Each
+	// is served at its own files-tmb URL, to the bot token only, as
+	// thumbnails are. As on Slack, url_private is then the mp4 copy of a
+	// video and the aac copy of an audio file; url_private_download stays
+	// the original.
+	Transcodes map[string][]byte
+	// Still is what Slack shows of a video (thumb_video, a JPEG) or of a
+	// PDF's first page (thumb_pdf, a PNG), by the file's kind, with its
+	// _w and _h from the image when it decodes.
+	Still []byte
+	// Pending names the copies (Transcodes' names, "thumb_video",
+	// "thumb_pdf") Slack has not finished: the file object, in AddFile's
+	// answer and in files.info, lacks them and their URLs serve nothing
+	// until FinishTranscode, as a clip's does while Slack processes it.
+	Pending []string
+	// Transcript is Slack's transcription of a video or audio file; nil
+	// is {"status":"none"}, what Slack says of an upload it did not
+	// transcribe.
+	Transcript *Transcript
+}
+
+// Transcript is a file object's transcription.
+type Transcript struct {
+	Status  string // "complete", "none", "processing", …
+	Locale  string // "en-US"
+	Preview string // the start of the text; "" for no preview
+	HasMore bool   // the preview is cut
 }
 
 // Download is one recorded request for file bytes.
@@ -50,13 +95,77 @@ type Download struct {
 
 type storedFile struct {
 	spec   FileSpec
-	object map[string]any // full object; never modified after AddFile
+	object map[string]any // full object, every copy ready; never modified after AddFile
+	// copies are the files-tmb URLs of the file's copies, by name, served
+	// once they are ready.
+	copies  map[string]copyURL
+	pending map[string]bool
+	// privateCopy names the copy url_private is, "" for the original.
+	privateCopy string
+}
+
+// copyURL is one of Slack's copies of a file: the path it is served at
+// and what it serves.
+type copyURL struct {
+	path string
+	file *servedFile
 }
 
 type servedFile struct {
-	data     []byte
-	mimetype string
-	download bool
+	data      []byte
+	generated int64 // serve this many GeneratedByte bytes in place of data
+	mimetype  string
+	download  bool
+}
+
+// length is the number of bytes f serves.
+func (f *servedFile) length() int64 {
+	if f.generated > 0 {
+		return f.generated
+	}
+	return int64(len(f.data))
+}
+
+// body reads the bytes f serves.
+func (f *servedFile) body() io.Reader {
+	if f.generated > 0 {
+		return &generatedBody{left: f.generated}
+	}
+	return bytes.NewReader(f.data)
+}
+
+// GeneratedByte is byte i of a generated body (FileSpec.Generated): a
+// pattern of period 251, which no power of two divides, so that a body
+// read out of order or in part does not look whole.
+func GeneratedByte(i int64) byte { return byte(i % 251) }
+
+// generatedBody reads a generated body without holding it: it copies
+// from a block of whole periods of the pattern, made once per body.
+type generatedBody struct {
+	at, left int64
+	block    []byte
+}
+
+func (g *generatedBody) Read(p []byte) (int, error) {
+	if g.left == 0 {
+		return 0, io.EOF
+	}
+	if g.block == nil {
+		g.block = make([]byte, 251*256)
+		for i := range g.block {
+			g.block[i] = GeneratedByte(int64(i))
+		}
+	}
+	n := 0
+	for n < len(p) && g.left > 0 {
+		off := g.at % int64(len(g.block))
+		end := n + int(min(g.left, int64(len(g.block))-off, int64(len(p)-n)))
+		c := copy(p[n:end], g.block[off:])
+		n += c
+		g.at += int64(c)
+		g.left -= int64(c)
+	}
+	return n, nil
 }
 
 var fileTypes = map[string][2]string{ // extension → filetype, mimetype
@@ -70,6 +179,36 @@ var fileTypes = map[string][2]string{ // extension → filetype, mimetype
 	"pdf":  {"pdf", "application/pdf"},
 	"txt":  {"text", "text/plain"},
 	"mp4":  {"mp4", "video/mp4"},
+	"mov":  {"mov", "video/quicktime"},
+	"webm": {"webm", "video/webm"},
+	"mp3":  {"mp3", "audio/mpeg"},
+	"m4a":  {"m4a", "audio/mp4"},
+	"wav":  {"wav", "audio/wav"},
+	"ogg":  {"ogg", "audio/ogg"},
+	"aac":  {"aac", "audio/aac"},
+}
+
+// copyName is how the copy a file object's field name names is called
+// after the file's base name, and what it serves; ok is false for a field
+// that names no copy Slack makes.
+func copyName(name string) (suffix, mimetype string, ok bool) {
+	switch name {
+	case "mp4":
+		return ".mp4", "video/mp4", true
+	case "mp4_low":
+		return "_trans.mp4", "video/mp4", true
+	case "aac":
+		return "_audio.mp4", "audio/mp4", true
+	case "hls":
+		return "file.m3u8", "application/vnd.apple.mpegurl", true
+	case "vtt":
+		return "file.vtt", "text/vtt", true
+	case "thumb_video":
+		return "_thumb_video.jpeg", "image/jpeg", true
+	case "thumb_pdf":
+		return "_thumb_pdf.png", "image/png", true
+	}
+	return "", "", false
 }
 
 // AddFile registers a file and returns its Slack file object, as it appears
@@ -79,11 +218,19 @@ var fileTypes = map[string][2]string{ // extension → filetype, mimetype
 //	url_private           /files-pri/T1-<ID>/<name>
 //	url_private_download  /files-pri/T1-<ID>/download/<name>
 //	thumb_<size>          /files-tmb/T1-<ID>-<hash>/<base>_<size>.<ext>
+//	mp4, mp4_low, aac     /files-tmb/T1-<ID>-<hash>/<base>.mp4, <base>_trans.mp4, <base>_audio.mp4
+//	hls, vtt              /files-tmb/T1-<ID>-<hash>/file.m3u8, file.vtt
+//	thumb_video           /files-tmb/T1-<ID>-<hash>/<base>_thumb_video.jpeg
+//	thumb_pdf             /files-tmb/T1-<ID>-<hash>/<base>_thumb_pdf.png
 //
-// files.info adds where the file is shared (channels, groups, ims,
-// shares): the conversations of the stored messages that carry it.
+// A video or audio file also has its media_display_type ("video",
+// "audio"; a slack_audio clip is audio whatever its mimetype), its
+// duration_ms, and its transcription; docs/media.md says where each shape
+// was seen. files.info adds where the file is shared (channels, groups,
+// ims, shares): the conversations of the stored messages that carry it.
 func (s *Server) AddFile(spec FileSpec) map[string]any {
 	spec.Data = bytes.Clone(spec.Data)
+	spec.Pending = slices.Clone(spec.Pending)
 	ext := strings.ToLower(strings.TrimPrefix(path.Ext(spec.Name), "."))
 	if t, ok := fileTypes[ext]; ok {
 		if spec.Filetype == "" {
@@ -124,6 +271,11 @@ func (s *Server) AddFile(spec FileSpec) map[string]any {
 	sum := sha1.Sum([]byte(spec.ID))
 	now := time.Now().Unix()
 
+	original := &servedFile{data: spec.Data, generated: spec.Generated, mimetype: spec.Mimetype}
+	size := spec.Size
+	if size == 0 {
+		size = original.length()
+	}
 	pri := "/files-pri/" + TeamID + "-" + spec.ID + "/"
 	obj := map[string]any{
 		"id":                   spec.ID,
@@ -137,7 +289,7 @@ func (s *Server) AddFile(spec FileSpec) map[string]any {
 		"user":                 spec.User,
 		"user_team":            TeamID,
 		"editable":             false,
-		"size":                 len(spec.Data),
+		"size":                 size,
 		"mode":                 "hosted",
 		"is_external":          false,
 		"external_type":        "",
@@ -147,12 +299,14 @@ func (s *Server) AddFile(spec FileSpec) map[string]any {
 		"username":             "",
 		"url_private":          s.hs.URL + pri + spec.Name,
 		"url_private_download": s.hs.URL + pri + "download/" + spec.Name,
-		"media_display_type":   "unknown",
+		"media_display_type":   displayType(spec),
 		"permalink":            s.hs.URL + "/files/" + spec.User + "/" + spec.ID + "/" + spec.Name,
 		"has_rich_preview":     false,
 	}
-	s.served[pri+spec.Name] = &servedFile{data: spec.Data, mimetype: spec.Mimetype}
-	s.served[pri+"download/"+spec.Name] = &servedFile{data: spec.Data, mimetype: spec.Mimetype, download: true}
+	download := *original
+	download.download = true
+	s.served[pri+spec.Name] = original
+	s.served[pri+"download/"+spec.Name] = &download
 
 	if spec.OriginalW > 0 || spec.OriginalH > 0 {
 		obj["original_w"], obj["original_h"] = spec.OriginalW, spec.OriginalH
@@ -163,12 +317,13 @@ func (s *Server) AddFile(spec FileSpec) map[string]any {
 		sizes = append(sizes, size)
 	}
 	sort.Ints(sizes)
+	tmb := fmt.Sprintf("/files-tmb/%s-%s-%s/", TeamID, spec.ID, hex.EncodeToString(sum[:])[:10])
 	for _, size := range sizes {
 		if size > 360 && longest > 0 && longest < size {
 			continue // Slack does not upscale
 		}
 		data := bytes.Clone(spec.Thumbs[size])
-		p := fmt.Sprintf("/files-tmb/%s-%s-%s/%s_%d.%s", TeamID, spec.ID, hex.EncodeToString(sum[:])[:10], base, size, ext)
+		p := fmt.Sprintf("%s%s_%d.%s", tmb, base, size, ext)
 		s.served[p] = &servedFile{data: data, mimetype: spec.Mimetype}
 		key := "thumb_" + strconv.Itoa(size)
 		obj[key] = s.hs.URL + p
@@ -177,8 +332,119 @@ func (s *Server) AddFile(spec FileSpec) map[string]any {
 			obj[key+"_w"], obj[key+"_h"] = w, h
 		}
 	}
-	s.files[spec.ID] = &storedFile{spec: spec, object: obj}
+	stored := &storedFile{spec: spec, object: obj, copies: map[string]copyURL{}, pending: map[string]bool{}}
+	s.addCopies(stored, tmb, base)
+	s.files[spec.ID] = stored
 	return s.fileObject(spec.ID, false)
+}
+
+// displayType is the media_display_type Slack gives a file: what its
+// player plays.
+func displayType(spec FileSpec) string {
+	switch {
+	case spec.Subtype == "slack_audio" || strings.HasPrefix(spec.Mimetype, "audio/"):
+		return "audio"
+	case strings.HasPrefix(spec.Mimetype, "video/"):
+		return "video"
+	}
+	return "unknown"
+}
+
+// addCopies puts a video's, an audio file's or a PDF's own fields into
+// f's object: duration, transcription, and the copies, served at their
+// files-tmb paths under tmb unless pending. The caller holds s.mu.
+func (s *Server) addCopies(f *storedFile, tmb, base string) {
+	spec, obj := f.spec, f.object
+	kind := displayType(spec)
+	if spec.Subtype != "" {
+		obj["subtype"] = spec.Subtype
+	}
+	if kind == "audio" || kind == "video" {
+		if spec.DurationMS > 0 {
+			obj["duration_ms"] = spec.DurationMS
+		}
+		obj["transcription"] = transcription(spec.Transcript)
+	}
+	copies := map[string][]byte{}
+	maps.Copy(copies, spec.Transcodes)
+	if spec.Still != nil {
+		switch {
+		case kind == "video":
+			copies["thumb_video"] = spec.Still
+		case spec.Mimetype == "application/pdf":
+			copies["thumb_pdf"] = spec.Still
+		}
+	}
+	for name, data := range copies {
+		suffix, mimetype, ok := copyName(name)
+		if !ok {
+			continue // not a copy Slack makes
+		}
+		p := tmb + suffix
+		if !strings.HasPrefix(suffix, "file.") {
+			p = tmb + base + suffix
+		}
+		f.copies[name] = copyURL{path: p, file: &servedFile{data: bytes.Clone(data), mimetype: mimetype}}
+		obj[name] = s.hs.URL + p
+		if strings.HasPrefix(name, "thumb_") {
+			w, h := 0, 0
+			if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
+				w, h = cfg.Width, cfg.Height
+			}
+			obj[name+"_w"], obj[name+"_h"] = w, h
+		}
+	}
+	// A video's url_private is its mp4 copy, an audio file's its aac copy.
+	for _, name := range []string{"mp4", "aac"} {
+		if _, ok := f.copies[name]; ok && f.privateCopy == "" {
+			f.privateCopy = name
+			obj["url_private"] = obj[name]
+		}
+	}
+	for _, name := range spec.Pending {
+		f.pending[name] = true
+	}
+	for name, c := range f.copies {
+		if !f.pending[name] {
+			s.served[c.path] = c.file
+		}
+	}
+}
+
+// transcription is a file object's transcription field.
+func transcription(t *Transcript) map[string]any {
+	if t == nil {
+		return map[string]any{"status": "none"}
+	}
+	out := map[string]any{"status": t.Status}
+	if t.Locale != "" {
+		out["locale"] = t.Locale
+	}
+	if t.Preview != "" {
+		out["preview"] = map[string]any{"content": t.Preview, "has_more": t.HasMore}
+	}
+	return out
+}
+
+// FinishTranscode makes the copy name of file id ready, as Slack does
+// when it has processed a clip: the file object (files.info) has it from
+// now on, and its URL serves it. Events sent before keep the object they
+// carried.
+func (s *Server) FinishTranscode(id, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.files[id]
+	if f == nil {
+		return fmt.Errorf("slackemu: no file %s", id)
+	}
+	c, ok := f.copies[name]
+	if !ok || !f.pending[name] {
+		return fmt.Errorf("slackemu: file %s has no pending copy %q", id, name)
+	}
+	delete(f.pending, name)
+	s.served[c.path] = c.file
+	s.notify()
+	return nil
 }
 
 // thumbDims are the thumbnail's own dimensions when it decodes, else the
@@ -210,6 +476,14 @@ func (s *Server) fileObject(id string, full bool) map[string]any {
 	obj := cloneFields(f.object)
 	if f.spec.Access == "check_file_info" {
 		obj["file_access"] = "visible"
+	}
+	for name := range f.pending {
+		delete(obj, name)
+		delete(obj, name+"_w")
+		delete(obj, name+"_h")
+		if name == f.privateCopy {
+			obj["url_private"] = s.hs.URL + "/files-pri/" + TeamID + "-" + id + "/" + f.spec.Name
+		}
 	}
 	return obj
 }
@@ -335,32 +609,35 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "<!DOCTYPE html>\n<html><body>File not found</body></html>\n")
 	default:
 		w.Header().Set("Content-Type", file.mimetype)
-		w.Header().Set("Content-Length", strconv.Itoa(len(file.data)))
+		w.Header().Set("Content-Length", strconv.FormatInt(file.length(), 10))
 		if file.download {
 			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", path.Base(r.URL.Path)))
 		}
 		w.WriteHeader(http.StatusOK)
-		s.writePaced(r.Context(), w, file.data, bandwidth)
+		s.writePaced(r.Context(), w, file.body(), bandwidth)
 	}
 }
 
-// writePaced writes data at about bytesPerSecond, in chunks of a tenth of
-// a second, or at once when bytesPerSecond is 0.
-func (s *Server) writePaced(ctx context.Context, w http.ResponseWriter, data []byte, bytesPerSecond int) {
+// writePaced writes body at about bytesPerSecond, in chunks of a tenth of
+// a second, or as fast as it goes when bytesPerSecond is 0.
+func (s *Server) writePaced(ctx context.Context, w http.ResponseWriter, body io.Reader, bytesPerSecond int) {
 	if bytesPerSecond <= 0 {
-		_, _ = w.Write(data)
+		_, _ = io.Copy(w, body)
 		return
 	}
-	chunk := max(bytesPerSecond/10, 1)
+	buf := make([]byte, max(bytesPerSecond/10, 1))
 	start := time.Now()
-	for sent := 0; sent < len(data); {
-		n := min(chunk, len(data)-sent)
-		if _, err := w.Write(data[sent : sent+n]); err != nil {
+	for sent := 0; ; {
+		n, end := io.ReadFull(body, buf)
+		if _, err := w.Write(buf[:n]); err != nil {
 			return
 		}
 		sent += n
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
+		}
+		if end != nil {
+			return // the body is all written
 		}
 		due := start.Add(time.Duration(float64(sent) / float64(bytesPerSecond) * float64(time.Second)))
 		select {

@@ -11,7 +11,9 @@
 //     history/replies, files.info and views, with realistic state and error
 //     codes. Every call is recorded and any method can be scripted to fail.
 //   - Files: private file URLs that, like files.slack.com, need the bot token
-//     and answer an HTML sign-in page instead of the bytes when it is missing;
+//     and answer an HTML sign-in page instead of the bytes when it is missing,
+//     with Slack's copies of videos, audio and PDFs at their own URLs (some
+//     not ready yet), and bodies made as they are sent for large files;
 //     and the external upload flow (files.getUploadURLExternal, the POST to
 //     the upload URL, files.completeUploadExternal), recording each file.
 //   - response_url endpoints that record what the bot posts to them.
