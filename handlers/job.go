@@ -331,9 +331,13 @@ func cutShort(ctx context.Context, err error) error {
 // thread can't take it) privately, and ends the job.
 func (j *job) fail(ctx context.Context, err error) {
 	err = cutShort(ctx, err)
+	j.failWith(ctx, err, j.h.userMessage(err))
+}
+
+// failWith is fail with the notice already in words: a refusal's.
+func (j *job) failWith(ctx context.Context, err error, notice string) {
 	ctx, cancel := finishing(ctx)
 	defer cancel()
-	notice := j.h.userMessage(err)
 	var postErr error
 	switch {
 	case j.reply != nil && failure.KindOf(err) == failure.Stopped:

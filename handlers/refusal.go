@@ -107,9 +107,11 @@ func (why Refusal) error() error {
 	return failure.Errorf("refuse the request", why.Reason.kind(), detail, why)
 }
 
-// refusalMessage is userMessage's words for a refusal.
-func (h *Flows) refusalMessage(kind failure.Kind, why Refusal) string {
-	switch kind {
+// message is a refusal in words. A refusal is no failure: Decline turns it
+// into its words here, once, and its error (why.error) only names its kind
+// for the log line and the metrics.
+func (h *Flows) refusalMessage(why Refusal) string {
+	switch why.Reason.kind() {
 	case failure.RateLimited:
 		who := "You're"
 		if why.Reason == RefusedChannelRate {

@@ -61,7 +61,7 @@ func (j *job) recover(ctx context.Context) {
 // away before starting it, why, and when to ask again: privately where
 // the trigger gave a way (a command, a click, a form), else in the thread.
 func (h *Flows) Decline(ctx context.Context, o Origin, why Refusal) {
-	h.tell(ctx, o, why.error(), true)
+	h.tell(ctx, o, why.error(), h.refusalMessage(why), true)
 }
 
 // Interrupted tells the person who asked that their request ended without
@@ -69,19 +69,23 @@ func (h *Flows) Decline(ctx context.Context, o Origin, why Refusal) {
 // the thread the answer was to go to, else privately. It is for requests
 // the queue could not run; a running request tells its user itself.
 func (h *Flows) Interrupted(ctx context.Context, o Origin, cause error) {
-	h.tell(ctx, o, cause, false)
+	h.tell(ctx, o, cause, "", false)
 }
 
 // tell is the one way to reach the person behind a request that is not
 // running: a notice, on a context of its own, with no progress reaction.
-func (h *Flows) tell(ctx context.Context, o Origin, err error, privately bool) {
+// notice is what to say, "" for err's words (userMessage).
+func (h *Flows) tell(ctx context.Context, o Origin, err error, notice string, privately bool) {
 	j := h.start(o)
+	if notice == "" {
+		notice = h.userMessage(err)
+	}
 	if privately && o.ResponseURL != "" {
 		ctx, cancel := finishing(ctx)
 		defer cancel()
-		j.respond(ctx, h.userMessage(err))
+		j.respond(ctx, notice)
 		j.end(err, "")
 		return
 	}
-	j.fail(ctx, err)
+	j.failWith(ctx, cutShort(ctx, err), notice)
 }

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -146,10 +145,6 @@ func (h *Flows) botMessage(kind failure.Kind, detail string, err error) (string,
 	switch kind {
 	case failure.Busy:
 		return "I'm answering a lot of requests right now. Try again shortly.", true
-	case failure.RateLimited, failure.ThreadCap, failure.NotEnabled, failure.OverAllowance:
-		var why Refusal
-		errors.As(err, &why)
-		return h.refusalMessage(failure.KindOf(err), why), true
 	case failure.ShuttingDown:
 		return "I'm restarting and couldn't finish this one. Ask me again in a minute.", true
 	case failure.Stopped:
