@@ -123,12 +123,12 @@ func (b *Bot) allowed(ctx context.Context, o handlers.Origin) (handlers.Origin, 
 
 // teamOf looks up a user's team, within teamTimeout.
 func (b *Bot) teamOf(ctx context.Context, user string) (string, error) {
-	if b.cfg.Teams == nil {
+	if b.deps.Teams == nil {
 		return "", errors.New("no way to look up a user's team was configured")
 	}
 	ctx, cancel := context.WithTimeout(ctx, teamTimeout)
 	defer cancel()
-	return b.cfg.Teams.TeamOf(ctx, user)
+	return b.deps.Teams.TeamOf(ctx, user)
 }
 
 // verdict is what the store says of a request.
@@ -183,8 +183,8 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 			resetIn = l.window
 		}
 		why := handlers.Refusal{Reason: l.reason, Limit: l.max, Window: l.window, RetryIn: resetIn}
-		if which := l.reason.Allowance(); which != "" && b.cfg.Observer != nil {
-			b.cfg.Observer.AllowanceRefused(which)
+		if which := l.reason.Allowance(); which != "" && b.deps.Observer != nil {
+			b.deps.Observer.AllowanceRefused(which)
 		}
 		first, err := b.store.Remember(ctx, resetIn, "told:"+l.key+":"+o.User)
 		fields := []zap.Field{zap.String("limit", l.key), zap.String("user", o.User), zap.Int64("count", c.N), zap.Duration("reset_in", resetIn)}
@@ -201,14 +201,14 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 // stop carries a person's Stop to the request answering in the thread,
 // once per event: Slack's retry of it finds the request gone anyway.
 func (b *Bot) stop(ctx context.Context, d decoded) {
-	if b.cfg.Stops == nil {
+	if b.deps.Stops == nil {
 		b.log.Debug("a Stop, and no board to take it", zap.String("channel", d.stop.channel))
 		return
 	}
 	if verdict, _ := b.checkStore(ctx, d.seen, nil, handlers.Origin{}); verdict == duplicate {
 		return
 	}
-	b.cfg.Stops.Stop(ctx, d.stop.channel, d.stop.thread)
+	b.deps.Stops.Stop(ctx, d.stop.channel, d.stop.thread)
 }
 
 // Store is the memory behind admission: the events the bot has seen and

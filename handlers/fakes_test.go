@@ -279,7 +279,7 @@ func newTestHandler(t *testing.T, s *fakeSlack, m *fakeModel) *Flows {
 	cfg := DefaultConfig()
 	// The tests of the flows check the reactions too: they stay available.
 	cfg.ProgressReactions = true
-	return New(s.roles(), m, catalog, zap.NewNop(), cfg, now)
+	return New(s.roles(), m, catalog, zap.NewNop(), cfg, Deps{Now: now})
 }
 
 func testPNG(t testing.TB, w, h int) []byte {

@@ -43,7 +43,7 @@ func TestRequestsAreChargedWhatGeminiReported(t *testing.T) {
 			m := &fakeModel{chunks: []string{"Pasta."}, err: tt.err}
 			h := newTestHandler(t, s, m)
 			spending := &recordingSpending{}
-			h.cfg.Spending = spending
+			h.deps.Spending = spending
 			msg := Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Text: tt.text}
 			if tt.files {
 				msg.Files = []File{photo("F1")}

@@ -27,13 +27,15 @@ func TestLoadConfigReadsDotenvUnderTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct{ name, got, want string }{
-		{"the environment wins", cfg.SlackBotToken.reveal(), "xoxb-from-env"},
-		{".env fills what is unset", cfg.SlackAppToken.reveal(), "xapp-from-file"},
-		{"GEMINI_API_KEY from .env", cfg.geminiKey().reveal(), "file-key"},
-		{"numbers from .env", fmt.Sprint(cfg.Workers), "3"},
-		{"durations from the environment", cfg.HistoryWindow.String(), (2 * time.Hour).String()},
-		{"defaults", cfg.GeminiModel, "gemini-flash-latest"},
-		{"GOOGLE_API_KEY is the fallback", config{GoogleAPIKey: "g"}.geminiKey().reveal(), "g"},
+		{"the environment wins", cfg.Slack.BotToken.reveal(), "xoxb-from-env"},
+		{".env fills what is unset", cfg.Slack.AppToken.reveal(), "xapp-from-file"},
+		{"GEMINI_API_KEY from .env", cfg.Gemini.geminiKey().reveal(), "file-key"},
+		{"numbers from .env", fmt.Sprint(cfg.Queue.Workers), "3"},
+		{"durations from the environment", cfg.Flows.HistoryWindow.String(), (2 * time.Hour).String()},
+		{"defaults", cfg.Gemini.Model, "gemini-flash-latest"},
+		{"the defaults of the command's own", cfg.Slack.APIURL.String() + " " + cfg.Ops.LogLevel.String(), "https://slack.com/api/ info"},
+		{"what no variable sets keeps its package's value", fmt.Sprint(cfg.Queue.Tries, cfg.Stream.MaxAge, cfg.Bot.Limits.ThreadWindow), "3 4m0s 24h0m0s"},
+		{"GOOGLE_API_KEY is the fallback", geminiConfig{GoogleAPIKey: "g"}.geminiKey().reveal(), "g"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -43,7 +45,8 @@ func TestLoadConfigReadsDotenvUnderTheEnvironment(t *testing.T) {
 }
 
 func TestSecretsDoNotPrint(t *testing.T) {
-	cfg := config{SlackBotToken: "xoxb-very-secret", GeminiAPIKey: "AIza-very-secret"}
+	cfg := config{Slack: slackConfig{BotToken: "xoxb-very-secret"}, Gemini: geminiConfig{APIKey: "AIza-very-secret"},
+		Ops: opsConfig{RedisURL: redisURL{"redis://:very-secret@redis:6379/0"}}}
 	for _, format := range []string{"%v", "%+v", "%s", "%#v"} {
 		out := fmt.Sprintf(format, cfg)
 		if strings.Contains(out, "very-secret") {
@@ -167,14 +170,14 @@ func TestLimitSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := cfg.limits(); got != tt.wantLimits {
+			if got := cfg.Bot.Limits; got != tt.wantLimits {
 				t.Errorf("limits = %+v, want %+v", got, tt.wantLimits)
 			}
-			if got := cfg.access(); !reflect.DeepEqual(got, tt.wantAccess) {
+			if got := cfg.Bot.Access; !reflect.DeepEqual(got, tt.wantAccess) {
 				t.Errorf("access = %+v, want %+v", got, tt.wantAccess)
 			}
-			if cfg.MaxQuestionChars != tt.wantQ {
-				t.Errorf("MAX_QUESTION_CHARS = %d, want %d", cfg.MaxQuestionChars, tt.wantQ)
+			if cfg.Flows.MaxQuestion != tt.wantQ {
+				t.Errorf("MAX_QUESTION_CHARS = %d, want %d", cfg.Flows.MaxQuestion, tt.wantQ)
 			}
 		})
 	}
@@ -205,8 +208,8 @@ func TestMaxAnswerParts(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || cfg.MaxAnswerParts != tt.want {
-				t.Errorf("MAX_ANSWER_PARTS %q: %d, %v; want %d", tt.value, cfg.MaxAnswerParts, err, tt.want)
+			if err != nil || cfg.Stream.MaxParts != tt.want {
+				t.Errorf("MAX_ANSWER_PARTS %q: %d, %v; want %d", tt.value, cfg.Stream.MaxParts, err, tt.want)
 			}
 		})
 	}
@@ -220,9 +223,13 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 	}
 	_, table, _ := strings.Cut(string(readme), "\n## Configuration\n")
 	table, _, _ = strings.Cut(table, "\n## ")
-	for _, f := range reflect.VisibleFields(reflect.TypeFor[config]()) {
-		if name := f.Tag.Get("env"); !strings.Contains(table, "`"+name+"`") {
-			t.Errorf("README.md, Configuration, does not document %s", name)
+	vars, err := variables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vars {
+		if !strings.Contains(table, "`"+v.Key+"`") {
+			t.Errorf("README.md, Configuration, does not document %s", v.Key)
 		}
 	}
 }
@@ -230,7 +237,7 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 // The default bound on a request's images fits Gemini's inline request
 // once base64-encoded, with room for the JSON.
 func TestMaxRequestDefaultFitsGemini(t *testing.T) {
-	if got := handlers.DefaultConfig().MaxRequestBytes; got <= 0 || got > gemini.InlineImageBudget {
+	if got := int64(handlers.DefaultConfig().MaxRequestBytes); got <= 0 || got > gemini.InlineImageBudget {
 		t.Errorf("MAX_REQUEST_MB's default is %d bytes; gemini.InlineImageBudget is %d", got, gemini.InlineImageBudget)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,9 +17,13 @@ import (
 // the variables they set exist, the probes ask the paths the bot serves on
 // the port METRICS_ADDR opens, and the image is built statically.
 func TestDeploymentFiles(t *testing.T) {
+	vars, err := variables()
+	if err != nil {
+		t.Fatal(err)
+	}
 	known := map[string]bool{}
-	for _, f := range reflect.VisibleFields(reflect.TypeFor[config]()) {
-		known[f.Tag.Get("env")] = true
+	for _, v := range vars {
+		known[v.Key] = true
 	}
 
 	t.Run("kubernetes.yaml", func(t *testing.T) {
