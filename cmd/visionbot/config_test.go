@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -215,21 +216,62 @@ func TestMaxAnswerParts(t *testing.T) {
 	}
 }
 
-// Every variable the bot reads is in README.md's Configuration table.
-func TestEveryVariableIsDocumented(t *testing.T) {
+// README.md's Configuration table lists every variable config reads, each
+// with the default its tag declares, and no variable or default that the
+// code does not have.
+func TestREADMEListsEveryVariableWithItsDefault(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, table, _ := strings.Cut(string(readme), "\n## Configuration\n")
 	table, _, _ = strings.Cut(table, "\n## ")
+	// documented maps each variable of the table to its row's default.
+	documented := map[string]string{}
+	name := regexp.MustCompile("`([A-Z][A-Z0-9_]+)`")
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.SplitN(line, "|", 4)
+		if len(cells) < 4 {
+			continue
+		}
+		for _, m := range name.FindAllStringSubmatch(cells[1], -1) {
+			documented[m[1]] = strings.TrimSpace(cells[2])
+		}
+	}
 	vars, err := variables()
 	if err != nil {
 		t.Fatal(err)
 	}
+	literal := regexp.MustCompile("^`[^`]+`$")
+	read := map[string]bool{}
 	for _, v := range vars {
-		if !strings.Contains(table, "`"+v.Key+"`") {
+		if read[v.Key] {
+			t.Errorf("%s is read by two fields of config", v.Key)
+		}
+		read[v.Key] = true
+		got, ok := documented[v.Key]
+		switch {
+		case !ok:
 			t.Errorf("README.md, Configuration, does not document %s", v.Key)
+		case v.HasDefaultValue && got != "`"+v.DefaultValue+"`":
+			t.Errorf("README.md gives %s the default %s; its tag says `%s`", v.Key, got, v.DefaultValue)
+		case !v.HasDefaultValue && literal.MatchString(got):
+			t.Errorf("README.md gives %s the default %s; it has none in its tag", v.Key, got)
+		}
+	}
+	for key := range documented {
+		if !read[key] {
+			t.Errorf("README.md, Configuration, documents %s, which nothing reads", key)
+		}
+	}
+}
+
+// Every field of config is a struct of settings with a part, so that each
+// command reads the variables it uses and no other.
+func TestEveryConfigFieldHasAPart(t *testing.T) {
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[config]()) {
+		if tag := f.Tag.Get("part"); partNamed(tag) == partAll || f.Type.Kind() != reflect.Struct {
+			t.Errorf("config.%s (%s) has the part tag %q: want a struct of settings, and slack, gemini, images, prompts or bot", f.Name, f.Type, tag)
 		}
 	}
 }
