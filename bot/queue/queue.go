@@ -33,6 +33,10 @@ type Config struct {
 	// another replica takes it over. Each replica renews its leases three
 	// times as often.
 	ClaimAfter time.Duration `env:"JOB_CLAIM_AFTER" envDefault:"15s"`
+	// MaxQueuedAge is how old a queued request may be when a worker takes
+	// it: an older one gets a notice instead of a late answer (audit #12).
+	// Declared here for the change that acts on it; nothing reads it yet.
+	MaxQueuedAge time.Duration `env:"MAX_QUEUED_AGE" envDefault:"10m"`
 	// Tries is how many runs a request of the shared queue gets before its
 	// user is told it failed: each run ended by a crash is one; a hand-back
 	// at a shutdown is none. Not a setting: DefaultConfig holds it.
