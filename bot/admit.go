@@ -70,7 +70,7 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 			return
 		}
 	}
-	if pol.limits && req.Origin.Team == "" && req.Origin.User != "" && b.cfg.Ledger.chargesTeams() {
+	if pol.limits && req.Origin.Team == "" && req.Origin.User != "" && b.deps.Ledger.chargesTeams() {
 		req.Origin.Team = b.teamToCharge(ctx, req.Origin.User)
 	}
 	var counters []limit
@@ -152,12 +152,12 @@ func (b *Bot) teamToCharge(ctx context.Context, user string) string {
 
 // teamOf looks up a user's team, within teamTimeout.
 func (b *Bot) teamOf(ctx context.Context, user string) (string, error) {
-	if b.cfg.Teams == nil {
+	if b.deps.Teams == nil {
 		return "", errors.New("no way to look up a user's team was configured")
 	}
 	ctx, cancel := context.WithTimeout(ctx, teamTimeout)
 	defer cancel()
-	return b.cfg.Teams.TeamOf(ctx, user)
+	return b.deps.Teams.TeamOf(ctx, user)
 }
 
 // verdict is what the store says of a request.
@@ -212,8 +212,8 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 			resetIn = l.window
 		}
 		why := handlers.Refusal{Reason: l.reason, Limit: l.max, Window: l.window, RetryIn: resetIn}
-		if which := l.reason.Allowance(); which != "" && b.cfg.Observer != nil {
-			b.cfg.Observer.AllowanceRefused(which)
+		if which := l.reason.Allowance(); which != "" && b.deps.Observer != nil {
+			b.deps.Observer.AllowanceRefused(which)
 		}
 		first, err := b.store.Remember(ctx, resetIn, "told:"+l.key+":"+o.User)
 		fields := []zap.Field{zap.String("limit", l.key), zap.String("user", o.User), zap.Int64("count", c.N), zap.Duration("reset_in", resetIn)}
@@ -233,7 +233,7 @@ func (b *Bot) checkStore(ctx context.Context, seen []string, limits []limit, o h
 // names none): outside them a Stop ends nothing, in silence, as a mention
 // would get.
 func (b *Bot) stop(ctx context.Context, d decoded) {
-	if b.cfg.Stops == nil {
+	if b.deps.Stops == nil {
 		b.log.Debug("a Stop, and no board to take it", zap.String("channel", d.stop.channel))
 		return
 	}
@@ -244,7 +244,7 @@ func (b *Bot) stop(ctx context.Context, d decoded) {
 	if verdict, _ := b.checkStore(ctx, d.seen, nil, o); verdict == duplicate {
 		return
 	}
-	b.cfg.Stops.Stop(ctx, d.stop.channel, d.stop.thread, d.stop.user)
+	b.deps.Stops.Stop(ctx, d.stop.channel, d.stop.thread, d.stop.user)
 }
 
 // Store is the memory behind admission: the events the bot has seen and

@@ -88,7 +88,7 @@ func TestDuplicateDeliveries(t *testing.T) {
 			clock := newFakeClock()
 			socket, flows := &fakeSocket{}, &fakeFlows{}
 			b := newTestBot(socket, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(),
-				testCfg{Workers: 1, Queue: 8, Config: Config{DedupeTTL: 10 * time.Minute, Store: store.NewMemory(clock.Now)}})
+				testCfg{Workers: 1, Queue: 8, Config: Config{DedupeTTL: 10 * time.Minute}, Deps: Deps{Store: store.NewMemory(clock.Now)}})
 			b.queue.Start(context.Background())
 			for _, d := range tt.deliveries {
 				clock.Advance(d.later)

@@ -77,13 +77,17 @@ func (c *Cap) UnmarshalText(text []byte) error {
 // Limits bound what one user, one channel and one thread may ask of the
 // bot. They are counted in the Store, so replicas sharing a RedisStore
 // count together.
+//
+// Their settings carry their names in the environment and their defaults
+// in their tags (cmd/visionbot reads them); start from DefaultConfig.
 type Limits struct {
-	User    Rate
-	Channel Rate
+	User    Rate `env:"USER_RATE" envDefault:"10/1m"`
+	Channel Rate `env:"CHANNEL_RATE" envDefault:"30/1m"`
 	// ThreadReplies caps the requests one thread gets answered within
 	// ThreadWindow, so that two bots mentioning each other run dry.
-	ThreadReplies Cap
-	ThreadWindow  time.Duration
+	ThreadReplies Cap `env:"MAX_REPLIES_PER_THREAD" envDefault:"20"`
+	// ThreadWindow is no setting: DefaultConfig holds it.
+	ThreadWindow time.Duration
 }
 
 // SlackID is the id of a Slack channel, user or team (C…, U…, T…), as
@@ -138,13 +142,16 @@ func isSlackID(s string) bool {
 
 // Access says who may use the bot: a request passes only when every
 // non-empty list names its channel, its user and its user's team.
+//
+// Each list carries its name in the environment (cmd/visionbot reads
+// them); unset, a list lets everyone in.
 type Access struct {
-	Channels SlackIDs
-	Users    SlackIDs
-	Teams    SlackIDs
+	Channels SlackIDs `env:"ALLOWED_CHANNELS"`
+	Users    SlackIDs `env:"ALLOWED_USERS"`
+	Teams    SlackIDs `env:"ALLOWED_TEAMS"`
 	// External lets people of other teams than the bot's own (Slack
 	// Connect) use the bot when Teams is empty.
-	External bool
+	External bool `env:"ALLOW_EXTERNAL_USERS" envDefault:"false"`
 }
 
 // access is Access as sets.
@@ -226,7 +233,7 @@ func (b *Bot) limitsOf(o handlers.Origin) []limit {
 		out = append(out, limit{key: "thread:" + o.Channel + ":" + o.Thread, max: int64(l.ThreadReplies), window: l.ThreadWindow, reason: handlers.RefusedThreadCap})
 	}
 	// The day's token allowances are read in the same call to the store.
-	return append(out, b.cfg.Ledger.limitsOf(o)...)
+	return append(out, b.deps.Ledger.limitsOf(o)...)
 }
 
 // quickLimitsOf are the counters of a quick request (a vote, the line

@@ -42,7 +42,7 @@ func TestObserverSeesAcksAndJobs(t *testing.T) {
 
 	obs := &recordingObserver{}
 	flows := &blockingFlows{started: make(chan struct{}, 4), release: make(chan struct{})}
-	b := newTestBot(&fakeSocket{}, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testCfg{Workers: 1, Queue: 2, Config: Config{Observer: obs}})
+	b := newTestBot(&fakeSocket{}, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testCfg{Workers: 1, Queue: 2, Deps: Deps{Observer: obs}})
 	b.queue.Start(context.Background())
 	for i, ts := range []string{"1.000001", "2.000002"} {
 		ev := fixtureCallback(t, "socketmode/events_api_app_mention.slack-go.json", func(e map[string]any) { e["ts"] = ts })

@@ -22,6 +22,7 @@ import (
 
 	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/settings"
 )
 
 // Flows are the requests' flows as admission needs them: to tell a person
@@ -74,11 +75,22 @@ type Identity struct {
 	TeamID string
 }
 
-// Config sizes the loop, admission and the job queue. Start from
-// DefaultConfig: the zero value of a field is its own setting (no queue,
-// no grace, no limit), not a default.
+// Config sizes the loop and admission. Start from DefaultConfig: the zero
+// value of a field is its own setting (no limit), not a default.
 type Config struct {
 	DedupeTTL time.Duration // how long an event is remembered
+	// Limits bound what a user, a channel and a thread may ask.
+	Limits Limits
+	// Access is who may use the bot; the zero value is everyone of the
+	// bot's own team.
+	Access Access
+	// Reactions maps a trigger emoji to the use case it asks for.
+	Reactions map[string]string
+}
+
+// Deps are what the loop and admission work with besides the socket, the
+// flows and the queue; each is optional.
+type Deps struct {
 	// Store remembers seen events and counts the limits; nil for one in
 	// this process's memory. Replicas share a RedisStore.
 	Store Store
@@ -87,31 +99,22 @@ type Config struct {
 	// the allow-lists need it.
 	Teams    Teams
 	Observer Observer // what the loop reports for metrics; nil for none
-	// Limits bound what a user, a channel and a thread may ask.
-	Limits Limits
-	// Access is who may use the bot; the zero value is everyone of the
-	// bot's own team.
-	Access Access
-	// Reactions maps a trigger emoji to the use case it asks for.
-	Reactions map[string]string
 	// Stops takes people's Stops to their requests; nil for none.
 	Stops *StopBoard
 	// Ledger holds the daily token allowances; nil for none.
 	Ledger *Ledger
 }
 
-// DefaultConfig is what the bot runs with unless configured otherwise: the
-// one place these defaults are written.
+// DefaultConfig is what the bot runs with unless configured otherwise:
+// the settings' defaults from their tags, and the loop's own.
 func DefaultConfig() Config {
+	limits := settings.Defaults[Limits]()
+	limits.ThreadWindow = 24 * time.Hour
 	return Config{
 		// Slack retries an event for minutes; the memory lasts longer.
 		DedupeTTL: 15 * time.Minute,
-		Limits: Limits{
-			User:          Rate{N: 10, Per: time.Minute},
-			Channel:       Rate{N: 30, Per: time.Minute},
-			ThreadReplies: 20,
-			ThreadWindow:  24 * time.Hour,
-		},
+		Limits:    limits,
+		Access:    settings.Defaults[Access](),
 		Reactions: handlers.DefaultReactions(),
 	}
 }
@@ -137,6 +140,7 @@ type Bot struct {
 	self    Identity
 	log     *zap.Logger
 	cfg     Config
+	deps    Deps
 	store   Store
 	access  access
 	decoder decoder
@@ -150,13 +154,13 @@ type Bot struct {
 
 // New returns a Bot reading events from events (the Socket Mode client's
 // Events channel).
-func New(socket Socket, events <-chan socketmode.Event, flows Flows, queue Queue, self Identity, log *zap.Logger, cfg Config) *Bot {
-	memory := cfg.Store
+func New(socket Socket, events <-chan socketmode.Event, flows Flows, queue Queue, self Identity, log *zap.Logger, cfg Config, deps Deps) *Bot {
+	memory := deps.Store
 	if memory == nil {
 		memory = store.NewMemory(time.Now)
 	}
 	b := &Bot{
-		socket: socket, events: events, flows: flows, self: self, log: log, cfg: cfg,
+		socket: socket, events: events, flows: flows, self: self, log: log, cfg: cfg, deps: deps,
 		store: memory, access: newAccess(cfg.Access),
 		decoder: decoder{self: self, reactions: cfg.Reactions},
 		intake:  make(chan socketmode.Event, intakeQueue),
@@ -202,8 +206,8 @@ func (b *Bot) Run(ctx context.Context) error {
 	})
 	// Stops relayed by the other replicas reach this one's requests until
 	// the shutdown: no new request starts after it.
-	if b.cfg.Stops != nil {
-		g.Go(func() error { b.cfg.Stops.listen(serving); return nil })
+	if b.deps.Stops != nil {
+		g.Go(func() error { b.deps.Stops.listen(serving); return nil })
 	}
 	var admitting errgroup.Group
 	for range admitters {
@@ -311,8 +315,8 @@ func (b *Bot) ack(req *socketmode.Request, arrived time.Time) {
 		b.log.Warn("ack envelope", zap.String("envelope_id", req.EnvelopeID), zap.Error(err))
 		return
 	}
-	if b.cfg.Observer != nil {
-		b.cfg.Observer.Acked(time.Since(arrived))
+	if b.deps.Observer != nil {
+		b.deps.Observer.Acked(time.Since(arrived))
 	}
 }
 

@@ -142,6 +142,7 @@ func testConfig(workers, queue int) testCfg {
 // the size of its queue.
 type testCfg struct {
 	Config
+	Deps
 	Workers, Queue int
 	// ShutdownGrace is the queue's; 0 for 10 s.
 	ShutdownGrace time.Duration
@@ -173,7 +174,7 @@ func newTestBot(socket Socket, events <-chan socketmode.Event, flows testFlows, 
 		grace = 10 * time.Second
 	}
 	q := queue.New(unleased{flows}, nil, log, queue.Config{Workers: cfg.Workers, Queue: cfg.Queue, JobTimeout: time.Minute, ShutdownGrace: grace})
-	return New(socket, events, flows, q, self, log, cfg.Config)
+	return New(socket, events, flows, q, self, log, cfg.Config, cfg.Deps)
 }
 
 // deliver hands an envelope to the loop, then runs admission for what the

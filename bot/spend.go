@@ -33,9 +33,13 @@ func (t *Tokens) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// Allowances are the daily token allowances; a zero one is off.
+// Allowances are the daily token allowances; a zero one is off. Each
+// carries its name in the environment and its default in its tags
+// (cmd/visionbot reads them).
 type Allowances struct {
-	User, Channel, Workspace Tokens
+	User      Tokens `env:"USER_DAILY_TOKENS" envDefault:"off"`
+	Channel   Tokens `env:"CHANNEL_DAILY_TOKENS" envDefault:"off"`
+	Workspace Tokens `env:"WORKSPACE_DAILY_TOKENS" envDefault:"off"`
 }
 
 func (b Allowances) on() bool { return b.User > 0 || b.Channel > 0 || b.Workspace > 0 }

@@ -35,8 +35,8 @@ func (cannedStream) RoundTrip(req *http.Request) (*http.Response, error) {
 // spends on each request to Gemini.
 func BenchmarkStreamPhoto(b *testing.B) {
 	cfg := gemini.DefaultConfig()
-	cfg.APIKey, cfg.BaseURL, cfg.HTTPClient = testKey, "http://gemini.invalid", &http.Client{Transport: cannedStream{}}
-	c, err := gemini.New(context.Background(), cfg)
+	cfg.APIKey, cfg.BaseURL = testKey, "http://gemini.invalid"
+	c, err := gemini.New(context.Background(), cfg, gemini.Deps{HTTPClient: &http.Client{Transport: cannedStream{}}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -260,7 +260,7 @@ func TestRefusedSettingsAreDroppedOnce(t *testing.T) {
 			emu.AddModel(model)
 			tt.setup(emu)
 			core, logs := observer.New(zapcore.WarnLevel)
-			c := newClient(t, emu, func(c *gemini.Config) { c.Model, c.Thinking, c.Log = model, tt.thinking, zap.New(core) })
+			c := newClientWith(t, emu, gemini.Deps{Log: zap.New(core)}, func(c *gemini.Config) { c.Model, c.Thinking = model, tt.thinking })
 			req := photoRequest()
 			req.MediaResolution = vision.MediaResolutionLow
 			for i := range 3 {
@@ -432,7 +432,7 @@ func TestGrounding(t *testing.T) {
 	for _, tt := range tests {
 		emu := geminiemu.New()
 		emu.Script(geminiemu.Reply{Text: "The Eiffel Tower opens at 9:30.", Sources: sources})
-		c := newClient(t, emu, func(c *gemini.Config) { c.Grounding = tt.operator })
+		c := newClient(t, emu, func(c *gemini.Config) { c.Grounding = gemini.Grounding(tt.operator) })
 		req := photoRequest()
 		req.Grounding = tt.useCase
 		usage, err := c.Stream(context.Background(), req, nil)

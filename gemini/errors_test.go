@@ -49,7 +49,7 @@ func TestBrokenConnectionIsUnavailable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := gemini.DefaultConfig()
 			cfg.APIKey, cfg.BaseURL, cfg.RetryDelay = testKey, tt.baseURL, 0
-			c, err := gemini.New(context.Background(), cfg)
+			c, err := gemini.New(context.Background(), cfg, gemini.Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,20 +18,53 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/settings"
 	"github.com/visionbot/visionbot/internal/vision"
 )
 
+// Settings are the model's settings an operator may change: each carries
+// its name in the environment and its default in its tags (cmd/visionbot
+// reads them).
+type Settings struct {
+	// Model is the newest Flash model by default, followed without a
+	// redeploy.
+	Model string `env:"GEMINI_MODEL" envDefault:"gemini-flash-latest"`
+	// Thinking is low by default: latency first, since the bot answers
+	// people waiting in a Slack thread, and photo questions rarely need
+	// long reasoning.
+	Thinking Thinking `env:"GEMINI_THINKING" envDefault:"low"`
+	// Timeout bounds one whole call, retries included. A stalled stream
+	// ends with failure.Timeout.
+	Timeout time.Duration `env:"GEMINI_TIMEOUT" envDefault:"90s"`
+	// Grounding lets use cases that ask for it ground their answers in
+	// Google Search. Off by default: Google bills each grounded request
+	// (or each search it runs) on top of the tokens, so the operator turns
+	// it on knowingly.
+	Grounding Grounding `env:"GROUNDING" envDefault:"off"`
+	// RequestLogs sends store: true to the Gemini API instead of store:
+	// false. Projects created on or after 2026-10-26 log generateContent
+	// requests unless a request says store: false; older ones only when
+	// logging was turned on. What people post is kept by Google no longer
+	// than the API allows, so it is off by default. Vertex AI refuses the
+	// field: it is never sent there, and New refuses RequestLogs with
+	// VertexAI.
+	RequestLogs RequestLogs `env:"GEMINI_REQUEST_LOGS" envDefault:"off"`
+}
+
+// Problems says, variable by variable, what is out of range.
+func (s Settings) Problems() []string {
+	if s.Timeout <= 0 {
+		return []string{"GEMINI_TIMEOUT must be positive"}
+	}
+	return nil
+}
+
 // DefaultConfig is the model and its settings unless configured
-// otherwise: the one place these defaults are written. The backend and its
-// credentials have no default.
+// otherwise: the settings' defaults from their tags, and the client's own.
+// The backend and its credentials have no default.
 func DefaultConfig() Config {
 	return Config{
-		// The newest Flash model, followed without a redeploy.
-		Model: "gemini-flash-latest",
-		// Latency first: the bot answers people waiting in a Slack thread,
-		// and photo questions rarely need long reasoning.
-		Thinking:   ThinkingLow,
-		Timeout:    90 * time.Second,
+		Settings:   settings.Defaults[Settings](),
 		RetryDelay: time.Second,
 		// A per-minute quota often frees within seconds, a daily one never
 		// within a Slack thread's patience.
@@ -39,13 +72,6 @@ func DefaultConfig() Config {
 		// A rejected key does not fix itself: each call would only be
 		// refused again.
 		AuthCooldown: 5 * time.Minute,
-		// Google bills grounded requests on top of their tokens, so the
-		// operator turns it on knowingly.
-		Grounding: false,
-		// What people post is kept by Google no longer than the API
-		// allows: every Gemini API request says store: false, unless the
-		// operator wants the requests in the project's logs.
-		RequestLogs: false,
 	}
 }
 
@@ -128,53 +154,44 @@ const (
 
 // Config says which backend and model to use.
 type Config struct {
+	Settings
 	// APIKey selects the Gemini API backend (GEMINI_API_KEY).
 	APIKey string
 	// VertexAI selects the Vertex AI backend with Project and Location,
-	// authenticated with Credentials, or else with Application Default
-	// Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's login, the
-	// metadata server of a Google Cloud machine).
+	// authenticated with Deps.Credentials, or else with Application
+	// Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's login,
+	// the metadata server of a Google Cloud machine).
 	VertexAI          bool
 	Project, Location string
-	// Credentials replaces Application Default Credentials for Vertex AI;
-	// production leaves it nil, tests give a static token.
-	Credentials *auth.Credentials
 	// BaseURL overrides the API host (GOOGLE_GEMINI_BASE_URL); tests point
 	// it at internal/geminiemu.
-	BaseURL  string
-	Model    string
-	Thinking Thinking
-	// Timeout bounds one whole call, retries included. A stalled stream
-	// ends with failure.Timeout.
-	Timeout time.Duration
+	BaseURL string
 	// RetryDelay is the first backoff between attempts (doubling after
 	// that). Tests make it tiny.
 	RetryDelay time.Duration
-	// HTTPClient is optional. With VertexAI it is used as is, so it must add
-	// credentials itself; leave it nil to have Credentials (or ADC) used.
-	HTTPClient *http.Client
 	// MaxQuotaWait is the longest 429 RetryInfo delay waited out (at most
 	// twice) before the quota error reaches the user; 0 never waits.
 	MaxQuotaWait time.Duration
 	// AuthCooldown is how long calls fail at once, without reaching
 	// Gemini, after Gemini rejected the key.
 	AuthCooldown time.Duration
-	// Now is the clock of the cool-down; nil for time.Now.
-	Now func() time.Time
-	// Grounding lets use cases that ask for it ground their answers in
-	// Google Search (GROUNDING). Off by default: Google bills each
-	// grounded request (or each search it runs) on top of the tokens.
-	Grounding bool
-	// RequestLogs (GEMINI_REQUEST_LOGS) sends store: true to the Gemini
-	// API instead of store: false. Projects created on or after
-	// 2026-10-26 log generateContent requests unless a request says
-	// store: false; older ones only when logging was turned on. Vertex AI
-	// refuses the field, so it is never sent there, and New refuses
-	// RequestLogs with VertexAI.
-	RequestLogs bool
+}
+
+// Deps are what the client works with besides its configuration; each is
+// optional.
+type Deps struct {
+	// HTTPClient carries the calls. With VertexAI it is used as is, so it
+	// must add credentials itself; leave it nil to have Credentials (or
+	// ADC) used.
+	HTTPClient *http.Client
+	// Credentials replaces Application Default Credentials for Vertex AI;
+	// production leaves it nil, tests give a static token.
+	Credentials *auth.Credentials
 	// Log gets the few things an operator must know that no request's
 	// failure shows, such as a setting the model refused; nil for none.
 	Log *zap.Logger
+	// Now is the clock of the cool-down; nil for time.Now.
+	Now func() time.Time
 }
 
 // Client answers requests with one configured model. It is safe for
@@ -202,20 +219,20 @@ type Client struct {
 
 // New checks cfg and builds a client; it makes no network call (see
 // CheckModel).
-func New(ctx context.Context, cfg Config) (*Client, error) {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+func New(ctx context.Context, cfg Config, deps Deps) (*Client, error) {
+	if deps.Now == nil {
+		deps.Now = time.Now
 	}
 	thinking, allowance, err := thinkingConfig(cfg.Model, cfg.Thinking)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Log == nil {
-		cfg.Log = zap.NewNop()
+	if deps.Log == nil {
+		deps.Log = zap.NewNop()
 	}
 
 	cc := &genai.ClientConfig{
-		HTTPClient: cfg.HTTPClient,
+		HTTPClient: deps.HTTPClient,
 		HTTPOptions: genai.HTTPOptions{
 			BaseURL:      cfg.BaseURL,
 			RetryOptions: retryOptions(cfg.RetryDelay),
@@ -229,7 +246,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		if cfg.RequestLogs {
 			return nil, errors.New("gemini: request logs (GEMINI_REQUEST_LOGS) are a Gemini API setting; Vertex AI takes no store field")
 		}
-		cc.Credentials = cfg.Credentials
+		cc.Credentials = deps.Credentials
 		cc.HTTPOptions.APIVersion = vertexAIVersion
 	} else {
 		if cfg.APIKey == "" {
@@ -240,7 +257,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	var store *bool // Vertex AI: genai refuses a request that sets it
 	if !cfg.VertexAI {
-		store = genai.Ptr(cfg.RequestLogs)
+		store = genai.Ptr(bool(cfg.RequestLogs))
 	}
 	gc, err := genai.NewClient(ctx, cc)
 	if err != nil {
@@ -250,9 +267,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	return &Client{
 		genai: gc, model: cfg.Model, thinking: thinking, thinkingAllowance: allowance, timeout: cfg.Timeout,
-		grounding: cfg.Grounding, store: store, apiKey: cfg.APIKey, maxQuotaWait: cfg.MaxQuotaWait,
-		breaker: &breaker{cooldown: cfg.AuthCooldown, now: cfg.Now},
-		refused: &refusals{model: cfg.Model, thinking: cfg.Thinking, log: cfg.Log},
+		grounding: bool(cfg.Grounding), store: store, apiKey: cfg.APIKey, maxQuotaWait: cfg.MaxQuotaWait,
+		breaker: &breaker{cooldown: cfg.AuthCooldown, now: deps.Now},
+		refused: &refusals{model: cfg.Model, thinking: cfg.Thinking, log: deps.Log},
 	}, nil
 }
 

@@ -48,12 +48,18 @@ func photoRequest() vision.Request {
 
 func newClient(t *testing.T, emu *geminiemu.Server, edit func(*gemini.Config)) *gemini.Client {
 	t.Helper()
+	return newClientWith(t, emu, gemini.Deps{}, edit)
+}
+
+// newClientWith is newClient with deps.
+func newClientWith(t *testing.T, emu *geminiemu.Server, deps gemini.Deps, edit func(*gemini.Config)) *gemini.Client {
+	t.Helper()
 	cfg := gemini.DefaultConfig()
 	cfg.APIKey, cfg.BaseURL, cfg.RetryDelay = testKey, emu.URL(), time.Millisecond
 	if edit != nil {
 		edit(&cfg)
 	}
-	c, err := gemini.New(context.Background(), cfg)
+	c, err := gemini.New(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,11 +462,11 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 
 	for _, cfg := range []gemini.Config{
-		{},                                 // no key, no Vertex
-		{APIKey: "k", Thinking: "maximal"}, // unknown level
-		{VertexAI: true, Project: "p"},     // no location
+		{}, // no key, no Vertex
+		{APIKey: "k", Settings: gemini.Settings{Thinking: "maximal"}}, // unknown level
+		{VertexAI: true, Project: "p"},                                // no location
 	} {
-		if _, err := gemini.New(context.Background(), cfg); err == nil {
+		if _, err := gemini.New(context.Background(), cfg, gemini.Deps{}); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
 		}
 	}
@@ -522,13 +528,13 @@ func TestVertexAI(t *testing.T) {
 	emu := geminiemu.New()
 	defer emu.Close()
 	const token = "ya29.test-access-token"
-	c := newClient(t, emu, func(c *gemini.Config) {
+	// The path production takes, with a token of the test's instead of
+	// the machine's credentials: genai builds the authorizing client.
+	creds := auth.NewCredentials(&auth.CredentialsOptions{TokenProvider: staticToken(token)})
+	c := newClientWith(t, emu, gemini.Deps{Credentials: creds}, func(c *gemini.Config) {
 		c.APIKey = ""
 		c.VertexAI, c.Project, c.Location = true, "my-proj", "us-central1"
 		c.Model = "gemini-2.5-flash"
-		// The path production takes, with a token of the test's instead of
-		// the machine's credentials: genai builds the authorizing client.
-		c.Credentials = auth.NewCredentials(&auth.CredentialsOptions{TokenProvider: staticToken(token)})
 	})
 	emu.Script(geminiemu.FixtureReply(t, "vertexai/streaming-success-utf8.txt"))
 	var sb strings.Builder
@@ -566,11 +572,11 @@ func TestVertexAI(t *testing.T) {
 // instead of the machine's credentials.
 func vertexClient(t *testing.T, emu *geminiemu.Server, edit func(*gemini.Config)) *gemini.Client {
 	t.Helper()
-	return newClient(t, emu, func(c *gemini.Config) {
+	deps := gemini.Deps{Credentials: auth.NewCredentials(&auth.CredentialsOptions{TokenProvider: staticToken("ya29.test")})}
+	return newClientWith(t, emu, deps, func(c *gemini.Config) {
 		c.APIKey = ""
 		c.VertexAI, c.Project, c.Location = true, "my-proj", "us-central1"
 		c.Model = "gemini-2.5-flash"
-		c.Credentials = auth.NewCredentials(&auth.CredentialsOptions{TokenProvider: staticToken("ya29.test")})
 		if edit != nil {
 			edit(c)
 		}
@@ -675,7 +681,7 @@ func TestStoreField(t *testing.T) {
 }
 
 func TestRequestLogsAreAGeminiAPISetting(t *testing.T) {
-	_, err := gemini.New(context.Background(), gemini.Config{VertexAI: true, Project: "p", Location: "l", RequestLogs: true, Model: "gemini-2.5-flash", Thinking: gemini.ThinkingLow})
+	_, err := gemini.New(context.Background(), gemini.Config{VertexAI: true, Project: "p", Location: "l", Settings: gemini.Settings{RequestLogs: true, Model: "gemini-2.5-flash", Thinking: gemini.ThinkingLow}}, gemini.Deps{})
 	if err == nil || !strings.Contains(err.Error(), "GEMINI_REQUEST_LOGS") {
 		t.Errorf("New(Vertex AI with request logs) = %v, want an error naming GEMINI_REQUEST_LOGS", err)
 	}
@@ -733,7 +739,7 @@ func TestRejectedKeyStopsCallingGemini(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
-	c := newClient(t, emu, func(c *gemini.Config) { c.AuthCooldown, c.Now = time.Minute, clock })
+	c := newClientWith(t, emu, gemini.Deps{Now: clock}, func(c *gemini.Config) { c.AuthCooldown = time.Minute })
 
 	for i := range 5 {
 		_, err := c.Stream(context.Background(), photoRequest(), nil)

@@ -112,8 +112,7 @@ func TestStopEndsTheAnswerAndKeepsWhatWasWritten(t *testing.T) {
 	m := &fakeModel{chunks: []string{"The first words"}, started: make(chan struct{})}
 	stops := &fakeStops{}
 	cfg := DefaultConfig()
-	cfg.Stops = stops
-	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, Deps{Stops: stops})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -146,7 +145,7 @@ func TestThumbsDownOffersAnotherUseCaseAndALine(t *testing.T) {
 
 	s := newFakeSlack()
 	core, logs := observer.New(zap.InfoLevel)
-	h := New(s.roles(), &fakeModel{}, mustCatalog(t), zap.New(core), DefaultConfig(), nil)
+	h := New(s.roles(), &fakeModel{}, mustCatalog(t), zap.New(core), DefaultConfig(), Deps{})
 	ref := AnswerRef{UseCase: "recipe", Files: []string{"F1"}, Thread: "1700000000.000100"}
 	h.Run(context.Background(), voteBy("U1", "https://hooks.slack.com/r", false, ref))
 	if len(s.downvoted) != 1 {
@@ -179,7 +178,7 @@ func TestMessagesTabSuggestionsAndThePhotoThatFollows(t *testing.T) {
 	m := &fakeModel{chunks: []string{"A recipe."}}
 	cfg := DefaultConfig()
 	cfg.BotUserID = "UBOT"
-	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, Deps{})
 
 	h.Run(context.Background(), Request{Origin: Origin{Trigger: TriggerMessages, Channel: "D1", User: "U1"}, Ask: MessagesOpened{}})
 	prompts := s.prompts["D1"]
@@ -217,7 +216,7 @@ func TestPromptsForThePhotoBeingViewed(t *testing.T) {
 	m := &fakeModel{chunks: []string{"Carbonara."}}
 	cfg := DefaultConfig()
 	cfg.RefKey = []byte("a test key")
-	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, Deps{})
 
 	h.Run(context.Background(), Request{Origin: Origin{Trigger: TriggerMessages, Channel: "D1", User: "U1"},
 		Ask: Viewing{Channel: "C7", TS: "1700000000.000500"}})
@@ -275,7 +274,7 @@ func TestFollowUpSeesTheThreadsNewerPhotos(t *testing.T) {
 	m := &fakeModel{chunks: []string{"And this one is…"}}
 	cfg := DefaultConfig()
 	cfg.BotUserID = "UBOT"
-	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, Deps{})
 	h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000500", ThreadTS: "1700000000.000100", User: "U1",
 		Text: "and this one?", Files: []File{photo("F5")}}))
 	if len(m.got) != 1 {
@@ -310,7 +309,7 @@ func TestHelpAndHomeSayWhatHappensToPhotos(t *testing.T) {
 		if vertex {
 			cfg.Backend = "Vertex AI (project p, europe-west4)"
 		}
-		h := New(s.roles(), &fakeModel{}, mustCatalog(t), testLogger(), cfg, nil)
+		h := New(s.roles(), &fakeModel{}, mustCatalog(t), testLogger(), cfg, Deps{})
 		h.Run(context.Background(), homeOf("U1"))
 		for _, text := range []string{h.helpText(), s.homes["U1"].Privacy} {
 			for _, want := range []string{cfg.Backend, "I keep none of them myself", "My logs, kept by whoever runs me",
@@ -361,7 +360,7 @@ func TestPrivacySaysWhatGoogleKeeps(t *testing.T) {
 			s := newFakeSlack()
 			cfg := DefaultConfig()
 			tt.edit(&cfg)
-			h := New(s.roles(), &fakeModel{}, mustCatalog(t), testLogger(), cfg, nil)
+			h := New(s.roles(), &fakeModel{}, mustCatalog(t), testLogger(), cfg, Deps{})
 			h.Run(context.Background(), homeOf("U1"))
 			for _, text := range []string{h.helpText(), s.homes["U1"].Privacy} {
 				for _, w := range tt.want {
@@ -453,9 +452,8 @@ func TestStatusIsRefreshedUntilTheAnswerShows(t *testing.T) {
 			m := &fakeModel{chunks: tt.chunks, started: make(chan struct{})}
 			stops := &fakeStops{}
 			cfg := DefaultConfig()
-			cfg.Stops = stops
 			core, logs := observer.New(zap.WarnLevel)
-			h := New(s.roles(), m, mustCatalog(t), zap.New(core), cfg, nil)
+			h := New(s.roles(), m, mustCatalog(t), zap.New(core), cfg, Deps{Stops: stops})
 			ticker := newFakeTicker()
 			h.ticker = ticker.start
 			done := make(chan struct{})

@@ -402,7 +402,7 @@ func (h *Flows) download(ctx context.Context, j *job, files []File) (images []vi
 	plans := make([][]imageChoice, len(files))
 	at := make([]int, len(files)) // the choice of each file in use
 	for i, f := range files {
-		plans[i] = imageChoices(f, j.useCase.Detail, h.cfg.MaxFileBytes)
+		plans[i] = imageChoices(f, j.useCase.Detail, int64(h.cfg.MaxFileBytes))
 	}
 	h.fitKnownSizes(plans, at)
 	images = make([]vision.Image, len(files))
@@ -412,7 +412,7 @@ func (h *Flows) download(ctx context.Context, j *job, files []File) (images []vi
 		for n, i := range which {
 			wg.Go(func() {
 				f := files[i]
-				data, err := h.slack.Files.Download(ctx, plans[i][at[i]].url, h.cfg.MaxFileBytes)
+				data, err := h.slack.Files.Download(ctx, plans[i][at[i]].url, int64(h.cfg.MaxFileBytes))
 				if err != nil {
 					errs[n] = fmt.Errorf("download file %s: %w", f.ID, err)
 					return
@@ -434,7 +434,7 @@ func (h *Flows) download(ctx context.Context, j *job, files []File) (images []vi
 	// Thumbnails' sizes are known only once downloaded: while the request
 	// is over its bound, the largest image that has a smaller copy is
 	// fetched again as that copy.
-	for h.cfg.MaxRequestBytes > 0 && imageBytes(images) > h.cfg.MaxRequestBytes {
+	for h.cfg.MaxRequestBytes > 0 && imageBytes(images) > int64(h.cfg.MaxRequestBytes) {
 		i := largestShrinkable(images, plans, at)
 		if i < 0 {
 			return nil, nil, failure.Errorf("bound the request to Gemini", failure.RequestTooLarge, "MAX_REQUEST_MB", nil)
@@ -469,7 +469,7 @@ func (h *Flows) fitKnownSizes(plans [][]imageChoice, at []int) {
 				largest = i
 			}
 		}
-		if known <= h.cfg.MaxRequestBytes || largest < 0 {
+		if known <= int64(h.cfg.MaxRequestBytes) || largest < 0 {
 			return
 		}
 		at[largest]++

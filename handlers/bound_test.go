@@ -93,7 +93,7 @@ func TestRequestStaysWithinItsBound(t *testing.T) {
 			}
 			m := &fakeModel{chunks: []string{"An answer."}}
 			h := newTestFlows(t, s, m)
-			h.cfg.MaxRequestBytes = tt.bound
+			h.cfg.MaxRequestBytes = Size(tt.bound)
 			for i := range tt.files {
 				tt.files[i].Name = tt.files[i].ID + ".png"
 			}

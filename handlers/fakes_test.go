@@ -289,7 +289,7 @@ func newTestFlows(t *testing.T, s *fakeSlack, m *fakeModel) *Flows {
 	cfg := DefaultConfig()
 	// The tests of the flows check the reactions too: they stay available.
 	cfg.ProgressReactions = true
-	return New(s.roles(), m, catalog, zap.NewNop(), cfg, now)
+	return New(s.roles(), m, catalog, zap.NewNop(), cfg, Deps{Now: now})
 }
 
 // photo is a Slack image file with the thumbnails Slack makes for a phone

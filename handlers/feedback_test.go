@@ -33,7 +33,7 @@ func TestAPersonsVoteOnAnAnswerCountsOnce(t *testing.T) {
 		{voteOn("U1", b, true), VoteCount{Up: 2, Down: 1}}, // another answer
 		{voteOn("U1", a, true), VoteCount{Up: 3}},
 	}
-	h := New(newFakeSlack().roles(), &fakeModel{}, mustCatalog(t), testLogger(), DefaultConfig(), nil)
+	h := New(newFakeSlack().roles(), &fakeModel{}, mustCatalog(t), testLogger(), DefaultConfig(), Deps{})
 	for i, st := range steps {
 		h.Run(context.Background(), st.vote)
 		if got := h.Votes()["recipe"]; got != st.want {
@@ -67,7 +67,7 @@ func TestVotesRememberedAreBounded(t *testing.T) {
 // taken out. The vote's own line names no one either.
 func TestWhatWasWrongIsLoggedScrubbed(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
-	h := New(newFakeSlack().roles(), &fakeModel{}, mustCatalog(t), zap.New(core), DefaultConfig(), nil)
+	h := New(newFakeSlack().roles(), &fakeModel{}, mustCatalog(t), zap.New(core), DefaultConfig(), Deps{})
 	ref := AnswerRef{UseCase: "recipe", Files: []string{"F1"}, Thread: "1700000000.000100"}
 	h.Run(context.Background(), voteBy("U123SECRET", "https://hooks.slack.com/r", false, ref))
 	said := "ask <@U999PEER> or mail jane.doe@example.com, call +1 (415) 555-0134, card 4111 1111 1111 1111, " +

@@ -31,7 +31,7 @@ func TestFollowUpSendsOnlyTheAskersAndTheBotsTurns(t *testing.T) {
 	m := &fakeModel{chunks: []string{"Gluten-free too."}}
 	cfg := DefaultConfig()
 	cfg.BotUserID = "UBOT"
-	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, Deps{})
 	h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000700", ThreadTS: "1700000000.000100", User: "U1",
 		Text: "and gluten-free?"}))
 	if len(m.got) != 1 {

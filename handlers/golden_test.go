@@ -22,7 +22,7 @@ func TestTextsGolden(t *testing.T) {
 	noReactions := DefaultConfig()
 	noReactions.Reactions = Reactions{}
 	flows := func(cfg Config) *Flows {
-		return New(newFakeSlack().roles(), &fakeModel{}, mustCatalog(t), testLogger(), cfg, nil)
+		return New(newFakeSlack().roles(), &fakeModel{}, mustCatalog(t), testLogger(), cfg, Deps{})
 	}
 	home := func(h *Flows) string {
 		b, err := json.MarshalIndent(h.home(), "", "  ")

@@ -11,11 +11,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/visionbot/visionbot/internal/settings"
 	"github.com/visionbot/visionbot/internal/vision"
 	"github.com/visionbot/visionbot/prompts"
 )
@@ -205,18 +208,71 @@ type Model interface {
 	Stream(ctx context.Context, req vision.Request, onText func(string)) (vision.Usage, error)
 }
 
-// Config holds the limits of the flows.
-type Config struct {
+// ImageLimits bound the images of one request: the settings the bot
+// shares with visionbot analyze. Each carries its name in the environment
+// and its default in its tags (cmd/visionbot reads them).
+type ImageLimits struct {
 	// MaxImages bounds how many images of one message go into one request.
-	MaxImages int
+	MaxImages int `env:"MAX_IMAGES" envDefault:"4"`
 	// MaxFileBytes is the largest download accepted.
-	MaxFileBytes int64
+	MaxFileBytes Size `env:"MAX_FILE_MB" envDefault:"20"`
 	// MaxRequestBytes bounds the image bytes of one request to the model:
 	// where the preferred copies don't fit, smaller ones are sent and the
-	// answer says so. 0 is no bound.
-	MaxRequestBytes int64
+	// answer says so. 0 is no bound. The default is under Gemini's 20 MB
+	// inline request once base64-encoded, with room for the JSON
+	// (gemini.InlineImageBudget, 14.25 MB; the command's tests check the
+	// two agree).
+	MaxRequestBytes Size `env:"MAX_REQUEST_MB" envDefault:"13"`
+}
+
+// Problems says, variable by variable, what is out of range.
+func (l ImageLimits) Problems() []string {
+	var p []string
+	for _, bad := range []struct {
+		name string
+		bad  bool
+	}{{"MAX_IMAGES", l.MaxImages <= 0}, {"MAX_FILE_MB", l.MaxFileBytes <= 0}, {"MAX_REQUEST_MB", l.MaxRequestBytes <= 0}} {
+		if bad.bad {
+			p = append(p, bad.name+" must be positive")
+		}
+	}
+	return p
+}
+
+// Settings are the flows' settings an operator may change, besides the
+// image limits: each carries its name in the environment and its default
+// in its tags (cmd/visionbot reads them).
+type Settings struct {
 	// HistoryWindow is how far back /analyze looks for the user's photo.
-	HistoryWindow time.Duration
+	HistoryWindow time.Duration `env:"HISTORY_WINDOW" envDefault:"24h"`
+	// MaxQuestion bounds a question's length in characters: a longer one
+	// is refused with a message naming both numbers, not cut short.
+	MaxQuestion int `env:"MAX_QUESTION_CHARS" envDefault:"2000"`
+	// ProgressReactions adds :eyes: to the message being answered, then
+	// :white_check_mark: or :warning:, beside the thread's loading status.
+	ProgressReactions bool `env:"PROGRESS_REACTIONS" envDefault:"false"`
+	// Reactions are the reaction triggers, for help texts (the bot's
+	// decode reads the same).
+	Reactions Reactions `env:"REACTION_TRIGGERS" envDefault:"fork_and_knife=recipe,mag=describe,apple=healthy,bar_chart=nutrition,computer=code,world_map=guide,art=doodle"`
+}
+
+// Problems says, variable by variable, what is out of range.
+func (s Settings) Problems() []string {
+	var p []string
+	if s.HistoryWindow <= 0 {
+		p = append(p, "HISTORY_WINDOW must be positive")
+	}
+	if s.MaxQuestion <= 0 {
+		p = append(p, "MAX_QUESTION_CHARS must be positive")
+	}
+	return p
+}
+
+// Config holds the limits of the flows: the settings, and what the
+// product fixes or the wiring learns at start.
+type Config struct {
+	ImageLimits
+	Settings
 	// HistoryLimit bounds how many messages /analyze reads.
 	HistoryLimit int
 	// BotName is how users call the bot in help texts ("@visionbot").
@@ -226,11 +282,6 @@ type Config struct {
 	// BotUserID tells the bot's own messages in a thread: its earlier
 	// answers are the model's turns of a follow-up.
 	BotUserID string
-	// Reactions are the reaction triggers, for help texts.
-	Reactions Reactions
-	// ProgressReactions adds :eyes: to the message being answered, then
-	// :white_check_mark: or :warning:, beside the thread's loading status.
-	ProgressReactions bool
 	// Backend names where photos go, for the texts that say so: "the
 	// Gemini API" or "Vertex AI in project P (L)"; VertexAI says whose
 	// terms apply.
@@ -250,20 +301,24 @@ type Config struct {
 	// are picked right away, and an older one is refused with a word to
 	// open the message again.
 	RefLifetime time.Duration
-	// Stops lets a person's Stop reach their request; nil for none.
-	Stops Stops
-	// MaxQuestion bounds a question's length in characters: a longer one
-	// is refused with a message naming both numbers, not cut short.
-	MaxQuestion int
 	// MaxHistoryTurns and MaxHistoryChars bound the earlier turns of a
 	// thread that a follow-up sends to the model.
 	MaxHistoryTurns int
 	MaxHistoryChars int
+}
+
+// Deps are what the flows work with besides Slack, the model and the
+// catalog; each is optional.
+type Deps struct {
+	// Stops lets a person's Stop reach their request; nil for none.
+	Stops Stops
 	// Observer receives each request's figures when it ends; nil for none.
 	Observer Observer
 	// Spending is charged the tokens of each request that used the model,
 	// when it ends; nil for no budgets.
 	Spending Spending
+	// Now is the clock; nil for time.Now.
+	Now func() time.Time
 }
 
 // Spending charges what a request cost to the daily budgets it counts
@@ -312,27 +367,34 @@ type Figures struct {
 	TokensEstimated bool
 }
 
-// DefaultConfig is what the bot runs with unless configured otherwise: the
-// one place these defaults are written.
+// DefaultConfig is what the bot runs with unless configured otherwise:
+// the settings' defaults from their tags, and the product's own.
 func DefaultConfig() Config {
 	return Config{
-		MaxImages:    4,
-		MaxFileBytes: 20 << 20,
-		// Under Gemini's 20 MB inline request once base64-encoded, with
-		// room for the JSON (gemini.InlineImageBudget, 14.25 MB; the
-		// command's tests check the two agree).
-		MaxRequestBytes: 13 << 20,
-		HistoryWindow:   24 * time.Hour,
+		ImageLimits:     settings.Defaults[ImageLimits](),
+		Settings:        settings.Defaults[Settings](),
 		HistoryLimit:    200,
 		BotName:         "@visionbot",
 		Command:         "/analyze",
-		Reactions:       DefaultReactions(),
-		MaxQuestion:     2000,
 		MaxHistoryTurns: 12,
 		MaxHistoryChars: 24000,
 		RefLifetime:     15 * time.Minute,
 		Backend:         "the Gemini API",
 	}
+}
+
+// Size is a number of bytes that configuration gives in whole megabytes
+// (MiB): MAX_FILE_MB=20 is 20 << 20.
+type Size int64
+
+// UnmarshalText reads a whole number of megabytes.
+func (s *Size) UnmarshalText(text []byte) error {
+	mb, err := strconv.ParseInt(strings.TrimSpace(string(text)), 10, 64)
+	if err != nil || mb > math.MaxInt64>>20 || mb < math.MinInt64>>20 {
+		return fmt.Errorf("%q is not a whole number of megabytes", text)
+	}
+	*s = Size(mb << 20)
+	return nil
 }
 
 // Reactions maps an emoji's name ("fork_and_knife") to the use case a
@@ -364,17 +426,7 @@ func (r *Reactions) UnmarshalText(text []byte) error {
 }
 
 // DefaultReactions are the reaction triggers unless configured otherwise.
-func DefaultReactions() Reactions {
-	return Reactions{
-		"fork_and_knife": "recipe",
-		"mag":            "describe",
-		"apple":          "healthy",
-		"bar_chart":      "nutrition",
-		"computer":       "code",
-		"world_map":      "guide",
-		"art":            "doodle",
-	}
-}
+func DefaultReactions() Reactions { return settings.Defaults[Settings]().Reactions }
 
 // Flows are the flows: every request admitted ends in one of them. It is safe for concurrent use: every call is one
 // job with no shared mutable state.
@@ -384,6 +436,7 @@ type Flows struct {
 	catalog *prompts.Catalog
 	log     *zap.Logger
 	cfg     Config
+	deps    Deps
 	now     func() time.Time
 	// ticker paces the refreshes of a thread's loading status; tests
 	// replace it.
@@ -399,11 +452,11 @@ func (h *Flows) With(s Slack) *Flows {
 	return &c
 }
 
-// New returns a Flows with cfg as it is: start from DefaultConfig. now
-// may be nil (time.Now).
-func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cfg Config, now func() time.Time) *Flows {
+// New returns a Flows with cfg as it is: start from DefaultConfig.
+func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cfg Config, deps Deps) *Flows {
+	now := deps.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, ticker: realTicker, votes: newVotes(maxVotesRemembered)}
+	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, deps: deps, now: now, ticker: realTicker, votes: newVotes(maxVotesRemembered)}
 }

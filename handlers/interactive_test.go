@@ -158,7 +158,7 @@ func TestFollowUps(t *testing.T) {
 			m := &fakeModel{chunks: []string{"Sure."}}
 			cfg := DefaultConfig()
 			cfg.BotUserID = "UBOT"
-			h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+			h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, Deps{})
 			if tt.dm {
 				h.Run(context.Background(), dm(tt.msg))
 			} else {
@@ -212,7 +212,7 @@ func TestFollowUpHistoryIsBounded(t *testing.T) {
 	cfg.BotUserID = "UBOT"
 	cfg.MaxHistoryTurns = 6
 	cfg.MaxHistoryChars = 2000
-	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, Deps{})
 	h.Run(context.Background(), mention(Message{Channel: "C1", TS: tsAt(99), ThreadTS: thread[0].TS, User: "U1", Text: "last one"}))
 	if len(m.got) != 1 {
 		t.Fatalf("model calls = %d", len(m.got))

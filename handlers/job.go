@@ -141,7 +141,7 @@ func (j *job) startProgress(ctx context.Context) context.Context {
 		return ctx
 	}
 	j.progress.started = true
-	if stops := j.h.cfg.Stops; stops != nil {
+	if stops := j.h.deps.Stops; stops != nil {
 		var stop context.CancelCauseFunc
 		ctx, stop = context.WithCancelCause(ctx)
 		j.progress.unwatch = stops.Watch(channel, thread, j.where.User, func() {
@@ -406,13 +406,13 @@ func (j *job) end(err error, outcome string) {
 	// before Gemini counted it is charged the adapter's estimate of what
 	// it produced (Usage.Estimated), so that a Stop near the end of a long
 	// answer does not make it free.
-	if spent := f.usage.Total(); spent > 0 && j.h.cfg.Spending != nil {
+	if spent := f.usage.Total(); spent > 0 && j.h.deps.Spending != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), spendTimeout)
-		j.h.cfg.Spending.Spend(ctx, j.where, spent)
+		j.h.deps.Spending.Spend(ctx, j.where, spent)
 		cancel()
 	}
 	total := j.h.now().Sub(f.start)
-	if obs := j.h.cfg.Observer; obs != nil {
+	if obs := j.h.deps.Observer; obs != nil {
 		obs.RequestDone(Figures{
 			Trigger: j.where.Trigger, UseCase: j.useCase.Name, Outcome: outcome, ModelError: f.modelError,
 			Download: f.download, FirstToken: f.firstToken, Model: f.model, Slack: f.slack, Total: total,

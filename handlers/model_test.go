@@ -48,7 +48,7 @@ func TestLogLineCarriesTokens(t *testing.T) {
 	s.data[thumbURL("F1", 720)] = testimage.JPEG(t)
 	core, logs := observer.New(zap.InfoLevel)
 	now := func() time.Time { return time.Unix(1700000000, 0) }
-	New(s.roles(), m, mustCatalog(t), zap.New(core), DefaultConfig(), now).
+	New(s.roles(), m, mustCatalog(t), zap.New(core), DefaultConfig(), Deps{Now: now}).
 		Run(context.Background(), mention(Message{Channel: "C1", TS: "1.1", User: "U1", Text: "recipe", Files: []File{photo("F1")}}))
 	lines := logs.FilterMessage("request").All()
 	if len(lines) != 1 {

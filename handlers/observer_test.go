@@ -84,10 +84,8 @@ func TestObserverGetsEachRequestsFigures(t *testing.T) {
 				tt.setup(s, m)
 			}
 			obs := &recordingObserver{}
-			cfg := DefaultConfig()
-			cfg.Observer = obs
 			now := func() time.Time { return time.Unix(1700000000, 0) }
-			New(s.roles(), m, mustCatalog(t), testLogger(), cfg, now).Run(context.Background(), mention(tt.msg))
+			New(s.roles(), m, mustCatalog(t), testLogger(), DefaultConfig(), Deps{Observer: obs, Now: now}).Run(context.Background(), mention(tt.msg))
 			if len(obs.got) != 1 {
 				t.Fatalf("observer called %d times, want once", len(obs.got))
 			}

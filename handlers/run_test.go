@@ -156,7 +156,7 @@ func TestAFollowUpHoldsTheThreadToTheQuestionBound(t *testing.T) {
 	m := &fakeModel{chunks: []string{"Sure."}}
 	cfg := DefaultConfig()
 	cfg.BotUserID = "UBOT"
-	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, Deps{})
 	h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000400", ThreadTS: "1700000000.000100", User: "U1", Text: "go on"}))
 	if len(m.got) != 1 {
 		t.Fatalf("model calls = %d, replies = %+v", len(m.got), s.replies)

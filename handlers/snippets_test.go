@@ -101,7 +101,7 @@ func TestCodeNotSharedIsAWarning(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
 	cfg := DefaultConfig()
 	cfg.ProgressReactions = true
-	h := New(s.roles(), m, mustCatalog(t), zap.New(core), cfg, func() time.Time { return time.Unix(1700000000, 0) })
+	h := New(s.roles(), m, mustCatalog(t), zap.New(core), cfg, Deps{Now: func() time.Time { return time.Unix(1700000000, 0) }})
 	h.Run(context.Background(), mention(Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Text: "code", Files: []File{photo("F1")}}))
 
 	warned := logs.FilterMessage("share the answer's code as files").All()

@@ -53,7 +53,7 @@ func TestRequestsAreChargedWhatGeminiReported(t *testing.T) {
 			m := &fakeModel{chunks: []string{"Pasta."}, err: tt.err}
 			h := newTestFlows(t, s, m)
 			spending := &recordingSpending{}
-			h.cfg.Spending = spending
+			h.deps.Spending = spending
 			msg := Message{Channel: "C1", TS: "1700000000.000100", User: "U1", Text: tt.text}
 			if tt.files {
 				msg.Files = []File{photo("F1")}
@@ -79,8 +79,7 @@ func TestAStoppedAnswerIsChargedItsEstimate(t *testing.T) {
 	obs := &recordingObserver{}
 	core, logs := observer.New(zap.InfoLevel)
 	cfg := DefaultConfig()
-	cfg.Stops, cfg.Spending, cfg.Observer = stops, spending, obs
-	h := New(s.roles(), m, mustCatalog(t), zap.New(core), cfg, nil)
+	h := New(s.roles(), m, mustCatalog(t), zap.New(core), cfg, Deps{Stops: stops, Spending: spending, Observer: obs})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

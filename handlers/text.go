@@ -55,7 +55,7 @@ func (h *Flows) inputMessage(kind failure.Kind, detail string, err error) (strin
 		if detail != "" {
 			return fmt.Sprintf("That image is too large (%s). Post a smaller version and try again.", detail), true
 		}
-		return fmt.Sprintf("That image is over the %s limit. Post a smaller version and try again.", humanBytes(h.cfg.MaxFileBytes)), true
+		return fmt.Sprintf("That image is over the %s limit. Post a smaller version and try again.", humanBytes(int64(h.cfg.MaxFileBytes))), true
 	case failure.CorruptImage:
 		what := "image"
 		if detail != "" {
@@ -220,7 +220,7 @@ func (h *Flows) helpText() string {
 		b.WriteString("• " + line + "\n")
 	}
 	fmt.Fprintf(&b, "Without a use case word, your text is the question. I read %s, up to %s, and up to %d images per message.",
-		media.SupportedFormats, humanBytes(h.cfg.MaxFileBytes), h.cfg.MaxImages)
+		media.SupportedFormats, humanBytes(int64(h.cfg.MaxFileBytes)), h.cfg.MaxImages)
 	b.WriteString("\n\n" + h.privacyText())
 	return b.String()
 }
@@ -381,7 +381,7 @@ func (h *Flows) imagesUsedNote(used []File, left int) string {
 func (h *Flows) smallerCopiesNote(files []File) string {
 	return fmt.Sprintf("Your images together were more than I send to Gemini at once (%s), so I looked at smaller copies of %s: "+
 		"fine detail such as small text may be lost. Ask about one image at a time for the full size.",
-		humanBytes(h.cfg.MaxRequestBytes), fileNames(files))
+		humanBytes(int64(h.cfg.MaxRequestBytes)), fileNames(files))
 }
 
 // SourcesNote is the line that ends a grounded answer: its sources as

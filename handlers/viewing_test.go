@@ -24,7 +24,7 @@ func viewingHandler(t *testing.T, now *time.Time) (*Flows, *fakeSlack, *fakeMode
 	m := &fakeModel{chunks: []string{"Carbonara."}}
 	cfg := DefaultConfig()
 	cfg.RefKey = []byte("a test key")
-	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, func() time.Time { return *now })
+	h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, Deps{Now: func() time.Time { return *now }})
 	return h, s, m
 }
 
@@ -201,7 +201,7 @@ func TestFilesFromElsewhereAreReadOnlyWhereShared(t *testing.T) {
 			m := &fakeModel{chunks: []string{"More."}}
 			cfg := DefaultConfig()
 			cfg.BotUserID = "UBOT"
-			h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, nil)
+			h := New(s.roles(), m, mustCatalog(t), testLogger(), cfg, Deps{})
 			req := Request{Origin: Origin{Trigger: TriggerRerun, Channel: tt.channel, Thread: root, User: tt.user},
 				Ask: Rerun{UseCase: "nutrition", Ref: AnswerRef{UseCase: "recipe", Files: ids, Thread: root}}}
 			if tt.followUp {

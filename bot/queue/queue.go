@@ -13,40 +13,63 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/settings"
 )
 
-// Config sizes the queue. Start from DefaultConfig: the zero value of a
-// field is its own setting (no queue, no grace), not a default.
+// Config sizes the queue. Its settings carry their names in the
+// environment and their defaults in their tags (cmd/visionbot reads them);
+// start from DefaultConfig: the zero value of a field is its own setting
+// (no queue, no grace), not a default.
 type Config struct {
-	Workers    int           // requests answered at once
-	Queue      int           // requests waiting beyond those
-	JobTimeout time.Duration // how long one request may run
+	Workers    int           `env:"WORKERS" envDefault:"16"`     // requests answered at once
+	Queue      int           `env:"QUEUE_SIZE" envDefault:"256"` // requests waiting beyond those
+	JobTimeout time.Duration `env:"JOB_TIMEOUT" envDefault:"3m"` // how long one request may run
 	// ShutdownGrace is how long running requests may finish after a
 	// shutdown begins; then they are told to ask again, or handed back
 	// to the other replicas.
-	ShutdownGrace time.Duration
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" envDefault:"30s"`
 	// ClaimAfter is how long a request held by a replica that stopped
 	// renewing its lease (it crashed, hung or lost Redis) waits before
 	// another replica takes it over. Each replica renews its leases three
 	// times as often.
-	ClaimAfter time.Duration
+	ClaimAfter time.Duration `env:"JOB_CLAIM_AFTER" envDefault:"15s"`
+	// MaxQueuedAge is how old a queued request may be when a worker takes
+	// it: an older one gets a notice instead of a late answer (audit #12).
+	// Declared here for the change that acts on it; nothing reads it yet.
+	MaxQueuedAge time.Duration `env:"MAX_QUEUED_AGE" envDefault:"10m"`
 	// Tries is how many runs a request of the shared queue gets before its
 	// user is told it failed: each run ended by a crash is one; a hand-back
-	// at a shutdown is none.
+	// at a shutdown is none. Not a setting: DefaultConfig holds it.
 	Tries int
 }
 
 // DefaultConfig is what the queue runs with unless configured otherwise:
-// the one place these defaults are written.
+// the settings' defaults from their tags, and the one thing that is no
+// setting.
 func DefaultConfig() Config {
-	return Config{
-		Workers:       16,
-		Queue:         256,
-		JobTimeout:    3 * time.Minute,
-		ShutdownGrace: 30 * time.Second,
-		ClaimAfter:    15 * time.Second,
-		Tries:         3,
+	c := settings.Defaults[Config]()
+	c.Tries = 3
+	return c
+}
+
+// Problems says, variable by variable, what is out of range.
+func (c Config) Problems() []string {
+	var p []string
+	for _, bad := range []struct {
+		name string
+		bad  bool
+	}{
+		{"WORKERS", c.Workers <= 0}, {"QUEUE_SIZE", c.Queue < 0},
+		{"JOB_TIMEOUT", c.JobTimeout <= 0}, {"SHUTDOWN_GRACE", c.ShutdownGrace < 0},
+	} {
+		if bad.bad {
+			p = append(p, bad.name+" must be positive")
+		}
 	}
+	if c.ClaimAfter < time.Second {
+		p = append(p, "JOB_CLAIM_AFTER must be at least 1s: replicas renew what they hold three times as often, and each renewal is a trip to Redis")
+	}
+	return p
 }
 
 // Queue is where admission puts requests, and what runs them.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/visionbot/visionbot/bot/blocks"
 	"github.com/visionbot/visionbot/handlers"
+	"github.com/visionbot/visionbot/internal/settings"
 	"github.com/visionbot/visionbot/internal/slackmd"
 )
 
@@ -29,27 +30,45 @@ const (
 	StreamOff StreamMode = "off"
 )
 
-// StreamConfig tunes how answers reach Slack.
+// StreamConfig tunes how answers reach Slack. Its settings carry their
+// names in the environment and their defaults in their tags (cmd/visionbot
+// reads them); start from DefaultStreamConfig.
 type StreamConfig struct {
-	Mode StreamMode
-	// MaxParts is the most messages one answer fills in its thread
-	// (MAX_ANSWER_PARTS): the rest is cut, and a note under the last says
-	// so. An answer of hundreds of kilobytes would otherwise bury its
-	// thread under dozens of messages.
-	MaxParts int
+	Mode StreamMode `env:"STREAM_MODE" envDefault:"native"`
+	// MaxParts is the most messages one answer fills in its thread: the
+	// rest is cut, and a note under the last says so. An answer of
+	// hundreds of kilobytes would otherwise bury its thread under dozens
+	// of messages.
+	MaxParts int `env:"MAX_ANSWER_PARTS" envDefault:"3"`
 	// Interval is the least time between two appends (or two updates) of
 	// one answer: Slack's tiers allow chat.appendStream about 100 calls a
 	// minute and chat.update about 50.
-	Interval time.Duration
+	Interval time.Duration `env:"STREAM_INTERVAL" envDefault:"1s"`
 	// MaxAge is how long a native stream is fed before it is stopped and
 	// continued with updates: Slack ends a stream after about five minutes.
+	// Slack's limit, not a setting: DefaultStreamConfig holds it.
 	MaxAge time.Duration
 }
 
 // DefaultStreamConfig is how answers are streamed unless configured
-// otherwise: the one place these defaults are written.
+// otherwise: the settings' defaults from their tags, and Slack's limit.
 func DefaultStreamConfig() StreamConfig {
-	return StreamConfig{Mode: StreamNative, MaxParts: 3, Interval: time.Second, MaxAge: 4 * time.Minute}
+	c := settings.Defaults[StreamConfig]()
+	c.MaxAge = 4 * time.Minute
+	return c
+}
+
+// Problems says, variable by variable, what is out of range.
+func (c StreamConfig) Problems() []string {
+	var p []string
+	if c.Interval < 200*time.Millisecond {
+		p = append(p, "STREAM_INTERVAL must be at least 200ms: Slack rate-limits message updates")
+	}
+	if c.MaxParts < 1 {
+		p = append(p, fmt.Sprintf("MAX_ANSWER_PARTS must be at least 1 (it is %d): it is how many thread messages one answer may fill before it is cut with a note; unset, it is %d",
+			c.MaxParts, DefaultStreamConfig().MaxParts))
+	}
+	return p
 }
 
 // UnmarshalText reads STREAM_MODE.

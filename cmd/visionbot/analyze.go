@@ -76,7 +76,7 @@ func analyze(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	catalog, err := loadCatalog(cfg.PromptsDir)
+	catalog, err := loadCatalog(cfg.Prompts.Dir)
 	if err != nil {
 		return err
 	}
@@ -84,13 +84,13 @@ func analyze(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	if len(a.images) > cfg.MaxImages {
-		return usageError{fmt.Errorf("analyze: %d images, but one request takes at most MAX_IMAGES=%d", len(a.images), cfg.MaxImages)}
+	if len(a.images) > cfg.Images.MaxImages {
+		return usageError{fmt.Errorf("analyze: %d images, but one request takes at most MAX_IMAGES=%d", len(a.images), cfg.Images.MaxImages)}
 	}
 	images := make([]vision.Image, 0, len(a.images))
 	var total int64
 	for _, path := range a.images {
-		img, err := readImageFile(path, int64(cfg.MaxFileMB)<<20)
+		img, err := readImageFile(path, int64(cfg.Images.MaxFileBytes))
 		if err != nil {
 			return err
 		}
@@ -99,9 +99,9 @@ func analyze(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	// Local files have no smaller copies to fall back on, as Slack's
 	// thumbnails are in the bot: over the bound, say so before calling.
-	if limit := int64(cfg.MaxRequestMB) << 20; total > limit {
+	if limit := int64(cfg.Images.MaxRequestBytes); total > limit {
 		return usageError{fmt.Errorf("analyze: the images add up to %.1f MB, but one request to Gemini takes at most MAX_REQUEST_MB=%d MB: send fewer or smaller images",
-			float64(total)/(1<<20), cfg.MaxRequestMB)}
+			float64(total)/(1<<20), limit>>20)}
 	}
 	// Nothing is logged: a setting the model refuses is said below.
 	model, err := newModel(ctx, cfg, zap.NewNop())

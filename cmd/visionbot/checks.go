@@ -189,19 +189,19 @@ func checkSettings(ctx context.Context, cfg config, model modelChecker) []checkR
 	for _, r := range refusals {
 		consequence := "the use cases' media_resolution has no effect on it"
 		if r.Setting == "thinking setting" {
-			consequence = fmt.Sprintf("it thinks at its own default, not GEMINI_THINKING=%s", cfg.Thinking)
+			consequence = fmt.Sprintf("it thinks at its own default, not GEMINI_THINKING=%s", cfg.Gemini.Thinking)
 		}
 		results = append(results, checkResult{checkWarn, "Gemini " + r.Setting,
-			fmt.Sprintf("%s refused %s (%q); the bot sends it none, so %s", cfg.GeminiModel, r.Sent, r.Message, consequence),
+			fmt.Sprintf("%s refused %s (%q); the bot sends it none, so %s", cfg.Gemini.Model, r.Sent, r.Message, consequence),
 			refusalFix(r)})
 	}
 	if err != nil {
 		results = append(results, checkResult{checkWarn, "Gemini settings",
-			fmt.Sprintf("could not check that %s takes GEMINI_THINKING and a media resolution: %v", cfg.GeminiModel, err),
+			fmt.Sprintf("could not check that %s takes GEMINI_THINKING and a media resolution: %v", cfg.Gemini.Model, err),
 			"run visionbot check again; the bot retries a refused setting without it anyway"})
 	} else if len(refusals) == 0 {
 		results = append(results, checkResult{checkPass, "Gemini settings",
-			fmt.Sprintf("%s takes GEMINI_THINKING=%s and a media resolution", cfg.GeminiModel, cfg.Thinking), ""})
+			fmt.Sprintf("%s takes GEMINI_THINKING=%s and a media resolution", cfg.Gemini.Model, cfg.Gemini.Thinking), ""})
 	}
 	return results
 }
@@ -219,18 +219,18 @@ func checkModelName(ctx context.Context, cfg config, model modelChecker) checkRe
 	const name = "Gemini model"
 	backend := "Gemini API"
 	modelFix := "list the models your key can use at https://ai.google.dev/gemini-api/docs/models and set GEMINI_MODEL, or unset it for " + gemini.DefaultConfig().Model
-	if cfg.UseVertexAI {
-		backend = fmt.Sprintf("Vertex AI, project %s in %s", cfg.CloudProject, cfg.CloudLocation)
+	if cfg.Gemini.UseVertexAI {
+		backend = fmt.Sprintf("Vertex AI, project %s in %s", cfg.Gemini.CloudProject, cfg.Gemini.CloudLocation)
 		modelFix = "set GEMINI_MODEL to a Gemini model that Vertex AI offers in GOOGLE_CLOUD_LOCATION (Model Garden lists them)"
 	}
 	err := model.CheckModel(ctx)
 	switch failure.KindOf(err) {
 	case failure.Internal:
 		if err == nil {
-			return checkResult{checkPass, name, fmt.Sprintf("%s is available (%s)", cfg.GeminiModel, backend), ""}
+			return checkResult{checkPass, name, fmt.Sprintf("%s is available (%s)", cfg.Gemini.Model, backend), ""}
 		}
 	case failure.UnknownModel:
-		return checkResult{checkFail, name, fmt.Sprintf("GEMINI_MODEL %q is not a model %s knows", cfg.GeminiModel, backend), modelFix}
+		return checkResult{checkFail, name, fmt.Sprintf("GEMINI_MODEL %q is not a model %s knows", cfg.Gemini.Model, backend), modelFix}
 	case failure.ModelAuth:
 		why := failure.DetailOf(err) // the reason Google gave, when it gave one
 		if why == "" {
@@ -238,7 +238,7 @@ func checkModelName(ctx context.Context, cfg config, model modelChecker) checkRe
 		}
 		return checkResult{checkFail, name, fmt.Sprintf("%s refused the credentials (%s)", backend, why), credentialsFix(cfg)}
 	}
-	return checkResult{checkFail, name, fmt.Sprintf("could not check GEMINI_MODEL %q: %v", cfg.GeminiModel, err),
+	return checkResult{checkFail, name, fmt.Sprintf("could not check GEMINI_MODEL %q: %v", cfg.Gemini.Model, err),
 		"check the network, and GOOGLE_GEMINI_BASE_URL if it is set, then try again"}
 }
 
@@ -270,12 +270,12 @@ const redisURLFix = "set REDIS_URL to redis://[:password@]host:port/db, or redis
 // routed to log. It does not connect.
 func openRedis(cfg config, log *zap.Logger) (*store.Redis, error) {
 	store.RouteRedisLogs(log)
-	return store.NewRedis(cfg.RedisURL.reveal(), log, store.DefaultRedisOptions())
+	return store.NewRedis(cfg.Ops.RedisURL.reveal(), log, store.DefaultRedisOptions())
 }
 
 // credentialsFix says where the credentials of the configured backend come from.
 func credentialsFix(cfg config) string {
-	if cfg.UseVertexAI {
+	if cfg.Gemini.UseVertexAI {
 		return "sign in with gcloud auth application-default login, or give the machine's service account the Vertex AI User role on GOOGLE_CLOUD_PROJECT, and enable the Vertex AI API there"
 	}
 	return "create a key at https://aistudio.google.com/apikey and put it in GEMINI_API_KEY"
@@ -310,7 +310,7 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	_, serviceResults := runChecks(ctx, cfg, newSlack(cfg, nil, nil), checker)
 	results = append(results, serviceResults...)
-	if cfg.RedisURL.secret != "" {
+	if cfg.Ops.RedisURL.secret != "" {
 		db, err := openRedis(cfg, zap.NewNop())
 		if err != nil {
 			results = append(results, checkResult{checkFail, "Redis", err.Error(), redisURLFix})

@@ -4,12 +4,10 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"net/url"
 	"os"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -44,113 +42,77 @@ func (s secret) reveal() string { return string(s) }
 
 // config is every setting, from the environment and a .env file, parsed
 // once into typed values: a rate is a bot.Rate, a list of ids a
-// bot.SlackIDs, from the moment it is read. Each field's part tag says
-// which group of settings it belongs to: a subcommand checks only the
-// parts it uses. Defaults come from the packages that use the settings
-// (see defaultConfig), never from tags here, so each is written once.
+// bot.SlackIDs, from the moment it is read. Each package declares its own
+// settings, with their variables and defaults in their tags; config holds
+// those structs as they are and passes them on, and adds the few that are
+// this command's own. A setting is one field in one of these structs.
+//
+// Each field's part tag says which group of settings it belongs to: a
+// subcommand reads and checks only the parts it uses. Every field is a
+// struct: the variables it holds (nested structs too) are of its part.
 type config struct {
-	SlackBotToken secret `env:"SLACK_BOT_TOKEN" part:"slack"`
-	SlackAppToken secret `env:"SLACK_APP_TOKEN" part:"slack"`
-	SlackAPIURL   webURL `env:"SLACK_API_URL" part:"slack"`
+	Slack   slackConfig          `part:"slack"`
+	Gemini  geminiConfig         `part:"gemini"`
+	Images  handlers.ImageLimits `part:"images"`
+	Prompts promptsConfig        `part:"prompts"`
 
-	GeminiAPIKey  secret          `env:"GEMINI_API_KEY" part:"gemini"`
-	GoogleAPIKey  secret          `env:"GOOGLE_API_KEY" part:"gemini"`
-	UseVertexAI   bool            `env:"GOOGLE_GENAI_USE_VERTEXAI" part:"gemini"`
-	CloudProject  string          `env:"GOOGLE_CLOUD_PROJECT" part:"gemini"`
-	CloudLocation string          `env:"GOOGLE_CLOUD_LOCATION" part:"gemini"`
-	GeminiBaseURL webURL          `env:"GOOGLE_GEMINI_BASE_URL" part:"gemini"`
-	GeminiModel   string          `env:"GEMINI_MODEL" part:"gemini"`
-	Thinking      gemini.Thinking `env:"GEMINI_THINKING" part:"gemini"`
-	GeminiTimeout time.Duration   `env:"GEMINI_TIMEOUT" part:"gemini"`
-	// Grounding lets use cases that ask for it search Google, which is
-	// billed per grounded request.
-	Grounding gemini.Grounding `env:"GROUNDING" part:"gemini"`
-	// RequestLogs lets the Gemini API keep requests in the project's logs;
-	// off, every request says store: false.
-	RequestLogs gemini.RequestLogs `env:"GEMINI_REQUEST_LOGS" part:"gemini"`
+	Queue      queue.Config          `part:"bot"`
+	Stream     slackapi.StreamConfig `part:"bot"`
+	Flows      handlers.Settings     `part:"bot"`
+	Bot        bot.Config            `part:"bot"` // its Limits and Access
+	Allowances bot.Allowances        `part:"bot"`
+	Ops        opsConfig             `part:"bot"`
+}
 
-	MaxImages int `env:"MAX_IMAGES" part:"images"`
-	MaxFileMB int `env:"MAX_FILE_MB" part:"images"`
-	// MaxRequestMB bounds the image bytes of one request to Gemini.
-	MaxRequestMB int    `env:"MAX_REQUEST_MB" part:"images"`
-	PromptsDir   string `env:"PROMPTS_DIR" part:"prompts"`
+// slackConfig is how the bot reaches Slack.
+type slackConfig struct {
+	BotToken secret `env:"SLACK_BOT_TOKEN"`
+	AppToken secret `env:"SLACK_APP_TOKEN"`
+	APIURL   webURL `env:"SLACK_API_URL" envDefault:"https://slack.com/api/"`
+}
 
-	Workers       int           `env:"WORKERS" part:"bot"`
-	QueueSize     int           `env:"QUEUE_SIZE" part:"bot"`
-	JobTimeout    time.Duration `env:"JOB_TIMEOUT" part:"bot"`
-	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" part:"bot"`
-	HistoryWindow time.Duration `env:"HISTORY_WINDOW" part:"bot"`
+// geminiConfig is the Gemini backend, its credentials, and the model's
+// settings.
+type geminiConfig struct {
+	APIKey        secret `env:"GEMINI_API_KEY"`
+	GoogleAPIKey  secret `env:"GOOGLE_API_KEY"`
+	UseVertexAI   bool   `env:"GOOGLE_GENAI_USE_VERTEXAI"`
+	CloudProject  string `env:"GOOGLE_CLOUD_PROJECT"`
+	CloudLocation string `env:"GOOGLE_CLOUD_LOCATION"`
+	BaseURL       webURL `env:"GOOGLE_GEMINI_BASE_URL"`
+	gemini.Settings
+}
 
-	ProgressReactions bool                `env:"PROGRESS_REACTIONS" part:"bot"`
-	StreamMode        slackapi.StreamMode `env:"STREAM_MODE" part:"bot"`
-	StreamInterval    time.Duration       `env:"STREAM_INTERVAL" part:"bot"`
-	MaxAnswerParts    int                 `env:"MAX_ANSWER_PARTS" part:"bot"`
-	ReactionTriggers  handlers.Reactions  `env:"REACTION_TRIGGERS" part:"bot"`
+// promptsConfig is where the use cases come from besides the built-in ones.
+type promptsConfig struct {
+	Dir string `env:"PROMPTS_DIR"`
+}
 
-	UserRate            bot.Rate `env:"USER_RATE" part:"bot"`
-	ChannelRate         bot.Rate `env:"CHANNEL_RATE" part:"bot"`
-	MaxRepliesPerThread bot.Cap  `env:"MAX_REPLIES_PER_THREAD" part:"bot"`
-	MaxQuestionChars    int      `env:"MAX_QUESTION_CHARS" part:"bot"`
-	// Daily token allowances; 0 (off) for none.
-	UserDailyTokens      bot.Tokens `env:"USER_DAILY_TOKENS" part:"bot"`
-	ChannelDailyTokens   bot.Tokens `env:"CHANNEL_DAILY_TOKENS" part:"bot"`
-	WorkspaceDailyTokens bot.Tokens `env:"WORKSPACE_DAILY_TOKENS" part:"bot"`
-	// Allow-lists: empty lets everyone in.
-	AllowedChannels    bot.SlackIDs `env:"ALLOWED_CHANNELS" part:"bot"`
-	AllowedUsers       bot.SlackIDs `env:"ALLOWED_USERS" part:"bot"`
-	AllowedTeams       bot.SlackIDs `env:"ALLOWED_TEAMS" part:"bot"`
-	AllowExternalUsers bool         `env:"ALLOW_EXTERNAL_USERS" part:"bot"`
+// opsConfig is how the bot runs: what it shares, logs and serves.
+type opsConfig struct {
 	// RedisURL is the Redis that replicas share seen events and limits
 	// through; empty for this process's memory. It may hold a password.
-	RedisURL redisURL `env:"REDIS_URL" part:"bot"`
-	// JobClaimAfter is how long a request held by a replica that stopped
-	// renewing it waits before another replica takes it over.
-	JobClaimAfter time.Duration `env:"JOB_CLAIM_AFTER" part:"bot"`
-
-	LogLevel  logLevel  `env:"LOG_LEVEL" part:"bot"`
-	LogFormat logFormat `env:"LOG_FORMAT" part:"bot"`
+	RedisURL  redisURL  `env:"REDIS_URL"`
+	LogLevel  logLevel  `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat logFormat `env:"LOG_FORMAT" envDefault:"json"`
 	// MetricsAddr is where /metrics, /healthz, /readyz and pprof listen;
 	// empty for nowhere.
-	MetricsAddr string `env:"METRICS_ADDR" part:"bot"`
+	MetricsAddr string `env:"METRICS_ADDR"`
 }
 
 // defaultConfig is the configuration before the environment is read: the
-// packages' own defaults, and this command's.
+// packages' defaults, which hold, besides their settings' defaults, the
+// few values of theirs that are no setting. The command's own defaults
+// are in its tags, which parsing any environment applies.
 func defaultConfig() config {
-	b, q, h, g, st := bot.DefaultConfig(), queue.DefaultConfig(), handlers.DefaultConfig(), gemini.DefaultConfig(), slackapi.DefaultStreamConfig()
-	slackAPI, _ := url.Parse("https://slack.com/api/")
+	flows := handlers.DefaultConfig()
 	return config{
-		SlackAPIURL:   webURL{slackAPI},
-		GeminiModel:   g.Model,
-		Thinking:      g.Thinking,
-		GeminiTimeout: g.Timeout,
-		Grounding:     gemini.Grounding(g.Grounding),
-		RequestLogs:   gemini.RequestLogs(g.RequestLogs),
-
-		MaxImages:    h.MaxImages,
-		MaxFileMB:    int(h.MaxFileBytes >> 20),
-		MaxRequestMB: int(h.MaxRequestBytes >> 20),
-
-		Workers:       q.Workers,
-		QueueSize:     q.Queue,
-		JobTimeout:    q.JobTimeout,
-		ShutdownGrace: q.ShutdownGrace,
-		HistoryWindow: h.HistoryWindow,
-
-		ProgressReactions: h.ProgressReactions,
-		StreamMode:        st.Mode,
-		StreamInterval:    st.Interval,
-		MaxAnswerParts:    st.MaxParts,
-		ReactionTriggers:  h.Reactions,
-
-		UserRate:            b.Limits.User,
-		ChannelRate:         b.Limits.Channel,
-		MaxRepliesPerThread: b.Limits.ThreadReplies,
-		MaxQuestionChars:    h.MaxQuestion,
-		JobClaimAfter:       q.ClaimAfter,
-
-		LogLevel:  logLevel{zapcore.InfoLevel},
-		LogFormat: "json",
+		Gemini: geminiConfig{Settings: gemini.DefaultConfig().Settings},
+		Images: flows.ImageLimits,
+		Queue:  queue.DefaultConfig(),
+		Stream: slackapi.DefaultStreamConfig(),
+		Flows:  flows.Settings,
+		Bot:    bot.DefaultConfig(),
 	}
 }
 
@@ -224,7 +186,8 @@ const (
 	partAll = partSlack | partGemini | partImages | partPrompts | partBot
 )
 
-// partNamed reads a field's part tag.
+// partNamed reads a field's part tag; a field without one is read by
+// every command.
 func partNamed(tag string) part {
 	switch tag {
 	case "slack":
@@ -241,10 +204,35 @@ func partNamed(tag string) part {
 	return partAll
 }
 
+// variable is one environment variable config reads: its name, its
+// default and the part it is of.
+type variable struct {
+	env.FieldParams
+	part part
+}
+
+// variables lists what config reads, in the order of its fields.
+func variables() ([]variable, error) {
+	var cfg config
+	v := reflect.ValueOf(&cfg).Elem()
+	var out []variable
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		params, err := env.GetFieldParams(v.Field(i).Addr().Interface())
+		if err != nil {
+			return nil, fmt.Errorf("read the settings of config.%s: %w", f.Name, err)
+		}
+		for _, p := range params {
+			out = append(out, variable{p, partNamed(f.Tag.Get("part"))})
+		}
+	}
+	return out, nil
+}
+
 // geminiKey is the API key, GEMINI_API_KEY first as Google's SDKs do.
-func (c config) geminiKey() secret {
-	if c.GeminiAPIKey != "" {
-		return c.GeminiAPIKey
+func (c geminiConfig) geminiKey() secret {
+	if c.APIKey != "" {
+		return c.APIKey
 	}
 	return c.GoogleAPIKey
 }
@@ -265,32 +253,28 @@ func (e *configError) Error() string {
 // mistake in one of them is no problem for a subcommand that never uses it.
 func loadConfig(getenv func(string) string, dotenvPath string, need part) (config, error) {
 	cfg := defaultConfig()
-	params, err := env.GetFieldParams(&cfg)
+	vars, err := variables()
 	if err != nil {
-		return cfg, fmt.Errorf("read config fields: %w", err)
+		return cfg, err
 	}
 	dotenv, err := godotenv.Read(dotenvPath)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return cfg, &configError{problems: []string{fmt.Sprintf("%s could not be read: %v", dotenvPath, err)}}
 	}
-	partOf := map[string]part{}
-	for _, f := range reflect.VisibleFields(reflect.TypeFor[config]()) {
-		partOf[f.Tag.Get("env")] = partNamed(f.Tag.Get("part"))
-	}
-	values := make(map[string]string, len(params))
-	for _, p := range params {
-		if partOf[p.Key]&need == 0 {
+	values := make(map[string]string, len(vars))
+	for _, v := range vars {
+		if v.part&need == 0 {
 			continue
 		}
-		if v := getenv(p.Key); v != "" {
-			values[p.Key] = v
-		} else if v, ok := dotenv[p.Key]; ok && v != "" {
-			values[p.Key] = v
+		if s := getenv(v.Key); s != "" {
+			values[v.Key] = s
+		} else if s, ok := dotenv[v.Key]; ok && s != "" {
+			values[v.Key] = s
 		}
 	}
 	var problems []string
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: values}); err != nil {
-		problems = parseProblems(err, values)
+		problems = parseProblems(vars, values)
 	}
 	// A value that did not parse kept its default, so the checks of the
 	// others still say everything that is wrong at once.
@@ -316,44 +300,56 @@ func idListHelp(key string) (what, example, where string, ok bool) {
 
 // parseProblems turns the env library's errors, which name Go fields,
 // into sentences that name the variable and what it should hold. A
-// secret's value is never repeated.
-func parseProblems(err error, values map[string]string) []string {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return []string{err.Error()}
-	}
-	out := make([]string, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if !errors.As(e, &pe) {
-			out = append(out, e.Error())
+// secret's value is never repeated. The library's errors do not say which
+// variable they are about, so each set variable is parsed again alone:
+// the errors of that parse are its own.
+func parseProblems(vars []variable, values map[string]string) []string {
+	var out []string
+	for _, v := range vars {
+		value, ok := values[v.Key]
+		if !ok {
 			continue
 		}
-		field, _ := reflect.TypeFor[config]().FieldByName(pe.Name)
-		key := field.Tag.Get("env")
-		if what, example, where, ok := idListHelp(key); ok {
-			out = append(out, fmt.Sprintf("%s %q is not a list of %s ids such as %s: %v; %s",
-				key, values[key], what, example, pe.Err, where))
-			continue
+		probe := defaultConfig()
+		err := env.ParseWithOptions(&probe, env.Options{Environment: map[string]string{v.Key: value}})
+		var agg env.AggregateError
+		switch {
+		case err == nil:
+		case errors.As(err, &agg):
+			for _, e := range agg.Errors {
+				out = append(out, parseProblem(v.Key, value, e))
+			}
+		default:
+			out = append(out, fmt.Sprintf("%s: %v", v.Key, err))
 		}
-		if reflect.PointerTo(pe.Type).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
-			// The type's own words, which quote the value unless it is a
-			// secret.
-			out = append(out, key+" "+pe.Err.Error())
-			continue
-		}
-		want := "a valid " + pe.Type.String()
-		switch pe.Type {
-		case reflect.TypeFor[time.Duration]():
-			want = "a duration such as 30s, 5m or 24h"
-		case reflect.TypeFor[int]():
-			want = "a whole number"
-		case reflect.TypeFor[bool]():
-			want = "true or false"
-		}
-		out = append(out, fmt.Sprintf("%s=%q is not %s", key, values[key], want))
 	}
 	return out
+}
+
+// parseProblem says what is wrong with key's value.
+func parseProblem(key, value string, err error) string {
+	var pe env.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Sprintf("%s: %v", key, err)
+	}
+	if what, example, where, ok := idListHelp(key); ok {
+		return fmt.Sprintf("%s %q is not a list of %s ids such as %s: %v; %s", key, value, what, example, pe.Err, where)
+	}
+	if reflect.PointerTo(pe.Type).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		// The type's own words, which quote the value unless it is a
+		// secret.
+		return key + " " + pe.Err.Error()
+	}
+	want := "a valid " + pe.Type.String()
+	switch kind := pe.Type.Kind(); {
+	case pe.Type == reflect.TypeFor[time.Duration]():
+		want = "a duration such as 30s, 5m or 24h"
+	case kind >= reflect.Int && kind <= reflect.Int64:
+		want = "a whole number"
+	case kind == reflect.Bool:
+		want = "true or false"
+	}
+	return fmt.Sprintf("%s=%q is not %s", key, value, want)
 }
 
 const (
@@ -361,27 +357,30 @@ const (
 	appTokenHelp = "create an App-Level Token with the connections:write scope under Basic Information → App-Level Tokens (xapp-…)"
 )
 
-// validate checks the parts a subcommand needs and returns every problem.
+// problemer is a settings struct that checks its values: each problem a
+// sentence that names the variable.
+type problemer interface{ Problems() []string }
+
+// validate checks the parts a subcommand needs and returns every problem:
+// each field of config that is of a needed part checks itself.
 func (c config) validate(need part) []string {
 	var p []string
-	if need&partSlack != 0 {
-		p = append(p, c.slackProblems()...)
-	}
-	if need&partGemini != 0 {
-		p = append(p, c.geminiProblems()...)
-	}
-	if need&partImages != 0 {
-		p = append(p, positiveProblems(map[string]bool{"MAX_IMAGES": c.MaxImages > 0, "MAX_FILE_MB": c.MaxFileMB > 0, "MAX_REQUEST_MB": c.MaxRequestMB > 0})...)
-	}
-	if need&partBot != 0 {
-		p = append(p, c.botProblems()...)
+	v := reflect.ValueOf(c)
+	for i := range v.NumField() {
+		if f := v.Type().Field(i); partNamed(f.Tag.Get("part"))&need == 0 {
+			continue
+		}
+		if check, ok := v.Field(i).Interface().(problemer); ok {
+			p = append(p, check.Problems()...)
+		}
 	}
 	return p
 }
 
-func (c config) slackProblems() []string {
+// Problems says what is wrong with the tokens.
+func (c slackConfig) Problems() []string {
 	var p []string
-	bot, app := c.SlackBotToken.reveal(), c.SlackAppToken.reveal()
+	bot, app := c.BotToken.reveal(), c.AppToken.reveal()
 	switch {
 	case strings.HasPrefix(bot, "xapp-") && strings.HasPrefix(app, "xoxb-"):
 		p = append(p, "SLACK_BOT_TOKEN and SLACK_APP_TOKEN are swapped: the xoxb- token goes in SLACK_BOT_TOKEN, the xapp- token in SLACK_APP_TOKEN")
@@ -408,7 +407,9 @@ func (c config) slackProblems() []string {
 	return p
 }
 
-func (c config) geminiProblems() []string {
+// Problems says what is missing for the backend, and what is wrong with
+// the model's settings.
+func (c geminiConfig) Problems() []string {
 	var p []string
 	if c.UseVertexAI {
 		if c.CloudProject == "" || c.CloudLocation == "" {
@@ -420,57 +421,16 @@ func (c config) geminiProblems() []string {
 	} else if c.geminiKey() == "" {
 		p = append(p, "GEMINI_API_KEY is not set: create a key at https://aistudio.google.com/apikey, or set GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION for Vertex AI")
 	}
-	return append(p, positiveProblems(map[string]bool{"GEMINI_TIMEOUT": c.GeminiTimeout > 0})...)
+	return append(p, c.Settings.Problems()...)
 }
 
-func (c config) botProblems() []string {
-	p := positiveProblems(map[string]bool{
-		"WORKERS": c.Workers > 0, "QUEUE_SIZE": c.QueueSize >= 0, "HISTORY_WINDOW": c.HistoryWindow > 0,
-		"JOB_TIMEOUT": c.JobTimeout > 0, "SHUTDOWN_GRACE": c.ShutdownGrace >= 0,
-		"MAX_QUESTION_CHARS": c.MaxQuestionChars > 0,
-	})
-	if c.JobClaimAfter < time.Second {
-		p = append(p, "JOB_CLAIM_AFTER must be at least 1s: replicas renew what they hold three times as often, and each renewal is a trip to Redis")
+// Problems says what is wrong with the metrics address.
+func (c opsConfig) Problems() []string {
+	if c.MetricsAddr == "" {
+		return nil
 	}
-	if c.StreamInterval < 200*time.Millisecond {
-		p = append(p, "STREAM_INTERVAL must be at least 200ms: Slack rate-limits message updates")
+	if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+		return []string{fmt.Sprintf("METRICS_ADDR %q is not host:port, such as 127.0.0.1:9090 (this machine only) or :9090 (every interface)", c.MetricsAddr)}
 	}
-	if c.MaxAnswerParts < 1 {
-		p = append(p, fmt.Sprintf("MAX_ANSWER_PARTS must be at least 1 (it is %d): it is how many thread messages one answer may fill before it is cut with a note; unset, it is %d",
-			c.MaxAnswerParts, slackapi.DefaultStreamConfig().MaxParts))
-	}
-	if c.MetricsAddr != "" {
-		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
-			p = append(p, fmt.Sprintf("METRICS_ADDR %q is not host:port, such as 127.0.0.1:9090 (this machine only) or :9090 (every interface)", c.MetricsAddr))
-		}
-	}
-	return p
-}
-
-// positiveProblems names, in a stable order, the settings whose value is
-// not in range.
-func positiveProblems(ok map[string]bool) []string {
-	var p []string
-	for _, name := range slices.Sorted(maps.Keys(ok)) {
-		if !ok[name] {
-			p = append(p, name+" must be positive")
-		}
-	}
-	return p
-}
-
-// limits are the bot's limits.
-func (c config) limits() bot.Limits {
-	return bot.Limits{User: c.UserRate, Channel: c.ChannelRate, ThreadReplies: c.MaxRepliesPerThread,
-		ThreadWindow: bot.DefaultConfig().Limits.ThreadWindow}
-}
-
-// budgets are the daily token allowances.
-func (c config) budgets() bot.Allowances {
-	return bot.Allowances{User: c.UserDailyTokens, Channel: c.ChannelDailyTokens, Workspace: c.WorkspaceDailyTokens}
-}
-
-// access is who may use the bot.
-func (c config) access() bot.Access {
-	return bot.Access{Channels: c.AllowedChannels, Users: c.AllowedUsers, Teams: c.AllowedTeams, External: c.AllowExternalUsers}
+	return nil
 }

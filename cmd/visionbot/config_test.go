@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,13 +30,15 @@ func TestLoadConfigReadsDotenvUnderTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct{ name, got, want string }{
-		{"the environment wins", cfg.SlackBotToken.reveal(), "xoxb-from-env"},
-		{".env fills what is unset", cfg.SlackAppToken.reveal(), "xapp-from-file"},
-		{"GEMINI_API_KEY from .env", cfg.geminiKey().reveal(), "file-key"},
-		{"numbers from .env", fmt.Sprint(cfg.Workers), "3"},
-		{"durations from the environment", cfg.HistoryWindow.String(), (2 * time.Hour).String()},
-		{"defaults", cfg.GeminiModel, "gemini-flash-latest"},
-		{"GOOGLE_API_KEY is the fallback", config{GoogleAPIKey: "g"}.geminiKey().reveal(), "g"},
+		{"the environment wins", cfg.Slack.BotToken.reveal(), "xoxb-from-env"},
+		{".env fills what is unset", cfg.Slack.AppToken.reveal(), "xapp-from-file"},
+		{"GEMINI_API_KEY from .env", cfg.Gemini.geminiKey().reveal(), "file-key"},
+		{"numbers from .env", fmt.Sprint(cfg.Queue.Workers), "3"},
+		{"durations from the environment", cfg.Flows.HistoryWindow.String(), (2 * time.Hour).String()},
+		{"defaults", cfg.Gemini.Model, "gemini-flash-latest"},
+		{"the defaults of the command's own", cfg.Slack.APIURL.String() + " " + cfg.Ops.LogLevel.String(), "https://slack.com/api/ info"},
+		{"what no variable sets keeps its package's value", fmt.Sprint(cfg.Queue.Tries, cfg.Stream.MaxAge, cfg.Bot.Limits.ThreadWindow), "3 4m0s 24h0m0s"},
+		{"GOOGLE_API_KEY is the fallback", geminiConfig{GoogleAPIKey: "g"}.geminiKey().reveal(), "g"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -47,7 +50,8 @@ func TestLoadConfigReadsDotenvUnderTheEnvironment(t *testing.T) {
 func TestSecretsDoNotPrint(t *testing.T) {
 	t.Parallel()
 
-	cfg := config{SlackBotToken: "xoxb-very-secret", GeminiAPIKey: "AIza-very-secret"}
+	cfg := config{Slack: slackConfig{BotToken: "xoxb-very-secret"}, Gemini: geminiConfig{APIKey: "AIza-very-secret"},
+		Ops: opsConfig{RedisURL: redisURL{"redis://:very-secret@redis:6379/0"}}}
 	for _, format := range []string{"%v", "%+v", "%s", "%#v"} {
 		out := fmt.Sprintf(format, cfg)
 		if strings.Contains(out, "very-secret") {
@@ -179,14 +183,14 @@ func TestLimitSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := cfg.limits(); got != tt.wantLimits {
+			if got := cfg.Bot.Limits; got != tt.wantLimits {
 				t.Errorf("limits = %+v, want %+v", got, tt.wantLimits)
 			}
-			if got := cfg.access(); !reflect.DeepEqual(got, tt.wantAccess) {
+			if got := cfg.Bot.Access; !reflect.DeepEqual(got, tt.wantAccess) {
 				t.Errorf("access = %+v, want %+v", got, tt.wantAccess)
 			}
-			if cfg.MaxQuestionChars != tt.wantQ {
-				t.Errorf("MAX_QUESTION_CHARS = %d, want %d", cfg.MaxQuestionChars, tt.wantQ)
+			if cfg.Flows.MaxQuestion != tt.wantQ {
+				t.Errorf("MAX_QUESTION_CHARS = %d, want %d", cfg.Flows.MaxQuestion, tt.wantQ)
 			}
 		})
 	}
@@ -221,15 +225,17 @@ func TestMaxAnswerParts(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || cfg.MaxAnswerParts != tt.want {
-				t.Errorf("MAX_ANSWER_PARTS %q: %d, %v; want %d", tt.value, cfg.MaxAnswerParts, err, tt.want)
+			if err != nil || cfg.Stream.MaxParts != tt.want {
+				t.Errorf("MAX_ANSWER_PARTS %q: %d, %v; want %d", tt.value, cfg.Stream.MaxParts, err, tt.want)
 			}
 		})
 	}
 }
 
-// Every variable the bot reads is in README.md's Configuration table.
-func TestEveryVariableIsDocumented(t *testing.T) {
+// README.md's Configuration table lists every variable config reads, each
+// with the default its tag declares, and no variable or default that the
+// code does not have.
+func TestREADMEListsEveryVariableWithItsDefault(t *testing.T) {
 	t.Parallel()
 
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
@@ -238,9 +244,52 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 	}
 	_, table, _ := strings.Cut(string(readme), "\n## Configuration\n")
 	table, _, _ = strings.Cut(table, "\n## ")
+	// documented maps each variable of the table to its row's default.
+	documented := map[string]string{}
+	name := regexp.MustCompile("`([A-Z][A-Z0-9_]+)`")
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.SplitN(line, "|", 4)
+		if len(cells) < 4 {
+			continue
+		}
+		for _, m := range name.FindAllStringSubmatch(cells[1], -1) {
+			documented[m[1]] = strings.TrimSpace(cells[2])
+		}
+	}
+	vars, err := variables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	literal := regexp.MustCompile("^`[^`]+`$")
+	read := map[string]bool{}
+	for _, v := range vars {
+		if read[v.Key] {
+			t.Errorf("%s is read by two fields of config", v.Key)
+		}
+		read[v.Key] = true
+		got, ok := documented[v.Key]
+		switch {
+		case !ok:
+			t.Errorf("README.md, Configuration, does not document %s", v.Key)
+		case v.HasDefaultValue && got != "`"+v.DefaultValue+"`":
+			t.Errorf("README.md gives %s the default %s; its tag says `%s`", v.Key, got, v.DefaultValue)
+		case !v.HasDefaultValue && literal.MatchString(got):
+			t.Errorf("README.md gives %s the default %s; it has none in its tag", v.Key, got)
+		}
+	}
+	for key := range documented {
+		if !read[key] {
+			t.Errorf("README.md, Configuration, documents %s, which nothing reads", key)
+		}
+	}
+}
+
+// Every field of config is a struct of settings with a part, so that each
+// command reads the variables it uses and no other.
+func TestEveryConfigFieldHasAPart(t *testing.T) {
 	for _, f := range reflect.VisibleFields(reflect.TypeFor[config]()) {
-		if name := f.Tag.Get("env"); !strings.Contains(table, "`"+name+"`") {
-			t.Errorf("README.md, Configuration, does not document %s", name)
+		if tag := f.Tag.Get("part"); partNamed(tag) == partAll || f.Type.Kind() != reflect.Struct {
+			t.Errorf("config.%s (%s) has the part tag %q: want a struct of settings, and slack, gemini, images, prompts or bot", f.Name, f.Type, tag)
 		}
 	}
 }
@@ -250,7 +299,7 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 func TestMaxRequestDefaultFitsGemini(t *testing.T) {
 	t.Parallel()
 
-	if got := handlers.DefaultConfig().MaxRequestBytes; got <= 0 || got > gemini.InlineImageBudget {
+	if got := int64(handlers.DefaultConfig().MaxRequestBytes); got <= 0 || got > gemini.InlineImageBudget {
 		t.Errorf("MAX_REQUEST_MB's default is %d bytes; gemini.InlineImageBudget is %d", got, gemini.InlineImageBudget)
 	}
 }

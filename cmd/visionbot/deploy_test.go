@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,9 +19,13 @@ import (
 func TestDeploymentFiles(t *testing.T) {
 	t.Parallel()
 
+	vars, err := variables()
+	if err != nil {
+		t.Fatal(err)
+	}
 	known := map[string]bool{}
-	for _, f := range reflect.VisibleFields(reflect.TypeFor[config]()) {
-		known[f.Tag.Get("env")] = true
+	for _, v := range vars {
+		known[v.Key] = true
 	}
 
 	t.Run("kubernetes.yaml", func(t *testing.T) {

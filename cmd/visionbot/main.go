@@ -106,10 +106,10 @@ func newLogger(cfg config, w io.Writer) *zap.Logger {
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	enc := zapcore.NewJSONEncoder(encCfg)
-	if cfg.LogFormat == "console" {
+	if cfg.Ops.LogFormat == "console" {
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), cfg.LogLevel.Level))
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), cfg.Ops.LogLevel.Level))
 }
 
 // newSlack is the Web API client of the bot and of visionbot check. obs,
@@ -119,14 +119,14 @@ func newSlack(cfg config, obs slackapi.Observer, tokenRefused func(code string))
 	// Every outbound call has a deadline; http.DefaultClient has none. Calls
 	// that failed on Slack's side are made again where that is safe
 	// (slackapi.SlackRetries), and each attempt is seen below.
-	var transport http.RoundTripper = newTransport(cfg.Workers)
+	var transport http.RoundTripper = newTransport(cfg.Queue.Workers)
 	if tokenRefused != nil {
 		transport = slackapi.WatchToken(transport, tokenRefused)
 	}
 	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: slackapi.ObserveErrors(transport, obs)}
-	return slack.New(cfg.SlackBotToken.reveal(),
-		slack.OptionAPIURL(cfg.SlackAPIURL.String()),
-		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),
+	return slack.New(cfg.Slack.BotToken.reveal(),
+		slack.OptionAPIURL(cfg.Slack.APIURL.String()),
+		slack.OptionAppLevelToken(cfg.Slack.AppToken.reveal()),
 		slack.OptionHTTPClient(httpClient),
 		slack.OptionRetryConfig(slackapi.SlackRetries()),
 	)
@@ -138,9 +138,9 @@ func newSlack(cfg config, obs slackapi.Observer, tokenRefused func(code string))
 // a deadline of its own.
 func newSocketOpener(cfg config, obs slackapi.Observer) *slack.Client {
 	httpClient := &http.Client{Transport: slackapi.PaceConnections(slackapi.ObserveErrors(nil, obs), slackapi.ConnectConfig{})}
-	return slack.New(cfg.SlackBotToken.reveal(),
-		slack.OptionAPIURL(cfg.SlackAPIURL.String()),
-		slack.OptionAppLevelToken(cfg.SlackAppToken.reveal()),
+	return slack.New(cfg.Slack.BotToken.reveal(),
+		slack.OptionAPIURL(cfg.Slack.APIURL.String()),
+		slack.OptionAppLevelToken(cfg.Slack.AppToken.reveal()),
 		slack.OptionHTTPClient(httpClient),
 	)
 }
@@ -149,17 +149,16 @@ func newSocketOpener(cfg config, obs slackapi.Observer) *slack.Client {
 // visionbot check. It makes no call.
 func newModel(ctx context.Context, cfg config, log *zap.Logger) (*gemini.Client, error) {
 	var httpClient *http.Client
-	if !cfg.UseVertexAI { // Vertex needs genai's own client, which adds credentials
+	if !cfg.Gemini.UseVertexAI { // Vertex needs genai's own client, which adds credentials
 		// No Timeout here: an answer streams for as long as it takes, and
-		// gemini.Config.Timeout bounds each call.
-		httpClient = &http.Client{Transport: newTransport(cfg.Workers)}
+		// gemini.Settings.Timeout bounds each call.
+		httpClient = &http.Client{Transport: newTransport(cfg.Queue.Workers)}
 	}
-	g := gemini.DefaultConfig()
-	g.APIKey, g.VertexAI, g.Project, g.Location = cfg.geminiKey().reveal(), cfg.UseVertexAI, cfg.CloudProject, cfg.CloudLocation
-	g.BaseURL, g.Model, g.Thinking, g.Timeout = cfg.GeminiBaseURL.String(), cfg.GeminiModel, cfg.Thinking, cfg.GeminiTimeout
-	g.Grounding, g.RequestLogs, g.Log = bool(cfg.Grounding), bool(cfg.RequestLogs), log
-	g.HTTPClient = httpClient
-	model, err := gemini.New(ctx, g)
+	g, c := gemini.DefaultConfig(), cfg.Gemini
+	g.Settings = c.Settings
+	g.APIKey, g.VertexAI, g.Project, g.Location = c.geminiKey().reveal(), c.UseVertexAI, c.CloudProject, c.CloudLocation
+	g.BaseURL = c.BaseURL.String()
+	model, err := gemini.New(ctx, g, gemini.Deps{HTTPClient: httpClient, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("set up Gemini: %w", err)
 	}
@@ -182,7 +181,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		botObs   bot.Observer
 		slackObs slackapi.Observer
 	)
-	if cfg.MetricsAddr != "" {
+	if cfg.Ops.MetricsAddr != "" {
 		registry = prometheus.NewRegistry()
 		if collect, err = metrics.New(registry); err != nil {
 			return err
@@ -204,21 +203,16 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		return startupRefused{failed: failed}
 	}
 
-	apiURL := cfg.SlackAPIURL.URL
-	files := slackapi.NewDownloader(&http.Client{Timeout: 60 * time.Second, Transport: newTransport(cfg.Workers)}, cfg.SlackBotToken.reveal(),
+	apiURL := cfg.Slack.APIURL.URL
+	files := slackapi.NewDownloader(&http.Client{Timeout: 60 * time.Second, Transport: newTransport(cfg.Queue.Workers)}, cfg.Slack.BotToken.reveal(),
 		append(slackapi.SlackFileHosts(), apiURL.Scheme+"://"+apiURL.Host))
-	stream := slackapi.DefaultStreamConfig()
-	stream.Mode, stream.Interval, stream.MaxParts = cfg.StreamMode, cfg.StreamInterval, cfg.MaxAnswerParts
-	api := slackapi.New(client, files, &http.Client{Timeout: 15 * time.Second}, stream)
+	api := slackapi.New(client, files, &http.Client{Timeout: 15 * time.Second}, cfg.Stream)
 
 	flowCfg := handlers.DefaultConfig()
-	flowCfg.MaxImages, flowCfg.MaxFileBytes, flowCfg.MaxRequestBytes = cfg.MaxImages, int64(cfg.MaxFileMB)<<20, int64(cfg.MaxRequestMB)<<20
-	flowCfg.HistoryWindow, flowCfg.MaxQuestion = cfg.HistoryWindow, cfg.MaxQuestionChars
-	flowCfg.BotUserID, flowCfg.Reactions, flowCfg.Observer = self.UserID, cfg.ReactionTriggers, flowObs
-	flowCfg.ProgressReactions = cfg.ProgressReactions
-	flowCfg.Backend, flowCfg.VertexAI = backendName(cfg), cfg.UseVertexAI
-	flowCfg.RequestLogs, flowCfg.Grounding = bool(cfg.RequestLogs), bool(cfg.Grounding)
-	flowCfg.RefKey = refKey(cfg.SlackBotToken)
+	flowCfg.ImageLimits, flowCfg.Settings = cfg.Images, cfg.Flows
+	flowCfg.BotUserID, flowCfg.RefKey = self.UserID, refKey(cfg.Slack.BotToken)
+	flowCfg.Backend, flowCfg.VertexAI = backendName(cfg), cfg.Gemini.UseVertexAI
+	flowCfg.RequestLogs, flowCfg.Grounding = bool(cfg.Gemini.RequestLogs), bool(cfg.Gemini.Grounding)
 
 	db, err := newStore(ctx, cfg, log)
 	if err != nil {
@@ -241,24 +235,23 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		memory, relay, shares = db, db, replicas
 	}
 	stops := bot.NewStopBoard(log, relay)
-	ledger := bot.NewLedger(memory, cfg.budgets(), self.TeamID, shares, log)
-	flowCfg.Stops, flowCfg.Spending = stops, ledger
-	flows := handlers.New(api.Slack(slackapi.Unleased{}), model, catalog, log, flowCfg, nil)
+	ledger := bot.NewLedger(memory, cfg.Allowances, self.TeamID, shares, log)
+	flows := handlers.New(api.Slack(slackapi.Unleased{}), model, catalog, log, flowCfg,
+		handlers.Deps{Stops: stops, Observer: flowObs, Spending: ledger})
 
 	socket := socketmode.New(newSocketOpener(cfg, slackObs))
-	queueCfg := queue.DefaultConfig()
-	queueCfg.Workers, queueCfg.Queue, queueCfg.JobTimeout, queueCfg.ShutdownGrace = cfg.Workers, cfg.QueueSize, cfg.JobTimeout, cfg.ShutdownGrace
-	queueCfg.ClaimAfter = cfg.JobClaimAfter
-	requests := queue.New(leasedFlows{flows: flows, api: api}, replicas, log, queueCfg)
-	botCfg := bot.DefaultConfig()
-	botCfg.Limits, botCfg.Access, botCfg.Reactions = cfg.limits(), cfg.access(), cfg.ReactionTriggers
-	botCfg.Store, botCfg.Teams, botCfg.Observer, botCfg.Stops, botCfg.Ledger = memory, bot.CachedTeams(api), botObs, stops, ledger
-	b := bot.New(socket, socket.Events, flows, requests, self, log, botCfg)
+	requests := queue.New(leasedFlows{flows: flows, api: api}, replicas, log, cfg.Queue)
+	// The reaction triggers are one setting, of the flows, that the bot's
+	// decode reads too.
+	botCfg := cfg.Bot
+	botCfg.Reactions = cfg.Flows.Reactions
+	b := bot.New(socket, socket.Events, flows, requests, self, log, botCfg,
+		bot.Deps{Store: memory, Teams: bot.CachedTeams(api), Observer: botObs, Stops: stops, Ledger: ledger})
 	if collect != nil {
 		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {
 			return err
 		}
-		stop, err := serveOps(cfg.MetricsAddr, metrics.Handler(registry, b.Ready), log)
+		stop, err := serveOps(cfg.Ops.MetricsAddr, metrics.Handler(registry, b.Ready), log)
 		if err != nil {
 			return err
 		}
@@ -267,8 +260,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	build := readBuild()
 	fields := []zap.Field{zap.String("version", build.version), zap.String("commit", build.commit),
 		zap.String("bot_user", self.UserID), zap.String("team", self.TeamID),
-		zap.String("model", model.Model()), zap.Bool("gemini_request_logs", bool(cfg.RequestLogs)),
-		zap.Int("workers", cfg.Workers), zap.Int("use_cases", len(catalog.All()))}
+		zap.String("model", model.Model()), zap.Bool("gemini_request_logs", bool(cfg.Gemini.RequestLogs)), zap.Int("workers", cfg.Queue.Workers), zap.Int("use_cases", len(catalog.All()))}
 	if replicas != nil {
 		fields = append(fields, zap.String("replica", replicas.Name()))
 	}
@@ -304,8 +296,8 @@ func (f leasedFlows) Interrupted(ctx context.Context, o handlers.Origin, cause e
 
 // backendName says where photos go, for the texts that tell users.
 func backendName(cfg config) string {
-	if cfg.UseVertexAI {
-		return fmt.Sprintf("Vertex AI (project %s, %s)", cfg.CloudProject, cfg.CloudLocation)
+	if cfg.Gemini.UseVertexAI {
+		return fmt.Sprintf("Vertex AI (project %s, %s)", cfg.Gemini.CloudProject, cfg.Gemini.CloudLocation)
 	}
 	return "the Gemini API"
 }
@@ -334,7 +326,7 @@ func (e tokenRefused) Error() string {
 // answers. A Redis that refuses the password or is too old for the queue
 // is a mistake to fix first: the start is refused with what to do.
 func newStore(ctx context.Context, cfg config, log *zap.Logger) (*store.Redis, error) {
-	if cfg.RedisURL.secret == "" {
+	if cfg.Ops.RedisURL.secret == "" {
 		return nil, nil
 	}
 	db, err := openRedis(cfg, log)

@@ -44,13 +44,13 @@ func loadCatalog(dir string) (*prompts.Catalog, error) {
 // loadUseCases is the bot's catalog, which every reaction trigger must
 // name a use case of.
 func loadUseCases(cfg config) (*prompts.Catalog, error) {
-	catalog, err := loadCatalog(cfg.PromptsDir)
+	catalog, err := loadCatalog(cfg.Prompts.Dir)
 	if err != nil {
 		return nil, err
 	}
 	var problems []error
-	for _, emoji := range slices.Sorted(maps.Keys(cfg.ReactionTriggers)) {
-		if name := cfg.ReactionTriggers[emoji]; !has(catalog, name) {
+	for _, emoji := range slices.Sorted(maps.Keys(cfg.Flows.Reactions)) {
+		if name := cfg.Flows.Reactions[emoji]; !has(catalog, name) {
 			problems = append(problems, fmt.Errorf("REACTION_TRIGGERS maps :%s: to %q, which is no use case: use one of %s", emoji, name, catalog.UsageHint()))
 		}
 	}
@@ -81,7 +81,7 @@ func listUseCases(getenv func(string) string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	catalog, err := loadCatalog(cfg.PromptsDir)
+	catalog, err := loadCatalog(cfg.Prompts.Dir)
 	if err != nil {
 		return err
 	}
