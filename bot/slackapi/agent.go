@@ -12,7 +12,7 @@ import (
 	"github.com/visionbot/visionbot/handlers"
 )
 
-// Slack's surface for AI apps, on slack-go v0.35's own methods
+// Slack's surface for AI apps, on slack-go v0.36's own methods
 // (assistant.threads.setStatus, agents.sessions.setStatus,
 // assistant.threads.setSuggestedPrompts). Each call is a courtesy: when
 // the minute's tier has no room, it is skipped with handlers.ErrNotShown,
