@@ -5,6 +5,7 @@
 package gemini
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -46,6 +47,12 @@ func DefaultConfig() Config {
 		// allows: every Gemini API request says store: false, unless the
 		// operator wants the requests in the project's logs.
 		RequestLogs: false,
+		// Gemini processes a short clip in seconds and an hour of video in
+		// about a minute; past two, the person has waited long enough.
+		FileWait: 2 * time.Minute,
+		// Images and PDFs are ready when their upload ends, videos soon
+		// after: the first look comes quickly, later ones less often.
+		FilePoll: 250 * time.Millisecond,
 	}
 }
 
@@ -175,6 +182,15 @@ type Config struct {
 	// Log gets the few things an operator must know that no request's
 	// failure shows, such as a setting the model refused; nil for none.
 	Log *zap.Logger
+	// FileWait bounds the wait for an uploaded file to be processed
+	// (GEMINI_FILE_WAIT): past it, the upload is deleted and the request
+	// fails with ErrFileNotActive. Its default is DefaultConfig's, which
+	// a test checks against the envDefault here.
+	FileWait time.Duration `env:"GEMINI_FILE_WAIT" envDefault:"2m"`
+	// FilePoll is the first pause between two looks at an uploaded file's
+	// state; each later one is twice the one before, up to 16 times this.
+	// Tests make it tiny.
+	FilePoll time.Duration
 }
 
 // Client answers requests with one configured model. It is safe for
@@ -198,6 +214,10 @@ type Client struct {
 	// refused holds the settings this model refused, left out of every
 	// later request.
 	refused *refusals
+	// vertex is the Vertex AI backend, which has no Files API.
+	vertex             bool
+	fileWait, filePoll time.Duration
+	log                *zap.Logger
 }
 
 // New checks cfg and builds a client; it makes no network call (see
@@ -212,6 +232,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
+	}
+	if cfg.FileWait <= 0 || cfg.FilePoll <= 0 {
+		// A configuration built without DefaultConfig.
+		d := DefaultConfig()
+		cfg.FileWait, cfg.FilePoll = cmp.Or(max(cfg.FileWait, 0), d.FileWait), cmp.Or(max(cfg.FilePoll, 0), d.FilePoll)
 	}
 
 	cc := &genai.ClientConfig{
@@ -253,6 +278,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		grounding: cfg.Grounding, store: store, apiKey: cfg.APIKey, maxQuotaWait: cfg.MaxQuotaWait,
 		breaker: &breaker{cooldown: cfg.AuthCooldown, now: cfg.Now},
 		refused: &refusals{model: cfg.Model, thinking: cfg.Thinking, log: cfg.Log},
+		vertex:  cfg.VertexAI, fileWait: cfg.FileWait, filePoll: cfg.FilePoll, log: cfg.Log,
 	}, nil
 }
 
@@ -307,8 +333,10 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 	if onText == nil {
 		onText = func(string) {}
 	}
-	contents, images := toContents(req.Turns)
-	hasImages := len(images) > 0
+	contents, images := c.toContents(req.Turns)
+	// Gemini answers media it can't read with a bare 400: with media in
+	// the request, that is the likeliest culprit.
+	hasImages := len(images) > 0 || hasFiles(req)
 	if len(contents) == 0 {
 		return usage, failure.Errorf(op, failure.Internal, "", errors.New("request has no content"))
 	}
@@ -342,6 +370,9 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 				c.refused.add(s, sent, err)
 				config = c.requestConfig(req, images)
 				continue
+			}
+			if hasFiles(req) {
+				err = fileRefusal(op, err)
 			}
 			if failure.KindOf(err) == failure.ModelAuth {
 				c.breaker.trip(err)
@@ -402,16 +433,21 @@ func blockedFinish(r genai.FinishReason) bool {
 	return false
 }
 
-// toContents maps the conversation to genai contents. Images go before the
-// text of their turn, which is the order Google recommends for prompts
-// about an image. Their parts carry no bytes: those are returned apart,
-// base64-encoded, for inlineImages.fill to put in the request's body.
-func toContents(turns []vision.Turn) (contents []*genai.Content, images inlineImages) {
+// toContents maps the conversation to genai contents. Images and
+// uploaded files go before the text of their turn, which is the order
+// Google recommends for prompts about an image, a video or a PDF. Image
+// parts carry no bytes: those are returned apart, base64-encoded, for
+// inlineImages.fill to put in the request's body. A file is a fileData
+// part: its URI and its type.
+func (c *Client) toContents(turns []vision.Turn) (contents []*genai.Content, images inlineImages) {
 	for _, t := range turns {
 		var parts []*genai.Part
 		for _, img := range t.Images {
 			parts = append(parts, &genai.Part{InlineData: &genai.Blob{MIMEType: img.MIMEType}})
 			images = append(images, base64.StdEncoding.EncodeToString(img.Data))
+		}
+		for _, f := range t.Files {
+			parts = append(parts, genai.NewPartFromURI(f.URI, c.wireMIME(f.MIMEType)))
 		}
 		if t.Text != "" {
 			parts = append(parts, genai.NewPartFromText(t.Text))

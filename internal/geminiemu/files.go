@@ -79,6 +79,10 @@ type UploadBreak struct {
 	// Status is the HTTP status answered instead of reading the chunk (a
 	// 503, say); 0 drops the connection after AtOffset's byte has been read.
 	Status int
+	// Finalized, instead, lets the upload finish and then drops the
+	// connection before the answer: the file exists, and the client does
+	// not know its name unless it chose it.
+	Finalized bool
 }
 
 type storedFile struct {
@@ -349,7 +353,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, id string) 
 			fmt.Sprintf("Invalid X-Goog-Upload-Offset %q: the upload has %d bytes.", r.Header.Get("X-Goog-Upload-Offset"), u.received))
 		return
 	}
-	if broken != nil && commands["upload"] && broken.AtOffset >= offset && (r.ContentLength < 0 || broken.AtOffset < offset+r.ContentLength) {
+	if broken != nil && !broken.Finalized && commands["upload"] && broken.AtOffset >= offset && (r.ContentLength < 0 || broken.AtOffset < offset+r.ContentLength) {
 		s.mu.Lock()
 		s.fs.broken = nil
 		s.mu.Unlock()
@@ -381,6 +385,12 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, id string) 
 	u.status = "final"
 	info, probeErr := u.prober.Close()
 	f := s.store(u, info, probeErr)
+	if broken != nil && broken.Finalized {
+		s.mu.Lock()
+		s.fs.broken = nil
+		s.mu.Unlock()
+		panic(http.ErrAbortHandler)
+	}
 	w.Header().Set("X-Goog-Upload-Status", "final")
 	writeJSON(w, http.StatusOK, nil, s.fileJSON(f, true))
 }
