@@ -5,6 +5,7 @@
 package gemini
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -49,6 +50,12 @@ type Settings struct {
 	// field: it is never sent there, and New refuses RequestLogs with
 	// VertexAI.
 	RequestLogs RequestLogs `env:"GEMINI_REQUEST_LOGS" envDefault:"off"`
+	// FileWait bounds the wait for an uploaded file to be processed:
+	// past it, the upload is deleted and the request fails with
+	// ErrFileNotActive. Gemini processes a short clip in seconds and an
+	// hour of video in about a minute; past two, the person has waited
+	// long enough.
+	FileWait time.Duration `env:"GEMINI_FILE_WAIT" envDefault:"2m"`
 }
 
 // Problems says, variable by variable, what is out of range.
@@ -72,6 +79,9 @@ func DefaultConfig() Config {
 		// A rejected key does not fix itself: each call would only be
 		// refused again.
 		AuthCooldown: 5 * time.Minute,
+		// Images and PDFs are ready when their upload ends, videos soon
+		// after: the first look comes quickly, later ones less often.
+		FilePoll: 250 * time.Millisecond,
 	}
 }
 
@@ -166,6 +176,10 @@ type Config struct {
 	// BaseURL overrides the API host (GOOGLE_GEMINI_BASE_URL); tests point
 	// it at internal/geminiemu.
 	BaseURL string
+	// FilePoll is the first pause between two looks at an uploaded file's
+	// state; each later one is twice the one before, up to 16 times this.
+	// Tests make it tiny.
+	FilePoll time.Duration
 	// RetryDelay is the first backoff between attempts (doubling after
 	// that). Tests make it tiny.
 	RetryDelay time.Duration
@@ -215,6 +229,10 @@ type Client struct {
 	// refused holds the settings this model refused, left out of every
 	// later request.
 	refused *refusals
+	// vertex is the Vertex AI backend, which has no Files API.
+	vertex             bool
+	fileWait, filePoll time.Duration
+	log                *zap.Logger
 }
 
 // New checks cfg and builds a client; it makes no network call (see
@@ -229,6 +247,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Client, error) {
 	}
 	if deps.Log == nil {
 		deps.Log = zap.NewNop()
+	}
+	if cfg.FileWait <= 0 || cfg.FilePoll <= 0 {
+		// A configuration built without DefaultConfig.
+		d := DefaultConfig()
+		cfg.FileWait, cfg.FilePoll = cmp.Or(max(cfg.FileWait, 0), d.FileWait), cmp.Or(max(cfg.FilePoll, 0), d.FilePoll)
 	}
 
 	cc := &genai.ClientConfig{
@@ -270,6 +293,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Client, error) {
 		grounding: bool(cfg.Grounding), store: store, apiKey: cfg.APIKey, maxQuotaWait: cfg.MaxQuotaWait,
 		breaker: &breaker{cooldown: cfg.AuthCooldown, now: deps.Now},
 		refused: &refusals{model: cfg.Model, thinking: cfg.Thinking, log: deps.Log},
+		vertex:  cfg.VertexAI, fileWait: cfg.FileWait, filePoll: cfg.FilePoll, log: deps.Log,
 	}, nil
 }
 
@@ -326,8 +350,10 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 	if onText == nil {
 		onText = func(string) {}
 	}
-	contents, images := toContents(req.Turns)
-	hasImages := len(images) > 0
+	contents, images := c.toContents(req.Turns)
+	// Gemini answers media it can't read with a bare 400: with media in
+	// the request, that is the likeliest culprit.
+	hasImages := len(images) > 0 || hasFiles(req)
 	if len(contents) == 0 {
 		return usage, failure.Errorf(op, failure.Internal, "", errors.New("request has no content"))
 	}
@@ -361,6 +387,9 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 				c.refused.add(s, sent, err)
 				config = c.requestConfig(req, images)
 				continue
+			}
+			if hasFiles(req) {
+				err = fileRefusal(op, err)
 			}
 			if failure.KindOf(err) == failure.ModelAuth {
 				c.breaker.trip(err)
@@ -421,16 +450,21 @@ func blockedFinish(r genai.FinishReason) bool {
 	return false
 }
 
-// toContents maps the conversation to genai contents. Images go before the
-// text of their turn, which is the order Google recommends for prompts
-// about an image. Their parts carry no bytes: those are returned apart,
-// base64-encoded, for inlineImages.fill to put in the request's body.
-func toContents(turns []vision.Turn) (contents []*genai.Content, images inlineImages) {
+// toContents maps the conversation to genai contents. Images and
+// uploaded files go before the text of their turn, which is the order
+// Google recommends for prompts about an image, a video or a PDF. Image
+// parts carry no bytes: those are returned apart, base64-encoded, for
+// inlineImages.fill to put in the request's body. A file is a fileData
+// part: its URI and its type.
+func (c *Client) toContents(turns []vision.Turn) (contents []*genai.Content, images inlineImages) {
 	for _, t := range turns {
 		var parts []*genai.Part
 		for _, img := range t.Images {
 			parts = append(parts, &genai.Part{InlineData: &genai.Blob{MIMEType: img.MIMEType}})
 			images = append(images, base64.StdEncoding.EncodeToString(img.Data))
+		}
+		for _, f := range t.Files {
+			parts = append(parts, genai.NewPartFromURI(f.URI, c.wireMIME(f.MIMEType)))
 		}
 		if t.Text != "" {
 			parts = append(parts, genai.NewPartFromText(t.Text))

@@ -76,7 +76,7 @@ func (c *Client) requestConfig(req vision.Request, images inlineImages) *genai.G
 		t := *c.thinking
 		config.ThinkingConfig = &t
 	}
-	if mr, ok := mediaResolution(req.MediaResolution); ok && len(images) > 0 &&
+	if mr, ok := mediaResolution(req.MediaResolution); ok && (len(images) > 0 || hasFiles(req)) &&
 		acceptsMediaResolution(c.model) && !c.refused.has(settingMediaResolution) {
 		config.MediaResolution = mr
 	}

@@ -91,6 +91,7 @@ type Server struct {
 	dropBodies   bool
 	skipRequests bool
 	requestLimit int
+	pdfLimit     int
 	refusals     map[string][]refusal
 	models       map[string]bool
 	apiKey       string
@@ -105,6 +106,7 @@ type Server struct {
 	// arrived is closed and replaced whenever a request is recorded, which
 	// wakes every WaitRequests without polling.
 	arrived chan struct{}
+	fs      filesState
 }
 
 // New starts an emulator that knows the models the project uses. A model
@@ -117,6 +119,9 @@ func New() *Server {
 		fallback: Reply{Text: "ok"},
 		arrived:  make(chan struct{}),
 		stalls:   make(chan struct{}),
+		// Gemini's documented inline limits (model.go).
+		requestLimit: GeminiAPIInlineLimit,
+		pdfLimit:     PDFInlineLimit,
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -131,6 +136,7 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.srv.Close()
+		s.closeFiles()
 	})
 }
 
@@ -214,10 +220,20 @@ func (s *Server) ReadRequests(read bool) {
 
 // SetRequestLimit makes a generate call whose body is over n bytes fail as
 // Google's front end fails it: HTTP 413 with an HTML page. 0 takes any.
+// The default is the Gemini API's, GeminiAPIInlineLimit.
 func (s *Server) SetRequestLimit(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requestLimit = n
+}
+
+// SetPDFInlineLimit makes a generate call with an inline PDF over n bytes
+// (decoded) fail with a 413 too; 0 takes any. The default is
+// PDFInlineLimit.
+func (s *Server) SetPDFInlineLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pdfLimit = n
 }
 
 // RejectThinkingLevel makes model refuse a request whose thinkingLevel is
@@ -329,6 +345,10 @@ func parsePath(path string) (route, bool) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	// Before the body is read: an upload's chunks stream through.
+	if s.serveFiles(w, r) {
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
@@ -353,6 +373,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	wantKey, known, limit, read := s.apiKey, s.models[rt.model], s.requestLimit, !s.skipRequests
+	pdfLimit := s.pdfLimit
 	refusals := s.refusals[rt.model]
 	s.mu.Unlock()
 	switch {
@@ -372,11 +393,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	var req *Request
 	if read {
 		req = parseRequest(body)
+		if pdfLimit > 0 && req.largestPDF() > pdfLimit {
+			writeJSON(w, http.StatusRequestEntityTooLarge, http.Header{"Content-Type": {"text/html; charset=UTF-8"}}, []byte(requestTooLargeBody))
+			return
+		}
 		for _, f := range refusals {
 			if msg := f.refuses(rt.model, req); msg != "" {
 				writeJSON(w, http.StatusBadRequest, nil, errorBody(http.StatusBadRequest, msg))
 				return
 			}
+		}
+		if status, msg := s.resolveFiles(key, req); status != 0 {
+			writeJSON(w, status, nil, errorStatusBody(status, fileErrorStatus(status), msg))
+			return
 		}
 	}
 	s.answer(w, r, rt, s.nextReply(), req)
@@ -573,8 +602,14 @@ func grpcStatus(code int) string {
 }
 
 func errorBody(code int, message string) []byte {
+	return errorStatusBody(code, grpcStatus(code), message)
+}
+
+// errorStatusBody is a Google-style error with a status other than the
+// code's usual one (400 FAILED_PRECONDITION).
+func errorStatusBody(code int, status, message string) []byte {
 	b, _ := json.MarshalIndent(map[string]any{"error": map[string]any{
-		"code": code, "message": message, "status": grpcStatus(code),
+		"code": code, "message": message, "status": status,
 	}}, "", "  ")
 	return b
 }

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"math"
 	"path"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/visionbot/visionbot/internal/media"
 
 	// The image formats whose size the token accounting reads; another
 	// format counts as one 768x768 tile.
@@ -41,8 +44,34 @@ import (
 //     256, high 256 (genai's MediaResolution type, from the API's own
 //     description of the field).
 //   - "-latest" aliases are taken for the Gemini 3 models they lead to.
+//   - Video (an uploaded file, or inline), as internal/media probed it:
+//     1 frame a second; a frame 258 tokens on Gemini 2.x (66 at media
+//     resolution low), 70 on Gemini 3 (280 at high); the sound track 32
+//     tokens a second; the timestamps 7 a second ("Video understanding",
+//     ai.google.dev/gemini-api/docs/video-understanding: "approximately
+//     300 tokens per second of video at default media resolution, or 100
+//     tokens per second at low"; Vertex AI's page for the 7).
+//   - Audio: 32 tokens a second ("Audio understanding",
+//     ai.google.dev/gemini-api/docs/audio).
+//   - PDF: 258 tokens a page on Gemini 2.x ("Document understanding",
+//     ai.google.dev/gemini-api/docs/document-processing); on Gemini 3 a
+//     page at its media resolution, 280 low, 560 medium and by default,
+//     1120 high; at most 1000 pages.
 //   - Output: the answer's text and the thought summaries streamed, at
 //     about 4 characters a token (outputTokens).
+//
+// And the inline limits: a request body over GeminiAPIInlineLimit, and an
+// inline PDF over PDFInlineLimit, get the front end's 413.
+
+// The Gemini API's documented inline limits: "Inline Data < 100MB" (base64
+// included; ai.google.dev/gemini-api/docs/video-understanding), and "PDFs
+// are limited to 50MB" inline (ai.google.dev/gemini-api/docs/file-input-methods).
+// What Gemini answers an inline PDF over its limit is not documented; the
+// emulator answers the front end's 413.
+const (
+	GeminiAPIInlineLimit = 100_000_000
+	PDFInlineLimit       = 50_000_000
+)
 
 // Request is the part of a generate call's body the emulator reads, and
 // what tests check of what a client sent.
@@ -59,6 +88,8 @@ type Request struct {
 	} `json:"generationConfig"`
 	Tools             []map[string]json.RawMessage `json:"tools"`
 	ContinuationToken string                       `json:"continuationToken"` // base64
+	// files is what the uploaded files of fileData parts are, by URI.
+	files map[string]media.Info
 }
 
 // Turn is one content of a request: a role and its parts.
@@ -70,6 +101,10 @@ type Turn struct {
 			MIMEType string `json:"mimeType"`
 			Data     string `json:"data"`
 		} `json:"inlineData"`
+		FileData *struct {
+			MIMEType string `json:"mimeType"`
+			FileURI  string `json:"fileUri"`
+		} `json:"fileData"`
 		MediaResolution *struct {
 			Level string `json:"level"`
 		} `json:"mediaResolution"`
@@ -121,17 +156,84 @@ func promptTokens(model string, r *Request) int {
 			if p.Text != "" {
 				n += textTokens(p.Text)
 			}
-			if p.InlineData != nil {
-				level := r.GenerationConfig.MediaResolution
-				if p.MediaResolution != nil && p.MediaResolution.Level != "" {
-					level = p.MediaResolution.Level
-				}
+			level := r.GenerationConfig.MediaResolution
+			if p.MediaResolution != nil && p.MediaResolution.Level != "" {
+				level = p.MediaResolution.Level
+			}
+			switch {
+			case p.FileData != nil:
+				n += MediaTokens(model, r.files[p.FileData.FileURI], level)
+			case p.InlineData != nil && strings.HasPrefix(p.InlineData.MIMEType, "image/"):
 				w, h := imageSize(p.InlineData.Data)
 				n += ImageTokens(model, w, h, level)
+			case p.InlineData != nil:
+				n += MediaTokens(model, probeInline(p.InlineData.Data), level)
 			}
 		}
 	}
 	return max(n, 1)
+}
+
+// MediaTokens is the emulator's count of a video, an audio clip or a PDF,
+// as internal/media probed it, sent to model at a media resolution
+// (Gemini's enum name, "" for none): the rules at the top of this file.
+// An image counts as one of 768×768.
+func MediaTokens(model string, info media.Info, mediaResolution string) int {
+	level := strings.TrimPrefix(mediaResolution, "MEDIA_RESOLUTION_")
+	g3 := generation3(model)
+	secs := int(math.Ceil(info.Duration.Seconds()))
+	switch info.Kind {
+	case media.KindVideo:
+		frame := 258
+		switch {
+		case g3 && level == "HIGH":
+			frame = 280
+		case g3:
+			frame = 70
+		case level == "LOW":
+			frame = 66
+		}
+		n := secs * (frame + 7)
+		if info.Audio {
+			n += secs * 32
+		}
+		return n
+	case media.KindAudio:
+		return secs * 32
+	case media.KindDocument:
+		page := 258
+		if g3 {
+			page = map[string]int{"LOW": 280, "HIGH": 1120}[level]
+			if page == 0 {
+				page = 560
+			}
+		}
+		return min(info.Pages, 1000) * page
+	}
+	return ImageTokens(model, 768, 768, mediaResolution)
+}
+
+// probeInline probes an inline part's base64 bytes.
+func probeInline(b64 string) media.Info {
+	data, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return media.Info{}
+	}
+	info, _ := media.Probe(bytes.NewReader(data))
+	return info
+}
+
+// largestPDF is the decoded size of the request's largest inline PDF.
+func (r *Request) largestPDF() int {
+	n := 0
+	for _, t := range r.Contents {
+		for _, p := range t.Parts {
+			if p.InlineData != nil && p.InlineData.MIMEType == "application/pdf" {
+				n = max(n, base64.StdEncoding.DecodedLen(len(p.InlineData.Data)))
+			}
+		}
+	}
+	return n
 }
 
 // textTokens is about 4 characters a token, rounded up.

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/testimage"
@@ -93,4 +95,67 @@ func fixtureStrings(f *testing.F, key string) []string {
 		f.Fatalf("no %q in the Slack fixtures", key)
 	}
 	return out
+}
+
+// FuzzProbe feeds arbitrary bytes to the probes, starting from the real
+// files of testdata and their truncations: nothing may panic, what is
+// refused is refused with a kind the user gets a specific message for,
+// what is accepted is a type the bot reads, and the answer does not
+// depend on how the bytes arrive (whole, byte by byte, or written to a
+// Prober).
+func FuzzProbe(f *testing.F) {
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.*"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range paths {
+		if strings.HasSuffix(p, ".md") || strings.HasSuffix(p, ".sh") {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+		f.Add(data[:len(data)*2/3])
+	}
+	accepted := map[string]Kind{
+		"image/jpeg": KindImage, "image/png": KindImage, "image/gif": KindImage, "image/webp": KindImage,
+		"image/heic": KindImage, "image/heif": KindImage, "application/pdf": KindDocument,
+		"video/mp4": KindVideo, "video/quicktime": KindVideo, "video/3gpp": KindVideo, "video/webm": KindVideo,
+		"audio/mp4": KindAudio, "audio/webm": KindAudio, "audio/mpeg": KindAudio, "audio/aac": KindAudio,
+		"audio/wav": KindAudio, "audio/ogg": KindAudio, "audio/flac": KindAudio,
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		info, err := Probe(bytes.NewReader(data))
+		if err != nil {
+			switch failure.KindOf(err) {
+			case failure.UnsupportedFile, failure.SVG, failure.CorruptImage, failure.FilesScope:
+			default:
+				t.Fatalf("Probe: %v (kind %v): no specific message", err, failure.KindOf(err))
+			}
+		} else {
+			if kind, ok := accepted[info.MIMEType]; !ok || kind != info.Kind || info.Format == "" {
+				t.Fatalf("accepted as %+v", info.Type)
+			}
+			if info.Size != int64(len(data)) || info.Duration < 0 || info.Pages < 0 {
+				t.Fatalf("Probe = %+v for %d bytes", info, len(data))
+			}
+		}
+		slow, slowErr := Probe(iotest.OneByteReader(bytes.NewReader(data)))
+		p := NewProber()
+		_, _ = p.Write(data)
+		pushed, pushedErr := p.Close()
+		for name, got := range map[string]struct {
+			info Info
+			err  error
+		}{"byte by byte": {slow, slowErr}, "pushed": {pushed, pushedErr}} {
+			if (got.err == nil) != (err == nil) || failure.KindOf(got.err) != failure.KindOf(err) {
+				t.Fatalf("%s: %v, whole: %v", name, got.err, err)
+			}
+			if err == nil && got.info != info {
+				t.Fatalf("%s: %+v, whole: %+v", name, got.info, info)
+			}
+		}
+	})
 }

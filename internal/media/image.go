@@ -72,7 +72,14 @@ func ReadImage(data []byte) (vision.Image, error) {
 	if isSVG(data) {
 		return vision.Image{}, failure.Errorf(op, failure.SVG, "", nil)
 	}
-	mime := sniff(data)
+	t, refusal := identify(data[:min(len(data), SniffSize)])
+	switch {
+	case refusal != "":
+		return vision.Image{}, failure.Errorf(op, failure.UnsupportedFile, refusal, nil)
+	case t.Kind != KindImage:
+		return vision.Image{}, failure.Errorf(op, failure.UnsupportedFile, describe(t), nil)
+	}
+	mime := t.MIMEType
 	var damage error
 	switch mime {
 	case "image/heic", "image/heif":
@@ -93,8 +100,6 @@ func ReadImage(data []byte) (vision.Image, error) {
 		damage = checkRIFFLength(data)
 	case "image/gif":
 		return gifFirstFrame(data)
-	default:
-		return vision.Image{}, failure.Errorf(op, failure.UnsupportedFile, describeSniffed(mime), nil)
 	}
 	if damage != nil {
 		return vision.Image{}, failure.Errorf(op, failure.CorruptImage, formatName(mime), damage)
@@ -102,9 +107,9 @@ func ReadImage(data []byte) (vision.Image, error) {
 	return vision.Image{MIMEType: mime, Data: data}, nil
 }
 
-// sniff names the type of data from its first bytes: net/http's sniffer,
-// plus the ISO-BMFF image formats (HEIC, HEIF, AVIF) and TIFF, which it
-// does not know.
+// sniff names the type of an image from its first bytes: net/http's
+// sniffer, plus the ISO-BMFF image formats (HEIC, HEIF, AVIF) and TIFF,
+// which it does not know. Identify reads the other kinds of media first.
 func sniff(data []byte) string {
 	if mime, ok := sniffISOBMFF(data); ok {
 		return mime

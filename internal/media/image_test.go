@@ -100,7 +100,7 @@ func TestReadImage(t *testing.T) {
 		{name: "a PDF", data: []byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"), wantKind: failure.UnsupportedFile, wantDetail: "a PDF"},
 		{name: "an SVG", data: []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`), wantKind: failure.SVG},
 		{name: "AVIF, which Gemini does not take", data: isoBMFF("avif", "mif1", "miaf"), wantKind: failure.UnsupportedFile, wantDetail: "an AVIF image"},
-		{name: "an MP4 video", data: isoBMFF("isom", "iso2", "mp41"), wantKind: failure.UnsupportedFile, wantDetail: "a video"},
+		{name: "an MP4 video", data: isoBMFF("isom", "iso2", "mp41"), wantKind: failure.UnsupportedFile, wantDetail: "an MP4 video"},
 		{name: "BMP", data: append([]byte("BM"), make([]byte, 60)...), wantKind: failure.UnsupportedFile, wantDetail: "a BMP image"},
 		{name: "TIFF", data: append([]byte("II*\x00"), make([]byte, 60)...), wantKind: failure.UnsupportedFile, wantDetail: "a TIFF image"},
 		{name: "a ZIP", data: append([]byte("PK\x03\x04"), make([]byte, 60)...), wantKind: failure.UnsupportedFile, wantDetail: "an archive"},

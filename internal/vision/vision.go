@@ -11,6 +11,20 @@ type Image struct {
 	Data     []byte
 }
 
+// File is media the model reads from its own file store, where the adapter
+// uploaded it (a video, a long recording, a PDF too large to send inline):
+// a request refers to it by URI. It lives there until deleted, and the
+// uploader deletes it once the answer no longer needs it.
+type File struct {
+	// Name is the store's name for the file ("files/abc-123"), for its
+	// deletion.
+	Name string
+	// URI is how a request refers to it.
+	URI string
+	// MIMEType is the sniffed type it was uploaded as.
+	MIMEType string
+}
+
 // Role says who spoke a turn of a conversation.
 type Role string
 
@@ -24,6 +38,8 @@ type Turn struct {
 	Role   Role
 	Text   string
 	Images []Image
+	// Files are uploaded media, read after Images and before Text.
+	Files []File
 }
 
 // MediaResolution is how finely the model looks at images: each level
