@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/visionbot/visionbot/internal/failure"
@@ -33,6 +34,14 @@ const (
 	RefusedUserAllowance
 	RefusedChannelAllowance
 	RefusedWorkspaceAllowance
+	// RefusedQuestionTooLong: the question is longer than MaxQuestion
+	// (Size: its length in characters), found before the request is
+	// queued, so that it takes no room there.
+	RefusedQuestionTooLong
+	// RefusedOversized: the request, as the shared queue holds it, is
+	// larger than the queue takes (Size and Limit, in bytes): too many
+	// files' details, or too much text.
+	RefusedOversized
 )
 
 // Allowance names the allowance a refusal is for ("user", "channel",
@@ -60,6 +69,10 @@ func (r RefusalReason) kind() failure.Kind {
 		return failure.NotEnabled
 	case RefusedUserAllowance, RefusedChannelAllowance, RefusedWorkspaceAllowance:
 		return failure.OverAllowance
+	case RefusedQuestionTooLong:
+		return failure.QuestionTooLong
+	case RefusedOversized:
+		return failure.Oversized
 	}
 	return failure.Busy
 }
@@ -76,6 +89,9 @@ type Refusal struct {
 	Window time.Duration
 	// RetryIn is how long until the user may ask again; 0 when unknown.
 	RetryIn time.Duration
+	// Size is how large the request was, for a refusal of its size: its
+	// question's characters, or its bytes in the queue.
+	Size int64
 }
 
 func (why Refusal) Error() string {
@@ -90,6 +106,10 @@ func (why Refusal) Error() string {
 		return "the user's team could not be looked up"
 	case RefusedUserAllowance, RefusedChannelAllowance, RefusedWorkspaceAllowance:
 		return fmt.Sprintf("the %s's %d tokens a day spent, resets in %v", why.Reason.Allowance(), why.Limit, why.RetryIn)
+	case RefusedQuestionTooLong:
+		return fmt.Sprintf("a question of %d characters", why.Size)
+	case RefusedOversized:
+		return fmt.Sprintf("%d bytes to queue, over %d", why.Size, why.Limit)
 	}
 	return "no room in the queue"
 }
@@ -103,6 +123,8 @@ func (why Refusal) error() error {
 		detail = "user"
 	case RefusedChannelRate:
 		detail = "channel"
+	case RefusedQuestionTooLong:
+		detail = strconv.FormatInt(why.Size, 10) // as the flows' own check says it
 	}
 	return failure.Errorf("refuse the request", why.Reason.kind(), detail, why)
 }
