@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"time"
 
@@ -231,22 +232,33 @@ func (q *sharedQueue) watchAdmitted(ctx context.Context) {
 // tellLost tells the people of the requests due, which Redis lost, unless
 // a replica marked them as carried on or answered.
 func (q *sharedQueue) tellLost(ctx context.Context, due []string) {
-	keys := make([]string, len(due))
 	q.mu.Lock()
-	for i, id := range due {
-		keys[i] = q.r.key(carriedKeys + q.admitted[id].epoch + ":" + id)
+	ids := make([]string, 0, len(due))
+	keys := make([]string, 0, len(due))
+	for _, id := range due {
+		if a := q.admitted[id]; a != nil {
+			ids = append(ids, id)
+			keys = append(keys, q.r.key(carriedKeys+a.epoch+":"+id))
+		}
 	}
 	q.mu.Unlock()
+	if len(keys) == 0 {
+		return
+	}
 	marks, err := q.r.client.MGet(ctx, keys...).Result()
+	if err == nil && len(marks) != len(keys) {
+		err = errors.New("unexpected answer")
+	}
 	if err != nil {
+		// They stay due, for the next heartbeat.
 		q.r.Failed(fmt.Errorf("read which lost requests are carried on: %w", err))
 		return
 	}
-	q.mu.Lock()
 	var told []handlers.Origin
-	for i, id := range due {
-		if i < len(marks) && marks[i] == nil {
-			told = append(told, q.admitted[id].origin)
+	q.mu.Lock()
+	for i, id := range ids {
+		if a := q.admitted[id]; a != nil && marks[i] == nil {
+			told = append(told, a.origin)
 		}
 		delete(q.admitted, id)
 	}
