@@ -364,7 +364,7 @@ func TestResponseURLIsSealedInRedis(t *testing.T) {
 	const url = "https://hooks.slack.com/commands/T0123ABCD/1234567890/s3cr3tPathOfTheResponseURL"
 	req := mention(emu, "C1")
 	req.ResponseURL = url
-	a.q.stopRead()
+	onlyAdmitter(a) // b runs it
 	submit(t, a, req)
 	entries, err := redistest.Client(t, srv.URL()).XRange(context.Background(), "visionbot:"+streamKey, "-", "+").Result()
 	if err != nil || len(entries) != 1 {

@@ -120,7 +120,12 @@ func startReplica(t *testing.T, srv *redistest.Server, emu *slackemu.Server, nam
 	t.Helper()
 	store.RouteRedisLogs(zap.NewNop())
 	log := zaptest.NewLogger(t).Named(name)
-	store, err := store.NewRedis(srv.URL(), log, store.DefaultRedisOptions())
+	// A generous deadline for admission's calls: a CPU starved by the
+	// other tests must not read as Redis failing, or a request meant for
+	// the stream runs in the replica instead.
+	opts := store.DefaultRedisOptions()
+	opts.Timeout = 2 * time.Second
+	store, err := store.NewRedis(srv.URL(), log, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
