@@ -94,9 +94,18 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 		b.queue.Beside(string(req.Trigger), req)
 		return
 	}
-	if !b.queue.Submit(ctx, req) {
-		b.log.Warn("queue full: told the user to retry", zap.String("channel", req.Channel))
-		b.decline(req.Origin, handlers.Refusal{Reason: handlers.RefusedBusy})
+	if why, refused := b.flows.Precheck(req); refused {
+		b.log.Info("refused a request before queueing it: told the user", zap.String("channel", req.Channel), zap.Error(why))
+		b.decline(req.Origin, why)
+		return
+	}
+	if err := b.queue.Submit(ctx, req); err != nil {
+		var why handlers.Refusal
+		if !errors.As(err, &why) {
+			why = handlers.Refusal{Reason: handlers.RefusedBusy}
+		}
+		b.log.Warn("the queue refused a request: told the user", zap.String("channel", req.Channel), zap.Error(err))
+		b.decline(req.Origin, why)
 	}
 }
 

@@ -3,12 +3,14 @@ package bot
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/slack-go/slack/socketmode"
 	"github.com/visionbot/visionbot/bot/store"
+	"github.com/visionbot/visionbot/handlers"
 	"go.uber.org/zap"
 )
 
@@ -146,5 +148,43 @@ func TestTeamCache(t *testing.T) {
 		if len(c.entries) > c.max {
 			t.Errorf("step %d: %d entries, more than %d", i, len(c.entries), c.max)
 		}
+	}
+}
+
+// A request the flows would refuse once it ran (a question over their
+// bound), or one larger than the queue takes, is refused at admission, and
+// its person told why: it takes no room in the queue and runs nothing.
+func TestRefusedBeforeTheQueue(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name   string
+		text   string
+		refuse func(handlers.Request) (handlers.Refusal, bool)
+		want   string
+	}{
+		{"a question the flows refuse", "recipe " + strings.Repeat("why ", 600),
+			func(handlers.Request) (handlers.Refusal, bool) {
+				return handlers.Refusal{Reason: handlers.RefusedQuestionTooLong, Size: 2407, Limit: 2000}, true
+			}, "question-too-long(2000 in 0s) C1 1.000001"},
+		{"a request the queue can't hold", strings.Repeat("<", 40000), nil, "oversized(16384 in 0s) C1 1.000001"},
+		{"a request within both", "recipe what is this?", nil, "mention C1 1.000001"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			flows := &fakeFlows{refuse: tt.refuse}
+			b := newTestBot(&fakeSocket{}, nil, flows, Identity{UserID: "UBOT"}, zap.NewNop(), testConfig(1, 1))
+			b.queue.Start(context.Background())
+			defer b.queue.Shutdown(context.Background())
+			ev := fixtureCallback(t, "socketmode/events_api_app_mention.slack-go.json", func(e map[string]any) {
+				e["ts"], e["channel"], e["text"] = "1.000001", "C1", "<@UBOT> "+tt.text
+			})
+			deliver(b, socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: &socketmode.Request{EnvelopeID: "env-1"}})
+			waitUntil(t, tt.want, func() bool { return flows.count("") == 1 })
+			if got := flows.calls[0]; got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -31,13 +31,19 @@ type Flows interface {
 	// Decline tells the person who asked that the request was turned away,
 	// why, and when to ask again.
 	Decline(ctx context.Context, o handlers.Origin, why handlers.Refusal)
+	// Precheck is what the flows would refuse of a request once it ran
+	// (a question over their bound), asked before it is queued, so that
+	// it takes no room there.
+	Precheck(r handlers.Request) (why handlers.Refusal, refused bool)
 }
 
 // Queue is where admission puts requests (queue.Queue): it runs them, the
 // short ones beside the others, and the notices to their users.
 type Queue interface {
 	Start(ctx context.Context)
-	Submit(ctx context.Context, req handlers.Request) bool
+	// Submit queues a request, or refuses it at once with a
+	// handlers.Refusal (busy, oversized) to tell its person.
+	Submit(ctx context.Context, req handlers.Request) error
 	Beside(what string, req handlers.Request)
 	Notify(what string, notice func(context.Context))
 	Load() (running, queued int)

@@ -44,6 +44,9 @@ type fakeFlows struct {
 	texts  []string
 	teams  []string
 	origin []handlers.Origin
+	// refuse, when set, is Precheck: what the flows refuse of a request
+	// before it is queued.
+	refuse func(handlers.Request) (handlers.Refusal, bool)
 }
 
 func (f *fakeFlows) record(kind string, o handlers.Origin, text string) {
@@ -102,6 +105,13 @@ func (f *fakeFlows) Decline(_ context.Context, o handlers.Origin, why handlers.R
 	f.record(refusalKind(why, how(o)), o, "")
 }
 
+func (f *fakeFlows) Precheck(r handlers.Request) (handlers.Refusal, bool) {
+	if f.refuse == nil {
+		return handlers.Refusal{}, false
+	}
+	return f.refuse(r)
+}
+
 // how names the route a notice takes in the recorded calls: "" for a
 // message's thread, "-slash" privately for a command, a shortcut or a
 // click, "-submit" privately for a form.
@@ -123,6 +133,7 @@ func refusalKind(why handlers.Refusal, how string) string {
 		handlers.RefusedBusy: "busy", handlers.RefusedUserRate: "user-rate", handlers.RefusedChannelRate: "channel-rate",
 		handlers.RefusedThreadCap: "thread-cap", handlers.RefusedNotEnabled: "not-enabled", handlers.RefusedUnknownTeam: "unknown-team",
 		handlers.RefusedUserAllowance: "user-budget", handlers.RefusedChannelAllowance: "channel-budget", handlers.RefusedWorkspaceAllowance: "workspace-budget",
+		handlers.RefusedQuestionTooLong: "question-too-long", handlers.RefusedOversized: "oversized",
 	}[why.Reason] + how
 	if why.Limit > 0 {
 		name += fmt.Sprintf("(%d in %v)", why.Limit, why.RetryIn)

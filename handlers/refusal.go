@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/visionbot/visionbot/internal/failure"
@@ -33,6 +34,14 @@ const (
 	RefusedUserAllowance
 	RefusedChannelAllowance
 	RefusedWorkspaceAllowance
+	// RefusedQuestionTooLong: the question is longer than MaxQuestion
+	// (Size: its length in characters), found before the request is
+	// queued, so that it takes no room there.
+	RefusedQuestionTooLong
+	// RefusedOversized: the request, as the shared queue holds it, is
+	// larger than the queue takes (Size and Limit, in bytes): too many
+	// files' details, or too much text.
+	RefusedOversized
 )
 
 // Allowance names the allowance a refusal is for ("user", "channel",
@@ -60,6 +69,10 @@ func (r RefusalReason) kind() failure.Kind {
 		return failure.NotEnabled
 	case RefusedUserAllowance, RefusedChannelAllowance, RefusedWorkspaceAllowance:
 		return failure.OverAllowance
+	case RefusedQuestionTooLong:
+		return failure.QuestionTooLong
+	case RefusedOversized:
+		return failure.Oversized
 	}
 	return failure.Busy
 }
@@ -76,6 +89,9 @@ type Refusal struct {
 	Window time.Duration
 	// RetryIn is how long until the user may ask again; 0 when unknown.
 	RetryIn time.Duration
+	// Size is how large the request was, for a refusal of its size: its
+	// question's characters, or its bytes in the queue.
+	Size int64
 }
 
 func (why Refusal) Error() string {
@@ -90,6 +106,10 @@ func (why Refusal) Error() string {
 		return "the user's team could not be looked up"
 	case RefusedUserAllowance, RefusedChannelAllowance, RefusedWorkspaceAllowance:
 		return fmt.Sprintf("the %s's %d tokens a day spent, resets in %v", why.Reason.Allowance(), why.Limit, why.RetryIn)
+	case RefusedQuestionTooLong:
+		return fmt.Sprintf("a question of %d characters", why.Size)
+	case RefusedOversized:
+		return fmt.Sprintf("%d bytes to queue, over %d", why.Size, why.Limit)
 	}
 	return "no room in the queue"
 }
@@ -103,11 +123,13 @@ func (why Refusal) error() error {
 		detail = "user"
 	case RefusedChannelRate:
 		detail = "channel"
+	case RefusedQuestionTooLong:
+		detail = strconv.FormatInt(why.Size, 10) // as the flows' own check says it
 	}
 	return failure.Errorf("refuse the request", why.Reason.kind(), detail, why)
 }
 
-// message is a refusal in words. A refusal is no failure: Decline turns it
+// refusalMessage is a refusal in words. A refusal is no failure: Decline turns it
 // into its words here, once, and its error (why.error) only names its kind
 // for the log line and the metrics.
 func (h *Flows) refusalMessage(why Refusal) string {
@@ -139,8 +161,16 @@ func (h *Flows) refusalMessage(why Refusal) string {
 			return "I couldn't check with Slack who may use me just now. Try again in a minute."
 		}
 		return "This app isn't enabled here. Ask the app's admin to enable it for you or for this channel."
+	case failure.Oversized:
+		most := ""
+		if why.Limit > 0 {
+			most = fmt.Sprintf(" (I take up to %d KB with the details of its files)", why.Limit>>10)
+		}
+		return "That's more than I can take in one request" + most + ". Send fewer files at once, or a shorter message."
 	}
-	return "I'm answering a lot of requests right now. Try again shortly."
+	// Busy, and the refusals a flow would make itself (a question too
+	// long): the same words as the failure.
+	return h.userMessage(why.error())
 }
 
 // perWindow says a rate the way people do: "up to 10 requests a minute".

@@ -30,6 +30,10 @@ func TestDecline(t *testing.T) {
 			[]string{"This thread already has 20 of my answers: start a new thread", "@visionbot"}},
 		{"outside the allow-lists", Refusal{Reason: RefusedNotEnabled},
 			[]string{"isn't enabled here", "admin"}},
+		{"a question too long, before the queue", Refusal{Reason: RefusedQuestionTooLong, Size: 3412, Limit: 2000},
+			[]string{"Your question is 3,412 characters; I take up to 2,000. Shorten it and ask again."}},
+		{"a request larger than the queue takes", Refusal{Reason: RefusedOversized, Size: 40017, Limit: 16 << 10},
+			[]string{"more than I can take in one request (I take up to 16 KB", "Send fewer files at once, or a shorter message."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,5 +85,40 @@ func TestWaitText(t *testing.T) {
 		if got := waitText(tt.d); got != tt.want {
 			t.Errorf("waitText(%v) = %q, want %q", tt.d, got, tt.want)
 		}
+	}
+}
+
+// Before a request is queued, the flows refuse the question they would
+// refuse once it ran, counted as they count it: without the use case's
+// word, in characters; a request that carries no question passes.
+func TestPrecheckRefusesWhatTheFlowWould(t *testing.T) {
+	t.Parallel()
+
+	h := newTestFlows(t, newFakeSlack(), &fakeModel{})
+	at, over := strings.Repeat("é", h.cfg.MaxQuestion), strings.Repeat("é", h.cfg.MaxQuestion+1)
+	here := Origin{Trigger: TriggerMention, Channel: "C1", Thread: "1.1", Message: "1.1", User: "U1"}
+	tests := []struct {
+		name string
+		ask  Ask
+		size int64 // 0: not refused
+	}{
+		{"a mention at the bound, after its use case", Said{Text: "recipe " + at}, 0},
+		{"a mention over it, after its use case", Said{Text: "recipe " + over}, int64(h.cfg.MaxQuestion + 1)},
+		{"a mention over it, with no use case", Said{Text: over}, int64(h.cfg.MaxQuestion + 1)},
+		{"/analyze over it", Command{Text: "code " + over}, int64(h.cfg.MaxQuestion + 1)},
+		{"a form over it", Submission{UseCase: "recipe", Question: over}, int64(h.cfg.MaxQuestion + 1)},
+		{"a rerun, which asks no question", Rerun{UseCase: "recipe", Ref: AnswerRef{UseCase: "describe"}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			why, refused := h.Precheck(Request{Origin: here, Ask: tt.ask})
+			switch {
+			case refused != (tt.size > 0):
+				t.Errorf("refused = %v, want %v", refused, tt.size > 0)
+			case refused && (why.Reason != RefusedQuestionTooLong || why.Size != tt.size || why.Limit != int64(h.cfg.MaxQuestion)):
+				t.Errorf("refusal %+v, want a question of %d characters over %d", why, tt.size, h.cfg.MaxQuestion)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -62,6 +63,30 @@ func (j *job) recover(ctx context.Context) {
 // the trigger gave a way (a command, a click, a form), else in the thread.
 func (h *Flows) Decline(ctx context.Context, o Origin, why Refusal) {
 	h.tell(ctx, o, why.error(), h.refusalMessage(why), true)
+}
+
+// Precheck is what the flows refuse of a request before it is queued: a
+// question longer than MaxQuestion, which the flow would refuse once it
+// ran, so that it takes no room in the queue meanwhile (a DM of 40,000
+// characters was 240 KB in Redis). The flow checks again as it runs: a
+// follow-up's question is found in its thread.
+func (h *Flows) Precheck(r Request) (Refusal, bool) {
+	var question string
+	switch ask := r.Ask.(type) {
+	case Said:
+		text, _, _ := h.viewedRef(ask.Text, r.Origin)
+		_, question = h.catalog.Choose(text)
+	case Command:
+		_, question = h.catalog.Choose(ask.Text)
+	case Submission:
+		question = ask.Question
+	default:
+		return Refusal{}, false
+	}
+	if n := utf8.RuneCountInString(question); n > h.cfg.MaxQuestion {
+		return Refusal{Reason: RefusedQuestionTooLong, Size: int64(n), Limit: int64(h.cfg.MaxQuestion)}, true
+	}
+	return Refusal{}, false
 }
 
 // Interrupted tells the person who asked that their request ended without

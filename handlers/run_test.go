@@ -170,3 +170,33 @@ func TestAFollowUpHoldsTheThreadToTheQuestionBound(t *testing.T) {
 		t.Errorf("last turn = %q, want the new question", last)
 	}
 }
+
+// The queue's own notices say what happened and what to do, in the
+// request's thread: a request Redis lost before it ran, and one that
+// waited past MAX_QUEUED_AGE.
+func TestQueueNoticesSayWhatHappened(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name  string
+		cause error
+		want  string
+	}{
+		{"lost by the queue", failure.Errorf("queue the request", failure.QueueLost, "", nil),
+			"I lost this request before I could answer it: my queue was restarted and forgot what it held. Ask me again."},
+		{"queued too long", failure.Errorf("run the request", failure.TooOld, (10 * time.Minute).String(), nil),
+			"This request waited more than 10 min for its turn, so I'm not answering it this late. Ask me again if you still need it."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			s := newFakeSlack()
+			h := newTestFlows(t, s, &fakeModel{})
+			h.Interrupted(context.Background(), mention(Message{Channel: "C1", TS: "1.000100", User: "U1"}).Origin, tt.cause)
+			if len(s.replies) != 1 || s.replies[0].text != tt.want {
+				t.Errorf("replies = %+v, want %q", s.replies, tt.want)
+			}
+		})
+	}
+}

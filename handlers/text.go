@@ -158,6 +158,14 @@ func (h *Flows) botMessage(kind failure.Kind, detail string, err error) (string,
 	case failure.TooManyTries:
 		return fmt.Sprintf("I tried to answer this %s times and stopped on the way each time, so I gave up on it. "+
 			"Try again, perhaps with another photo; if it keeps happening, tell the app's admin.", detail), true
+	case failure.QueueLost:
+		return "I lost this request before I could answer it: my queue was restarted and forgot what it held. Ask me again.", true
+	case failure.TooOld:
+		waited := "too long"
+		if d, err := time.ParseDuration(detail); err == nil && d > 0 {
+			waited = "more than " + waitText(d)
+		}
+		return fmt.Sprintf("This request waited %s for its turn, so I'm not answering it this late. Ask me again if you still need it.", waited), true
 	}
 	return "", false
 }

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -73,8 +75,93 @@ func TestEveryAskRoundTrips(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, req) {
-				t.Errorf("%#v\ncame back as %#v", req, got)
+			w := reflect.New(kind).Elem()
+			fill(w)
+			keptOfFiles(w)
+			want := Request{Origin: origin, Ask: w.Interface().(Ask)}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%#v\ncame back as %#v", want, got)
+			}
+		})
+	}
+}
+
+// keptOfFiles makes each File in v what the queue keeps of it (wireFile):
+// every field but the conversations it is shared in, and one URL of the
+// original.
+func keptOfFiles(v reflect.Value) {
+	if f, ok := v.Addr().Interface().(*File); ok {
+		f.SharedIn = nil
+		if f.URLDownload != "" {
+			f.URLPrivate = ""
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				keptOfFiles(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			keptOfFiles(v.Index(i))
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			keptOfFiles(v.Elem())
+		}
+	}
+}
+
+// The queue keeps of a file what the flows read of it, under File's own
+// names (so that the version before reads it too), and text as it is.
+func TestQueuedFilesKeepWhatTheFlowsRead(t *testing.T) {
+	t.Parallel()
+
+	thumb := Thumb{URL: "https://files.slack.com/files-tmb/T1-F1-a/p_720.jpg", Width: 720, Height: 540}
+	tests := []struct {
+		name       string
+		file, want File
+	}{
+		{"both URLs: the one downloaded",
+			File{ID: "F1", Name: "p.jpg", URLPrivate: "https://files.slack.com/p", URLDownload: "https://files.slack.com/d", Thumbs: []Thumb{thumb}, SharedIn: []string{"C1"}},
+			File{ID: "F1", Name: "p.jpg", URLDownload: "https://files.slack.com/d", Thumbs: []Thumb{thumb}}},
+		{"only url_private",
+			File{ID: "F2", URLPrivate: "https://files.slack.com/p", Mimetype: "image/png", Filetype: "png", Size: 9, User: "U1"},
+			File{ID: "F2", URLPrivate: "https://files.slack.com/p", Mimetype: "image/png", Filetype: "png", Size: 9, User: "U1"}},
+		{"a Slack Connect stub", File{ID: "F3", Access: "check_file_info"}, File{ID: "F3", Access: "check_file_info"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			data, err := EncodeRequest(Request{Ask: Said{Text: "<b> & <i>", Files: []File{tt.file}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(data, []byte("SharedIn")) || bytes.Contains(data, []byte(`\u003c`)) {
+				t.Errorf("queued as %s", data)
+			}
+			got, err := DecodeRequest(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (Said{Text: "<b> & <i>", Files: []File{tt.want}}); !reflect.DeepEqual(got.Ask, want) {
+				t.Errorf("came back as %#v, want %#v", got.Ask, want)
+			}
+			// The version before reads File whole, by its field names.
+			var before struct {
+				Ask struct {
+					Said struct {
+						Files []struct{ ID, URLPrivate, URLDownload, Access string }
+					}
+				} `json:"ask"`
+			}
+			if err := json.Unmarshal(data, &before); err != nil || len(before.Ask.Said.Files) != 1 || before.Ask.Said.Files[0].ID != tt.want.ID ||
+				before.Ask.Said.Files[0].URLDownload != tt.want.URLDownload || before.Ask.Said.Files[0].URLPrivate != tt.want.URLPrivate {
+				t.Errorf("the version before reads %+v (%v) of %s", before.Ask.Said.Files, err, data)
 			}
 		})
 	}

@@ -19,7 +19,7 @@ func TestFooterRoundTrip(t *testing.T) {
 	}
 	render := func() (string, slack.Msg) {
 		t.Helper()
-		raw, err := json.Marshal(map[string]any{"type": "message", "ts": "1.2", "blocks": Footer(footer)})
+		raw, err := json.Marshal(map[string]any{"type": "message", "ts": "1.2", "blocks": Footer(footer, "")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,5 +139,48 @@ func TestFormsRender(t *testing.T) {
 				t.Errorf("form %d has %s: %s", tt.form.Kind, l, raw)
 			}
 		}
+	}
+}
+
+// The footer names the request its answer is of, where a run that takes
+// the request over finds it, and the reference reads as it did; a footer
+// of no request, an older one or another app's block names none.
+func TestFooterNamesItsRequest(t *testing.T) {
+	t.Parallel()
+
+	ref := handlers.AnswerRef{Thread: "1700000000.000100", UseCase: "recipe", Files: []string{"F1"}}
+	read := func(blocks []slack.Block) (string, *handlers.AnswerRef) {
+		t.Helper()
+		raw, err := json.Marshal(map[string]any{"type": "message", "ts": "1.2", "blocks": blocks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg slack.Msg
+		if err := json.Unmarshal(raw, &msg); err != nil {
+			t.Fatal(err)
+		}
+		return RequestOf(msg.Blocks), RefOf(msg.Blocks)
+	}
+	tests := []struct {
+		name    string
+		blocks  []slack.Block
+		request string
+	}{
+		{"a request's answer", Footer(&handlers.Footer{Ref: ref}, "REQUEST234567ABC"), "REQUEST234567ABC"},
+		{"an answer of no request", Footer(&handlers.Footer{Ref: ref}, ""), ""},
+		{"an older footer", []slack.Block{slack.NewContextActionsBlock("vb1|recipe|F1")}, ""},
+		{"another app's block", []slack.Block{slack.NewContextActionsBlock("vb2x.REQ|1.2|recipe|")}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			request, got := read(tt.blocks)
+			if request != tt.request {
+				t.Errorf("RequestOf = %q, want %q", request, tt.request)
+			}
+			if tt.request != "" && (got == nil || got.UseCase != "recipe" || got.Thread != ref.Thread) {
+				t.Errorf("the reference reads back as %+v", got)
+			}
+		})
 	}
 }

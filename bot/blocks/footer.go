@@ -48,19 +48,22 @@ const (
 	maxSelectOptions = 100
 )
 
-// Footer renders a footer; nil renders nothing.
-func Footer(f *handlers.Footer) []slack.Block {
+// Footer renders a footer; nil renders nothing. request names the
+// request the answer is of ("" for none): a run of the shared queue that
+// takes the request over finds by it an answer already given
+// (RequestOf).
+func Footer(f *handlers.Footer, request string) []slack.Block {
 	if f == nil {
 		return nil
 	}
 	var blocks []slack.Block
 	if menu := rerunMenu(f.Ref, f.Choices); menu != nil {
-		blocks = append(blocks, slack.NewActionBlock(EncodeRef(f.Ref), menu))
+		blocks = append(blocks, slack.NewActionBlock(encodeRef(f.Ref, request), menu))
 	}
 	feedback := slack.NewFeedbackButtonsBlockElement(ActionFeedback,
 		slack.NewFeedbackButton(plain("👍"), FeedbackUp).WithAccessibilityLabel("This answer helped"),
 		slack.NewFeedbackButton(plain("👎"), FeedbackDown).WithAccessibilityLabel("This answer missed"))
-	return append(blocks, slack.NewContextActionsBlock(EncodeRef(f.Ref), feedback))
+	return append(blocks, slack.NewContextActionsBlock(encodeRef(f.Ref, request), feedback))
 }
 
 // rerunMenu is the "Try another use case" menu: every choice but the
@@ -97,8 +100,17 @@ func Downvoted(d handlers.Downvoted) []slack.Block {
 // EncodeRef writes a reference as a new block_id:
 // vb2|nonce|thread|use case|files, dropping files that do not fit in
 // Slack's 255 characters.
-func EncodeRef(ref handlers.AnswerRef) string {
-	id := footerPrefix + rand.Text()[:8] + "|" + ref.Thread + "|" + ref.UseCase + "|"
+func EncodeRef(ref handlers.AnswerRef) string { return encodeRef(ref, "") }
+
+// encodeRef is EncodeRef with the request the answer is of after its
+// nonce (vb2|nonce.request|…), where DecodeRef, and the versions before
+// it, read nothing.
+func encodeRef(ref handlers.AnswerRef, request string) string {
+	nonce := rand.Text()[:8]
+	if request != "" && !strings.ContainsAny(request, "|.") {
+		nonce += "." + request
+	}
+	id := footerPrefix + nonce + "|" + ref.Thread + "|" + ref.UseCase + "|"
 	for i, f := range ref.Files {
 		part := f
 		if i > 0 {
@@ -151,4 +163,23 @@ func RefOf(blocks slack.Blocks) *handlers.AnswerRef {
 		}
 	}
 	return nil
+}
+
+// RequestOf is the request a message's footer names ("" for none): the
+// answer of that request is in the thread.
+func RequestOf(blocks slack.Blocks) string {
+	for _, b := range blocks.BlockSet {
+		switch b.(type) {
+		case *slack.ActionBlock, *slack.ContextActionsBlock:
+			rest, ok := strings.CutPrefix(b.ID(), footerPrefix)
+			if !ok {
+				continue
+			}
+			nonce, _, _ := strings.Cut(rest, "|")
+			if _, request, ok := strings.Cut(nonce, "."); ok && request != "" {
+				return request
+			}
+		}
+	}
+	return ""
 }

@@ -53,8 +53,8 @@ func TestPayloadsGolden(t *testing.T) {
 		name    string
 		payload any
 	}{
-		{"footer", Footer(&handlers.Footer{Ref: ref, Choices: choices})},
-		{"footer-no-other-use-case", Footer(&handlers.Footer{Ref: ref, Choices: choices[1:2]})},
+		{"footer", Footer(&handlers.Footer{Ref: ref, Choices: choices}, "")},
+		{"footer-no-other-use-case", Footer(&handlers.Footer{Ref: ref, Choices: choices[1:2]}, "")},
 		{"downvoted", Downvoted(handlers.Downvoted{Text: "Sorry it missed. Try another use case, or say what was wrong.", Ref: ref, Choices: choices})},
 		{"form-analyze", Form(handlers.Form{Kind: handlers.FormAnalyze, Choices: choices, UseCase: "code", Question: "in Go", MaxQuestion: 500, Metadata: `{"c":"C1"}`})},
 		{"form-upload", Form(handlers.Form{Kind: handlers.FormUpload, Notice: "No photo of yours in the last day: attach one.", Choices: choices, UseCase: "describe", MaxFiles: 4, Metadata: `{"c":"C1"}`})},

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/visionbot/visionbot/handlers"
 	"github.com/visionbot/visionbot/internal/failure"
 )
 
@@ -36,12 +37,24 @@ import (
 // (fence) unless Redis confirmed the one they run in, so that a run that
 // lost its request learns it there and writes nothing.
 //
+// A Redis that lost its state (a restart without persistence) is another
+// matter again: it no longer knows the request, so no other replica can
+// take it over, and the run carries it to its end on trust (carry): it
+// renews nothing, records nothing, and acknowledges nothing.
+//
 // A nil *Lease is the lease of a request of this process's own queue: it
 // bounds nothing, and records nothing.
 type Lease struct {
 	q          *sharedQueue
 	id         string // the stream entry
 	deliveries int64  // the entry's delivery count when this run got it
+	// request is the request's own id (the queue's idempotency key), which
+	// its answer's footer carries; epoch is the queue's in Redis when the
+	// entry was read (see sharedQueue.sync).
+	request, epoch string
+	// origin is whom the request is from, for the one notice the queue
+	// itself may owe them (a request that could not be handed back).
+	origin handlers.Origin
 	// left is what an earlier run of the request showed in Slack, as the
 	// Slack adapter recorded it, for this run's reply to take over: nil
 	// when there is nothing to replace.
@@ -64,6 +77,9 @@ type Lease struct {
 	expiry     *time.Timer             // nil once the lease is done with
 	cancel     context.CancelCauseFunc // the run's, once it started
 	handedBack bool                    // at a shutdown: the request goes back to the queue
+	// carried: Redis lost its state, and with it the request; the run
+	// answers it on trust, its lease no longer ending.
+	carried bool
 }
 
 // errHandedOver is what a run that let its request go gets from every call
@@ -78,8 +94,8 @@ func errLeaseEnded() error {
 	return failure.Errorf("renew the request", failure.HandedOver, "its lease ended without a renewal", nil)
 }
 
-func newLease(q *sharedQueue, id string, deliveries int64, left []byte, leased time.Time) *Lease {
-	c := &Lease{q: q, id: id, deliveries: deliveries, left: left}
+func newLease(q *sharedQueue, id, request, epoch string, deliveries int64, left []byte, leased time.Time) *Lease {
+	c := &Lease{q: q, id: id, request: request, epoch: epoch, deliveries: deliveries, left: left}
 	c.lost, c.lose = context.WithCancelCause(context.Background())
 	c.until = leased.Add(q.lease())
 	c.confirmed = c.until
@@ -93,6 +109,10 @@ func newLease(q *sharedQueue, id string, deliveries int64, left []byte, leased t
 // came while the timer fired moves it on instead.
 func (c *Lease) expire() {
 	c.mu.Lock()
+	if c.carried {
+		c.mu.Unlock()
+		return
+	}
 	if left := time.Until(c.until); left > 0 {
 		if c.expiry != nil {
 			c.expiry.Reset(left)
@@ -124,7 +144,7 @@ func (c *Lease) Bound(ctx context.Context) (context.Context, context.CancelFunc)
 		return ctx, func() {}
 	}
 	c.mu.Lock()
-	ended := !time.Now().Before(c.until)
+	ended := !c.carried && !time.Now().Before(c.until)
 	c.mu.Unlock()
 	if ended {
 		// The timer may be late (a stalled process wakes up): the call
@@ -173,7 +193,7 @@ func (c *Lease) fence(ctx context.Context) error {
 		return errHandedOver()
 	}
 	c.mu.Lock()
-	sure := time.Now().Before(c.confirmed)
+	sure := c.carried || time.Now().Before(c.confirmed)
 	c.mu.Unlock()
 	if sure {
 		return nil
@@ -202,6 +222,26 @@ func (c *Lease) renewed(start time.Time, inRedis bool) {
 			c.expiry.Reset(time.Until(until))
 		}
 	}
+}
+
+// carry keeps the request this run's to its end: Redis lost its state, and
+// the request with it, so no other replica can take it over, and there is
+// nothing left to renew, record or acknowledge in Redis. A run that had
+// let the request go already stays so.
+func (c *Lease) carry() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.carried = true
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+}
+
+// isCarried reports whether the run carries its request on trust (carry).
+func (c *Lease) isCarried() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.carried
 }
 
 // started is called by the worker with the run's cancel function, so that
@@ -249,6 +289,17 @@ func (c *Lease) TakeLeft(match func(shown []byte) bool) []byte {
 	}
 	c.left = nil
 	return left
+}
+
+// Request implements slackapi.Lease: the request's id, and whether an
+// earlier run of it may have written its answer (this is not its first
+// delivery: a takeover, or a take after a hand-back). On a nil Lease it
+// is "" and false.
+func (c *Lease) Request() (id string, again bool) {
+	if c == nil {
+		return "", false
+	}
+	return c.request, c.deliveries > 1
 }
 
 // Record keeps in Redis what the request's reply shows, for a run that

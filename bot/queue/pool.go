@@ -42,8 +42,12 @@ type entry struct {
 	// for one of this process's own queue.
 	lease *Lease
 	// giveUp, when set, is what the request's user is told instead of
-	// running it: its runs kept failing, or it could not be read.
+	// running it: its runs kept failing, it could not be read, or it
+	// waited too long.
 	giveUp error
+	// queued is when a request of this process's own queue was queued,
+	// for its age (a request of the shared queue has its entry's).
+	queued time.Time
 }
 
 // pool runs requests on a fixed number of workers behind a bounded queue,
@@ -66,6 +70,11 @@ type pool struct {
 	// that has yet to take its slot: they are not free either.
 	handing atomic.Int64
 	notices chan func(context.Context)
+	// noticesClosed is set, under noticesMu, once shutdown closed notices:
+	// a notice the shared queue's heartbeats owe someone after that is
+	// dropped and logged, not sent on a closed channel.
+	noticesMu     sync.RWMutex
+	noticesClosed bool
 	// beside hands a short request to one of maxBeside goroutines that
 	// run them; besideSlots counts those handed and not yet done, the
 	// bound, so that a send to beside never waits.
@@ -79,6 +88,10 @@ type pool struct {
 	shared *sharedQueue
 
 	timeout time.Duration
+	// maxAge is how long a request may wait for a worker (MAX_QUEUED_AGE);
+	// 0 for no bound. now is the clock that tells.
+	maxAge time.Duration
+	now    func() time.Time
 	// wg holds the goroutines start starts (workers, short jobs,
 	// notices): they live on its context and end together once shutdown
 	// closes their channels.
@@ -98,8 +111,10 @@ type pool struct {
 	cancels map[*context.CancelCauseFunc]*Lease
 }
 
-func newPool(flows Flows, workers, queue int, log *zap.Logger) *pool {
+func newPool(flows Flows, workers, queue int, maxAge time.Duration, log *zap.Logger) *pool {
 	return &pool{
+		maxAge:      maxAge,
+		now:         time.Now,
 		flows:       flows,
 		workers:     workers,
 		jobs:        make(chan entry, queue),
@@ -167,7 +182,23 @@ func (p *pool) runQueued(ctx context.Context, j entry) {
 		p.tell(ctx, j.req.Origin, failure.Errorf("shut down", failure.ShuttingDown, "", nil), nil)
 		return
 	}
+	if j.lease == nil && p.tooOld(j.queued) {
+		p.log.Warn("a request waited longer than MAX_QUEUED_AGE for a worker: telling its user instead of answering late",
+			zap.String("channel", j.req.Channel), zap.Duration("max_age", p.maxAge))
+		p.tell(ctx, j.req.Origin, tooOld(p.maxAge), nil)
+		return
+	}
 	p.run(ctx, j)
+}
+
+// tooOld reports whether a request queued at queued waited past maxAge.
+func (p *pool) tooOld(queued time.Time) bool {
+	return p.maxAge > 0 && !queued.IsZero() && p.now().Sub(queued) > p.maxAge
+}
+
+// tooOld is why a request that waited past maxAge is not answered.
+func tooOld(maxAge time.Duration) error {
+	return failure.Errorf("run the request", failure.TooOld, maxAge.String(), nil)
 }
 
 // release lets a worker's slot go, and says so to a reader waiting for one.
@@ -179,14 +210,14 @@ func (p *pool) release() {
 	}
 }
 
-// submit queues a request, or reports false at once
+// submit queues a request, or refuses it at once (handlers.RefusedBusy)
 // when workers and queue are all taken.
-func (p *pool) submit(_ context.Context, req handlers.Request) bool {
+func (p *pool) submit(_ context.Context, req handlers.Request) error {
 	select {
-	case p.jobs <- entry{req: req}:
-		return true
+	case p.jobs <- entry{req: req, queued: p.now()}:
+		return nil
 	default:
-		return false
+		return handlers.Refusal{Reason: handlers.RefusedBusy}
 	}
 }
 
@@ -210,6 +241,12 @@ func (p *pool) runBeside(what string, req handlers.Request) {
 // notify queues a short notice to a user; beyond the notice queue it is
 // dropped and logged.
 func (p *pool) notify(what string, notice func(context.Context)) {
+	p.noticesMu.RLock()
+	defer p.noticesMu.RUnlock()
+	if p.noticesClosed {
+		p.log.Error("a notice came after the shutdown: it was dropped", zap.String("notice", what))
+		return
+	}
 	select {
 	case p.notices <- notice:
 	default:
@@ -293,7 +330,9 @@ func (p *pool) notice(ctx context.Context, notice func(context.Context)) {
 // answers); any other is cancelled with failure.ShuttingDown, and its user is
 // told to ask again.
 func (p *pool) cut(cancel *context.CancelCauseFunc, c *Lease) {
-	if c != nil && p.handBack.Load() {
+	// A request carried on trust (Redis lost it) can't go back: no one
+	// else would find it.
+	if c != nil && p.handBack.Load() && !c.isCarried() {
 		c.handBack()
 		return
 	}
@@ -310,7 +349,10 @@ func (p *pool) cut(cancel *context.CancelCauseFunc, c *Lease) {
 func (p *pool) shutdown(ctx context.Context, grace time.Duration) bool {
 	p.stopped.Do(func() {
 		close(p.jobs)
+		p.noticesMu.Lock()
+		p.noticesClosed = true
 		close(p.notices)
+		p.noticesMu.Unlock()
 		close(p.beside)
 	})
 	done := make(chan struct{})

@@ -33,14 +33,16 @@ type Config struct {
 	// another replica takes it over. Each replica renews its leases three
 	// times as often.
 	ClaimAfter time.Duration `env:"JOB_CLAIM_AFTER" envDefault:"15s"`
-	// MaxQueuedAge is how old a queued request may be when a worker takes
-	// it: an older one gets a notice instead of a late answer (audit #12).
-	// Declared here for the change that acts on it; nothing reads it yet.
-	MaxQueuedAge time.Duration `env:"MAX_QUEUED_AGE" envDefault:"10m"`
 	// Tries is how many runs a request of the shared queue gets before its
 	// user is told it failed: each run ended by a crash is one; a hand-back
 	// at a shutdown is none. Not a setting: DefaultConfig holds it.
 	Tries int
+	// MaxAge is how long a request may wait for its turn: past it, its
+	// person gets a short notice instead of a late answer. In the shared
+	// queue a request's age is its entry's (Redis's clock when it was
+	// admitted), so a request taken over after a crash counts its
+	// earlier runs too. 0: no bound.
+	MaxAge time.Duration `env:"MAX_QUEUED_AGE" envDefault:"10m"`
 }
 
 // DefaultConfig is what the queue runs with unless configured otherwise:
@@ -72,6 +74,18 @@ func (c Config) Problems() []string {
 	return p
 }
 
+// maxQueuedBytes bounds one request as the shared queue holds it: what it
+// asks, whom it is from, and what the flows read of its files (a mention
+// with ten photos and a question of 2,000 characters is about 13 KB).
+// Redis holds every replica's queue, and a request beyond this is refused
+// at admission, with one replica as with ten.
+const maxQueuedBytes = 16 << 10
+
+// oversized is the refusal of a request of n bytes in the queue.
+func oversized(n int) error {
+	return handlers.Refusal{Reason: handlers.RefusedOversized, Size: int64(n), Limit: maxQueuedBytes}
+}
+
 // Queue is where admission puts requests, and what runs them.
 type Queue struct {
 	cfg    Config
@@ -83,7 +97,7 @@ type Queue struct {
 // New is a queue running requests through flows; with replicas (nil for
 // none) the requests go through Redis, for any replica to run.
 func New(flows Flows, replicas *Replicas, log *zap.Logger, cfg Config) *Queue {
-	q := &Queue{cfg: cfg, log: log, pool: newPool(flows, cfg.Workers, cfg.Queue, log)}
+	q := &Queue{cfg: cfg, log: log, pool: newPool(flows, cfg.Workers, cfg.Queue, cfg.MaxAge, log)}
 	if replicas != nil {
 		q.shared = newSharedQueue(replicas, q.pool, log, cfg)
 	}
@@ -101,12 +115,19 @@ func (q *Queue) Start(ctx context.Context) {
 	}
 }
 
-// Submit queues a request, or reports false at once when the queue is
-// full: its user is then told the bot is busy. With replicas, a Redis
-// that fails puts the request in this process's queue.
-func (q *Queue) Submit(ctx context.Context, req handlers.Request) bool {
+// Submit queues a request, or refuses it at once with a handlers.Refusal
+// to tell its user: RefusedBusy when the queue is full, RefusedOversized
+// when the request is larger than a queue holds (maxQueuedBytes). With
+// replicas, a Redis that fails puts the request in this process's queue.
+func (q *Queue) Submit(ctx context.Context, req handlers.Request) error {
 	if q.shared != nil {
 		return q.shared.submit(ctx, req)
+	}
+	// Measured as the shared queue would hold it: one bound, with or
+	// without replicas. A request that can't be encoded asks nothing,
+	// which its flow says.
+	if payload, err := handlers.EncodeRequest(req); err == nil && len(payload) > maxQueuedBytes {
+		return oversized(len(payload))
 	}
 	return q.pool.submit(ctx, req)
 }

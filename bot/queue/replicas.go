@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"strconv"
@@ -35,6 +36,9 @@ type Replicas struct {
 	live    atomic.Int64
 	seq     atomic.Uint64 // makes each recorded Slack call a member of its own
 	scripts replicaScripts
+	// sealer seals what a queued request holds of its response_url
+	// (seal.go).
+	sealer cipher.AEAD
 }
 
 // replicaScripts are the Lua scripts the replicas run, each one round trip
@@ -42,6 +46,7 @@ type Replicas struct {
 type replicaScripts struct {
 	beat, others, leave, tier                    *redis.Script
 	enqueue, claim, renew, record, ack, handBack *redis.Script
+	epoch, reserve, pending                      *redis.Script
 }
 
 func newReplicaScripts() replicaScripts {
@@ -49,25 +54,29 @@ func newReplicaScripts() replicaScripts {
 		beat: redis.NewScript(beatLua), others: redis.NewScript(othersLua), leave: redis.NewScript(leaveLua),
 		tier: redis.NewScript(tierLua), enqueue: redis.NewScript(enqueueLua), claim: redis.NewScript(takeoverLua),
 		renew: redis.NewScript(renewLua), record: redis.NewScript(recordLua), ack: redis.NewScript(ackLua),
-		handBack: redis.NewScript(handBackLua),
+		handBack: redis.NewScript(handBackLua), epoch: redis.NewScript(epochLua), reserve: redis.NewScript(reserveLua),
+		pending: redis.NewScript(pendingLua),
 	}
 }
 
 // NewReplicas shares store's Redis with the other replicas; name tells
 // this replica from them (its consumer in the stream's group): unique
-// per process, such as the host name and a random suffix.
+// per process, such as the host name and a random suffix. originKey seals
+// the response_url of each request queued in Redis: every replica must
+// have the same, and Redis must not (cmd/visionbot derives it from the
+// bot token); it may not be empty.
 //
 // Its connections are its own, to the same server as the store's: a
 // renewal or a heartbeat may take longer than an admission's 200 ms
 // before Redis counts as failed (see sharedQueue.callTimeout), since a
 // replica that takes a slow Redis for a dead one keeps its requests on
 // trust. Close them with Close.
-func NewReplicas(link store.Link, name string) *Replicas {
+func NewReplicas(link store.Link, name string, originKey []byte) *Replicas {
 	o := link.Options
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = maxRedisCall, maxRedisCall, maxRedisCall
 	return &Replicas{
 		client: redis.NewClient(&o), prefix: link.Prefix, timeout: link.Timeout, Health: link.Health,
-		name: name, scripts: newReplicaScripts(),
+		name: name, scripts: newReplicaScripts(), sealer: newSealer(originKey),
 	}
 }
 
@@ -98,9 +107,10 @@ end
 `
 
 // beatLua records this replica's heartbeat and returns how many
-// replicas are alive. KEYS: the heartbeats (a sorted set of names scored
-// by their last beat), the stream; ARGV: this replica's name, how long a
-// beat lasts in ms, the group. Consumers of the group that are not alive
+// replicas are alive, and the queue's epoch ("" for none: see
+// sharedQueue.sync). KEYS: the heartbeats (a sorted set of names scored
+// by their last beat), the stream, the epoch; ARGV: this replica's name,
+// how long a beat lasts in ms, the group. Consumers of the group that are not alive
 // and hold no request are forgotten, so that restarts do not pile them up
 // (a live replica whose consumer this removes gets a new one with its
 // next read).
@@ -122,7 +132,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
     end
   end
 end
-return redis.call('ZCARD', KEYS[1])
+return {redis.call('ZCARD', KEYS[1]), redis.call('GET', KEYS[3]) or ''}
 `
 
 // othersLua counts the replicas other than ARGV[1] alive within
@@ -154,16 +164,22 @@ func callTimeout(claimAfter time.Duration) time.Duration {
 	return min(max(claimAfter/5, 200*time.Millisecond), maxRedisCall)
 }
 
-// beat records a heartbeat; life is how long it counts this replica alive.
-func (r *Replicas) beat(ctx context.Context, life time.Duration, stream, group string) error {
+// beat records a heartbeat; life is how long it counts this replica
+// alive. It answers the queue's epoch, kept at epochKey.
+func (r *Replicas) beat(ctx context.Context, life time.Duration, stream, group, epochKey string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout(life))
 	defer cancel()
-	n, err := r.scripts.beat.Run(ctx, r.client, []string{r.key("replicas"), stream}, r.name, life.Milliseconds(), group).Int64()
-	if err != nil {
-		return fmt.Errorf("heartbeat: %w", err)
+	res, err := r.scripts.beat.Run(ctx, r.client, []string{r.key("replicas"), stream, epochKey}, r.name, life.Milliseconds(), group).Slice()
+	if err == nil && len(res) != 2 {
+		err = errors.New("unexpected answer")
 	}
+	if err != nil {
+		return "", fmt.Errorf("heartbeat: %w", err)
+	}
+	n, _ := res[0].(int64)
+	epoch, _ := res[1].(string)
 	r.live.Store(n)
-	return nil
+	return epoch, nil
 }
 
 // others is how many other replicas are alive.

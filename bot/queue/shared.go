@@ -2,10 +2,13 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,19 +24,50 @@ import (
 const (
 	streamKey   = "jobs"
 	workerGroup = "workers"
+	// epochKey names the queue in Redis (see sharedQueue.sync).
+	epochKey = "jobs:epoch"
+	// requestKeys ("jobs:request:<id>") hold, for each request's own id,
+	// the entry that holds it, or ranHere: the idempotency keys of
+	// admission (sharedQueue.resolve).
+	requestKeys = "jobs:request:"
+	// carriedKeys ("jobs:carried:<epoch>:<entry>") are the requests a
+	// replica carries on, or answered a moment ago, when Redis lost them
+	// (sharedQueue.sync): their admitters tell nobody they were lost.
+	carriedKeys = "jobs:carried:"
 )
 
-// maxReplicas bounds how many replicas read one queue: Slack opens at most
-// 10 Socket Mode connections per app. The stream is trimmed well beyond
-// what that many replicas can hold (MAXLEN ~), so that trimming never
-// takes a request that is still to be answered; answered ones are deleted
-// at once.
-const maxReplicas = 10
+// ranHere is what a request's key holds when the replica that admitted it
+// runs it in its own queue.
+const ranHere = "here"
+
+// requestLife is how long a request's key says where it went: far longer
+// than any enqueue may take to reach Redis after its reply was lost.
+const requestLife = 10 * time.Minute
 
 // handBackIdle is the idle time a request handed back at a shutdown is given:
 // far beyond any JOB_CLAIM_AFTER, so that the next replica to look takes
 // it at once.
 const handBackIdle = 24 * time.Hour
+
+// intactLua is whether the queue in Redis is the one of epoch: the epoch
+// key names it, and the stream is there with its group. A Redis that lost
+// its state (a restart without persistence, a flush, a stream deleted)
+// fails it: its requests were not taken by another replica, they are
+// gone.
+const intactLua = `
+local function has_group(stream, group)
+  if redis.call('EXISTS', stream) == 0 then return false end
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    for i = 1, #g, 2 do
+      if g[i] == 'name' and g[i + 1] == group then return true end
+    end
+  end
+  return false
+end
+local function intact(stream, group, epoch_key, epoch)
+  return redis.call('GET', epoch_key) == epoch and has_group(stream, group)
+end
+`
 
 // ownedLua is whether the group's pending list still gives entry id to
 // consumer with the delivery count n: the fencing token of a run.
@@ -45,59 +79,68 @@ end
 `
 
 // enqueueLua adds a request to the stream unless the unanswered ones fill
-// what the live replicas take on. KEYS: the stream, the heartbeats; ARGV:
-// the group, requests one replica takes on (workers and queue), a
-// heartbeat's life in ms, the stream's MAXLEN, the request. It answers
-// the entry's id, or nil when full.
-const enqueueLua = nowLua + `
+// what the live replicas take on. KEYS: the stream, the heartbeats, the
+// epoch, the request's key; ARGV: the group, requests one replica takes
+// on (workers and queue), a heartbeat's life in ms, the epoch, the
+// request's id, the request, the key's life in ms. It answers {'queued',
+// entry id}; {'known', where} when the request's key was set already (an
+// enqueue sent again, or the admitter gave up on one whose reply was
+// lost); {'busy'}; or {'lost'} when the queue is not the epoch's.
+//
+// Nothing is trimmed: an answered request is deleted from the stream
+// when it is acknowledged, and the stream is bounded by refusing, never
+// by dropping a request admitted and still to be answered (MAXLEN ~
+// dropped the oldest unread ones once more replicas were alive than it
+// reckoned with).
+const enqueueLua = nowLua + intactLua + `
+local known = redis.call('GET', KEYS[4])
+if known then return {'known', known} end
+if not intact(KEYS[1], ARGV[1], KEYS[3], ARGV[4]) then return {'lost'} end
 local live = redis.call('ZCOUNT', KEYS[2], now_ms() - tonumber(ARGV[3]), '+inf')
 if live < 1 then live = 1 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
-elseif redis.call('XLEN', KEYS[1]) >= live * tonumber(ARGV[2]) then
-  return false
-end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'req', ARGV[5])
+if redis.call('XLEN', KEYS[1]) >= live * tonumber(ARGV[2]) then return {'busy'} end
+local id = redis.call('XADD', KEYS[1], '*', 'req', ARGV[6], 'rid', ARGV[5], 'epoch', ARGV[4])
+redis.call('SET', KEYS[4], id, 'PX', ARGV[7])
+return {'queued', id}
+`
+
+// reserveLua settles where a request went whose enqueue's reply was lost:
+// its key says the entry that holds it, or, when the enqueue never
+// reached Redis, is set now to ranHere, so that an enqueue still on its
+// way adds nothing. KEYS: the request's key; ARGV: its life in ms.
+const reserveLua = `
+if redis.call('SET', KEYS[1], '` + ranHere + `', 'PX', ARGV[1], 'NX') then return '` + ranHere + `' end
+return redis.call('GET', KEYS[1]) or '` + ranHere + `'
 `
 
 // takeoverLua takes over requests whose replica stopped renewing them: those
-// idle for JOB_CLAIM_AFTER. KEYS: the stream; ARGV: the group, this
-// consumer, the idle time in ms, the scan's cursor, how many (the free
-// workers), the prefix of the requests' keys. It answers the next cursor,
-// then for each request taken its id, its fields, its delivery count, what
-// an earlier run showed ("" for nothing) and how many times it was handed
-// back.
+// idle for JOB_CLAIM_AFTER. KEYS: the stream, the epoch; ARGV: the group,
+// this consumer, the idle time in ms, the scan's cursor, how many (the
+// free workers), the prefix of the requests' keys, the epoch. It answers
+// the next cursor, then for each request taken its id, its fields, its
+// delivery count, what an earlier run showed ("" for nothing) and how
+// many times it was handed back; or {'lost'} when the queue is not the
+// epoch's.
 //
 // It finds them with XPENDING and claims each with XCLAIM rather than
 // XAUTOCLAIM, whose answer for an entry trimmed from the stream while
 // pending differs by version: Redis 6.2 claims it and answers a nil in
 // its place, without its id, so it could be neither acknowledged nor told
 // from the others, and was claimed again at every scan; 7.0 drops it from
-// the pending list and names it apart. Here a trimmed entry is found by
-// its id (XRANGE answers nothing) and acknowledged, and XCLAIM only ever
-// meets entries that exist, the same on both. XCLAIM takes min-idle 0:
-// XPENDING, in the same script, already chose the idle ones. The next
-// cursor is after the last entry found, exclusive (XPENDING's "(", 6.2
-// too), or 0-0 once the pending list was scanned to its end.
+// the pending list and names it apart. Here an entry deleted while
+// pending (by an operator, or trimmed by a version before this one) is
+// found by its id (XRANGE answers nothing) and acknowledged, and XCLAIM
+// only ever meets entries that exist, the same on both. XCLAIM takes
+// min-idle 0: XPENDING, in the same script, already chose the idle ones.
+// The next cursor is after the last entry found, exclusive (XPENDING's
+// "(", 6.2 too), or 0-0 once the pending list was scanned to its end.
 //
-// A stream or group that is not there (a Redis restarted without
-// persistence) has nothing to take over: the script answers so rather
-// than fail in XPENDING, since a redis.call error in a script keeps its
-// code (NOGROUP) in front only from Redis 7.0 on, and 6.2's "ERR Error
-// running script …" would read as Redis failing. The read that follows,
-// a plain XREADGROUP, gets NOGROUP on every version, and the queue makes
-// the group again (isNoGroup).
-const takeoverLua = `
-local function has_group(stream, group)
-  if redis.call('EXISTS', stream) == 0 then return false end
-  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-    for i = 1, #g, 2 do
-      if g[i] == 'name' and g[i + 1] == group then return true end
-    end
-  end
-  return false
-end
-if not has_group(KEYS[1], ARGV[1]) then return {'0-0'} end
+// A stream or group that is not there (a Redis that lost its state) is
+// answered as lost rather than failed in XPENDING: a redis.call error in
+// a script keeps its code (NOGROUP) in front only from Redis 7.0 on, and
+// 6.2's "ERR Error running script …" would read as Redis failing.
+const takeoverLua = intactLua + `
+if not intact(KEYS[1], ARGV[1], KEYS[2], ARGV[7]) then return {'lost'} end
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5])
 local out = {'0-0'}
 if #pending >= tonumber(ARGV[5]) then
@@ -106,7 +149,7 @@ end
 for _, p in ipairs(pending) do
   local id = p[1]
   if #redis.call('XRANGE', KEYS[1], id, id) == 0 then
-    -- Trimmed while pending: nothing to run.
+    -- Deleted while pending: nothing to run.
     redis.call('XACK', KEYS[1], ARGV[1], id)
   else
     local e = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id)[1]
@@ -120,12 +163,19 @@ return out
 
 // renewLua renews the runs that still own their requests: XCLAIM of an
 // entry to its own consumer makes it busy again (idle 0) without counting
-// a delivery (JUSTID). KEYS: the stream; ARGV: the group, this consumer,
-// then each request's id and delivery count. It answers 1 or 0 for each.
-const renewLua = ownedLua + `
+// a delivery (JUSTID). KEYS: the stream, the epoch; ARGV: the group, this
+// consumer, then each request's id, delivery count and epoch. It answers
+// 1 for each renewed, 0 for each another run owns, -1 for each of a queue
+// Redis no longer has.
+const renewLua = intactLua + ownedLua + `
 local out = {}
-for i = 3, #ARGV, 2 do
-  if owned(KEYS[1], ARGV[1], ARGV[2], ARGV[i], ARGV[i + 1]) then
+local whole = {}
+for i = 3, #ARGV, 3 do
+  local epoch = ARGV[i + 2]
+  if whole[epoch] == nil then whole[epoch] = intact(KEYS[1], ARGV[1], KEYS[2], epoch) end
+  if not whole[epoch] then
+    out[#out + 1] = -1
+  elseif owned(KEYS[1], ARGV[1], ARGV[2], ARGV[i], ARGV[i + 1]) then
     redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
     out[#out + 1] = 1
   else
@@ -135,21 +185,27 @@ end
 return out
 `
 
-// recordLua keeps what a run's reply shows, when the run still owns its
-// request. KEYS: the stream, the request's key; ARGV: the group, the
-// consumer, the id, the delivery count, the message, its life in ms.
-const recordLua = ownedLua + `
+// leaseLua is the check of recordLua, ackLua and handBackLua: -1 when the
+// queue is not the run's epoch's, 0 when the run no longer owns its
+// request. KEYS: the stream, the request's key, the epoch; ARGV: the
+// group, the consumer, the id, the delivery count, the epoch.
+const leaseLua = intactLua + ownedLua + `
+if not intact(KEYS[1], ARGV[1], KEYS[3], ARGV[5]) then return -1 end
 if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
-redis.call('HSET', KEYS[2], 'shown', ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
+`
+
+// recordLua keeps what a run's reply shows, when the run still owns its
+// request. KEYS and ARGV as leaseLua's, then the message and its life in
+// ms.
+const recordLua = leaseLua + `
+redis.call('HSET', KEYS[2], 'shown', ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
 return 1
 `
 
 // ackLua ends an answered request: acknowledged, deleted from the stream,
-// its key gone; only by the run that owns it. KEYS and ARGV as recordLua's
-// first four.
-const ackLua = ownedLua + `
-if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
+// its key gone; only by the run that owns it. KEYS and ARGV as leaseLua's.
+const ackLua = leaseLua + `
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
 redis.call('XDEL', KEYS[1], ARGV[3])
 redis.call('DEL', KEYS[2])
@@ -159,13 +215,12 @@ return 1
 // handBackLua hands a request back at a shutdown: idle as if long forgotten,
 // so that the next replica to look takes it, and counted as handed back,
 // so that the take is not held against the request as a failed try.
-// KEYS and ARGV as recordLua's first four, then the idle time in ms and
-// the key's life in ms.
-const handBackLua = ownedLua + `
-if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
+// KEYS and ARGV as leaseLua's, then the idle time in ms and the key's
+// life in ms.
+const handBackLua = leaseLua + `
 redis.call('HINCRBY', KEYS[2], 'handbacks', 1)
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[5], 'JUSTID')
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[6], 'JUSTID')
 return 1
 `
 
@@ -177,13 +232,16 @@ return 1
 // JOB_CLAIM_AFTER (takeoverLua); one that stops on purpose hands back what
 // it could not finish within SHUTDOWN_GRACE. A request whose runs keep
 // ending without an answer is answered with an error after a few tries.
+// A Redis that loses its state is told apart from a takeover (sync), and
+// the people whose requests it lost are told (watchAdmitted).
 type sharedQueue struct {
 	r          *Replicas
 	pool       *pool
 	log        *zap.Logger
 	claimAfter time.Duration
-	perReplica int // unanswered requests one replica takes on: its workers and queue
-	tries      int // runs a request gets before its user is told it failed
+	perReplica int           // unanswered requests one replica takes on: its workers and queue
+	tries      int           // runs a request gets before its user is told it failed
+	maxAge     time.Duration // how old a request may be when it is read; 0 for no bound
 
 	// loops are the read loop and the heartbeats: start starts them,
 	// each on the context of its Redis calls and with a stop of its own
@@ -195,10 +253,23 @@ type sharedQueue struct {
 	// ends the heartbeats. Both are no-ops before start.
 	stopRead, stopBeats context.CancelFunc
 
+	// syncing makes one sync at a time: the read loop, the heartbeats and
+	// admission may each find the queue gone at once.
+	syncing sync.Mutex
+
 	mu sync.Mutex
 	// held are the requests this replica runs, renewed by each heartbeat;
 	// and those it answered whose acknowledgement Redis has yet to take.
 	held map[*Lease]bool // true: answered, to acknowledge
+	// epoch is the queue's in Redis as this replica last learnt it; ""
+	// before it did.
+	epoch string
+	// admitted are the requests this replica queued in Redis, by entry,
+	// until it sees them acknowledged: whom to tell if Redis loses them.
+	admitted map[string]*admittedRequest
+	// acked are the requests this replica acknowledged a moment ago,
+	// which their admitters may not have seen go yet (sync).
+	acked []ackedRequest
 }
 
 // newSharedQueue is the shared queue of p, whose workers it hands the
@@ -206,14 +277,23 @@ type sharedQueue struct {
 func newSharedQueue(r *Replicas, p *pool, log *zap.Logger, cfg Config) *sharedQueue {
 	q := &sharedQueue{
 		r: r, pool: p, log: log, claimAfter: cfg.ClaimAfter, perReplica: max(cfg.Workers+cfg.Queue, 1), tries: cfg.Tries,
+		maxAge:   cfg.MaxAge,
 		stopRead: func() {}, stopBeats: func() {},
-		held: map[*Lease]bool{},
+		held:     map[*Lease]bool{},
+		admitted: map[string]*admittedRequest{},
 	}
 	p.shared, p.direct = q, make(chan entry)
 	return q
 }
 
 func (q *sharedQueue) stream() string { return q.r.key(streamKey) }
+
+// currentEpoch is the queue's epoch as this replica last learnt it.
+func (q *sharedQueue) currentEpoch() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.epoch
+}
 
 // lease is how long a run may write to Slack after its last renewal: less
 // than JOB_CLAIM_AFTER, the least time before another replica can take
@@ -228,39 +308,146 @@ func (q *sharedQueue) beatEvery() time.Duration { return q.claimAfter / 3 }
 // to take over, and how long one read waits for new requests.
 func (q *sharedQueue) scanEvery() time.Duration { return min(q.claimAfter/3, time.Second) }
 
-// submit queues req in Redis. When Redis fails the request runs in this
-// process's queue: a replica answers whatever happens to Redis.
-func (q *sharedQueue) submit(ctx context.Context, req handlers.Request) bool {
-	payload, err := handlers.EncodeRequest(req)
+// doubtWait bounds how long admission asks Redis where a request went
+// whose enqueue's reply was lost, before it runs the request here.
+const doubtWait = 5 * time.Second
+
+// submit queues req in Redis, its response_url sealed, or refuses it
+// (busy, oversized). When Redis fails the request runs in this process's
+// queue: a replica answers whatever happens to Redis. When the enqueue's
+// reply is lost (a timeout, a connection cut after it was sent), the
+// request's own id, stored with the entry, says whether it is queued
+// (resolve): a request is never run both here and from the stream.
+func (q *sharedQueue) submit(ctx context.Context, req handlers.Request) error {
+	id := newRequestID()
+	sealed := req
+	sealed.ResponseURL = q.r.seal(req.ResponseURL, id)
+	payload, err := handlers.EncodeRequest(sealed)
 	if err != nil {
 		q.log.Error("a request could not be queued in Redis: it runs here", zap.Error(err))
 		return q.pool.submit(ctx, req)
 	}
-	if !q.r.TryRedis() {
-		return q.pool.submit(ctx, req)
+	if len(payload) > maxQueuedBytes {
+		return oversized(len(payload))
 	}
+	// A second try once the queue was made again in a new epoch; losing
+	// it twice in a row is for the local queue.
+	for range 2 {
+		if !q.r.TryRedis() {
+			return q.pool.submit(ctx, req)
+		}
+		epoch := q.currentEpoch()
+		if epoch == "" {
+			q.sync(ctx)
+			if epoch = q.currentEpoch(); epoch == "" {
+				return q.pool.submit(ctx, req)
+			}
+		}
+		status, where, err := q.enqueue(ctx, id, epoch, payload)
+		switch {
+		case err != nil && maybeSent(err):
+			return q.resolve(ctx, req, id, epoch, err)
+		case err != nil:
+			q.r.Failed(err)
+			return q.pool.submit(ctx, req)
+		case status == "busy":
+			q.r.Worked()
+			return handlers.Refusal{Reason: handlers.RefusedBusy}
+		case status == "lost":
+			q.sync(ctx)
+			continue
+		}
+		q.r.Worked()
+		if where == ranHere {
+			return q.pool.submit(ctx, req)
+		}
+		q.remember(where, epoch, req.Origin)
+		return nil
+	}
+	return q.pool.submit(ctx, req)
+}
+
+// enqueue runs enqueueLua: its status, and the entry (or ranHere) for
+// "queued" and "known".
+func (q *sharedQueue) enqueue(ctx context.Context, id, epoch string, payload []byte) (status, where string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, q.r.timeout)
 	defer cancel()
-	err = q.r.scripts.enqueue.Run(ctx, q.r.client, []string{q.stream(), q.r.key("replicas")},
-		workerGroup, q.perReplica, q.claimAfter.Milliseconds(), maxReplicas*q.perReplica, payload).Err()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return false
-	case err != nil:
-		q.r.Failed(err)
-		return q.pool.submit(ctx, req)
+	res, err := q.r.scripts.enqueue.Run(ctx, q.r.client,
+		[]string{q.stream(), q.r.key("replicas"), q.r.key(epochKey), q.r.key(requestKeys + id)},
+		workerGroup, q.perReplica, q.claimAfter.Milliseconds(), epoch, id, payload, requestLife.Milliseconds()).StringSlice()
+	if err != nil {
+		return "", "", fmt.Errorf("queue a request: %w", err)
 	}
-	q.r.Worked()
+	if len(res) == 0 {
+		return "", "", errors.New("queue a request: empty answer")
+	}
+	if len(res) > 1 {
+		where = res[1]
+	}
+	return res[0], where, nil
+}
+
+// resolve settles a request whose enqueue may or may not have reached
+// Redis (cause: its reply was lost). The request's key says: the entry
+// that holds it, or, when the enqueue never arrived, ranHere, set now so
+// that an enqueue still on its way adds nothing (reserveLua). While Redis
+// does not answer it asks again, for doubtWait; then the request runs
+// here, and may also run from the stream.
+func (q *sharedQueue) resolve(ctx context.Context, req handlers.Request, id, epoch string, cause error) error {
+	deadline := time.Now().Add(doubtWait)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, q.r.timeout)
+		where, err := q.r.scripts.reserve.Run(rctx, q.r.client, []string{q.r.key(requestKeys + id)}, requestLife.Milliseconds()).Text()
+		cancel()
+		switch {
+		case err == nil && where == ranHere:
+			q.r.Worked()
+			q.log.Info("a request's enqueue was lost on its way to Redis: it runs here", zap.NamedError("lost", cause))
+			return q.pool.submit(ctx, req)
+		case err == nil:
+			q.r.Worked()
+			q.remember(where, epoch, req.Origin)
+			return nil
+		}
+		if time.Now().After(deadline) || !pause(ctx, q.r.timeout) {
+			q.r.Failed(fmt.Errorf("learn where a request went: %w", err))
+			q.log.Warn("could not learn from Redis whether a request was queued: it runs here, and may run twice",
+				zap.String("channel", req.Channel), zap.NamedError("enqueue", cause), zap.Error(err))
+			return q.pool.submit(ctx, req)
+		}
+	}
+}
+
+// maybeSent reports whether a failed call may have reached Redis and been
+// carried out, its reply lost: anything but an error Redis answered, a
+// connection that was never made, or a call never sent.
+func maybeSent(err error) bool {
+	var reply redis.Error
+	var op *net.OpError
+	switch {
+	case errors.As(err, &reply):
+		return false
+	case errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed):
+		return false
+	case errors.As(err, &op) && op.Op == "dial":
+		return false
+	}
 	return true
 }
 
-// start beats once, so that admission counts this replica at once, then
-// keeps beating and reads requests for the pool's workers, calling Redis
-// on ctx.
+// newRequestID is a request's own id: the idempotency key of its
+// admission, and what its answer's footer carries. Base32, so that it
+// reads as itself in a block id.
+func newRequestID() string { return rand.Text()[:16] }
+
+// start learns the queue's epoch (making the stream and its group when
+// Redis has none) and beats once, so that admission counts this replica
+// at once, then keeps beating and reads requests for the pool's workers,
+// calling Redis on ctx.
 func (q *sharedQueue) start(ctx context.Context) {
 	if q.r.TryRedis() {
-		q.ensureGroup(ctx)
-		if err := q.r.beat(ctx, q.claimAfter, q.stream(), workerGroup); err != nil {
+		q.sync(ctx)
+		if _, err := q.r.beat(ctx, q.claimAfter, q.stream(), workerGroup, q.r.key(epochKey)); err != nil {
 			q.r.Failed(err)
 		}
 	}
@@ -295,6 +482,12 @@ func (q *sharedQueue) close(ctx context.Context) {
 			q.log.Warn("could not leave the replicas in Redis: the others count this one alive for JOB_CLAIM_AFTER more", zap.Error(err))
 		}
 	}
+	q.mu.Lock()
+	n := len(q.admitted)
+	q.mu.Unlock()
+	if n > 0 {
+		q.log.Info("stopped with requests it queued still unanswered: the other replicas answer them", zap.Int("requests", n))
+	}
 }
 
 // othersAlive reports whether another replica is alive to take over what
@@ -321,6 +514,10 @@ func pause(stop context.Context, d time.Duration) bool {
 	}
 }
 
+// errLost is a read of a queue that Redis no longer has in the epoch this
+// replica knows.
+var errLost = errors.New("the queue is not the one this replica knows: Redis lost its state")
+
 // read takes requests for free workers: first those of replicas that
 // stopped renewing them, then new ones, never more than the workers free
 // at that moment, so that what this replica can't run now stays in Redis
@@ -341,6 +538,10 @@ func (q *sharedQueue) read(ctx, stop context.Context) {
 			pause(stop, q.r.RetryAfter())
 			continue
 		}
+		if q.currentEpoch() == "" {
+			q.sync(ctx)
+			continue
+		}
 		var (
 			jobs []entry
 			err  error
@@ -358,8 +559,8 @@ func (q *sharedQueue) read(ctx, stop context.Context) {
 			q.dispatch(ctx, stop, j)
 		}
 		if err != nil && ctx.Err() == nil {
-			if isNoGroup(err) {
-				q.ensureGroup(ctx)
+			if isNoGroup(err) || errors.Is(err, errLost) {
+				q.sync(ctx)
 				continue
 			}
 			q.r.Failed(fmt.Errorf("read the queue: %w", err))
@@ -370,24 +571,23 @@ func (q *sharedQueue) read(ctx, stop context.Context) {
 	}
 }
 
-// ensureGroup creates the stream and its group, when Redis lost them (a
-// restart without persistence) or none was ever made.
-func (q *sharedQueue) ensureGroup(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
-	defer cancel()
-	err := q.r.client.XGroupCreateMkStream(ctx, q.stream(), workerGroup, "0").Err()
-	if err != nil && !isBusyGroup(err) {
-		q.r.Failed(fmt.Errorf("create the queue's group: %w", err))
-	}
+// isNoGroup is Redis saying the stream or its group is not there: Redis
+// names an error by the first word of its reply; go-redis gives a reply
+// as a redis.Error, whose code HasErrorPrefix reads (after an "ERR " that
+// KVRocks adds), and nothing else: not a network error, not a script's
+// words.
+func isNoGroup(err error) bool { return redis.HasErrorPrefix(err, "NOGROUP") }
+
+// stored is a stream entry as admission wrote it.
+type stored struct {
+	id, request, epoch, payload string
 }
 
-// isNoGroup is Redis saying the stream or its group is not there, and
-// isBusyGroup that the group is there already. Redis names an error by
-// the first word of its reply; go-redis gives a reply as a redis.Error,
-// whose code HasErrorPrefix reads (after an "ERR " that KVRocks adds), and
-// nothing else: not a network error, not a script's words.
-func isNoGroup(err error) bool   { return redis.HasErrorPrefix(err, "NOGROUP") }
-func isBusyGroup(err error) bool { return redis.HasErrorPrefix(err, "BUSYGROUP") }
+// storedOf reads an entry's fields; an entry of a version before this
+// one has no request id or epoch.
+func storedOf(id string, field func(name string) string) stored {
+	return stored{id: id, request: field("rid"), epoch: field("epoch"), payload: field("req")}
+}
 
 // readNew reads up to n requests never delivered, waiting scanEvery for
 // them at most.
@@ -406,8 +606,8 @@ func (q *sharedQueue) readNew(ctx context.Context, n int) ([]entry, error) {
 	var jobs []entry
 	for _, s := range streams {
 		for _, m := range s.Messages {
-			payload, _ := m.Values["req"].(string)
-			jobs = append(jobs, q.job(ctx, m.ID, payload, 1, "", 0, leased))
+			st := storedOf(m.ID, func(name string) string { v, _ := m.Values[name].(string); return v })
+			jobs = append(jobs, q.job(ctx, st, 1, "", 0, leased))
 		}
 	}
 	return jobs, nil
@@ -418,8 +618,8 @@ func (q *sharedQueue) takeOver(ctx context.Context, cursor string, n int) ([]ent
 	leased := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
 	defer cancel()
-	res, err := q.r.scripts.claim.Run(rctx, q.r.client, []string{q.stream()},
-		workerGroup, q.r.name, q.claimAfter.Milliseconds(), cursor, n, q.r.key("job:")).Slice()
+	res, err := q.r.scripts.claim.Run(rctx, q.r.client, []string{q.stream(), q.r.key(epochKey)},
+		workerGroup, q.r.name, q.claimAfter.Milliseconds(), cursor, n, q.r.key("job:"), q.currentEpoch()).Slice()
 	if err != nil {
 		return nil, cursor, err
 	}
@@ -427,6 +627,9 @@ func (q *sharedQueue) takeOver(ctx context.Context, cursor string, n int) ([]ent
 		return nil, "0-0", errors.New("take over requests: empty answer")
 	}
 	next, _ := res[0].(string)
+	if next == "lost" {
+		return nil, "0-0", errLost
+	}
 	var jobs []entry
 	for _, e := range res[1:] {
 		f, _ := e.([]any)
@@ -438,40 +641,72 @@ func (q *sharedQueue) takeOver(ctx context.Context, cursor string, n int) ([]ent
 		deliveries, _ := f[2].(int64)
 		shown, _ := f[3].(string)
 		handbacks, _ := strconv.Atoi(fmt.Sprint(f[4]))
-		payload := ""
-		for i := 0; i+1 < len(fields); i += 2 {
-			if fields[i] == "req" {
-				payload, _ = fields[i+1].(string)
+		st := storedOf(id, func(name string) string {
+			for i := 0; i+1 < len(fields); i += 2 {
+				if fields[i] == name {
+					v, _ := fields[i+1].(string)
+					return v
+				}
 			}
-		}
-		jobs = append(jobs, q.job(ctx, id, payload, deliveries, shown, handbacks, leased))
+			return ""
+		})
+		jobs = append(jobs, q.job(ctx, st, deliveries, shown, handbacks, leased))
 		q.log.Info("took over a request another replica stopped answering",
 			zap.String("id", id), zap.Int64("deliveries", deliveries), zap.Int("handed_back", handbacks))
 	}
 	return jobs, next, nil
 }
 
+// admittedAt is when Redis added the entry id: its first part is Redis's
+// clock in milliseconds.
+func admittedAt(id string) (time.Time, bool) {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(n), true
+}
+
 // job is a request read from Redis, held by this replica from now on. One
-// that its runs have failed tries times is not run again: its user is
-// told.
-func (q *sharedQueue) job(ctx context.Context, id, payload string, deliveries int64, shown string, handbacks int, leased time.Time) entry {
+// that its runs have failed tries times, or that waited past maxAge, is
+// not run again: its user is told.
+func (q *sharedQueue) job(ctx context.Context, st stored, deliveries int64, shown string, handbacks int, leased time.Time) entry {
 	var left []byte
 	if shown != "" {
 		left = []byte(shown)
 	}
-	c := newLease(q, id, deliveries, left, leased)
+	epoch := st.epoch
+	if epoch != "" && epoch != q.currentEpoch() {
+		// Read from a queue made anew since this replica last looked.
+		q.sync(ctx)
+	}
+	if epoch == "" {
+		epoch = q.currentEpoch()
+	}
+	c := newLease(q, st.id, st.request, epoch, deliveries, left, leased)
+	j := entry{lease: c}
+	req, err := handlers.DecodeRequest([]byte(st.payload))
+	if err != nil {
+		q.log.Error("a queued request could not be read: its user is told it failed", zap.String("id", st.id), zap.Error(err))
+		j.giveUp = failure.Errorf("read the queued request", failure.Internal, "", err)
+	}
+	if req.ResponseURL, err = q.r.open(req.ResponseURL, st.request); err != nil {
+		// Sealed with another bot token: it answers in its thread only.
+		q.log.Warn("a queued request's private route back could not be read: it is answered without it", zap.String("id", st.id), zap.Error(err))
+	}
+	j.req = req
+	c.origin = req.Origin
 	q.mu.Lock()
 	q.held[c] = false
 	q.mu.Unlock()
-	j := entry{lease: c}
-	req, err := handlers.DecodeRequest([]byte(payload))
-	j.req = req
-	if err != nil {
-		q.log.Error("a queued request could not be read: its user is told it failed", zap.String("id", id), zap.Error(err))
-		j.giveUp = failure.Errorf("read the queued request", failure.Internal, "", err)
+	if at, ok := admittedAt(st.id); ok && j.giveUp == nil && q.maxAge > 0 && q.pool.now().Sub(at) > q.maxAge {
+		q.log.Warn("a request waited longer than MAX_QUEUED_AGE: telling its user instead of answering late",
+			zap.String("id", st.id), zap.Duration("max_age", q.maxAge))
+		j.giveUp = tooOld(q.maxAge)
 	}
 	if tries := int(deliveries) - handbacks; tries > q.tries {
-		q.log.Warn("a request failed every try: telling its user", zap.String("id", id), zap.Int("tries", tries-1))
+		q.log.Warn("a request failed every try: telling its user", zap.String("id", st.id), zap.Int("tries", tries-1))
 		j.giveUp = failure.Errorf("run the request", failure.TooManyTries, strconv.Itoa(tries-1), nil)
 	}
 	if j.giveUp != nil && left != nil && j.req.Thread == "" {
@@ -501,7 +736,9 @@ func (q *sharedQueue) dispatch(ctx, stop context.Context, j entry) {
 }
 
 // heartbeats beat and renew the held requests every beatEvery, calling
-// Redis on ctx, until stop ends (stop is of ctx).
+// Redis on ctx, until stop ends (stop is of ctx). Each beat also learns
+// whether Redis still has the queue this replica knows (sync), and
+// follows the requests this replica admitted (watchAdmitted).
 func (q *sharedQueue) heartbeats(ctx, stop context.Context) {
 	tick := time.NewTicker(q.beatEvery())
 	defer tick.Stop()
@@ -515,13 +752,18 @@ func (q *sharedQueue) heartbeats(ctx, stop context.Context) {
 			q.extendAll(time.Now())
 			continue
 		}
-		if err := q.r.beat(ctx, q.claimAfter, q.stream(), workerGroup); err != nil {
+		epoch, err := q.r.beat(ctx, q.claimAfter, q.stream(), workerGroup, q.r.key(epochKey))
+		if err != nil {
 			q.r.Failed(err)
 			q.extendAll(time.Now())
 			continue
 		}
 		q.r.Worked()
+		if epoch != q.currentEpoch() {
+			q.sync(ctx)
+		}
 		q.renewAll(ctx)
+		q.watchAdmitted(ctx)
 	}
 }
 
@@ -537,12 +779,16 @@ func (q *sharedQueue) extendAll(now time.Time) {
 
 // renewAll renews the held requests in one round trip; a request another
 // replica took is let go, and an answered one whose acknowledgement
-// failed is acknowledged again.
+// failed is acknowledged again. Requests carried on trust are not asked
+// about: Redis no longer has them.
 func (q *sharedQueue) renewAll(ctx context.Context) {
 	q.mu.Lock()
 	claims := make([]*Lease, 0, len(q.held))
 	answered := map[*Lease]bool{}
 	for c, done := range q.held {
+		if c.isCarried() {
+			continue
+		}
 		claims = append(claims, c)
 		answered[c] = done
 	}
@@ -556,15 +802,22 @@ func (q *sharedQueue) renewAll(ctx context.Context) {
 		q.extendAll(time.Now())
 		return
 	}
+	lost := false
 	for i, c := range claims {
 		switch {
-		case !owned[i]:
+		case owned[i] < 0:
+			lost = true
+		case owned[i] == 0:
 			q.log.Warn("another replica took over a request this one was answering: this one writes nothing more for it", zap.String("id", c.id))
 			c.letGo(failure.Errorf("renew the request", failure.HandedOver, "taken over by another replica", nil))
 			q.forget(c)
 		case answered[c]:
 			q.settle(ctx, c)
 		}
+	}
+	if lost {
+		q.sync(ctx)
+		q.settleCarried()
 	}
 }
 
@@ -582,7 +835,10 @@ func (q *sharedQueue) renew(ctx context.Context, c *Lease) bool {
 		return true
 	}
 	q.r.Worked()
-	if !owned[0] {
+	switch {
+	case owned[0] < 0:
+		q.sync(ctx) // the run carries the request from now on
+	case owned[0] == 0:
 		c.letGo(failure.Errorf("renew the request", failure.HandedOver, "taken over by another replica", nil))
 		return false
 	}
@@ -590,47 +846,55 @@ func (q *sharedQueue) renew(ctx context.Context, c *Lease) bool {
 }
 
 // renewIn runs renewLua for claims and renews the lease of each that is
-// still owned.
-func (q *sharedQueue) renewIn(ctx context.Context, claims []*Lease) ([]bool, error) {
+// still owned: 1 for those, 0 for those another run owns, -1 for those of
+// a queue Redis no longer has.
+func (q *sharedQueue) renewIn(ctx context.Context, claims []*Lease) ([]int64, error) {
 	start := time.Now()
-	args := make([]any, 0, 2+2*len(claims))
+	args := make([]any, 0, 2+3*len(claims))
 	args = append(args, workerGroup, q.r.name)
 	for _, c := range claims {
-		args = append(args, c.id, c.deliveries)
+		args = append(args, c.id, c.deliveries, c.epoch)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout(q.claimAfter))
 	defer cancel()
-	res, err := q.r.scripts.renew.Run(ctx, q.r.client, []string{q.stream()}, args...).Int64Slice()
+	res, err := q.r.scripts.renew.Run(ctx, q.r.client, []string{q.stream(), q.r.key(epochKey)}, args...).Int64Slice()
 	if err == nil && len(res) != len(claims) {
 		err = errors.New("unexpected answer")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("renew the held requests: %w", err)
 	}
-	owned := make([]bool, len(claims))
 	for i, c := range claims {
-		if owned[i] = res[i] == 1; owned[i] {
+		if res[i] == 1 {
 			c.renewed(start, true)
 		}
 	}
-	return owned, nil
+	return res, nil
+}
+
+// onLease runs one of the scripts of leaseLua for c, with extra ARGV
+// after its own: 1 done, 0 the request is another run's, -1 Redis no
+// longer has its queue.
+func (q *sharedQueue) onLease(ctx context.Context, script *redis.Script, c *Lease, extra ...any) (int, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout(q.claimAfter))
+	defer cancel()
+	args := append([]any{workerGroup, q.r.name, c.id, c.deliveries, c.epoch}, extra...)
+	return script.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id), q.r.key(epochKey)}, args...).Int()
 }
 
 // record implements Lease.Record. When Redis fails, the run keeps its
 // request, as at a renewal: a replica answers whatever happens to Redis.
 func (q *sharedQueue) record(ctx context.Context, c *Lease, data []byte) {
-	if !q.r.TryRedis() {
+	if c.isCarried() || !q.r.TryRedis() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout(q.claimAfter))
-	defer cancel()
-	n, err := q.r.scripts.record.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id)},
-		workerGroup, q.r.name, c.id, c.deliveries, data, q.keyLife().Milliseconds()).Int()
-	if err != nil {
+	n, err := q.onLease(ctx, q.r.scripts.record, c, data, q.keyLife().Milliseconds())
+	switch {
+	case err != nil:
 		q.r.Failed(err)
-		return
-	}
-	if n != 1 {
+	case n < 0:
+		q.sync(ctx) // the run carries the request from now on
+	case n == 0:
 		c.letGo(failure.Errorf("record what the request shows", failure.HandedOver, "taken over by another replica", nil))
 	}
 }
@@ -641,9 +905,10 @@ func (q *sharedQueue) keyLife() time.Duration { return 24 * time.Hour }
 
 // finish ends this replica's hold once the run is over: an answered
 // request is acknowledged, one handed back at a shutdown goes back to the
-// queue, one taken over is only forgotten. ctx is the one the request
-// ran on; its calls to Redis are made even once it is cancelled (each
-// is bounded): an answer given must be acknowledged.
+// queue, one taken over is only forgotten, and so is one carried on trust
+// (Redis lost it: there is nothing to acknowledge). ctx is the one the
+// request ran on; its calls to Redis are made even once it is cancelled
+// (each is bounded): an answer given must be acknowledged.
 func (q *sharedQueue) finish(ctx context.Context, c *Lease) {
 	c.mu.Lock()
 	handedBack := c.handedBack
@@ -660,6 +925,10 @@ func (q *sharedQueue) finish(ctx context.Context, c *Lease) {
 		q.forget(c)
 		return
 	}
+	if c.isCarried() {
+		q.answeredCarried(c)
+		return
+	}
 	q.mu.Lock()
 	q.held[c] = true
 	q.mu.Unlock()
@@ -669,35 +938,65 @@ func (q *sharedQueue) finish(ctx context.Context, c *Lease) {
 // settle acknowledges an answered request; when Redis fails, it stays
 // held, renewed and acknowledged again with the next heartbeat.
 func (q *sharedQueue) settle(ctx context.Context, c *Lease) {
-	owned, err := q.ack(ctx, c)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
+	defer cancel()
+	n, err := q.onLease(ctx, q.r.scripts.ack, c)
 	switch {
 	case err != nil:
-		q.r.Failed(err)
+		q.r.Failed(fmt.Errorf("acknowledge request %s: %w", c.id, err))
 		return
-	case !owned:
+	case n < 0:
+		// Redis lost the queue since the answer: the run carried it.
+		q.sync(ctx)
+		q.answeredCarried(c)
+		return
+	case n == 0:
 		q.log.Warn("a request was taken over as its answer ended: the replica that took it replaces the answer", zap.String("id", c.id))
+	default:
+		q.mu.Lock()
+		q.acked = append(q.acked, ackedRequest{id: c.id, epoch: c.epoch, at: time.Now()})
+		if len(q.acked) > maxRemembered {
+			q.acked = q.acked[1:]
+		}
+		q.mu.Unlock()
 	}
 	q.forget(c)
 }
 
-func (q *sharedQueue) ack(ctx context.Context, c *Lease) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
-	defer cancel()
-	n, err := q.r.scripts.ack.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id)},
-		workerGroup, q.r.name, c.id, c.deliveries).Int()
-	if err != nil {
-		return false, fmt.Errorf("acknowledge request %s: %w", c.id, err)
+// settleCarried forgets the answered requests that Redis lost before
+// their acknowledgement: they are carried now, and answered.
+func (q *sharedQueue) settleCarried() {
+	q.mu.Lock()
+	var done []*Lease
+	for c, answered := range q.held {
+		if answered && c.isCarried() {
+			done = append(done, c)
+		}
 	}
-	return n == 1, nil
+	q.mu.Unlock()
+	for _, c := range done {
+		q.answeredCarried(c)
+	}
+}
+
+// answeredCarried forgets a request carried on trust once it ended.
+func (q *sharedQueue) answeredCarried(c *Lease) {
+	q.log.Info("answered a request Redis had lost meanwhile", zap.String("id", c.id))
+	q.forget(c)
 }
 
 func (q *sharedQueue) handBack(ctx context.Context, c *Lease) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout(q.claimAfter))
-	defer cancel()
-	err := q.r.scripts.handBack.Run(ctx, q.r.client, []string{q.stream(), q.r.key("job:" + c.id)},
-		workerGroup, q.r.name, c.id, c.deliveries, handBackIdle.Milliseconds(), q.keyLife().Milliseconds()).Err()
+	n, err := q.onLease(ctx, q.r.scripts.handBack, c, handBackIdle.Milliseconds(), q.keyLife().Milliseconds())
 	if err != nil {
 		return fmt.Errorf("hand back request %s: %w", c.id, err)
+	}
+	if n < 0 {
+		// Redis lost the queue: no other replica will find the request,
+		// and its run ended without a word. Its user is told here (and,
+		// as the request is still held, not by its admitter as well).
+		q.sync(ctx)
+		q.log.Warn("a request to hand back is one Redis lost: telling its user to ask again", zap.String("id", c.id))
+		q.pool.tell(ctx, c.origin, failure.Errorf("shut down", failure.ShuttingDown, "", nil), nil)
 	}
 	return nil
 }

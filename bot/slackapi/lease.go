@@ -27,6 +27,12 @@ type Lease interface {
 	// recorded, when match says it is this reply's.
 	Record(ctx context.Context, shown []byte)
 	TakeLeft(match func(shown []byte) bool) []byte
+	// Request names the request the lease is for, which its answer's
+	// footer carries (blocks.Footer), and says whether an earlier run of
+	// it may have written that answer already (the request was taken
+	// over, or handed back): "" and false for what no request of the
+	// shared queue holds.
+	Request() (id string, again bool)
 }
 
 // Writer is the API as one request may use it to write: every call that
@@ -105,6 +111,27 @@ func (w *Writer) takeLeft(channel, thread string) *shownMessage {
 	return &left
 }
 
+// peekLeft is takeLeft without taking: what an earlier run showed stays
+// for the reply that takes it over.
+func (w *Writer) peekLeft(channel, thread string) *shownMessage {
+	var left *shownMessage
+	w.lease.TakeLeft(func(shown []byte) bool {
+		var m shownMessage
+		if json.Unmarshal(shown, &m) == nil && m.Channel == channel && m.Thread == thread {
+			left = &m
+		}
+		return false // taken by nobody
+	})
+	return left
+}
+
+// request is the id of the request the writer writes for, for its
+// answer's footer; "" for none.
+func (w *Writer) request() string {
+	id, _ := w.lease.Request()
+	return id
+}
+
 // Unleased is the lease of a request of this process's own queue, and of
 // what no request holds (a refusal, a notice): it bounds nothing, and has
 // nothing to record.
@@ -121,3 +148,4 @@ func (Unleased) Fenced(ctx context.Context) (context.Context, context.CancelFunc
 func (Unleased) Cause(err error) error                   { return err }
 func (Unleased) Record(context.Context, []byte)          {}
 func (Unleased) TakeLeft(func(shown []byte) bool) []byte { return nil }
+func (Unleased) Request() (string, bool)                 { return "", false }

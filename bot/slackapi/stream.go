@@ -160,6 +160,9 @@ type reply struct {
 	// when one was posted.
 	msg           replyMessage
 	placeholderID string
+	// looked is whether the thread was read for an earlier run's answer
+	// (answeredBefore), which is done once.
+	looked bool
 }
 
 // phase is where an answer's message stands. The goroutine opens it and
@@ -185,6 +188,10 @@ const (
 	// say). No more live edits; Finish tries the final one, and posts if
 	// that fails too.
 	frozen
+	// answered: an earlier run of the request wrote its whole answer
+	// into the thread (answeredBefore). Nothing is written: the request
+	// is done.
+	answered
 )
 
 // replyMessage is the Slack message an answer is written into.
@@ -310,13 +317,18 @@ func (r *reply) Stopped(ctx context.Context, note string) (err error) {
 // context of its own (see handlers.FinishTimeout), once the writer's last call is
 // done, and fenced by the request's lease. done releases
 // them and puts, in front of the ending's error, why the lease was lost
-// if it was; it is nil when there is nothing to write: another ending ran
-// (err nil), or the lease or the wait failed (err says which).
+// if it was; it is nil when there is nothing to write: another ending ran,
+// or an earlier run of the request answered it (err nil), or the lease or
+// the wait failed (err says which).
 func (r *reply) ending(ctx context.Context) (_ context.Context, _ *slack.Client, done func(err *error), err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlers.FinishTimeout)
 	if ok, err := r.end(ctx); !ok {
 		cancel()
 		return nil, nil, nil, err
+	}
+	if r.answeredBefore(ctx) {
+		cancel()
+		return nil, nil, nil, nil
 	}
 	ctx, c, release, err := r.w.final(ctx)
 	if err != nil {
@@ -438,7 +450,7 @@ func (r *reply) pending() bool {
 // native stream, or else a placeholder to edit. When both fail there is no
 // message and Finish posts the answer.
 func (r *reply) open(ctx context.Context, c *slack.Client) {
-	if r.takeOver(ctx, c) {
+	if r.answeredBefore(ctx) || r.takeOver(ctx, c) {
 		return
 	}
 	dm := strings.HasPrefix(r.to.Channel, "D")
@@ -486,6 +498,51 @@ func (r *reply) open(ctx context.Context, c *slack.Client) {
 		r.msg.phase = lost
 	}
 }
+
+// answeredBefore reports whether an earlier run of the request wrote its
+// whole answer into the thread already: a replica that crashed between
+// its final write and the queue's acknowledgement, or whose
+// acknowledgement was lost, leaves a request that another one takes over
+// with its answer given. The answer's footer names its request
+// (blocks.RequestOf). Only a run that may follow another one looks, once,
+// from the message the earlier run opened when it recorded one; when the
+// thread can't be read, the answer is written.
+func (r *reply) answeredBefore(ctx context.Context) bool {
+	if r.looked {
+		return r.msg.phase == answered
+	}
+	r.looked = true
+	id, again := r.w.lease.Request()
+	if !again || id == "" || r.to.TS == "" {
+		return false
+	}
+	params := &slack.GetConversationRepliesParameters{ChannelID: r.to.Channel, Timestamp: r.to.TS, Limit: 200}
+	if left := r.w.peekLeft(r.to.Channel, r.to.TS); left != nil && left.TS != "" {
+		params.Oldest, params.Inclusive = left.TS, true
+	}
+	for range maxAnswerPages {
+		msgs, more, cursor, err := r.api.read.GetConversationRepliesContext(ctx, params)
+		if err != nil {
+			return false
+		}
+		for _, m := range msgs {
+			if blocks.RequestOf(m.Blocks) == id {
+				r.msg.phase = answered
+				return true
+			}
+		}
+		if !more || cursor == "" {
+			return false
+		}
+		params.Cursor = cursor
+	}
+	return false
+}
+
+// maxAnswerPages bounds the reads of a thread for an earlier run's answer:
+// a thousand messages, where the answer of a request whose earlier run
+// recorded nothing is among the newest.
+const maxAnswerPages = 5
 
 // shown is what the reply shows, for the lease's record.
 func (r *reply) shown(stream bool) shownMessage {
@@ -561,7 +618,7 @@ func (r *reply) edit(ctx context.Context, c *slack.Client, text string, now time
 		r.msg.next = now.Add(r.cfg.Interval) // coalesced into a later edit
 		return
 	}
-	_, _, _, err := c.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(text, nil)...)
+	_, _, _, err := c.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(text, nil, "")...)
 	var limited *slack.RateLimitedError
 	switch {
 	case err == nil:
@@ -598,7 +655,7 @@ func (r *reply) complete(ctx context.Context, c *slack.Client, parts []string, f
 			opts = append(opts, slack.MsgOptionMarkdownText(rest))
 		}
 		if len(parts) == 1 && footer != nil {
-			opts = append(opts, slack.MsgOptionBlocks(blocks.Footer(footer)...))
+			opts = append(opts, slack.MsgOptionBlocks(blocks.Footer(footer, r.w.request())...))
 		}
 		if r.stopStream(ctx, c, opts...) == nil {
 			return r.post(ctx, c, parts[1:], footer)
@@ -652,7 +709,7 @@ func (r *reply) replace(ctx context.Context, c *slack.Client, parts []string, fo
 		r.api.tiers.force(ctx, "chat.update")
 	}
 	err := retryRateLimited(ctx, func() error {
-		_, _, _, err := c.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(parts[0], under)...)
+		_, _, _, err := c.UpdateMessageContext(ctx, r.to.Channel, r.msg.ts, markdownMessage(parts[0], under, r.w.request())...)
 		return err
 	})
 	if err == nil {
@@ -673,7 +730,7 @@ func (r *reply) post(ctx context.Context, c *slack.Client, parts []string, foote
 		}
 		err := retryRateLimited(ctx, func() error {
 			_, _, err := c.PostMessageContext(ctx, r.to.Channel,
-				append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS), unfurlsOff()}, markdownMessage(part, under)...)...)
+				append([]slack.MsgOption{slack.MsgOptionTS(r.to.TS), unfurlsOff()}, markdownMessage(part, under, r.w.request())...)...)
 			return err
 		})
 		if err != nil {
@@ -684,9 +741,9 @@ func (r *reply) post(ctx context.Context, c *slack.Client, parts []string, foote
 }
 
 // markdownMessage is the content of a message showing markdown, with the
-// footer under it.
-func markdownMessage(markdown string, footer *handlers.Footer) []slack.MsgOption {
-	set := append([]slack.Block{slack.NewMarkdownBlock("", markdown)}, blocks.Footer(footer)...)
+// footer of request's answer under it.
+func markdownMessage(markdown string, footer *handlers.Footer, request string) []slack.MsgOption {
+	set := append([]slack.Block{slack.NewMarkdownBlock("", markdown)}, blocks.Footer(footer, request)...)
 	return []slack.MsgOption{
 		slack.MsgOptionText(slackmd.Notification(markdown), false),
 		slack.MsgOptionBlocks(set...),

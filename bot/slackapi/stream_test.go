@@ -816,3 +816,73 @@ func TestReplyStopped(t *testing.T) {
 		})
 	}
 }
+
+// rerun is the lease of a run of request id; again says an earlier run
+// of it may have answered.
+type rerun struct {
+	Unleased
+	id    string
+	again bool
+}
+
+func (l rerun) Request() (string, bool) { return l.id, l.again }
+
+// A run that follows another of its request reads the thread before it
+// writes: the answer an earlier run finished, known by the request its
+// footer names, stays the only one. Another request's answer, a thread
+// that can't be read, or a first run, writes the answer.
+func TestReplyAfterAnEarlierRunLooksForItsAnswer(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name      string
+		earlier   string // the request the thread's answer is of
+		run       rerun
+		failRead  bool
+		wantParts []string
+		wantReads int
+	}{
+		{"its answer is there", "REQ1", rerun{id: "REQ1", again: true}, false, []string{"earlier answer"}, 1},
+		{"another request's answer", "REQ0", rerun{id: "REQ1", again: true}, false, []string{"earlier answer", "new answer"}, 1},
+		{"the thread can't be read", "REQ1", rerun{id: "REQ1", again: true}, true, []string{"earlier answer", "new answer"}, 1},
+		{"a first run does not look", "REQ1", rerun{id: "REQ1"}, false, []string{"earlier answer", "new answer"}, 0},
+	}
+	for _, mode := range []StreamMode{StreamOff, StreamNative, StreamUpdate} {
+		for _, tt := range tests {
+			t.Run(string(mode)+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				api, emu := newReplyAPI(t, StreamConfig{Mode: mode})
+				th := replyThread(emu, "C1")
+				ctx := context.Background()
+				first := api.For(rerun{id: tt.earlier}).OpenReply(ctx, th)
+				if err := first.Finish(ctx, "earlier answer", replyFooter()); err != nil {
+					t.Fatal(err)
+				}
+				before := len(emu.Calls("conversations.replies"))
+				if tt.failRead {
+					emu.Fail("conversations.replies", 1, http.StatusOK, nil, `{"ok":false,"error":"ratelimited"}`)
+				}
+				r := api.For(tt.run).OpenReply(ctx, th)
+				r.Append("new ")
+				if err := r.Finish(ctx, "new answer", replyFooter()); err != nil {
+					t.Fatalf("Finish: %v", err)
+				}
+				posted := emu.Posted("C1")
+				if len(posted) != len(tt.wantParts) {
+					for _, p := range posted {
+						t.Logf("posted %s: %q", p.TS, p.Markdown())
+					}
+					t.Fatalf("%d messages, want %d", len(posted), len(tt.wantParts))
+				}
+				for i, p := range posted {
+					if got := p.Markdown(); got != tt.wantParts[i] {
+						t.Errorf("message %d shows %q, want %q", i, got, tt.wantParts[i])
+					}
+				}
+				if n := len(emu.Calls("conversations.replies")) - before; n != tt.wantReads {
+					t.Errorf("%d reads of the thread, want %d", n, tt.wantReads)
+				}
+			})
+		}
+	}
+}

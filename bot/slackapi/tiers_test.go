@@ -193,7 +193,7 @@ func sharedBudget(t *testing.T, srv *redistest.Server, name string) (*tiers, *qu
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	r := queue.NewReplicas(store.Link(), name)
+	r := queue.NewReplicas(store.Link(), name, []byte("xoxb-tiers-test"))
 	t.Cleanup(func() { _ = r.Close() })
 	b := newTiers(slackTiers(), time.Now)
 	b.shared = r

@@ -229,7 +229,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	)
 	if db != nil {
 		defer db.Close()
-		replicas = queue.NewReplicas(db.Link(), replicaName())
+		replicas = queue.NewReplicas(db.Link(), replicaName(), originKey(cfg.Slack.BotToken))
 		defer replicas.Close()
 		api.ShareTiers(replicas)
 		memory, relay, shares = db, db, replicas
@@ -307,6 +307,15 @@ func backendName(cfg config) string {
 // user sees, so that replicas check each other's references.
 func refKey(botToken secret) []byte {
 	sum := sha256.Sum256([]byte("visionbot: references to messages\x00" + botToken.reveal()))
+	return sum[:]
+}
+
+// originKey is the key that seals, in Redis, the response_url a queued
+// request carries (it posts as the app for 30 minutes). It comes from the
+// bot token like refKey, for another use: every replica has the token,
+// and neither Redis nor who reads it does.
+func originKey(botToken secret) []byte {
+	sum := sha256.Sum256([]byte("visionbot: response URLs in the queue\x00" + botToken.reveal()))
 	return sum[:]
 }
 

@@ -89,6 +89,15 @@ const (
 	// TooManyTries is a request whose runs kept ending without an answer
 	// (the replicas running it stopped on the way); Detail is how many.
 	TooManyTries
+	// QueueLost is a request the shared queue lost before it ran: Redis
+	// lost what it held (a restart without persistence).
+	QueueLost
+	// TooOld is a request that waited in a queue longer than
+	// MAX_QUEUED_AGE (Detail): a late answer helps nobody.
+	TooOld
+	// Oversized is a request too large to queue (its files' details and
+	// its text over the queue's bound).
+	Oversized
 )
 
 var names = map[Kind]string{
@@ -104,7 +113,8 @@ var names = map[Kind]string{
 	Unavailable: "unavailable", RequestTooLarge: "request_too_large", Timeout: "timeout", CutOff: "cut_off",
 	Busy: "busy", RateLimited: "rate_limited", ThreadCap: "thread_cap", OverAllowance: "over_budget",
 	NotEnabled: "not_enabled", ShuttingDown: "shutting_down", JobTimeout: "job_timeout", Stopped: "stopped",
-	HandedOver: "handed_over", TooManyTries: "too_many_tries",
+	HandedOver: "handed_over", TooManyTries: "too_many_tries", QueueLost: "queue_lost", TooOld: "too_old",
+	Oversized: "oversized",
 }
 
 // String is the stable name used in logs and metrics.
