@@ -114,6 +114,19 @@ type Views interface {
 	OpenForm(ctx context.Context, triggerID string, form Form) error
 	// PublishHome shows the app's Home tab to a user.
 	PublishHome(ctx context.Context, user string, home Home) error
+	// OpenSettings opens a channel's settings modal.
+	OpenSettings(ctx context.Context, triggerID string, form SettingsForm) error
+}
+
+// Directory says where the bot is and who people are, for a channel's
+// settings.
+type Directory interface {
+	// InChannel reports whether the bot is a member of channel: false,
+	// not an error, for a channel Slack does not show it.
+	InChannel(ctx context.Context, channel string) (bool, error)
+	// IsAdmin reports whether a person is an admin or an owner of the
+	// workspace.
+	IsAdmin(ctx context.Context, user string) (bool, error)
 }
 
 // Agent is Slack's surface for AI apps: a thread's loading status, its
@@ -149,12 +162,13 @@ type Stops interface {
 // plays every role, reads on its API and writes on the Writer of the
 // request's lease (api.Slack(lease)); tests give each one a fake.
 type Slack struct {
-	Reader  Reader
-	Files   Files
-	Poster  Poster
-	Reactor Reactor
-	Views   Views
-	Agent   Agent
+	Reader    Reader
+	Files     Files
+	Poster    Poster
+	Reactor   Reactor
+	Views     Views
+	Agent     Agent
+	Directory Directory
 }
 
 // Model answers a vision request, calling onText with each piece of text as
@@ -222,6 +236,12 @@ type Config struct {
 	// Spending is charged the tokens of each request that used the model,
 	// when it ends; nil for no budgets.
 	Spending Spending
+	// Channels keeps each channel's settings; nil for none, where every
+	// channel uses the operator's defaults.
+	Channels Channels
+	// ChannelTokenCap is the operator's cap on a channel's daily token
+	// allowance (CHANNEL_DAILY_TOKENS); 0 for none.
+	ChannelTokenCap int64
 }
 
 // Spending charges what a request cost to the daily budgets it counts
@@ -340,6 +360,9 @@ type Flows struct {
 	cfg     Config
 	now     func() time.Time
 	votes   *votes
+	// goneOnce logs each use case a channel's settings name and the
+	// catalog lost once.
+	goneOnce *seenOnce
 }
 
 // With is the handler writing to Slack through s: the queue runs each
@@ -356,5 +379,5 @@ func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cf
 	if now == nil {
 		now = time.Now
 	}
-	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes()}
+	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, now: now, votes: newVotes(), goneOnce: &seenOnce{}}
 }
