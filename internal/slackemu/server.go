@@ -111,6 +111,11 @@ type Server struct {
 
 	// workspace state
 	left       map[string]bool
+	// deleted are channels that no longer exist: channel_not_found.
+	deleted map[string]bool
+	// admins are the workspace's admins (is_admin), owners its owners
+	// (is_owner), as users.info says.
+	admins, owners map[string]bool
 	msgs       map[string][]*message
 	ephemerals map[string][]*message
 	reactions  map[string][]string // channel+"/"+ts → names added by the bot
@@ -153,6 +158,9 @@ func New() *Server {
 		fails:        map[string][]*failScript{},
 		handlers:     map[string]func(Call) any{},
 		left:         map[string]bool{},
+		deleted:      map[string]bool{},
+		admins:       map[string]bool{},
+		owners:       map[string]bool{},
 		msgs:         map[string][]*message{},
 		ephemerals:   map[string][]*message{},
 		reactions:    map[string][]string{},
@@ -262,6 +270,21 @@ func (s *Server) JoinChannel(channel string) { s.locked(func() { delete(s.left, 
 // LeaveChannel removes the bot from channel: reading or posting there then
 // answers not_in_channel. The bot is a member of every channel by default.
 func (s *Server) LeaveChannel(channel string) { s.locked(func() { s.left[channel] = true }) }
+
+// DeleteChannel makes channel one that does not exist: every method that
+// names it answers channel_not_found.
+func (s *Server) DeleteChannel(channel string) { s.locked(func() { s.deleted[channel] = true }) }
+
+// SetAdmin makes user an admin of the workspace (is_admin in users.info),
+// and with owner also an owner (is_owner).
+func (s *Server) SetAdmin(user string, owner bool) {
+	s.locked(func() {
+		s.admins[user] = true
+		if owner {
+			s.owners[user] = true
+		}
+	})
+}
 
 func (s *Server) locked(f func()) {
 	s.mu.Lock()
