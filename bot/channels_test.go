@@ -127,3 +127,54 @@ func TestReactionTriggersOffInAChannel(t *testing.T) {
 		})
 	}
 }
+
+// A channel's own daily allowance, within the operator's cap: the members'
+// under the cap holds, one over it gives way to the cap, a channel with
+// none gets the operator's; and a channel is charged even with no
+// allowance of its own yet, so that one set during the day counts the
+// day's spending.
+func TestChannelAllowances(t *testing.T) {
+	ctx := context.Background()
+	tokens := func(n int64) *int64 { return &n }
+	db := store.NewMemory(time.Now)
+	channels := fixedChannels{
+		"COWN":  {Members: handlers.ChannelValues{DailyTokens: tokens(100)}},
+		"COVER": {Members: handlers.ChannelValues{DailyTokens: tokens(5000)}},
+		"CFILE": {Operator: handlers.ChannelRules{Values: handlers.ChannelValues{DailyTokens: tokens(50)}}},
+	}
+	l := NewLedger(db, Allowances{Channel: 1000}, "T1", zap.NewNop()).WithChannels(channels)
+	cfg := testConfig(1, 1)
+	cfg.Store, cfg.Ledger = db, l
+	b := newTestBot(&fakeSocket{}, nil, &fakeFlows{}, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
+	refused := func(channel string) bool {
+		o := handlers.Origin{User: "U1", Channel: channel, Team: "T1"}
+		verdict, why := b.checkStore(ctx, nil, b.limitsOf(o), o)
+		return verdict != admitted && why.Reason == handlers.RefusedChannelAllowance
+	}
+	for channel, max := range map[string]int{"COWN": 100, "COVER": 1000, "CFILE": 50, "CNONE": 1000} {
+		l.Spend(ctx, handlers.Origin{User: "U1", Channel: channel, Team: "T1"}, max-1)
+		if refused(channel) {
+			t.Errorf("%s refused under its allowance of %d", channel, max)
+		}
+		l.Spend(ctx, handlers.Origin{User: "U1", Channel: channel, Team: "T1"}, 1)
+		if !refused(channel) {
+			t.Errorf("%s not refused at its allowance of %d", channel, max)
+		}
+	}
+
+	// No operator allowance at all: a channel's own still counts, and
+	// what it spent before it set one.
+	db = store.NewMemory(time.Now)
+	later := fixedChannels{}
+	l = NewLedger(db, Allowances{}, "T1", zap.NewNop()).WithChannels(later)
+	cfg.Store, cfg.Ledger = db, l
+	b = newTestBot(&fakeSocket{}, nil, &fakeFlows{}, Identity{UserID: "UBOT", TeamID: "T1"}, zap.NewNop(), cfg)
+	l.Spend(ctx, handlers.Origin{User: "U1", Channel: "C1", Team: "T1"}, 300)
+	if refused("C1") {
+		t.Error("refused with no allowance anywhere")
+	}
+	later["C1"] = handlers.ChannelSettings{Members: handlers.ChannelValues{DailyTokens: tokens(300)}}
+	if !refused("C1") {
+		t.Error("an allowance set in the day does not count the day's spending")
+	}
+}
