@@ -308,7 +308,8 @@ func TestEverySurfaceFollowsTheChannel(t *testing.T) {
 			t.Fatalf("responses %q", s.responses)
 		}
 		help := s.responses[0]
-		for _, w := range []string{"Use cases in this channel", "`recipe`", "(the default)", "`nutrition`", "“Our kitchen.”", "/analyze settings"} {
+		for _, w := range []string{"Use cases in this channel", "`recipe`", "(the default)", "`nutrition`", "“Our kitchen.”", "/analyze settings",
+			"What I do keep is each channel's settings", "never a photo or an answer"} {
 			if !strings.Contains(help, w) {
 				t.Errorf("the help lacks %q:\n%s", w, help)
 			}

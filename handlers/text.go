@@ -265,6 +265,10 @@ func (h *Flows) privacyText() string {
 	fmt.Fprintf(&b, "Your photos and questions go to Google Gemini through %s, only to answer you. "+
 		"I keep nothing myself: no images, no answers, no history beyond what Slack shows in the thread "+
 		"(a request waiting for its turn is held only until it is answered).", h.cfg.Backend)
+	if h.cfg.Channels != nil {
+		b.WriteString(" What I do keep is each channel's settings: its use cases, its default, its brief, " +
+			"and who changed them last and when, never a photo or an answer.")
+	}
 	if h.cfg.VertexAI {
 		b.WriteString(" Under Google Cloud's terms, Google doesn't train its models on them, and may keep them " +
 			"for a limited time to detect abuse: https://cloud.google.com/terms/service-terms.")
