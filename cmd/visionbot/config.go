@@ -19,6 +19,7 @@ import (
 
 	"github.com/visionbot/visionbot/bot"
 	"github.com/visionbot/visionbot/bot/queue"
+	"github.com/visionbot/visionbot/bot/settings"
 	"github.com/visionbot/visionbot/bot/slackapi"
 	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/gemini"
@@ -112,6 +113,10 @@ type config struct {
 	// MetricsAddr is where /metrics, /healthz, /readyz and pprof listen;
 	// empty for nowhere.
 	MetricsAddr string `env:"METRICS_ADDR" part:"bot"`
+
+	// Channel settings: the operator's file (CHANNELS_FILE) and the
+	// embedded store's (SETTINGS_DB), with their defaults in their package.
+	settings.Config
 }
 
 // defaultConfig is the configuration before the environment is read: the

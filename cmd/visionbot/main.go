@@ -172,6 +172,10 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	file, err := loadChannelsFile(cfg.File, catalog)
+	if err != nil {
+		return err
+	}
 
 	// Metrics are kept only when someone can read them. The observers stay
 	// nil interfaces otherwise, which the handlers and the bot skip.
@@ -238,8 +242,14 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		api.ShareTiers(replicas)
 		memory, relay = db, db
 	}
+	channels, err := openChannels(cfg, db, file, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = channels.Close() }()
+	flowCfg.Channels, flowCfg.ChannelTokenCap = channels, int64(cfg.ChannelDailyTokens)
 	stops := bot.NewStopBoard(log, relay)
-	ledger := bot.NewLedger(memory, cfg.budgets(), self.TeamID, log)
+	ledger := bot.NewLedger(memory, cfg.budgets(), self.TeamID, log).WithChannels(channels)
 	flowCfg.Stops, flowCfg.Spending = stops, ledger
 	flows := handlers.New(api.Slack(slackapi.Unleased{}), model, catalog, log, flowCfg, nil)
 
@@ -251,6 +261,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	botCfg := bot.DefaultConfig()
 	botCfg.Limits, botCfg.Access, botCfg.Reactions = cfg.limits(), cfg.access(), cfg.ReactionTriggers
 	botCfg.Store, botCfg.Teams, botCfg.Observer, botCfg.Stops, botCfg.Ledger = memory, bot.CachedTeams(api), botObs, stops, ledger
+	botCfg.Channels = channels
 	b := bot.New(socket, socket.Events, flows, requests, self, log, botCfg)
 	if collect != nil {
 		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {
