@@ -488,7 +488,9 @@ func TestSettingsSaved(t *testing.T) {
 			saved:   ChannelValues{UseCases: &[]string{"recipe"}},
 			private: "Nothing was saved: the default use case, `code`, would not be one this channel uses"},
 		{name: "over the operator's cap", opened: opened,
-			setup:   func(ch *fakeChannels) { ch.rules["C1"] = ChannelRules{Values: ChannelValues{DailyTokens: ptr(int64(100))}} },
+			setup: func(ch *fakeChannels) {
+				ch.rules["C1"] = ChannelRules{Values: ChannelValues{DailyTokens: ptr(int64(100))}}
+			},
 			values:  ChannelValues{DailyTokens: ptr(int64(101))},
 			private: "up to 100 tokens a day"},
 		{name: "no longer allowed", opened: opened,
@@ -580,4 +582,3 @@ func describeValues(v ChannelValues) string {
 	}
 	return "{" + strings.Join(parts, " ") + "}"
 }
-

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
 
 	"github.com/visionbot/visionbot/handlers"
@@ -28,7 +29,7 @@ func OpenBolt(path string, file *File, log *zap.Logger, opts Options) (*Channels
 		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open the channel settings store %s: %w (another visionbot is running on it: replicas share REDIS_URL instead)", path, ErrLocked)
 	}
 	if err != nil {

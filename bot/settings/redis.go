@@ -55,12 +55,12 @@ func NewRedis(link store.Link, file *File, log *zap.Logger, opts Options) *Chann
 }
 
 type redisStore struct {
-	client *redis.Client
-	prefix string
-	health *store.Health
-	saveLua  *redis.Script
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	client  *redis.Client
+	prefix  string
+	health  *store.Health
+	saveLua *redis.Script
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // errRedisDown is a call not made: Redis failed lately, and the replica

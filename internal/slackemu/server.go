@@ -110,22 +110,22 @@ type Server struct {
 	handlers map[string]func(Call) any
 
 	// workspace state
-	left       map[string]bool
+	left map[string]bool
 	// deleted are channels that no longer exist: channel_not_found.
 	deleted map[string]bool
 	// admins are the workspace's admins (is_admin), owners its owners
 	// (is_owner), as users.info says.
 	admins, owners map[string]bool
-	msgs       map[string][]*message
-	ephemerals map[string][]*message
-	reactions  map[string][]string // channel+"/"+ts → names added by the bot
-	lastTS     int64               // microseconds of the newest ts generated or seen
-	files      map[string]*storedFile
-	served     map[string]*servedFile // download path → content
-	downloads  []Download
-	views      map[string]map[string]any
-	viewOrder  []string
-	homes      map[string]string // user → home tab view id
+	msgs           map[string][]*message
+	ephemerals     map[string][]*message
+	reactions      map[string][]string // channel+"/"+ts → names added by the bot
+	lastTS         int64               // microseconds of the newest ts generated or seen
+	files          map[string]*storedFile
+	served         map[string]*servedFile // download path → content
+	downloads      []Download
+	views          map[string]map[string]any
+	viewOrder      []string
+	homes          map[string]string // user → home tab view id
 	// userTeams are the users of other teams than TeamID (Slack Connect):
 	// users.info answers with their team, and their events carry it.
 	userTeams map[string]string
