@@ -101,6 +101,13 @@ func (l *Ledger) limitsOf(o handlers.Origin) []limit {
 	if l == nil || (!l.allowances.on() && l.channels == nil) {
 		return nil
 	}
+	channelMax := Tokens(0)
+	if o.Channel != "" {
+		channelMax = l.channelMax(o.Channel)
+	}
+	if !l.allowances.on() && channelMax == 0 {
+		return nil // no allowance at all: nothing to read
+	}
 	day, left := today(l.now())
 	team := o.Team
 	if team == "" {
@@ -113,7 +120,7 @@ func (l *Ledger) limitsOf(o handlers.Origin) []limit {
 		}
 	}
 	add(o.User != "", "user:"+o.User, l.allowances.User, handlers.RefusedUserAllowance)
-	add(o.Channel != "", "channel:"+o.Channel, l.channelMax(o.Channel), handlers.RefusedChannelAllowance)
+	add(o.Channel != "", "channel:"+o.Channel, channelMax, handlers.RefusedChannelAllowance)
 	add(true, "team:"+team, l.allowances.Workspace, handlers.RefusedWorkspaceAllowance)
 	return out
 }
