@@ -47,6 +47,10 @@ func policyOf(t handlers.Trigger) policy {
 		return policy{beside: true}
 	case handlers.TriggerFeedback, handlers.TriggerMessages:
 		return policy{allowLists: true, quick: true, beside: true}
+	case handlers.TriggerSettings:
+		// The modal must open within three seconds, and a save is one
+		// write: neither counts against the rates.
+		return policy{allowLists: true, beside: true}
 	}
 	return policy{allowLists: true, limits: true}
 }
@@ -63,6 +67,10 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 		return
 	}
 	req := d.req
+	if _, reacted := req.Ask.(handlers.Reacted); reacted && !b.channel(ctx, req.Channel).ReactionsOn() {
+		b.log.Debug("ignored a reaction trigger: the channel turned them off", zap.String("channel", req.Channel))
+		return
+	}
 	pol := policyOf(req.Trigger)
 	if pol.allowLists {
 		var ok bool
@@ -107,6 +115,21 @@ func (b *Bot) admit(ctx context.Context, d decoded) {
 		b.log.Warn("the queue refused a request: told the user", zap.String("channel", req.Channel), zap.Error(err))
 		b.decline(req.Origin, why)
 	}
+}
+
+// channel are a channel's settings; when they can't be read, the
+// operator's rules, which need no store.
+func (b *Bot) channel(ctx context.Context, channel string) handlers.ChannelSettings {
+	if b.deps.Channels == nil || channel == "" {
+		return handlers.ChannelSettings{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	s, err := b.deps.Channels.Settings(ctx, channel)
+	if err != nil {
+		b.log.Warn("read a channel's settings: using the operator's", zap.String("channel", channel), zap.Error(err))
+	}
+	return s
 }
 
 // decline queues a refusal for the person who asked.

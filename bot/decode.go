@@ -61,6 +61,16 @@ func (d decoder) decode(evt socketmode.Event) decoded {
 		if !ok {
 			return ignore("a slash command envelope without a command")
 		}
+		if isSettings(sc.Text) {
+			return decoded{
+				req: handlers.Request{
+					Origin: handlers.Origin{Trigger: handlers.TriggerSettings, Channel: sc.ChannelID, User: sc.UserID,
+						Workspace: sc.TeamID, ResponseURL: sc.ResponseURL, TriggerID: sc.TriggerID},
+					Ask: handlers.SettingsAsked{},
+				},
+				seen: []string{envelopeKey(evt.Request)},
+			}
+		}
 		return decoded{
 			req: handlers.Request{
 				Origin: handlers.Origin{Trigger: handlers.TriggerSlash, Channel: sc.ChannelID, User: sc.UserID,
@@ -76,7 +86,7 @@ func (d decoder) decode(evt socketmode.Event) decoded {
 		}
 		d := d.interaction(cb)
 		if d.ignored == "" {
-			d.seen = []string{envelopeKey(evt.Request)}
+			d.seen = append(d.seen, envelopeKey(evt.Request))
 			d.req.Origin.Workspace = cb.Team.ID
 		}
 		return d
@@ -262,6 +272,9 @@ func (d decoder) interaction(cb slack.InteractionCallback) decoded {
 			Ask: handlers.ShortcutOn{Message: msg},
 		}}
 	case slack.InteractionTypeViewSubmission:
+		if cb.View.CallbackID == blocks.CallbackSettings {
+			return settingsSaved(cb)
+		}
 		if cb.View.CallbackID != blocks.CallbackAnalyze {
 			return ignore("a modal the bot did not open: " + cb.View.CallbackID)
 		}
@@ -283,6 +296,53 @@ func (d decoder) interaction(cb slack.InteractionCallback) decoded {
 		return ignore("no action of the bot's")
 	}
 	return ignore("an interaction the bot does not handle: " + string(cb.Type))
+}
+
+// settingsSaved reads a submitted settings modal. One with mistakes was
+// answered in the modal itself, when it was acked (answerInModal): it asks
+// nothing more. A modal is saved once, however often Slack delivers it.
+func settingsSaved(cb slack.InteractionCallback) decoded {
+	saved, target, err := blocks.ReadSettings(cb)
+	switch {
+	case err != nil:
+		return ignore("a settings modal whose metadata can't be read")
+	case handlers.CheckSettings(saved, target) != nil:
+		return ignore("a settings modal with mistakes: they were shown in the modal")
+	}
+	return decoded{
+		req: handlers.Request{
+			Origin: handlers.Origin{Trigger: handlers.TriggerSettings, Channel: target.Channel, User: cb.User.ID,
+				Team: cb.User.TeamID, ResponseURL: target.ResponseURL},
+			Ask: saved,
+		},
+		seen: []string{"settings-view:" + cb.View.ID},
+	}
+}
+
+// answerInModal is the payload of the ack of an envelope, which Slack
+// shows in the modal submitted: the mistakes of a settings modal beside
+// their inputs, so that the person fixes them there. It is pure and makes
+// no call, like decode: the loop that acks can afford it. Anything else
+// is acked with no payload (nil).
+func (d decoder) answerInModal(evt socketmode.Event) any {
+	cb, ok := evt.Data.(slack.InteractionCallback)
+	if !ok || cb.Type != slack.InteractionTypeViewSubmission || cb.View.CallbackID != blocks.CallbackSettings {
+		return nil
+	}
+	saved, target, err := blocks.ReadSettings(cb)
+	if err != nil {
+		return nil
+	}
+	if errs := blocks.SettingsErrors(handlers.CheckSettings(saved, target)); errs != nil {
+		return errs
+	}
+	return nil
+}
+
+// isSettings reports whether a command's text asks for the channel's
+// settings ("settings", as "help" asks for the help).
+func isSettings(text string) bool {
+	return strings.EqualFold(strings.Trim(strings.TrimSpace(text), "?!. "), "settings")
 }
 
 // action reads a click under one of the bot's answers; the answer's footer

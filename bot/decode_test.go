@@ -86,6 +86,12 @@ func describe(d decoded) string {
 		s += fmt.Sprintf(" | viewing %s/%s", ask.Channel, ask.TS)
 	case handlers.WhatWasWrong:
 		s += fmt.Sprintf(" | what was wrong with %s: %q", ask.Ref.UseCase, ask.Text)
+	case handlers.SettingsAsked:
+		s += " | settings asked"
+	case handlers.SettingsSaved:
+		v := ask.Values
+		s += fmt.Sprintf(" | settings saved default=%s use_cases=%v brief=%q reactions=%v, opened with %s",
+			*v.Default, *v.UseCases, *v.Brief, *v.Reactions, ask.Opened.Default)
 	}
 	return s + " | seen " + strings.Join(d.seen, ",")
 }
@@ -118,6 +124,18 @@ func decodeCases() []decodeCase {
 	}
 	ref := blocks.EncodeRef(handlers.AnswerRef{UseCase: "recipe", Files: []string{"F1", "F2"}})
 	form := handlers.FormTarget{Channel: "C1", Thread: "1.000100", Message: "1.000200", Files: []string{"F1"}, ResponseURL: "https://hooks.slack.com/r"}
+	settings := handlers.SettingsTarget{Channel: "C1", ResponseURL: "https://hooks.slack.com/r", Opened: handlers.SettingsOpened{Default: "describe"}}
+	settingsView := func(brief string) map[string]any {
+		option := func(v string) map[string]any { return map[string]any{"value": v} }
+		input := func(id string, v map[string]any) map[string]any { return map[string]any{id: v} }
+		return map[string]any{"id": "V9", "type": "modal", "callback_id": blocks.CallbackSettings, "private_metadata": settings.Encode(),
+			"state": map[string]any{"values": map[string]any{
+				"setting_default":   input("setting_default", map[string]any{"type": "static_select", "selected_option": option("recipe")}),
+				"setting_use_cases": input("setting_use_cases", map[string]any{"type": "multi_static_select", "selected_options": []any{option("recipe"), option("code")}}),
+				"setting_brief":     input("setting_brief", map[string]any{"type": "plain_text_input", "value": brief}),
+				"setting_reactions": input("setting_reactions", map[string]any{"type": "radio_buttons", "selected_option": option("off")}),
+			}}}
+	}
 	return []decodeCase{
 		// Mentions.
 		{"a mention: the author's team is the event's team field, not the envelope's",
@@ -200,6 +218,8 @@ func decodeCases() []decodeCase {
 		// Slash commands: team_id is the workspace it was typed in.
 		{"a slash command", "socketmode/slash_commands.slack-go.json", nil,
 			`slash channel=C9876543210 thread= message= user=U2345678901 team= private trigger=13345224609.738474920 | command "Fix login" | seen envelope:command-envelope`},
+		{"/analyze settings", "socketmode/slash_commands.slack-go.json", set("text", " Settings "),
+			`settings channel=C9876543210 thread= message= user=U2345678901 team= private trigger=13345224609.738474920 | settings asked | seen envelope:command-envelope`},
 		// Interactions.
 		{"the message shortcut", "interactive/message_action.bolt-python.json", set("callback_id", blocks.CallbackShortcut),
 			"shortcut channel=C111 thread= message= user=W111 team= private trigger=111.222.xxx | shortcut on 1583636382.000300, 0 files | seen envelope:env-message_action.bolt-python.json"},
@@ -219,6 +239,15 @@ func decodeCases() []decodeCase {
 			set("type", "view_submission", "user", map[string]any{"id": "U1"},
 				"view", map[string]any{"id": "V1", "type": "modal", "callback_id": blocks.CallbackAnalyze, "private_metadata": "{"})(p)
 		}, "ignored: a modal whose metadata can't be read"},
+		{"the settings modal saved: its channel and route back come from its metadata, and a view is saved once",
+			"interactive/message_action.bolt-python.json", func(p map[string]any) {
+				clear(p)
+				set("type", "view_submission", "user", map[string]any{"id": "U1", "team_id": "T1"}, "view", settingsView("Kitchen."))(p)
+			}, `settings channel=C1 thread= message= user=U1 team=T1 private | settings saved default=recipe use_cases=[recipe code] brief="Kitchen." reactions=false, opened with describe | seen settings-view:V9,envelope:env-message_action.bolt-python.json`},
+		{"the settings modal with a mistake: it was answered in the modal", "interactive/message_action.bolt-python.json", func(p map[string]any) {
+			clear(p)
+			set("type", "view_submission", "user", map[string]any{"id": "U1", "team_id": "T1"}, "view", settingsView(strings.Repeat("x", handlers.MaxBrief+1)))(p)
+		}, "ignored: a settings modal with mistakes: they were shown in the modal"},
 		{"Try another use case", "interactive/message_action.bolt-python.json", func(p map[string]any) {
 			clear(p)
 			set("type", "block_actions", "user", map[string]any{"id": "U1", "team_id": "T1"}, "response_url", "https://hooks.slack.com/r",

@@ -32,7 +32,9 @@ func RequiredScopes() map[string]string {
 		"im:history":        "receive DMs (message.im) and read DM threads",
 		"mpim:history":      "find photos in group DMs",
 		"reactions:read":    "receive reaction_added: reaction triggers",
-		"users:read":        "learn the team of a person whose event doesn't say it (users.info), so that the allow-lists hold in Slack Connect channels",
+		"users:read":        "learn the team of a person whose event doesn't say it (users.info), so that the allow-lists hold in Slack Connect channels, and whether a person is a workspace admin or owner, where only they may change a channel's settings",
+		"channels:read":     "tell whether the bot is in a public channel before /analyze settings changes its settings (conversations.info)",
+		"groups:read":       "the same in private channels",
 	}
 }
 
@@ -45,5 +47,7 @@ func FeatureScopes() map[string]string {
 		"assistant:write": "the Messages tab shows no suggested prompts",
 		"files:write":     "a code answer too long for its thread comes without its code as a file",
 		"reactions:write": "PROGRESS_REACTIONS=true shows no reactions",
+		"channels:read":   "/analyze settings can't change the settings of a public channel",
+		"groups:read":     "/analyze settings can't change the settings of a private channel",
 	}
 }

@@ -109,6 +109,16 @@ type Deps struct {
 	Stops *StopBoard
 	// Ledger holds the daily token allowances; nil for none.
 	Ledger *Ledger
+	// Channels are the channels' settings, which turn reaction triggers
+	// off and set channels' token allowances; nil for none.
+	Channels Channels
+}
+
+// Channels are the channels' settings as admission reads them
+// (bot/settings): from this replica's memory, which Redis keeps current,
+// so that reading them adds no round trip to the store.
+type Channels interface {
+	Settings(ctx context.Context, channel string) (handlers.ChannelSettings, error)
 }
 
 // DefaultConfig is what the bot runs with unless configured otherwise:
@@ -262,8 +272,12 @@ func (b *Bot) admitEnvelope(ctx context.Context, evt socketmode.Event) {
 func (b *Bot) handle(evt socketmode.Event) {
 	arrived := time.Now()
 	switch evt.Type {
-	case socketmode.EventTypeEventsAPI, socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive:
-		b.ack(evt.Request, arrived)
+	case socketmode.EventTypeEventsAPI, socketmode.EventTypeSlashCommand:
+		b.ack(evt.Request, arrived, nil)
+	case socketmode.EventTypeInteractive:
+		// A modal's mistakes go back in its ack, the one answer Slack
+		// shows in the modal: found by a pure check, with no call.
+		b.ack(evt.Request, arrived, b.decoder.answerInModal(evt))
 	case socketmode.EventTypeErrorBadMessage:
 		b.ackBadMessage(evt, arrived)
 		return
@@ -312,12 +326,17 @@ func (b *Bot) handOver(evt socketmode.Event) {
 	})
 }
 
-// ack acknowledges an envelope that reached the loop at arrived.
-func (b *Bot) ack(req *socketmode.Request, arrived time.Time) {
+// ack acknowledges an envelope that reached the loop at arrived, with
+// payload unless it is nil.
+func (b *Bot) ack(req *socketmode.Request, arrived time.Time, payload any) {
 	if req == nil || req.EnvelopeID == "" {
 		return
 	}
-	if err := b.socket.Ack(*req); err != nil {
+	var payloads []any
+	if payload != nil {
+		payloads = append(payloads, payload)
+	}
+	if err := b.socket.Ack(*req, payloads...); err != nil {
 		b.log.Warn("ack envelope", zap.String("envelope_id", req.EnvelopeID), zap.Error(err))
 		return
 	}
@@ -341,6 +360,6 @@ func (b *Bot) ackBadMessage(evt socketmode.Event, arrived time.Time) {
 	b.log.Warn("skipped an envelope that could not be parsed",
 		zap.String("envelope_id", env.EnvelopeID), zap.String("type", env.Type), zap.Error(bad.Cause))
 	if env.EnvelopeID != "" {
-		b.ack(&socketmode.Request{EnvelopeID: env.EnvelopeID}, arrived)
+		b.ack(&socketmode.Request{EnvelopeID: env.EnvelopeID}, arrived, nil)
 	}
 }

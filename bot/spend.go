@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,9 @@ type Ledger struct {
 	replicas Replicas
 	log      *zap.Logger
 	now      func() time.Time
+	// channels are the channels' settings, in which a channel sets its
+	// own allowance within the operator's; nil for none.
+	channels Channels
 }
 
 // Replicas is what the ledger knows of the replicas sharing its store
@@ -73,6 +77,30 @@ type Replicas interface {
 	IsDown() bool
 	// Count is how many replicas were alive when last seen; 0 for none.
 	Count() int
+}
+
+// WithChannels lets each channel set its own daily allowance, within the
+// operator's cap (CHANNEL_DAILY_TOKENS, or the operator's file): every
+// request is then charged to its channel, so that an allowance set in the
+// day counts what the channel spent already.
+func (l *Ledger) WithChannels(c Channels) *Ledger {
+	l.channels = c
+	return l
+}
+
+// channelMax is the allowance of a channel today: its own, within the
+// operator's cap. Its settings come from the replica's memory.
+func (l *Ledger) channelMax(channel string) Tokens {
+	if l.channels == nil || channel == "" || strings.HasPrefix(channel, "D") {
+		return l.allowances.Channel
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	s, err := l.channels.Settings(ctx, channel)
+	if err != nil {
+		l.log.Debug("read a channel's allowance: using the operator's", zap.String("channel", channel), zap.Error(err))
+	}
+	return Tokens(s.DailyTokens(int64(l.allowances.Channel)))
 }
 
 // NewLedger returns a ledger of allowances in store; team is the bot's own
@@ -96,8 +124,15 @@ const spendTTL = 26 * time.Hour
 // that in Slack Connect each organisation spends its own). Each is spent
 // once its total reaches its max, and resets at midnight UTC.
 func (l *Ledger) limitsOf(o handlers.Origin) []limit {
-	if l == nil || !l.allowances.on() {
+	if l == nil || (!l.allowances.on() && l.channels == nil) {
 		return nil
+	}
+	channelMax := Tokens(0)
+	if o.Channel != "" {
+		channelMax = l.channelMax(o.Channel)
+	}
+	if !l.allowances.on() && channelMax == 0 {
+		return nil // no allowance at all: nothing to read
 	}
 	left := untilMidnight(l.now())
 	share := l.share()
@@ -112,9 +147,18 @@ func (l *Ledger) limitsOf(o handlers.Origin) []limit {
 		}
 	}
 	add(o.User != "", "user:"+o.User, l.allowances.User, handlers.RefusedUserAllowance)
-	add(o.Channel != "", "channel:"+o.Channel, l.allowances.Channel, handlers.RefusedChannelAllowance)
+	add(o.Channel != "", "channel:"+o.Channel, channelMax, handlers.RefusedChannelAllowance)
 	add(true, "team:"+team, l.allowances.Workspace, handlers.RefusedWorkspaceAllowance)
 	return out
+}
+
+// channelKey is the key of o's channel's total for the store's day; ""
+// for none.
+func (l *Ledger) channelKey(o handlers.Origin) string {
+	if o.Channel == "" {
+		return ""
+	}
+	return "spend:" + store.Today + ":channel:" + o.Channel
 }
 
 // share is what of an allowance this replica may spend now. While Redis
@@ -141,13 +185,19 @@ func untilMidnight(now time.Time) time.Duration {
 // allowances for the store's day. A request already started is never cut for its
 // allowance; the next one is refused.
 func (l *Ledger) Spend(ctx context.Context, o handlers.Origin, tokens int) {
-	if l == nil || !l.allowances.on() || tokens <= 0 {
+	if l == nil || (!l.allowances.on() && l.channels == nil) || tokens <= 0 {
 		return
 	}
 	limits := l.limitsOf(o)
-	keys := make([]string, len(limits))
-	for i, b := range limits {
-		keys[i] = b.key
+	keys := make([]string, 0, len(limits)+1)
+	for _, b := range limits {
+		keys = append(keys, b.key)
+	}
+	if channel := l.channelKey(o); l.channels != nil && channel != "" && !slices.Contains(keys, channel) {
+		keys = append(keys, channel)
+	}
+	if len(keys) == 0 {
+		return
 	}
 	if err := l.store.Spend(ctx, spendTTL, int64(tokens), keys...); err != nil {
 		l.log.Warn("could not charge a request's tokens to its allowances", zap.String("user", o.User),

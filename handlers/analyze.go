@@ -29,18 +29,19 @@ func (h *Flows) said(ctx context.Context, j *job, s Said) {
 	bare := strings.TrimSpace(s.Text) == "" && !threaded
 	if len(s.Files) == 0 && (isHelp(s.Text) || bare) {
 		err := j.timed(func() error {
-			return h.slack.Poster.PostReply(ctx, j.where.Channel, j.where.Thread, h.helpText())
+			return h.slack.Poster.PostReply(ctx, j.where.Channel, j.where.Thread, h.helpTextIn(j.channel))
 		})
 		j.end(err, "help")
 		return
 	}
 	text, viewed, hasRef := h.viewedRef(s.Text, j.where)
-	uc, question, named := h.catalog.Named(text)
-	if !named {
-		uc, question = h.catalog.Default(), strings.TrimSpace(text)
-	}
+	uc, question, named, offered := j.channel.choose(h.catalog, text)
 	j.ask(uc, question)
 	ctx = j.startProgress(ctx)
+	if offered != nil {
+		j.fail(ctx, offered)
+		return
+	}
 	if err := h.checkQuestion(j.question); err != nil {
 		j.fail(ctx, err)
 		return
@@ -80,6 +81,11 @@ func (h *Flows) followThread(ctx context.Context, j *job, m inThread) {
 		j.fail(ctx, failure.Errorf("find an image", failure.NoImage, "", nil))
 		return
 	}
+	if !j.channel.offers(conv.useCase.Name) {
+		// The thread's use case is one the channel no longer uses: its
+		// default carries the conversation on.
+		conv.useCase = j.channel.def
+	}
 	j.ask(conv.useCase, conv.question)
 	h.answer(ctx, j, conv)
 }
@@ -107,12 +113,16 @@ func (h *Flows) askForPhoto(ctx context.Context, j *job) {
 func (h *Flows) command(ctx context.Context, j *job, c Command) {
 	text := strings.TrimSpace(c.Text)
 	if text == "" || isHelp(text) {
-		err := j.timed(func() error { return h.slack.Poster.Respond(ctx, j.where.ResponseURL, h.helpText()) })
+		err := j.timed(func() error { return h.slack.Poster.Respond(ctx, j.where.ResponseURL, h.helpTextIn(j.channel)) })
 		j.end(err, "help")
 		return
 	}
-	uc, question := h.catalog.Choose(text)
+	uc, question, _, offered := j.channel.choose(h.catalog, text)
 	j.ask(uc, question)
+	if offered != nil {
+		j.fail(ctx, offered) // privately: the thread is not known yet
+		return
+	}
 	if err := h.checkQuestion(question); err != nil {
 		j.fail(ctx, err) // privately: the thread is not known yet
 		return
@@ -266,7 +276,9 @@ func (h *Flows) answer(ctx context.Context, j *job, conv conversation) {
 		j.fail(ctx, err)
 		return
 	}
-	answer, written, err := h.ask(ctx, j, ModelRequest(j.useCase, j.question, images, conv.later...))
+	req := ModelRequest(j.useCase, j.question, images, conv.later...)
+	req.System = withBrief(req.System, j.channel.brief)
+	answer, written, err := h.ask(ctx, j, req)
 	// The code is taken from the model's text as written: a file is shown
 	// as it is, links and mentions included, and pings nobody.
 	var snippets []Snippet
@@ -302,7 +314,7 @@ func (h *Flows) answer(ctx context.Context, j *job, conv conversation) {
 	if left > 0 {
 		answer += "\n\n_" + h.imagesUsedNote(files, left) + "_"
 	}
-	footer := &Footer{Ref: AnswerRef{UseCase: j.useCase.Name, Files: fileIDs(files), Thread: j.where.Thread}, Choices: h.choices()}
+	footer := &Footer{Ref: AnswerRef{UseCase: j.useCase.Name, Files: fileIDs(files), Thread: j.where.Thread}, Choices: h.choicesOf(j.channel.offered)}
 	h.deliver(ctx, j, answer, footer, cutOff, snippets)
 }
 
@@ -382,16 +394,6 @@ func fileIDs(files []File) []string {
 		ids = append(ids, f.ID)
 	}
 	return ids
-}
-
-// choices are the use cases a menu offers, the default first.
-func (h *Flows) choices() []Choice {
-	all := h.catalog.All()
-	out := make([]Choice, 0, len(all))
-	for _, uc := range all {
-		out = append(out, Choice{Name: uc.Name, Label: uc.Name + ": " + uc.Description})
-	}
-	return out
 }
 
 // download fetches every image at once: one slow file should not wait for

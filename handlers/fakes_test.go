@@ -44,7 +44,9 @@ type fakeSlack struct {
 	read     []string           // the ts of every message read with Message
 	forms    []Form
 	formErr  error
-	homes    map[string]Home
+	// settingsForms are the settings modals opened.
+	settingsForms []SettingsForm
+	homes         map[string]Home
 
 	agent     []string            // status and session calls, in order
 	prompts   map[string][]Prompt // suggested prompts by channel

@@ -32,7 +32,7 @@ func (h *Flows) vote(ctx context.Context, j *job, v Vote) {
 		return
 	}
 	var others []Choice
-	for _, c := range h.choices() {
+	for _, c := range h.choicesOf(j.channel.offered) {
 		if c.Name != uc {
 			others = append(others, c)
 		}

@@ -157,6 +157,19 @@ type Views interface {
 	OpenForm(ctx context.Context, triggerID string, form Form) error
 	// PublishHome shows the app's Home tab to a user.
 	PublishHome(ctx context.Context, user string, home Home) error
+	// OpenSettings opens a channel's settings modal.
+	OpenSettings(ctx context.Context, triggerID string, form SettingsForm) error
+}
+
+// Directory says where the bot is and who people are, for a channel's
+// settings.
+type Directory interface {
+	// InChannel reports whether the bot is a member of channel: false,
+	// not an error, for a channel Slack does not show it.
+	InChannel(ctx context.Context, channel string) (bool, error)
+	// IsAdmin reports whether a person is an admin or an owner of the
+	// workspace.
+	IsAdmin(ctx context.Context, user string) (bool, error)
 }
 
 // Agent is Slack's surface for AI apps: a thread's loading status, its
@@ -194,12 +207,13 @@ type Stops interface {
 // plays every role, reads on its API and writes on the Writer of the
 // request's lease (api.Slack(lease)); tests give each one a fake.
 type Slack struct {
-	Reader  Reader
-	Files   Files
-	Poster  Poster
-	Reactor Reactor
-	Views   Views
-	Agent   Agent
+	Reader    Reader
+	Files     Files
+	Poster    Poster
+	Reactor   Reactor
+	Views     Views
+	Agent     Agent
+	Directory Directory
 }
 
 // Model answers a vision request, calling onText with each piece of text as
@@ -297,6 +311,9 @@ type Config struct {
 	// carry, so that a typed reference can't make the bot read a message
 	// the person may not see. Replicas share it.
 	RefKey []byte
+	// ChannelTokenCap is the operator's cap on a channel's daily token
+	// allowance (CHANNEL_DAILY_TOKENS); 0 for none.
+	ChannelTokenCap int64
 	// RefLifetime is how long such a reference is honoured: the prompts
 	// are picked right away, and an older one is refused with a word to
 	// open the message again.
@@ -319,6 +336,9 @@ type Deps struct {
 	Spending Spending
 	// Now is the clock; nil for time.Now.
 	Now func() time.Time
+	// Channels keeps each channel's settings; nil for none, where every
+	// channel uses the operator's defaults.
+	Channels Channels
 }
 
 // Spending charges what a request cost to the daily budgets it counts
@@ -442,6 +462,9 @@ type Flows struct {
 	// replace it.
 	ticker tickerFunc
 	votes  *votes
+	// goneOnce logs each use case a channel's settings name and the
+	// catalog lost once.
+	goneOnce *seenOnce
 }
 
 // With is the handler writing to Slack through s: the queue runs each
@@ -458,5 +481,5 @@ func New(slack Slack, model Model, catalog *prompts.Catalog, log *zap.Logger, cf
 	if now == nil {
 		now = time.Now
 	}
-	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, deps: deps, now: now, ticker: realTicker, votes: newVotes(maxVotesRemembered)}
+	return &Flows{slack: slack, model: model, catalog: catalog, log: log, cfg: cfg, deps: deps, now: now, ticker: realTicker, votes: newVotes(maxVotesRemembered), goneOnce: &seenOnce{}}
 }

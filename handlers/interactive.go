@@ -23,7 +23,7 @@ func (h *Flows) shortcut(ctx context.Context, j *job, s ShortcutOn) {
 		candidates := imageCandidates(msg.Files, len(msg.Files))
 		target := FormTarget{Channel: j.where.Channel, Thread: threadOf(msg), Message: msg.TS,
 			Files: fileIDs(candidates[:min(len(candidates), h.cfg.MaxImages)]), ResponseURL: j.where.ResponseURL}
-		form = Form{Kind: FormAnalyze, Choices: h.choices(), UseCase: h.catalog.Default().Name,
+		form = Form{Kind: FormAnalyze, Choices: h.choicesOf(j.channel.offered), UseCase: j.channel.def.Name,
 			MaxQuestion: h.cfg.MaxQuestion, Metadata: target.Encode()}
 		if len(candidates) > h.cfg.MaxImages {
 			form.Notice = fmt.Sprintf("This message has %d images; I'll look at the first %d.", len(candidates), h.cfg.MaxImages)
@@ -53,7 +53,7 @@ func imageCandidates(files []File, n int) []File {
 func (h *Flows) openUploadForm(ctx context.Context, j *job) {
 	target := FormTarget{Channel: j.where.Channel, ResponseURL: j.where.ResponseURL}
 	form := Form{
-		Kind: FormUpload, Choices: h.choices(), UseCase: j.useCase.Name, Question: j.question,
+		Kind: FormUpload, Choices: h.choicesOf(j.channel.offered), UseCase: j.useCase.Name, Question: j.question,
 		MaxFiles: h.cfg.MaxImages, MaxQuestion: h.cfg.MaxQuestion, Metadata: target.Encode(),
 		Notice: fmt.Sprintf("I found no photo of yours in this channel from the last %s. Attach one here.",
 			humanDuration(h.cfg.HistoryWindow)),
@@ -73,8 +73,13 @@ const emptyForm = "empty form"
 // submission answers a submitted form: in the analyzed message's thread,
 // or for an upload, in the thread of a new message that says who asked.
 func (h *Flows) submission(ctx context.Context, j *job, sub Submission) {
-	j.ask(h.useCaseNamed(sub.UseCase), strings.TrimSpace(sub.Question))
-	if err := h.checkQuestion(j.question); err != nil {
+	uc, offered := j.channel.named(h.catalog, sub.UseCase)
+	j.ask(uc, strings.TrimSpace(sub.Question))
+	err := offered
+	if err == nil {
+		err = h.checkQuestion(j.question)
+	}
+	if err != nil {
 		// Privately: the thread isn't the place for a form's typo.
 		j.where.Thread = ""
 		j.fail(ctx, err)
@@ -116,14 +121,6 @@ func stubs(ids []string) []File {
 	return files
 }
 
-// useCaseNamed is the use case of that name, or the default.
-func (h *Flows) useCaseNamed(name string) prompts.UseCase {
-	if uc, ok := h.catalog.Lookup(name); ok {
-		return uc
-	}
-	return h.catalog.Default()
-}
-
 func (h *Flows) uploadIntro(user string, uc prompts.UseCase, files []File) string {
 	return fmt.Sprintf("%s asked me to look at %s with *%s*. The answer is in the thread.",
 		slackmd.Mention(user), fileNames(files), uc.Name)
@@ -134,7 +131,14 @@ func (h *Flows) uploadIntro(user string, uc prompts.UseCase, files []File) strin
 // names the images by id, so each is read only if it may be shown where
 // the menu was used.
 func (h *Flows) rerun(ctx context.Context, j *job, r Rerun) {
-	j.ask(h.useCaseNamed(r.UseCase), "")
+	uc, offered := j.channel.named(h.catalog, r.UseCase)
+	j.ask(uc, "")
+	if offered != nil {
+		// A menu under an older answer: privately, as the click was.
+		j.where.Thread = ""
+		j.fail(ctx, offered)
+		return
+	}
 	files := stubs(r.Ref.Files)
 	if len(files) == 0 {
 		j.fail(ctx, failure.Errorf("read the answer's images", failure.NoImage, "", nil))
@@ -148,7 +152,14 @@ func (h *Flows) rerun(ctx context.Context, j *job, r Rerun) {
 // message's thread. A message without an image gets no answer: people use
 // these emoji for other things too.
 func (h *Flows) reacted(ctx context.Context, j *job, rx Reacted) {
-	j.ask(h.useCaseNamed(rx.UseCase), "")
+	uc, offered := j.channel.named(h.catalog, rx.UseCase)
+	j.ask(uc, "")
+	if !j.channel.reactions || offered != nil {
+		// The channel turned the triggers off, or does not use this one:
+		// people use these emoji for other things too, so no word.
+		j.end(nil, "reactions_off")
+		return
+	}
 	var m Message
 	err := j.timed(func() error {
 		var err error

@@ -45,7 +45,10 @@ type job struct {
 	h *Flows
 	// where starts as the request's Origin; a flow fills in the thread and
 	// the message when it finds them (the user's photo, an upload's post).
-	where    Origin
+	where Origin
+	// channel is how the request's conversation uses the bot: its
+	// settings, or the operator's defaults.
+	channel  channelUse
 	useCase  prompts.UseCase
 	question string
 	// reply is the answer being written in the thread; nil until opened.
@@ -111,10 +114,18 @@ type figures struct {
 	slack time.Duration // every Slack call, added up
 }
 
-// start begins a job for o, with the default use case until the flow
-// chooses one.
+// start begins a job for o, with the operator's defaults until the flow
+// reads the channel's settings (useChannel) and chooses a use case.
 func (h *Flows) start(o Origin) *job {
-	return &job{h: h, where: o, useCase: h.catalog.Default(), figures: figures{start: h.now()}}
+	c := h.resolveChannel(o.Channel, ChannelSettings{})
+	return &job{h: h, where: o, channel: c, useCase: c.def, figures: figures{start: h.now()}}
+}
+
+// useChannel reads how the request's conversation uses the bot: from
+// here on the channel's default frames what names no use case.
+func (j *job) useChannel(ctx context.Context) {
+	j.channel = j.h.channelOf(ctx, j.where.Channel)
+	j.useCase = j.channel.def
 }
 
 // ask sets what the job asks the model.

@@ -154,8 +154,12 @@ func (h *Flows) refusalMessage(why Refusal) string {
 	case failure.OverAllowance:
 		who := map[RefusalReason]string{RefusedUserAllowance: "You have", RefusedChannelAllowance: "This channel has",
 			RefusedWorkspaceAllowance: "Your workspace has"}[why.Reason]
-		return fmt.Sprintf("%s used today's share of Gemini (%s tokens a day, set by the app's admin). "+
-			"It resets at midnight UTC, in %s.", who, thousands(int(why.Limit)), waitText(why.RetryIn))
+		by := "set by the app's admin"
+		if why.Reason == RefusedChannelAllowance && h.deps.Channels != nil {
+			by = fmt.Sprintf("set by the app's admin or in `%s settings`", h.cfg.Command)
+		}
+		return fmt.Sprintf("%s used today's share of Gemini (%s tokens a day, %s). "+
+			"It resets at midnight UTC, in %s.", who, thousands(int(why.Limit)), by, waitText(why.RetryIn))
 	case failure.NotEnabled:
 		if why.Reason == RefusedUnknownTeam {
 			return "I couldn't check with Slack who may use me just now. Try again in a minute."

@@ -16,6 +16,8 @@ const (
 	// TriggerMessages is the app's Messages tab opened, or what the person
 	// looks at changing while it is open.
 	TriggerMessages Trigger = "messages"
+	// TriggerSettings is /analyze settings and its modal submitted.
+	TriggerSettings Trigger = "settings"
 )
 
 // Origin is who asked and where the answer goes. The Slack side builds it
@@ -60,7 +62,7 @@ type Request struct {
 
 // Ask is what was asked: one of the kinds that have a field in asks (Said,
 // Command, ShortcutOn, Submission, Rerun, Vote, WhatWasWrong, Reacted,
-// HomeOpened, MessagesOpened, Viewing). Its one method puts it in that
+// HomeOpened, MessagesOpened, Viewing, SettingsAsked, SettingsSaved). Its one method puts it in that
 // field, which is how a request crosses the shared queue (wire.go): a new
 // kind can't be an Ask without its field, so there is no list to keep in
 // step with the kinds.

@@ -17,6 +17,7 @@ import (
 func (h *Flows) Run(ctx context.Context, r Request) {
 	j := h.start(r.Origin)
 	defer j.recover(ctx)
+	j.useChannel(ctx)
 	switch ask := r.Ask.(type) {
 	case Said:
 		h.said(ctx, j, ask)
@@ -40,6 +41,10 @@ func (h *Flows) Run(ctx context.Context, r Request) {
 		h.reacted(ctx, j, ask)
 	case HomeOpened:
 		h.homeOpened(ctx, j)
+	case SettingsAsked:
+		h.settingsAsked(ctx, j)
+	case SettingsSaved:
+		h.settingsSaved(ctx, j, ask)
 	default:
 		j.end(fmt.Errorf("run a request: nothing handles %T", r.Ask), "")
 	}

@@ -72,6 +72,9 @@ func (h *Flows) inputMessage(kind failure.Kind, detail string, err error) (strin
 		return fmt.Sprintf("That prompt has expired: a prompt about the message you're viewing works for %s. "+
 			"To ask about it, open the message again with my Messages tab open and pick a fresh prompt.",
 			humanDuration(h.cfg.RefLifetime)), true
+	case failure.NotOffered:
+		return fmt.Sprintf("%s isn't one of the use cases this channel uses. `%s help` lists those it does.",
+			slackmd.Code(detail), h.cfg.Command), true
 	case failure.NotShared:
 		return "I can't look at that image here: it isn't shared in this conversation, so not everyone here may see it. " +
 			"Share the image in this conversation and try again.", true
@@ -207,24 +210,40 @@ func (h *Flows) noRecentPhotoText() string {
 		humanDuration(h.cfg.HistoryWindow), media.SupportedFormats, h.cfg.Command, h.cfg.BotName, h.cfg.Command)
 }
 
-// helpText lists the use cases from the catalog and the ways to call the
-// bot. It is plain enough to read the same as Markdown and as mrkdwn.
-func (h *Flows) helpText() string {
+// helpText is the help of a conversation with the operator's defaults: a
+// DM's.
+func (h *Flows) helpText() string { return h.helpTextIn(h.resolveChannel("", ChannelSettings{})) }
+
+// helpTextIn lists the use cases the conversation uses and the ways to
+// call the bot there: in a channel with settings, its own use cases,
+// default, brief and reactions. It is plain enough to read the same as
+// Markdown and as mrkdwn.
+func (h *Flows) helpTextIn(c channelUse) string {
 	var b strings.Builder
-	b.WriteString("I look at photos and screenshots and answer in the thread. Use cases:\n")
-	for _, uc := range h.catalog.All() {
+	b.WriteString("I look at photos and screenshots and answer in the thread. ")
+	if c.all {
+		b.WriteString("Use cases:\n")
+	} else {
+		b.WriteString("Use cases in this channel:\n")
+	}
+	for _, uc := range c.offered {
 		fmt.Fprintf(&b, "• `%s`", uc.Name)
 		if len(uc.Aliases) > 0 {
 			fmt.Fprintf(&b, " (or %s)", strings.Join(uc.Aliases, ", "))
 		}
 		fmt.Fprintf(&b, ": %s", uc.Description)
-		if uc.Default {
+		if uc.Name == c.def.Name {
 			b.WriteString(" (the default)")
 		}
 		b.WriteString("\n")
 	}
+	if c.brief != "" {
+		// The members' own words, shown as any text the bot did not write.
+		b.WriteString("\nThis channel's brief, which every answer here takes into account: “" +
+			slackmd.Safe(strings.Join(strings.Fields(c.brief), " ")) + "”\n")
+	}
 	b.WriteString("\nHow to ask:\n")
-	for _, line := range h.howTo() {
+	for _, line := range h.howToIn(c) {
 		b.WriteString("• " + line + "\n")
 	}
 	fmt.Fprintf(&b, "Without a use case word, your text is the question. I read %s, up to %s, and up to %d images per message.",
@@ -263,6 +282,10 @@ func (h *Flows) privacyText() string {
 		"and, if it failed, why (which may name a file), never your questions, my answers or your images; "+
 		"a line you write after a 👎 is logged with its use case, without your ID, "+
 		"cut to %d characters, with mentions, links, email addresses and long numbers taken out.", h.cfg.Backend, maxWhatWasWrong)
+	if h.deps.Channels != nil {
+		b.WriteString(" What I do keep is each channel's settings: its use cases, its default, its brief, " +
+			"and who changed them last and when, never a photo or an answer.")
+	}
 	if h.cfg.VertexAI {
 		b.WriteString(" Under Google Cloud's terms, Google doesn't train its models on them, and may keep them " +
 			"for a limited time to detect abuse: https://cloud.google.com/terms/service-terms.")
@@ -300,8 +323,19 @@ func (h *Flows) groundedUseCases() []string {
 	return names
 }
 
-// howTo lists the ways to call the bot, for help texts and the Home tab.
+// howTo lists the ways to call the bot with the operator's defaults, for
+// the Home tab.
 func (h *Flows) howTo() []string {
+	lines := h.howToIn(h.resolveChannel("", ChannelSettings{}))
+	if h.deps.Channels == nil {
+		return lines
+	}
+	return append(lines, fmt.Sprintf("In a channel, `%s settings` picks the use cases it uses, its default and a brief every answer there takes into account; `%s help` there shows them", h.cfg.Command, h.cfg.Command))
+}
+
+// howToIn lists the ways to call the bot in a conversation: the reaction
+// triggers only where they answer, for the use cases offered there.
+func (h *Flows) howToIn(c channelUse) []string {
 	lines := []string{
 		fmt.Sprintf("Mention me in a message with a photo: `%s recipe` (add a question if you like)", h.cfg.BotName),
 		fmt.Sprintf("Mention me in the thread of a photo, or of my answer, to ask more: `%s is this healthy?`", h.cfg.BotName),
@@ -309,17 +343,24 @@ func (h *Flows) howTo() []string {
 		"Message shortcut *Analyze image* (the ⋮ menu on any message with an image)",
 		"Send me a photo in a direct message",
 	}
-	if len(h.cfg.Reactions) > 0 {
+	if c.id != "" && !isDM(c.id) && h.deps.Channels != nil {
+		lines = append(lines, fmt.Sprintf("`%s settings` changes what this channel uses", h.cfg.Command))
+	}
+	if len(h.cfg.Reactions) > 0 && c.reactions {
 		names := make([]string, 0, len(h.cfg.Reactions))
-		for e := range h.cfg.Reactions {
-			names = append(names, e)
+		for e, name := range h.cfg.Reactions {
+			if uc, ok := h.catalog.Lookup(name); ok && c.offers(uc.Name) {
+				names = append(names, e)
+			}
 		}
 		slices.Sort(names)
 		var pairs []string
 		for _, e := range names {
 			pairs = append(pairs, fmt.Sprintf(":%s: %s", e, h.cfg.Reactions[e]))
 		}
-		lines = append(lines, "React to a photo: "+strings.Join(pairs, ", "))
+		if len(pairs) > 0 {
+			lines = append(lines, "React to a photo: "+strings.Join(pairs, ", "))
+		}
 	}
 	return lines
 }

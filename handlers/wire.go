@@ -24,6 +24,8 @@ type asks struct {
 	Viewing        *Viewing        `json:"viewing,omitempty"`
 	Reacted        *Reacted        `json:"reacted,omitempty"`
 	HomeOpened     *HomeOpened     `json:"home_opened,omitempty"`
+	SettingsAsked  *SettingsAsked  `json:"settings_asked,omitempty"`
+	SettingsSaved  *SettingsSaved  `json:"settings_saved,omitempty"`
 }
 
 // one is the Ask w holds: its one field set, nil for none.

@@ -207,8 +207,11 @@ func validate(uc UseCase) error {
 		return fmt.Errorf("use case %q: missing prompt", uc.Name)
 	}
 	for _, w := range words(uc) {
-		if w == "help" {
+		switch w {
+		case "help":
 			return fmt.Errorf("use case %q: \"help\" is reserved: it lists the use cases", uc.Name)
+		case "settings":
+			return fmt.Errorf("use case %q: \"settings\" is reserved: /analyze settings opens a channel's settings", uc.Name)
 		}
 	}
 	if !validWord(uc.Name) {

@@ -248,6 +248,11 @@ func TestLoad(t *testing.T) {
 			wantErr: []string{"x.yaml", `"help" is reserved`},
 		},
 		{
+			name:    "settings opens a channel's settings",
+			fsys:    fstest.MapFS{"x.yaml": file("x", "settings")},
+			wantErr: []string{"x.yaml", `"settings" is reserved`},
+		},
+		{
 			name:    "alias with a space",
 			fsys:    fstest.MapFS{"x.yaml": file("x", "two words")},
 			wantErr: []string{"x.yaml", `bad alias "two words"`},

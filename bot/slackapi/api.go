@@ -70,7 +70,7 @@ var (
 // writes through the lease.
 func (a *API) Slack(lease Lease) handlers.Slack {
 	w := a.For(lease)
-	return handlers.Slack{Reader: a, Files: a, Poster: w, Reactor: w, Views: w, Agent: w}
+	return handlers.Slack{Reader: a, Files: a, Poster: w, Reactor: w, Views: w, Agent: w, Directory: a}
 }
 
 // AddReaction shows progress. Under load, when the minute's reactions.add

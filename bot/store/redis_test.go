@@ -396,7 +396,8 @@ func TestRedisAllowancesAreOfRedisDay(t *testing.T) {
 		if len(adm.Counts) != 1 || adm.Counts[0].N != 42 {
 			t.Fatalf("admission read %+v, want 42", adm.Counts)
 		}
-		if reset := adm.Counts[0].ResetIn; reset > untilMidnight(before) || reset < untilMidnight(after)-time.Millisecond {
+		// Redis counts in whole milliseconds, rounded either way.
+		if reset := adm.Counts[0].ResetIn; reset > untilMidnight(before)+time.Millisecond || reset < untilMidnight(after)-time.Millisecond {
 			t.Errorf("resets in %v, want Redis's midnight, between %v and %v", reset, untilMidnight(after), untilMidnight(before))
 		}
 		return

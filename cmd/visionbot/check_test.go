@@ -53,7 +53,7 @@ func TestCheck(t *testing.T) {
 			name:  "everything works",
 			setup: func(*slackemu.Server, map[string]string) {},
 			want: []string{"ok    configuration", "ok    use cases: 7 use cases, describe by default",
-				"ok    Slack bot token: @visionbot (UBOT) in Visionbot Test (T1)", "ok    Slack scopes: all 13 scopes",
+				"ok    Slack bot token: @visionbot (UBOT) in Visionbot Test (T1)", "ok    Slack scopes: all 15 scopes",
 				"ok    Slack app-level token", "ok    Gemini model: gemini-flash-latest is available (Gemini API)",
 				"ok    Gemini settings: gemini-flash-latest takes GEMINI_THINKING=low and a media resolution", "All checks passed."},
 			lacks: []string{"FAIL", "warn"},
@@ -101,7 +101,7 @@ func TestCheck(t *testing.T) {
 			setup: func(s *slackemu.Server, _ map[string]string) {
 				s.SetScopes(allScopesBut("files:write"))
 			},
-			want: []string{"ok    Slack scopes: 12 of the 13 scopes the bot uses are granted, every one it needs",
+			want: []string{"ok    Slack scopes: 14 of the 15 scopes the bot uses are granted, every one it needs",
 				"warn  Slack scope files:write: missing; the bot answers without it, but a code answer too long for its thread comes without its code as a file",
 				"fix: add files:write", "All checks passed."},
 			lacks: []string{"FAIL"},

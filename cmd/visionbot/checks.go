@@ -297,7 +297,8 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	results := []checkResult{{checkPass, "configuration", "every variable is set and well-formed", ""}}
-	if catalog, err := loadUseCases(cfg); err != nil {
+	catalog, err := loadUseCases(cfg)
+	if err != nil {
 		results = append(results, checkResult{checkFail, "use cases", err.Error(), "fix the file it names, or unset PROMPTS_DIR"})
 	} else {
 		results = append(results, checkResult{checkPass, "use cases", describeCatalog(catalog), ""})
@@ -308,8 +309,10 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	} else {
 		checker = model
 	}
-	_, serviceResults := runChecks(ctx, cfg, newSlack(cfg, nil, nil), checker)
+	client := newSlack(cfg, nil, nil)
+	_, serviceResults := runChecks(ctx, cfg, client, checker)
 	results = append(results, serviceResults...)
+	results = append(results, checkChannelsFile(ctx, cfg, catalog, client)...)
 	if cfg.Ops.RedisURL.secret != "" {
 		db, err := openRedis(cfg, zap.NewNop())
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/visionbot/visionbot/bot"
 	"github.com/visionbot/visionbot/bot/queue"
+	"github.com/visionbot/visionbot/bot/settings"
 	"github.com/visionbot/visionbot/bot/slackapi"
 	"github.com/visionbot/visionbot/bot/store"
 	"github.com/visionbot/visionbot/gemini"
@@ -98,6 +99,10 @@ type opsConfig struct {
 	// MetricsAddr is where /metrics, /healthz, /readyz and pprof listen;
 	// empty for nowhere.
 	MetricsAddr string `env:"METRICS_ADDR"`
+
+	// Channel settings: the operator's file (CHANNELS_FILE) and the
+	// embedded store's (SETTINGS_DB), with their defaults in their package.
+	Channels settings.Config
 }
 
 // defaultConfig is the configuration before the environment is read: the

@@ -95,6 +95,13 @@ func TestDeploymentFiles(t *testing.T) {
 				}
 			}
 		}
+		// The Redis that keeps the channels' settings keeps them on a
+		// volume.
+		for _, want := range []string{`"--appendonly", "yes"`, "kind: StatefulSet", "volumeClaimTemplates:"} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("kubernetes.yaml lacks %s: Redis would lose the channels' settings", want)
+			}
+		}
 		if deployment.Kind != "Deployment" || len(deployment.Spec.Template.Spec.Containers) != 1 {
 			t.Fatalf("want one Deployment with one container: %+v", deployment)
 		}
@@ -142,6 +149,12 @@ func TestDeploymentFiles(t *testing.T) {
 				t.Errorf("the unit lacks %s", want)
 			}
 		}
+		// Channels' settings outlive a restart in the unit's state folder.
+		for _, want := range []string{"StateDirectory=visionbot", "Environment=SETTINGS_DB=/var/lib/visionbot/"} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("the unit lacks %s", want)
+			}
+		}
 		if strings.Contains(string(data), "Environment=SLACK") || strings.Contains(string(data), "Environment=GEMINI") {
 			t.Error("the unit holds a secret itself: secrets go in the EnvironmentFile")
 		}
@@ -154,7 +167,8 @@ func TestDeploymentFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"FROM golang:1.26 AS build", "CGO_ENABLED=0", "./cmd/visionbot", "distroless/static", "USER nonroot"} {
+		for _, want := range []string{"FROM golang:1.26 AS build", "CGO_ENABLED=0", "./cmd/visionbot", "distroless/static", "USER nonroot",
+			"ENV SETTINGS_DB=/var/lib/visionbot/settings.db", "VOLUME /var/lib/visionbot", "--chown=nonroot:nonroot"} {
 			if !strings.Contains(string(data), want) {
 				t.Errorf("the Dockerfile lacks %q", want)
 			}

@@ -171,6 +171,10 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	file, err := loadChannelsFile(cfg.Ops.Channels.File, catalog)
+	if err != nil {
+		return err
+	}
 
 	// Metrics are kept only when someone can read them. The observers stay
 	// nil interfaces otherwise, which the handlers and the bot skip.
@@ -234,10 +238,16 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 		api.ShareTiers(replicas)
 		memory, relay, shares = db, db, replicas
 	}
+	channels, err := openChannels(cfg, db, file, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = channels.Close() }()
+	flowCfg.ChannelTokenCap = int64(cfg.Allowances.Channel)
 	stops := bot.NewStopBoard(log, relay)
-	ledger := bot.NewLedger(memory, cfg.Allowances, self.TeamID, shares, log)
+	ledger := bot.NewLedger(memory, cfg.Allowances, self.TeamID, shares, log).WithChannels(channels)
 	flows := handlers.New(api.Slack(slackapi.Unleased{}), model, catalog, log, flowCfg,
-		handlers.Deps{Stops: stops, Observer: flowObs, Spending: ledger})
+		handlers.Deps{Stops: stops, Observer: flowObs, Spending: ledger, Channels: channels})
 
 	socket := socketmode.New(newSocketOpener(cfg, slackObs))
 	requests := queue.New(leasedFlows{flows: flows, api: api}, replicas, log, cfg.Queue)
@@ -246,7 +256,7 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	botCfg := cfg.Bot
 	botCfg.Reactions = cfg.Flows.Reactions
 	b := bot.New(socket, socket.Events, flows, requests, self, log, botCfg,
-		bot.Deps{Store: memory, Teams: bot.CachedTeams(api), Observer: botObs, Stops: stops, Ledger: ledger})
+		bot.Deps{Store: memory, Teams: bot.CachedTeams(api), Observer: botObs, Stops: stops, Ledger: ledger, Channels: channels})
 	if collect != nil {
 		if err := errors.Join(collect.WatchJobs(b), collect.WatchVotes(flows)); err != nil {
 			return err

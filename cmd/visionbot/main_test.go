@@ -110,6 +110,8 @@ func launchBot(t *testing.T, s *slackemu.Server, g *geminiemu.Server, extraEnv m
 		"SLACK_API_URL":          s.APIURL(),
 		"GOOGLE_GEMINI_BASE_URL": g.URL(),
 		"LOG_LEVEL":              "debug",
+		// Each replica its own embedded store, unless the test shares one.
+		"SETTINGS_DB": filepath.Join(t.TempDir(), "settings.db"),
 	}
 	for k, v := range extraEnv {
 		env[k] = v

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,14 +132,20 @@ func botVars(s *slackemu.Server, g *geminiemu.Server) map[string]string {
 }
 
 // startBot starts the bot binary with vars as its whole environment (and
-// PATH and HOME), in a folder without a .env, its log to stderr.
+// PATH and HOME), in a folder of its own without a .env, its log to
+// stderr: each bot keeps its channel settings' file (SETTINGS_DB's
+// default) there, which one process at a time may hold.
 func startBot(binary string, vars map[string]string, stderr io.Writer) (*exec.Cmd, error) {
+	dir, err := os.MkdirTemp("", "visionbench-bot-")
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", binary, err)
+	}
 	cmd := exec.Command(binary)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Dir = os.TempDir() // no .env from the repository
+	cmd.Dir = dir // no .env from the repository
 	cmd.Stdout = io.Discard
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -180,6 +187,9 @@ func terminate(cmd *exec.Cmd) {
 	case <-time.After(15 * time.Second):
 		_ = cmd.Process.Kill()
 		<-done
+	}
+	if strings.HasPrefix(filepath.Base(cmd.Dir), "visionbench-bot-") {
+		_ = os.RemoveAll(cmd.Dir)
 	}
 }
 

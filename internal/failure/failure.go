@@ -35,6 +35,9 @@ const (
 	// NotShared is a file from elsewhere (one an answer's footer names)
 	// that Slack does not list as shared in the conversation answered in.
 	NotShared
+	// NotOffered is a use case the channel's settings do not offer there
+	// (Detail: its name).
+	NotOffered
 
 	// Slack.
 
@@ -104,7 +107,7 @@ var names = map[Kind]string{
 	Internal: "internal", NoImage: "no_image", UnsupportedFile: "unsupported_file",
 	SVG: "svg", TooLarge: "too_large", CorruptImage: "corrupt_image",
 	ForeignHost: "foreign_host", QuestionTooLong: "question_too_long", ExpiredRef: "expired_ref",
-	NotShared:  "not_shared",
+	NotShared: "not_shared", NotOffered: "not_offered",
 	FilesScope: "files_scope", FileUnavailable: "file_unavailable",
 	NotInChannel: "not_in_channel", MissingScope: "missing_scope",
 	SlackAuth: "slack_auth", Archived: "archived",

@@ -119,7 +119,7 @@ var conversationID = regexp.MustCompile(`^[CDG][A-Z0-9]+$`)
 // when the bot may; the caller holds s.mu.
 func (s *Server) channelError(channel string) string {
 	switch {
-	case !conversationID.MatchString(channel):
+	case !conversationID.MatchString(channel) || s.deleted[channel]:
 		return "channel_not_found"
 	case s.left[channel]:
 		return "not_in_channel"

@@ -112,17 +112,22 @@ type Server struct {
 	handlers map[string]func(Call) any
 
 	// workspace state
-	left       map[string]bool
-	msgs       map[string][]*message
-	ephemerals map[string][]*message
-	reactions  map[string][]string // channel+"/"+ts → names added by the bot
-	lastTS     int64               // microseconds of the newest ts generated or seen
-	files      map[string]*storedFile
-	served     map[string]*servedFile // download path → content
-	downloads  []Download
-	views      map[string]map[string]any
-	viewOrder  []string
-	homes      map[string]string // user → home tab view id
+	left map[string]bool
+	// deleted are channels that no longer exist: channel_not_found.
+	deleted map[string]bool
+	// admins are the workspace's admins (is_admin), owners its owners
+	// (is_owner), as users.info says.
+	admins, owners map[string]bool
+	msgs           map[string][]*message
+	ephemerals     map[string][]*message
+	reactions      map[string][]string // channel+"/"+ts → names added by the bot
+	lastTS         int64               // microseconds of the newest ts generated or seen
+	files          map[string]*storedFile
+	served         map[string]*servedFile // download path → content
+	downloads      []Download
+	views          map[string]map[string]any
+	viewOrder      []string
+	homes          map[string]string // user → home tab view id
 	// userTeams are the users of other teams than TeamID (Slack Connect):
 	// users.info answers with their team, and their events carry it.
 	userTeams map[string]string
@@ -155,6 +160,9 @@ func New() *Server {
 		fails:        map[string][]*failScript{},
 		handlers:     map[string]func(Call) any{},
 		left:         map[string]bool{},
+		deleted:      map[string]bool{},
+		admins:       map[string]bool{},
+		owners:       map[string]bool{},
 		msgs:         map[string][]*message{},
 		ephemerals:   map[string][]*message{},
 		reactions:    map[string][]string{},
@@ -264,6 +272,21 @@ func (s *Server) JoinChannel(channel string) { s.locked(func() { delete(s.left, 
 // LeaveChannel removes the bot from channel: reading or posting there then
 // answers not_in_channel. The bot is a member of every channel by default.
 func (s *Server) LeaveChannel(channel string) { s.locked(func() { s.left[channel] = true }) }
+
+// DeleteChannel makes channel one that does not exist: every method that
+// names it answers channel_not_found.
+func (s *Server) DeleteChannel(channel string) { s.locked(func() { s.deleted[channel] = true }) }
+
+// SetAdmin makes user an admin of the workspace (is_admin in users.info),
+// and with owner also an owner (is_owner).
+func (s *Server) SetAdmin(user string, owner bool) {
+	s.locked(func() {
+		s.admins[user] = true
+		if owner {
+			s.owners[user] = true
+		}
+	})
+}
 
 func (s *Server) locked(f func()) {
 	s.mu.Lock()

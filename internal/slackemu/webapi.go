@@ -79,6 +79,7 @@ func methodTable() map[string]method {
 		"reactions.remove":      (*Server).removeReaction,
 		"conversations.history": (*Server).history,
 		"conversations.replies": (*Server).replies,
+		"conversations.info":    (*Server).conversationInfo,
 		"files.info":            (*Server).fileInfo,
 		"views.open":            (*Server).viewsOpen,
 		"views.push":            (*Server).viewsOpen,
@@ -114,6 +115,15 @@ func scopeFor(method, channel string) string {
 		return "chat:write"
 	case "assistant.threads.setSuggestedPrompts":
 		return "assistant:write"
+	case "conversations.info":
+		// The read scope of the kind of conversation.
+		switch {
+		case strings.HasPrefix(channel, "D"):
+			return "im:read"
+		case strings.HasPrefix(channel, "G"):
+			return "groups:read"
+		}
+		return "channels:read"
 	case "conversations.history", "conversations.replies":
 		switch {
 		case strings.HasPrefix(channel, "D"):
@@ -365,7 +375,28 @@ func (s *Server) userInfo(r *apiReq) any {
 	}
 	return okResp("user", map[string]any{
 		"id": id, "team_id": s.teamOf(id), "name": strings.ToLower(id), "deleted": false, "is_bot": false,
+		"is_admin": s.admins[id] || s.owners[id], "is_owner": s.owners[id], "is_primary_owner": false,
 		"profile": map[string]any{"team": s.teamOf(id), "real_name": id, "display_name": id},
+	})
+}
+
+// conversationInfo is conversations.info, as Slack answers the bot: the
+// conversation with is_member; channel_not_found for one that does not
+// exist, and for a private channel the bot is not in, which Slack does not
+// show it.
+func (s *Server) conversationInfo(r *apiReq) any {
+	id := r.param("channel")
+	if id == "" {
+		return apiErr("invalid_arguments")
+	}
+	private := strings.HasPrefix(id, "G")
+	if s.channelError(id) == "channel_not_found" || (private && s.left[id]) {
+		return apiErr("channel_not_found")
+	}
+	im := strings.HasPrefix(id, "D")
+	return okResp("channel", map[string]any{
+		"id": id, "name": strings.ToLower(id), "is_channel": !im && !private, "is_group": private, "is_im": im,
+		"is_private": private || im, "is_archived": false, "is_member": !s.left[id], "context_team_id": TeamID,
 	})
 }
 
