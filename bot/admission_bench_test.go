@@ -20,12 +20,12 @@ import (
 // admission alone.
 type nullQueue struct{}
 
-func (nullQueue) Start(context.Context)                         {}
+func (nullQueue) Start(context.Context)                          {}
 func (nullQueue) Submit(context.Context, handlers.Request) error { return nil }
-func (nullQueue) Beside(string, handlers.Request)               {}
-func (nullQueue) Notify(string, func(context.Context))          {}
-func (nullQueue) Load() (int, int)                              { return 0, 0 }
-func (nullQueue) Shutdown(context.Context)                      {}
+func (nullQueue) Beside(string, handlers.Request)                {}
+func (nullQueue) Notify(string, func(context.Context))           {}
+func (nullQueue) Load() (int, int)                               { return 0, 0 }
+func (nullQueue) Shutdown(context.Context)                       {}
 
 // BenchmarkAdmission times one mention's admission (decode, the
 // allow-lists, the store's one call with the day's allowances, the queue)
