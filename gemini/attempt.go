@@ -165,18 +165,6 @@ func quotaDelay(err error) (time.Duration, bool) {
 	return ae.RetryDelay, true
 }
 
-// sleep waits d, or less when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // breaker stops calling Gemini once it rejected the key: every request
 // would be refused the same way, each refusal costs the user a wait, and
 // hammering the API with a revoked key helps nobody. After cooldown one

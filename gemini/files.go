@@ -17,6 +17,7 @@ import (
 
 	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/wait"
 )
 
 // The limits on what a request carries, as Google documents them. The
@@ -158,7 +159,7 @@ func (c *Client) CanUpload() bool { return !c.vertex }
 // FileWait.
 func (c *Client) waitActive(ctx context.Context, f *genai.File) (*genai.File, error) {
 	const op = "gemini wait for file"
-	wait, cancel := context.WithTimeout(ctx, c.fileWait)
+	within, cancel := context.WithTimeout(ctx, c.fileWait)
 	defer cancel()
 	delay := c.filePoll
 	for {
@@ -168,16 +169,16 @@ func (c *Client) waitActive(ctx context.Context, f *genai.File) (*genai.File, er
 		case genai.FileStateFailed:
 			return nil, failure.Errorf(op, failure.ImageRejected, f.MIMEType, fmt.Errorf("%w: %s", ErrFileFailed, fileFault(f, c.apiKey)))
 		}
-		if sleep(wait, delay) != nil {
+		if wait.For(within, delay) != nil {
 			return nil, c.waitEnded(ctx, op)
 		}
 		delay = min(delay*2, 16*c.filePoll)
-		got, err := c.genai.Files.Get(wait, f.Name, nil)
+		got, err := c.genai.Files.Get(within, f.Name, nil)
 		if err != nil {
-			if wait.Err() != nil {
+			if within.Err() != nil {
 				return nil, c.waitEnded(ctx, op)
 			}
-			return nil, c.classify(wait, op, err, true)
+			return nil, c.classify(within, op, err, true)
 		}
 		f = got
 	}

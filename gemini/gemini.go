@@ -21,6 +21,7 @@ import (
 	"github.com/visionbot/visionbot/internal/failure"
 	"github.com/visionbot/visionbot/internal/settings"
 	"github.com/visionbot/visionbot/internal/vision"
+	"github.com/visionbot/visionbot/internal/wait"
 )
 
 // Settings are the model's settings an operator may change: each carries
@@ -377,7 +378,7 @@ func (c *Client) Stream(ctx context.Context, req vision.Request, onText func(str
 		if err != nil {
 			if d, ok := quotaDelay(err); ok && !shownAny && quotaRetries < maxQuotaRetries && d <= c.maxQuotaWait {
 				quotaRetries++
-				if sleep(ctx, d) == nil {
+				if wait.For(ctx, d) == nil {
 					continue
 				}
 				return usage, c.classify(ctx, op, ctx.Err(), hasImages)

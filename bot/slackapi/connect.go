@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/visionbot/visionbot/internal/wait"
 )
 
 // ConnectConfig paces and bounds the opening of Socket Mode connections.
@@ -53,7 +55,7 @@ func PaceConnections(next http.RoundTripper, cfg ConnectConfig) http.RoundTrippe
 		cfg.Now = time.Now
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleepContext
+		cfg.Sleep = wait.For
 	}
 	return &pacer{next: next, cfg: cfg}
 }
@@ -107,18 +109,4 @@ func (c cancelOnClose) Close() error {
 	err := c.ReadCloser.Close()
 	c.cancel()
 	return err
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
