@@ -1,60 +1,18 @@
 package handlers
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-// fixtureStrings collects every string under key in the Slack fixtures:
-// the texts and tiny thumbnails that real payloads carry.
-func fixtureStrings(f *testing.F, key string) []string {
-	f.Helper()
-	paths, err := filepath.Glob(filepath.Join("..", "internal", "fixtures", "data", "slack", "*", "*.json"))
-	if err != nil || len(paths) == 0 {
-		f.Fatalf("no Slack fixtures: %v", err)
-	}
-	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, e := range v {
-				if s, ok := e.(string); ok && k == key {
-					out = append(out, s)
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		}
-	}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		var v any
-		if json.Unmarshal(data, &v) == nil {
-			walk(v)
-		}
-	}
-	if len(out) == 0 {
-		f.Fatalf("no %q in the Slack fixtures", key)
-	}
-	return out
-}
+	"github.com/visionbot/visionbot/internal/fixtures"
+)
 
 // FuzzMessageText runs a message's text through what a mention goes
 // through: the bot's mention removed, then the use-case word and the
 // question split off.
 func FuzzMessageText(f *testing.F) {
-	for _, text := range fixtureStrings(f, "text") {
+	for _, text := range fixtures.SlackStrings(f, "text") {
 		f.Add(text)
 		f.Add("<@UBOT> " + text)
 	}

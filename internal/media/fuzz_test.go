@@ -3,7 +3,6 @@ package media
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"testing/iotest"
 
 	"github.com/visionbot/visionbot/internal/failure"
+	"github.com/visionbot/visionbot/internal/fixtures"
 	"github.com/visionbot/visionbot/internal/testimage"
 )
 
@@ -18,7 +18,7 @@ import (
 // nothing may panic, what is accepted is a type Gemini takes, and what is
 // refused is refused with a kind the user gets a specific message for.
 func FuzzReadImage(f *testing.F) {
-	for _, tiny := range fixtureStrings(f, "thumb_tiny") {
+	for _, tiny := range fixtures.SlackStrings(f, "thumb_tiny") {
 		// Slack's thumb_tiny is a JPEG without its header: a real
 		// corrupt image.
 		if data, err := base64.StdEncoding.DecodeString(tiny); err == nil {
@@ -54,47 +54,6 @@ func FuzzReadImage(f *testing.F) {
 			t.Fatalf("accepted as %s, which Gemini does not take", img.MIMEType)
 		}
 	})
-}
-
-// fixtureStrings collects every string under key in the Slack fixtures:
-// the tiny thumbnails that real payloads carry are real corrupt images.
-func fixtureStrings(f *testing.F, key string) []string {
-	f.Helper()
-	paths, err := filepath.Glob(filepath.Join("..", "fixtures", "data", "slack", "*", "*.json"))
-	if err != nil || len(paths) == 0 {
-		f.Fatalf("no Slack fixtures: %v", err)
-	}
-	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, e := range v {
-				if s, ok := e.(string); ok && k == key {
-					out = append(out, s)
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		}
-	}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		var v any
-		if json.Unmarshal(data, &v) == nil {
-			walk(v)
-		}
-	}
-	if len(out) == 0 {
-		f.Fatalf("no %q in the Slack fixtures", key)
-	}
-	return out
 }
 
 // FuzzProbe feeds arbitrary bytes to the probes, starting from the real
